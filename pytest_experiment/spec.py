@@ -1,0 +1,328 @@
+"""Experiment files: reading YAML with line numbers, and the frozen spec model.
+
+Reading is strict about the *file* (it must be UTF-8 YAML holding one mapping
+with a ``kind``; anything else is a ``SpecError`` naming file and line) and
+lenient about the *content*: a field of the wrong type becomes an empty value
+here and is reported by the ``validate[schema]`` rule, so one bad field never
+hides the other findings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pytest_experiment.errors import SpecError
+
+try:  # libyaml keeps --collect-only of a thousand files fast (P4)
+    from yaml import CSafeLoader as _Loader
+except ImportError:  # pragma: no cover - PyYAML built without libyaml
+    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+
+API_GROUP = "experiments.illm.io"
+KIND = "Experiment"
+# Real experiment files are a few KB; these bounds turn hostile input (alias
+# bombs, megabyte files, pathological nesting) into a clear error.
+MAX_BYTES = 1 << 20
+MAX_NODES = 200_000
+MAX_DEPTH = 64
+
+NodePath = tuple[str | int, ...]
+
+
+def _line_map(root: yaml.Node, path: str) -> dict[NodePath, int]:
+    """Map every node path (``("spec", "metrics", 3, "name")``) to its 1-based line."""
+    lines: dict[NodePath, int] = {(): root.start_mark.line + 1}
+    stack: list[tuple[yaml.Node, NodePath]] = [(root, ())]
+    visited = 0
+    while stack:
+        node, here = stack.pop()
+        visited += 1
+        if visited > MAX_NODES:
+            raise SpecError(
+                f"document expands to more than {MAX_NODES} nodes (YAML aliases?)", path=path
+            )
+        if len(here) > MAX_DEPTH:
+            raise SpecError(
+                f"nesting deeper than {MAX_DEPTH} levels", path=path, line=lines[here]
+            )
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                child = (*here, key.value if isinstance(key, yaml.ScalarNode) else str(key))
+                lines[child] = key.start_mark.line + 1
+                stack.append((value, child))
+        elif isinstance(node, yaml.SequenceNode):
+            for index, value in enumerate(node.value):
+                child = (*here, index)
+                lines[child] = value.start_mark.line + 1
+                stack.append((value, child))
+    return lines
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Source:
+    """One parsed YAML document and where each of its values sits in the file."""
+
+    path: Path
+    text: str
+    data: Any
+    root: yaml.Node
+
+    @cached_property
+    def lines(self) -> Mapping[NodePath, int]:
+        return _line_map(self.root, str(self.path))
+
+    def line_of(self, node_path: Sequence[str | int]) -> int:
+        """The line of ``node_path``, or of its nearest ancestor present in the file."""
+        here = tuple(node_path)
+        while here and here not in self.lines:
+            here = here[:-1]
+        return self.lines.get(here, 1)
+
+
+def read_source(path: Path) -> Source:
+    """Read one YAML document, raising ``SpecError`` (file and line) when unreadable."""
+    where = str(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as err:
+        raise SpecError(f"cannot read file: {err.strerror}", path=where) from err
+    if len(raw) > MAX_BYTES:
+        raise SpecError(f"file is {len(raw)} bytes, more than the {MAX_BYTES} allowed", path=where)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = raw[: err.start].count(b"\n") + 1
+        raise SpecError(f"not UTF-8 (byte 0x{raw[err.start]:02x})", path=where, line=line) from err
+    loader = _Loader(text)
+    try:
+        nodes: list[yaml.Node] = []
+        while loader.check_node():
+            node = loader.get_node()
+            if node is not None:
+                nodes.append(node)
+        if len(nodes) != 1:
+            raise SpecError(f"expected one YAML document, found {len(nodes)}", path=where, line=1)
+        root = nodes[0]
+        data = loader.construct_document(root)
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        line = mark.line + 1 if mark is not None else None
+        raise SpecError(f"YAML error: {err.problem or err}", path=where, line=line) from err
+    except yaml.YAMLError as err:
+        raise SpecError(f"YAML error: {err}", path=where) from err
+    except RecursionError as err:
+        raise SpecError("nesting too deep to read", path=where) from err
+    finally:
+        loader.dispose()
+    if not isinstance(data, dict):
+        raise SpecError(
+            f"expected a mapping at the top level, found {type(data).__name__}",
+            path=where,
+            line=root.start_mark.line + 1,
+        )
+    if "kind" not in data:
+        raise SpecError("missing 'kind' (expected 'kind: Experiment')", path=where, line=1)
+    return Source(path=path, text=text, data=data, root=root)
+
+
+def is_experiment(data: Mapping[str, Any]) -> bool:
+    """True for documents this plugin owns.
+
+    ``kind: Experiment`` is ours; so is anything in our API group, so a
+    misspelt kind is reported by ``validate[kind]`` instead of silently
+    dropped. Other tools' files (an Argo ``Workflow`` also named
+    ``experiment.yaml``) are not.
+    """
+    api_version = data.get("apiVersion")
+    return data.get("kind") == KIND or (
+        isinstance(api_version, str) and api_version.split("/")[0] == API_GROUP
+    )
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _items(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+@dataclass(frozen=True, slots=True)
+class Metric:
+    name: str
+    query: str
+    type: str
+    unit: str
+    group: str
+    description: str
+    index: int
+    """Position in ``spec.metrics``, for error lines."""
+
+
+@dataclass(frozen=True, slots=True)
+class Component:
+    app: str
+    params: Mapping[str, Any]
+    index: int
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    name: str
+    cluster_type: str
+    machine_type: str
+    preemptible: bool | None
+    components: tuple[Component, ...]
+    index: int
+
+    @property
+    def machine_family(self) -> str:
+        """``c3`` for ``c3-standard-8``: the family GCE's disk support is keyed on."""
+        return self.machine_type.split("-", 1)[0].lower()
+
+
+@dataclass(frozen=True, slots=True)
+class SuccessCriterion:
+    metric: str
+    operator: str
+    value: str
+    description: str
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """An Experiment as written in ``experiments/<name>/experiment.yaml``."""
+
+    name: str
+    """The directory name: the experiment's id in item names and toil labels."""
+    source: Source
+    kind: str
+    api_version: str
+    generate_name: str
+    namespace: str
+    title: str
+    publish: bool
+    series: str
+    tags: tuple[str, ...]
+    claim: str
+    success_criteria: tuple[SuccessCriterion, ...]
+    metrics: tuple[Metric, ...]
+    targets: tuple[Target, ...]
+    workflow_template: str
+    completion_mode: str
+    tutorial_services: tuple[Mapping[str, Any], ...] = field(default=())
+
+    @property
+    def path(self) -> Path:
+        return self.source.path
+
+    @property
+    def data(self) -> Mapping[str, Any]:
+        return self.source.data  # type: ignore[no-any-return]
+
+    @property
+    def prefix(self) -> str:
+        """generateName without its trailing ``-``: what instance names start with."""
+        return self.generate_name.rstrip("-")
+
+    @property
+    def groups(self) -> tuple[str, ...]:
+        """Distinct metric groups in the order the spec first names them."""
+        return tuple(dict.fromkeys(m.group for m in self.metrics if m.group))
+
+    def components(self) -> Iterator[tuple[Target, Component]]:
+        for target in self.targets:
+            for component in target.components:
+                yield target, component
+
+    @classmethod
+    def from_source(cls, source: Source, *, name: str | None = None) -> Experiment:
+        data = source.data
+        meta = _mapping(data.get("metadata"))
+        spec = _mapping(data.get("spec"))
+        hypothesis = _mapping(spec.get("hypothesis"))
+        workflow = _mapping(spec.get("workflow"))
+        metrics = tuple(
+            Metric(
+                name=_text(m.get("name")),
+                query=_text(m.get("query")),
+                type=_text(m.get("type")),
+                unit=_text(m.get("unit")),
+                group=_text(m.get("group")),
+                description=_text(m.get("description")),
+                index=i,
+            )
+            for i, m in enumerate(_items(spec.get("metrics")))
+            if isinstance(m, dict)
+        )
+        targets = []
+        for i, t in enumerate(_items(spec.get("targets"))):
+            if not isinstance(t, dict):
+                continue
+            cluster = _mapping(t.get("cluster"))
+            preemptible = cluster.get("preemptible")
+            components = tuple(
+                Component(app=_text(c.get("app")), params=_mapping(c.get("params")), index=j)
+                for j, c in enumerate(_items(t.get("components")))
+                if isinstance(c, dict)
+            )
+            targets.append(
+                Target(
+                    name=_text(t.get("name")),
+                    cluster_type=_text(cluster.get("type")),
+                    machine_type=_text(cluster.get("machineType")),
+                    preemptible=preemptible if isinstance(preemptible, bool) else None,
+                    components=components,
+                    index=i,
+                )
+            )
+        criteria = tuple(
+            SuccessCriterion(
+                metric=_text(c.get("metric")),
+                operator=_text(c.get("operator")),
+                value=str(c.get("value", "")),
+                description=_text(c.get("description")),
+            )
+            for c in _items(hypothesis.get("successCriteria"))
+            if isinstance(c, dict)
+        )
+        tutorial = _mapping(spec.get("tutorial"))
+        return cls(
+            name=name if name is not None else source.path.parent.name,
+            source=source,
+            kind=_text(data.get("kind")),
+            api_version=_text(data.get("apiVersion")),
+            generate_name=_text(meta.get("generateName")),
+            namespace=_text(meta.get("namespace")),
+            title=_text(spec.get("title")),
+            publish=spec.get("publish") is True,
+            series=_text(spec.get("series")),
+            tags=tuple(t for t in _items(spec.get("tags")) if isinstance(t, str)),
+            claim=_text(hypothesis.get("claim")),
+            success_criteria=criteria,
+            metrics=metrics,
+            targets=tuple(targets),
+            workflow_template=_text(workflow.get("template")),
+            completion_mode=_text(_mapping(workflow.get("completion")).get("mode")),
+            tutorial_services=tuple(
+                s for s in _items(tutorial.get("services")) if isinstance(s, dict)
+            ),
+        )
+
+
+def load_experiment(path: Path) -> Experiment | None:
+    """The Experiment in ``path``, or None when the file belongs to another tool."""
+    source = read_source(path)
+    if not is_experiment(source.data):
+        return None
+    return Experiment.from_source(source)

@@ -1,0 +1,55 @@
+"""Verdicts: the four outcomes every validation rule and quality check returns.
+
+Plain data with no pytest import, so rules and checks stay pure; the mapping
+to pytest outcomes (PASS → passed, WARN → xfail, FAIL → failed, N/A → skipped)
+lives in the collection module.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class Status(enum.Enum):
+    PASS = "pass"
+    WARN = "warn"
+    FAIL = "fail"
+    NA = "n-a"
+
+    @property
+    def tag(self) -> str:
+        """The scorecard tag, e.g. ``[PASS]`` or ``[N/A]``."""
+        return "[N/A]" if self is Status.NA else f"[{self.name}]"
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    """What a rule or check concluded.
+
+    ``summary`` is the one-line scorecard text (without the tag); ``details``
+    are the lines a user reads to act on it; ``figures`` are the numbers behind
+    the verdict, written as JUnit properties and into the JSON report.
+    """
+
+    status: Status
+    summary: str
+    details: tuple[str, ...] = ()
+    figures: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def line(self) -> str:
+        """The scorecard line: ``[WARN] Metrics source: target:cadvisor``."""
+        return f"{self.status.tag} {self.summary}"
+
+
+def gate(statuses: Iterable[Status]) -> Status:
+    """The quality gate (R53): any FAIL fails, else any WARN warns, else pass."""
+    seen = set(statuses)
+    if Status.FAIL in seen:
+        return Status.FAIL
+    if Status.WARN in seen:
+        return Status.WARN
+    return Status.PASS
