@@ -1,0 +1,28 @@
+"""pytest-experiment: Kubernetes benchmark Experiments as pytest items."""
+
+from __future__ import annotations
+
+from pytest_experiment.errors import (
+    ClusterError,
+    ExperimentError,
+    OptionError,
+    ResultsError,
+    SandboxError,
+    SpecError,
+)
+from pytest_experiment.verdict import CheckResult, Status, gate
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CheckResult",
+    "ClusterError",
+    "ExperimentError",
+    "OptionError",
+    "ResultsError",
+    "SandboxError",
+    "SpecError",
+    "Status",
+    "__version__",
+    "gate",
+]

@@ -1,0 +1,972 @@
+"""Quality checks (R51–R53), the completion line and root causes (R70).
+
+Real published results from the upstream corpus are checked against the
+figures those files actually hold; small hand-written summaries cover each
+branch, and a hypothesis fuzz run covers wrong types anywhere (R52).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pytest_experiment.checks import (
+    CHECKS,
+    Check,
+    CheckInput,
+    RootCause,
+    ai_verdict,
+    completion_line,
+    custom_metrics,
+    intent_coverage,
+    machine_verdict,
+    metrics_source,
+    presentation,
+    root_causes,
+    run_checks,
+    workload_pods,
+)
+from pytest_experiment.intent import Intent, build_intent
+from pytest_experiment.sitedata import SiteData, load_site_data
+from pytest_experiment.spec import Experiment, load_experiment, read_source
+from pytest_experiment.verdict import CheckResult, Status
+
+DATA = Path(__file__).parent / "data" / "checks"
+CheckFunc = Callable[[CheckInput], CheckResult]
+
+
+# -- helpers -----------------------------------------------------------------------------------
+
+
+def fixture_experiment(name: str) -> Experiment:
+    return Experiment.from_source(read_source(DATA / f"{name}.yaml"), name=name)
+
+
+def edited(tmp_path: Path, name: str, *changes: tuple[str, str]) -> Experiment:
+    text = (DATA / f"{name}.yaml").read_text()
+    for old, new in changes:
+        assert old in text
+        text = text.replace(old, new)
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(text)
+    return Experiment.from_source(read_source(path), name=name)
+
+
+KV = fixture_experiment("kv-hdb")
+BARE = fixture_experiment("bare")
+
+
+def q(*values: Any, unit: str | None = None, error: str | None = None, pod: str = "") -> Any:
+    """One ``metrics.queries`` entry with a data point per value."""
+    entry: dict[str, Any] = {
+        "data": [{"labels": {"pod": pod}, "value": v} if pod else {"value": v} for v in values]
+    }
+    if unit is not None:
+        entry["unit"] = unit
+    if error is not None:
+        entry["error"] = error
+    return entry
+
+
+def summary(queries: Any = None, *, source: Any = "target:x/prometheus", **extra: Any) -> Any:
+    return {"phase": "Complete", "metrics": {"source": source, "queries": queries or {}}, **extra}
+
+
+def run(
+    check: CheckFunc,
+    data: Any,
+    *,
+    experiment: Experiment = KV,
+    intent: Intent | None = None,
+    analyzer: str | None = None,
+) -> CheckResult:
+    return check(
+        CheckInput(
+            experiment=experiment,
+            summary=data,
+            intent=intent or build_intent(experiment),
+            analyzer=analyzer,
+        )
+    )
+
+
+ALL_KV = {
+    "ssd_write_p99": q(0.012, unit="seconds"),
+    "ssd_read_p99": q(0.011, unit="seconds"),
+    "hdb_write_p99": q(0.02, unit="seconds"),
+    "hdb_read_p99": q(0.02, unit="seconds"),
+    "cluster_cpu": q(0.4, unit="cores"),
+}
+
+
+# -- the real corpus ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Corpus:
+    site: SiteData
+    experiments: tuple[Experiment, ...]
+
+    def input(self, instance: str, *, analyzer: str | None = None) -> CheckInput:
+        experiment = next(e for e in self.experiments if instance.startswith(e.generate_name))
+        _, data = next(
+            pair
+            for pair in self.site.results_for(experiment.generate_name)
+            if pair[1]["name"] == instance
+        )
+        intent = build_intent(
+            experiment,
+            series=self.site.series,
+            prior_metric_names=self.site.prior_metric_names(experiment),
+        )
+        return CheckInput(experiment=experiment, summary=data, intent=intent, analyzer=analyzer)
+
+    def check(self, func: CheckFunc, instance: str) -> CheckResult:
+        return func(self.input(instance))
+
+
+@pytest.fixture(scope="module")
+def corpus(upstream: Path) -> Corpus:
+    experiments = tuple(
+        e
+        for p in sorted((upstream / "experiments").glob("*/experiment.yaml"))
+        if (e := load_experiment(p))
+    )
+    return Corpus(site=load_site_data(upstream / "site-data"), experiments=experiments)
+
+
+def test_real_db_fvm_mpcnl_collected_6_of_26(corpus: Corpus) -> None:
+    result = corpus.check(custom_metrics, "db-fvm-mpcnl")
+    assert result.status is Status.WARN
+    assert result.summary == "Custom metrics: 6/26 collected"
+    assert result.figures["collected"] == 6
+    assert result.figures["declared"] == 26
+    assert len(result.figures["missing"]) == 20
+    assert "fsync_write_p99: no data" in result.details
+    assert "cluster_cpu" not in result.figures["missing"]
+
+
+def test_real_complete_runs_collect_everything(corpus: Corpus) -> None:
+    assert corpus.check(custom_metrics, "db-fvm-tsl9m").summary == "Custom metrics: 26/26 collected"
+    dsc = corpus.check(custom_metrics, "db-dsc-s2gqx")
+    assert (dsc.status, dsc.summary) == (Status.PASS, "Custom metrics: 29/29 collected")
+
+
+def test_real_tsdb_6czms_collected_none_of_its_metrics(corpus: Corpus) -> None:
+    result = corpus.check(custom_metrics, "tsdb-comparison-6czms")
+    assert (result.status, result.summary) == (Status.FAIL, "Custom metrics: 0/10 collected")
+    assert result.details[0] == "prometheus_stack_cpu: not in results"
+
+
+def test_real_logging_554sl_is_cadvisor_only(corpus: Corpus) -> None:
+    source = corpus.check(metrics_source, "logging-comparison-554sl")
+    assert source.status is Status.WARN
+    assert source.summary == "Metrics source: target:cadvisor (no custom metric pipeline)"
+    custom = corpus.check(custom_metrics, "logging-comparison-554sl")
+    assert (custom.status, custom.summary) == (Status.WARN, "Custom metrics: 3/20 collected")
+
+
+def test_real_prometheus_source_passes(corpus: Corpus) -> None:
+    result = corpus.check(metrics_source, "db-dsc-s2gqx")
+    assert result.status is Status.PASS
+    assert result.summary == "Metrics source: target:db-dsc-s2gqx/kube-prometheus-stack-prometheus"
+
+
+def test_real_logging_554sl_pods(corpus: Corpus) -> None:
+    result = corpus.check(workload_pods, "logging-comparison-554sl")
+    assert result.status is Status.PASS
+    assert result.figures["infrastructure_pods"] == [
+        "alloy-p9nvl",
+        "kube-state-metrics-0",
+        "operator-64d66c8747-wwkgb",
+        "ts-vm-hub-dqjkl-0",
+    ]
+    assert result.figures["workload_pods"] == [
+        "fluent-bit-9qgff",
+        "log-generator-7bdc6bdb75-hlwjn",
+        "loki-canary-pqnt8",
+        "loki-gateway-6b6fb68665-pgglb",
+        "promtail-9wjlc",
+    ]
+    assert result.summary == (
+        "Workload pods: 4 infrastructure, 5 workload (fluent-bit-9qgff, "
+        "log-generator-7bdc6bdb75-hlwjn, loki-canary-pqnt8, loki-gateway-6b6fb68665-pgglb, "
+        "promtail-9wjlc)"
+    )
+
+
+def test_real_tsdb_6czms_pods(corpus: Corpus) -> None:
+    result = corpus.check(workload_pods, "tsdb-comparison-6czms")
+    assert (result.figures["infrastructure"], result.figures["workload"]) == (9, 3)
+    assert result.figures["workload_pods"] == [
+        "cardinality-generator-5df7786cb8-p6twm",
+        "mimir-nginx-64c595b85c-2dt8t",
+        "minio-7594465b77-jtkv8",
+    ]
+
+
+def test_real_db_dsc_pods_come_from_any_pod_labelled_query(corpus: Corpus) -> None:
+    result = corpus.check(workload_pods, "db-dsc-s2gqx")
+    # The node exporter appears in disk_io_utilization; the six naive-db pods in *_total_rows.
+    assert result.figures["infrastructure_pods"] == [
+        "kube-prometheus-stack-prometheus-node-exporter-wprhc"
+    ]
+    assert result.figures["workload"] == 6
+    assert result.summary.endswith("… (+1 more))")
+
+
+def test_real_results_without_pod_labels(corpus: Corpus) -> None:
+    result = corpus.check(workload_pods, "logging-comparison-77tj5")
+    assert (result.status, result.summary) == (Status.NA, "Workload pods: no pod-level metrics")
+
+
+def test_real_ai_verdict_insufficient_db_fvm_mpcnl(corpus: Corpus) -> None:
+    result = corpus.check(ai_verdict, "db-fvm-mpcnl")
+    assert result.status is Status.FAIL
+    assert result.summary == (
+        'AI verdict: insufficient — "This experiment is insufficient to evaluate the '
+        "hypothesis because all critical latency and throughput metrics returned no data — "
+        "the 20 queries covering write p50/p99, read p99, fsync latency, batch write latency, "
+        'and ops/sec for both variants produced empty results."'
+    )
+
+
+def test_real_ai_verdict_insufficient_tsdb_6czms(corpus: Corpus) -> None:
+    result = corpus.check(ai_verdict, "tsdb-comparison-6czms")
+    assert result.status is Status.FAIL
+    assert result.figures["abstract"] == (
+        "The experiment provides partial support for the hypothesis that VictoriaMetrics is "
+        "the most resource-efficient single-node TSDB, but the data is insufficient to fully "
+        "evaluate either claim due to critical missing metrics."
+    )
+
+
+@pytest.mark.parametrize(
+    ("instance", "status", "line"),
+    [
+        ("db-dsc-s2gqx", Status.PASS, "AI verdict: invalidated"),
+        ("db-fvm-tsl9m", Status.PASS, "AI verdict: validated"),
+        ("db-fvm-zz7jt", Status.NA, "AI verdict: no analysis in summary"),
+        ("logging-comparison-554sl", Status.NA, "AI verdict: not given in analysis"),
+        (
+            "logging-comparison-hzrhq",
+            Status.NA,
+            "AI verdict: analyzer errored — Error: ENOENT: no such file or directory, "
+            "mkdir '/home/node/.claude/debug'",
+        ),
+    ],
+)
+def test_real_ai_verdicts(corpus: Corpus, instance: str, status: Status, line: str) -> None:
+    result = corpus.check(ai_verdict, instance)
+    assert (result.status, result.summary) == (status, line)
+
+
+def test_real_db_dsc_covers_its_differentiating_groups(corpus: Corpus) -> None:
+    result = corpus.check(intent_coverage, "db-dsc-s2gqx")
+    assert result.status is Status.PASS
+    assert result.summary == "Intent coverage: 5/5 differentiating groups"
+    assert result.details == (
+        "hdd: 5/5 metrics",
+        "balanced: 5/5 metrics",
+        "ssd: 5/5 metrics",
+        "disk_io: 2/2 metrics",
+        "totals: 6/6 metrics",
+    )
+
+
+def test_real_db_fvm_mpcnl_misses_four_groups(corpus: Corpus) -> None:
+    result = corpus.check(intent_coverage, "db-fvm-mpcnl")
+    assert result.status is Status.FAIL
+    assert result.summary == (
+        "Intent coverage: 3/7 differentiating groups (fsync: 0/6 metrics, nosync: 0/6 metrics, "
+        "batch: 0/2 metrics, timeseries: 0/4 metrics)"
+    )
+    assert result.details[0] == "Experiment's differentiating data missing — fsync has no results"
+    assert "resources: 2/4 metrics" in result.details
+
+
+def test_real_presentation(corpus: Corpus) -> None:
+    dsc = corpus.check(presentation, "db-dsc-s2gqx")
+    assert (dsc.status, dsc.summary) == (
+        Status.WARN,
+        "Presentation: 17/29 metrics render correctly",
+    )
+    assert len(dsc.figures["renders_as_zero"]) == 12
+    assert "hdd_fsync_write_p99: 0.00496434 seconds renders as 0.00" in dsc.details
+    assert dsc.figures["latency_without_seconds"] == []
+    mpcnl = corpus.check(presentation, "db-fvm-mpcnl")
+    assert (mpcnl.status, mpcnl.summary) == (
+        Status.PASS,
+        "Presentation: 6/6 metrics render correctly",
+    )
+
+
+def test_real_results_have_no_success_criteria(corpus: Corpus) -> None:
+    result = corpus.check(machine_verdict, "db-dsc-s2gqx")
+    assert (result.status, result.summary) == (
+        Status.NA,
+        "Machine verdict: no success criteria defined",
+    )
+
+
+def test_real_old_schema_without_metrics(corpus: Corpus) -> None:
+    inp = corpus.input("logging-comparison-c2gzq")
+    results = dict(run_checks(inp))
+    assert results["custom-metrics"].status is Status.WARN
+    assert results["custom-metrics"].summary == (
+        "Custom metrics: not measurable — summary has no metrics section (older schema)"
+    )
+    assert results["intent-coverage"].status is Status.WARN
+    assert results["presentation"].status is Status.NA
+
+
+@pytest.mark.parametrize(
+    ("instance", "line"),
+    [
+        ("db-dsc-s2gqx", "[PASS] Experiment completed (47m, $0.021)"),
+        ("logging-comparison-dbkf7", "[PASS] Experiment completed (2h02m, $0.041)"),
+        ("id-102", "[PASS] Experiment completed (30m)"),
+    ],
+)
+def test_real_completion_lines(corpus: Corpus, instance: str, line: str) -> None:
+    data = next(r.summary for r in corpus.site.results if r.name == instance)
+    assert completion_line(data).line == line
+
+
+def test_real_root_causes(corpus: Corpus) -> None:
+    def causes(instance: str) -> list[tuple[str, str | None]]:
+        inp = corpus.input(instance)
+        return [(c.check, c.fix) for c in root_causes(inp.experiment, run_checks(inp))]
+
+    assert causes("logging-comparison-554sl") == [
+        ("custom-metrics", "add-kube-prometheus-stack"),
+        ("custom-metrics", "add-metrics-pipeline"),
+        ("intent-coverage", None),
+        ("intent-coverage", None),
+    ]
+    assert causes("tsdb-comparison-6czms") == [("custom-metrics", "add-metrics-pipeline")]
+    assert causes("db-fvm-mpcnl") == [("intent-coverage", None)] * 4
+
+
+def test_every_check_on_every_real_result(corpus: Corpus) -> None:
+    """R112: no result file crashes a check, whichever experiment it is scored against."""
+    checked = 0
+    for experiment in corpus.experiments:
+        intent = build_intent(
+            experiment,
+            series=corpus.site.series,
+            prior_metric_names=corpus.site.prior_metric_names(experiment),
+        )
+        for result in corpus.site.results:
+            inp = CheckInput(experiment=experiment, summary=result.summary, intent=intent)
+            for check in CHECKS:
+                verdict = check.func(inp)
+                assert isinstance(verdict.status, Status)
+                assert verdict.summary.startswith(check.title)
+            assert isinstance(completion_line(result.summary).status, Status)
+            root_causes(experiment, run_checks(inp))
+            checked += 1
+    assert checked == len(corpus.experiments) * 26
+
+
+# -- custom-metrics ----------------------------------------------------------------------------
+
+
+def test_custom_metrics_all_collected() -> None:
+    result = run(custom_metrics, summary(ALL_KV))
+    assert (result.status, result.summary) == (Status.PASS, "Custom metrics: 5/5 collected")
+    assert result.details == ()
+
+
+def test_custom_metrics_none_collected() -> None:
+    result = run(custom_metrics, summary({"ssd_write_p99": q()}))
+    assert (result.status, result.summary) == (Status.FAIL, "Custom metrics: 0/5 collected")
+    assert result.figures["missing"] == [
+        "ssd_write_p99",
+        "ssd_read_p99",
+        "hdb_write_p99",
+        "hdb_read_p99",
+        "cluster_cpu",
+    ]
+
+
+def test_custom_metrics_partial_names_each_gap() -> None:
+    queries = {
+        **ALL_KV,
+        "ssd_read_p99": q(),
+        "hdb_write_p99": q(error="bad_data: parse error\nat line 1"),
+        "hdb_read_p99": "oops",
+    }
+    del queries["cluster_cpu"]
+    result = run(custom_metrics, summary(queries))
+    assert (result.status, result.summary) == (Status.WARN, "Custom metrics: 1/5 collected")
+    assert result.details == (
+        "ssd_read_p99: no data",
+        "hdb_write_p99: query error: bad_data: parse error",
+        "hdb_read_p99: malformed entry (str)",
+        "cluster_cpu: not in results",
+    )
+
+
+def test_custom_metrics_none_defined(tmp_path: Path) -> None:
+    path = tmp_path / "e.yaml"
+    path.write_text("kind: Experiment\nspec: {}\n")
+    bare = Experiment.from_source(read_source(path))
+    result = run(custom_metrics, {"phase": "Complete"}, experiment=bare)
+    assert (result.status, result.summary) == (Status.PASS, "Custom metrics: none defined")
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        ({"phase": "Complete"}, "summary has no metrics section (older schema)"),
+        ({"metrics": []}, "metrics section is a list, not an object"),
+        ({"metrics": {"source": "x"}}, "metrics section has no queries"),
+        ({"metrics": {"queries": [1]}}, "metrics.queries is a list, not an object"),
+        ("not a summary", "summary is a str, not an object"),
+    ],
+)
+def test_custom_metrics_unreadable_schema_warns(data: Any, reason: str) -> None:
+    result = run(custom_metrics, data)
+    assert (result.status, result.summary) == (
+        Status.WARN,
+        f"Custom metrics: not measurable — {reason}",
+    )
+
+
+# -- metrics-source ----------------------------------------------------------------------------
+
+
+def test_metrics_source_cadvisor_with_custom_metrics_warns() -> None:
+    result = run(metrics_source, summary(source="target:cadvisor"))
+    assert result.status is Status.WARN
+    assert result.line == "[WARN] Metrics source: target:cadvisor (no custom metric pipeline)"
+
+
+def test_metrics_source_cadvisor_without_custom_metrics_passes(tmp_path: Path) -> None:
+    path = tmp_path / "e.yaml"
+    path.write_text("kind: Experiment\nspec: {}\n")
+    bare = Experiment.from_source(read_source(path))
+    result = run(metrics_source, summary(source="target:cadvisor"), experiment=bare)
+    assert (result.status, result.summary) == (Status.PASS, "Metrics source: target:cadvisor")
+
+
+@pytest.mark.parametrize(
+    ("data", "status", "line"),
+    [
+        (summary(source=None), Status.NA, "Metrics source: not reported (no metrics.source)"),
+        (
+            {"phase": "Complete"},
+            Status.NA,
+            "Metrics source: not reported (summary has no metrics section)",
+        ),
+        (summary(source=["a"]), Status.WARN, "Metrics source: unreadable (list)"),
+    ],
+)
+def test_metrics_source_unknown(data: Any, status: Status, line: str) -> None:
+    result = run(metrics_source, data)
+    assert (result.status, result.summary) == (status, line)
+
+
+# -- machine-verdict ---------------------------------------------------------------------------
+
+
+def hypothesis_section(verdict: Any, *criteria: dict[str, Any]) -> dict[str, Any]:
+    return {"machineVerdict": verdict, "successCriteria": list(criteria)}
+
+
+NULL_CRITERION = {
+    "metric": "hdb_write_p99",
+    "operator": "lt",
+    "value": "0.005",
+    "description": "Hyperdisk p99 write under 5 ms",
+    "passed": None,
+}
+
+
+def test_machine_verdict_insufficient_fails_and_lists_null_criteria() -> None:
+    passed = {"metric": "ssd_write_p99", "operator": "lt", "value": "1", "passed": True}
+    data = summary(ALL_KV, hypothesis=hypothesis_section("insufficient", NULL_CRITERION, passed))
+    result = run(machine_verdict, data)
+    assert result.status is Status.FAIL
+    assert result.summary == "Machine verdict: insufficient (1/2 criteria not evaluated)"
+    assert result.details == (
+        "passed: null — hdb_write_p99 lt 0.005 (Hyperdisk p99 write under 5 ms)",
+    )
+
+
+@pytest.mark.parametrize("word", ["confirmed", "rejected", "validated", "invalidated"])
+def test_machine_verdict_known_words_pass(word: str) -> None:
+    result = run(machine_verdict, summary(hypothesis=hypothesis_section(word)))
+    assert (result.status, result.summary) == (Status.PASS, f"Machine verdict: {word}")
+
+
+def test_machine_verdict_unknown_word_warns() -> None:
+    result = run(machine_verdict, summary(hypothesis=hypothesis_section("inconclusive")))
+    assert result.status is Status.WARN
+    assert result.summary == "Machine verdict: 'inconclusive' is not a known verdict"
+
+
+@pytest.mark.parametrize(
+    ("hypothesis", "status", "line"),
+    [
+        (None, Status.NA, "Machine verdict: not reported"),
+        ({"claim": "x"}, Status.NA, "Machine verdict: not reported"),
+        (hypothesis_section(""), Status.NA, "Machine verdict: not reported"),
+        (hypothesis_section(3), Status.WARN, "Machine verdict: unreadable (int)"),
+        ("text", Status.NA, "Machine verdict: not reported"),
+    ],
+)
+def test_machine_verdict_unreported(hypothesis: Any, status: Status, line: str) -> None:
+    result = run(machine_verdict, summary(hypothesis=hypothesis))
+    assert (result.status, result.summary) == (status, line)
+
+
+def test_machine_verdict_no_criteria_anywhere_is_na() -> None:
+    result = run(
+        machine_verdict, summary(hypothesis={"machineVerdict": "validated"}), experiment=BARE
+    )
+    assert (result.status, result.summary) == (
+        Status.NA,
+        "Machine verdict: no success criteria defined",
+    )
+
+
+def test_machine_verdict_criteria_from_the_summary_alone_count() -> None:
+    data = summary(hypothesis={"machineVerdict": "insufficient", "criteria": [NULL_CRITERION, 7]})
+    result = run(machine_verdict, data, experiment=BARE)
+    assert result.status is Status.FAIL
+    assert result.figures["criteria"] == 1
+
+
+# -- workload-pods -----------------------------------------------------------------------------
+
+
+def test_workload_pods_all_infrastructure_fails() -> None:
+    queries = {
+        "cpu_by_pod": {
+            "data": [
+                {"labels": {"pod": "prometheus-kube-0"}, "value": 1},
+                {"labels": {"pod": "grafana-abc"}, "value": 1},
+                {"labels": {"pod": "tailscale-operator-x"}, "value": 1},
+            ]
+        }
+    }
+    result = run(workload_pods, summary(queries))
+    assert result.status is Status.FAIL
+    assert result.summary == (
+        "Workload pods: 3 infrastructure, 0 workload (no workload pods visible in metrics)"
+    )
+
+
+def test_workload_pods_any_workload_passes() -> None:
+    queries = {
+        "cpu_by_pod": q(1, pod="alloy-x"),
+        "memory_by_pod": {
+            "data": [
+                {"labels": {"pod": "kv-store-0"}, "value": 1},
+                {"labels": {"pod": "alloy-x"}, "value": 2},
+            ]
+        },
+    }
+    result = run(workload_pods, summary(queries))
+    assert (result.status, result.summary) == (
+        Status.PASS,
+        "Workload pods: 1 infrastructure, 1 workload (kv-store-0)",
+    )
+    assert result.details == ("infrastructure: alloy-x", "workload: kv-store-0")
+
+
+def test_workload_pods_without_pod_labels_is_na() -> None:
+    queries = {
+        "cpu": q(1),
+        "odd": {"data": [{"labels": ["pod"]}, {"labels": {"pod": 5}}, "point"]},
+        "other": {"data": "x"},
+    }
+    result = run(workload_pods, summary(queries))
+    assert (result.status, result.summary) == (Status.NA, "Workload pods: no pod-level metrics")
+
+
+# -- presentation ------------------------------------------------------------------------------
+
+
+def test_presentation_flags_latency_without_seconds(tmp_path: Path) -> None:
+    result = run(
+        presentation,
+        summary({"request_latency": q(0.5), "web_p99": q(12, unit="ms"), "cpu": q(2)}),
+        experiment=BARE,
+    )
+    assert (result.status, result.summary) == (
+        Status.WARN,
+        "Presentation: 1/3 metrics render correctly",
+    )
+    assert result.details == (
+        "request_latency: latency metric without unit: seconds (unit: none)",
+        "web_p99: latency metric without unit: seconds (unit: ms)",
+    )
+    assert result.figures["latency_without_seconds"] == ["request_latency", "web_p99"]
+
+
+def test_presentation_takes_the_unit_from_the_spec_when_the_summary_has_none() -> None:
+    result = run(presentation, summary({"ssd_write_p99": q(0.5)}))
+    assert result.status is Status.PASS
+
+
+def test_presentation_flags_values_that_render_as_zero() -> None:
+    queries = {
+        "ssd_write_p99": q(0.004, unit="seconds"),
+        "ssd_read_p99": q("0.0001", unit="seconds"),
+        "cluster_cpu": q(0, unit="cores"),
+        "hdb_write_p99": q(0.006, unit="seconds"),
+    }
+    result = run(presentation, summary(queries))
+    assert (result.status, result.summary) == (
+        Status.WARN,
+        "Presentation: 2/4 metrics render correctly",
+    )
+    assert result.details == (
+        "ssd_write_p99: 0.004 seconds renders as 0.00",
+        "ssd_read_p99: 0.0001 seconds renders as 0.00",
+    )
+
+
+def test_presentation_passes_clean_metrics() -> None:
+    result = run(presentation, summary(ALL_KV))
+    assert (result.status, result.summary) == (
+        Status.PASS,
+        "Presentation: 5/5 metrics render correctly",
+    )
+
+
+def test_presentation_non_numeric_value_warns() -> None:
+    result = run(presentation, summary({"cluster_cpu": q({"v": 1}, unit="cores")}))
+    assert result.status is Status.WARN
+    assert result.details == ("cluster_cpu: first value {'v': 1} is not a number",)
+
+
+def test_presentation_without_data_is_na() -> None:
+    assert run(presentation, summary({"cluster_cpu": q()})).summary == (
+        "Presentation: no metrics with data"
+    )
+    assert run(presentation, {"phase": "Complete"}).status is Status.NA
+
+
+# -- intent-coverage ---------------------------------------------------------------------------
+
+
+def hdb_intent() -> Intent:
+    return build_intent(KV, prior_metric_names=frozenset({"ssd_write_p99", "cluster_cpu"}))
+
+
+def test_intent_coverage_fails_when_a_differentiating_group_has_no_data() -> None:
+    queries = {**ALL_KV, "hdb_write_p99": q(), "hdb_read_p99": q(error="timeout")}
+    result = run(intent_coverage, summary(queries), intent=hdb_intent())
+    assert result.status is Status.FAIL
+    assert result.line == ("[FAIL] Intent coverage: 0/1 differentiating groups (hdb: 0/2 metrics)")
+    assert result.details == (
+        "Experiment's differentiating data missing — hdb has no results",
+        "hdb: 0/2 metrics",
+    )
+
+
+def test_intent_coverage_passes_on_partial_group_data() -> None:
+    queries = {**ALL_KV, "hdb_read_p99": q()}
+    result = run(intent_coverage, summary(queries), intent=hdb_intent())
+    assert (result.status, result.summary) == (
+        Status.PASS,
+        "Intent coverage: 1/1 differentiating groups",
+    )
+    assert result.details == ("hdb: 1/2 metrics",)
+
+
+def test_intent_coverage_without_groups_is_na() -> None:
+    intent = build_intent(KV, prior_metric_names=frozenset(m.name for m in KV.metrics))
+    result = run(intent_coverage, summary(ALL_KV), intent=intent)
+    assert (result.status, result.summary) == (
+        Status.NA,
+        "Intent coverage: no differentiating groups",
+    )
+
+
+def test_intent_coverage_old_schema_warns() -> None:
+    result = run(intent_coverage, {"phase": "Complete"}, intent=hdb_intent())
+    assert result.status is Status.WARN
+
+
+# -- ai-verdict --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("analyzer", "line"),
+    [
+        ("Failed", "AI verdict: analyzer failed"),
+        ("Skipped", "AI verdict: analyzer skipped"),
+        ("Timeout", "AI verdict: analyzer timed out"),
+        ("Running", "AI verdict: analyzer Running"),
+    ],
+)
+def test_ai_verdict_when_the_analyzer_did_not_succeed(analyzer: str, line: str) -> None:
+    data = summary(analysis={"hypothesisVerdict": "insufficient"})
+    result = run(ai_verdict, data, analyzer=analyzer)
+    assert (result.status, result.summary) == (Status.NA, line)
+
+
+def test_ai_verdict_insufficient_quotes_two_short_sentences() -> None:
+    abstract = "Metrics were empty. Nothing to conclude. A long third sentence follows."
+    data = summary(analysis={"hypothesisVerdict": "Insufficient", "abstract": abstract})
+    result = run(ai_verdict, data, analyzer="Succeeded")
+    assert result.status is Status.FAIL
+    assert result.summary == 'AI verdict: insufficient — "Metrics were empty. Nothing to conclude."'
+
+
+def test_ai_verdict_insufficient_without_abstract() -> None:
+    result = run(ai_verdict, summary(analysis={"hypothesisVerdict": "insufficient", "abstract": 4}))
+    assert (result.status, result.summary) == (Status.FAIL, "AI verdict: insufficient")
+
+
+@pytest.mark.parametrize(
+    ("analysis", "status", "line"),
+    [
+        ({"hypothesisVerdict": "confirmed"}, Status.PASS, "AI verdict: confirmed"),
+        ({"hypothesisVerdict": "rejected"}, Status.PASS, "AI verdict: rejected"),
+        ({"hypothesisVerdict": "mixed"}, Status.WARN, "AI verdict: 'mixed' is not a known verdict"),
+        ({"hypothesisVerdict": ["x"]}, Status.WARN, "AI verdict: unreadable (list)"),
+        ({"summary": "x"}, Status.NA, "AI verdict: not given in analysis"),
+        (
+            {"errors": ["Error: boom\n  at x"]},
+            Status.NA,
+            "AI verdict: analyzer errored — Error: boom",
+        ),
+        ("text", Status.WARN, "AI verdict: analysis is a str"),
+        (None, Status.NA, "AI verdict: no analysis in summary"),
+    ],
+)
+def test_ai_verdict_values(analysis: Any, status: Status, line: str) -> None:
+    result = run(ai_verdict, summary(analysis=analysis))
+    assert (result.status, result.summary) == (status, line)
+
+
+# -- run_checks --------------------------------------------------------------------------------
+
+
+def test_run_checks_in_r51_order_then_extra() -> None:
+    extra = Check("custom", "Custom", lambda inp: CheckResult(Status.PASS, "Custom: fine"))
+    names = [
+        name
+        for name, _ in run_checks(
+            CheckInput(experiment=KV, summary=summary(ALL_KV), intent=hdb_intent()), extra=[extra]
+        )
+    ]
+    assert names == [
+        "custom-metrics",
+        "metrics-source",
+        "machine-verdict",
+        "workload-pods",
+        "presentation",
+        "intent-coverage",
+        "ai-verdict",
+        "custom",
+    ]
+
+
+def test_a_raising_check_fails_with_its_error() -> None:
+    def broken(inp: CheckInput) -> CheckResult:
+        raise KeyError("metrics")
+
+    def sloppy(inp: CheckInput) -> CheckResult:
+        return None  # type: ignore[return-value]
+
+    inp = CheckInput(experiment=KV, summary=summary(ALL_KV), intent=hdb_intent())
+    results = dict(
+        run_checks(
+            inp, extra=[Check("broken", "Broken", broken), Check("sloppy", "Sloppy", sloppy)]
+        )
+    )
+    assert results["broken"].status is Status.FAIL
+    assert results["broken"].summary == "Broken: check error — KeyError: 'metrics'"
+    assert results["sloppy"].summary == "Sloppy: check error — returned null, not a CheckResult"
+    assert results["custom-metrics"].status is Status.PASS
+
+
+# -- completion line ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("data", "line"),
+    [
+        (
+            {"phase": "Complete", "durationSeconds": 2280.4, "costEstimate": {"totalUSD": 0.0171}},
+            "[PASS] Experiment completed (38m, $0.017)",
+        ),
+        ({"phase": "Failed", "durationSeconds": 42}, "[FAIL] Experiment failed (42s)"),
+        ({"phase": "Complete", "durationSeconds": 3599.9}, "[PASS] Experiment completed (1h00m)"),
+        (
+            {"phase": "Complete", "durationSeconds": "x", "costEstimate": [1]},
+            "[PASS] Experiment completed",
+        ),
+        ({"durationSeconds": 60}, "[N/A] Experiment phase not reported (1m)"),
+        ({"phase": "Running"}, "[WARN] Experiment phase Running is not terminal"),
+        ("nonsense", "[N/A] Experiment phase not reported"),
+    ],
+)
+def test_completion_line(data: Any, line: str) -> None:
+    assert completion_line(data).line == line
+
+
+# -- root causes -------------------------------------------------------------------------------
+
+
+def gate_of(experiment: Experiment, data: Any, intent: Intent | None = None) -> list[RootCause]:
+    inp = CheckInput(experiment=experiment, summary=data, intent=intent or build_intent(experiment))
+    return root_causes(experiment, run_checks(inp))
+
+
+def test_root_causes_of_a_bare_experiment() -> None:
+    causes = gate_of(BARE, summary({"request_latency": q(0.5)}, source="target:cadvisor"))
+    assert [c.fix for c in causes] == [
+        "add-kube-prometheus-stack",
+        "add-metrics-pipeline",
+        "fix-namespace-var",
+        "add-load-test",
+        "add-metric-units",
+        None,
+    ]
+    assert causes[5].message.startswith(
+        "Experiment's differentiating data missing — cluster has no results"
+    )
+    assert causes[1].message.startswith("experiment lacks metrics-agent + metrics-egress")
+    assert causes[2].message.endswith("(request_latency, cpu)")
+    # web_p99 has a unit (ms): the fix only adds missing ones.
+    assert causes[4].message == "latency metrics without a unit: request_latency"
+
+
+def test_no_root_causes_when_all_is_well() -> None:
+    assert gate_of(KV, summary(ALL_KV, analysis={"hypothesisVerdict": "validated"})) == []
+
+
+def test_load_generation_is_judged_from_component_names(tmp_path: Path) -> None:
+    no_loadgen = edited(tmp_path, "kv-hdb", ("        - app: http-loadgen\n", ""))
+    settled = build_intent(no_loadgen, prior_metric_names=frozenset(m.name for m in KV.metrics))
+    causes = gate_of(no_loadgen, summary({"ssd_write_p99": q(0.5)}), settled)
+    assert [(c.check, c.fix) for c in causes] == [("custom-metrics", "add-load-test")]
+
+
+def test_hyperdisk_on_an_unsupported_machine_family() -> None:
+    queries = {**ALL_KV, "hdb_write_p99": q(), "hdb_read_p99": q()}
+    causes = gate_of(KV, summary(queries), hdb_intent())
+    coverage = [c for c in causes if c.check == "intent-coverage"]
+    assert coverage == [
+        RootCause(
+            "intent-coverage",
+            "n2-standard-8 does not support Hyperdisk volumes, so the hdb group has no "
+            "results. Compatible families: C3, C4, N4, A3, M3, M4.",
+            None,
+        )
+    ]
+
+
+def test_hyperdisk_on_a_supported_machine_family(tmp_path: Path) -> None:
+    c3 = edited(tmp_path, "kv-hdb", ("machineType: n2-standard-8", "machineType: c3-standard-4"))
+    queries = {**ALL_KV, "hdb_write_p99": q(), "hdb_read_p99": q()}
+    intent = build_intent(c3, prior_metric_names=frozenset({"ssd_write_p99", "cluster_cpu"}))
+    (cause,) = [c for c in gate_of(c3, summary(queries), intent) if c.check == "intent-coverage"]
+    assert cause.fix is None
+    assert cause.message.startswith(
+        "Experiment's differentiating data missing — hdb has no results"
+    )
+
+
+def test_hyperdisk_named_outside_the_metrics_concerns_every_group(tmp_path: Path) -> None:
+    renamed = edited(
+        tmp_path, "kv-hdb", ('app="kv-store-hyperdisk-balanced"', 'app="kv-store-fast"')
+    )
+    queries = {**ALL_KV, "ssd_write_p99": q(), "ssd_read_p99": q()}
+    causes = gate_of(renamed, summary(queries), build_intent(renamed))
+    # Only the storageClass param names Hyperdisk now, so the ssd gap is blamed on it too.
+    assert [c.message.split(",")[0] for c in causes if c.check == "intent-coverage"] == [
+        "n2-standard-8 does not support Hyperdisk volumes"
+    ]
+
+
+def test_machine_verdict_root_causes_list_null_criteria() -> None:
+    data = summary(ALL_KV, hypothesis=hypothesis_section("insufficient", NULL_CRITERION))
+    causes = gate_of(KV, data)
+    assert causes == [
+        RootCause(
+            "machine-verdict",
+            "criterion not evaluable (passed: null): hdb_write_p99 lt 0.005 "
+            "(Hyperdisk p99 write under 5 ms)",
+            None,
+        )
+    ]
+
+
+# -- R52: wrong types anywhere -----------------------------------------------------------------
+
+_KEYS = st.sampled_from(
+    [
+        "metrics",
+        "queries",
+        "data",
+        "labels",
+        "pod",
+        "value",
+        "unit",
+        "error",
+        "source",
+        "hypothesis",
+        "machineVerdict",
+        "successCriteria",
+        "criteria",
+        "passed",
+        "analysis",
+        "hypothesisVerdict",
+        "abstract",
+        "errors",
+        "phase",
+        "durationSeconds",
+        "costEstimate",
+        "totalUSD",
+        "hdb_write_p99",
+        "ssd_write_p99",
+        "cluster_cpu",
+        "cpu_by_pod",
+    ]
+)
+_LEAVES = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats()
+    | st.sampled_from(
+        ["insufficient", "validated", "target:cadvisor", "Complete", "Failed", "0.001"]
+    )
+    | st.text(max_size=6)
+)
+_DOCUMENTS = st.recursive(
+    _LEAVES,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_KEYS, inner, max_size=5),
+    max_leaves=40,
+)
+
+
+@settings(max_examples=150, deadline=None, database=None)
+@given(
+    data=_DOCUMENTS,
+    analyzer=st.sampled_from([None, "Succeeded", "Failed", "Unheard-of"]),
+)
+def test_no_check_raises_on_any_document(data: Any, analyzer: str | None) -> None:
+    inp = CheckInput(experiment=KV, summary=data, intent=build_intent(KV), analyzer=analyzer)
+    results = []
+    for check in CHECKS:
+        result = check.func(inp)
+        assert isinstance(result.status, Status)
+        results.append((check.name, result))
+    assert isinstance(completion_line(data).status, Status)
+    root_causes(KV, results)
