@@ -48,9 +48,7 @@ def _line_map(root: yaml.Node, path: str) -> dict[NodePath, int]:
                 f"document expands to more than {MAX_NODES} nodes (YAML aliases?)", path=path
             )
         if len(here) > MAX_DEPTH:
-            raise SpecError(
-                f"nesting deeper than {MAX_DEPTH} levels", path=path, line=lines[here]
-            )
+            raise SpecError(f"nesting deeper than {MAX_DEPTH} levels", path=path, line=lines[here])
         if isinstance(node, yaml.MappingNode):
             for key, value in node.value:
                 child = (*here, key.value if isinstance(key, yaml.ScalarNode) else str(key))
@@ -64,7 +62,7 @@ def _line_map(root: yaml.Node, path: str) -> dict[NodePath, int]:
     return lines
 
 
-@dataclass(frozen=True, slots=True, eq=False)
+@dataclass(frozen=True, eq=False)
 class Source:
     """One parsed YAML document and where each of its values sits in the file."""
 
@@ -112,8 +110,11 @@ def read_source(path: Path) -> Source:
         data = loader.construct_document(root)
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
-        line = mark.line + 1 if mark is not None else None
-        raise SpecError(f"YAML error: {err.problem or err}", path=where, line=line) from err
+        raise SpecError(
+            f"YAML error: {err.problem or err}",
+            path=where,
+            line=mark.line + 1 if mark is not None else None,
+        ) from err
     except yaml.YAMLError as err:
         raise SpecError(f"YAML error: {err}", path=where) from err
     except RecursionError as err:

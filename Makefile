@@ -1,0 +1,35 @@
+# Two commands on a fresh machine:
+#   make demo   set up, then run the example experiments (the main job)
+#   make test   set up, then run the project's tests
+PY      ?= python3
+VENV    ?= .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed
+UPSTREAM ?= $(abspath ../shared/upstream)
+export EXPERIMENT_UPSTREAM ?= $(UPSTREAM)
+
+.PHONY: setup demo test lint bench
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip check
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: setup
+	$(BIN)/pytest experiments -p no:cacheprovider -v \
+		--experiment-results experiments/site/data --junitxml=report.xml \
+		--experiment-report=experiment-report.json || test $$? -eq 1
+
+test: setup
+	$(BIN)/pytest -n 2 --dist loadgroup
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+bench: setup
+	$(BIN)/python benchmarks/offline_scoring.py

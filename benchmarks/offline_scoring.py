@@ -1,0 +1,103 @@
+"""P5: offline scoring of the whole real corpus must take ≤ 1 s.
+
+Measures two things on shared/upstream (EXPERIMENT_UPSTREAM):
+  scoring   load every experiment and the site data, then run the seven
+            checks on every matching result file: the work R110 adds
+            (median of repeated runs, in-process);
+  pytest    the user's command end to end, `pytest <experiments>
+            --experiment-results <site-data> ...`, wall time including
+            interpreter start-up, plugin import and collection.
+
+Run: .venv/bin/python benchmarks/offline_scoring.py [--repeat N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from pytest_experiment.checks import CheckInput, run_checks
+from pytest_experiment.intent import build_intent
+from pytest_experiment.sitedata import load_site_data
+from pytest_experiment.spec import load_experiment
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def corpus() -> Path:
+    path = Path(os.environ.get("EXPERIMENT_UPSTREAM", ROOT.parent / "shared" / "upstream"))
+    if not (path / "experiments").is_dir():
+        sys.exit(f"corpus not found at {path}: set EXPERIMENT_UPSTREAM")
+    return path
+
+
+def score_once(upstream: Path) -> int:
+    site = load_site_data(upstream / "site-data")
+    scored = 0
+    for path in sorted(upstream.glob("experiments/*/experiment.yaml")):
+        experiment = load_experiment(path)
+        if experiment is None:
+            continue
+        intent = build_intent(
+            experiment, series=site.series, prior_metric_names=site.prior_metric_names(experiment)
+        )
+        for _, summary in site.results_for(experiment.generate_name):
+            run_checks(CheckInput(experiment=experiment, summary=summary, intent=intent))
+            scored += 1
+    return scored
+
+
+def pytest_wall(upstream: Path) -> tuple[float, str]:
+    with tempfile.TemporaryDirectory() as tmp:
+        started = time.perf_counter()
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                "-q",
+                "-p",
+                "no:cacheprovider",
+                str(upstream / "experiments"),
+                f"--experiment-results={upstream / 'site-data'}",
+                f"--experiment-site-data={upstream / 'site-data'}",
+                f"--experiment-components-dir={upstream / 'components'}",
+            ],
+            cwd=tmp,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        elapsed = time.perf_counter() - started
+    tail = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else done.stderr[-200:]
+    return elapsed, tail
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=20)
+    args = parser.parse_args()
+    upstream = corpus()
+    times = []
+    for _ in range(args.repeat):
+        started = time.perf_counter()
+        scored = score_once(upstream)
+        times.append(time.perf_counter() - started)
+    wall, tail = pytest_wall(upstream)
+    print(f"corpus: {upstream}")
+    print(f"result files scored: {scored}")
+    print(
+        f"scoring: median {statistics.median(times) * 1000:.1f} ms, "
+        f"max {max(times) * 1000:.1f} ms over {args.repeat} runs (target ≤ 1000 ms)"
+    )
+    print(f"pytest end to end: {wall:.2f} s wall ({tail})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,320 @@
+"""Collection: ``experiment.yaml`` files become one collector and its ordered items (R1, R2).
+
+Every item computes a ``CheckResult`` and hands it to ``_conclude``, the one
+place where verdicts become pytest outcomes (R3): PASS passes, WARN is an
+xfail whose reason starts with ``[WARN]``, FAIL fails with the scorecard line
+as the message, N/A is a skip starting with ``[N/A]``. The verdict and the
+check's figures are attached as ``user_properties``, so JUnit, the JSON report
+and the terminal scorecard are all built from test reports (and so work the
+same under xdist, where the controller only sees reports).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from _pytest._code.code import TerminalRepr
+from _pytest._io import TerminalWriter
+
+from pytest_experiment.checks import completion_line
+from pytest_experiment.errors import ExperimentError, SpecError
+from pytest_experiment.rules import RULES
+from pytest_experiment.spec import Experiment, Source, is_experiment, read_source
+from pytest_experiment.state import SESSION, ExperimentSession, ResultFile
+from pytest_experiment.verdict import CheckResult, Status
+
+PREFLIGHT_CHECKS = ("workflow-template", "operator")
+_MARKER_UNSAFE = re.compile(r"[^\w-]")
+
+
+class CheckFailed(Exception):
+    """Raised by an item whose verdict is FAIL; rendered as its scorecard line."""
+
+    def __init__(self, result: CheckResult) -> None:
+        self.result = result
+        super().__init__(result.line)
+
+
+@dataclass(frozen=True, slots=True)
+class _Crash:
+    """What JUnit and the short summary read as the failure message."""
+
+    path: str
+    lineno: int
+    message: str
+
+
+@dataclass(eq=False)
+class VerdictRepr(TerminalRepr):
+    """A failure shown as the scorecard line and the lines a user acts on."""
+
+    line: str
+    details: tuple[str, ...]
+    reprcrash: _Crash
+
+    def toterminal(self, tw: TerminalWriter) -> None:
+        tw.line(self.line, red=True, bold=True)
+        for detail in self.details:
+            tw.line(f"  {detail}")
+
+
+def marker_name(label: str) -> str:
+    return _MARKER_UNSAFE.sub("_", label)
+
+
+class ExperimentFile(pytest.File):
+    """One ``experiment.yaml``; parsed by ``pytest_collect_file`` and handed over."""
+
+    source: Source | None
+    error: SpecError | None
+
+    @classmethod
+    def for_path(cls, parent: pytest.Collector, file_path: Path) -> ExperimentFile | None:
+        """A collector for ``file_path``, or None when it belongs to another tool (R1)."""
+        source: Source | None = None
+        error: SpecError | None = None
+        try:
+            source = read_source(file_path)
+        except SpecError as err:
+            error = err
+        if source is not None and not is_experiment(source.data):
+            return None
+        node: ExperimentFile = cls.from_parent(parent, path=file_path)
+        node.source, node.error = source, error
+        return node
+
+    @property
+    def session_state(self) -> ExperimentSession:
+        return self.config.stash[SESSION]
+
+    def collect(self) -> Iterator[ExperimentItem]:
+        if self.error is not None:
+            raise self.CollectError(str(self.error)) from self.error
+        assert self.source is not None
+        experiment = Experiment.from_source(self.source)
+        state = self.session_state
+        markers = self._markers(experiment, state)
+
+        def make(cls: type[ExperimentItem], name: str, **kw: Any) -> ExperimentItem:
+            item = cls.from_parent(self, name=name, experiment=experiment, **kw)
+            for mark in markers:
+                item.add_marker(mark)
+            item.extra_keyword_matches.update(
+                k for k in (experiment.generate_name, experiment.prefix) if k
+            )
+            return item
+
+        for rule in RULES:
+            yield make(ValidateItem, f"validate[{rule.name}]", check=rule.name)
+        for check in PREFLIGHT_CHECKS:
+            yield make(PreflightItem, f"preflight[{check}]", check=check)
+        yield make(LifecycleItem, "lifecycle", check="lifecycle")
+        checks = [c.name for c in state.checks()]
+        if state.options.results is None:
+            for check in checks:
+                yield make(QualityItem, f"quality[{check}]", check=check, result=None)
+        else:
+            results = state.offline_results(experiment, only=self._only_experiment())
+            for result in results:
+                for check in checks:
+                    yield make(
+                        QualityItem,
+                        f"quality[{check}]@{result.instance}",
+                        check=check,
+                        result=result,
+                    )
+            if not results:
+                for check in checks:
+                    yield make(QualityItem, f"quality[{check}]", check=check, result=None)
+        yield make(ReviewItem, "review", check="review")
+
+    def _only_experiment(self) -> bool:
+        """True when pytest was pointed at this one file or its directory."""
+        return any(
+            Path(arg.split("::")[0]).resolve() in (self.path, self.path.parent)
+            for arg in self.config.args
+        )
+
+    def _markers(self, experiment: Experiment, state: ExperimentSession) -> list[Any]:
+        labels = [*experiment.tags]
+        series = state.intent(experiment).series
+        if series:
+            labels.append(series)
+        marks: list[Any] = [pytest.mark.xdist_group(name=experiment.name)]
+        for label in dict.fromkeys(marker_name(x) for x in labels if x):
+            # Registered before use so --strict-markers accepts series and tags (R5).
+            self.config.addinivalue_line("markers", f"{label}: experiment series or tag")
+            marks.append(getattr(pytest.mark, label))
+        return marks
+
+
+class ExperimentItem(pytest.Item):
+    """One step of one experiment. Subclasses implement ``verdict``."""
+
+    def __init__(self, *, experiment: Experiment, check: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.experiment = experiment
+        self.check = check
+        self.instance: str = ""
+
+    @property
+    def state(self) -> ExperimentSession:
+        return self.config.stash[SESSION]
+
+    @property
+    def step(self) -> str:
+        return self.name.split("[", 1)[0]
+
+    def verdict(self) -> CheckResult:
+        raise NotImplementedError
+
+    def runtest(self) -> None:
+        _conclude(self, self.verdict())
+
+    def reportinfo(self) -> tuple[Path, int, str]:
+        return self.path, 0, f"{self.experiment.name}::{self.name}"
+
+    def repr_failure(
+        self,
+        excinfo: pytest.ExceptionInfo[BaseException],
+        style: Any = None,
+    ) -> str | TerminalRepr:
+        if isinstance(excinfo.value, CheckFailed):
+            result = excinfo.value.result
+            return VerdictRepr(
+                line=result.line,
+                details=result.details,
+                reprcrash=_Crash(str(self.path), 0, result.line),
+            )
+        if isinstance(excinfo.value, ExperimentError):
+            return f"[FAIL] {excinfo.value}"
+        return super().repr_failure(excinfo, style=style)
+
+    def record(self, **properties: Any) -> None:
+        for key, value in properties.items():
+            if isinstance(value, (dict, list, tuple)):
+                value = json.dumps(value, sort_keys=True, default=str)
+            self.user_properties.append((key, value))
+
+
+def _conclude(item: ExperimentItem, result: CheckResult) -> None:
+    __tracebackhide__ = True
+    item.record(
+        experiment=item.experiment.name,
+        instance=item.instance,
+        step=item.step,
+        check=item.check,
+        verdict=result.status.value,
+        summary=result.line,
+    )
+    if result.details:
+        item.record(details=list(result.details))
+    item.record(**dict(result.figures))
+    if result.status is Status.WARN:
+        pytest.xfail(result.line)
+    if result.status is Status.NA:
+        pytest.skip(result.line)
+    if result.status is Status.FAIL:
+        raise CheckFailed(result)
+
+
+def _skip(reason: str) -> CheckResult:
+    return CheckResult(Status.NA, reason)
+
+
+class ValidateItem(ExperimentItem):
+    def verdict(self) -> CheckResult:
+        return self.state.validation(self.experiment)[self.check]
+
+
+class PreflightItem(ExperimentItem):
+    def verdict(self) -> CheckResult:
+        if self.state.options.results is not None:
+            return _skip("offline: scoring published results, no cluster")
+        return _blocked(self) or CheckResult(
+            Status.FAIL, "Live runs need a cluster: pass --experiment-results to score offline"
+        )
+
+
+class LifecycleItem(ExperimentItem):
+    def verdict(self) -> CheckResult:
+        intent = self.state.intent(self.experiment)
+        self.record(
+            intent={
+                "text": intent.render(),
+                "series": intent.series,
+                "position": intent.position,
+                "groups": list(intent.groups),
+                "differentiating": list(intent.differentiating),
+                "publish": self.experiment.publish,
+            }
+        )
+        if self.state.options.results is not None:
+            return _skip("offline: scoring published results, nothing applied")
+        return _blocked(self) or CheckResult(
+            Status.FAIL, "Live runs need a cluster: pass --experiment-results to score offline"
+        )
+
+
+class ReviewItem(ExperimentItem):
+    def verdict(self) -> CheckResult:
+        if not self.experiment.publish:
+            return _skip("not published")
+        if self.state.options.results is not None:
+            return _skip("offline: no review gate for published results")
+        return _blocked(self) or _skip("blocked by lifecycle")
+
+
+class QualityItem(ExperimentItem):
+    def __init__(self, *, result: ResultFile | None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.result = result
+        if result is not None:
+            self.instance = result.instance
+
+    def verdict(self) -> CheckResult:
+        if not self.experiment.publish:
+            return _skip("not published")
+        state = self.state
+        if state.options.results is None:
+            return _blocked(self) or _skip("blocked by lifecycle")
+        if self.result is None:
+            return _skip(
+                f"no result in {state.options.results} matches generateName "
+                f"{self.experiment.generate_name!r}"
+            )
+        if self.result.summary is None:
+            return _skip(f"no summary: {self.result.problem}")
+        results = dict(state.quality(self.experiment, self.result))
+        if self.check == next(iter(results)):
+            self.record(run=_run_record(self.result))
+        return results[self.check]
+
+
+def _blocked(item: ExperimentItem) -> CheckResult | None:
+    rule = item.state.validation_failure(item.experiment)
+    if rule is None:
+        return None
+    return _skip(f"blocked by {item.experiment.name}::validate[{rule}]")
+
+
+def _run_record(result: ResultFile) -> Mapping[str, Any]:
+    """What the final summary block shows for a scored result file."""
+    summary = result.summary or {}
+    analysis = summary.get("analysis")
+    hypothesis = summary.get("hypothesis")
+    return {
+        "completion": completion_line(summary).line,
+        "instance": result.instance,
+        "phase": summary.get("phase"),
+        "durationSeconds": summary.get("durationSeconds"),
+        "results": str(result.path),
+        "hypothesis": hypothesis.get("machineVerdict") if isinstance(hypothesis, dict) else None,
+        "analysis": analysis.get("hypothesisVerdict") if isinstance(analysis, dict) else None,
+    }

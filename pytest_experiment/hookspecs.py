@@ -1,0 +1,19 @@
+"""Hooks a conftest.py or plugin implements to extend pytest-experiment (R142)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from pytest_experiment.checks import Check
+
+
+@pytest.hookspec
+def pytest_experiment_checks(config: pytest.Config) -> list[Check]:  # type: ignore[empty-body]
+    """Return extra quality checks, run after the built-in seven.
+
+    Each becomes its own ``quality[<name>]`` item, scored and gated like the
+    built-in ones. A check is a pure function of the same ``CheckInput``.
+    """

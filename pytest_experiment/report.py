@@ -1,0 +1,255 @@
+"""Reporting: scorecards, the final summary, the JSON report and the GitHub step summary.
+
+Everything here is rebuilt from test reports (their ``user_properties``),
+never from worker-local state, so a run under pytest-xdist prints the same
+scorecard as a run in one process: the controller sees only reports.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pytest_experiment.verdict import Status, gate
+
+_TAGS = {s.value: s for s in Status}
+_CORE = (
+    "experiment",
+    "instance",
+    "step",
+    "check",
+    "verdict",
+    "summary",
+    "details",
+    "run",
+    "intent",
+)
+
+
+@dataclass
+class Finding:
+    check: str
+    status: Status
+    line: str
+    details: list[str]
+    figures: dict[str, Any]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "check": self.check,
+            "verdict": self.status.value,
+            "summary": self.line,
+            "details": self.details,
+            "figures": self.figures,
+        }
+
+
+@dataclass
+class InstanceReport:
+    """One run of an experiment: a live instance, or one result file scored offline."""
+
+    instance: str
+    run: dict[str, Any] = field(default_factory=dict)
+    quality: list[Finding] = field(default_factory=list)
+    lifecycle: Finding | None = None
+    review: Finding | None = None
+
+    @property
+    def gate(self) -> Status | None:
+        scored = [f.status for f in self.quality if not f.line.startswith("[N/A] blocked")]
+        if not scored or all(s is Status.NA for s in scored):
+            return None
+        return gate(scored)
+
+
+@dataclass
+class ExperimentReport:
+    name: str
+    path: str = ""
+    validation: list[Finding] = field(default_factory=list)
+    preflight: list[Finding] = field(default_factory=list)
+    intent: dict[str, Any] = field(default_factory=dict)
+    instances: dict[str, InstanceReport] = field(default_factory=dict)
+
+    def instance(self, name: str) -> InstanceReport:
+        if name not in self.instances:
+            self.instances[name] = InstanceReport(name)
+        return self.instances[name]
+
+    @property
+    def published(self) -> bool:
+        return bool(self.intent.get("publish", True))
+
+
+def _parse(value: Any) -> Any:
+    if isinstance(value, str) and value[:1] in "[{":
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+class Scoreboard:
+    """Accumulates findings from reports; renders every output format."""
+
+    def __init__(self) -> None:
+        self.experiments: dict[str, ExperimentReport] = {}
+
+    def add(self, *, nodeid: str, properties: Iterable[tuple[str, Any]]) -> None:
+        props = {k: _parse(v) for k, v in properties}
+        name = props.get("experiment")
+        status = _TAGS.get(str(props.get("verdict")))
+        if not isinstance(name, str) or status is None:
+            return
+        report = self.experiments.setdefault(name, ExperimentReport(name))
+        report.path = report.path or nodeid.split("::", 1)[0]
+        figures = {k: v for k, v in props.items() if k not in _CORE}
+        finding = Finding(
+            check=str(props.get("check", "")),
+            status=status,
+            line=str(props.get("summary", "")),
+            details=[str(d) for d in props.get("details") or []],
+            figures=figures,
+        )
+        if isinstance(props.get("intent"), dict):
+            report.intent = props["intent"]
+        step = props.get("step")
+        instance = str(props.get("instance") or "")
+        if step == "validate":
+            report.validation.append(finding)
+        elif step == "preflight":
+            report.preflight.append(finding)
+        elif step == "lifecycle":
+            report.instance(instance).lifecycle = finding
+        elif step == "quality":
+            record = report.instance(instance)
+            record.quality.append(finding)
+            if isinstance(props.get("run"), dict):
+                record.run = props["run"]
+        elif step == "review":
+            report.instance(instance).review = finding
+
+    # -- terminal ------------------------------------------------------------------------------
+
+    def terminal_lines(self, *, verbose: bool) -> list[str]:
+        lines: list[str] = []
+        for report in self.experiments.values():
+            lines.append(f"{report.name} ({report.path})")
+            if verbose and report.intent.get("text"):
+                lines.extend(f"  {t}" for t in str(report.intent["text"]).splitlines())
+            problems = [f for f in report.validation if f.status in (Status.FAIL, Status.WARN)]
+            if problems:
+                lines.append("  Validation:")
+                lines.extend(f"    {f.line}" for f in problems)
+            for record in report.instances.values():
+                if not record.quality or all(_unscored(f) for f in record.quality):
+                    continue
+                label = f" ({record.instance})" if record.instance else ""
+                lines.append(f"  Results Quality{label}:")
+                if record.run.get("completion"):
+                    lines.append(f"    {record.run['completion']}")
+                for finding in record.quality:
+                    lines.append(f"    {finding.line}")
+            for record in report.instances.values():
+                lines.extend(f"  {x}" for x in summary_block(report, record))
+            lines.append("")
+        return lines
+
+    # -- JSON (R92) ----------------------------------------------------------------------------
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "experiments": [
+                {
+                    "name": r.name,
+                    "path": r.path,
+                    "intent": r.intent,
+                    "validation": [f.as_json() for f in r.validation],
+                    "preflight": [f.as_json() for f in r.preflight],
+                    "instances": [
+                        {
+                            "instance": i.instance,
+                            **{k: v for k, v in i.run.items() if k != "instance"},
+                            "lifecycle": i.lifecycle.as_json() if i.lifecycle else None,
+                            "checks": [f.as_json() for f in i.quality],
+                            "gate": i.gate.value if i.gate else None,
+                            "review": i.review.as_json() if i.review else None,
+                        }
+                        for i in r.instances.values()
+                    ],
+                }
+                for r in self.experiments.values()
+            ]
+        }
+
+    def write_json(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.as_json(), indent=2, default=str) + "\n")
+
+    # -- GitHub step summary (R93) -------------------------------------------------------------
+
+    def markdown(self) -> str:
+        out: list[str] = ["## Experiment results", ""]
+        for report in self.experiments.values():
+            for record in report.instances.values():
+                if not record.quality or all(_unscored(f) for f in record.quality):
+                    continue
+                gate_text = record.gate.name if record.gate else "N/A"
+                title = f"{report.name} — `{record.instance}`" if record.instance else report.name
+                out += [
+                    f"### {title}: quality {gate_text}",
+                    "",
+                    "| | Check | Result |",
+                    "|---|---|---|",
+                ]
+                for finding in record.quality:
+                    tag = finding.status.tag.strip("[]")
+                    text = finding.line.split("] ", 1)[-1].replace("|", "\\|")
+                    out.append(f"| {tag} | `{finding.check}` | {text} |")
+                out.append("")
+            failing = [f for f in report.validation if f.status is Status.FAIL]
+            if failing:
+                out.append(f"**{report.name}** validation failed:")
+                out += [f"- `{f.check}`: {f.line}" for f in failing]
+                out.append("")
+        return "\n".join(out) + "\n"
+
+
+def _unscored(finding: Finding) -> bool:
+    return finding.status is Status.NA and not finding.figures
+
+
+def _minutes(seconds: Any) -> str:
+    if not isinstance(seconds, (int, float)) or isinstance(seconds, bool):
+        return "N/A"
+    return f"{round(seconds / 60)}m" if seconds >= 60 else f"{round(seconds)}s"
+
+
+def summary_block(report: ExperimentReport, record: InstanceReport) -> list[str]:
+    """The seed's final summary (R90); publish-only lines omitted for unpublished runs."""
+    run: Mapping[str, Any] = record.run
+    if not run and record.lifecycle is None:
+        return []
+    rows = [
+        ("Experiment", record.instance or report.name),
+        ("Phase", run.get("phase") or "N/A"),
+        ("Duration", _minutes(run.get("durationSeconds"))),
+        ("Results", run.get("results") or "N/A"),
+        ("Hypothesis", run.get("hypothesis") or "N/A"),
+    ]
+    if report.published:
+        quality = record.gate.name if record.gate else "N/A"
+        counts = next((f for f in record.quality if f.check == "custom-metrics"), None)
+        if counts is not None and record.gate is not None:
+            quality += f" ({counts.line.split('] ', 1)[-1]})"
+        rows += [
+            ("Analysis", run.get("analysis") or "N/A"),
+            ("Quality", quality),
+            ("Review", run.get("review") or "N/A"),
+            ("PR", run.get("pr") or "N/A"),
+        ]
+    return ["--- Experiment Complete ---", *(f"{k + ':':<12} {v}" for k, v in rows)]

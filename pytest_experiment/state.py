@@ -1,0 +1,179 @@
+"""Session state: what one pytest session knows about its experiments.
+
+One ``ExperimentSession`` lives in ``config.stash``. It loads each shared
+input once (the schema, each component catalogue, each site-data directory,
+the offline results index) and memoises every verdict per experiment, so the
+thirteen ``validate[...]`` items of an experiment cost one pass of the rules
+and the seven ``quality[...]`` items of a result one pass of the checks.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_experiment.catalog import Catalogue, load_catalogue
+from pytest_experiment.checks import CHECKS, Check, CheckInput, run_checks
+from pytest_experiment.intent import Intent, build_intent
+from pytest_experiment.options import Options
+from pytest_experiment.rules import RuleContext, run_rules
+from pytest_experiment.schema import bundled_schema
+from pytest_experiment.sitedata import SiteData, load_site_data
+from pytest_experiment.spec import Experiment
+from pytest_experiment.verdict import CheckResult, Status
+
+
+@dataclass(frozen=True, slots=True)
+class ResultFile:
+    """One published summary.json scored offline."""
+
+    instance: str
+    path: Path
+    summary: Mapping[str, Any] | None
+    problem: str = ""
+    """Why ``summary`` is None (unreadable or not JSON)."""
+
+
+def nearest(start: Path, relative: str) -> Path | None:
+    """The first `<ancestor>/<relative>` directory above `start`, as lab repos lay them out."""
+    for parent in start.resolve().parents:
+        candidate = parent / relative
+        if candidate.is_dir():
+            return candidate
+    return None
+
+
+@dataclass
+class ExperimentSession:
+    options: Options
+    extra_checks: Callable[[], Sequence[Check]] = lambda: ()
+    _catalogues: dict[Path, Catalogue] = field(default_factory=dict)
+    _sites: dict[Path, SiteData] = field(default_factory=dict)
+    _validation: dict[Path, dict[str, CheckResult]] = field(default_factory=dict)
+    _quality: dict[tuple[Path, Path], list[tuple[str, CheckResult]]] = field(default_factory=dict)
+    _checks: tuple[Check, ...] | None = None
+
+    # -- shared inputs -------------------------------------------------------------------------
+
+    def checks(self) -> tuple[Check, ...]:
+        if self._checks is None:
+            self._checks = (*CHECKS, *self.extra_checks())
+        return self._checks
+
+    def components_dir(self, experiment: Experiment) -> Path | None:
+        if self.options.components_dir is not None:
+            return self.options.components_dir if self.options.components_dir.is_dir() else None
+        return nearest(experiment.path, "components")
+
+    def catalogue(self, experiment: Experiment) -> Catalogue | None:
+        directory = self.components_dir(experiment)
+        if directory is None:
+            return None
+        if directory not in self._catalogues:
+            self._catalogues[directory] = load_catalogue(directory)
+        return self._catalogues[directory]
+
+    def site_data(self, experiment: Experiment) -> SiteData | None:
+        directory = self.options.site_data or nearest(experiment.path, "site/data")
+        if directory is None or not directory.is_dir():
+            return None
+        return self._load_site(directory)
+
+    def _load_site(self, directory: Path) -> SiteData:
+        key = directory.resolve()
+        if key not in self._sites:
+            self._sites[key] = load_site_data(key)
+        return self._sites[key]
+
+    # -- verdicts ------------------------------------------------------------------------------
+
+    def validation(self, experiment: Experiment) -> dict[str, CheckResult]:
+        if experiment.path not in self._validation:
+            context = RuleContext(
+                experiment=experiment,
+                catalogue=self.catalogue(experiment),
+                schema=bundled_schema(),
+            )
+            self._validation[experiment.path] = dict(run_rules(context))
+        return self._validation[experiment.path]
+
+    def validation_failure(self, experiment: Experiment) -> str | None:
+        """The first failing rule (for the skip reason of blocked items), or None."""
+        for rule, result in self.validation(experiment).items():
+            if result.status is Status.FAIL:
+                return rule
+        return None
+
+    def intent(self, experiment: Experiment) -> Intent:
+        site = self.site_data(experiment)
+        return build_intent(
+            experiment,
+            series=site.series if site is not None else None,
+            prior_metric_names=(
+                site.prior_metric_names(experiment) if site is not None else frozenset()
+            ),
+        )
+
+    def quality(
+        self, experiment: Experiment, result: ResultFile, *, analyzer: str | None = None
+    ) -> list[tuple[str, CheckResult]]:
+        key = (experiment.path, result.path)
+        if key not in self._quality:
+            assert result.summary is not None
+            inp = CheckInput(
+                experiment=experiment,
+                summary=result.summary,
+                intent=self.intent(experiment),
+                analyzer=analyzer,
+            )
+            self._quality[key] = run_checks(inp, extra=self.checks()[len(CHECKS) :])
+        return self._quality[key]
+
+    # -- offline results -----------------------------------------------------------------------
+
+    def offline_results(self, experiment: Experiment, *, only: bool) -> list[ResultFile]:
+        """Result files to score for ``experiment`` (R110), newest first.
+
+        A directory is matched by generateName; a single file is matched by
+        its ``name`` or, when ``only`` (one experiment selected), taken as is.
+        """
+        target = self.options.results
+        if target is None:
+            return []
+        if target.is_dir():
+            site = self._load_site(target)
+            return [
+                ResultFile(instance=_instance(path, summary), path=path, summary=summary)
+                for path, summary in site.results_for(experiment.generate_name)
+            ]
+        result = read_result_file(target)
+        name = str((result.summary or {}).get("name", ""))
+        matches = bool(experiment.generate_name) and name.startswith(experiment.generate_name)
+        return [result] if matches or only else []
+
+
+def _instance(path: Path, summary: Mapping[str, Any]) -> str:
+    name = summary.get("name")
+    return name if isinstance(name, str) and name else path.stem
+
+
+def read_result_file(path: Path) -> ResultFile:
+    try:
+        data = json.loads(path.read_bytes())
+    except OSError as err:
+        return ResultFile(path.stem, path, None, f"cannot read {path}: {err.strerror}")
+    except (ValueError, UnicodeDecodeError) as err:
+        return ResultFile(path.stem, path, None, f"{path} is not JSON: {err}")
+    if not isinstance(data, dict):
+        return ResultFile(
+            path.stem, path, None, f"{path} holds {type(data).__name__}, not an object"
+        )
+    return ResultFile(_instance(path, data), path, data)
+
+
+SESSION = pytest.StashKey[ExperimentSession]()

@@ -1,0 +1,74 @@
+"""Options: CLI > ini > environment > default, bad values named at start-up (R140)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pytest_experiment.errors import OptionError
+from pytest_experiment.options import OPTION_SPECS, Options, resolve
+
+
+def test_every_option_has_flag_ini_and_env_twins() -> None:
+    for spec in OPTION_SPECS:
+        assert spec.flag.startswith("--experiment-")
+        assert spec.ini == "experiment_" + spec.dest
+        assert spec.env == "EXPERIMENT_" + spec.dest.upper()
+        assert spec.dest in Options.__dataclass_fields__
+
+
+def test_precedence_cli_over_ini_over_env(tmp_path: Path) -> None:
+    for name in ("cli", "ini", "env"):
+        (tmp_path / name).mkdir()
+    both = {"site_data": "ini"}
+    env = {"EXPERIMENT_SITE_DATA": str(tmp_path / "env")}
+    got = resolve(cli={"site_data": "cli"}, ini=both, env=env, cwd=tmp_path, inidir=tmp_path)
+    assert got.site_data == tmp_path / "cli"
+    got = resolve(cli={}, ini=both, env=env, cwd=tmp_path, inidir=tmp_path)
+    assert got.site_data == tmp_path / "ini"
+    got = resolve(cli={}, ini={}, env=env, cwd=tmp_path, inidir=tmp_path)
+    assert got.site_data == tmp_path / "env"
+    assert resolve(cli={}, ini={}, env={}, cwd=tmp_path, inidir=tmp_path) == Options()
+
+
+def test_relative_paths_anchor_where_they_were_written(tmp_path: Path) -> None:
+    (tmp_path / "inidir" / "data").mkdir(parents=True)
+    (tmp_path / "cwd" / "data").mkdir(parents=True)
+    got = resolve(
+        cli={},
+        ini={"site_data": "data"},
+        env={},
+        cwd=tmp_path / "cwd",
+        inidir=tmp_path / "inidir",
+    )
+    assert got.site_data == tmp_path / "inidir" / "data"
+    got = resolve(
+        cli={"site_data": "data"},
+        ini={},
+        env={},
+        cwd=tmp_path / "cwd",
+        inidir=tmp_path / "inidir",
+    )
+    assert got.site_data == tmp_path / "cwd" / "data"
+
+
+@pytest.mark.parametrize(
+    ("cli", "ini", "env", "named"),
+    [
+        ({"results": "nope"}, {}, {}, "--experiment-results: 'nope' does not exist"),
+        ({}, {"components_dir": "nope"}, {}, "ini option experiment_components_dir: 'nope'"),
+        ({}, {}, {"EXPERIMENT_SITE_DATA": "nope"}, "EXPERIMENT_SITE_DATA: 'nope' does not exist"),
+    ],
+)
+def test_bad_values_name_the_option_and_its_source(
+    tmp_path: Path, cli: dict[str, str], ini: dict[str, str], env: dict[str, str], named: str
+) -> None:
+    with pytest.raises(OptionError, match=named):
+        resolve(cli=cli, ini=ini, env=env, cwd=tmp_path, inidir=tmp_path)
+
+
+def test_bad_option_fails_pytest_at_start_up(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest("--experiment-results=missing.json")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--experiment-results: 'missing.json' does not exist*"])

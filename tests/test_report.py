@@ -1,0 +1,80 @@
+"""What a CI reader relies on: JUnit properties, WARN told from skip, step summary (R90–R93)."""
+
+from __future__ import annotations
+
+import shutil
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture
+def junit(pytester: pytest.Pytester, examples: Path) -> ET.Element:
+    shutil.copytree(examples, pytester.path / "experiments")
+    # Default junit_family (xunit2): properties must still be written, with no warning.
+    result = pytester.runpytest(
+        "experiments/web-latency",
+        "--experiment-results=experiments/site/data",
+        "--junitxml=report.xml",
+        "-W",
+        "error::pytest.PytestWarning",
+    )
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    return ET.parse(pytester.path / "report.xml").getroot()
+
+
+def case(root: ET.Element, name: str) -> ET.Element:
+    (found,) = [c for c in root.iter("testcase") if c.get("name") == name]
+    return found
+
+
+def props(testcase: ET.Element) -> dict[str, str]:
+    return {p.get("name", ""): p.get("value", "") for p in testcase.iter("property")}
+
+
+def test_every_testcase_carries_the_verdict_properties(junit: ET.Element) -> None:
+    for testcase in junit.iter("testcase"):
+        p = props(testcase)
+        assert p["experiment"] == "web-latency"
+        assert p["verdict"] in {"pass", "warn", "fail", "n-a"}
+        assert {"instance", "check", "summary"} <= set(p)
+
+
+def test_warn_is_told_apart_from_a_skip(junit: ET.Element) -> None:
+    warn = case(junit, "quality[metrics-source]@web-lat-2bc7d")
+    skip = case(junit, "lifecycle")
+    warn_skipped, skip_skipped = warn.find("skipped"), skip.find("skipped")
+    assert warn_skipped is not None
+    assert skip_skipped is not None
+    assert props(warn)["verdict"] == "warn"  # ...but the properties say which is which
+    assert props(skip)["verdict"] == "n-a"
+    assert warn_skipped.get("message", "").startswith("[WARN] Metrics source: target:cadvisor")
+    assert skip_skipped.get("message", "").startswith("[N/A] offline")
+
+
+def test_failure_message_is_the_scorecard_line_with_figures(junit: ET.Element) -> None:
+    failed = case(junit, "quality[custom-metrics]@web-lat-2bc7d")
+    failure = failed.find("failure")
+    assert failure is not None
+    assert failure.get("message") == "[FAIL] Custom metrics: 0/3 collected"
+    assert "request_p99" in (failure.text or "")  # the missing metric is named
+    p = props(failed)
+    assert p["instance"] == "web-lat-2bc7d"
+    assert p["check"] == "custom-metrics"
+    assert p["collected"] == "0"
+    assert p["declared"] == "3"
+
+
+def test_github_step_summary_gets_markdown(
+    pytester: pytest.Pytester, examples: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shutil.copytree(examples, pytester.path / "experiments")
+    summary = pytester.path / "step-summary.md"
+    summary.write_text("earlier step\n")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    pytester.runpytest("experiments/kv-hyperdisk", "--experiment-results=experiments/site/data")
+    text = summary.read_text()
+    assert text.startswith("earlier step\n")  # appended, never overwritten
+    assert "### kv-hyperdisk — `kv-hdb-t9r3k`: quality FAIL" in text
+    assert "| FAIL | `intent-coverage` |" in text

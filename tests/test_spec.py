@@ -1,0 +1,152 @@
+"""Reading experiment files: every unreadable file is a SpecError naming file and line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pytest_experiment.errors import SpecError
+from pytest_experiment.spec import Experiment, is_experiment, load_experiment, read_source
+
+MINIMAL = """\
+apiVersion: experiments.illm.io/v1alpha1
+kind: Experiment
+metadata:
+  generateName: demo-
+  namespace: experiments
+spec:
+  targets:
+    - name: app
+      cluster: {type: gke, machineType: c3-standard-8, preemptible: true}
+      components:
+        - app: nginx
+  metrics:
+    - {name: req_p99, query: "q", type: instant, unit: seconds, group: latency}
+    - {name: cpu, query: "q", group: resources}
+    - {name: mem, query: "q", group: resources}
+  workflow:
+    template: demo-validation
+    completion: {mode: workflow}
+"""
+
+
+def write(tmp_path: Path, text: str | bytes, name: str = "experiment.yaml") -> Path:
+    path = tmp_path / "demo" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text)
+    return path
+
+
+def test_model_reads_fields(tmp_path: Path) -> None:
+    experiment = load_experiment(write(tmp_path, MINIMAL))
+    assert experiment is not None
+    assert experiment.name == "demo"
+    assert experiment.generate_name == "demo-"
+    assert experiment.prefix == "demo"
+    assert experiment.groups == ("latency", "resources")
+    assert experiment.targets[0].machine_family == "c3"
+    assert experiment.targets[0].preemptible is True
+    assert [c.app for _, c in experiment.components()] == ["nginx"]
+    assert experiment.workflow_template == "demo-validation"
+    assert experiment.completion_mode == "workflow"
+
+
+def test_line_numbers_point_into_the_file(tmp_path: Path) -> None:
+    source = read_source(write(tmp_path, MINIMAL))
+    assert source.line_of(("spec", "metrics", 1, "name")) == 14
+    assert source.line_of(("spec", "workflow", "template")) == 17
+    # Absent paths fall back to their nearest ancestor.
+    assert source.line_of(("spec", "workflow", "nope", 3)) == 16
+
+
+def test_wrong_types_are_lenient(tmp_path: Path) -> None:
+    text = "kind: Experiment\nmetadata: [1]\nspec:\n  targets: 7\n  metrics: [3, {name: x}]\n"
+    experiment = load_experiment(write(tmp_path, text))
+    assert experiment is not None
+    assert experiment.generate_name == ""
+    assert experiment.targets == ()
+    assert [m.name for m in experiment.metrics] == ["x"]
+
+
+@pytest.mark.parametrize(
+    ("text", "message", "line"),
+    [
+        ("kind: Experiment\nspec:\n  targets: [\n", "YAML error", 4),
+        ("kind: Experiment\nspec:\n\tbad: tab\n", "YAML error", 3),
+        ("- just\n- a list\n", "expected a mapping at the top level, found list", 1),
+        ("metadata: {}\nspec: {}\n", "missing 'kind'", 1),
+        ("kind: Experiment\n---\nkind: Experiment\n", "expected one YAML document, found 2", 1),
+        ("", "expected one YAML document, found 0", 1),
+    ],
+)
+def test_unreadable_files_name_file_and_line(
+    tmp_path: Path, text: str, message: str, line: int
+) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(SpecError) as info:
+        read_source(path)
+    assert message in str(info.value)
+    assert info.value.line == line
+    assert str(info.value).startswith(f"{path}:{line}: ")
+
+
+def test_non_utf8_names_the_line(tmp_path: Path) -> None:
+    path = write(tmp_path, b"kind: Experiment\nspec:\n  title: \xff\xfe\n")
+    with pytest.raises(SpecError, match=r"experiment.yaml:3: not UTF-8 \(byte 0xff\)"):
+        read_source(path)
+
+
+def test_alias_bomb_is_refused(tmp_path: Path) -> None:
+    lines = ["kind: Experiment", "a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [{', '.join(f'*a{i - 1}' for _ in range(10))}]" for i in range(1, 9)]
+    path = write(tmp_path, "\n".join(lines) + "\n")
+    source = read_source(path)  # shared references: cheap to construct
+    with pytest.raises(SpecError, match="more than 200000 nodes"):
+        source.lines  # noqa: B018 - walking the expanded tree is what must be bounded
+
+
+def test_huge_file_is_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, "kind: Experiment\n# " + "x" * (1 << 20) + "\n")
+    with pytest.raises(SpecError, match="more than the 1048576 allowed"):
+        read_source(path)
+
+
+def test_deep_nesting_is_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, "kind: Experiment\nspec: " + "[" * 100 + "]" * 100 + "\n")
+    with pytest.raises(SpecError, match="nesting deeper than 64 levels"):
+        read_source(path).lines  # noqa: B018
+
+
+@pytest.mark.parametrize(
+    ("data", "ours"),
+    [
+        ({"kind": "Experiment"}, True),
+        ({"apiVersion": "experiments.illm.io/v1alpha1", "kind": "Experment"}, True),
+        ({"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow"}, False),
+        ({"kind": "WorkflowTemplate"}, False),
+    ],
+)
+def test_which_documents_are_ours(data: dict[str, str], ours: bool) -> None:
+    assert is_experiment(data) is ours
+
+
+def test_other_tools_files_are_not_experiments(tmp_path: Path) -> None:
+    path = write(tmp_path, "apiVersion: argoproj.io/v1alpha1\nkind: Workflow\n", "workflow.yaml")
+    assert load_experiment(path) is None
+
+
+def test_every_real_experiment_reads(upstream: Path) -> None:
+    loaded = {}
+    for path in sorted(upstream.glob("experiments/*/experiment.yaml")):
+        experiment = load_experiment(path)
+        assert isinstance(experiment, Experiment), path
+        loaded[experiment.name] = experiment
+    assert loaded["db-fsync-vs-memory"].generate_name == "db-fvm-"
+    assert len(loaded["db-fsync-vs-memory"].metrics) == 26
+    assert loaded["db-disk-comparison"].series == "cloud-database-internals"
+    for path in upstream.glob("experiments/*/workflow/experiment.yaml"):
+        assert load_experiment(path) is None, path
