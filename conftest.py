@@ -10,6 +10,8 @@ import pytest
 ROOT = Path(__file__).resolve().parent
 
 pytest_plugins = ("pytester",)
+# Fixture experiments for unit tests, not experiments to run.
+collect_ignore = ["tests/data"]
 
 
 def upstream_dir() -> Path | None:

@@ -1,4 +1,8 @@
-"""pytest-experiment: Kubernetes benchmark Experiments as pytest items."""
+"""pytest-experiment: Kubernetes benchmark Experiments as pytest items.
+
+PYTEST_DONT_REWRITE: the plugin's own asserts are invariants, not test
+assertions, and rewriting would warn in every nested pytester run.
+"""
 
 from __future__ import annotations
 

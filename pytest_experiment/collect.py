@@ -30,6 +30,9 @@ from pytest_experiment.state import SESSION, ExperimentSession, ResultFile
 from pytest_experiment.verdict import CheckResult, Status
 
 PREFLIGHT_CHECKS = ("workflow-template", "operator")
+_RESERVED = frozenset(
+    {"experiment", "instance", "step", "check", "verdict", "summary", "details", "run", "intent"}
+)
 _MARKER_UNSAFE = re.compile(r"[^\w-]")
 
 
@@ -215,7 +218,9 @@ def _conclude(item: ExperimentItem, result: CheckResult) -> None:
     )
     if result.details:
         item.record(details=list(result.details))
-    item.record(**dict(result.figures))
+    # A figure may share a name with a property above (machine-verdict's
+    # "verdict"); it is then written as "figure.<name>" so neither is lost.
+    item.record(**{(f"figure.{k}" if k in _RESERVED else k): v for k, v in result.figures.items()})
     if result.status is Status.WARN:
         pytest.xfail(result.line)
     if result.status is Status.NA:

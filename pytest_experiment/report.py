@@ -99,6 +99,10 @@ class Scoreboard:
     def __init__(self) -> None:
         self.experiments: dict[str, ExperimentReport] = {}
 
+    def ordered(self) -> list[ExperimentReport]:
+        """By name: reports arrive in worker order under xdist, output must not depend on it."""
+        return [self.experiments[name] for name in sorted(self.experiments)]
+
     def add(self, *, nodeid: str, properties: Iterable[tuple[str, Any]]) -> None:
         props = {k: _parse(v) for k, v in properties}
         name = props.get("experiment")
@@ -107,7 +111,7 @@ class Scoreboard:
             return
         report = self.experiments.setdefault(name, ExperimentReport(name))
         report.path = report.path or nodeid.split("::", 1)[0]
-        figures = {k: v for k, v in props.items() if k not in _CORE}
+        figures = {k.removeprefix("figure."): v for k, v in props.items() if k not in _CORE}
         finding = Finding(
             check=str(props.get("check", "")),
             status=status,
@@ -137,7 +141,7 @@ class Scoreboard:
 
     def terminal_lines(self, *, verbose: bool) -> list[str]:
         lines: list[str] = []
-        for report in self.experiments.values():
+        for report in self.ordered():
             lines.append(f"{report.name} ({report.path})")
             if verbose and report.intent.get("text"):
                 lines.extend(f"  {t}" for t in str(report.intent["text"]).splitlines())
@@ -182,7 +186,7 @@ class Scoreboard:
                         for i in r.instances.values()
                     ],
                 }
-                for r in self.experiments.values()
+                for r in self.ordered()
             ]
         }
 
@@ -194,7 +198,7 @@ class Scoreboard:
 
     def markdown(self) -> str:
         out: list[str] = ["## Experiment results", ""]
-        for report in self.experiments.values():
+        for report in self.ordered():
             for record in report.instances.values():
                 if not record.quality or all(_unscored(f) for f in record.quality):
                     continue
@@ -232,7 +236,7 @@ def _minutes(seconds: Any) -> str:
 def summary_block(report: ExperimentReport, record: InstanceReport) -> list[str]:
     """The seed's final summary (R90); publish-only lines omitted for unpublished runs."""
     run: Mapping[str, Any] = record.run
-    if not run and record.lifecycle is None:
+    if not run:
         return []
     rows = [
         ("Experiment", record.instance or report.name),
@@ -243,9 +247,15 @@ def summary_block(report: ExperimentReport, record: InstanceReport) -> list[str]
     ]
     if report.published:
         quality = record.gate.name if record.gate else "N/A"
-        counts = next((f for f in record.quality if f.check == "custom-metrics"), None)
-        if counts is not None and record.gate is not None:
-            quality += f" ({counts.line.split('] ', 1)[-1]})"
+        figures = {f.check: f.figures for f in record.quality}
+        counts = figures.get("custom-metrics", {})
+        notes = []
+        if "collected" in counts and "declared" in counts:
+            notes.append(f"{counts['collected']}/{counts['declared']} metrics")
+        if run.get("analysis"):
+            notes.append(f"AI verdict: {run['analysis']}")
+        if notes and record.gate is not None:
+            quality += f" ({', '.join(notes)})"
         rows += [
             ("Analysis", run.get("analysis") or "N/A"),
             ("Quality", quality),

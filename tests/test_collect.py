@@ -93,7 +93,9 @@ def test_malformed_file_is_a_collection_error_and_the_others_still_run(
     result = pytester.runpytest("-rA")
     outcomes = result.parseoutcomes()
     assert outcomes["errors"] == 1
-    assert outcomes["passed"] >= len(RULE_NAMES)  # the good experiment's validation ran
+    # The good experiment's rules ran (components is N/A: no catalogue beside it).
+    assert outcomes["passed"] == len(RULE_NAMES) - 1
+    result.stdout.fnmatch_lines(["*[[]N/A[]] Components: not checked*"])
     assert result.ret == pytest.ExitCode.TESTS_FAILED
 
 
@@ -149,9 +151,12 @@ def test_hook_adds_a_check(pytester: pytest.Pytester, examples: Path) -> None:
         "cost-budget",
         "--experiment-results=experiments/site/data",
     )
+    result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(
         [
-            "PASSED*quality[[]cost-budget[]]@web-lat-2bc7d*",
-            "FAILED*quality[[]cost-budget[]]@web-lat-8fz2q*Cost: $0.017*",
+            "  Results Quality (web-lat-8fz2q):",
+            "    [[]FAIL[]] Cost: $0.017",
+            "  Results Quality (web-lat-2bc7d):",
+            "    [[]PASS[]] Cost: $0.015",
         ]
     )

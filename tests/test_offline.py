@@ -4,25 +4,20 @@ from __future__ import annotations
 
 import json
 import shutil
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 
-OUTCOME = {"passed": "pass", "xfailed": "warn", "failed": "fail", "skipped": "n-a"}
 
-
-def verdicts(result: pytest.RunResult, instance: str) -> dict[str, str]:
-    """check → verdict for one scored instance, read from pytest's own -rA lines."""
-    got: dict[str, str] = {}
-    for line in result.outlines:
-        word = line.split(" ", 1)[0]
-        marker = f"@{instance}"
-        if word in ("PASSED", "XFAIL", "FAILED", "SKIPPED") and marker in line:
-            check = line.split("quality[", 1)[1].split("]", 1)[0]
-            got[check] = {"PASSED": "pass", "XFAIL": "warn", "FAILED": "fail", "SKIPPED": "n-a"}[
-                word
-            ]
-    return got
+def verdicts(project: pytest.Pytester, instance: str) -> dict[str, str]:
+    """check → verdict for one scored instance, from the JSON report of the last run."""
+    report = json.loads((project.path / "report.json").read_text())
+    for experiment in report["experiments"]:
+        for record in experiment["instances"]:
+            if record["instance"] == instance:
+                return {c["check"]: c["verdict"] for c in record["checks"]}
+    raise AssertionError(f"{instance} was not scored")
 
 
 @pytest.fixture
@@ -33,13 +28,17 @@ def project(pytester: pytest.Pytester, examples: Path) -> pytest.Pytester:
 
 def score(project: pytest.Pytester, *args: str) -> pytest.RunResult:
     return project.runpytest(
-        "-rA", "experiments", "--experiment-results=experiments/site/data", *args
+        "-rA",
+        "experiments",
+        "--experiment-results=experiments/site/data",
+        "--experiment-report=report.json",
+        *args,
     )
 
 
 def test_examples_score_with_the_expected_verdicts(project: pytest.Pytester) -> None:
     result = score(project)
-    assert verdicts(result, "web-lat-8fz2q") == dict.fromkeys(
+    assert verdicts(project, "web-lat-8fz2q") == dict.fromkeys(
         [
             "custom-metrics",
             "metrics-source",
@@ -51,7 +50,7 @@ def test_examples_score_with_the_expected_verdicts(project: pytest.Pytester) -> 
         ],
         "pass",
     )
-    assert verdicts(result, "web-lat-2bc7d") == {
+    assert verdicts(project, "web-lat-2bc7d") == {
         "custom-metrics": "fail",
         "metrics-source": "warn",
         "machine-verdict": "fail",
@@ -60,7 +59,7 @@ def test_examples_score_with_the_expected_verdicts(project: pytest.Pytester) -> 
         "intent-coverage": "fail",
         "ai-verdict": "fail",
     }
-    assert verdicts(result, "kv-hdb-t9r3k") == {
+    assert verdicts(project, "kv-hdb-t9r3k") == {
         "custom-metrics": "warn",
         "metrics-source": "pass",
         "machine-verdict": "n-a",
@@ -71,7 +70,11 @@ def test_examples_score_with_the_expected_verdicts(project: pytest.Pytester) -> 
     }
     # The series prior (kv-baseline) published ssd and cluster: only hdb differentiates.
     result.stdout.fnmatch_lines(
-        ["*quality[[]intent-coverage[]]@kv-hdb-t9r3k*0/1 differentiating groups*hdb: 0/2*"]
+        [
+            "*kv-hyperdisk::quality[[]intent-coverage[]]@kv-hdb-t9r3k*",
+            "[[]FAIL[]] Intent coverage: 0/1 differentiating groups (hdb: 0/2 metrics)",
+            "  Experiment's differentiating data missing — hdb has no results",
+        ]
     )
 
 
@@ -101,7 +104,7 @@ def test_scorecard_and_summary_block(project: pytest.Pytester) -> None:
             "  Phase:       Complete",
             "  Duration:    41m",
             "*",
-            "  Quality:     PASS (Custom metrics: 3/3 collected)",
+            "  Quality:     PASS (3/3 metrics, AI verdict: validated)",
         ]
     )
 
@@ -150,6 +153,7 @@ def test_whole_real_corpus_scores_without_a_crash(
         f"--experiment-site-data={upstream / 'site-data'}",
         f"--experiment-components-dir={upstream / 'components'}",
         "--experiment-report=report.json",
+        "--junitxml=junit.xml",
     )
     assert result.ret in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED)
     assert "INTERNALERROR" not in result.stdout.str()
@@ -170,6 +174,37 @@ def test_whole_real_corpus_scores_without_a_crash(
         )
     }
     assert scored == matched
-    # No error that is not a check verdict: every failure is a [FAIL] scorecard line.
-    failures = [line for line in result.outlines if line.startswith("FAILED")]
-    assert all("[FAIL]" in line for line in failures)
+    # Nothing failed except as a check verdict: every failure is a [FAIL] scorecard line.
+    junit = ET.parse(pytester.path / "junit.xml").getroot()
+    messages = [f.get("message", "") for f in junit.iter("failure")]
+    assert messages
+    assert all(m.startswith("[FAIL] ") for m in messages), messages
+
+
+def test_intent_summary_printed_in_verbose_mode(project: pytest.Pytester) -> None:
+    result = score(project, "-v", "-k", "kv-hyperdisk")
+    result.stdout.fnmatch_lines(
+        [
+            "kv-hyperdisk (experiments/kv-hyperdisk/experiment.yaml)",
+            "  Intent:",
+            "    Series: storage-internals (#2)",
+            '    Claim: "Hyperdisk Balanced halves p99 write latency against PD-SSD."',
+            "    Metric groups: ssd, hdb, cluster",
+            "    Differentiator: hdb",
+            "    Machine: c3-standard-4 (preemptible: true)",
+        ]
+    )
+    assert "Intent:" not in score(project, "-k", "kv-hyperdisk").stdout.str()
+
+
+def test_xdist_controller_prints_the_same_scorecard(project: pytest.Pytester) -> None:
+    def scorecard(result: pytest.RunResult) -> list[str]:
+        lines = result.outlines
+        start = next(i for i, line in enumerate(lines) if "experiment scorecard" in line)
+        end = next(i for i, line in enumerate(lines) if "short test summary" in line)
+        return lines[start:end]
+
+    serial = scorecard(score(project))
+    parallel = scorecard(score(project, "-n", "2", "--dist", "loadgroup"))
+    assert len(serial) > 40
+    assert parallel == serial
