@@ -195,6 +195,10 @@ class ExperimentItem(pytest.Item):
                 details=result.details,
                 reprcrash=_Crash(str(self.path), 0, result.line),
             )
+        if isinstance(excinfo.value, pytest.xfail.Exception):
+            # A WARN: the skipping plugin only needs the reason, and formatting
+            # the traceback pytest would otherwise build costs ~100 ms per item.
+            return str(excinfo.value)
         if isinstance(excinfo.value, ExperimentError):
             return f"[FAIL] {excinfo.value}"
         return super().repr_failure(excinfo, style=style)

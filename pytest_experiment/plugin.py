@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from pytest_experiment.checks import Check
 from pytest_experiment.errors import OptionError
 from pytest_experiment.options import OPTION_SPECS, resolve
 from pytest_experiment.report import Scoreboard
@@ -49,10 +50,10 @@ def pytest_configure(config: pytest.Config) -> None:
     except OptionError as err:
         raise pytest.UsageError(str(err)) from err
 
-    def extra_checks() -> list[object]:
+    def extra_checks() -> list[Check]:
         return [c for batch in config.hook.pytest_experiment_checks(config=config) for c in batch]
 
-    config.stash[SESSION] = ExperimentSession(options=options, extra_checks=extra_checks)  # type: ignore[arg-type]
+    config.stash[SESSION] = ExperimentSession(options=options, extra_checks=extra_checks)
     board = config.stash[SCOREBOARD] = Scoreboard()
     config.pluginmanager.register(_ReportListener(board), "experiment-scoreboard")
     if not config.pluginmanager.hasplugin("xdist"):
@@ -109,11 +110,11 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if hasattr(config, "workerinput"):
         return
     board = config.stash.get(SCOREBOARD, None)
-    session = config.stash.get(SESSION, None)
-    if board is None or session is None or not board.experiments:
+    state = config.stash.get(SESSION, None)
+    if board is None or state is None or not board.experiments:
         return
-    if session.options.report is not None:
-        board.write_json(session.options.report)
+    if state.options.report is not None:
+        board.write_json(state.options.report)
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary:
         with open(summary, "a", encoding="utf-8") as handle:

@@ -6,9 +6,9 @@ import shutil
 from pathlib import Path
 
 import pytest
-from pytest_experiment.rules import RULES
 
 from pytest_experiment.checks import CHECKS
+from pytest_experiment.rules import RULES
 
 RULE_NAMES = [r.name for r in RULES]
 CHECK_NAMES = [c.name for c in CHECKS]
