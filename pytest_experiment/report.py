@@ -13,9 +13,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pytest_experiment.checks import CHECKS
+from pytest_experiment.rules import RULES
 from pytest_experiment.verdict import Status, gate
 
 _TAGS = {s.value: s for s in Status}
+# Reports arrive in worker order under xdist; findings are shown in spec order.
+_RULE_ORDER = {rule.name: i for i, rule in enumerate(RULES)}
+_CHECK_ORDER = {check.name: i for i, check in enumerate(CHECKS)}
 _CORE = (
     "experiment",
     "instance",
@@ -125,6 +130,7 @@ class Scoreboard:
         instance = str(props.get("instance") or "")
         if step == "validate":
             report.validation.append(finding)
+            report.validation.sort(key=lambda f: _RULE_ORDER.get(f.check, len(_RULE_ORDER)))
         elif step == "preflight":
             report.preflight.append(finding)
         elif step == "lifecycle":
@@ -132,6 +138,10 @@ class Scoreboard:
         elif step == "quality":
             record = report.instance(instance)
             record.quality.append(finding)
+            # Built-in checks first in their order, then hook-added ones by name.
+            record.quality.sort(
+                key=lambda f: (_CHECK_ORDER.get(f.check, len(_CHECK_ORDER)), f.check)
+            )
             if isinstance(props.get("run"), dict):
                 record.run = props["run"]
         elif step == "review":
