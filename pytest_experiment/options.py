@@ -22,6 +22,15 @@ def _path(text: str, base: Path) -> Path:
     return base / Path(text).expanduser()
 
 
+def _boolean(text: str, base: Path) -> bool:
+    value = text.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{text!r} is not a boolean (true/false)")
+
+
 def _existing(text: str, base: Path) -> Path:
     path = _path(text, base)
     if not path.exists():
@@ -38,6 +47,11 @@ class OptionSpec:
     metavar: str | None = None
 
     @property
+    def is_flag(self) -> bool:
+        """A switch on the command line (``--experiment-sandbox``), a boolean in ini/env."""
+        return self.parse is _boolean
+
+    @property
     def flag(self) -> str:
         return "--experiment-" + self.dest.replace("_", "-")
 
@@ -51,6 +65,12 @@ class OptionSpec:
 
 
 OPTION_SPECS: tuple[OptionSpec, ...] = (
+    OptionSpec(
+        "sandbox",
+        "Start the local sandbox (kube-apiserver, etcd, SeaweedFS, simulated operator) for "
+        "this session and point the run at it; stopped when the session ends.",
+        _boolean,
+    ),
     OptionSpec(
         "results",
         "Score published results offline: a summary JSON file or a directory of them "
@@ -89,6 +109,7 @@ Source = Literal["cli", "ini", "env"]
 class Options:
     """Every experiment option after precedence and parsing."""
 
+    sandbox: bool = False
     results: Path | None = None
     site_data: Path | None = None
     components_dir: Path | None = None

@@ -25,13 +25,14 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("experiment", "Kubernetes Experiments as test items")
     for spec in OPTION_SPECS:
-        group.addoption(
-            spec.flag,
-            dest=f"experiment_{spec.dest}",
-            metavar=spec.metavar,
-            default=None,
-            help=f"{spec.help} [ini: {spec.ini}; env: {spec.env}]",
-        )
+        help_text = f"{spec.help} [ini: {spec.ini}; env: {spec.env}]"
+        dest = f"experiment_{spec.dest}"
+        if spec.is_flag:
+            group.addoption(
+                spec.flag, dest=dest, action="store_const", const="true", help=help_text
+            )
+        else:
+            group.addoption(spec.flag, dest=dest, metavar=spec.metavar, help=help_text)
         parser.addini(spec.ini, spec.help, default=None)
 
 
@@ -54,10 +55,35 @@ def pytest_configure(config: pytest.Config) -> None:
         return [c for batch in config.hook.pytest_experiment_checks(config=config) for c in batch]
 
     config.stash[SESSION] = ExperimentSession(options=options, extra_checks=extra_checks)
+    if options.sandbox and not hasattr(config, "workerinput") and not config.option.collectonly:
+        _start_sandbox(config)
     board = config.stash[SCOREBOARD] = Scoreboard()
     config.pluginmanager.register(_ReportListener(board), "experiment-scoreboard")
     if not config.pluginmanager.hasplugin("xdist"):
         config.addinivalue_line("markers", "xdist_group(name): keep an experiment's items together")
+
+
+def _start_sandbox(config: pytest.Config) -> None:
+    """One sandbox for the session; xdist workers inherit its environment."""
+    from pytest_experiment.errors import SandboxError
+    from pytest_experiment.sandbox import SandboxConfig, start_sandbox
+
+    try:
+        sandbox = start_sandbox(SandboxConfig())
+    except SandboxError as err:
+        raise pytest.UsageError(f"--experiment-sandbox: {err}") from err
+    config.add_cleanup(sandbox.stop)
+    saved = {key: os.environ.get(key) for key in sandbox.env()}
+    os.environ.update(sandbox.env())
+
+    def restore() -> None:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+    config.add_cleanup(restore)
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:

@@ -72,3 +72,26 @@ def test_bad_option_fails_pytest_at_start_up(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--experiment-results=missing.json")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--experiment-results: 'missing.json' does not exist*"])
+
+
+def test_switches_read_booleans_from_ini_and_env(tmp_path: Path) -> None:
+    on = resolve(cli={}, ini={}, env={"EXPERIMENT_SANDBOX": "yes"}, cwd=tmp_path, inidir=tmp_path)
+    assert on.sandbox is True
+    off = resolve(
+        cli={},
+        ini={"sandbox": "false"},
+        env={"EXPERIMENT_SANDBOX": "1"},
+        cwd=tmp_path,
+        inidir=tmp_path,
+    )
+    assert off.sandbox is False
+    with pytest.raises(OptionError, match="EXPERIMENT_SANDBOX: 'maybe' is not a boolean"):
+        resolve(cli={}, ini={}, env={"EXPERIMENT_SANDBOX": "maybe"}, cwd=tmp_path, inidir=tmp_path)
+
+
+def test_help_lists_every_option_with_its_twins(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest("--help")
+    text = " ".join(result.stdout.str().split())
+    for spec in OPTION_SPECS:
+        assert spec.flag in text
+        assert f"[ini: {spec.ini}; env: {spec.env}]" in text
