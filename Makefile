@@ -8,7 +8,7 @@ STAMP   := $(VENV)/.installed
 UPSTREAM ?= $(abspath ../shared/upstream)
 export EXPERIMENT_UPSTREAM ?= $(UPSTREAM)
 
-.PHONY: setup demo test lint bench
+.PHONY: setup assets demo test lint bench
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -19,12 +19,17 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
+# etcd + kube-apiserver for the sandbox: KUBEBUILDER_ASSETS, else built once
+# into ~/.cache/pytest-experiment (about 4 minutes the first time).
+assets: setup
+	$(BIN)/experiment-sandbox install
+
 demo: setup
 	$(BIN)/pytest experiments -p no:cacheprovider -v \
 		--experiment-results experiments/site/data --junitxml=report.xml \
 		--experiment-report=experiment-report.json || test $$? -eq 1
 
-test: setup
+test: assets
 	$(BIN)/pytest -n 2 --dist loadgroup
 
 lint: setup

@@ -105,7 +105,12 @@ class ExperimentFile(pytest.File):
         markers = self._markers(experiment, state)
 
         def make(cls: type[ExperimentItem], name: str, **kw: Any) -> ExperimentItem:
-            item = cls.from_parent(self, name=name, experiment=experiment, **kw)
+            # An explicit nodeid makes pytest parse it the way it parses the
+            # ids it stores (--lf's cache); built from the name, "validate[x]"
+            # would not be recognised as the "validate" + params it reads back.
+            item = cls.from_parent(
+                self, name=name, nodeid=f"{self.nodeid}::{name}", experiment=experiment, **kw
+            )
             for mark in markers:
                 item.add_marker(mark)
             item.extra_keyword_matches.update(

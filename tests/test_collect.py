@@ -160,3 +160,15 @@ def test_hook_adds_a_check(pytester: pytest.Pytester, examples: Path) -> None:
             "    [[]PASS[]] Cost: $0.015",
         ]
     )
+
+
+def test_last_failed_reruns_only_the_failed_items(
+    pytester: pytest.Pytester, examples: Path
+) -> None:
+    shutil.copytree(examples, pytester.path / "experiments")
+    args = ["experiments", "--experiment-results=experiments/site/data", "--timeout=30"]
+    first = pytester.runpytest(*args)
+    failed = first.parseoutcomes()["failed"]
+    assert failed > 0
+    again = pytester.runpytest("--lf", *args)
+    again.assert_outcomes(failed=failed)

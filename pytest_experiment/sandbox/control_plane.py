@@ -1,0 +1,209 @@
+"""etcd + kube-apiserver on loopback, and the kubeconfig that reaches them."""
+
+from __future__ import annotations
+
+import base64
+import re
+import secrets
+import ssl
+import subprocess
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from pytest_experiment.errors import SandboxError
+from pytest_experiment.sandbox.processes import Supervisor, wait_ready, with_fresh_ports
+
+ETCD = "etcd"
+APISERVER = "kube-apiserver"
+ADMIN_USER = "sandbox-admin"
+CONTEXT = "experiment-sandbox"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ControlPlane:
+    etcd_port: int
+    etcd_peer_port: int
+    apiserver_port: int
+    token: str
+    ca_file: Path
+
+    @property
+    def server(self) -> str:
+        return f"https://127.0.0.1:{self.apiserver_port}"
+
+
+def _http_ok(url: str, *, token: str | None = None) -> bool:
+    request = urllib.request.Request(url)
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    # Readiness only: the serving certificate does not exist until the server
+    # has started, and this talks to a process we just launched on loopback.
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    try:
+        with urllib.request.urlopen(request, timeout=2, context=context) as response:
+            return bool(response.status == 200)
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
+def start_etcd(
+    supervisor: Supervisor,
+    *,
+    binary: Path,
+    state_dir: Path,
+    timeout: float,
+    die_with_parent: bool,
+) -> tuple[int, int]:
+    """Start etcd; returns (client port, peer port)."""
+    log = state_dir / "logs" / "etcd.log"
+
+    def start(ports: list[int]) -> tuple[int, int]:
+        client_url = f"http://127.0.0.1:{ports[0]}"
+        peer_url = f"http://127.0.0.1:{ports[1]}"
+        argv = [
+            str(binary),
+            "--name=sandbox",
+            f"--data-dir={state_dir / 'etcd'}",
+            f"--listen-client-urls={client_url}",
+            f"--advertise-client-urls={client_url}",
+            f"--listen-peer-urls={peer_url}",
+            f"--initial-advertise-peer-urls={peer_url}",
+            f"--initial-cluster=sandbox={peer_url}",
+            "--log-level=warn",
+        ]
+        child = supervisor.spawn(ETCD, argv, log=log, die_with_parent=die_with_parent)
+        wait_ready(
+            name=ETCD,
+            child=child,
+            log=log,
+            probe=lambda: _http_ok(f"{client_url}/health"),
+            timeout=timeout,
+        )
+        return ports[0], ports[1]
+
+    return with_fresh_ports(2, start)
+
+
+def _service_account_keys(state_dir: Path) -> tuple[Path, Path]:
+    private, public = state_dir / "sa.key", state_dir / "sa.pub"
+    try:
+        subprocess.run(
+            ["openssl", "genrsa", "-out", str(private), "2048"], check=True, capture_output=True
+        )
+        subprocess.run(
+            ["openssl", "rsa", "-in", str(private), "-pubout", "-out", str(public)],
+            check=True,
+            capture_output=True,
+        )
+    except (OSError, subprocess.CalledProcessError) as exc:
+        raise SandboxError(f"cannot generate service-account keys with openssl: {exc}") from exc
+    return private, public
+
+
+def _apiserver_version(binary: Path) -> tuple[int, int]:
+    """(major, minor) of a kube-apiserver binary, e.g. (1, 20) for Debian's build."""
+    try:
+        output = subprocess.run(
+            [str(binary), "--version"], capture_output=True, text=True, check=True, timeout=30
+        ).stdout
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise SandboxError(f"cannot run {binary} --version: {exc}") from exc
+    match = re.search(r"v(\d+)\.(\d+)", output)
+    if match is None:
+        raise SandboxError(f"unrecognised kube-apiserver version: {output.strip()!r}")
+    return int(match.group(1)), int(match.group(2))
+
+
+def start_apiserver(
+    supervisor: Supervisor,
+    *,
+    binary: Path,
+    etcd_port: int,
+    etcd_peer_port: int,
+    state_dir: Path,
+    timeout: float,
+    die_with_parent: bool,
+) -> ControlPlane:
+    token = secrets.token_urlsafe(32)
+    tokens = state_dir / "tokens.csv"
+    tokens.write_text(f'{token},{ADMIN_USER},{ADMIN_USER},"system:masters"\n')
+    tokens.chmod(0o600)
+    sa_key, sa_pub = _service_account_keys(state_dir)
+    cert_dir = state_dir / "certs"
+    log = state_dir / "logs" / "kube-apiserver.log"
+
+    # The insecure port is gone (and its flag rejected) from 1.24; envtest
+    # assets in KUBEBUILDER_ASSETS are usually newer than Debian's 1.20.
+    legacy_flags = ["--insecure-port=0"] if _apiserver_version(binary) < (1, 24) else []
+
+    def start(ports: list[int]) -> ControlPlane:
+        argv = [
+            str(binary),
+            f"--etcd-servers=http://127.0.0.1:{etcd_port}",
+            f"--secure-port={ports[0]}",
+            "--bind-address=127.0.0.1",
+            "--advertise-address=127.0.0.1",
+            *legacy_flags,
+            f"--cert-dir={cert_dir}",
+            f"--token-auth-file={tokens}",
+            "--service-account-issuer=https://kubernetes.default.svc",
+            f"--service-account-key-file={sa_pub}",
+            f"--service-account-signing-key-file={sa_key}",
+            "--authorization-mode=RBAC",
+            "--service-cluster-ip-range=10.0.0.0/24",
+            "--profiling=false",
+        ]
+        child = supervisor.spawn(APISERVER, argv, log=log, die_with_parent=die_with_parent)
+        wait_ready(
+            name=APISERVER,
+            child=child,
+            log=log,
+            probe=lambda: _http_ok(f"https://127.0.0.1:{ports[0]}/readyz", token=token),
+            timeout=timeout,
+        )
+        return ControlPlane(
+            etcd_port=etcd_port,
+            etcd_peer_port=etcd_peer_port,
+            apiserver_port=ports[0],
+            token=token,
+            ca_file=cert_dir / "apiserver.crt",
+        )
+
+    return with_fresh_ports(1, start)
+
+
+def write_kubeconfig(path: Path, plane: ControlPlane, *, namespace: str = "experiments") -> None:
+    """A kubeconfig with the CA embedded, so the file stays valid wherever it is copied."""
+    try:
+        ca_data = base64.b64encode(plane.ca_file.read_bytes()).decode()
+    except OSError as exc:
+        raise SandboxError(f"kube-apiserver wrote no serving certificate: {exc}") from exc
+    document = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [
+            {
+                "name": CONTEXT,
+                "cluster": {"server": plane.server, "certificate-authority-data": ca_data},
+            }
+        ],
+        "users": [{"name": ADMIN_USER, "user": {"token": plane.token}}],
+        "contexts": [
+            {
+                "name": CONTEXT,
+                "context": {"cluster": CONTEXT, "user": ADMIN_USER, "namespace": namespace},
+            }
+        ],
+        "current-context": CONTEXT,
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(yaml.safe_dump(document, sort_keys=False))
+    partial.chmod(0o600)
+    partial.replace(path)

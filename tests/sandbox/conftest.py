@@ -1,0 +1,116 @@
+"""Session fixtures for the sandbox tests: one sandbox per session (per xdist worker).
+
+Every test under this directory is marked ``sandbox``; deselect them with
+``-m 'not sandbox'`` on machines without the binaries.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from fakes import FakeTools, install_fake_tools
+from kubernetes import client
+
+from pytest_experiment.errors import SandboxError
+from pytest_experiment.sandbox import Sandbox, SandboxConfig, start_sandbox
+from pytest_experiment.sandbox.kube import WORKFLOW_TEMPLATES
+from pytest_experiment.sandbox.scenarios import ScenarioChoice, clear_scenario, set_scenario
+
+from .lifecycle import TEMPLATE, TIME_SCALE, SetScenario
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+HERE = Path(__file__).resolve().parent
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "sandbox: needs the local sandbox (etcd, kube-apiserver, SeaweedFS binaries)"
+    )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.path.is_relative_to(HERE):
+            item.add_marker(pytest.mark.sandbox)
+
+
+@pytest.fixture(scope="session")
+def sandbox() -> Iterator[Sandbox]:
+    """A sandbox for the whole session, stopped (and its temp directory removed) at the end."""
+    try:
+        running = start_sandbox(SandboxConfig(time_scale=TIME_SCALE))
+    except SandboxError as exc:
+        pytest.fail(f"sandbox did not start: {exc}", pytrace=False)
+    with running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def k8s(sandbox: Sandbox) -> Iterator[client.ApiClient]:
+    api = sandbox.api_client()
+    yield api
+    api.close()
+
+
+@pytest.fixture(scope="session")
+def s3(sandbox: Sandbox) -> S3Client:
+    return sandbox.s3_client()
+
+
+@pytest.fixture(scope="session")
+def workflow_template(k8s: client.ApiClient) -> str:
+    """The WorkflowTemplate the test experiments name (the operator fails a run without it)."""
+    try:
+        client.CustomObjectsApi(k8s).create_namespaced_custom_object(
+            WORKFLOW_TEMPLATES.group,
+            WORKFLOW_TEMPLATES.version,
+            "argo-workflows",
+            WORKFLOW_TEMPLATES.plural,
+            {
+                "apiVersion": WORKFLOW_TEMPLATES.api_version,
+                "kind": "WorkflowTemplate",
+                "metadata": {"name": TEMPLATE},
+                "spec": {"entrypoint": "validate", "templates": [{"name": "validate"}]},
+            },
+        )
+    except client.ApiException as exc:
+        if exc.status != 409:
+            raise
+    return TEMPLATE
+
+
+@pytest.fixture
+def prefix() -> str:
+    """A generateName nobody else uses, so a scenario applies to this test only."""
+    return f"t{secrets.token_hex(3)}-"
+
+
+@pytest.fixture
+def scenario(k8s: client.ApiClient) -> Iterator[SetScenario]:
+    """``scenario(generate_name, "fail-ready", message="…")``; cleared after the test."""
+    keys: list[str] = []
+
+    def choose(generate_name: str, name: str, **options: Any) -> ScenarioChoice:
+        keys.append(generate_name)
+        return set_scenario(k8s, generate_name, name, options=options)
+
+    yield choose
+    for key in keys:
+        clear_scenario(k8s, key)
+
+
+@pytest.fixture
+def fake_tools(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeTools:
+    """Fake ``gh`` and ``bd`` first on PATH; their argv logs in the returned paths."""
+    tools = install_fake_tools(tmp_path / "fake-bin", log_dir=tmp_path)
+    monkeypatch.setenv("PATH", f"{tools.bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
+    for name, value in tools.env().items():
+        monkeypatch.setenv(name, value)
+    return tools

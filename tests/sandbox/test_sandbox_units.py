@@ -1,0 +1,258 @@
+"""Pure parts of the sandbox: schema conversion, scenario choice, summary building."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_experiment.errors import SandboxError
+from pytest_experiment.sandbox import assets
+from pytest_experiment.sandbox.install import load_experiment_schema, structural
+from pytest_experiment.sandbox.scenarios import (
+    DEFAULT_KEY,
+    Scenario,
+    ScenarioChoice,
+    choose,
+    operator_down,
+    parse_choice,
+)
+from pytest_experiment.sandbox.summary import build_analysis, build_summary, intent_gap_group
+
+from .lifecycle import METRICS, experiment_doc
+
+PRESERVE = "x-kubernetes-preserve-unknown-fields"
+
+
+def test_structural_keeps_types_and_validation() -> None:
+    converted = structural(
+        {
+            "$id": "x",
+            "type": "object",
+            "required": ["a"],
+            "properties": {
+                "a": {"type": "string", "pattern": "^[a-z]+$", "maxLength": 5},
+                "b": {"type": ["integer", "null"], "exclusiveMinimum": 0},
+                "c": {"const": "fixed", "type": "string"},
+                "d": {"type": "object", "additionalProperties": {"type": "string"}},
+                "e": {"type": "array"},
+                "f": {"anyOf": [{"required": ["x"]}], "type": "object", "properties": {}},
+                "g": {"type": "object", "additionalProperties": False, "properties": {}},
+                "h": {"description": "untyped"},
+            },
+        }
+    )
+
+    assert "$id" not in converted
+    props = converted["properties"]
+    assert props["a"] == {"type": "string", "pattern": "^[a-z]+$", "maxLength": 5}
+    assert props["b"] == {
+        "type": "integer",
+        "nullable": True,
+        "minimum": 0,
+        "exclusiveMinimum": True,
+    }
+    assert props["c"] == {"type": "string", "enum": ["fixed"]}
+    assert props["d"] == {"type": "object", "additionalProperties": {"type": "string"}}
+    assert props["e"] == {"type": "array", "items": {PRESERVE: True}}
+    assert "anyOf" not in props["f"]
+    assert "additionalProperties" not in props["g"]
+    assert props["h"] == {"description": "untyped", PRESERVE: True}
+
+
+def test_project_schema_converts_without_preserving_spec() -> None:
+    spec = load_experiment_schema()
+    if spec is None:
+        pytest.skip("pytest_experiment/schemas/experiment.schema.json not present")
+
+    converted = structural(spec)
+
+    assert converted["type"] == "object"
+    assert PRESERVE not in converted
+    assert {"targets", "workflow", "metrics", "hypothesis"} <= set(converted["properties"])
+    text = json.dumps(converted)
+    for keyword in ('"$schema"', '"anyOf"', '"oneOf"', '"const"', '"$ref"'):
+        assert keyword not in text
+
+
+def test_parse_choice_plain_and_json() -> None:
+    assert parse_choice("fail-ready") == ScenarioChoice(scenario=Scenario.FAIL_READY)
+    choice = parse_choice('{"scenario": "intent-gap", "group": "hdb"}')
+    assert choice.scenario is Scenario.INTENT_GAP
+    assert choice.option("group") == "hdb"
+    assert parse_choice(choice.encode()) == choice
+    assert choice.fails_in is None
+    assert parse_choice("fail-provisioning").fails_in == "Provisioning"
+    assert parse_choice("stuck-running").stuck_in == "Running"
+
+
+@pytest.mark.parametrize("bad", ["explode", '{"scenario": 3}', "{not json", "[1]"])
+def test_parse_choice_rejects(bad: str) -> None:
+    with pytest.raises(SandboxError):
+        parse_choice(bad)
+
+
+def test_choose_precedence() -> None:
+    data = {"db-fvm-abcde": "fail-ready", "db-fvm-": "stuck-ready", DEFAULT_KEY: "no-pr"}
+
+    assert choose(data, instance="db-fvm-abcde", generate_name="db-fvm-").scenario is (
+        Scenario.FAIL_READY
+    )
+    assert choose(data, instance="db-fvm-zzzzz", generate_name="db-fvm-").scenario is (
+        Scenario.STUCK_READY
+    )
+    assert choose(data, instance="x-1", generate_name="x-").scenario is Scenario.NO_PR
+    assert choose({}, instance="x-1", generate_name=None).scenario is Scenario.HAPPY
+    assert operator_down({"a-": "operator-down", "b-": "garbage"})
+    assert not operator_down({"a-": "happy"})
+
+
+def _experiment(**overrides: Any) -> dict[str, Any]:
+    doc = experiment_doc("unit-", publish=True, **overrides)
+    doc["metadata"].update(name="unit-abcde", creationTimestamp="2026-02-18T19:41:50Z")
+    return doc
+
+
+def _status(start: datetime) -> dict[str, Any]:
+    return {
+        "targets": [
+            {
+                "name": "app",
+                "clusterName": "illm-unit-abcde-app-12345",
+                "machineType": "e2-standard-4",
+                "nodeCount": 1,
+                "components": ["naive-db-fsync"],
+            }
+        ],
+        "workflowStatus": {
+            "name": "unit-abcde-validation",
+            "phase": "Succeeded",
+            "startedAt": (start + timedelta(minutes=10)).isoformat().replace("+00:00", "Z"),
+            "finishedAt": (start + timedelta(minutes=40)).isoformat().replace("+00:00", "Z"),
+        },
+    }
+
+
+def test_summary_is_deterministic_and_costed() -> None:
+    start = datetime(2026, 2, 18, 19, 41, 50, tzinfo=UTC)
+    end = start + timedelta(seconds=2)
+    arguments: dict[str, Any] = {
+        "experiment": _experiment(),
+        "choice": ScenarioChoice(),
+        "status": _status(start),
+        "completed_at": end,
+        "time_scale": 0.001,
+    }
+
+    first = build_summary(**arguments)
+
+    assert first == build_summary(**arguments)
+    assert first["durationSeconds"] == 2.0
+    # 2 s at scale 0.001 is 2000 s simulated on a spot e2-standard-4.
+    assert first["costEstimate"]["totalUSD"] == pytest.approx(0.134 * 0.3 * 2000 / 3600)
+    assert first["targets"][0]["clusterType"] == "gke"
+
+
+def test_intent_gap_defaults_to_last_declared_group() -> None:
+    spec = _experiment()["spec"]
+    assert (
+        intent_gap_group(spec, ScenarioChoice(scenario=Scenario.INTENT_GAP))
+        == (METRICS[-1]["group"])
+    )
+    assert intent_gap_group({"metrics": []}, ScenarioChoice()) is None
+
+
+def test_workload_pods_option_leaves_only_infrastructure() -> None:
+    start = datetime(2026, 2, 18, 19, 41, 50, tzinfo=UTC)
+    document = build_summary(
+        experiment=_experiment(),
+        choice=ScenarioChoice(options={"workloadPods": False}),
+        status=_status(start),
+        completed_at=start + timedelta(seconds=2),
+        time_scale=0.001,
+    )
+
+    pods = [d["labels"]["pod"] for d in document["metrics"]["queries"]["cpu_by_pod"]["data"]]
+    assert pods
+    assert not [p for p in pods if p.startswith(("naive-db", "db-benchmark"))]
+
+
+def test_analysis_sections_follow_analyzer_config() -> None:
+    start = datetime(2026, 2, 18, 19, 41, 50, tzinfo=UTC)
+    doc = _experiment()
+    doc["spec"]["analyzerConfig"] = {"sections": ["abstract", "metricInsights", "glossary"]}
+    document = build_summary(
+        experiment=doc,
+        choice=ScenarioChoice(),
+        status=_status(start),
+        completed_at=start + timedelta(seconds=2),
+        time_scale=0.001,
+    )
+
+    analysis = build_analysis(
+        spec=doc["spec"], summary=document, choice=ScenarioChoice(), generated_at=start
+    )
+
+    assert set(analysis) == {
+        "hypothesisVerdict",
+        "abstract",
+        "metricInsights",
+        "glossary",
+        "summary",
+        "generatedAt",
+        "model",
+    }
+    assert analysis["hypothesisVerdict"] == "confirmed"
+    override = build_analysis(
+        spec=doc["spec"],
+        summary=document,
+        choice=ScenarioChoice(options={"aiVerdict": "validated"}),
+        generated_at=start,
+    )
+    assert override["hypothesisVerdict"] == "validated"
+
+
+def _fake_binaries(directory: Path, names: tuple[str, ...] = ("etcd", "kube-apiserver")) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        binary = directory / name
+        binary.write_text("#!/bin/sh\nexit 0\n")
+        binary.chmod(0o755)
+
+
+def test_kubebuilder_assets_win(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _fake_binaries(tmp_path / "envtest")
+    monkeypatch.setenv("KUBEBUILDER_ASSETS", str(tmp_path / "envtest"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+
+    found = assets.resolve_assets(install=False)
+
+    assert found.etcd == tmp_path / "envtest" / "etcd"
+    assert found.kube_apiserver == tmp_path / "envtest" / "kube-apiserver"
+    assert found.weed.name == "weed"
+
+
+def test_cache_used_when_kubebuilder_assets_incomplete(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _fake_binaries(tmp_path / "envtest", ("etcd",))
+    _fake_binaries(tmp_path / "cache" / "pytest-experiment" / "bin")
+    monkeypatch.setenv("KUBEBUILDER_ASSETS", str(tmp_path / "envtest"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+
+    found = assets.resolve_assets(install=False, log=lambda _: None)
+
+    assert found.etcd.parent == tmp_path / "cache" / "pytest-experiment" / "bin"
+
+
+def test_missing_assets_name_the_install_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("KUBEBUILDER_ASSETS", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "empty"))
+
+    with pytest.raises(SandboxError, match="experiment-sandbox install"):
+        assets.resolve_assets(install=False)
