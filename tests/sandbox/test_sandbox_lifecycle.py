@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from kubernetes import client
 
+from pytest_experiment.checks import INFRA_PREFIXES
 from pytest_experiment.sandbox.kube import APPLICATIONS, GKE_CLUSTERS, WORKFLOWS
 from pytest_experiment.sandbox.operator import FINALIZER, REVIEW_ANNOTATION
 from pytest_experiment.sandbox.summary import parse_time
@@ -25,17 +26,6 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 PHASES = ["Pending", "Provisioning", "Ready", "Running", "Complete"]
-INFRA_PREFIXES = (
-    "prometheus-",
-    "alertmanager-",
-    "grafana-",
-    "kube-state-metrics-",
-    "node-exporter-",
-    "kube-prometheus-stack-",
-    "alloy-",
-    "ts-vm-hub-",
-    "operator-",
-)
 
 
 def test_happy_published_lifecycle(
