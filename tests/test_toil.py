@@ -1,0 +1,102 @@
+"""Toil records through a fake bd on PATH and through the JSON-lines fallback (R100–R104, S6)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from fakes import FakeTools, install_fake_tools
+
+from pytest_experiment.toil import ToilLog, ToilRecord
+
+HOSTILE = 'Experiment failed: gw-comp-b5jbs - "quota" exceeded; $(rm -rf /) `id` && echo pwned'
+
+
+@pytest.fixture
+def bd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeTools:
+    tools = install_fake_tools(tmp_path / "bin")
+    for key, value in tools.env().items():
+        monkeypatch.setenv(key, value)
+    return tools
+
+
+def record(title: str = "Phase timeout", priority: int = 2) -> ToilRecord:
+    return ToilRecord(
+        title=title, priority=priority, experiment="gateway-comparison",
+        categories=("timing", "crossplane"),
+    )  # fmt: skip
+
+
+def test_bd_gets_the_arguments_as_a_list_and_the_message_intact(
+    bd: FakeTools, tmp_path: Path
+) -> None:
+    log = ToilLog(file=tmp_path / "toil.jsonl", bd=str(bd.bin_dir / "bd"))
+    entry = log.log(record(HOSTILE))
+    assert entry is not None
+    assert entry.backend == "bd"
+    assert entry.reference.startswith("bd-")
+    assert bd.calls("bd") == [[
+        "create", f"--title={HOSTILE}", "--type=bug", "--priority=2",
+        "-l", "toil", "-l", "gateway-comparison", "-l", "timing", "-l", "crossplane",
+    ]]  # fmt: skip
+    assert not (tmp_path / "toil.jsonl").exists()
+
+
+def test_bd_sync_runs_once_at_the_end(bd: FakeTools, tmp_path: Path) -> None:
+    log = ToilLog(file=tmp_path / "toil.jsonl", bd=str(bd.bin_dir / "bd"))
+    log.log(record("one"))
+    log.log(record("two", priority=3))
+    assert log.finish() is None
+    assert [c[0] for c in bd.calls("bd")] == ["create", "create", "sync"]
+    assert log.summary() == [
+        "Toil logged: 2 issue(s) — run bd list -l gateway-comparison to review"
+    ]
+
+
+def test_no_sync_when_nothing_went_to_bd(bd: FakeTools, tmp_path: Path) -> None:
+    log = ToilLog(file=tmp_path / "toil.jsonl", bd=str(bd.bin_dir / "bd"))
+    assert log.finish() is None
+    assert bd.calls("bd") == []
+
+
+def test_json_lines_fallback_without_bd(tmp_path: Path) -> None:
+    path = tmp_path / "toil.jsonl"
+    log = ToilLog(file=path, bd=None)
+    log.log(record(HOSTILE, priority=1))
+    (line,) = path.read_text().splitlines()
+    data = json.loads(line)
+    assert data["title"] == HOSTILE
+    assert data["priority"] == 1
+    assert data["labels"] == ["toil", "gateway-comparison", "timing", "crossplane"]
+    assert data["type"] == "bug"
+    assert log.finish() is None
+    assert log.summary() == [f"Toil logged: 1 issue(s) for gateway-comparison in {path}"]
+
+
+def test_failing_bd_falls_back_to_the_file_and_says_why(
+    bd: FakeTools, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_BD_FAIL", "create")
+    path = tmp_path / "toil.jsonl"
+    entry = ToilLog(file=path, bd=str(bd.bin_dir / "bd")).log(record())
+    assert entry is not None
+    assert entry.backend == "file"
+    assert "bd exited" in entry.note
+    assert len(path.read_text().splitlines()) == 1
+
+
+def test_off_logs_nothing(bd: FakeTools, tmp_path: Path) -> None:
+    log = ToilLog(file=tmp_path / "toil.jsonl", bd=str(bd.bin_dir / "bd"), enabled=False)
+    assert log.log(record()) is None
+    assert bd.calls("bd") == []
+    assert not (tmp_path / "toil.jsonl").exists()
+
+
+@pytest.mark.parametrize(
+    ("priority", "categories", "message"),
+    [(5, ("timing",), "priority must be 0-4"), (2, ("cosmic-rays",), "unknown toil categories")],
+)
+def test_bad_records_are_refused(priority: int, categories: tuple[str, ...], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        ToilRecord(title="x", priority=priority, experiment="e", categories=categories)
