@@ -102,21 +102,22 @@ class ExperimentFile(pytest.File):
         assert self.source is not None
         experiment = Experiment.from_source(self.source)
         state = self.session_state
-        markers = self._markers(experiment, state)
+
+        # Marks and keywords sit on the file node: every item inherits them,
+        # and per-item copies cost noticeably at a thousand experiments (P4).
+        for mark in self._markers(experiment, state):
+            self.add_marker(mark)
+        self.extra_keyword_matches.update(
+            k for k in (experiment.generate_name, experiment.prefix) if k
+        )
 
         def make(cls: type[ExperimentItem], name: str, **kw: Any) -> ExperimentItem:
             # An explicit nodeid makes pytest parse it the way it parses the
             # ids it stores (--lf's cache); built from the name, "validate[x]"
             # would not be recognised as the "validate" + params it reads back.
-            item = cls.from_parent(
+            return cls.from_parent(
                 self, name=name, nodeid=f"{self.nodeid}::{name}", experiment=experiment, **kw
             )
-            for mark in markers:
-                item.add_marker(mark)
-            item.extra_keyword_matches.update(
-                k for k in (experiment.generate_name, experiment.prefix) if k
-            )
-            return item
 
         for rule in RULES:
             yield make(ValidateItem, f"validate[{rule.name}]", check=rule.name)
@@ -156,8 +157,10 @@ class ExperimentFile(pytest.File):
             labels.append(series)
         marks: list[Any] = [pytest.mark.xdist_group(name=experiment.name)]
         for label in dict.fromkeys(marker_name(x) for x in labels if x):
-            # Registered before use so --strict-markers accepts series and tags (R5).
-            self.config.addinivalue_line("markers", f"{label}: experiment series or tag")
+            if label not in state.markers:
+                # Registered before use so --strict-markers accepts series and tags (R5).
+                self.config.addinivalue_line("markers", f"{label}: experiment series or tag")
+                state.markers.add(label)
             marks.append(getattr(pytest.mark, label))
         return marks
 
@@ -327,6 +330,7 @@ def _run_record(result: ResultFile) -> Mapping[str, Any]:
         "completion": completion_line(summary).line,
         "instance": result.instance,
         "phase": summary.get("phase"),
+        "completedAt": summary.get("completedAt"),
         "durationSeconds": summary.get("durationSeconds"),
         "results": str(result.path),
         "hypothesis": hypothesis.get("machineVerdict") if isinstance(hypothesis, dict) else None,

@@ -79,6 +79,14 @@ class ExperimentReport:
     intent: dict[str, Any] = field(default_factory=dict)
     instances: dict[str, InstanceReport] = field(default_factory=dict)
 
+    def runs(self) -> list[InstanceReport]:
+        """Newest completion first (R110), whatever order xdist workers reported them in."""
+        return sorted(
+            self.instances.values(),
+            key=lambda r: (str(r.run.get("completedAt") or ""), r.instance),
+            reverse=True,
+        )
+
     def instance(self, name: str) -> InstanceReport:
         if name not in self.instances:
             self.instances[name] = InstanceReport(name)
@@ -159,7 +167,7 @@ class Scoreboard:
             if problems:
                 lines.append("  Validation:")
                 lines.extend(f"    {f.line}" for f in problems)
-            for record in report.instances.values():
+            for record in report.runs():
                 if not record.quality or all(_unscored(f) for f in record.quality):
                     continue
                 label = f" ({record.instance})" if record.instance else ""
@@ -168,7 +176,7 @@ class Scoreboard:
                     lines.append(f"    {record.run['completion']}")
                 for finding in record.quality:
                     lines.append(f"    {finding.line}")
-            for record in report.instances.values():
+            for record in report.runs():
                 lines.extend(f"  {x}" for x in summary_block(report, record))
             lines.append("")
         return lines
@@ -193,7 +201,7 @@ class Scoreboard:
                             "gate": i.gate.value if i.gate else None,
                             "review": i.review.as_json() if i.review else None,
                         }
-                        for i in r.instances.values()
+                        for i in r.runs()
                     ],
                 }
                 for r in self.ordered()
@@ -209,7 +217,7 @@ class Scoreboard:
     def markdown(self) -> str:
         out: list[str] = ["## Experiment results", ""]
         for report in self.ordered():
-            for record in report.instances.values():
+            for record in report.runs():
                 if not record.quality or all(_unscored(f) for f in record.quality):
                     continue
                 gate_text = record.gate.name if record.gate else "N/A"

@@ -57,6 +57,8 @@ class ExperimentSession:
     _validation: dict[Path, dict[str, CheckResult]] = field(default_factory=dict)
     _quality: dict[tuple[Path, Path], list[tuple[str, CheckResult]]] = field(default_factory=dict)
     _checks: tuple[Check, ...] | None = None
+    markers: set[str] = field(default_factory=set)
+    """Series and tag markers already registered this session."""
 
     # -- shared inputs -------------------------------------------------------------------------
 
