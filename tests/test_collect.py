@@ -59,7 +59,12 @@ def test_rules_and_checks_are_the_specified_ones() -> None:
 def test_real_corpus_collects_every_experiment_in_order(
     pytester: pytest.Pytester, upstream: Path
 ) -> None:
-    result = pytester.runpytest("--collect-only", "-q", str(upstream / "experiments"))
+    experiments = upstream / "experiments"
+    # An explicit rootdir: pytest would otherwise anchor ids at the common
+    # ancestor of the corpus and this temporary directory, which varies by machine.
+    result = pytester.runpytest(
+        "--collect-only", "-q", f"--rootdir={experiments}", str(experiments)
+    )
     assert result.ret == pytest.ExitCode.OK
     names = sorted(p.parent.name for p in (upstream / "experiments").glob("*/experiment.yaml"))
     assert len(names) == 8
