@@ -38,3 +38,4 @@ lint: setup
 
 bench: setup
 	$(BIN)/python benchmarks/offline_scoring.py
+	$(BIN)/python benchmarks/collection.py
