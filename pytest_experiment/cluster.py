@@ -349,8 +349,11 @@ class Cluster:
             _content_type=_MERGE_PATCH,
         )
 
-    def list_experiments(self, *, namespace: str) -> tuple[list[Obj], str]:
+    def list_experiments(
+        self, *, namespace: str, label_selector: str | None = None
+    ) -> tuple[list[Obj], str]:
         """Items and the list's resourceVersion (to start a watch from)."""
+        extra: dict[str, Any] = {"label_selector": label_selector} if label_selector else {}
         listed = self._raw(
             f"list Experiments in {namespace}",
             "list",
@@ -359,6 +362,7 @@ class Cluster:
             EXPERIMENTS.version,
             namespace,
             EXPERIMENTS.plural,
+            **extra,
         )
         return list(listed.get("items") or []), str(listed["metadata"]["resourceVersion"])
 

@@ -8,6 +8,7 @@ import pytest
 
 if TYPE_CHECKING:
     from pytest_experiment.checks import Check
+    from pytest_experiment.toil import ToilRecord
 
 
 @pytest.hookspec
@@ -16,4 +17,13 @@ def pytest_experiment_checks(config: pytest.Config) -> list[Check]:  # type: ign
 
     Each becomes its own ``quality[<name>]`` item, scored and gated like the
     built-in ones. A check is a pure function of the same ``CheckInput``.
+    """
+
+
+@pytest.hookspec
+def pytest_experiment_toil(config: pytest.Config, record: ToilRecord) -> None:
+    """Called for every toil record as it is logged (after bd or the JSON-lines file took it).
+
+    ``record`` has ``title``, ``priority``, ``experiment`` and ``labels``; use it
+    to forward friction to another tracker or to a chat channel.
     """

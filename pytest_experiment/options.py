@@ -10,6 +10,7 @@ failure.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +39,71 @@ def _existing(text: str, base: Path) -> Path:
     return path
 
 
+def _text(text: str, base: Path) -> str:
+    return text.strip()
+
+
+_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0}
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)([smh])")
+
+
+def parse_duration(text: str) -> float | None:
+    """Seconds in ``90s``, ``20m``, ``1h30m`` or a number; None for ``none`` or ``0`` (no limit)."""
+    value = text.strip().lower()
+    if value in ("none", "off", "never", "0", "inf"):
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        parts = _DURATION.findall(value)
+        if not parts or "".join(n + u for n, u in parts) != value:
+            raise ValueError(
+                f"{text!r} is not a duration (like 90s, 20m, 1h30m, or none)"
+            ) from None
+        seconds = sum(float(n) * _UNITS[u] for n, u in parts)
+    if seconds <= 0:
+        raise ValueError(f"{text!r} must be positive (or none for no limit)")
+    return seconds
+
+
+def _duration(text: str, base: Path) -> float | None:
+    return parse_duration(text)
+
+
+def _count(text: str, base: Path) -> int:
+    try:
+        value = int(text.strip())
+    except ValueError:
+        raise ValueError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise ValueError(f"{text!r} must not be negative")
+    return value
+
+
+def _choice(*allowed: str) -> Callable[[str, Path], str]:
+    def parse(text: str, base: Path) -> str:
+        value = text.strip().lower()
+        if value not in allowed:
+            raise ValueError(f"{text!r} is not one of {', '.join(allowed)}")
+        return value
+
+    parse.choices = allowed  # type: ignore[attr-defined]
+    return parse
+
+
+def _instances(text: str, base: Path) -> tuple[tuple[str, str], ...]:
+    """``name=instance`` pairs, separated by commas or whitespace (R37)."""
+    pairs: dict[str, str] = {}
+    for entry in text.replace(",", " ").split():
+        name, sep, instance = entry.partition("=")
+        if not sep or not name or not instance:
+            raise ValueError(f"{entry!r} is not <experiment>=<instance>")
+        if name in pairs and pairs[name] != instance:
+            raise ValueError(f"experiment {name!r} is given two instances")
+        pairs[name] = instance
+    return tuple(pairs.items())
+
+
 @dataclass(frozen=True, slots=True)
 class OptionSpec:
     dest: str
@@ -45,11 +111,13 @@ class OptionSpec:
     parse: Callable[[str, Path], Any]
     """Parses the raw text; relative paths are anchored at the given directory."""
     metavar: str | None = None
+    repeatable: bool = False
+    """On the command line the flag may be given several times; the values are joined."""
 
     @property
     def is_flag(self) -> bool:
         """A switch on the command line (``--experiment-sandbox``), a boolean in ini/env."""
-        return self.parse is _boolean
+        return self.parse is _boolean and self.metavar is None
 
     @property
     def flag(self) -> str:
@@ -98,6 +166,79 @@ OPTION_SPECS: tuple[OptionSpec, ...] = (
         _path,
         metavar="PATH",
     ),
+    OptionSpec(
+        "kubeconfig",
+        "Kubeconfig of the hub cluster (default: $KUBECONFIG, ~/.kube/config, in-cluster).",
+        _existing,
+        metavar="PATH",
+    ),
+    OptionSpec(
+        "context", "Kubeconfig context to use (default: the current one).", _text, metavar="NAME"
+    ),
+    OptionSpec("namespace", "Namespace the Experiments are created in.", _text, metavar="NS"),
+    OptionSpec(
+        "apply_templates",
+        "Apply experiments/<name>/workflow/template.yaml when its WorkflowTemplate is missing.",
+        _boolean,
+    ),
+    OptionSpec(
+        "max_concurrent",
+        "Run at most N experiments on the cluster at once; the rest start as others finish "
+        "(0: no limit).",
+        _count,
+        metavar="N",
+    ),
+    *(
+        OptionSpec(
+            f"budget_{phase}",
+            f"How long an experiment may stay {phase.capitalize()} (like 90s, 20m; none: "
+            f"no limit; default {default}).",
+            _duration,
+            metavar="DURATION",
+        )
+        for phase, default in (
+            ("pending", "20m"),
+            ("provisioning", "20m"),
+            ("ready", "10m"),
+            ("running", "none"),
+        )
+    ),
+    OptionSpec(
+        "on_timeout",
+        "When a phase outlives its budget: fail (with diagnostics), extend (by the same "
+        "budget, up to --experiment-max-extensions) or abort (delete the instance and fail).",
+        _choice("fail", "extend", "abort"),
+        metavar="ACTION",
+    ),
+    OptionSpec(
+        "max_extensions", "How often on-timeout=extend may extend one phase.", _count, metavar="N"
+    ),
+    OptionSpec(
+        "cleanup",
+        "Which instances to delete at the end: on-success (those whose items all passed), "
+        "always, never.",
+        _choice("on-success", "always", "never"),
+        metavar="POLICY",
+    ),
+    OptionSpec(
+        "instance",
+        "Follow an existing instance instead of creating one (attach mode); repeatable.",
+        _instances,
+        metavar="NAME=INSTANCE",
+        repeatable=True,
+    ),
+    OptionSpec(
+        "toil",
+        "Log toil records when the happy path does not happen (on/off).",
+        _boolean,
+        metavar="on|off",
+    ),
+    OptionSpec(
+        "toil_file",
+        "JSON-lines file for toil records when bd is not on PATH.",
+        _path,
+        metavar="PATH",
+    ),
 )
 
 SPECS_BY_DEST: Mapping[str, OptionSpec] = {spec.dest: spec for spec in OPTION_SPECS}
@@ -114,6 +255,30 @@ class Options:
     site_data: Path | None = None
     components_dir: Path | None = None
     report: Path | None = None
+    kubeconfig: Path | None = None
+    context: str | None = None
+    namespace: str = "experiments"
+    apply_templates: bool = False
+    max_concurrent: int = 0
+    budget_pending: float | None = 20 * 60.0
+    budget_provisioning: float | None = 20 * 60.0
+    budget_ready: float | None = 10 * 60.0
+    budget_running: float | None = None
+    on_timeout: str = "fail"
+    max_extensions: int = 1
+    cleanup: str = "on-success"
+    instance: tuple[tuple[str, str], ...] = ()
+    toil: bool = True
+    toil_file: Path = Path(".experiment-toil.jsonl")
+
+    def budget(self, phase: str) -> float | None:
+        """Seconds an experiment may stay in ``phase`` (None: no limit)."""
+        value: float | None = getattr(self, f"budget_{phase.lower()}", None)
+        return value
+
+    @property
+    def attach(self) -> dict[str, str]:
+        return dict(self.instance)
 
 
 def resolve(

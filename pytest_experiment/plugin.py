@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
+import signal
+from collections.abc import Generator
 from pathlib import Path
+from types import FrameType
+from typing import Any
 
 import pytest
 
@@ -14,6 +19,10 @@ from pytest_experiment.report import Scoreboard
 from pytest_experiment.state import SESSION, ExperimentSession
 
 SCOREBOARD = pytest.StashKey[Scoreboard]()
+_FACTS = "pytest_experiment"
+"""The ``workeroutput`` key an xdist worker sends its live-run facts under."""
+# Steps that need the experiment running on the cluster.
+_LIVE_STEPS = frozenset({"lifecycle", "quality", "review"})
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -31,6 +40,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
             group.addoption(
                 spec.flag, dest=dest, action="store_const", const="true", help=help_text
             )
+        elif spec.repeatable:
+            group.addoption(
+                spec.flag, dest=dest, metavar=spec.metavar, action="append", help=help_text
+            )
         else:
             group.addoption(spec.flag, dest=dest, metavar=spec.metavar, help=help_text)
         parser.addini(spec.ini, spec.help, default=None)
@@ -43,7 +56,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
     try:
         options = resolve(
-            cli={s.dest: config.getoption(f"experiment_{s.dest}") for s in OPTION_SPECS},
+            cli={s.dest: _cli_value(config, s.dest) for s in OPTION_SPECS},
             ini={s.dest: ini(s.ini) for s in OPTION_SPECS},
             cwd=Path(config.invocation_params.dir),
             inidir=config.inipath.parent if config.inipath else config.rootpath,
@@ -54,13 +67,39 @@ def pytest_configure(config: pytest.Config) -> None:
     def extra_checks() -> list[Check]:
         return [c for batch in config.hook.pytest_experiment_checks(config=config) for c in batch]
 
-    config.stash[SESSION] = ExperimentSession(options=options, extra_checks=extra_checks)
+    state = config.stash[SESSION] = ExperimentSession(options=options, extra_checks=extra_checks)
+    if options.results is None:
+        _prepare_live(config, state)
     if options.sandbox and not hasattr(config, "workerinput") and not config.option.collectonly:
         _start_sandbox(config)
     board = config.stash[SCOREBOARD] = Scoreboard()
-    config.pluginmanager.register(_ReportListener(board), "experiment-scoreboard")
+    config.pluginmanager.register(_ReportListener(board, state.live), "experiment-scoreboard")
     if not config.pluginmanager.hasplugin("xdist"):
         config.addinivalue_line("markers", "xdist_group(name): keep an experiment's items together")
+
+
+def _prepare_live(config: pytest.Config, state: ExperimentSession) -> None:
+    """The live run's object; it connects only when an item first needs the cluster."""
+    from pytest_experiment.live import LiveRun
+    from pytest_experiment.progress import TerminalOutput
+    from pytest_experiment.toil import ToilLog
+
+    options = state.options
+    toil_file = options.toil_file
+    if not toil_file.is_absolute():
+        toil_file = config.rootpath / toil_file
+    state.live = LiveRun(
+        options=options,
+        toil=ToilLog(file=toil_file, enabled=options.toil),
+        validation_failure=state.validation_reason,
+        output=TerminalOutput(config),
+        on_toil=lambda record: config.hook.pytest_experiment_toil(config=config, record=record),
+    )
+
+
+def _cli_value(config: pytest.Config, dest: str) -> str | None:
+    value = config.getoption(f"experiment_{dest}")
+    return ",".join(value) if isinstance(value, list) else value
 
 
 def _start_sandbox(config: pytest.Config) -> None:
@@ -86,6 +125,61 @@ def _start_sandbox(config: pytest.Config) -> None:
     config.add_cleanup(restore)
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtestloop(session: pytest.Session) -> Generator[None, object, object]:
+    """Apply every selected experiment before the first item; clean up after the last,
+    however the loop ends (-x, Ctrl-C, SIGTERM, a crash) (R36, S5)."""
+    state = session.config.stash.get(SESSION, None)
+    live = state.live if state is not None else None
+    if live is None or session.config.option.collectonly:
+        return (yield)
+    previous = signal.getsignal(signal.SIGTERM)
+    if _main_thread():
+        signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        if not hasattr(session.config, "workerinput"):
+            # Under xdist each worker applies what it is given, as it reaches it.
+            from pytest_experiment.collect import ExperimentItem
+
+            live.start(
+                live.add(item.experiment, key=item.nodeid.split("::", 1)[0])
+                for item in session.items
+                if isinstance(item, ExperimentItem) and item.step in _LIVE_STEPS
+            )
+        return (yield)
+    finally:
+        try:
+            live.finish()
+        finally:
+            if _main_thread():
+                signal.signal(signal.SIGTERM, previous)
+            _publish_facts(session.config, live)
+
+
+def _main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    # SIGTERM (a CI job cancelled) takes the Ctrl-C path, so the cleanup policy still runs.
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def _publish_facts(config: pytest.Config, live: Any) -> None:
+    facts = {
+        "toil": [entry.as_json() for entry in live.toil.logged],
+        "cleanup": [c.as_json() for c in live.cleanups],
+        "session": {"apiRequests": live.api_requests(), "watch": live.watch_stats()},
+    }
+    workeroutput = getattr(config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput[_FACTS] = json.dumps(facts)
+    else:
+        config.stash[SCOREBOARD].merge_facts(facts)
+
+
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
     if file_path.name != "experiment.yaml":
         return None
@@ -97,8 +191,9 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
 class _ReportListener:
     """Feeds every report's verdict properties into the scoreboard (controller side under xdist)."""
 
-    def __init__(self, board: Scoreboard) -> None:
+    def __init__(self, board: Scoreboard, live: Any) -> None:
         self.board = board
+        self.live = live
         self.broken_files: list[str] = []
         self.other_errors = False
 
@@ -118,16 +213,26 @@ class _ReportListener:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.when == "call" or (report.when == "setup" and not report.passed):
             self.board.add(nodeid=report.nodeid, properties=report.user_properties)
+        if report.failed and self.live is not None:
+            self.live.item_failed(report.nodeid.split("::", 1)[0])
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        facts = getattr(node, "workeroutput", {}).get(_FACTS)
+        if facts:
+            self.board.merge_facts(json.loads(facts))
 
 
 def pytest_terminal_summary(
     terminalreporter: pytest.TerminalReporter, config: pytest.Config
 ) -> None:
     board = config.stash[SCOREBOARD]
-    if not board.experiments:
+    if not board.experiments and not board.cleanup and not board.toil:
         return
     terminalreporter.write_sep("=", "experiment scorecard")
     for line in board.terminal_lines(verbose=config.get_verbosity() > 0):
+        terminalreporter.write_line(line)
+    for line in board.closing_lines():
         terminalreporter.write_line(line)
 
 
@@ -137,7 +242,14 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         return
     board = config.stash.get(SCOREBOARD, None)
     state = config.stash.get(SESSION, None)
-    if board is None or state is None or not board.experiments:
+    if board is None or state is None:
+        return
+    if state.live is not None:
+        others = any(entry.get("backend") == "bd" for entry in board.toil)
+        error = state.live.toil.finish(others_used_bd=others)
+        if error:
+            board.toil_error = error
+    if not board.experiments:
         return
     if state.options.report is not None:
         board.write_json(state.options.report)

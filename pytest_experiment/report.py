@@ -15,6 +15,7 @@ from typing import Any
 
 from pytest_experiment.checks import CHECKS
 from pytest_experiment.rules import RULES
+from pytest_experiment.toil import summary_lines
 from pytest_experiment.verdict import Status, gate
 
 _TAGS = {s.value: s for s in Status}
@@ -111,6 +112,23 @@ class Scoreboard:
 
     def __init__(self) -> None:
         self.experiments: dict[str, ExperimentReport] = {}
+        self.toil: list[dict[str, Any]] = []
+        self.cleanup: list[dict[str, Any]] = []
+        self.session: dict[str, Any] = {}
+        self.toil_error = ""
+        """Why ``bd sync`` failed, when it did."""
+
+    def merge_facts(self, facts: Mapping[str, Any]) -> None:
+        """What a live run (this process's, or an xdist worker's) did outside any item."""
+        self.toil.extend(facts.get("toil") or [])
+        self.cleanup.extend(facts.get("cleanup") or [])
+        for section, counts in (facts.get("session") or {}).items():
+            merged = self.session.setdefault(section, {})
+            for key, value in counts.items():
+                merged[key] = merged.get(key, 0) + value
+
+    def cleanup_for(self, instance: str) -> dict[str, Any] | None:
+        return next((c for c in self.cleanup if c.get("instance") == instance), None)
 
     def ordered(self) -> list[ExperimentReport]:
         """By name: reports arrive in worker order under xdist, output must not depend on it."""
@@ -142,7 +160,10 @@ class Scoreboard:
         elif step == "preflight":
             report.preflight.append(finding)
         elif step == "lifecycle":
-            report.instance(instance).lifecycle = finding
+            record = report.instance(instance)
+            record.lifecycle = finding
+            if isinstance(props.get("run"), dict):
+                record.run = {**props["run"], **record.run}
         elif step == "quality":
             record = report.instance(instance)
             record.quality.append(finding)
@@ -181,10 +202,31 @@ class Scoreboard:
             lines.append("")
         return lines
 
+    def closing_lines(self) -> list[str]:
+        """What the live run did with each instance (R36), then the toil line (R103) last."""
+        lines = []
+        if self.cleanup:
+            lines.append("Instances:")
+            for entry in self.cleanup:
+                text = (
+                    f"  {entry['action']} {entry['instance']} ({entry['experiment']}): "
+                    f"{entry['reason']}"
+                )
+                if entry.get("command"):
+                    text += f"; delete with: {entry['command']}"
+                lines.append(text)
+        if self.toil_error:
+            lines.append(f"Toil: {self.toil_error}")
+        lines.extend(summary_lines(self.toil))
+        return lines
+
     # -- JSON (R92) ----------------------------------------------------------------------------
 
     def as_json(self) -> dict[str, Any]:
         return {
+            "session": self.session,
+            "toil": self.toil,
+            "cleanup": self.cleanup,
             "experiments": [
                 {
                     "name": r.name,
@@ -200,12 +242,13 @@ class Scoreboard:
                             "checks": [f.as_json() for f in i.quality],
                             "gate": i.gate.value if i.gate else None,
                             "review": i.review.as_json() if i.review else None,
+                            "cleanup": self.cleanup_for(i.instance),
                         }
                         for i in r.runs()
                     ],
                 }
                 for r in self.ordered()
-            ]
+            ],
         }
 
     def write_json(self, path: Path) -> None:

@@ -13,7 +13,7 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -26,6 +26,9 @@ from pytest_experiment.schema import bundled_schema
 from pytest_experiment.sitedata import SiteData, load_site_data
 from pytest_experiment.spec import Experiment
 from pytest_experiment.verdict import CheckResult, Status
+
+if TYPE_CHECKING:
+    from pytest_experiment.live import LiveRun
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +62,8 @@ class ExperimentSession:
     _checks: tuple[Check, ...] | None = None
     markers: set[str] = field(default_factory=set)
     """Series and tag markers already registered this session."""
+    live: LiveRun | None = None
+    """The live run; None when scoring published results offline."""
 
     # -- shared inputs -------------------------------------------------------------------------
 
@@ -96,10 +101,12 @@ class ExperimentSession:
 
     def validation(self, experiment: Experiment) -> dict[str, CheckResult]:
         if experiment.path not in self._validation:
+            # R10: once a cluster has answered, its CRD is the schema to validate against.
+            live_schema = self.live.crd_schema if self.live is not None else None
             context = RuleContext(
                 experiment=experiment,
                 catalogue=self.catalogue(experiment),
-                schema=bundled_schema(),
+                schema=live_schema or bundled_schema(),
             )
             self._validation[experiment.path] = dict(run_rules(context))
         return self._validation[experiment.path]
@@ -110,6 +117,13 @@ class ExperimentSession:
             if result.status is Status.FAIL:
                 return rule
         return None
+
+    def validation_reason(self, experiment: Experiment) -> tuple[str, str] | None:
+        """The first failing rule and its scorecard line (for toil titles), or None."""
+        rule = self.validation_failure(experiment)
+        if rule is None:
+            return None
+        return rule, self.validation(experiment)[rule].line.removeprefix("[FAIL] ")
 
     def intent(self, experiment: Experiment) -> Intent:
         site = self.site_data(experiment)

@@ -12,10 +12,11 @@ import json
 import re
 import shutil
 import subprocess
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 CATEGORIES = frozenset(
     {
@@ -68,6 +69,17 @@ class Logged:
     note: str = ""
     """Why bd was not used when it was on PATH (its error), for the summary."""
 
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "title": self.record.title,
+            "priority": self.record.priority,
+            "experiment": self.record.experiment,
+            "labels": list(self.record.labels),
+            "backend": self.backend,
+            "reference": self.reference,
+            "note": self.note,
+        }
+
 
 @dataclass
 class ToilLog:
@@ -118,9 +130,11 @@ class ToilLog:
             handle.write(json.dumps(line, sort_keys=True) + "\n")
         return Logged(record, "file", str(self.file), note=note)
 
-    def finish(self) -> str | None:
-        """Run ``bd sync`` once when bd took any record; returns its error, if any."""
-        if self.bd is None or not any(e.backend == "bd" for e in self.logged):
+    def finish(self, *, others_used_bd: bool = False) -> str | None:
+        """Run ``bd sync`` once when bd took any record here or, under xdist, on a worker
+        (``others_used_bd``); returns its error, if any."""
+        used = any(e.backend == "bd" for e in self.logged) or others_used_bd
+        if self.bd is None or not used:
             return None
         try:
             done = subprocess.run(
@@ -130,17 +144,22 @@ class ToilLog:
             return f"bd sync failed: {err}"
         return None if done.returncode == 0 else f"bd sync exited {done.returncode}"
 
-    def summary(self) -> list[str]:
-        """``Toil logged: N issue(s) — run bd list -l <name> to review`` per experiment (R103)."""
-        lines = []
-        by_experiment: dict[str, int] = {}
-        for entry in self.logged:
-            by_experiment[entry.record.experiment] = (
-                by_experiment.get(entry.record.experiment, 0) + 1
-            )
-        for name, count in by_experiment.items():
-            if self.bd:
-                lines.append(f"Toil logged: {count} issue(s) — run bd list -l {name} to review")
-            else:
-                lines.append(f"Toil logged: {count} issue(s) for {name} in {self.file}")
-        return lines
+
+def summary_lines(entries: Iterable[Mapping[str, Any]]) -> list[str]:
+    """``Toil logged: N issue(s) — run bd list -l <name> to review`` per experiment (R103).
+
+    ``entries`` are ``Logged.as_json()`` documents, so the controller of an xdist
+    run can summarise what its workers logged.
+    """
+    counts: dict[str, int] = {}
+    files: dict[str, str] = {}
+    for entry in entries:
+        name = str(entry["experiment"])
+        counts[name] = counts.get(name, 0) + 1
+        if entry.get("backend") == "file":
+            files[name] = str(entry.get("reference"))
+    lines = []
+    for name, count in counts.items():
+        where = f" (in {files[name]})" if name in files else ""
+        lines.append(f"Toil logged: {count} issue(s) — run bd list -l {name} to review{where}")
+    return lines

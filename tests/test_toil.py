@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from fakes import FakeTools, install_fake_tools
 
-from pytest_experiment.toil import ToilLog, ToilRecord
+from pytest_experiment.toil import ToilLog, ToilRecord, summary_lines
 
 HOSTILE = 'Experiment failed: gw-comp-b5jbs - "quota" exceeded; $(rm -rf /) `id` && echo pwned'
 
@@ -49,9 +49,15 @@ def test_bd_sync_runs_once_at_the_end(bd: FakeTools, tmp_path: Path) -> None:
     log.log(record("two", priority=3))
     assert log.finish() is None
     assert [c[0] for c in bd.calls("bd")] == ["create", "create", "sync"]
-    assert log.summary() == [
+    assert summary_lines(e.as_json() for e in log.logged) == [
         "Toil logged: 2 issue(s) — run bd list -l gateway-comparison to review"
     ]
+
+
+def test_sync_runs_for_records_a_worker_sent_to_bd(bd: FakeTools, tmp_path: Path) -> None:
+    log = ToilLog(file=tmp_path / "toil.jsonl", bd=str(bd.bin_dir / "bd"))
+    assert log.finish(others_used_bd=True) is None
+    assert bd.calls("bd") == [["sync"]]
 
 
 def test_no_sync_when_nothing_went_to_bd(bd: FakeTools, tmp_path: Path) -> None:
@@ -71,7 +77,9 @@ def test_json_lines_fallback_without_bd(tmp_path: Path) -> None:
     assert data["labels"] == ["toil", "gateway-comparison", "timing", "crossplane"]
     assert data["type"] == "bug"
     assert log.finish() is None
-    assert log.summary() == [f"Toil logged: 1 issue(s) for gateway-comparison in {path}"]
+    assert summary_lines(e.as_json() for e in log.logged) == [
+        f"Toil logged: 1 issue(s) — run bd list -l gateway-comparison to review (in {path})"
+    ]
 
 
 def test_failing_bd_falls_back_to_the_file_and_says_why(

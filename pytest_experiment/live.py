@@ -1,0 +1,858 @@
+"""The live run: pre-flight, apply, follow, clean up (R20–R22, R30–R37, S5).
+
+One ``LiveRun`` per pytest session (per xdist worker). ``start()`` connects,
+runs the pre-flight of every selected experiment and applies every one that
+may run, so they run at the same time on the cluster; ``--experiment-max-
+concurrent`` holds the rest in a queue that a launcher thread drains as slots
+free. Each ``lifecycle`` item then calls ``follow()``, which blocks on the
+namespace's shared watch (never a poll loop of its own) and turns what it
+sees into a verdict. ``finish()`` applies the cleanup policy to every
+instance the session created, including ones whose create was interrupted
+(found again by the session's run label).
+
+Everything a user sees is written from the thread running the items: the
+watcher and the launcher only record.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pytest_experiment import lifecycle
+from pytest_experiment.cluster import Cluster, Labelled, connect
+from pytest_experiment.diagnostics import gather, one_line
+from pytest_experiment.errors import ClusterError
+from pytest_experiment.lifecycle import (
+    delete_command,
+    format_duration,
+    phase_of,
+    status,
+)
+from pytest_experiment.options import Options
+from pytest_experiment.schema import SchemaUnavailable, schema_from_crd
+from pytest_experiment.spec import Experiment
+from pytest_experiment.toil import ToilLog, ToilRecord
+from pytest_experiment.verdict import CheckResult, Status
+from pytest_experiment.watch import ExperimentWatcher, InstanceDeleted, Observed, WatchTimeout
+
+Obj = dict[str, Any]
+
+RUN_LABEL = "pytest-experiment/run"
+MANAGED_BY = {"app.kubernetes.io/managed-by": "pytest-experiment"}
+# How often a waiting item wakes to redraw its progress line; the watch, not
+# this tick, is what notices a transition.
+TICK = 0.5
+_UNREACHABLE = "No cluster reachable"
+
+
+@dataclass
+class Launch:
+    """One selected experiment in this session: its pre-flight, its instance, its fate."""
+
+    experiment: Experiment
+    key: str
+    """The experiment file's node id: how item reports find their launch."""
+    namespace: str
+    attached: str | None = None
+    """The instance given by ``--experiment-instance`` (R37); never created or deleted."""
+    preflight: dict[str, CheckResult] = field(default_factory=dict)
+    blocked: str | None = None
+    """Why it is not applied (a skip reason naming the blocking item)."""
+    instance: str = ""
+    error: str | None = None
+    applied: threading.Event = field(default_factory=threading.Event)
+    applied_at: datetime | None = None
+    queued: bool = False
+    result: CheckResult | None = None
+    phase: str = ""
+    """The last phase the harness saw, for cleanup reasons."""
+    deleted: bool = False
+    item_failed: bool = False
+
+    @property
+    def created(self) -> bool:
+        return bool(self.instance) and self.attached is None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Cleanup:
+    """What the session did with one instance (R36); every created instance gets one."""
+
+    experiment: str
+    instance: str
+    action: str
+    """``deleted``, ``kept``, ``left`` (attached) or ``gone`` (already deleted)."""
+    reason: str
+    command: str = ""
+
+    def line(self) -> str:
+        text = f"{self.action} {self.instance} ({self.experiment}): {self.reason}"
+        return f"{text}; delete with: {self.command}" if self.command else text
+
+    def as_json(self) -> dict[str, str]:
+        return {
+            "experiment": self.experiment,
+            "instance": self.instance,
+            "action": self.action,
+            "reason": self.reason,
+            "command": self.command,
+        }
+
+
+class Output:
+    """Where the live run writes: whole lines, and one status line redrawn in place."""
+
+    def line(self, text: str) -> None:
+        print(text)
+
+    def status(self, text: str) -> None:
+        """Progress (R94); only a terminal shows it, redrawn in place."""
+
+    def clear(self) -> None:
+        """Remove the status line before anything else is written."""
+
+
+class LiveRun:
+    def __init__(
+        self,
+        *,
+        options: Options,
+        toil: ToilLog,
+        validation_failure: Callable[[Experiment], tuple[str, str] | None],
+        output: Output | None = None,
+        on_toil: Callable[[ToilRecord], None] | None = None,
+        connector: Callable[[], Cluster] | None = None,
+    ) -> None:
+        self.options = options
+        self.toil = toil
+        self.out = output or Output()
+        self._validation_failure = validation_failure
+        self._on_toil = on_toil
+        self._connector = connector or (
+            lambda: connect(kubeconfig=options.kubeconfig, context=options.context)
+        )
+        self.run_id = secrets.token_hex(4)
+        self.launches: dict[str, Launch] = {}
+        self.cluster: Cluster | None = None
+        self.unreachable: str | None = None
+        self.crd_schema: Mapping[str, Any] | None = None
+        self._watchers: dict[str, ExperimentWatcher] = {}
+        self._operator: tuple[int | None, str] | None = None
+        self._queue: list[Launch] = []
+        self._slots = threading.Condition()
+        self._active: set[str] = set()
+        self._stopping = threading.Event()
+        self._launcher: threading.Thread | None = None
+        self._pending_lines: list[str] = []
+        self._lines_lock = threading.Lock()
+        self.cleanups: list[Cleanup] = []
+
+    # -- connection -------------------------------------------------------------
+
+    def connect(self) -> Cluster | None:
+        """Connect once; on failure remember why (R22) and return None."""
+        if self.cluster is not None or self.unreachable is not None:
+            return self.cluster
+        try:
+            cluster = self._connector()
+            crd = cluster.experiment_crd()  # the first request: proves the API answers
+        except ClusterError as exc:
+            self.unreachable = str(exc)
+            return None
+        if crd is not None:
+            try:
+                self.crd_schema = schema_from_crd(crd)
+            except SchemaUnavailable:
+                self.crd_schema = None
+        self.cluster = cluster
+        return cluster
+
+    def watcher(self, namespace: str) -> ExperimentWatcher:
+        """The one watch of ``namespace`` for the whole session (P2)."""
+        if namespace not in self._watchers:
+            assert self.cluster is not None
+            self._watchers[namespace] = ExperimentWatcher(self.cluster, namespace=namespace).start()
+        return self._watchers[namespace]
+
+    # -- session start ----------------------------------------------------------
+
+    def add(self, experiment: Experiment, *, key: str) -> Launch:
+        if key not in self.launches:
+            self.launches[key] = Launch(
+                experiment=experiment,
+                key=key,
+                namespace=experiment.namespace or self.options.namespace,
+                attached=self.options.attach.get(experiment.name),
+            )
+        return self.launches[key]
+
+    def start(self, launches: Iterable[Launch]) -> None:
+        """Pre-flight every launch, then apply those that may run (R20–R22, R30)."""
+        ready = []
+        # Several items of one experiment name the same launch: each is started once.
+        for launch in {id(launch): launch for launch in launches}.values():
+            self.prepare(launch)
+            if launch.blocked is None and launch.error is None:
+                ready.append(launch)
+        for launch in ready:
+            if launch.attached is not None:
+                self._attach(launch)
+            elif self._has_slot():
+                self._apply(launch)
+            else:
+                launch.queued = True
+                self._queue.append(launch)
+        if self._queue:
+            self._launcher = threading.Thread(
+                target=self._drain, name="experiment-launcher", daemon=True
+            )
+            self._launcher.start()
+
+    def prepare(self, launch: Launch) -> None:
+        """Pre-flight items' verdicts and whether the experiment may be applied."""
+        if launch.preflight:
+            return
+        experiment = launch.experiment
+        cluster = self.connect()
+        failure = self._validation_failure(experiment)
+        if cluster is None:
+            message = f"{_UNREACHABLE}: {self.unreachable}"
+            launch.preflight = {
+                "workflow-template": CheckResult(Status.FAIL, message),
+                "operator": CheckResult(Status.FAIL, message),
+            }
+            launch.blocked = f"blocked by {experiment.name}::preflight[workflow-template]"
+            self._log(lifecycle.unreachable_toil(experiment.name, one_line(self.unreachable)))
+            return
+        if failure is not None:
+            rule, reason = failure
+            launch.blocked = f"blocked by {experiment.name}::validate[{rule}]"
+            self._log(lifecycle.validation_toil(experiment.name, reason))
+            # Pre-flight still reports on the cluster: it is what the user fixes next.
+        launch.preflight = {
+            "workflow-template": self._template_check(experiment, cluster),
+            "operator": self._operator_check(experiment, cluster),
+        }
+        template = launch.preflight["workflow-template"]
+        if launch.blocked is None and launch.attached is None and template.status is Status.FAIL:
+            launch.blocked = f"blocked by {experiment.name}::preflight[workflow-template]"
+
+    def _template_check(self, experiment: Experiment, cluster: Cluster) -> CheckResult:
+        name = experiment.workflow_template
+        if not name:
+            return CheckResult(Status.NA, "no spec.workflow.template to look up")
+        local = experiment.path.parent / "workflow" / "template.yaml"
+        shown = _shown(local)
+        try:
+            if cluster.workflow_template_exists(name):
+                return CheckResult(Status.PASS, f"WorkflowTemplate {name} found in cluster")
+        except ClusterError as exc:
+            return CheckResult(Status.FAIL, f"WorkflowTemplate {name}: cannot check: {exc}")
+        if not local.is_file():
+            self._log(lifecycle.missing_template_toil(experiment.name, name))
+            return CheckResult(
+                Status.FAIL,
+                f"WorkflowTemplate {name} not found in argo-workflows and there is no {shown} "
+                "to apply",
+            )
+        if not self.options.apply_templates:
+            self._log(lifecycle.missing_template_toil(experiment.name, name))
+            return CheckResult(
+                Status.FAIL,
+                f"WorkflowTemplate {name} not found in argo-workflows; apply it with: "
+                f"kubectl apply -n argo-workflows -f {shown} "
+                "(or pass --experiment-apply-templates)",
+                figures={"command": f"kubectl apply -n argo-workflows -f {shown}"},
+            )
+        try:
+            doc = _template_doc(local, name)
+            cluster.apply_workflow_template(doc)
+        except (ClusterError, ValueError) as exc:
+            return CheckResult(Status.FAIL, f"WorkflowTemplate {name}: applying {shown}: {exc}")
+        return CheckResult(
+            Status.PASS,
+            f"WorkflowTemplate {name} applied from {shown}",
+            figures={"applied": str(shown)},
+        )
+
+    def _operator_check(self, experiment: Experiment, cluster: Cluster) -> CheckResult:
+        if self._operator is None:
+            try:
+                self._operator = (cluster.operator_ready_replicas(), "")
+            except ClusterError as exc:
+                self._operator = (None, str(exc))
+        replicas, error = self._operator
+        if replicas:
+            plural = "replica" if replicas == 1 else "replicas"
+            return CheckResult(
+                Status.PASS, f"Operator healthy ({replicas} ready {plural})", figures={"ready": 1}
+            )
+        self._log(lifecycle.operator_toil(experiment.name))
+        why = f"cannot read its Deployment: {error}" if replicas is None else "0 ready replicas"
+        return CheckResult(
+            Status.WARN,
+            f"Operator unhealthy ({why}); the run continues",
+            figures={"ready": replicas or 0},
+        )
+
+    # -- apply and the queue ------------------------------------------------------
+
+    def _has_slot(self) -> bool:
+        limit = self.options.max_concurrent
+        with self._slots:
+            return not limit or len(self._active) < limit
+
+    def _apply(self, launch: Launch) -> None:
+        assert self.cluster is not None
+        experiment = launch.experiment
+        watcher = self.watcher(launch.namespace)
+        body = _body(experiment.data, namespace=launch.namespace, run_id=self.run_id)
+        try:
+            instance = self.cluster.create_experiment(body, namespace=launch.namespace)
+        except ClusterError as exc:
+            launch.error = str(exc)
+            self._log(lifecycle.apply_toil(experiment.name, one_line(exc)))
+            launch.applied.set()
+            return
+        launch.instance, launch.applied_at = instance, datetime.now(UTC)
+        with self._slots:
+            self._active.add(instance)
+        watcher.subscribe(instance, lambda change: self._watch_event(launch, change.obj, change))
+        self._say(f"Applied experiment: {instance} (from {_shown(experiment.path.parent)}/)")
+        launch.applied.set()
+
+    def _attach(self, launch: Launch) -> None:
+        assert self.cluster is not None
+        assert launch.attached is not None
+        try:
+            self.cluster.get_experiment(launch.attached, namespace=launch.namespace)
+        except ClusterError as exc:
+            launch.error = (
+                f"--experiment-instance {launch.experiment.name}={launch.attached}: {exc}"
+            )
+            launch.applied.set()
+            return
+        self.watcher(launch.namespace)
+        launch.instance, launch.applied_at = launch.attached, datetime.now(UTC)
+        self._say(f"Attached to experiment: {launch.instance} (for {launch.experiment.name})")
+        launch.applied.set()
+
+    def _watch_event(self, launch: Launch, obj: Obj, change: Any) -> None:
+        # On the watcher thread: only bookkeeping, so a finished run frees its slot.
+        if change.kind == "DELETED" or lifecycle.is_terminal(obj):
+            self._release(launch.instance)
+
+    def _release(self, instance: str) -> None:
+        with self._slots:
+            if instance in self._active:
+                self._active.discard(instance)
+                self._slots.notify_all()
+
+    def _drain(self) -> None:
+        while self._queue and not self._stopping.is_set():
+            with self._slots:
+                while (
+                    self.options.max_concurrent
+                    and len(self._active) >= self.options.max_concurrent
+                    and not self._stopping.is_set()
+                ):
+                    self._slots.wait(1.0)
+                if self._stopping.is_set():
+                    return
+                launch = self._queue.pop(0)
+                # Held until the create returns, so the slot count includes it.
+                self._active.add(f"<creating {launch.key}>")
+            try:
+                launch.queued = False
+                self._apply(launch)
+            finally:
+                self._release(f"<creating {launch.key}>")
+
+    # -- following (the lifecycle item) -------------------------------------------
+
+    def follow(self, launch: Launch) -> CheckResult:
+        """The lifecycle verdict of ``launch``; computed once, however many items ask."""
+        if launch.result is None:
+            try:
+                launch.result = self._follow(launch)
+            finally:
+                self.out.clear()
+                if launch.instance:
+                    self._release(launch.instance)
+        return launch.result
+
+    def _follow(self, launch: Launch) -> CheckResult:
+        experiment = launch.experiment
+        self.prepare(launch)
+        if launch.blocked is not None:
+            return CheckResult(Status.NA, launch.blocked)
+        if launch.error is None and not launch.applied.is_set():
+            if not launch.queued:
+                if launch.attached is not None:
+                    self._attach(launch)
+                else:
+                    self._apply(launch)
+            while not launch.applied.wait(TICK):
+                self._flush()
+                self.out.status(
+                    f"{experiment.name}: queued (--experiment-max-concurrent "
+                    f"{self.options.max_concurrent})"
+                )
+        self._flush()
+        if launch.error is not None:
+            return CheckResult(Status.FAIL, f"Apply failed: {launch.error}")
+        return _Follower(self, launch).verdict()
+
+    # -- session end ----------------------------------------------------------------
+
+    def finish(self) -> list[Cleanup]:
+        """Stop following and apply the cleanup policy to every instance (R36, S5)."""
+        self._stopping.set()
+        with self._slots:
+            self._slots.notify_all()
+        if self._launcher is not None:
+            self._launcher.join(timeout=30)
+        self.out.clear()
+        self.cleanups = [
+            self._cleanup(launch) for launch in self.launches.values() if launch.instance
+        ]
+        self.cleanups += self._strays()
+        for watcher in self._watchers.values():
+            watcher.stop()
+        return self.cleanups
+
+    def _cleanup(self, launch: Launch) -> Cleanup:
+        name = launch.experiment.name
+        command = delete_command(launch.instance, launch.namespace)
+        if launch.attached is not None:
+            return Cleanup(
+                experiment=name,
+                instance=launch.instance,
+                action="left",
+                reason="attached with --experiment-instance; not created by this run",
+            )
+        if launch.deleted:
+            return Cleanup(
+                experiment=name, instance=launch.instance, action="gone", reason="already deleted"
+            )
+        succeeded = (
+            launch.result is not None
+            and launch.result.status is Status.PASS
+            and not launch.item_failed
+        )
+        policy = self.options.cleanup
+        if policy == "never":
+            return Cleanup(
+                experiment=name,
+                instance=launch.instance,
+                action="kept",
+                reason="--experiment-cleanup=never",
+                command=command,
+            )
+        if policy == "on-success" and not succeeded:
+            return Cleanup(
+                experiment=name,
+                instance=launch.instance,
+                action="kept",
+                reason=self._kept_reason(launch),
+                command=command,
+            )
+        return self._delete(
+            launch, reason="passed" if succeeded else f"--experiment-cleanup={policy}"
+        )
+
+    def _kept_reason(self, launch: Launch) -> str:
+        if launch.result is None:
+            return f"not finished: the session stopped while it was {launch.phase or 'Pending'}"
+        if launch.result.status is not Status.PASS:
+            return (
+                f"lifecycle {launch.result.status.name}: {one_line(launch.result.line, limit=160)}"
+            )
+        return "an item of this experiment failed"
+
+    def _delete(self, launch: Launch, *, reason: str) -> Cleanup:
+        assert self.cluster is not None
+        name = launch.experiment.name
+        command = delete_command(launch.instance, launch.namespace)
+        try:
+            existed = self.cluster.delete_experiment(launch.instance, namespace=launch.namespace)
+        except ClusterError as exc:
+            return Cleanup(
+                experiment=name,
+                instance=launch.instance,
+                action="kept",
+                reason=f"delete failed: {one_line(exc, limit=160)}",
+                command=command,
+            )
+        launch.deleted = True
+        return Cleanup(
+            experiment=name,
+            instance=launch.instance,
+            action="deleted" if existed else "gone",
+            reason=reason if existed else "already deleted",
+        )
+
+    def _strays(self) -> list[Cleanup]:
+        """Instances carrying this run's label that no launch knows: a create whose answer
+        an interrupt swallowed. Deleted unless the policy is never (S5)."""
+        if self.cluster is None:
+            return []
+        known = {launch.instance for launch in self.launches.values()}
+        found: list[Cleanup] = []
+        for namespace in {launch.namespace for launch in self.launches.values()}:
+            try:
+                items = self.cluster.list_experiments(
+                    namespace=namespace, label_selector=f"{RUN_LABEL}={self.run_id}"
+                )[0]
+            except ClusterError:
+                continue
+            for item in items:
+                instance = str(item["metadata"]["name"])
+                if instance in known:
+                    continue
+                command = delete_command(instance, namespace)
+                if self.options.cleanup == "never":
+                    found.append(
+                        Cleanup(
+                            experiment="?",
+                            instance=instance,
+                            action="kept",
+                            reason=(
+                                "created as the session was interrupted; --experiment-cleanup=never"
+                            ),
+                            command=command,
+                        )
+                    )
+                    continue
+                try:
+                    self.cluster.delete_experiment(instance, namespace=namespace)
+                    found.append(
+                        Cleanup(
+                            experiment="?",
+                            instance=instance,
+                            action="deleted",
+                            reason="created as the session was interrupted",
+                        )
+                    )
+                except ClusterError as exc:
+                    found.append(
+                        Cleanup(
+                            experiment="?",
+                            instance=instance,
+                            action="kept",
+                            reason=f"delete failed: {one_line(exc, limit=160)}",
+                            command=command,
+                        )
+                    )
+        return found
+
+    def item_failed(self, key: str) -> None:
+        """An item of the experiment at ``key`` failed: on-success keeps its instance."""
+        launch = self.launches.get(key)
+        if launch is not None:
+            launch.item_failed = True
+
+    def api_requests(self) -> dict[str, int]:
+        return dict(self.cluster.requests) if self.cluster is not None else {}
+
+    def watch_stats(self) -> dict[str, int]:
+        totals = {"namespaces": len(self._watchers), "lists": 0, "watches": 0, "relists": 0}
+        for watcher in self._watchers.values():
+            stats = watcher.stats
+            totals["lists"] += stats.lists
+            totals["watches"] += stats.watches
+            totals["relists"] += stats.relists
+        return totals
+
+    # -- helpers --------------------------------------------------------------------
+
+    def _log(self, record: ToilRecord) -> None:
+        self.toil.log(record)
+        if self._on_toil is not None:
+            self._on_toil(record)
+
+    def _say(self, text: str) -> None:
+        """A line from any thread; written by the item thread at its next chance."""
+        with self._lines_lock:
+            self._pending_lines.append(text)
+        if threading.current_thread() is threading.main_thread():
+            self._flush()
+
+    def _flush(self) -> None:
+        with self._lines_lock:
+            lines, self._pending_lines = self._pending_lines, []
+        if lines:
+            self.out.clear()
+        for text in lines:
+            self.out.line(text)
+
+
+class _Follower:
+    """One lifecycle item's wait: budgets, reports on entering phases, the verdict."""
+
+    def __init__(self, live: LiveRun, launch: Launch) -> None:
+        self.live = live
+        self.launch = launch
+        self.options = live.options
+        self.watcher = live.watcher(launch.namespace)
+        self.name = launch.experiment.name
+        self.instance = launch.instance
+        self.reported = 0
+        self.manual = lifecycle.manual_completion(launch.experiment.data.get("spec") or {})
+        self.timed_out: set[str] = set()
+        self.extensions: dict[str, int] = {}
+
+    def verdict(self) -> CheckResult:
+        while True:
+            observed = self.watcher.observed(self.instance)
+            self._report(observed)
+            obj = observed.obj
+            phase = phase_of(obj)
+            self.launch.phase = phase
+            if observed.deleted:
+                return self._deleted(observed, phase)
+            if phase == "Complete":
+                return self._complete(observed)
+            if phase == "Failed":
+                return self._failed(observed)
+            entered = self._entered(observed, phase)
+            budget = self.options.budget(phase)
+            extended = self.extensions.get(phase, 0)
+            limit = budget * (1 + extended) if budget is not None else None
+            elapsed = (datetime.now(UTC) - entered).total_seconds()
+            if limit is not None and elapsed >= limit:
+                assert budget is not None
+                verdict = self._timeout(observed, phase, budget, elapsed)
+                if verdict is not None:
+                    return verdict
+                continue
+            self.live.out.status(
+                lifecycle.progress_line(
+                    name=self.name,
+                    instance=self.instance,
+                    phase=phase,
+                    elapsed=elapsed,
+                    budget=limit,
+                )
+            )
+            wait = TICK if limit is None else max(0.0, min(TICK, limit - elapsed))
+            with contextlib.suppress(WatchTimeout, InstanceDeleted):
+                self.watcher.wait_for(
+                    self.instance,
+                    _left(phase),
+                    timeout=wait,
+                    what=f"leaving {phase}",
+                )
+            self.live._flush()
+
+    # -- what is reported -------------------------------------------------------
+
+    def _report(self, observed: Observed) -> None:
+        """R32: each phase entered is reported once, in order, with what it brings."""
+        timeline = observed.timeline("phase")
+        for transition in timeline[self.reported :]:
+            self.reported += 1
+            phase = transition.value
+            self.live.out.clear()
+            self.live.out.line(f"{self.instance}: {phase}")
+            applications: list[Obj] | None = None
+            error: str | None = None
+            if phase == "Ready" and self.live.cluster is not None:
+                try:
+                    applications = self.live.cluster.list_labelled(
+                        Labelled.APPLICATIONS, instance=self.instance
+                    )
+                except ClusterError as exc:
+                    error = one_line(exc)
+            for line in lifecycle.entering_lines(
+                phase,
+                observed.obj,
+                namespace=self.launch.namespace,
+                applications=applications,
+                applications_error=error,
+                manual=self.manual,
+            ):
+                self.live.out.line(f"  {line}")
+
+    def _entered(self, observed: Observed, phase: str) -> datetime:
+        for transition in reversed(observed.timeline("phase")):
+            if transition.value == phase:
+                return transition.seen_at
+        return self.launch.applied_at or datetime.now(UTC)
+
+    def _timeline(self, observed: Observed) -> dict[str, str]:
+        return {
+            t.value: t.seen_at.isoformat(timespec="milliseconds")
+            for t in observed.timeline("phase")
+        }
+
+    def _run_record(self, observed: Observed, *, duration: float | None) -> dict[str, Any]:
+        current = status(observed.obj)
+        return {
+            "instance": self.instance,
+            "phase": phase_of(observed.obj) if not observed.deleted else "Deleted",
+            "completedAt": current.get("completedAt"),
+            "durationSeconds": round(duration, 3) if duration is not None else None,
+            "results": current.get("resultsURL"),
+            "hypothesis": current.get("hypothesisResult"),
+            "timeline": self._timeline(observed),
+        }
+
+    def _duration(self, observed: Observed) -> float | None:
+        timeline = observed.timeline("phase")
+        start = self.launch.applied_at if self.launch.created else None
+        start = start or (timeline[0].seen_at if timeline else None)
+        if start is None or not timeline:
+            return None
+        return (timeline[-1].seen_at - start).total_seconds()
+
+    def _diagnostics(self, observed: Observed) -> tuple[str, ...]:
+        assert self.live.cluster is not None
+        found = gather(
+            self.live.cluster,
+            self.instance,
+            namespace=self.launch.namespace,
+            experiment=observed.obj if not observed.deleted else None,
+        )
+        return tuple(found.render())
+
+    # -- verdicts ---------------------------------------------------------------------
+
+    def _complete(self, observed: Observed) -> CheckResult:
+        duration = self._duration(observed)
+        hypothesis = status(observed.obj).get("hypothesisResult")
+        record = self._run_record(observed, duration=duration)
+        return CheckResult(
+            Status.PASS,
+            f"Experiment {self.instance} completed in {format_duration(duration)}; "
+            f"hypothesis: {hypothesis or 'N/A (no criteria)'}",
+            figures={
+                "run": record,
+                "durationSeconds": record["durationSeconds"],
+                "hypothesisResult": hypothesis,
+            },
+        )
+
+    def _failed(self, observed: Observed) -> CheckResult:
+        phases = [t.value for t in observed.timeline("phase")]
+        phase = lifecycle.failed_in(
+            phases[:-1] if phases[-1:] == ["Failed"] else phases, observed.obj
+        )
+        message = lifecycle.first_condition_message(observed.obj)
+        self.live._log(lifecycle.failed_toil(self.name, self.instance, phase, one_line(message)))
+        return CheckResult(
+            Status.FAIL,
+            f"Experiment {self.instance} failed in {phase}: {one_line(message)}",
+            details=self._diagnostics(observed),
+            figures={
+                "run": self._run_record(observed, duration=self._duration(observed)),
+                "failedIn": phase,
+            },
+        )
+
+    def _deleted(self, observed: Observed, phase: str) -> CheckResult:
+        self.launch.deleted = True
+        if self.manual and phase == "Running":
+            duration = self._duration(observed)
+            return CheckResult(
+                Status.PASS,
+                f"Experiment {self.instance} ended by deletion after "
+                f"{format_duration(duration)} (manual completion)",
+                figures={"run": self._run_record(observed, duration=duration)},
+            )
+        self.live._log(lifecycle.deleted_toil(self.name, self.instance, phase))
+        return CheckResult(
+            Status.FAIL,
+            f"Experiment {self.instance} was deleted while {phase}, before it finished",
+            details=self._diagnostics(observed),
+            figures={"run": self._run_record(observed, duration=None)},
+        )
+
+    def _timeout(
+        self, observed: Observed, phase: str, budget: float, elapsed: float
+    ) -> CheckResult | None:
+        """R33: toil once per phase, then fail, extend or abort. None: keep waiting."""
+        if phase not in self.timed_out:
+            self.timed_out.add(phase)
+            self.live._log(lifecycle.timeout_toil(self.name, self.instance, phase, budget))
+        action = self.options.on_timeout
+        extended = self.extensions.get(phase, 0)
+        if action == "extend" and extended < self.options.max_extensions:
+            self.extensions[phase] = extended + 1
+            self.live.out.clear()
+            self.live.out.line(
+                f"{self.instance}: {phase} outlived its budget of {format_duration(budget)}; "
+                f"extending ({extended + 1}/{self.options.max_extensions})"
+            )
+            return None
+        details = self._diagnostics(observed)
+        line = (
+            f"{phase} timeout ({format_duration(budget)}) for {self.instance}: still {phase} "
+            f"after {format_duration(elapsed)}"
+        )
+        if extended:
+            line += f" ({extended} extension{'s' if extended > 1 else ''})"
+        if action == "abort":
+            assert self.live.cluster is not None
+            try:
+                self.live.cluster.delete_experiment(self.instance, namespace=self.launch.namespace)
+                self.launch.deleted = True
+                line += "; aborted: instance deleted"
+            except ClusterError as exc:
+                line += f"; abort could not delete it: {one_line(exc)}"
+        return CheckResult(
+            Status.FAIL,
+            line,
+            details=details,
+            figures={"run": self._run_record(observed, duration=None), "timedOutIn": phase},
+        )
+
+
+def _left(phase: str) -> Callable[[Obj], bool]:
+    return lambda current: phase_of(current) != phase
+
+
+def _shown(path: Path) -> str:
+    """``path`` relative to the working directory when it is below it, as a user types it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def _body(data: Mapping[str, Any], *, namespace: str, run_id: str) -> Obj:
+    """The Experiment to create: the file as written, labelled with this run (S5)."""
+    body = dict(data)
+    meta = dict(body.get("metadata") or {})
+    meta["namespace"] = namespace
+    meta["labels"] = {**(meta.get("labels") or {}), **MANAGED_BY, RUN_LABEL: run_id}
+    body["metadata"] = meta
+    return body
+
+
+def _template_doc(path: Path, name: str) -> Obj:
+    """The WorkflowTemplate named ``name`` in ``path`` (a file may hold several documents)."""
+    try:
+        docs = [d for d in yaml.safe_load_all(path.read_text(encoding="utf-8")) if d]
+    except (OSError, yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ValueError(f"cannot read it: {one_line(exc)}") from exc
+    for doc in docs:
+        if (
+            isinstance(doc, dict)
+            and doc.get("kind") == "WorkflowTemplate"
+            and (doc.get("metadata") or {}).get("name") == name
+        ):
+            return doc
+    raise ValueError(f"it holds no WorkflowTemplate named {name}")
+
+
+__all__ = ["RUN_LABEL", "Cleanup", "Launch", "LiveRun", "Output"]

@@ -1,0 +1,68 @@
+"""What a waiting run shows (R32, R94): whole lines always, a status line only on a terminal.
+
+Lines go through pytest's terminal reporter with capture suspended, the way
+pytest's live logging writes, so they appear while an item runs and never
+land in a captured section. On a terminal the status line (phase, elapsed
+time against its budget) is redrawn in place; in a CI log it is not written
+at all, so the log holds one line per transition and nothing else.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+from collections.abc import Iterator
+
+import pytest
+
+from pytest_experiment.live import Output
+
+_CLEAR = "\r\x1b[K"
+
+
+class TerminalOutput(Output):
+    def __init__(self, config: pytest.Config) -> None:
+        self._config = config
+        self._shown = False
+
+    @property
+    def _reporter(self) -> pytest.TerminalReporter | None:
+        reporter = self._config.pluginmanager.get_plugin("terminalreporter")
+        return reporter if isinstance(reporter, pytest.TerminalReporter) else None
+
+    @contextlib.contextmanager
+    def _uncaptured(self) -> Iterator[None]:
+        capture = self._config.pluginmanager.get_plugin("capturemanager")
+        if capture is None:
+            yield
+            return
+        with capture.global_and_fixture_disabled():
+            yield
+
+    def line(self, text: str) -> None:
+        reporter = self._reporter
+        if reporter is None:
+            return
+        self.clear()
+        with self._uncaptured():
+            reporter.ensure_newline()
+            reporter.write_line(text)
+
+    def status(self, text: str) -> None:
+        reporter = self._reporter
+        if reporter is None or not reporter.isatty:
+            return
+        with self._uncaptured():
+            if not self._shown:
+                reporter.ensure_newline()
+            width = max(20, shutil.get_terminal_size().columns - 1)
+            reporter.write(_CLEAR + text[:width], flush=True)
+        self._shown = True
+
+    def clear(self) -> None:
+        reporter = self._reporter
+        if reporter is None or not self._shown:
+            return
+        with self._uncaptured():
+            reporter.write(_CLEAR, flush=True)
+        self._shown = False
