@@ -255,7 +255,7 @@ class PreflightItem(ExperimentItem):
         live = self.state.live
         if live is None:
             return _skip("offline: scoring published results, no cluster")
-        launch = live.add(self.experiment, key=self.parent.nodeid if self.parent else "")
+        launch = live.add(self.experiment, nodeid=self.parent.nodeid if self.parent else "")
         live.prepare(launch)
         return launch.preflight[self.check]
 
@@ -276,7 +276,7 @@ class LifecycleItem(ExperimentItem):
         live = self.state.live
         if live is None:
             return _skip("offline: scoring published results, nothing applied")
-        launch = live.add(self.experiment, key=self.parent.nodeid if self.parent else "")
+        launch = live.add(self.experiment, nodeid=self.parent.nodeid if self.parent else "")
         result = live.follow(launch)
         self.instance = launch.instance
         run = result.figures.get("run")
@@ -328,7 +328,7 @@ def _after_lifecycle(item: ExperimentItem, what: str) -> CheckResult:
     """Waits for the lifecycle verdict (it may not have run: -k), then says what follows."""
     live = item.state.live
     assert live is not None
-    launch = live.add(item.experiment, key=item.parent.nodeid if item.parent else "")
+    launch = live.add(item.experiment, nodeid=item.parent.nodeid if item.parent else "")
     lifecycle = live.follow(launch)
     item.instance = launch.instance
     if lifecycle.status is not Status.PASS:

@@ -60,7 +60,7 @@ class Launch:
 
     experiment: Experiment
     key: str
-    """The experiment file's node id: how item reports find their launch."""
+    """The experiment file's resolved path."""
     namespace: str
     attached: str | None = None
     """The instance given by ``--experiment-instance`` (R37); never created or deleted."""
@@ -142,6 +142,7 @@ class LiveRun:
         )
         self.run_id = secrets.token_hex(4)
         self.launches: dict[str, Launch] = {}
+        self._by_nodeid: dict[str, str] = {}
         self.cluster: Cluster | None = None
         self.unreachable: str | None = None
         self.crd_schema: Mapping[str, Any] | None = None
@@ -185,7 +186,9 @@ class LiveRun:
 
     # -- session start ----------------------------------------------------------
 
-    def add(self, experiment: Experiment, *, key: str) -> Launch:
+    def add(self, experiment: Experiment, *, nodeid: str = "") -> Launch:
+        """The session's launch of ``experiment`` (one per file, however often asked)."""
+        key = str(experiment.path.resolve())
         if key not in self.launches:
             self.launches[key] = Launch(
                 experiment=experiment,
@@ -193,7 +196,13 @@ class LiveRun:
                 namespace=experiment.namespace or self.options.namespace,
                 attached=self.options.attach.get(experiment.name),
             )
+        if nodeid:
+            self._by_nodeid[nodeid] = key
         return self.launches[key]
+
+    def find(self, name: str) -> Launch | None:
+        """The launch of the experiment whose directory is ``name``."""
+        return next((x for x in self.launches.values() if x.experiment.name == name), None)
 
     def start(self, launches: Iterable[Launch]) -> None:
         """Pre-flight every launch, then apply those that may run (R20–R22, R30)."""
@@ -556,8 +565,8 @@ class LiveRun:
         return found
 
     def item_failed(self, key: str) -> None:
-        """An item of the experiment at ``key`` failed: on-success keeps its instance."""
-        launch = self.launches.get(key)
+        """An item of the experiment file with node id ``key`` failed: on-success keeps it."""
+        launch = self.launches.get(self._by_nodeid.get(key, ""))
         if launch is not None:
             launch.item_failed = True
 

@@ -167,6 +167,13 @@ OPTION_SPECS: tuple[OptionSpec, ...] = (
         metavar="PATH",
     ),
     OptionSpec(
+        "s3_endpoint",
+        "S3 endpoint summary.json is read from (default: boto3's; credentials from boto3's "
+        "own chain, e.g. AWS_ACCESS_KEY_ID).",
+        _text,
+        metavar="URL",
+    ),
+    OptionSpec(
         "kubeconfig",
         "Kubeconfig of the hub cluster (default: $KUBECONFIG, ~/.kube/config, in-cluster).",
         _existing,
@@ -255,6 +262,7 @@ class Options:
     site_data: Path | None = None
     components_dir: Path | None = None
     report: Path | None = None
+    s3_endpoint: str | None = None
     kubeconfig: Path | None = None
     context: str | None = None
     namespace: str = "experiments"

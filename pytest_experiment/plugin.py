@@ -14,6 +14,7 @@ import pytest
 
 from pytest_experiment.checks import Check
 from pytest_experiment.errors import OptionError
+from pytest_experiment.fixtures import experiment_run  # noqa: F401  (registers the fixture)
 from pytest_experiment.options import OPTION_SPECS, resolve
 from pytest_experiment.report import Scoreboard
 from pytest_experiment.state import SESSION, ExperimentSession
@@ -142,7 +143,7 @@ def pytest_runtestloop(session: pytest.Session) -> Generator[None, object, objec
             from pytest_experiment.collect import ExperimentItem
 
             live.start(
-                live.add(item.experiment, key=item.nodeid.split("::", 1)[0])
+                live.add(item.experiment, nodeid=item.nodeid.split("::", 1)[0])
                 for item in session.items
                 if isinstance(item, ExperimentItem) and item.step in _LIVE_STEPS
             )

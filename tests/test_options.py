@@ -95,3 +95,65 @@ def test_help_lists_every_option_with_its_twins(pytester: pytest.Pytester) -> No
     for spec in OPTION_SPECS:
         assert spec.flag in text
         assert f"[ini: {spec.ini}; env: {spec.env}]" in text
+
+
+def _one(tmp_path: Path, **cli: str) -> Options:
+    return resolve(cli=cli, ini={}, env={}, cwd=tmp_path, inidir=tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("90s", 90.0), ("20m", 1200.0), ("1h30m", 5400.0), ("45", 45.0), ("none", None),
+     ("0", None)],
+)  # fmt: skip
+def test_budgets_read_durations(tmp_path: Path, text: str, seconds: float | None) -> None:
+    assert _one(tmp_path, budget_ready=text).budget("Ready") == seconds
+
+
+def test_default_budgets_are_the_seeds(tmp_path: Path) -> None:
+    options = _one(tmp_path)
+    assert [options.budget(p) for p in ("Pending", "Provisioning", "Ready", "Running")] == [
+        1200.0, 1200.0, 600.0, None,
+    ]  # fmt: skip
+    assert (options.on_timeout, options.max_extensions, options.cleanup) == (
+        "fail",
+        1,
+        "on-success",
+    )
+
+
+@pytest.mark.parametrize(
+    ("cli", "named"),
+    [
+        (
+            {"budget_pending": "20 minutes"},
+            "--experiment-budget-pending: '20 minutes' is not a dur",
+        ),
+        ({"budget_running": "-5"}, "--experiment-budget-running: '-5' must be positive"),
+        ({"on_timeout": "retry"}, "--experiment-on-timeout: 'retry' is not one of fail, extend"),
+        ({"cleanup": "sometimes"}, "--experiment-cleanup: 'sometimes' is not one of on-success"),
+        ({"max_concurrent": "two"}, "--experiment-max-concurrent: 'two' is not a whole number"),
+        ({"instance": "web-latency"}, "--experiment-instance: 'web-latency' is not <experiment>="),
+        ({"instance": "a=x,a=y"}, "experiment 'a' is given two instances"),
+    ],
+)
+def test_bad_live_options_name_the_option(tmp_path: Path, cli: dict[str, str], named: str) -> None:
+    with pytest.raises(OptionError, match=named):
+        _one(tmp_path, **cli)
+
+
+def test_attach_pairs_from_repeated_flags(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(
+        "from pytest_experiment.state import SESSION\n"
+        "def pytest_report_header(config):\n"
+        "    return repr(config.stash[SESSION].options.attach)\n"
+    )
+    result = pytester.runpytest(
+        "--experiment-instance", "a=a-x1", "--experiment-instance", "b=b-y2", "--co"
+    )
+    result.stdout.fnmatch_lines(["{'a': 'a-x1', 'b': 'b-y2'}"])
+
+
+def test_toil_takes_on_and_off(tmp_path: Path) -> None:
+    assert _one(tmp_path, toil="off").toil is False
+    assert _one(tmp_path).toil is True

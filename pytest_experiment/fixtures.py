@@ -1,0 +1,104 @@
+"""Fixtures for user-written tests (R143): assert on a run's metrics directly.
+
+::
+
+    def test_p99_under_50ms(experiment_run):
+        run = experiment_run("web-latency")
+        assert run.phase == "Complete"
+        assert run.metric("request_p99")[0]["value"] < 0.05
+
+``experiment_run(name)`` follows the experiment's instance to its verdict (the
+same run the experiment's own items follow: never a second apply), then gives
+its instance, its status as last seen by the watch, and its summary read
+from S3 on first use.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from pytest_experiment.errors import ResultsError
+from pytest_experiment.results import ResultsStore
+from pytest_experiment.spec import Experiment, read_source
+from pytest_experiment.state import SESSION
+from pytest_experiment.verdict import CheckResult
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExperimentRun:
+    name: str
+    instance: str
+    status: Mapping[str, Any]
+    lifecycle: CheckResult
+    """The verdict of the experiment's lifecycle (PASS once Complete)."""
+    _store: ResultsStore = field(repr=False)
+
+    @property
+    def phase(self) -> str:
+        return str(self.status.get("phase") or "")
+
+    @functools.cached_property
+    def summary(self) -> Mapping[str, Any]:
+        """summary.json of this instance; ``ResultsError`` when there is none to read."""
+        url = self.status.get("resultsURL")
+        if not url:
+            raise ResultsError(f"{self.instance} has no status.resultsURL (phase {self.phase})")
+        return self._store.summary(str(url))
+
+    def metric(self, name: str) -> Sequence[Mapping[str, Any]]:
+        """The ``data`` of one custom metric in the summary (empty when it returned nothing)."""
+        queries = (self.summary.get("metrics") or {}).get("queries") or {}
+        entry = queries.get(name)
+        if not isinstance(entry, Mapping):
+            raise ResultsError(f"{self.instance}: metric {name!r} is not in the summary")
+        return list(entry.get("data") or [])
+
+
+def _experiment(config: pytest.Config, session: pytest.Session, name: str) -> Experiment:
+    from pytest_experiment.collect import ExperimentItem
+
+    for item in session.items:
+        if isinstance(item, ExperimentItem) and item.experiment.name == name:
+            return item.experiment
+    for base in (config.rootpath, config.rootpath / "experiments"):
+        path = base / name / "experiment.yaml"
+        if path.is_file():
+            return Experiment.from_source(read_source(path))
+    raise pytest.UsageError(
+        f"experiment_run({name!r}): no experiments/{name}/experiment.yaml under {config.rootpath}"
+    )
+
+
+@pytest.fixture
+def experiment_run(request: pytest.FixtureRequest) -> Callable[[str], ExperimentRun]:
+    """``experiment_run(name)`` → the followed run of ``experiments/<name>/``."""
+    state = request.config.stash[SESSION]
+    live = state.live
+    if live is None:
+        pytest.skip("experiment_run needs a cluster; this session scores published results")
+    store = ResultsStore(endpoint=state.options.s3_endpoint)
+
+    def run(name: str) -> ExperimentRun:
+        launch = live.find(name) or live.add(_experiment(request.config, request.session, name))
+        verdict = live.follow(launch)
+        if not launch.instance:
+            pytest.skip(f"experiment_run({name!r}): not applied: {verdict.summary}")
+        observed = live.watcher(launch.namespace).observed(launch.instance)
+        status = (observed.obj or {}).get("status") or {}
+        return ExperimentRun(
+            name=name,
+            instance=launch.instance,
+            status=status,
+            lifecycle=verdict,
+            _store=store,
+        )
+
+    return run
+
+
+__all__ = ["ExperimentRun", "experiment_run"]

@@ -1,0 +1,112 @@
+"""The results store: ``summary.json`` read with boto3 from ``status.resultsURL`` (R50).
+
+The one edge to S3. Endpoint from ``--experiment-s3-endpoint`` /
+``EXPERIMENT_S3_ENDPOINT``, credentials from boto3's own chain, so keys never
+pass through this code (S7). A summary the operator has not written yet is
+retried with backoff for a bounded time; every botocore failure becomes a
+``ResultsError`` with the cause chained and a one-line reason a skip can show.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse
+
+from pytest_experiment.errors import ResultsError
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+SUMMARY = "summary.json"
+_MISSING = frozenset({"NoSuchKey", "404", "NotFound"})
+
+
+@dataclass(frozen=True, kw_only=True)
+class Location:
+    bucket: str
+    key: str
+
+    @property
+    def url(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+
+def summary_location(results_url: str) -> Location:
+    """``s3://bucket/<instance>/`` (or the summary's own URL) → where summary.json is."""
+    parsed = urlparse(results_url)
+    if parsed.scheme != "s3" or not parsed.netloc:
+        raise ResultsError(f"resultsURL {results_url!r} is not an s3:// URL")
+    key = parsed.path.lstrip("/")
+    if not key.endswith(".json"):
+        key = f"{key.rstrip('/')}/{SUMMARY}".lstrip("/")
+    return Location(bucket=parsed.netloc, key=key)
+
+
+class ResultsStore:
+    """Reads summaries; ``wait`` bounds how long a not-yet-written one is retried."""
+
+    def __init__(
+        self,
+        *,
+        endpoint: str | None,
+        wait: float = 30.0,
+        client: S3Client | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._endpoint = endpoint
+        self._wait = wait
+        self._client = client
+        self._sleep = sleep
+
+    def _s3(self) -> S3Client:
+        if self._client is None:
+            import boto3
+            import botocore.config
+
+            self._client = boto3.client(
+                "s3",
+                endpoint_url=self._endpoint,
+                config=botocore.config.Config(
+                    s3={"addressing_style": "path"},
+                    retries={"max_attempts": 3, "mode": "standard"},
+                    connect_timeout=5,
+                    read_timeout=30,
+                ),
+            )
+        return self._client
+
+    def summary(self, results_url: str) -> Mapping[str, Any]:
+        """The parsed summary; ``ResultsError`` saying why when there is none to score."""
+        import botocore.exceptions
+
+        where = summary_location(results_url)
+        deadline = time.monotonic() + self._wait
+        delay = 0.2
+        while True:
+            try:
+                body = self._s3().get_object(Bucket=where.bucket, Key=where.key)["Body"].read()
+                break
+            except botocore.exceptions.ClientError as exc:
+                code = str(exc.response.get("Error", {}).get("Code", ""))
+                if code not in _MISSING:
+                    raise ResultsError(f"{where.url}: {code or exc}") from exc
+                if time.monotonic() + delay > deadline:
+                    raise ResultsError(f"{where.url} not found after {self._wait:.0f}s") from exc
+            except (botocore.exceptions.BotoCoreError, OSError) as exc:
+                if time.monotonic() + delay > deadline:
+                    raise ResultsError(f"{where.url}: S3 unreachable: {exc}") from exc
+            self._sleep(delay)
+            delay = min(delay * 2, 2.0)
+        if not body.strip():
+            raise ResultsError(f"{where.url} is empty")
+        try:
+            document = json.loads(body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ResultsError(f"{where.url} is not JSON: {exc}") from exc
+        if not isinstance(document, dict):
+            raise ResultsError(f"{where.url} holds {type(document).__name__}, not an object")
+        return document
