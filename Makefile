@@ -8,7 +8,7 @@ STAMP   := $(VENV)/.installed
 UPSTREAM ?= $(abspath ../shared/upstream)
 export EXPERIMENT_UPSTREAM ?= $(UPSTREAM)
 
-.PHONY: setup assets demo test lint bench
+.PHONY: setup assets demo score test lint bench
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -24,7 +24,16 @@ setup: $(STAMP)
 assets: setup
 	$(BIN)/experiment-sandbox install
 
-demo: setup
+# The main job: a sandbox for the session, every example applied and followed
+# through it, the scorecard at the end. lint-demo fails validation on purpose,
+# so pytest exits 1; any other exit code fails the target.
+demo: assets
+	$(BIN)/pytest experiments -p no:cacheprovider -v --experiment-sandbox \
+		--experiment-apply-templates --junitxml=report.xml \
+		--experiment-report=experiment-report.json || test $$? -eq 1
+
+# Offline: score the published results under experiments/site/data, no cluster.
+score: setup
 	$(BIN)/pytest experiments -p no:cacheprovider -v \
 		--experiment-results experiments/site/data --junitxml=report.xml \
 		--experiment-report=experiment-report.json || test $$? -eq 1
