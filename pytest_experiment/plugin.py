@@ -74,28 +74,32 @@ def pytest_configure(config: pytest.Config) -> None:
     if options.sandbox and not hasattr(config, "workerinput") and not config.option.collectonly:
         _start_sandbox(config)
     board = config.stash[SCOREBOARD] = Scoreboard()
-    config.pluginmanager.register(_ReportListener(board, state.live), "experiment-scoreboard")
+    config.pluginmanager.register(_ReportListener(board, state), "experiment-scoreboard")
     if not config.pluginmanager.hasplugin("xdist"):
         config.addinivalue_line("markers", "xdist_group(name): keep an experiment's items together")
 
 
 def _prepare_live(config: pytest.Config, state: ExperimentSession) -> None:
-    """The live run's object; it connects only when an item first needs the cluster."""
-    from pytest_experiment.live import LiveRun
-    from pytest_experiment.progress import TerminalOutput
-    from pytest_experiment.toil import ToilLog
+    """How to build the live run; it is built (and connects) only when an item needs it."""
 
-    options = state.options
-    toil_file = options.toil_file
-    if not toil_file.is_absolute():
-        toil_file = config.rootpath / toil_file
-    state.live = LiveRun(
-        options=options,
-        toil=ToilLog(file=toil_file, enabled=options.toil),
-        validation_failure=state.validation_reason,
-        output=TerminalOutput(config),
-        on_toil=lambda record: config.hook.pytest_experiment_toil(config=config, record=record),
-    )
+    def build() -> Any:
+        from pytest_experiment.live import LiveRun
+        from pytest_experiment.progress import TerminalOutput
+        from pytest_experiment.toil import ToilLog
+
+        options = state.options
+        toil_file = options.toil_file
+        if not toil_file.is_absolute():
+            toil_file = config.rootpath / toil_file
+        return LiveRun(
+            options=options,
+            toil=ToilLog(file=toil_file, enabled=options.toil),
+            validation_failure=state.validation_reason,
+            output=TerminalOutput(config),
+            on_toil=lambda record: config.hook.pytest_experiment_toil(config=config, record=record),
+        )
+
+    state.live_factory = build
 
 
 def _cli_value(config: pytest.Config, dest: str) -> str | None:
@@ -130,9 +134,18 @@ def _start_sandbox(config: pytest.Config) -> None:
 def pytest_runtestloop(session: pytest.Session) -> Generator[None, object, object]:
     """Apply every selected experiment before the first item; clean up after the last,
     however the loop ends (-x, Ctrl-C, SIGTERM, a crash) (R36, S5)."""
+    from pytest_experiment.collect import ExperimentItem
+
     state = session.config.stash.get(SESSION, None)
-    live = state.live if state is not None else None
-    if live is None or session.config.option.collectonly:
+    live_items = [
+        item
+        for item in session.items
+        if isinstance(item, ExperimentItem) and item.step in _LIVE_STEPS | {"preflight"}
+    ]
+    if state is None or session.config.option.collectonly or not live_items:
+        return (yield)
+    live = state.live
+    if live is None:
         return (yield)
     previous = signal.getsignal(signal.SIGTERM)
     if _main_thread():
@@ -140,12 +153,10 @@ def pytest_runtestloop(session: pytest.Session) -> Generator[None, object, objec
     try:
         if not hasattr(session.config, "workerinput"):
             # Under xdist each worker applies what it is given, as it reaches it.
-            from pytest_experiment.collect import ExperimentItem
-
             live.start(
                 live.add(item.experiment, nodeid=item.nodeid.split("::", 1)[0])
-                for item in session.items
-                if isinstance(item, ExperimentItem) and item.step in _LIVE_STEPS
+                for item in live_items
+                if item.step in _LIVE_STEPS
             )
         return (yield)
     finally:
@@ -181,6 +192,18 @@ def _publish_facts(config: pytest.Config, live: Any) -> None:
         config.stash[SCOREBOARD].merge_facts(facts)
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not getattr(config.option, "loadgroup", False):
+        return
+    from pytest_experiment.collect import ExperimentItem
+    from pytest_experiment.compat import keep_group_together
+
+    for item in items:
+        if isinstance(item, ExperimentItem):
+            keep_group_together(item, item.experiment.name)
+
+
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
     if file_path.name != "experiment.yaml":
         return None
@@ -192,9 +215,9 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
 class _ReportListener:
     """Feeds every report's verdict properties into the scoreboard (controller side under xdist)."""
 
-    def __init__(self, board: Scoreboard, live: Any) -> None:
+    def __init__(self, board: Scoreboard, state: ExperimentSession) -> None:
         self.board = board
-        self.live = live
+        self.state = state
         self.broken_files: list[str] = []
         self.other_errors = False
 
@@ -214,8 +237,9 @@ class _ReportListener:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.when == "call" or (report.when == "setup" and not report.passed):
             self.board.add(nodeid=report.nodeid, properties=report.user_properties)
-        if report.failed and self.live is not None:
-            self.live.item_failed(report.nodeid.split("::", 1)[0])
+        live = self.state.live_started
+        if report.failed and live is not None:
+            live.item_failed(report.nodeid.split("::", 1)[0])
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
@@ -245,9 +269,11 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     state = config.stash.get(SESSION, None)
     if board is None or state is None:
         return
-    if state.live is not None:
-        others = any(entry.get("backend") == "bd" for entry in board.toil)
-        error = state.live.toil.finish(others_used_bd=others)
+    others = any(entry.get("backend") == "bd" for entry in board.toil)
+    if state.live_started is not None or others:
+        live = state.live
+        assert live is not None
+        error = live.toil.finish(others_used_bd=others)
         if error:
             board.toil_error = error
     if not board.experiments:

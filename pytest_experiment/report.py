@@ -323,4 +323,6 @@ def summary_block(report: ExperimentReport, record: InstanceReport) -> list[str]
             ("Review", run.get("review") or "N/A"),
             ("PR", run.get("pr") or "N/A"),
         ]
-    return ["--- Experiment Complete ---", *(f"{k + ':':<12} {v}" for k, v in rows)]
+    # The seed's header is for a finished run; a failed or stopped one says where it ended.
+    ended = run.get("phase") if run.get("phase") not in (None, "Complete") else "Complete"
+    return [f"--- Experiment {ended} ---", *(f"{k + ':':<12} {v}" for k, v in rows)]

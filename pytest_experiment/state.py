@@ -62,8 +62,22 @@ class ExperimentSession:
     _checks: tuple[Check, ...] | None = None
     markers: set[str] = field(default_factory=set)
     """Series and tag markers already registered this session."""
-    live: LiveRun | None = None
-    """The live run; None when scoring published results offline."""
+    live_factory: Callable[[], LiveRun] | None = None
+    """Builds the live run; None when scoring published results offline."""
+    _live: LiveRun | None = None
+
+    @property
+    def live(self) -> LiveRun | None:
+        """The live run, built on first use: importing the Kubernetes client costs ~250 ms,
+        which a session without experiments must not pay (P4)."""
+        if self._live is None and self.live_factory is not None:
+            self._live = self.live_factory()
+        return self._live
+
+    @property
+    def live_started(self) -> LiveRun | None:
+        """The live run if anything has used it, without building one."""
+        return self._live
 
     # -- shared inputs -------------------------------------------------------------------------
 
@@ -102,7 +116,7 @@ class ExperimentSession:
     def validation(self, experiment: Experiment) -> dict[str, CheckResult]:
         if experiment.path not in self._validation:
             # R10: once a cluster has answered, its CRD is the schema to validate against.
-            live_schema = self.live.crd_schema if self.live is not None else None
+            live_schema = self._live.crd_schema if self._live is not None else None
             context = RuleContext(
                 experiment=experiment,
                 catalogue=self.catalogue(experiment),

@@ -208,3 +208,16 @@ def test_xdist_controller_prints_the_same_scorecard(project: pytest.Pytester) ->
     parallel = scorecard(score(project, "-n", "2", "--dist", "loadgroup"))
     assert len(serial) > 40
     assert parallel == serial
+
+
+def test_loadgroup_keeps_each_experiment_on_one_worker(project: pytest.Pytester) -> None:
+    # Each worker applies what it runs: an experiment split over two workers runs twice.
+    result = score(project, "-n", "2", "--dist", "loadgroup", "-v")
+    workers: dict[str, set[str]] = {}
+    for line in result.outlines:
+        if line.startswith("[gw") and "experiments/" in line:
+            worker = line.split("]", 1)[0].strip("[")
+            experiment = line.split("experiments/", 1)[1].split("/", 1)[0]
+            workers.setdefault(experiment, set()).add(worker)
+    assert set(workers) == {"web-latency", "lint-demo", "kv-baseline", "kv-hyperdisk"}
+    assert all(len(found) == 1 for found in workers.values()), workers
