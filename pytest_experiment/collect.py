@@ -310,7 +310,7 @@ class QualityItem(ExperimentItem):
             return _skip("not published")
         state = self.state
         if state.options.results is None:
-            return _blocked(self) or _after_lifecycle(self, "scoring of the live results")
+            return _blocked(self) or _live_quality(self)
         if self.result is None:
             return _skip(
                 f"no result in {state.options.results} matches generateName "
@@ -333,10 +333,26 @@ def _after_lifecycle(item: ExperimentItem, what: str) -> CheckResult:
     item.instance = launch.instance
     if lifecycle.status is not Status.PASS:
         return _skip(f"blocked by {item.experiment.name}::lifecycle")
-    return _skip(
-        f"{what} of live instances is not implemented yet; score the published "
-        "summary.json with --experiment-results"
+    return _skip(f"{what} of live instances is not implemented yet")
+
+
+def _live_quality(item: QualityItem) -> CheckResult:
+    """A check of the live instance's summary.json, once the lifecycle passed (R50)."""
+    live = item.state.live
+    assert live is not None
+    launch = live.add(item.experiment, nodeid=item.parent.nodeid if item.parent else "")
+    lifecycle = live.follow(launch)
+    item.instance = launch.instance
+    if lifecycle.status is not Status.PASS:
+        return _skip(f"blocked by {item.experiment.name}::lifecycle")
+    summary = live.summary(launch)
+    if summary is None:
+        return _skip(f"no summary: {launch.summary_problem}")
+    result = ResultFile(
+        instance=launch.instance, path=Path(f"s3/{launch.instance}/summary.json"), summary=summary
     )
+    item.record(run={**_run_record(result), "results": launch.results_url})
+    return dict(item.state.quality(item.experiment, result))[item.check]
 
 
 def _blocked(item: ExperimentItem) -> CheckResult | None:

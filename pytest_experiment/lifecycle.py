@@ -214,3 +214,12 @@ def deleted_toil(name: str, instance: str, phase: str) -> ToilRecord:
         experiment=name,
         categories=("operator",),
     )
+
+
+def results_toil(name: str, instance: str, problem: str) -> ToilRecord:
+    return ToilRecord(
+        title=f"No results to score for {instance}: {problem}",
+        priority=3,
+        experiment=name,
+        categories=("quality",),
+    )

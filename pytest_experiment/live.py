@@ -30,7 +30,7 @@ import yaml
 from pytest_experiment import lifecycle
 from pytest_experiment.cluster import Cluster, Labelled, connect
 from pytest_experiment.diagnostics import gather, one_line
-from pytest_experiment.errors import ClusterError
+from pytest_experiment.errors import ClusterError, ResultsError
 from pytest_experiment.lifecycle import (
     delete_command,
     format_duration,
@@ -38,6 +38,7 @@ from pytest_experiment.lifecycle import (
     status,
 )
 from pytest_experiment.options import Options
+from pytest_experiment.results import ResultsStore
 from pytest_experiment.schema import SchemaUnavailable, schema_from_crd
 from pytest_experiment.spec import Experiment
 from pytest_experiment.toil import ToilLog, ToilRecord
@@ -77,6 +78,10 @@ class Launch:
     """The last phase the harness saw, for cleanup reasons."""
     deleted: bool = False
     item_failed: bool = False
+    summary: Mapping[str, Any] | None = None
+    summary_problem: str | None = None
+    """Why there is no summary to score, once reading it has been tried."""
+    results_url: str = ""
 
     @property
     def created(self) -> bool:
@@ -156,6 +161,7 @@ class LiveRun:
         self._pending_lines: list[str] = []
         self._lines_lock = threading.Lock()
         self.cleanups: list[Cleanup] = []
+        self._store: ResultsStore | None = None
 
     # -- connection -------------------------------------------------------------
 
@@ -563,6 +569,30 @@ class LiveRun:
                         )
                     )
         return found
+
+    def summary(self, launch: Launch) -> Mapping[str, Any] | None:
+        """summary.json of a Complete instance, read once (R50); None with
+        ``launch.summary_problem`` saying why (and a toil record)."""
+        if launch.summary is not None or launch.summary_problem is not None:
+            return launch.summary
+        observed = self.watcher(launch.namespace).observed(launch.instance)
+        url = status(observed.obj).get("resultsURL")
+        launch.results_url = str(url or "")
+        try:
+            if not url:
+                raise ResultsError(f"{launch.instance} has no status.resultsURL")
+            launch.summary = self._results().summary(str(url))
+        except ResultsError as exc:
+            launch.summary_problem = one_line(exc)
+            self._log(
+                lifecycle.results_toil(launch.experiment.name, launch.instance, one_line(exc))
+            )
+        return launch.summary
+
+    def _results(self) -> ResultsStore:
+        if self._store is None:
+            self._store = ResultsStore(endpoint=self.options.s3_endpoint)
+        return self._store
 
     def item_failed(self, key: str) -> None:
         """An item of the experiment file with node id ``key`` failed: on-success keeps it."""

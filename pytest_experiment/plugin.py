@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -119,6 +120,12 @@ def _start_sandbox(config: pytest.Config) -> None:
     config.add_cleanup(sandbox.stop)
     saved = {key: os.environ.get(key) for key in sandbox.env()}
     os.environ.update(sandbox.env())
+    # The sandbox is the cluster and the results store of this session, whatever
+    # kubeconfig or endpoint the environment named before it started.
+    state = config.stash[SESSION]
+    state.options = dataclasses.replace(
+        state.options, kubeconfig=sandbox.kubeconfig, s3_endpoint=sandbox.s3_endpoint
+    )
 
     def restore() -> None:
         for key, value in saved.items():
