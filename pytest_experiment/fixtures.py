@@ -59,18 +59,23 @@ class ExperimentRun:
         return list(entry.get("data") or [])
 
 
-def _experiment(config: pytest.Config, session: pytest.Session, name: str) -> Experiment:
+def _experiment(request: pytest.FixtureRequest, name: str) -> Experiment:
+    """The collected experiment called ``name``, else ``experiments/<name>/`` found from the
+    requesting test's directory upwards, the invocation directory or the rootdir."""
     from pytest_experiment.collect import ExperimentItem
 
-    for item in session.items:
+    for item in request.session.items:
         if isinstance(item, ExperimentItem) and item.experiment.name == name:
             return item.experiment
-    for base in (config.rootpath, config.rootpath / "experiments"):
-        path = base / name / "experiment.yaml"
-        if path.is_file():
-            return Experiment.from_source(read_source(path))
+    config = request.config
+    bases = [*request.path.parents, config.invocation_params.dir, config.rootpath]
+    for base in dict.fromkeys(bases):
+        for candidate in (base / "experiments" / name, base / name):
+            path = candidate / "experiment.yaml"
+            if path.is_file():
+                return Experiment.from_source(read_source(path))
     raise pytest.UsageError(
-        f"experiment_run({name!r}): no experiments/{name}/experiment.yaml under {config.rootpath}"
+        f"experiment_run({name!r}): no experiments/{name}/experiment.yaml above {request.path}"
     )
 
 
@@ -84,7 +89,7 @@ def experiment_run(request: pytest.FixtureRequest) -> Callable[[str], Experiment
     store = ResultsStore(endpoint=state.options.s3_endpoint)
 
     def run(name: str) -> ExperimentRun:
-        launch = live.find(name) or live.add(_experiment(request.config, request.session, name))
+        launch = live.find(name) or live.add(_experiment(request, name))
         verdict = live.follow(launch)
         if not launch.instance:
             pytest.skip(f"experiment_run({name!r}): not applied: {verdict.summary}")

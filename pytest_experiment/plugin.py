@@ -144,35 +144,36 @@ def pytest_runtestloop(session: pytest.Session) -> Generator[None, object, objec
     from pytest_experiment.collect import ExperimentItem
 
     state = session.config.stash.get(SESSION, None)
+    if state is None or state.live_factory is None or session.config.option.collectonly:
+        return (yield)
     live_items = [
         item
         for item in session.items
-        if isinstance(item, ExperimentItem) and item.step in _LIVE_STEPS | {"preflight"}
+        if isinstance(item, ExperimentItem) and item.step in _LIVE_STEPS
     ]
-    if state is None or session.config.option.collectonly or not live_items:
-        return (yield)
-    live = state.live
-    if live is None:
-        return (yield)
     previous = signal.getsignal(signal.SIGTERM)
     if _main_thread():
         signal.signal(signal.SIGTERM, _interrupt)
     try:
-        if not hasattr(session.config, "workerinput"):
+        if live_items and not hasattr(session.config, "workerinput"):
             # Under xdist each worker applies what it is given, as it reaches it.
+            live = state.live
+            assert live is not None
             live.start(
                 live.add(item.experiment, nodeid=item.nodeid.split("::", 1)[0])
                 for item in live_items
-                if item.step in _LIVE_STEPS
             )
         return (yield)
     finally:
-        try:
-            live.finish()
-        finally:
-            if _main_thread():
-                signal.signal(signal.SIGTERM, previous)
-            _publish_facts(session.config, live)
+        if _main_thread():
+            signal.signal(signal.SIGTERM, previous)
+        # Whatever used the cluster (items, the experiment_run fixture) is cleaned up.
+        live = state.live_started
+        if live is not None:
+            try:
+                live.finish()
+            finally:
+                _publish_facts(session.config, live)
 
 
 def _main_thread() -> bool:
