@@ -1,0 +1,54 @@
+"""No cluster reachable (R22): both pre-flight items fail naming the context and the error."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+KUBECONFIG = {
+    "apiVersion": "v1",
+    "kind": "Config",
+    "clusters": [{"name": "lab", "cluster": {"server": "https://127.0.0.1:1"}}],
+    "users": [{"name": "me", "user": {"token": "not-a-real-token"}}],
+    "contexts": [{"name": "lab-hub", "context": {"cluster": "lab", "user": "me"}}],
+    "current-context": "lab-hub",
+}
+
+
+def test_unreachable_cluster_fails_preflight_and_applies_nothing(
+    pytester: pytest.Pytester, examples: Path
+) -> None:
+    shutil.copytree(examples / "web-latency", pytester.path / "experiments" / "web-latency")
+    shutil.copytree(examples / "components", pytester.path / "experiments" / "components")
+    kubeconfig = pytester.path / "kubeconfig"
+    kubeconfig.write_text(yaml.safe_dump(KUBECONFIG))
+    result = pytester.runpytest(
+        "experiments",
+        "--experiment-kubeconfig", str(kubeconfig),
+        "--experiment-toil-file", "toil.jsonl",
+        "-p", "no:cacheprovider",
+        "-rA",
+    )  # fmt: skip
+    outcomes = result.parseoutcomes()
+    assert outcomes["failed"] == 2
+    for check in ("workflow-template", "operator"):
+        result.stdout.fnmatch_lines(
+            [
+                f"*web-latency::preflight[[]{check}[]]*",
+                "[[]FAIL[]] No cluster reachable: *cannot reach the Kubernetes API "
+                "(context 'lab-hub', server https://127.0.0.1:1 *): *",
+            ]
+        )
+    result.stdout.fnmatch_lines(
+        ["SKIPPED [[]1[]] *: [[]N/A[]] blocked by web-latency::preflight[[]workflow-template[]]"]
+    )
+    assert "Applied experiment" not in result.stdout.str()
+    assert "not-a-real-token" not in result.stdout.str()
+    (record,) = [json.loads(x) for x in (pytester.path / "toil.jsonl").read_text().splitlines()]
+    assert record["priority"] == 1
+    assert record["labels"] == ["toil", "web-latency", "networking"]
+    assert record["title"].startswith("Cluster unreachable at experiment start: web-latency")
