@@ -18,15 +18,17 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from pytest_experiment.errors import ResultsError
 from pytest_experiment.results import ResultsStore
-from pytest_experiment.spec import Experiment, read_source
 from pytest_experiment.state import SESSION
 from pytest_experiment.verdict import CheckResult
+
+if TYPE_CHECKING:
+    from pytest_experiment.spec import Experiment
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -63,6 +65,7 @@ def _experiment(request: pytest.FixtureRequest, name: str) -> Experiment:
     """The collected experiment called ``name``, else ``experiments/<name>/`` found from the
     requesting test's directory upwards, the invocation directory or the rootdir."""
     from pytest_experiment.collect import ExperimentItem
+    from pytest_experiment.spec import Experiment, read_source
 
     for item in request.session.items:
         if isinstance(item, ExperimentItem) and item.experiment.name == name:

@@ -9,16 +9,18 @@ import signal
 from collections.abc import Generator
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_experiment.checks import Check
 from pytest_experiment.errors import OptionError
 from pytest_experiment.fixtures import experiment_run  # noqa: F401  (registers the fixture)
 from pytest_experiment.options import OPTION_SPECS, resolve
 from pytest_experiment.report import Scoreboard
 from pytest_experiment.state import SESSION, ExperimentSession
+
+if TYPE_CHECKING:
+    from pytest_experiment.checks import Check
 
 SCOREBOARD = pytest.StashKey[Scoreboard]()
 _FACTS = "pytest_experiment"
@@ -141,16 +143,18 @@ def _start_sandbox(config: pytest.Config) -> None:
 def pytest_runtestloop(session: pytest.Session) -> Generator[None, object, object]:
     """Apply every selected experiment before the first item; clean up after the last,
     however the loop ends (-x, Ctrl-C, SIGTERM, a crash) (R36, S5)."""
-    from pytest_experiment.collect import ExperimentItem
-
     state = session.config.stash.get(SESSION, None)
     if state is None or state.live_factory is None or session.config.option.collectonly:
         return (yield)
-    live_items = [
-        item
-        for item in session.items
-        if isinstance(item, ExperimentItem) and item.step in _LIVE_STEPS
-    ]
+    live_items = []
+    if state.collected:
+        from pytest_experiment.collect import ExperimentItem
+
+        live_items = [
+            item
+            for item in session.items
+            if isinstance(item, ExperimentItem) and item.step in _LIVE_STEPS
+        ]
     previous = signal.getsignal(signal.SIGTERM)
     if _main_thread():
         signal.signal(signal.SIGTERM, _interrupt)
@@ -202,7 +206,7 @@ def _publish_facts(config: pytest.Config, live: Any) -> None:
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if not getattr(config.option, "loadgroup", False):
+    if not getattr(config.option, "loadgroup", False) or not config.stash[SESSION].collected:
         return
     from pytest_experiment.collect import ExperimentItem
     from pytest_experiment.compat import keep_group_together
@@ -217,7 +221,10 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
         return None
     from pytest_experiment.collect import ExperimentFile
 
-    return ExperimentFile.for_path(parent, file_path)
+    node = ExperimentFile.for_path(parent, file_path)
+    if node is not None:
+        parent.config.stash[SESSION].collected = True
+    return node
 
 
 class _ReportListener:

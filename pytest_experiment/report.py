@@ -7,21 +7,34 @@ scorecard as a run in one process: the controller sees only reports.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pytest_experiment.checks import CHECKS
-from pytest_experiment.rules import RULES
 from pytest_experiment.toil import summary_lines
 from pytest_experiment.verdict import Status, gate
 
 _TAGS = {s.value: s for s in Status}
 # Reports arrive in worker order under xdist; findings are shown in spec order.
-_RULE_ORDER = {rule.name: i for i, rule in enumerate(RULES)}
-_CHECK_ORDER = {check.name: i for i, check in enumerate(CHECKS)}
+
+
+@functools.cache
+def _rule_order() -> dict[str, int]:
+    from pytest_experiment.rules import RULES
+
+    return {rule.name: i for i, rule in enumerate(RULES)}
+
+
+@functools.cache
+def _check_order() -> dict[str, int]:
+    from pytest_experiment.checks import CHECKS
+
+    return {check.name: i for i, check in enumerate(CHECKS)}
+
+
 _CORE = (
     "experiment",
     "instance",
@@ -156,7 +169,8 @@ class Scoreboard:
         instance = str(props.get("instance") or "")
         if step == "validate":
             report.validation.append(finding)
-            report.validation.sort(key=lambda f: _RULE_ORDER.get(f.check, len(_RULE_ORDER)))
+            order = _rule_order()
+            report.validation.sort(key=lambda f: order.get(f.check, len(order)))
         elif step == "preflight":
             report.preflight.append(finding)
         elif step == "lifecycle":
@@ -169,7 +183,7 @@ class Scoreboard:
             record.quality.append(finding)
             # Built-in checks first in their order, then hook-added ones by name.
             record.quality.sort(
-                key=lambda f: (_CHECK_ORDER.get(f.check, len(_CHECK_ORDER)), f.check)
+                key=lambda f: (_check_order().get(f.check, len(_check_order())), f.check)
             )
             if isinstance(props.get("run"), dict):
                 record.run = props["run"]

@@ -17,18 +17,20 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_experiment.catalog import Catalogue, load_catalogue
-from pytest_experiment.checks import CHECKS, Check, CheckInput, run_checks
-from pytest_experiment.intent import Intent, build_intent
 from pytest_experiment.options import Options
-from pytest_experiment.rules import RuleContext, run_rules
-from pytest_experiment.schema import bundled_schema
-from pytest_experiment.sitedata import SiteData, load_site_data
-from pytest_experiment.spec import Experiment
 from pytest_experiment.verdict import CheckResult, Status
 
 if TYPE_CHECKING:
+    from pytest_experiment.catalog import Catalogue
+    from pytest_experiment.checks import Check
+    from pytest_experiment.intent import Intent
     from pytest_experiment.live import LiveRun
+    from pytest_experiment.sitedata import SiteData
+    from pytest_experiment.spec import Experiment
+
+# The rules, checks and their dependencies (jsonschema, yaml) are imported where
+# they are first used: a pytest run that collects no experiment must not pay for
+# them (P4).
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +64,8 @@ class ExperimentSession:
     _checks: tuple[Check, ...] | None = None
     markers: set[str] = field(default_factory=set)
     """Series and tag markers already registered this session."""
+    collected: bool = False
+    """Whether any experiment file was collected (nothing else needs the heavy modules)."""
     live_factory: Callable[[], LiveRun] | None = None
     """Builds the live run; None when scoring published results offline."""
     _live: LiveRun | None = None
@@ -83,6 +87,8 @@ class ExperimentSession:
 
     def checks(self) -> tuple[Check, ...]:
         if self._checks is None:
+            from pytest_experiment.checks import CHECKS
+
             self._checks = (*CHECKS, *self.extra_checks())
         return self._checks
 
@@ -96,6 +102,8 @@ class ExperimentSession:
         if directory is None:
             return None
         if directory not in self._catalogues:
+            from pytest_experiment.catalog import load_catalogue
+
             self._catalogues[directory] = load_catalogue(directory)
         return self._catalogues[directory]
 
@@ -108,6 +116,8 @@ class ExperimentSession:
     def _load_site(self, directory: Path) -> SiteData:
         key = directory.resolve()
         if key not in self._sites:
+            from pytest_experiment.sitedata import load_site_data
+
             self._sites[key] = load_site_data(key)
         return self._sites[key]
 
@@ -115,6 +125,9 @@ class ExperimentSession:
 
     def validation(self, experiment: Experiment) -> dict[str, CheckResult]:
         if experiment.path not in self._validation:
+            from pytest_experiment.rules import RuleContext, run_rules
+            from pytest_experiment.schema import bundled_schema
+
             # R10: once a cluster has answered, its CRD is the schema to validate against.
             live_schema = self._live.crd_schema if self._live is not None else None
             context = RuleContext(
@@ -140,6 +153,8 @@ class ExperimentSession:
         return rule, self.validation(experiment)[rule].line.removeprefix("[FAIL] ")
 
     def intent(self, experiment: Experiment) -> Intent:
+        from pytest_experiment.intent import build_intent
+
         site = self.site_data(experiment)
         return build_intent(
             experiment,
@@ -154,6 +169,8 @@ class ExperimentSession:
     ) -> list[tuple[str, CheckResult]]:
         key = (experiment.path, result.path)
         if key not in self._quality:
+            from pytest_experiment.checks import CHECKS, CheckInput, run_checks
+
             assert result.summary is not None
             inp = CheckInput(
                 experiment=experiment,
