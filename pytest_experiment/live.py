@@ -187,7 +187,11 @@ class LiveRun:
         """The one watch of ``namespace`` for the whole session (P2)."""
         if namespace not in self._watchers:
             assert self.cluster is not None
-            self._watchers[namespace] = ExperimentWatcher(self.cluster, namespace=namespace).start()
+            self._watchers[namespace] = ExperimentWatcher(
+                self.cluster,
+                namespace=namespace,
+                poll_interval=self.options.poll_interval or 15.0,
+            ).start()
         return self._watchers[namespace]
 
     # -- session start ----------------------------------------------------------

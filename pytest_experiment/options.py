@@ -211,6 +211,13 @@ OPTION_SPECS: tuple[OptionSpec, ...] = (
         )
     ),
     OptionSpec(
+        "poll_interval",
+        "How often to list Experiments when the API refuses to be watched (the fallback; "
+        "with a watch nothing is polled; default 15s).",
+        _duration,
+        metavar="DURATION",
+    ),
+    OptionSpec(
         "on_timeout",
         "When a phase outlives its budget: fail (with diagnostics), extend (by the same "
         "budget, up to --experiment-max-extensions) or abort (delete the instance and fail).",
@@ -272,6 +279,7 @@ class Options:
     budget_provisioning: float | None = 20 * 60.0
     budget_ready: float | None = 10 * 60.0
     budget_running: float | None = None
+    poll_interval: float | None = 15.0
     on_timeout: str = "fail"
     max_extensions: int = 1
     cleanup: str = "on-success"
