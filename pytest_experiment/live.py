@@ -403,6 +403,14 @@ class LiveRun:
         if launch.result is None:
             try:
                 launch.result = self._follow(launch)
+            except (KeyboardInterrupt, SystemExit):
+                raise
+            except BaseException as exc:
+                # pytest-timeout's failure, say: the items after this one must not wait again.
+                launch.result = CheckResult(
+                    Status.FAIL, f"stopped while following {launch.instance}: {one_line(exc)}"
+                )
+                raise
             finally:
                 self.out.clear()
                 if launch.instance:
@@ -491,7 +499,10 @@ class LiveRun:
 
     def _kept_reason(self, launch: Launch) -> str:
         if launch.result is None:
-            return f"not finished: the session stopped while it was {launch.phase or 'Pending'}"
+            watcher = self._watchers.get(launch.namespace)
+            seen = watcher.observed(launch.instance).obj if watcher is not None else None
+            phase = phase_of(seen) if seen is not None else launch.phase or "Pending"
+            return f"not finished: the session stopped while it was {phase}"
         if launch.result.status is not Status.PASS:
             return (
                 f"lifecycle {launch.result.status.name}: {one_line(launch.result.line, limit=160)}"
