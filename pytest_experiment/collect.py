@@ -292,7 +292,7 @@ class LifecycleItem(ExperimentItem):
 class ReviewItem(ExperimentItem):
     def verdict(self) -> CheckResult:
         if not self.experiment.publish:
-            return _skip("not published")
+            return _unpublished(self)
         if self.state.options.results is not None:
             return _skip("offline: no review gate for published results")
         return _blocked(self) or _after_lifecycle(self, "the review gate")
@@ -307,7 +307,7 @@ class QualityItem(ExperimentItem):
 
     def verdict(self) -> CheckResult:
         if not self.experiment.publish:
-            return _skip("not published")
+            return _unpublished(self)
         state = self.state
         if state.options.results is None:
             return _blocked(self) or _live_quality(self)
@@ -322,6 +322,16 @@ class QualityItem(ExperimentItem):
         # of one check) is readable on its own.
         self.record(run=_run_record(self.result))
         return dict(state.quality(self.experiment, self.result))[self.check]
+
+
+def _unpublished(item: ExperimentItem) -> CheckResult:
+    """Skipped, but attributed to the live instance when there is one, so the report
+    lists one instance per run rather than an extra nameless one."""
+    live = item.state.live_started
+    if live is not None and not item.instance:
+        launch = live.add(item.experiment, nodeid=item.parent.nodeid if item.parent else "")
+        item.instance = launch.instance
+    return _skip("not published")
 
 
 def _after_lifecycle(item: ExperimentItem, what: str) -> CheckResult:
