@@ -1,0 +1,704 @@
+"""The live lifecycle as a user runs it: pytest over experiment files against the sandbox (R20–R37).
+
+Each test writes experiments into a pytester directory, chooses the simulated
+operator's scenario for their generateName, runs the plugin in a subprocess
+and reads what a user would: exit code, outcomes, terminal lines, the JSON
+report, the toil records and what is left on the cluster.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from fakes import FakeTools
+from kubernetes import client
+
+from pytest_experiment.cluster import Cluster, connect
+from pytest_experiment.sandbox import Sandbox
+from pytest_experiment.sandbox.kube import (
+    EXPERIMENTS,
+    WORKFLOW_TEMPLATES,
+    WaitTimeout,
+    custom_lister,
+    list_raw,
+    wait_until,
+)
+
+from .lifecycle import NAMESPACE, TIMEOUT, Run, SetScenario, experiment_doc, status_of
+
+Obj = dict[str, Any]
+PHASES = ("Pending", "Provisioning", "Ready", "Running")
+# Where the seed files a failure in each phase (R100).
+FAILURE_LABEL = {
+    "Pending": "operator",
+    "Provisioning": "crossplane",
+    "Ready": "argocd",
+    "Running": "workflow",
+}
+TIMEOUT_LABEL = {
+    "Pending": "crossplane",
+    "Provisioning": "crossplane",
+    "Ready": "argocd",
+    "Running": "workflow",
+}
+# The R35 parts; each is content or a one-line reason it could not be read.
+DIAGNOSTIC_TITLES = (
+    "conditions",
+    "operator logs mentioning",
+    "workflows (",
+    "failed pods (",
+    "GKECluster claims (",
+    "ArgoCD applications (",
+)
+# A pytest run that outlives this is hung: fail it rather than wait for the CI limit.
+SESSION_TIMEOUT = 180.0
+HOSTILE = '"quotes" $(rm -rf /) ; echo pwned'
+
+
+@dataclass
+class Session:
+    """One finished pytest run over experiment files."""
+
+    result: pytest.RunResult
+    report: Obj
+    root: Path
+
+    @property
+    def stdout(self) -> str:
+        return self.result.stdout.str()
+
+    def experiment(self, name: str) -> Obj:
+        found: Obj = next(e for e in self.report["experiments"] if e["name"] == name)
+        return found
+
+    def instance(self, name: str) -> Obj:
+        instances = self.experiment(name)["instances"]
+        assert len(instances) == 1, json.dumps(instances, indent=1)[:3000]
+        found: Obj = instances[0]
+        return found
+
+    def lifecycle(self, name: str) -> Obj:
+        result: Obj = self.instance(name)["lifecycle"]
+        return result
+
+    def preflight(self, name: str, check: str) -> Obj:
+        found: Obj = next(c for c in self.experiment(name)["preflight"] if c["check"] == check)
+        return found
+
+    def cleanup(self, name: str) -> Obj:
+        found: Obj = next(c for c in self.report["cleanup"] if c["experiment"] == name)
+        return found
+
+    def toil(self, name: str) -> list[Obj]:
+        return [t for t in self.report["toil"] if t["experiment"] == name]
+
+    def toil_file(self) -> list[Obj]:
+        path = self.root / ".experiment-toil.jsonl"
+        if not path.exists():
+            return []
+        return [json.loads(line) for line in path.read_text().splitlines() if line]
+
+
+@pytest.fixture
+def cluster(sandbox: Sandbox) -> Iterator[Cluster]:
+    connected = connect(kubeconfig=sandbox.kubeconfig)
+    yield connected
+    connected.close()
+
+
+@pytest.fixture(autouse=True)
+def s3_credentials(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The sandbox's S3 keys in boto3's own chain, as a user's shell would have them."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", sandbox.access_key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", sandbox.secret_key)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+
+
+@pytest.fixture
+def no_bd(monkeypatch: pytest.MonkeyPatch) -> None:
+    """PATH without any ``bd``, so toil goes to the JSON-lines file."""
+    path = os.environ.get("PATH", "")
+    kept = [d for d in path.split(os.pathsep) if d and not (Path(d) / "bd").exists()]
+    monkeypatch.setenv("PATH", os.pathsep.join(kept))
+    assert shutil.which("bd") is None
+
+
+def write(pytester: pytest.Pytester, name: str, doc: Obj, *, template: str | None = None) -> Path:
+    folder = pytester.path / "experiments" / name
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "experiment.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
+    if template is not None:
+        (folder / "workflow").mkdir(exist_ok=True)
+        (folder / "workflow" / "template.yaml").write_text(
+            yaml.safe_dump(
+                {
+                    "apiVersion": WORKFLOW_TEMPLATES.api_version,
+                    "kind": "WorkflowTemplate",
+                    "metadata": {"name": template},
+                    "spec": {"entrypoint": "validate", "templates": [{"name": "validate"}]},
+                }
+            )
+        )
+    return folder
+
+
+def run_live(pytester: pytest.Pytester, sandbox: Sandbox, *args: str) -> Session:
+    report = pytester.path / "experiment-report.json"
+    result = pytester.runpytest_subprocess(
+        "experiments",
+        "-v",
+        "-p", "no:cacheprovider",
+        # "=" forms: a bare path argument would move pytest's rootdir to its ancestor.
+        f"--experiment-kubeconfig={sandbox.kubeconfig}",
+        f"--experiment-s3-endpoint={sandbox.s3_endpoint}",
+        f"--experiment-report={report}",
+        *args,
+        timeout=SESSION_TIMEOUT,
+    )  # fmt: skip
+    assert report.exists(), result.stdout.str() + result.stderr.str()
+    return Session(result=result, report=json.loads(report.read_text()), root=pytester.path)
+
+
+class DeleteWhenRunning(threading.Thread):
+    """A person deleting the ``prefix`` experiment once it is Running (``quiet``: and stays so).
+
+    Whatever goes wrong, every ``prefix`` experiment is deleted in the end, so the pytest
+    run it stands beside never waits on a manual completion that will not come.
+    """
+
+    def __init__(self, k8s: client.ApiClient, prefix: str, *, quiet: bool = False) -> None:
+        super().__init__(daemon=True)
+        self.k8s, self.prefix, self.quiet = k8s, prefix, quiet
+        self.deleted: list[str] = []
+        self.failure: BaseException | None = None
+        self.start()
+
+    def run(self) -> None:
+        try:
+
+            def mine_running(objects: dict[str, Obj]) -> list[str]:
+                return [
+                    o["metadata"]["name"]
+                    for o in objects.values()
+                    if o["metadata"]["name"].startswith(self.prefix)
+                    and status_of(o).get("phase") == "Running"
+                ]
+
+            running = wait_until(
+                custom_lister(self.k8s, EXPERIMENTS, namespace=NAMESPACE),
+                lambda objects: bool(mine_running(objects)),
+                timeout=SESSION_TIMEOUT,
+                what=f"a {self.prefix} experiment to be Running",
+            )
+            [name] = mine_running(running)
+            if self.quiet:
+                Run(api=self.k8s, name=name).assert_quiet("phase")
+            Run(api=self.k8s, name=name).delete()
+            self.deleted.append(name)
+        except (WaitTimeout, AssertionError, client.ApiException) as exc:
+            self.failure = exc
+        finally:
+            for item in managed(self.k8s, self.prefix):
+                Run(api=self.k8s, name=item["metadata"]["name"]).delete()
+
+    def join(self, timeout: float | None = None) -> list[str]:  # type: ignore[override]
+        super().join(timeout)
+        assert self.failure is None, self.failure
+        return self.deleted
+
+
+def managed(k8s: client.ApiClient, prefix: str) -> list[Obj]:
+    """Experiments on the sandbox whose name starts with ``prefix``."""
+    items, _ = list_raw(custom_lister(k8s, EXPERIMENTS, namespace=NAMESPACE))
+    return [i for i in items if i["metadata"]["name"].startswith(prefix)]
+
+
+def exists(k8s: client.ApiClient, instance: str) -> bool:
+    items, _ = list_raw(
+        custom_lister(k8s, EXPERIMENTS, namespace=NAMESPACE),
+        field_selector=f"metadata.name={instance}",
+    )
+    return bool(items)
+
+
+def wait_gone(k8s: client.ApiClient, instance: str) -> None:
+    wait_until(
+        custom_lister(k8s, EXPERIMENTS, namespace=NAMESPACE),
+        lambda objects: not objects,
+        timeout=TIMEOUT,
+        what=f"{instance} to be deleted",
+        field_selector=f"metadata.name={instance}",
+    )
+
+
+def assert_diagnostics(details: Sequence[str], instance: str) -> None:
+    assert details[0] == f"diagnostics for {instance}:"
+    for title in DIAGNOSTIC_TITLES:
+        matching = [line for line in details if line.startswith(title)]
+        assert matching, f"no {title!r} part in {details}"
+        header = matching[0]
+        # A part is its lines under a header, "none", or one line saying why it is missing.
+        assert header.endswith((":", ": none")) or ": unavailable: " in header, header
+
+
+def phase_prefixes(tag: str) -> dict[str, str]:
+    return {phase: f"{tag}{phase[:4].lower()}-" for phase in PHASES}
+
+
+# -- happy path ---------------------------------------------------------------------------
+
+
+def test_happy_path_applies_follows_and_deletes(
+    pytester: pytest.Pytester, sandbox: Sandbox, k8s: client.ApiClient,
+    workflow_template: str, prefix: str, no_bd: None,
+) -> None:  # fmt: skip
+    write(pytester, "fsync", experiment_doc(prefix, publish=True))
+    session = run_live(pytester, sandbox)
+    assert session.result.ret == pytest.ExitCode.OK
+    outcomes = session.result.parseoutcomes()
+    assert "failed" not in outcomes
+    assert "errors" not in outcomes
+    instance = session.instance("fsync")["instance"]
+    assert instance.startswith(prefix)
+    session.result.stdout.fnmatch_lines(
+        [
+            f"Applied experiment: {instance} (from experiments/fsync/)",
+            f"{instance}: Pending",
+            f"{instance}: Provisioning",
+            "  target app: * (cluster: *)",
+            f"{instance}: Ready",
+            "  application *: health *, sync *",
+            f"{instance}: Running",
+            "  workflow *",
+            f"{instance}: Complete",
+            "*::lifecycle PASSED*",
+            "Instances:",
+            f"  deleted {instance} (fsync): passed",
+        ]
+    )
+    lifecycle = session.lifecycle("fsync")
+    assert lifecycle["verdict"] == "pass"
+    assert lifecycle["summary"].startswith(f"[PASS] Experiment {instance} completed in ")
+    assert lifecycle["summary"].endswith("hypothesis: confirmed")
+    assert session.instance("fsync")["phase"] == "Complete"
+    assert session.report["cleanup"] == [
+        {"experiment": "fsync", "instance": instance, "action": "deleted", "reason": "passed",
+         "command": ""}
+    ]  # fmt: skip
+    # The quality checks scored the summary the run wrote.
+    checks = {c["check"]: c for c in session.instance("fsync")["checks"]}
+    assert checks["custom-metrics"]["verdict"] == "pass", checks["custom-metrics"]
+    assert session.report["toil"] == []
+    assert session.toil_file() == []
+    wait_gone(k8s, instance)
+    # One watch for the session, not a poll per experiment (P2).
+    assert session.report["session"]["watch"]["watches"] == 1
+
+
+# -- Failed in each phase ----------------------------------------------------------------------
+
+
+def test_failed_in_each_phase_gives_diagnostics_toil_and_keeps_the_instance(
+    pytester: pytest.Pytester, sandbox: Sandbox, k8s: client.ApiClient,
+    workflow_template: str, prefix: str, scenario: SetScenario, no_bd: None,
+) -> None:  # fmt: skip
+    prefixes = phase_prefixes(prefix)
+    for phase, generate_name in prefixes.items():
+        scenario(generate_name, f"fail-{phase.lower()}", message=f"broke in {phase}: see runbook")
+        write(pytester, phase.lower(), experiment_doc(generate_name))
+    session = run_live(pytester, sandbox)
+    assert session.result.ret == pytest.ExitCode.TESTS_FAILED
+    stdout = session.stdout
+    for phase in PHASES:
+        name = phase.lower()
+        instance = session.instance(name)["instance"]
+        lifecycle = session.lifecycle(name)
+        assert lifecycle["verdict"] == "fail"
+        # The sandbox reports a Running failure through its Workflow, as Argo would.
+        assert lifecycle["summary"].startswith(f"[FAIL] Experiment {instance} failed in {phase}: ")
+        assert lifecycle["summary"].endswith(f"broke in {phase}: see runbook")
+        assert_diagnostics(lifecycle["details"], instance)
+        assert any(
+            line.startswith("  Failed=True") and f"broke in {phase}" in line
+            for line in lifecycle["details"]
+        ), lifecycle["details"]
+        # The failure text a user reads carries the diagnostics too.
+        assert f"diagnostics for {instance}:" in stdout
+        [toil] = session.toil(name)
+        assert toil["title"].startswith(f"Experiment failed: {instance} - ")
+        assert toil["title"].endswith(f"broke in {phase}: see runbook")
+        assert toil["priority"] == 2
+        assert toil["labels"] == ["toil", name, FAILURE_LABEL[phase]]
+        assert session.cleanup(name)["action"] == "kept"
+        assert session.cleanup(name)["command"] == (
+            f"kubectl delete experiment {instance} -n {NAMESPACE}"
+        )
+        assert f"; delete with: kubectl delete experiment {instance} -n {NAMESPACE}" in stdout
+        assert exists(k8s, instance), "on-success keeps a failed instance for inspection"
+        # Later steps are not run on a failed lifecycle.
+        assert all(c["verdict"] == "n-a" for c in session.instance(name)["checks"])
+    assert len(session.toil_file()) == 4
+    for item in managed(k8s, prefix):
+        Run(api=k8s, name=item["metadata"]["name"]).delete()
+
+
+def test_a_failed_reason_is_in_the_junit_failure(
+    pytester: pytest.Pytester, sandbox: Sandbox, workflow_template: str, prefix: str,
+    scenario: SetScenario, no_bd: None,
+) -> None:  # fmt: skip
+    scenario(prefix, "fail-ready", message="Application kv-store degraded")
+    write(pytester, "degraded", experiment_doc(prefix))
+    session = run_live(pytester, sandbox, "--junitxml=report.xml", "--experiment-cleanup=always")
+    junit = (pytester.path / "report.xml").read_text()
+    instance = session.instance("degraded")["instance"]
+    assert "failed in Ready: Application kv-store degraded" in junit
+    assert f"diagnostics for {instance}:" in junit
+    assert session.cleanup("degraded")["action"] == "deleted"
+    assert session.cleanup("degraded")["reason"] == "--experiment-cleanup=always"
+
+
+# -- stuck in each phase × --experiment-on-timeout -------------------------------------
+
+
+BUDGET = "2s"
+
+
+@pytest.mark.parametrize("action", ["fail", "extend", "abort"])
+def test_stuck_in_each_phase_under_each_timeout_action(
+    pytester: pytest.Pytester, sandbox: Sandbox, k8s: client.ApiClient,
+    workflow_template: str, prefix: str, scenario: SetScenario, no_bd: None, action: str,
+) -> None:  # fmt: skip
+    prefixes = phase_prefixes(prefix)
+    for phase, generate_name in prefixes.items():
+        scenario(generate_name, f"stuck-{phase.lower()}")
+        write(pytester, phase.lower(), experiment_doc(generate_name))
+    budgets = [f"--experiment-budget-{p.lower()}={BUDGET}" for p in PHASES]
+    session = run_live(
+        pytester, sandbox, f"--experiment-on-timeout={action}", "--experiment-max-extensions=1",
+        *budgets,
+    )  # fmt: skip
+    assert session.result.ret == pytest.ExitCode.TESTS_FAILED
+    for phase in PHASES:
+        name = phase.lower()
+        instance = session.instance(name)["instance"]
+        lifecycle = session.lifecycle(name)
+        assert lifecycle["verdict"] == "fail"
+        summary = lifecycle["summary"]
+        assert summary.startswith(
+            f"[FAIL] {phase} timeout (2s) for {instance}: still {phase} after "
+        )
+        assert_diagnostics(lifecycle["details"], instance)
+        [toil] = session.toil(name)  # once per phase, however often it was extended
+        assert toil["title"] == f"{phase} timeout (2s) for {instance}"
+        assert toil["priority"] == 2
+        assert toil["labels"] == ["toil", name, "timing", TIMEOUT_LABEL[phase]]
+        cleanup = session.cleanup(name)
+        if action == "extend":
+            assert f"{instance}: {phase} outlived its budget of 2s; extending (1/1)" in (
+                session.stdout
+            )
+            assert summary.endswith("(1 extension)")
+            elapsed = float(summary.split(" after ")[1].split("s")[0])
+            assert elapsed >= 4.0, "the extension doubled the budget"
+        else:
+            assert "extending" not in session.stdout
+        if action == "abort":
+            assert summary.endswith("; aborted: instance deleted")
+            assert cleanup["action"] == "gone"
+            wait_gone(k8s, instance)
+        else:
+            assert cleanup["action"] == "kept"
+            assert cleanup["reason"].startswith(f"lifecycle FAIL: [FAIL] {phase} timeout")
+            assert exists(k8s, instance)
+            Run(api=k8s, name=instance).delete()
+
+
+# -- pre-flight: operator and WorkflowTemplate ------------------------------------------
+
+
+@pytest.fixture
+def operator_down(
+    k8s: client.ApiClient, cluster: Cluster, prefix: str, scenario: SetScenario
+) -> Iterator[str]:
+    """The operator Deployment reports no ready replica (and ignores ``prefix`` instances)."""
+    key = f"{prefix}down-"
+    scenario(key, "operator-down")
+    yield key
+    from pytest_experiment.sandbox.scenarios import clear_scenario
+
+    clear_scenario(k8s, key)
+    # Readiness returns when the operator sees the change; later tests expect it healthy.
+    wait_until(
+        custom_lister(k8s, EXPERIMENTS, namespace=NAMESPACE),
+        lambda _objects: cluster.operator_ready_replicas() == 1,
+        timeout=TIMEOUT,
+        what="the operator to report a ready replica again",
+    )
+
+
+def test_operator_not_ready_warns_and_the_run_continues(
+    pytester: pytest.Pytester, sandbox: Sandbox, k8s: client.ApiClient,
+    workflow_template: str, prefix: str, operator_down: str, no_bd: None,
+) -> None:  # fmt: skip
+    # A healthy experiment still runs: the operator's reconciles go on, only its
+    # Deployment's readiness is down.
+    write(pytester, "healthy", experiment_doc(prefix))
+    session = run_live(pytester, sandbox)
+    operator = session.preflight("healthy", "operator")
+    assert operator["verdict"] == "warn"
+    assert operator["summary"] == "[WARN] Operator unhealthy (0 ready replicas); the run continues"
+    session.result.stdout.fnmatch_lines(["*::preflight?operator? XFAIL*"])
+    assert session.lifecycle("healthy")["verdict"] == "pass"
+    [toil] = session.toil("healthy")
+    assert toil["title"] == "Operator unhealthy at experiment start: healthy"
+    assert toil["priority"] == 1
+    assert toil["labels"] == ["toil", "healthy", "operator"]
+    assert session.result.ret == pytest.ExitCode.OK
+
+
+def test_missing_template_without_a_local_file_fails_preflight_and_applies_nothing(
+    pytester: pytest.Pytester, sandbox: Sandbox, k8s: client.ApiClient, prefix: str,
+    no_bd: None,
+) -> None:  # fmt: skip
+    doc = experiment_doc(prefix)
+    doc["spec"]["workflow"]["template"] = f"{prefix}absent"
+    write(pytester, "notemplate", doc)
+    session = run_live(pytester, sandbox, "--experiment-apply-templates", "-rs")
+    check = session.preflight("notemplate", "workflow-template")
+    assert check["verdict"] == "fail"
+    assert check["summary"] == (
+        f"[FAIL] WorkflowTemplate {prefix}absent not found in argo-workflows and there is no "
+        "experiments/notemplate/workflow/template.yaml to apply"
+    )
+    session.result.stdout.fnmatch_lines(
+        ["SKIPPED *[[]N/A[]] blocked by notemplate::preflight[[]workflow-template[]]*"]
+    )
+    # Nothing was launched: the only record is the unnamed placeholder saying why.
+    [placeholder] = session.experiment("notemplate")["instances"]
+    assert placeholder["instance"] == ""
+    assert placeholder["lifecycle"]["summary"] == (
+        "[N/A] blocked by notemplate::preflight[workflow-template]"
+    )
+    assert managed(k8s, prefix) == []
+    [toil] = session.toil("notemplate")
+    assert toil["title"] == f"Missing WorkflowTemplate: {prefix}absent for notemplate"
+    assert toil["labels"] == ["toil", "notemplate", "workflow", "config"]
+    assert session.result.ret == pytest.ExitCode.TESTS_FAILED
+
+
+def test_missing_template_with_a_local_file_names_the_command_without_the_flag(
+    pytester: pytest.Pytester, sandbox: Sandbox, k8s: client.ApiClient, prefix: str,
+    no_bd: None,
+) -> None:  # fmt: skip
+    template = f"{prefix}local"
+    doc = experiment_doc(prefix)
+    doc["spec"]["workflow"]["template"] = template
+    write(pytester, "local", doc, template=template)
+    session = run_live(pytester, sandbox)
+    check = session.preflight("local", "workflow-template")
+    assert check["verdict"] == "fail"
+    command = "kubectl apply -n argo-workflows -f experiments/local/workflow/template.yaml"
+    assert check["figures"]["command"] == command
+    assert f"apply it with: {command} (or pass --experiment-apply-templates)" in check["summary"]
+    assert managed(k8s, prefix) == []
+    assert not template_exists(k8s, template), "nothing is applied without the flag"
+
+
+def test_apply_templates_applies_the_local_file_and_the_run_passes(
+    pytester: pytest.Pytester, sandbox: Sandbox, k8s: client.ApiClient, prefix: str,
+    no_bd: None,
+) -> None:  # fmt: skip
+    template = f"{prefix}applied"
+    doc = experiment_doc(prefix)
+    doc["spec"]["workflow"]["template"] = template
+    write(pytester, "applied", doc, template=template)
+    session = run_live(pytester, sandbox, "--experiment-apply-templates")
+    check = session.preflight("applied", "workflow-template")
+    assert check["summary"] == (
+        f"[PASS] WorkflowTemplate {template} applied from "
+        "experiments/applied/workflow/template.yaml"
+    )
+    assert template_exists(k8s, template)
+    assert session.lifecycle("applied")["verdict"] == "pass"
+    assert session.result.ret == pytest.ExitCode.OK
+
+
+def template_exists(k8s: client.ApiClient, name: str) -> bool:
+    items, _ = list_raw(
+        custom_lister(k8s, WORKFLOW_TEMPLATES, namespace="argo-workflows"),
+        field_selector=f"metadata.name={name}",
+    )
+    return bool(items)
+
+
+# -- manual completion, attach, cleanup policies ------------------------------------------
+
+
+def test_manual_completion_passes_when_the_user_deletes_it_while_running(
+    pytester: pytest.Pytester, sandbox: Sandbox, k8s: client.ApiClient,
+    workflow_template: str, prefix: str, no_bd: None,
+) -> None:  # fmt: skip
+    write(pytester, "manual", experiment_doc(prefix, mode="manual"))
+    user = DeleteWhenRunning(k8s, prefix, quiet=True)
+    session = run_live(pytester, sandbox)
+    deleted = user.join()
+    instance = session.instance("manual")["instance"]
+    assert deleted == [instance]
+    session.result.stdout.fnmatch_lines(
+        [
+            f"{instance}: Running",
+            "  This is a manual-completion experiment. It will stay Running until you delete it.",
+            f"  Use: kubectl delete experiment {instance} -n {NAMESPACE}",
+        ]
+    )
+    lifecycle = session.lifecycle("manual")
+    assert lifecycle["verdict"] == "pass"
+    assert lifecycle["summary"].startswith(f"[PASS] Experiment {instance} ended by deletion after ")
+    assert lifecycle["summary"].endswith("(manual completion)")
+    assert session.cleanup("manual")["action"] == "gone"
+
+
+def test_an_instance_deleted_by_someone_else_fails_the_workflow_mode_run(
+    pytester: pytest.Pytester, sandbox: Sandbox, k8s: client.ApiClient,
+    workflow_template: str, prefix: str, scenario: SetScenario, no_bd: None,
+) -> None:  # fmt: skip
+    scenario(prefix, "stuck-running")
+    write(pytester, "vanished", experiment_doc(prefix))
+
+    deleter = DeleteWhenRunning(k8s, prefix)
+    session = run_live(pytester, sandbox)
+    deleter.join()
+    instance = session.instance("vanished")["instance"]
+    lifecycle = session.lifecycle("vanished")
+    assert lifecycle["summary"] == (
+        f"[FAIL] Experiment {instance} was deleted while Running, before it finished"
+    )
+    [toil] = session.toil("vanished")
+    assert toil["title"] == f"Experiment deleted while Running: {instance}"
+
+
+def test_attach_follows_an_existing_instance_and_leaves_it(
+    pytester: pytest.Pytester, sandbox: Sandbox, k8s: client.ApiClient,
+    workflow_template: str, prefix: str, no_bd: None,
+) -> None:  # fmt: skip
+    existing = Run.create(k8s, experiment_doc(prefix))
+    write(pytester, "attached", experiment_doc(prefix))
+    session = run_live(pytester, sandbox, f"--experiment-instance=attached={existing.name}")
+    assert session.result.ret == pytest.ExitCode.OK
+    session.result.stdout.fnmatch_lines(
+        [f"Attached to experiment: {existing.name} (for attached)", f"  left {existing.name} *"]
+    )
+    assert "Applied experiment" not in session.stdout
+    assert session.instance("attached")["instance"] == existing.name
+    assert session.lifecycle("attached")["verdict"] == "pass"
+    assert session.cleanup("attached")["action"] == "left"
+    assert [i["metadata"]["name"] for i in managed(k8s, prefix)] == [existing.name]
+    existing.delete()
+
+
+def test_attach_to_an_unknown_instance_fails_clearly(
+    pytester: pytest.Pytester, sandbox: Sandbox, k8s: client.ApiClient,
+    workflow_template: str, prefix: str, no_bd: None,
+) -> None:  # fmt: skip
+    write(pytester, "attached", experiment_doc(prefix))
+    session = run_live(pytester, sandbox, f"--experiment-instance=attached={prefix}nope")
+    lifecycle = session.experiment("attached")
+    text = session.stdout
+    assert f"--experiment-instance attached={prefix}nope" in text
+    assert managed(k8s, prefix) == []
+    assert session.result.ret == pytest.ExitCode.TESTS_FAILED
+    assert lifecycle["name"] == "attached"
+
+
+@pytest.mark.parametrize(
+    ("policy", "scenario_name", "action"),
+    [
+        ("always", "fail-running", "deleted"),
+        ("never", "happy", "kept"),
+        ("on-success", "happy", "deleted"),
+        ("on-success", "fail-running", "kept"),
+    ],
+)
+def test_cleanup_policies(
+    pytester: pytest.Pytester, sandbox: Sandbox, k8s: client.ApiClient,
+    workflow_template: str, prefix: str, scenario: SetScenario, no_bd: None,
+    policy: str, scenario_name: str, action: str,
+) -> None:  # fmt: skip
+    scenario(prefix, scenario_name)
+    write(pytester, "policy", experiment_doc(prefix))
+    session = run_live(pytester, sandbox, f"--experiment-cleanup={policy}")
+    instance = session.instance("policy")["instance"]
+    cleanup = session.cleanup("policy")
+    assert cleanup["action"] == action
+    assert f"  {action} {instance} (policy): " in session.stdout
+    if action == "deleted":
+        wait_gone(k8s, instance)
+        assert cleanup["command"] == ""
+    else:
+        assert exists(k8s, instance)
+        assert cleanup["command"] == f"kubectl delete experiment {instance} -n {NAMESPACE}"
+        Run(api=k8s, name=instance).delete()
+
+
+# -- toil through bd ---------------------------------------------------------------------
+
+
+def test_toil_reaches_bd_as_arguments_and_syncs_once(
+    pytester: pytest.Pytester, sandbox: Sandbox, k8s: client.ApiClient,
+    workflow_template: str, prefix: str, scenario: SetScenario, fake_tools: FakeTools,
+) -> None:  # fmt: skip
+    first, second = f"{prefix}a-", f"{prefix}b-"
+    scenario(first, "fail-running", message=HOSTILE)
+    scenario(second, "fail-provisioning", message="quota")
+    write(pytester, "hostile", experiment_doc(first))
+    write(pytester, "quota", experiment_doc(second))
+    session = run_live(pytester, sandbox, "--experiment-cleanup=always")
+    instance = session.instance("hostile")["instance"]
+    creates = [argv for argv in fake_tools.calls("bd") if argv[:1] == ["create"]]
+    # The sandbox operator wraps the scenario message in its own condition text.
+    [hostile] = [a for a in creates if a[1].startswith(f"--title=Experiment failed: {instance} - ")]
+    assert hostile[1].endswith(HOSTILE)
+    assert hostile[2:] == ["--type=bug", "--priority=2", "-l", "toil", "-l", "hostile",
+                           "-l", "workflow"]  # fmt: skip
+    assert fake_tools.calls("bd").count(["sync"]) == 1
+    assert fake_tools.calls("bd")[-1] == ["sync"]
+    assert not (pytester.path / "pwned").exists()
+    assert {t["backend"] for t in session.report["toil"]} == {"bd"}
+    assert session.toil_file() == []
+    session.result.stdout.fnmatch_lines(
+        [
+            "Toil logged: 1 issue(s) — run bd list -l hostile to review",
+            "Toil logged: 1 issue(s) — run bd list -l quota to review",
+        ]
+    )
+
+
+def test_toil_falls_back_to_json_lines_without_bd(
+    pytester: pytest.Pytester, sandbox: Sandbox, workflow_template: str, prefix: str,
+    scenario: SetScenario, no_bd: None,
+) -> None:  # fmt: skip
+    scenario(prefix, "fail-ready", message=HOSTILE)
+    write(pytester, "hostile", experiment_doc(prefix))
+    session = run_live(pytester, sandbox, "--experiment-cleanup=always")
+    instance = session.instance("hostile")["instance"]
+    [record] = session.toil_file()
+    assert record["title"].startswith(f"Experiment failed: {instance} - ")
+    assert record["title"].endswith(HOSTILE)
+    assert record["labels"] == ["toil", "hostile", "argocd"]
+    assert record["priority"] == 2
+    assert record["type"] == "bug"
+    session.result.stdout.fnmatch_lines(
+        [
+            "Toil logged: 1 issue(s) — run bd list -l hostile to review "
+            f"(in {pytester.path / '.experiment-toil.jsonl'})"
+        ]
+    )
