@@ -230,6 +230,10 @@ class LiveRun:
             else:
                 launch.queued = True
                 self._queue.append(launch)
+                self._say(
+                    f"{launch.experiment.name}: queued (--experiment-max-concurrent "
+                    f"{self.options.max_concurrent})"
+                )
         if self._queue:
             self._launcher = threading.Thread(
                 target=self._drain, name="experiment-launcher", daemon=True

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,6 +17,7 @@ import pytest
 from fakes import FakeTools, install_fake_tools
 from kubernetes import client
 
+from pytest_experiment.cluster import Cluster, connect
 from pytest_experiment.errors import SandboxError
 from pytest_experiment.sandbox import Sandbox, SandboxConfig, start_sandbox
 from pytest_experiment.sandbox.kube import WORKFLOW_TEMPLATES
@@ -114,3 +116,27 @@ def fake_tools(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeTools:
     for name, value in tools.env().items():
         monkeypatch.setenv(name, value)
     return tools
+
+
+@pytest.fixture
+def cluster(sandbox: Sandbox) -> Iterator[Cluster]:
+    connected = connect(kubeconfig=sandbox.kubeconfig)
+    yield connected
+    connected.close()
+
+
+@pytest.fixture
+def s3_credentials(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The sandbox's S3 keys in boto3's own chain, as a user's shell would have them."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", sandbox.access_key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", sandbox.secret_key)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+
+
+@pytest.fixture
+def no_bd(monkeypatch: pytest.MonkeyPatch) -> None:
+    """PATH without any ``bd``, so toil goes to the JSON-lines file."""
+    path = os.environ.get("PATH", "")
+    kept = [d for d in path.split(os.pathsep) if d and not (Path(d) / "bd").exists()]
+    monkeypatch.setenv("PATH", os.pathsep.join(kept))
+    assert shutil.which("bd") is None

@@ -1,0 +1,183 @@
+"""Running pytest over experiment files against the sandbox, as a user would, and reading
+what the run left behind: exit code, terminal lines, JSON report, toil and the cluster."""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from kubernetes import client
+
+from pytest_experiment.sandbox import Sandbox
+from pytest_experiment.sandbox.kube import (
+    EXPERIMENTS,
+    WORKFLOW_TEMPLATES,
+    WaitTimeout,
+    custom_lister,
+    list_raw,
+    wait_until,
+)
+
+from .lifecycle import NAMESPACE, TIMEOUT, Run, status_of
+
+Obj = dict[str, Any]
+# A pytest run that outlives this is hung: fail it rather than wait for the CI limit.
+SESSION_TIMEOUT = 180.0
+
+
+@dataclass
+class Session:
+    """One finished pytest run over experiment files."""
+
+    result: pytest.RunResult
+    report: Obj
+    root: Path
+
+    @property
+    def stdout(self) -> str:
+        return self.result.stdout.str()
+
+    def experiment(self, name: str) -> Obj:
+        found: Obj = next(e for e in self.report["experiments"] if e["name"] == name)
+        return found
+
+    def instance(self, name: str) -> Obj:
+        instances = self.experiment(name)["instances"]
+        assert len(instances) == 1, json.dumps(instances, indent=1)[:3000]
+        found: Obj = instances[0]
+        return found
+
+    def lifecycle(self, name: str) -> Obj:
+        result: Obj = self.instance(name)["lifecycle"]
+        return result
+
+    def preflight(self, name: str, check: str) -> Obj:
+        found: Obj = next(c for c in self.experiment(name)["preflight"] if c["check"] == check)
+        return found
+
+    def cleanup(self, name: str) -> Obj:
+        found: Obj = next(c for c in self.report["cleanup"] if c["experiment"] == name)
+        return found
+
+    def toil(self, name: str) -> list[Obj]:
+        return [t for t in self.report["toil"] if t["experiment"] == name]
+
+    def toil_file(self) -> list[Obj]:
+        path = self.root / ".experiment-toil.jsonl"
+        if not path.exists():
+            return []
+        return [json.loads(line) for line in path.read_text().splitlines() if line]
+
+
+def write(pytester: pytest.Pytester, name: str, doc: Obj, *, template: str | None = None) -> Path:
+    folder = pytester.path / "experiments" / name
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "experiment.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
+    if template is not None:
+        (folder / "workflow").mkdir(exist_ok=True)
+        (folder / "workflow" / "template.yaml").write_text(
+            yaml.safe_dump(
+                {
+                    "apiVersion": WORKFLOW_TEMPLATES.api_version,
+                    "kind": "WorkflowTemplate",
+                    "metadata": {"name": template},
+                    "spec": {"entrypoint": "validate", "templates": [{"name": "validate"}]},
+                }
+            )
+        )
+    return folder
+
+
+def run_live(pytester: pytest.Pytester, sandbox: Sandbox, *args: str) -> Session:
+    """``pytest experiments`` in a subprocess against the sandbox, with a JSON report."""
+    report = pytester.path / "experiment-report.json"
+    result = pytester.runpytest_subprocess(
+        "experiments",
+        "-v",
+        "-p", "no:cacheprovider",
+        # "=" forms: a bare path argument would move pytest's rootdir to its ancestor.
+        f"--experiment-kubeconfig={sandbox.kubeconfig}",
+        f"--experiment-s3-endpoint={sandbox.s3_endpoint}",
+        f"--experiment-report={report}",
+        *args,
+        timeout=SESSION_TIMEOUT,
+    )  # fmt: skip
+    assert report.exists(), result.stdout.str() + result.stderr.str()
+    return Session(result=result, report=json.loads(report.read_text()), root=pytester.path)
+
+
+class DeleteWhenRunning(threading.Thread):
+    """A person deleting the ``prefix`` experiment once it is Running (``quiet``: and stays so).
+
+    Whatever goes wrong, every ``prefix`` experiment is deleted in the end, so the pytest
+    run it stands beside never waits on a manual completion that will not come.
+    """
+
+    def __init__(self, k8s: client.ApiClient, prefix: str, *, quiet: bool = False) -> None:
+        super().__init__(daemon=True)
+        self.k8s, self.prefix, self.quiet = k8s, prefix, quiet
+        self.deleted: list[str] = []
+        self.failure: BaseException | None = None
+        self.start()
+
+    def run(self) -> None:
+        try:
+
+            def mine_running(objects: dict[str, Obj]) -> list[str]:
+                return [
+                    o["metadata"]["name"]
+                    for o in objects.values()
+                    if o["metadata"]["name"].startswith(self.prefix)
+                    and status_of(o).get("phase") == "Running"
+                ]
+
+            running = wait_until(
+                custom_lister(self.k8s, EXPERIMENTS, namespace=NAMESPACE),
+                lambda objects: bool(mine_running(objects)),
+                timeout=SESSION_TIMEOUT,
+                what=f"a {self.prefix} experiment to be Running",
+            )
+            [name] = mine_running(running)
+            if self.quiet:
+                Run(api=self.k8s, name=name).assert_quiet("phase")
+            Run(api=self.k8s, name=name).delete()
+            self.deleted.append(name)
+        except (WaitTimeout, AssertionError, client.ApiException) as exc:
+            self.failure = exc
+        finally:
+            for item in managed(self.k8s, self.prefix):
+                Run(api=self.k8s, name=item["metadata"]["name"]).delete()
+
+    def join(self, timeout: float | None = None) -> list[str]:  # type: ignore[override]
+        super().join(timeout)
+        assert self.failure is None, self.failure
+        return self.deleted
+
+
+def managed(k8s: client.ApiClient, prefix: str) -> list[Obj]:
+    """Experiments on the sandbox whose name starts with ``prefix``."""
+    items, _ = list_raw(custom_lister(k8s, EXPERIMENTS, namespace=NAMESPACE))
+    return [i for i in items if i["metadata"]["name"].startswith(prefix)]
+
+
+def exists(k8s: client.ApiClient, instance: str) -> bool:
+    items, _ = list_raw(
+        custom_lister(k8s, EXPERIMENTS, namespace=NAMESPACE),
+        field_selector=f"metadata.name={instance}",
+    )
+    return bool(items)
+
+
+def wait_gone(k8s: client.ApiClient, instance: str) -> None:
+    wait_until(
+        custom_lister(k8s, EXPERIMENTS, namespace=NAMESPACE),
+        lambda objects: not objects,
+        timeout=TIMEOUT,
+        what=f"{instance} to be deleted",
+        field_selector=f"metadata.name={instance}",
+    )

@@ -1,0 +1,287 @@
+"""A live session as a whole: interrupts, -x, the concurrency cap, xdist and secrets (R36, S5–S7).
+
+Every test ends by comparing what the cluster holds against what the run
+reported: an instance on the cluster that no cleanup record names is a leak.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from kubernetes import client
+
+from pytest_experiment.sandbox import Sandbox
+from pytest_experiment.sandbox.kube import EXPERIMENTS, WaitTimeout, custom_lister, wait_until
+
+from .lifecycle import NAMESPACE, Run, SetScenario, experiment_doc, status_of
+from .runs import SESSION_TIMEOUT, Session, managed, run_live, wait_gone, write
+
+pytestmark = pytest.mark.usefixtures("s3_credentials", "workflow_template", "no_bd")
+
+Obj = dict[str, Any]
+TERMINAL = ("Complete", "Failed")
+
+
+def names(objects: dict[str, Obj], prefix: str, *, phase: str | None = None) -> set[str]:
+    return {
+        o["metadata"]["name"]
+        for o in objects.values()
+        if o["metadata"]["name"].startswith(prefix)
+        and (phase is None or status_of(o).get("phase") == phase)
+    }
+
+
+def delete_all(k8s: client.ApiClient, prefix: str) -> None:
+    for item in managed(k8s, prefix):
+        Run(api=k8s, name=item["metadata"]["name"]).delete()
+
+
+def accounted(session: Session, k8s: client.ApiClient, prefix: str) -> dict[str, Obj]:
+    """Cleanup records by instance, after checking that every one on the cluster has one."""
+    records = {c["instance"]: c for c in session.report["cleanup"]}
+    on_cluster = {o["metadata"]["name"] for o in managed(k8s, prefix)}
+    assert on_cluster <= set(records), f"unaccounted: {on_cluster - set(records)}"
+    for instance, record in records.items():
+        assert f"  {record['action']} {instance} ({record['experiment']}): " in session.stdout
+    return records
+
+
+# -- interrupts --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("signum", "policy"),
+    [(signal.SIGINT, "on-success"), (signal.SIGTERM, "on-success"), (signal.SIGINT, "always")],
+    ids=["SIGINT-keeps", "SIGTERM-keeps", "SIGINT-always-deletes"],
+)
+def test_an_interrupt_applies_the_cleanup_policy_to_every_instance(
+    pytester: pytest.Pytester, sandbox: Sandbox, k8s: client.ApiClient, prefix: str,
+    scenario: SetScenario, signum: signal.Signals, policy: str,
+) -> None:  # fmt: skip
+    scenario(prefix, "stuck-running")
+    for name in ("one", "two", "three"):
+        write(pytester, name, experiment_doc(prefix))
+    report = pytester.path / "experiment-report.json"
+    out = pytester.path / "stdout.txt"
+    with out.open("w") as stdout:
+        proc = subprocess.Popen(
+            [
+                sys.executable, "-m", "pytest", "experiments", "-v", "-p", "no:cacheprovider",
+                f"--experiment-kubeconfig={sandbox.kubeconfig}",
+                f"--experiment-s3-endpoint={sandbox.s3_endpoint}",
+                f"--experiment-report={report}",
+                f"--experiment-cleanup={policy}",
+            ],
+            cwd=pytester.path, stdout=stdout, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        try:
+            running = wait_until(
+                custom_lister(k8s, EXPERIMENTS, namespace=NAMESPACE),
+                lambda objects: len(names(objects, prefix, phase="Running")) == 3,
+                timeout=SESSION_TIMEOUT,
+                what=f"three {prefix} experiments Running",
+            )
+            proc.send_signal(signum)
+            ret = proc.wait(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    text = out.read_text()
+    try:
+        assert ret == pytest.ExitCode.INTERRUPTED, text
+        session = Session(
+            result=pytest.RunResult(ret, text.splitlines(), [], 0.0),
+            report=json.loads(report.read_text()),
+            root=pytester.path,
+        )
+        records = accounted(session, k8s, prefix)
+        instances = names(running, prefix)
+        assert set(records) == instances
+        if policy == "always":
+            assert {r["action"] for r in records.values()} == {"deleted"}
+            for instance in instances:
+                wait_gone(k8s, instance)
+        else:
+            for instance, record in records.items():
+                assert record["action"] == "kept"
+                assert record["reason"] == "not finished: the session stopped while it was Running"
+                assert record["command"] == f"kubectl delete experiment {instance} -n {NAMESPACE}"
+            assert names({o["metadata"]["name"]: o for o in managed(k8s, prefix)}, prefix) == (
+                instances
+            )
+    finally:
+        delete_all(k8s, prefix)
+
+
+def test_exitfirst_stops_waiting_and_accounts_for_every_launched_instance(
+    pytester: pytest.Pytester, sandbox: Sandbox, k8s: client.ApiClient, prefix: str,
+    scenario: SetScenario,
+) -> None:  # fmt: skip
+    failing, stuck = f"{prefix}f-", f"{prefix}s-"
+    scenario(failing, "fail-provisioning", message="quota exceeded")
+    scenario(stuck, "stuck-running")
+    write(pytester, "a-fails", experiment_doc(failing))
+    write(pytester, "b-stuck", experiment_doc(stuck))
+    write(pytester, "c-stuck", experiment_doc(stuck))
+    try:
+        session = run_live(pytester, sandbox, "-x")
+        assert session.result.ret == pytest.ExitCode.TESTS_FAILED
+        session.result.stdout.fnmatch_lines(["*::lifecycle FAILED*", "*stopping after 1 failures*"])
+        records = accounted(session, k8s, prefix)
+        assert len(records) == 3, "all three were applied when the session started"
+        by_experiment = {r["experiment"]: r for r in records.values()}
+        assert by_experiment["a-fails"]["reason"].startswith("lifecycle FAIL: ")
+        for name in ("b-stuck", "c-stuck"):
+            assert by_experiment[name]["action"] == "kept"
+            assert by_experiment[name]["reason"].startswith(
+                "not finished: the session stopped while it was "
+            )
+        assert "b-stuck/experiment.yaml::lifecycle" not in session.stdout
+    finally:
+        delete_all(k8s, prefix)
+
+
+# -- concurrency -------------------------------------------------------------------------------
+
+
+class ConcurrencyProbe(threading.Thread):
+    """Watches the ``prefix`` experiments and records how many were unfinished at once."""
+
+    def __init__(self, k8s: client.ApiClient, prefix: str, *, expected: int) -> None:
+        super().__init__(daemon=True)
+        self.k8s, self.prefix, self.expected = k8s, prefix, expected
+        self.seen: set[str] = set()
+        self.most = 0
+        self.failure: WaitTimeout | None = None
+        self.start()
+
+    def _observe(self, objects: dict[str, Obj]) -> bool:
+        mine = [o for o in objects.values() if o["metadata"]["name"].startswith(self.prefix)]
+        self.seen |= {o["metadata"]["name"] for o in mine}
+        unfinished = [o for o in mine if status_of(o).get("phase") not in TERMINAL]
+        self.most = max(self.most, len(unfinished))
+        return len(self.seen) == self.expected and not unfinished
+
+    def run(self) -> None:
+        try:
+            wait_until(
+                custom_lister(self.k8s, EXPERIMENTS, namespace=NAMESPACE),
+                self._observe,
+                timeout=SESSION_TIMEOUT,
+                what=f"{self.expected} {self.prefix} experiments to finish",
+            )
+        except WaitTimeout as exc:
+            self.failure = exc
+
+
+def test_max_concurrent_caps_the_experiments_running_at_once(
+    pytester: pytest.Pytester, sandbox: Sandbox, k8s: client.ApiClient, prefix: str,
+) -> None:  # fmt: skip
+    for name in ("one", "two", "three", "four"):
+        write(pytester, name, experiment_doc(prefix))
+    probe = ConcurrencyProbe(k8s, prefix, expected=4)
+    session = run_live(pytester, sandbox, "--experiment-max-concurrent=2")
+    probe.join()
+    assert probe.failure is None, probe.failure
+    assert session.result.ret == pytest.ExitCode.OK
+    assert len(probe.seen) == 4
+    assert probe.most == 2, "two at once: the cap is reached and not exceeded"
+    queued = [line for line in session.stdout.splitlines() if "queued" in line]
+    assert len(queued) == 2, queued
+    assert all("(--experiment-max-concurrent 2)" in line for line in queued)
+    assert {r["action"] for r in accounted(session, k8s, prefix).values()} == {"deleted"}
+
+
+def test_without_a_cap_every_experiment_runs_at_once(
+    pytester: pytest.Pytester, sandbox: Sandbox, k8s: client.ApiClient, prefix: str,
+) -> None:  # fmt: skip
+    for name in ("one", "two", "three", "four"):
+        write(pytester, name, experiment_doc(prefix))
+    probe = ConcurrencyProbe(k8s, prefix, expected=4)
+    session = run_live(pytester, sandbox)
+    probe.join()
+    assert probe.failure is None, probe.failure
+    assert probe.most == 4
+    assert session.report["session"]["watch"]["watches"] == 1
+
+
+def test_xdist_workers_apply_each_experiment_once_and_merge_session_facts(
+    pytester: pytest.Pytester, sandbox: Sandbox, k8s: client.ApiClient, prefix: str,
+) -> None:  # fmt: skip
+    for name in ("one", "two", "three"):
+        write(pytester, name, experiment_doc(prefix))
+    try:
+        session = run_live(
+            pytester, sandbox, "-n", "2", "--dist=loadgroup", "--experiment-cleanup=never"
+        )
+        assert session.result.ret == pytest.ExitCode.OK
+        on_cluster = {o["metadata"]["name"] for o in managed(k8s, prefix)}
+        reported = {session.instance(name)["instance"] for name in ("one", "two", "three")}
+        assert on_cluster == reported
+        assert len(on_cluster) == 3
+        assert set(accounted(session, k8s, prefix)) == on_cluster
+        facts = session.report["session"]
+        assert 1 <= facts["watch"]["watches"] <= 2, "one watch per worker that ran experiments"
+        assert facts["apiRequests"]["create"] == 3, "workers' request counts add up"
+    finally:
+        delete_all(k8s, prefix)
+
+
+# -- secrets (S7) -----------------------------------------------------------------------------
+
+
+def credentials(sandbox: Sandbox) -> dict[str, str]:
+    """Every secret the session could have printed, under a name for the failure message."""
+    found = {"S3 access key": sandbox.access_key, "S3 secret key": sandbox.secret_key}
+    kubeconfig = yaml.safe_load(Path(sandbox.kubeconfig).read_text())
+    for user in kubeconfig["users"]:
+        for key, value in (user.get("user") or {}).items():
+            if key in ("token", "client-key-data", "client-certificate-data", "password"):
+                found[f"kubeconfig {key}"] = value
+                if key.endswith("-data"):
+                    # The decoded PEM body, in case something printed the file's content.
+                    pem = base64.b64decode(value).decode().splitlines()
+                    found[f"kubeconfig {key} (PEM)"] = next(
+                        line for line in pem[1:] if len(line) > 40
+                    )
+    assert len(found) > 2, "the sandbox kubeconfig carries client credentials"
+    return found
+
+
+def test_no_credential_reaches_the_terminal_junit_or_json_report(
+    pytester: pytest.Pytester, sandbox: Sandbox, k8s: client.ApiClient, prefix: str,
+    scenario: SetScenario,
+) -> None:  # fmt: skip
+    failing = f"{prefix}f-"
+    scenario(failing, "fail-running", message="disk full")
+    write(pytester, "passes", experiment_doc(prefix, publish=True))
+    write(pytester, "fails", experiment_doc(failing, publish=True))
+    junit = pytester.path / "report.xml"
+    try:
+        session = run_live(
+            pytester, sandbox, "-vv", "-rA", "--experiment-cleanup=always", f"--junitxml={junit}"
+        )
+        assert session.result.ret == pytest.ExitCode.TESTS_FAILED
+        assert session.instance("passes")["lifecycle"]["verdict"] == "pass"
+        assert session.instance("fails")["lifecycle"]["verdict"] == "fail"
+        outputs = {
+            "terminal": session.stdout + session.result.stderr.str(),
+            "JUnit": junit.read_text(),
+            "JSON report": json.dumps(session.report),
+        }
+        for where, text in outputs.items():
+            assert text, where
+            for what, secret in credentials(sandbox).items():
+                assert secret not in text, f"{what} in the {where}"
+    finally:
+        delete_all(k8s, prefix)
