@@ -45,6 +45,7 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
-bench: setup
+bench: assets
 	$(BIN)/python benchmarks/offline_scoring.py
 	$(BIN)/python benchmarks/collection.py
+	$(BIN)/python benchmarks/lifecycle.py --p6

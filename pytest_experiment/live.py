@@ -503,15 +503,26 @@ class LiveRun:
 
     def _kept_reason(self, launch: Launch) -> str:
         if launch.result is None:
-            watcher = self._watchers.get(launch.namespace)
-            seen = watcher.observed(launch.instance).obj if watcher is not None else None
-            phase = phase_of(seen) if seen is not None else launch.phase or "Pending"
-            return f"not finished: the session stopped while it was {phase}"
+            return f"not finished: the session stopped while it was {self._phase_now(launch)}"
         if launch.result.status is not Status.PASS:
             return (
                 f"lifecycle {launch.result.status.name}: {one_line(launch.result.line, limit=160)}"
             )
         return "an item of this experiment failed"
+
+    def _phase_now(self, launch: Launch) -> str:
+        # An interrupt can land between the operator's patch and its watch event;
+        # one read makes the kept record state the phase the instance is left in.
+        if self.cluster is not None:
+            try:
+                return phase_of(
+                    self.cluster.get_experiment(launch.instance, namespace=launch.namespace)
+                )
+            except ClusterError:
+                pass
+        watcher = self._watchers.get(launch.namespace)
+        seen = watcher.observed(launch.instance).obj if watcher is not None else None
+        return phase_of(seen) if seen is not None else launch.phase or "Pending"
 
     def _delete(self, launch: Launch, *, reason: str) -> Cleanup:
         assert self.cluster is not None
@@ -749,7 +760,7 @@ class _Follower:
 
     def _timeline(self, observed: Observed) -> dict[str, str]:
         return {
-            t.value: t.seen_at.isoformat(timespec="milliseconds")
+            t.value: t.seen_at.isoformat(timespec="microseconds")
             for t in observed.timeline("phase")
         }
 
