@@ -208,6 +208,7 @@ class Cluster:
         self._objects = client.CustomObjectsApi(api)
         self._core = client.CoreV1Api(api)
         self._apps = client.AppsV1Api(api)
+        self._batch = client.BatchV1Api(api)
         self._extensions = client.ApiextensionsV1Api(api)
         self._lock = threading.Lock()
         self._requests: Counter[str] = Counter()
@@ -532,6 +533,49 @@ class Cluster:
             text = self._call(f"read logs of {OPERATOR_NAMESPACE}/{name}", "log", read)
             found.extend(line for line in text.splitlines() if instance in line)
         return found[-lines:]
+
+    def analyzer_job(self, instance: str) -> Obj:
+        """The analyzer Job ``<instance>-analyzer`` the operator runs (R61)."""
+        name = f"{instance}-analyzer"
+        return self._raw(
+            f"get Job {OPERATOR_NAMESPACE}/{name}",
+            "get",
+            self._batch.read_namespaced_job,
+            name,
+            OPERATOR_NAMESPACE,
+        )
+
+    def job_log_tail(self, job: str, *, lines: int = 50) -> list[str]:
+        """The last ``lines`` log lines of the newest pod of ``job`` in the operator namespace.
+
+        Raises ``ClusterError`` saying why when there is no pod to read.
+        """
+        pods = self._raw(
+            f"list pods of Job {OPERATOR_NAMESPACE}/{job}",
+            "list",
+            self._core.list_namespaced_pod,
+            OPERATOR_NAMESPACE,
+            label_selector=f"job-name={job}",
+        )
+        items = sorted(
+            pods.get("items") or [],
+            key=lambda p: str((p.get("metadata") or {}).get("creationTimestamp") or ""),
+        )
+        if not items:
+            raise ClusterError(f"no pod of Job {OPERATOR_NAMESPACE}/{job} to read logs from")
+        name = str(items[-1]["metadata"]["name"])
+
+        def read() -> str:
+            response = self._core.read_namespaced_pod_log(
+                name,
+                OPERATOR_NAMESPACE,
+                tail_lines=lines,
+                _preload_content=False,
+                _request_timeout=_REQUEST_TIMEOUT,
+            )
+            return bytes(response.data).decode("utf-8", errors="replace")
+
+        return self._call(f"read logs of {OPERATOR_NAMESPACE}/{name}", "log", read).splitlines()
 
 
 class WatchStream:

@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from _pytest._code.code import TerminalRepr
@@ -28,6 +28,10 @@ from pytest_experiment.rules import RULES
 from pytest_experiment.spec import Experiment, Source, is_experiment, read_source
 from pytest_experiment.state import SESSION, ExperimentSession, ResultFile
 from pytest_experiment.verdict import CheckResult, Status
+
+if TYPE_CHECKING:
+    from pytest_experiment.live import Launch
+    from pytest_experiment.publishing import Published
 
 PREFLIGHT_CHECKS = ("workflow-template", "operator")
 _RESERVED = frozenset(
@@ -295,7 +299,7 @@ class ReviewItem(ExperimentItem):
             return _unpublished(self)
         if self.state.options.results is not None:
             return _skip("offline: no review gate for published results")
-        return _blocked(self) or _after_lifecycle(self, "the review gate")
+        return _blocked(self) or _live_review(self)
 
 
 class QualityItem(ExperimentItem):
@@ -334,8 +338,10 @@ def _unpublished(item: ExperimentItem) -> CheckResult:
     return _skip("not published")
 
 
-def _after_lifecycle(item: ExperimentItem, what: str) -> CheckResult:
-    """Waits for the lifecycle verdict (it may not have run: -k), then says what follows."""
+def _published(item: ExperimentItem) -> tuple[Launch, Published] | CheckResult:
+    """The live launch and its published outcome once the lifecycle passed, else a skip."""
+    from pytest_experiment import publishing
+
     live = item.state.live
     assert live is not None
     launch = live.add(item.experiment, nodeid=item.parent.nodeid if item.parent else "")
@@ -343,26 +349,63 @@ def _after_lifecycle(item: ExperimentItem, what: str) -> CheckResult:
     item.instance = launch.instance
     if lifecycle.status is not Status.PASS:
         return _skip(f"blocked by {item.experiment.name}::lifecycle")
-    return _skip(f"{what} of live instances is not implemented yet")
+    state = item.state
+
+    def score(
+        experiment: Experiment, result: ResultFile, analyzer: str | None
+    ) -> list[tuple[str, CheckResult]]:
+        return state.quality(experiment, result, analyzer=analyzer)
+
+    outcome = publishing.published(live, launch, score=score)
+    item.instance = outcome.instance
+    return launch, outcome
 
 
 def _live_quality(item: QualityItem) -> CheckResult:
-    """A check of the live instance's summary.json, once the lifecycle passed (R50)."""
+    """A check of the live instance's summary.json, after the analyzer and any auto-fix
+    re-runs (R50, R61, R71)."""
+    found = _published(item)
+    if isinstance(found, CheckResult):
+        return found
+    _, outcome = found
+    if outcome.results is None:
+        return _skip(f"no summary: {outcome.problem}")
+    run = {
+        **_run_record(ResultFile(instance=outcome.instance, path=Path(), summary=outcome.summary)),
+        "results": outcome.results_url,
+        "analysis": outcome.analyzer or None,
+    }
+    item.record(run=run, gate=outcome.gate.value if outcome.gate else None)
+    result: CheckResult = dict(outcome.results)[item.check]
+    extra = outcome.causes_of(item.check)
+    if item.check == "ai-verdict":
+        extra += outcome.analyzer_details
+    if outcome.attempts:
+        item.record(attempts=[a.as_json() for a in outcome.attempts])
+        extra.append(f"auto-fix: results of attempt {len(outcome.attempts)}")
+    if outcome.stopped:
+        extra.append(f"auto-fix stopped: {outcome.stopped}")
+    if extra:
+        result = replace(result, details=(*result.details, *extra))
+    return result
+
+
+def _live_review(item: ExperimentItem) -> CheckResult:
+    """The review gate of the last instance (R80–R84), once results are scored."""
+    from pytest_experiment import publishing
+
+    found = _published(item)
+    if isinstance(found, CheckResult):
+        return found
+    launch, outcome = found
+    item.record(gateReport=outcome.gate_record())
+    if outcome.rerun_failed:
+        return _skip(f"blocked by the auto-fix re-run: {outcome.stopped}")
     live = item.state.live
     assert live is not None
-    launch = live.add(item.experiment, nodeid=item.parent.nodeid if item.parent else "")
-    lifecycle = live.follow(launch)
-    item.instance = launch.instance
-    if lifecycle.status is not Status.PASS:
-        return _skip(f"blocked by {item.experiment.name}::lifecycle")
-    summary = live.summary(launch)
-    if summary is None:
-        return _skip(f"no summary: {launch.summary_problem}")
-    result = ResultFile(
-        instance=launch.instance, path=Path(f"s3/{launch.instance}/summary.json"), summary=summary
-    )
-    item.record(run={**_run_record(result), "results": launch.results_url})
-    return dict(item.state.quality(item.experiment, result))[item.check]
+    result = publishing.review(live, launch, outcome)
+    item.record(run={"review": result.figures.get("reviewPhase"), "pr": result.figures.get("pr")})
+    return result
 
 
 def _blocked(item: ExperimentItem) -> CheckResult | None:

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -39,11 +39,15 @@ from pytest_experiment.lifecycle import (
 )
 from pytest_experiment.options import Options
 from pytest_experiment.results import ResultsStore
+from pytest_experiment.review import PullRequestRef, review_phase
 from pytest_experiment.schema import SchemaUnavailable, schema_from_crd
 from pytest_experiment.spec import Experiment
 from pytest_experiment.toil import ToilLog, ToilRecord
 from pytest_experiment.verdict import CheckResult, Status
 from pytest_experiment.watch import ExperimentWatcher, InstanceDeleted, Observed, WatchTimeout
+
+if TYPE_CHECKING:
+    from pytest_experiment.publishing import Attempt, Published
 
 Obj = dict[str, Any]
 
@@ -53,6 +57,9 @@ MANAGED_BY = {"app.kubernetes.io/managed-by": "pytest-experiment"}
 # this tick, is what notices a transition.
 TICK = 0.5
 _UNREACHABLE = "No cluster reachable"
+# How long a deletion may take (the operator's finalizer closes a pending PR) before the
+# report says it is still held.
+_DELETE_WAIT = 60.0
 
 
 @dataclass
@@ -82,6 +89,14 @@ class Launch:
     summary_problem: str | None = None
     """Why there is no summary to score, once reading it has been tried."""
     results_url: str = ""
+    published: Published | None = None
+    """After Complete, for publish: true: analyzer, scored results, gate (``publishing``)."""
+    review: CheckResult | None = None
+    attempts: list[Attempt] = field(default_factory=list)
+    """Earlier runs an auto-fix replaced (R71)."""
+    applied_fixes: list[str] = field(default_factory=list)
+    retired: list[Cleanup] = field(default_factory=list)
+    """What became of the instances those earlier runs created."""
 
     @property
     def created(self) -> bool:
@@ -136,6 +151,7 @@ class LiveRun:
         output: Output | None = None,
         on_toil: Callable[[ToilRecord], None] | None = None,
         connector: Callable[[], Cluster] | None = None,
+        verbose: bool = False,
     ) -> None:
         self.options = options
         self.toil = toil
@@ -145,6 +161,7 @@ class LiveRun:
         self._connector = connector or (
             lambda: connect(kubeconfig=options.kubeconfig, context=options.context)
         )
+        self.verbose = verbose
         self.run_id = secrets.token_hex(4)
         self.launches: dict[str, Launch] = {}
         self._by_nodeid: dict[str, str] = {}
@@ -254,12 +271,12 @@ class LiveRun:
                 "operator": CheckResult(Status.FAIL, message),
             }
             launch.blocked = f"blocked by {experiment.name}::preflight[workflow-template]"
-            self._log(lifecycle.unreachable_toil(experiment.name, one_line(self.unreachable)))
+            self.log_toil(lifecycle.unreachable_toil(experiment.name, one_line(self.unreachable)))
             return
         if failure is not None:
             rule, reason = failure
             launch.blocked = f"blocked by {experiment.name}::validate[{rule}]"
-            self._log(lifecycle.validation_toil(experiment.name, reason))
+            self.log_toil(lifecycle.validation_toil(experiment.name, reason))
             # Pre-flight still reports on the cluster: it is what the user fixes next.
         launch.preflight = {
             "workflow-template": self._template_check(experiment, cluster),
@@ -281,14 +298,14 @@ class LiveRun:
         except ClusterError as exc:
             return CheckResult(Status.FAIL, f"WorkflowTemplate {name}: cannot check: {exc}")
         if not local.is_file():
-            self._log(lifecycle.missing_template_toil(experiment.name, name))
+            self.log_toil(lifecycle.missing_template_toil(experiment.name, name))
             return CheckResult(
                 Status.FAIL,
                 f"WorkflowTemplate {name} not found in argo-workflows and there is no {shown} "
                 "to apply",
             )
         if not self.options.apply_templates:
-            self._log(lifecycle.missing_template_toil(experiment.name, name))
+            self.log_toil(lifecycle.missing_template_toil(experiment.name, name))
             return CheckResult(
                 Status.FAIL,
                 f"WorkflowTemplate {name} not found in argo-workflows; apply it with: "
@@ -319,7 +336,7 @@ class LiveRun:
             return CheckResult(
                 Status.PASS, f"Operator healthy ({replicas} ready {plural})", figures={"ready": 1}
             )
-        self._log(lifecycle.operator_toil(experiment.name))
+        self.log_toil(lifecycle.operator_toil(experiment.name))
         why = f"cannot read its Deployment: {error}" if replicas is None else "0 ready replicas"
         return CheckResult(
             Status.WARN,
@@ -343,7 +360,7 @@ class LiveRun:
             instance = self.cluster.create_experiment(body, namespace=launch.namespace)
         except ClusterError as exc:
             launch.error = str(exc)
-            self._log(lifecycle.apply_toil(experiment.name, one_line(exc)))
+            self.log_toil(lifecycle.apply_toil(experiment.name, one_line(exc)))
             launch.applied.set()
             return
         launch.instance, launch.applied_at = instance, datetime.now(UTC)
@@ -433,12 +450,12 @@ class LiveRun:
                 else:
                     self._apply(launch)
             while not launch.applied.wait(TICK):
-                self._flush()
+                self.flush()
                 self.out.status(
                     f"{experiment.name}: queued (--experiment-max-concurrent "
                     f"{self.options.max_concurrent})"
                 )
-        self._flush()
+        self.flush()
         if launch.error is not None:
             return CheckResult(Status.FAIL, f"Apply failed: {launch.error}")
         return _Follower(self, launch).verdict()
@@ -453,7 +470,8 @@ class LiveRun:
         if self._launcher is not None:
             self._launcher.join(timeout=30)
         self.out.clear()
-        self.cleanups = [
+        self.cleanups = [c for launch in self.launches.values() for c in launch.retired]
+        self.cleanups += [
             self._cleanup(launch) for launch in self.launches.values() if launch.instance
         ]
         self.cleanups += self._strays()
@@ -481,6 +499,17 @@ class LiveRun:
             and not launch.item_failed
         )
         policy = self.options.cleanup
+        pr = self._review_pending(launch)
+        if policy == "on-success" and succeeded and pr is not None:
+            # Deleting it would close the PR the review gate holds open (S8).
+            return Cleanup(
+                experiment=name,
+                instance=launch.instance,
+                action="kept",
+                reason=f"review Pending: {pr.name} ({pr.url}) left open for review; "
+                "deleting the instance closes it",
+                command=command,
+            )
         if policy == "never":
             return Cleanup(
                 experiment=name,
@@ -528,6 +557,7 @@ class LiveRun:
         assert self.cluster is not None
         name = launch.experiment.name
         command = delete_command(launch.instance, launch.namespace)
+        pr = self._review_pending(launch)
         try:
             existed = self.cluster.delete_experiment(launch.instance, namespace=launch.namespace)
         except ClusterError as exc:
@@ -539,12 +569,59 @@ class LiveRun:
                 command=command,
             )
         launch.deleted = True
+        if existed and pr is not None:
+            reason += f"; review was Pending: {self._closing(launch, pr)}"
         return Cleanup(
             experiment=name,
             instance=launch.instance,
             action="deleted" if existed else "gone",
             reason=reason if existed else "already deleted",
         )
+
+    def _review_pending(self, launch: Launch) -> PullRequestRef | None:
+        """The PR of an instance whose review gate is Pending, as the watch last saw it."""
+        watcher = self._watchers.get(launch.namespace)
+        observed = watcher.observed(launch.instance) if watcher is not None else None
+        if observed is None or observed.obj is None or observed.deleted:
+            return None
+        if review_phase(observed.obj) != "Pending":
+            return None
+        pr = PullRequestRef.of(observed.obj)
+        return pr if pr.url or pr.number is not None else None
+
+    def _closing(self, launch: Launch, pr: PullRequestRef) -> str:
+        """S8: the operator closes the PR before it lets the instance go; say whether it did."""
+        try:
+            self.watcher(launch.namespace).wait_deleted(launch.instance, timeout=_DELETE_WAIT)
+        except WatchTimeout:
+            return (
+                f"the operator still holds it after {format_duration(_DELETE_WAIT)}; "
+                f"{pr.name} ({pr.url}) may still be open"
+            )
+        return f"the operator closed {pr.name} ({pr.url}) as it deleted the instance"
+
+    def retire(self, launch: Launch, *, reason: str) -> None:
+        """Delete the instance an auto-fix replaces, waiting for the operator to let it go."""
+        cleanup = self._delete(launch, reason=reason)
+        if cleanup.action == "deleted":
+            with contextlib.suppress(WatchTimeout):
+                self.watcher(launch.namespace).wait_deleted(launch.instance, timeout=_DELETE_WAIT)
+        launch.retired.append(cleanup)
+        self._release(launch.instance)
+
+    def rerun(self, launch: Launch) -> CheckResult:
+        """Apply ``launch.experiment`` again as a new instance and follow it (R71)."""
+        launch.instance, launch.applied_at, launch.error = "", None, None
+        launch.result, launch.phase, launch.deleted = None, "", False
+        launch.summary, launch.summary_problem, launch.results_url = None, None, ""
+        launch.applied.clear()
+        self._apply(launch)
+        self.flush()
+        if launch.error is not None:
+            launch.result = CheckResult(Status.FAIL, f"Apply failed: {launch.error}")
+        else:
+            launch.result = _Follower(self, launch).verdict()
+        return launch.result
 
     def _strays(self) -> list[Cleanup]:
         """Instances carrying this run's label that no launch knows: a create whose answer
@@ -611,17 +688,20 @@ class LiveRun:
         try:
             if not url:
                 raise ResultsError(f"{launch.instance} has no status.resultsURL")
-            launch.summary = self._results().summary(str(url))
+            launch.summary = self.results_store().summary(str(url))
         except ResultsError as exc:
             launch.summary_problem = one_line(exc)
-            self._log(
+            self.log_toil(
                 lifecycle.results_toil(launch.experiment.name, launch.instance, one_line(exc))
             )
         return launch.summary
 
-    def _results(self) -> ResultsStore:
+    def results_store(self) -> ResultsStore:
         if self._store is None:
-            self._store = ResultsStore(endpoint=self.options.s3_endpoint)
+            wait = self.options.results_wait
+            self._store = ResultsStore(
+                endpoint=self.options.s3_endpoint, wait=wait if wait is not None else float("inf")
+            )
         return self._store
 
     def item_failed(self, key: str) -> None:
@@ -644,7 +724,7 @@ class LiveRun:
 
     # -- helpers --------------------------------------------------------------------
 
-    def _log(self, record: ToilRecord) -> None:
+    def log_toil(self, record: ToilRecord) -> None:
         self.toil.log(record)
         if self._on_toil is not None:
             self._on_toil(record)
@@ -654,9 +734,9 @@ class LiveRun:
         with self._lines_lock:
             self._pending_lines.append(text)
         if threading.current_thread() is threading.main_thread():
-            self._flush()
+            self.flush()
 
-    def _flush(self) -> None:
+    def flush(self) -> None:
         with self._lines_lock:
             lines, self._pending_lines = self._pending_lines, []
         if lines:
@@ -721,7 +801,7 @@ class _Follower:
                     timeout=wait,
                     what=f"leaving {phase}",
                 )
-            self.live._flush()
+            self.live.flush()
 
     # -- what is reported -------------------------------------------------------
 
@@ -817,7 +897,9 @@ class _Follower:
             phases[:-1] if phases[-1:] == ["Failed"] else phases, observed.obj
         )
         message = lifecycle.first_condition_message(observed.obj)
-        self.live._log(lifecycle.failed_toil(self.name, self.instance, phase, one_line(message)))
+        self.live.log_toil(
+            lifecycle.failed_toil(self.name, self.instance, phase, one_line(message))
+        )
         return CheckResult(
             Status.FAIL,
             f"Experiment {self.instance} failed in {phase}: {one_line(message)}",
@@ -838,7 +920,7 @@ class _Follower:
                 f"{format_duration(duration)} (manual completion)",
                 figures={"run": self._run_record(observed, duration=duration)},
             )
-        self.live._log(lifecycle.deleted_toil(self.name, self.instance, phase))
+        self.live.log_toil(lifecycle.deleted_toil(self.name, self.instance, phase))
         return CheckResult(
             Status.FAIL,
             f"Experiment {self.instance} was deleted while {phase}, before it finished",
@@ -852,7 +934,7 @@ class _Follower:
         """R33: toil once per phase, then fail, extend or abort. None: keep waiting."""
         if phase not in self.timed_out:
             self.timed_out.add(phase)
-            self.live._log(lifecycle.timeout_toil(self.name, self.instance, phase, budget))
+            self.live.log_toil(lifecycle.timeout_toil(self.name, self.instance, phase, budget))
         action = self.options.on_timeout
         extended = self.extensions.get(phase, 0)
         if action == "extend" and extended < self.options.max_extensions:

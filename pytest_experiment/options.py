@@ -235,6 +235,47 @@ OPTION_SPECS: tuple[OptionSpec, ...] = (
         metavar="POLICY",
     ),
     OptionSpec(
+        "results_wait",
+        "How long to retry reading a summary.json that is not in S3 yet (default 30s).",
+        _duration,
+        metavar="DURATION",
+    ),
+    OptionSpec(
+        "budget_analyzer",
+        "How long the AI analyzer may take once it has started (default 15m).",
+        _duration,
+        metavar="DURATION",
+    ),
+    OptionSpec(
+        "budget_analyzer_start",
+        "How long an empty status.analysisPhase after Complete is waited out before the "
+        "analysis counts as skipped (default 2m).",
+        _duration,
+        metavar="DURATION",
+    ),
+    OptionSpec(
+        "autofix",
+        "When the quality gate fails with a fixable root cause: off, suggest (print the fix "
+        "as a diff of experiment.yaml) or apply (edit the file, delete the instance, close "
+        "its PR and re-run, at most 3 times).",
+        _choice("off", "suggest", "apply"),
+        metavar="MODE",
+    ),
+    OptionSpec(
+        "review",
+        "The review gate of a published run: skip (leave the PR open and print the commands), "
+        "approve, reject, or auto (approve only when the quality gate passes).",
+        _choice("skip", "approve", "reject", "auto"),
+        metavar="ACTION",
+    ),
+    OptionSpec(
+        "budget_review",
+        "How long to wait for reviewPhase Pending, and for Approved or Rejected after the "
+        "review annotation (default 2m).",
+        _duration,
+        metavar="DURATION",
+    ),
+    OptionSpec(
         "instance",
         "Follow an existing instance instead of creating one (attach mode); repeatable.",
         _instances,
@@ -283,6 +324,12 @@ class Options:
     on_timeout: str = "fail"
     max_extensions: int = 1
     cleanup: str = "on-success"
+    results_wait: float | None = 30.0
+    budget_analyzer: float | None = 15 * 60.0
+    budget_analyzer_start: float | None = 2 * 60.0
+    autofix: str = "suggest"
+    review: str = "skip"
+    budget_review: float | None = 2 * 60.0
     instance: tuple[tuple[str, str], ...] = ()
     toil: bool = True
     toil_file: Path = Path(".experiment-toil.jsonl")

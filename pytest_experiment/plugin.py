@@ -100,6 +100,7 @@ def _prepare_live(config: pytest.Config, state: ExperimentSession) -> None:
             validation_failure=state.validation_reason,
             output=TerminalOutput(config),
             on_toil=lambda record: config.hook.pytest_experiment_toil(config=config, record=record),
+            verbose=config.get_verbosity() > 0,
         )
 
     state.live_factory = build

@@ -18,6 +18,7 @@ from pytest_experiment.toil import summary_lines
 from pytest_experiment.verdict import Status, gate
 
 _TAGS = {s.value: s for s in Status}
+_ANALYZER_PHASES = frozenset({"Succeeded", "Failed", "Skipped", "Timeout", "Deleted"})
 # Reports arrive in worker order under xdist; findings are shown in spec order.
 
 
@@ -188,7 +189,10 @@ class Scoreboard:
             if isinstance(props.get("run"), dict):
                 record.run = props["run"]
         elif step == "review":
-            report.instance(instance).review = finding
+            record = report.instance(instance)
+            record.review = finding
+            if isinstance(props.get("run"), dict):
+                record.run.update({k: v for k, v in props["run"].items() if v is not None})
 
     # -- terminal ------------------------------------------------------------------------------
 
@@ -211,6 +215,7 @@ class Scoreboard:
                     lines.append(f"    {record.run['completion']}")
                 for finding in record.quality:
                     lines.append(f"    {finding.line}")
+                lines.extend(f"    {x}" for x in gate_lines(record))
             for record in report.runs():
                 lines.extend(f"  {x}" for x in summary_block(report, record))
             lines.append("")
@@ -298,6 +303,29 @@ class Scoreboard:
         return "\n".join(out) + "\n"
 
 
+def gate_lines(record: InstanceReport) -> list[str]:
+    """The gate, its root causes (R70), the auto-fix attempts (R71) and the review."""
+    if record.gate is None:
+        return []
+    lines = [f"Quality gate: {record.gate.name}"]
+    causes = [d for f in record.quality for d in f.details if d.startswith("root cause")]
+    if causes:
+        lines.append("Root causes:")
+        lines.extend(f"  - {c.removeprefix('root cause ')}" for c in dict.fromkeys(causes))
+    attempts = next(
+        (f.figures["attempts"] for f in record.quality if f.figures.get("attempts")), None
+    )
+    for attempt in attempts or ():
+        fixes = f"; then {', '.join(attempt['fixes'])}" if attempt.get("fixes") else ""
+        lines.append(
+            f"Auto-fix attempt {attempt['attempt']}: {attempt['instance']}: "
+            f"{attempt['outcome']}{fixes}"
+        )
+    if record.review is not None:
+        lines.append(record.review.line)
+    return lines
+
+
 def _unscored(finding: Finding) -> bool:
     return finding.status is Status.NA and not finding.figures
 
@@ -327,8 +355,11 @@ def summary_block(report: ExperimentReport, record: InstanceReport) -> list[str]
         notes = []
         if "collected" in counts and "declared" in counts:
             notes.append(f"{counts['collected']}/{counts['declared']} metrics")
-        if run.get("analysis"):
-            notes.append(f"AI verdict: {run['analysis']}")
+        verdict = figures.get("ai-verdict", {}).get("verdict") or (
+            run.get("analysis") if run.get("analysis") not in _ANALYZER_PHASES else None
+        )
+        if verdict:
+            notes.append(f"AI verdict: {verdict}")
         if notes and record.gate is not None:
             quality += f" ({', '.join(notes)})"
         rows += [

@@ -78,7 +78,9 @@ def test_happy_path_applies_follows_and_deletes(
     workflow_template: str, prefix: str, no_bd: None,
 ) -> None:  # fmt: skip
     write(pytester, "fsync", experiment_doc(prefix, publish=True))
-    session = run_live(pytester, sandbox)
+    # Approved, so the published instance has nothing left to hold it (a review left
+    # Pending keeps it: see test_publishing).
+    session = run_live(pytester, sandbox, "--experiment-review=approve")
     assert session.result.ret == pytest.ExitCode.OK
     outcomes = session.result.parseoutcomes()
     assert "failed" not in outcomes
@@ -115,6 +117,9 @@ def test_happy_path_applies_follows_and_deletes(
     assert checks["custom-metrics"]["verdict"] == "pass", checks["custom-metrics"]
     assert session.report["toil"] == []
     assert session.toil_file() == []
+    review = session.instance("fsync")["review"]
+    assert review["verdict"] == "pass"
+    assert review["summary"].startswith("[PASS] Review: approved; PR #")
     wait_gone(k8s, instance)
     # One watch for the session, not a poll per experiment (P2).
     assert session.report["session"]["watch"]["watches"] == 1
