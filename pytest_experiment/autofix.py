@@ -72,8 +72,14 @@ def decide(
     done = set(applied)
     fixes = tuple(dict.fromkeys(c.fix for c in causes if c.fix and c.fix not in done))
     escalation: str | None = None
+    # Groups empty because no custom metric arrived at all are the pipeline's doing: its fix
+    # is the answer. A group empty on its own, or a machine that cannot mount the storage,
+    # is an infrastructure question.
+    pipeline = any(c.check == "custom-metrics" and c.fix for c in causes)
     if status is Status.FAIL:
-        if any(c.check == "intent-coverage" for c in causes):
+        if any(
+            c.check == "intent-coverage" and (c.infrastructure or not pipeline) for c in causes
+        ):
             # Seed 6.5: a missing differentiating group is an infrastructure question;
             # making the workload skip the variant would hide it.
             escalation = "intent coverage failed: never auto-fixed, a person must decide"
@@ -118,7 +124,7 @@ def _targets(doc: Any) -> list[CommentedMap]:
 
 
 def add_components(text: str, apps: Sequence[str]) -> str:
-    """Add ``- app: <x>`` for each of ``apps`` a target lacks, as the first items of its
+    """Add ``- app: <x>`` for each of ``apps`` a target lacks, after the last item of its
     ``components`` list, indented like the items already there."""
     doc = _load(text)
     lines = text.splitlines(keepends=True)
@@ -144,11 +150,13 @@ def add_components(text: str, apps: Sequence[str]) -> str:
         if not components:
             raise FixError(f"target {target.get('name')!r}: components is an empty list")
         line, col = components.lc.item(0)
-        first = lines[line]
-        prefix = first[:col]
+        prefix = lines[line][:col]
         if not prefix.rstrip().endswith("-"):
             raise FixError(f"target {target.get('name')!r}: cannot read the list's layout")
-        _insert(lines, line, [f"{prefix}app: {app}" for app in missing])
+        prefix = " " * (len(prefix) - len(prefix.lstrip())) + prefix.lstrip()
+        dash = prefix.index("-")
+        last = components.lc.item(len(components) - 1)[0]
+        _insert(lines, _end_of(lines, last, dash), [f"{prefix}app: {app}" for app in missing])
     return "".join(lines)
 
 
@@ -223,7 +231,8 @@ def _end_of(lines: Sequence[str], start: int, dash_col: int) -> int:
     while index < len(lines):
         stripped = lines[index].strip()
         indent = len(lines[index]) - len(lines[index].lstrip())
-        if stripped and not stripped.startswith("#") and indent <= dash_col:
+        # A comment as shallow as the dash belongs to what follows the list, not the item.
+        if stripped and indent <= dash_col:
             break
         index += 1
     while index > start + 1 and not lines[index - 1].strip():

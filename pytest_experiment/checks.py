@@ -77,6 +77,8 @@ class RootCause:
     message: str
     fix: str | None
     """The R72 auto-fix that addresses it, or None when a human must decide."""
+    infrastructure: bool = False
+    """An infrastructure mismatch (machine family vs storage): never auto-fixed."""
 
 
 def _type(value: Any) -> str:
@@ -562,6 +564,7 @@ def _coverage_causes(experiment: Experiment, missing: Iterable[str]) -> list[Roo
                     f"{machine} does not support Hyperdisk volumes, so the {group} group has "
                     "no results. Compatible families: C3, C4, N4, A3, M3, M4.",
                     None,
+                    infrastructure=True,
                 )
                 for machine in unsupported
             )

@@ -96,6 +96,12 @@ class ResultsStore:
                     raise ResultsError(f"{where.url}: {code or exc}") from exc
                 if time.monotonic() + delay > deadline:
                     raise ResultsError(f"{where.url} not found after {self._wait:.0f}s") from exc
+            except botocore.exceptions.NoCredentialsError as exc:
+                # Not transient: waiting will not make credentials appear.
+                raise ResultsError(
+                    f"{where.url}: no S3 credentials (boto3 found none; set "
+                    "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or a profile)"
+                ) from exc
             except (botocore.exceptions.BotoCoreError, OSError) as exc:
                 if time.monotonic() + delay > deadline:
                     raise ResultsError(f"{where.url}: S3 unreachable: {exc}") from exc

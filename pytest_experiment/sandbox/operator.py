@@ -548,6 +548,9 @@ class Operator:
             self._set_analysis(obj, "Succeeded")
             return
         review = status.get("reviewPhase")
+        if choice.scenario is Scenario.NO_REVIEW_GATE:
+            # An operator from before the review gate: publishes and never sets reviewPhase.
+            return
         if not review:
             if self._due(obj, "analysisPhaseTimestamps", str(analysis), durations.review_pending):
                 self._set_review(obj, "Pending")

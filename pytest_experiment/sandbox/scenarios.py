@@ -60,6 +60,7 @@ class Scenario(StrEnum):
     ANALYZER_SKIP = "analyzer-skip"
     NO_PR = "no-pr"
     REVIEW_REJECTED = "review-rejected"
+    NO_REVIEW_GATE = "no-review-gate"
     UNITLESS_LATENCY = "unitless-latency"
     OPERATOR_DOWN = "operator-down"
 

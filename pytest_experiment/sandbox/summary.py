@@ -149,6 +149,22 @@ def _empty_metric_names(spec: Mapping[str, Any], choice: ScenarioChoice) -> set[
     return set()
 
 
+def _has_metrics_pipeline(spec: Mapping[str, Any]) -> bool:
+    """Whether custom metrics can reach the operator: target-local Prometheus, or the
+    metrics-agent + metrics-egress path to the hub. Without either, only cAdvisor data
+    exists, as on the real hub. An experiment with no custom metrics needs neither."""
+    if not spec.get("metrics"):
+        return True
+    apps = {
+        str(c.get("app"))
+        for t in spec.get("targets") or []
+        if isinstance(t, Mapping)
+        for c in t.get("components") or []
+        if isinstance(c, Mapping)
+    }
+    return "kube-prometheus-stack" in apps or {"metrics-agent", "metrics-egress"} <= apps
+
+
 def intent_gap_group(spec: Mapping[str, Any], choice: ScenarioChoice) -> str | None:
     """The group ``intent-gap`` empties: the ``group`` option, else the last declared group."""
     chosen = choice.option("group")
@@ -278,9 +294,11 @@ def _declared_queries(
             entry["unit"] = metric["unit"]
         if metric.get("description"):
             entry["description"] = metric["description"]
+        # As on the real hub: `$NAMESPACE` is the CR's namespace, where no workload runs.
+        wrong_namespace = "$NAMESPACE" in str(metric.get("query", ""))
         entry["data"] = (
             []
-            if name in empty
+            if name in empty or wrong_namespace
             else _series(
                 instance, metric, entry["type"], start=start, end=end, pinned=satisfying.get(name)
             )
@@ -398,7 +416,7 @@ def build_summary(
         parse_time(str(workflow.get("startedAt"))) if workflow.get("startedAt") else created_at
     )
     collected = rfc3339(completed_at)
-    cadvisor = choice.scenario is Scenario.CADVISOR_ONLY
+    cadvisor = choice.scenario is Scenario.CADVISOR_ONLY or not _has_metrics_pipeline(spec)
     queries: Obj = {}
     if not cadvisor:
         queries.update(

@@ -5,13 +5,15 @@ Handles ``pr view N [--json fields]``, ``pr close N [--delete-branch]``,
 ``pr merge N --squash [--delete-branch]``, ``pr diff N`` and
 ``run list -w WORKFLOW [-L N] [--json fields]``. PR states live in
 $FAKE_GH_STATE (default: $FAKE_GH_LOG.state.json). $FAKE_GH_FAIL names a
-command prefix that fails, e.g. ``pr view``.
+command prefix that fails, e.g. ``pr view``; $FAKE_GH_PR_STATE is the state of a PR
+nobody has changed (default OPEN).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -29,7 +31,7 @@ def _pr(number: int, state: dict[str, Any]) -> dict[str, Any]:
     return {
         "number": number,
         "title": stored.get("title", f"Experiment results #{number}"),
-        "state": stored.get("state", "OPEN"),
+        "state": stored.get("state", os.environ.get("FAKE_GH_PR_STATE", "OPEN")),
         "additions": stored.get("additions", 128),
         "deletions": stored.get("deletions", 4),
         "url": f"{REPOSITORY}/pull/{number}",

@@ -1,0 +1,84 @@
+"""Review-gate and analyzer decisions over plain data (R61–R63, R80–R84)."""
+
+from __future__ import annotations
+
+import pytest
+
+from pytest_experiment import review as rv
+from pytest_experiment.toil import ToilRecord
+from pytest_experiment.verdict import Status
+
+
+@pytest.mark.parametrize(
+    ("option", "gate", "wanted"),
+    [
+        ("approve", Status.FAIL, "approved"),
+        ("reject", Status.PASS, "rejected"),
+        ("skip", Status.PASS, None),
+        ("auto", Status.PASS, "approved"),
+        ("auto", Status.WARN, None),
+        ("auto", Status.FAIL, None),
+        ("auto", None, None),
+    ],
+)
+def test_review_decision(option: str, gate: Status | None, wanted: str | None) -> None:
+    assert rv.decision(option, gate) == wanted
+
+
+def test_pr_reference_reads_the_operator_status() -> None:
+    obj = {
+        "status": {
+            "publishPRNumber": 12,
+            "publishPRURL": "https://github.com/o/r/pull/12",
+            "publishBranch": "results/x",
+        }
+    }
+    pr = rv.PullRequestRef.of(obj)
+    assert (pr.number, pr.url, pr.branch, pr.name) == (
+        12,
+        "https://github.com/o/r/pull/12",
+        "results/x",
+        "PR #12",
+    )
+    odd = rv.PullRequestRef.of({"status": {"publishPRNumber": "12", "publishPRURL": None}})
+    assert (odd.number, odd.url, odd.name) == (None, "", "the PR")
+
+
+def test_annotate_commands_are_the_seeds() -> None:
+    assert rv.annotate_commands("kv-1", "experiments") == [
+        "To approve later: kubectl annotate experiment kv-1 -n experiments "
+        "experiments.illm.io/review=approved",
+        "To reject later:  kubectl annotate experiment kv-1 -n experiments "
+        "experiments.illm.io/review=rejected",
+    ]
+
+
+def test_quality_line_beside_the_pr() -> None:
+    figures = {"custom-metrics": {"collected": 3, "declared": 4}, "ai-verdict": {"verdict": "x"}}
+    assert rv.quality_line(Status.WARN, figures) == "Quality: WARN (3/4 metrics, AI verdict: x)"
+    assert rv.quality_line(None, {}) == "Quality: N/A"
+
+
+@pytest.mark.parametrize(
+    ("record", "priority", "labels"),
+    [
+        (rv.analyzer_failed_toil("kv", "kv-1"), 3, ("toil", "kv", "analyzer")),
+        (rv.analyzer_timeout_toil("kv", "kv-1", 900), 3, ("toil", "kv", "analyzer", "timing")),
+        (rv.quality_gate_toil("kv", "kv-1", "0/4"), 2, ("toil", "kv", "quality")),
+        (rv.no_pr_toil("kv", "kv-1"), 3, ("toil", "kv", "operator")),
+        (rv.review_toil("kv", "kv-1", "stuck"), 2, ("toil", "kv", "operator")),
+    ],
+)
+def test_toil_follows_the_seed_guide(
+    record: ToilRecord, priority: int, labels: tuple[str, ...]
+) -> None:
+    assert record.priority == priority
+    assert record.labels == labels
+
+
+def test_toil_titles_are_the_seeds() -> None:
+    assert rv.analyzer_timeout_toil("kv", "kv-1", 900).title == "Analyzer timeout (15m) for kv-1"
+    assert rv.no_pr_toil("kv", "kv-1").title == "No PR created for published experiment kv-1"
+    assert rv.quality_gate_toil("kv", "kv-1", "Custom metrics: 0/4").title == (
+        "Quality gate failed: kv-1 - Custom metrics: 0/4"
+    )
