@@ -29,7 +29,7 @@ assets: setup
 # so pytest exits 1; any other exit code fails the target.
 demo: assets
 	$(BIN)/pytest experiments -p no:cacheprovider -v --experiment-sandbox \
-		--experiment-apply-templates --junitxml=report.xml \
+		--experiment-apply-templates --experiment-review=auto --junitxml=report.xml \
 		--experiment-report=experiment-report.json || test $$? -eq 1
 
 # Offline: score the published results under experiments/site/data, no cluster.
