@@ -867,6 +867,7 @@ def test_hyperdisk_on_an_unsupported_machine_family() -> None:
             "n2-standard-8 does not support Hyperdisk volumes, so the hdb group has no "
             "results. Compatible families: C3, C4, N4, A3, M3, M4.",
             None,
+            infrastructure=True,
         )
     ]
 

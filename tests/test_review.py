@@ -54,7 +54,10 @@ def test_annotate_commands_are_the_seeds() -> None:
 
 
 def test_quality_line_beside_the_pr() -> None:
-    figures = {"custom-metrics": {"collected": 3, "declared": 4}, "ai-verdict": {"verdict": "x"}}
+    figures: dict[str, dict[str, object]] = {
+        "custom-metrics": {"collected": 3, "declared": 4},
+        "ai-verdict": {"verdict": "x"},
+    }
     assert rv.quality_line(Status.WARN, figures) == "Quality: WARN (3/4 metrics, AI verdict: x)"
     assert rv.quality_line(None, {}) == "Quality: N/A"
 
