@@ -77,9 +77,7 @@ def decide(
     # is an infrastructure question.
     pipeline = any(c.check == "custom-metrics" and c.fix for c in causes)
     if status is Status.FAIL:
-        if any(
-            c.check == "intent-coverage" and (c.infrastructure or not pipeline) for c in causes
-        ):
+        if any(c.check == "intent-coverage" and (c.infrastructure or not pipeline) for c in causes):
             # Seed 6.5: a missing differentiating group is an infrastructure question;
             # making the workload skip the variant would hide it.
             escalation = "intent coverage failed: never auto-fixed, a person must decide"
