@@ -518,21 +518,24 @@ class Cluster:
         found: list[str] = []
         # With leader election only one pod reconciles; read them all rather than guess which.
         for pod in running:
-            name = str(pod["metadata"]["name"])
-
-            def read(pod_name: str = name) -> str:
-                response = self._core.read_namespaced_pod_log(
-                    pod_name,
-                    OPERATOR_NAMESPACE,
-                    tail_lines=_LOG_SCAN_LINES,
-                    _preload_content=False,
-                    _request_timeout=_REQUEST_TIMEOUT,
-                )
-                return bytes(response.data).decode("utf-8", errors="replace")
-
-            text = self._call(f"read logs of {OPERATOR_NAMESPACE}/{name}", "log", read)
+            text = self._pod_log(str(pod["metadata"]["name"]), tail_lines=_LOG_SCAN_LINES)
             found.extend(line for line in text.splitlines() if instance in line)
         return found[-lines:]
+
+    def _pod_log(self, pod: str, *, tail_lines: int) -> str:
+        """The last ``tail_lines`` of a pod in the operator namespace, decoded leniently."""
+
+        def read() -> str:
+            response = self._core.read_namespaced_pod_log(
+                pod,
+                OPERATOR_NAMESPACE,
+                tail_lines=tail_lines,
+                _preload_content=False,
+                _request_timeout=_REQUEST_TIMEOUT,
+            )
+            return bytes(response.data).decode("utf-8", errors="replace")
+
+        return self._call(f"read logs of {OPERATOR_NAMESPACE}/{pod}", "log", read)
 
     def analyzer_job(self, instance: str) -> Obj:
         """The analyzer Job ``<instance>-analyzer`` the operator runs (R61)."""
@@ -563,19 +566,7 @@ class Cluster:
         )
         if not items:
             raise ClusterError(f"no pod of Job {OPERATOR_NAMESPACE}/{job} to read logs from")
-        name = str(items[-1]["metadata"]["name"])
-
-        def read() -> str:
-            response = self._core.read_namespaced_pod_log(
-                name,
-                OPERATOR_NAMESPACE,
-                tail_lines=lines,
-                _preload_content=False,
-                _request_timeout=_REQUEST_TIMEOUT,
-            )
-            return bytes(response.data).decode("utf-8", errors="replace")
-
-        return self._call(f"read logs of {OPERATOR_NAMESPACE}/{name}", "log", read).splitlines()
+        return self._pod_log(str(items[-1]["metadata"]["name"]), tail_lines=lines).splitlines()
 
 
 class WatchStream:

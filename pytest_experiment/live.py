@@ -291,7 +291,7 @@ class LiveRun:
         if not name:
             return CheckResult(Status.NA, "no spec.workflow.template to look up")
         local = experiment.path.parent / "workflow" / "template.yaml"
-        shown = _shown(local)
+        shown = shown_path(local)
         try:
             if cluster.workflow_template_exists(name):
                 return CheckResult(Status.PASS, f"WorkflowTemplate {name} found in cluster")
@@ -367,7 +367,7 @@ class LiveRun:
         with self._slots:
             self._active.add(instance)
         watcher.subscribe(instance, lambda change: self._watch_event(launch, change.obj, change))
-        self._say(f"Applied experiment: {instance} (from {_shown(experiment.path.parent)}/)")
+        self._say(f"Applied experiment: {instance} (from {shown_path(experiment.path.parent)}/)")
         launch.applied.set()
 
     def _attach(self, launch: Launch) -> None:
@@ -688,7 +688,7 @@ class LiveRun:
         try:
             if not url:
                 raise ResultsError(f"{launch.instance} has no status.resultsURL")
-            launch.summary = self.results_store().summary(str(url))
+            launch.summary = self._results_store().summary(str(url))
         except ResultsError as exc:
             launch.summary_problem = one_line(exc)
             self.log_toil(
@@ -696,7 +696,7 @@ class LiveRun:
             )
         return launch.summary
 
-    def results_store(self) -> ResultsStore:
+    def _results_store(self) -> ResultsStore:
         if self._store is None:
             wait = self.options.results_wait
             self._store = ResultsStore(
@@ -833,10 +833,7 @@ class _Follower:
                 self.live.out.line(f"  {line}")
 
     def _entered(self, observed: Observed, phase: str) -> datetime:
-        for transition in reversed(observed.timeline("phase")):
-            if transition.value == phase:
-                return transition.seen_at
-        return self.launch.applied_at or datetime.now(UTC)
+        return observed.entered(phase) or self.launch.applied_at or datetime.now(UTC)
 
     def _timeline(self, observed: Observed) -> dict[str, str]:
         return {
@@ -972,7 +969,7 @@ def _left(phase: str) -> Callable[[Obj], bool]:
     return lambda current: phase_of(current) != phase
 
 
-def _shown(path: Path) -> str:
+def shown_path(path: Path) -> str:
     """``path`` relative to the working directory when it is below it, as a user types it."""
     try:
         return str(path.resolve().relative_to(Path.cwd().resolve()))
@@ -1006,4 +1003,4 @@ def _template_doc(path: Path, name: str) -> Obj:
     raise ValueError(f"it holds no WorkflowTemplate named {name}")
 
 
-__all__ = ["RUN_LABEL", "Cleanup", "Launch", "LiveRun", "Output"]
+__all__ = ["RUN_LABEL", "Cleanup", "Launch", "LiveRun", "Output", "shown_path"]

@@ -24,9 +24,10 @@ from typing import TYPE_CHECKING, Any
 from pytest_experiment import autofix as gates
 from pytest_experiment import review as rv
 from pytest_experiment.diagnostics import one_line
-from pytest_experiment.errors import ClusterError, ResultsError, SpecError
+from pytest_experiment.errors import ClusterError, SpecError
 from pytest_experiment.github import GitHub, GitHubError, PullRequest
 from pytest_experiment.lifecycle import format_duration
+from pytest_experiment.live import shown_path
 from pytest_experiment.spec import Experiment, read_source
 from pytest_experiment.state import ResultFile
 from pytest_experiment.verdict import CheckResult, Status
@@ -200,17 +201,11 @@ class _Publisher:
     def _score_once(self) -> Published:
         launch = self.launch
         outcome = Published(instance=launch.instance)
+        # Read once the analyzer has resolved: a successful one has added `analysis` to
+        # summary.json (seed step 6), and nothing is scored before then.
+        outcome.analyzer, outcome.analyzer_details = self._follow_analyzer()
         summary = self.live.summary(launch)
         outcome.results_url = launch.results_url
-        analyzer, details = self._follow_analyzer()
-        outcome.analyzer, outcome.analyzer_details = analyzer, details
-        if analyzer == "Succeeded" and summary is not None:
-            # The analyzer adds `analysis` to summary.json: read it again (seed step 6).
-            try:
-                summary = self.live.results_store().summary(launch.results_url)
-                launch.summary = summary
-            except ResultsError as exc:
-                outcome.analyzer_details += (f"enriched summary unreadable: {one_line(exc)}",)
         if summary is None:
             outcome.problem = launch.summary_problem or "no summary"
             return outcome
@@ -220,7 +215,7 @@ class _Publisher:
             path=Path(f"s3/{launch.instance}/summary.json"),
             summary=summary,
         )
-        outcome.results = tuple(self.score(launch.experiment, result, analyzer or None))
+        outcome.results = tuple(self.score(launch.experiment, result, outcome.analyzer or None))
         outcome.decision = gates.decide(
             launch.experiment, outcome.results, applied=launch.applied_fixes
         )
@@ -232,7 +227,7 @@ class _Publisher:
         watcher = live.watcher(launch.namespace)
         instance, name = launch.instance, launch.experiment.name
         reported = 0
-        complete_at = _entered(watcher.observed(instance).timeline("phase"), "Complete")
+        complete_at = watcher.observed(instance).entered("Complete")
         while True:
             observed = watcher.observed(instance)
             timeline = observed.timeline("analysisPhase")
@@ -356,7 +351,7 @@ class _Publisher:
     def _suggest(self, outcome: Published, fixes: Sequence[str]) -> None:
         edits = self._edited(fixes, outcome.fix_problems)
         outcome.diff = "".join(
-            gates.unified_diff(before, after, _shown(path))
+            gates.unified_diff(before, after, shown_path(path))
             for path, (before, after, _) in edits.items()
         )
         if outcome.diff:
@@ -378,7 +373,7 @@ class _Publisher:
                     )
                 continue
             written.extend(made)
-            diffs.append(gates.unified_diff(before, after, _shown(path)))
+            diffs.append(gates.unified_diff(before, after, shown_path(path)))
         outcome.diff = "".join(diffs)
         self.launch.applied_fixes.extend(written)
         return written
@@ -420,24 +415,9 @@ def _leaves(phase: str) -> Callable[[Obj], bool]:
     return lambda obj: rv.analysis_phase(obj) != phase
 
 
-def _entered(timeline: Sequence[Any], value: str) -> datetime | None:
-    for transition in reversed(timeline):
-        if transition.value == value:
-            seen: datetime = transition.seen_at
-            return seen
-    return None
-
-
 def _primary(outcome: Published) -> str:
     failing = [r for _, r in outcome.results or () if r.status is Status.FAIL]
     return one_line(failing[0].summary, limit=120) if failing else "gate failed"
-
-
-def _shown(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
 
 
 # -- review (R80–R84) ----------------------------------------------------------------------
@@ -459,6 +439,7 @@ class _Reviewer:
         self.instance = launch.instance
         self.name = launch.experiment.name
         self.watcher = live.watcher(launch.namespace)
+        self.gh = GitHub.find()
         self.figures: dict[str, Any] = {}
 
     def say(self, text: str) -> None:
@@ -486,10 +467,9 @@ class _Reviewer:
         if not pr.url:
             self.live.log_toil(rv.no_pr_toil(self.name, self.instance))
             return self._result(Status.NA, f"Review: no PR created for {self.instance}")
-        gh = GitHub.find()
-        details = self._present(pr, gh)
+        details = self._present(pr)
         if obj is None:
-            return self._without_gate(pr, gh, details)
+            return self._without_gate(pr, details)
         if phase in rv.REVIEW_DONE:
             return self._decided(phase, pr, details, ours=False)
         wanted = rv.decision(self.options.review, self.outcome.gate)
@@ -530,8 +510,9 @@ class _Reviewer:
         except WatchTimeout:
             return None
 
-    def _present(self, pr: rv.PullRequestRef, gh: GitHub | None) -> list[str]:
+    def _present(self, pr: rv.PullRequestRef) -> list[str]:
         """R81 and seed step 7: the PR and the quality it would publish."""
+        gh = self.gh
         lines = []
         viewed: PullRequest | None = None
         if gh is not None and pr.number is not None:
@@ -614,10 +595,9 @@ class _Reviewer:
             Status.NA, f"Review: {pr.name} left open (--experiment-review=skip)", details
         )
 
-    def _without_gate(
-        self, pr: rv.PullRequestRef, gh: GitHub | None, details: list[str]
-    ) -> CheckResult:
+    def _without_gate(self, pr: rv.PullRequestRef, details: list[str]) -> CheckResult:
         """R84: an operator that never sets reviewPhase; approve merges with gh."""
+        gh = self.gh
         self.figures["reviewPhase"] = None
         note = f"the operator set no reviewPhase in {format_duration(self.options.budget_review)}"
         details = [*details, note]
@@ -650,7 +630,7 @@ class _Reviewer:
 
     def _deploy_run(self) -> list[str]:
         """R83: the site deploy the merge triggers, when gh can say."""
-        gh = GitHub.find()
+        gh = self.gh
         if gh is None:
             return ["Deploy Benchmark Site: unknown (gh not on PATH)"]
         try:

@@ -72,6 +72,13 @@ class Observed:
     def timeline(self, field: str = "phase") -> tuple[Transition, ...]:
         return tuple(t for t in self.transitions if t.field == field)
 
+    def entered(self, value: str, field: str = "phase") -> datetime | None:
+        """When ``field`` last took ``value``, as the watch first saw it."""
+        for transition in reversed(self.timeline(field)):
+            if transition.value == value:
+                return transition.seen_at
+        return None
+
 
 def _name(obj: Mapping[str, Any]) -> str:
     return str((obj.get("metadata") or {}).get("name") or "")
