@@ -23,6 +23,7 @@ from _pytest._code.code import TerminalRepr
 from _pytest._io import TerminalWriter
 
 from pytest_experiment.checks import completion_line
+from pytest_experiment.compat import skip_at_item
 from pytest_experiment.errors import ExperimentError, SpecError
 from pytest_experiment.rules import RULES
 from pytest_experiment.spec import Experiment, Source, is_experiment, read_source
@@ -240,7 +241,7 @@ def _conclude(item: ExperimentItem, result: CheckResult) -> None:
     if result.status is Status.WARN:
         pytest.xfail(result.line)
     if result.status is Status.NA:
-        pytest.skip(result.line)
+        skip_at_item(result.line)
     if result.status is Status.FAIL:
         raise CheckFailed(result)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import NoReturn
+
 import pytest
 
 
@@ -18,3 +20,14 @@ def keep_group_together(item: pytest.Item, group: str) -> None:
     from _pytest.nodeid import NodeId
 
     item._id = NodeId.parse(f"{item.nodeid}@{group}")
+
+
+def skip_at_item(reason: str) -> NoReturn:
+    """``pytest.skip`` reported at the experiment file, not at this plugin's source line.
+
+    ``-rs`` and JUnit show a skip's location; a plain ``pytest.skip`` raised here
+    would name ``collect.py`` for every N/A check. ``_use_item_location`` is what
+    pytest's own skip marks use to point at the item instead.
+    """
+    __tracebackhide__ = True
+    raise pytest.skip.Exception(reason, _use_item_location=True)

@@ -84,6 +84,14 @@ def test_lifecycle_and_review_are_skipped_offline(project: pytest.Pytester) -> N
     result.stdout.fnmatch_lines(["SKIPPED*[[]N/A[]] offline*"])
 
 
+def test_skips_are_reported_at_the_experiment_file(project: pytest.Pytester) -> None:
+    # -rs groups skips by location: the experiment file a reader can open, not plugin source.
+    result = score(project, "-rs", "-k", "web-latency and (lifecycle or review or preflight)")
+    lines = [line for line in result.stdout.lines if line.startswith("SKIPPED [")]
+    assert lines, result.stdout.str()
+    assert all("] experiments/web-latency/experiment.yaml:1: [N/A] " in x for x in lines), lines
+
+
 def test_scorecard_and_summary_block(project: pytest.Pytester) -> None:
     result = score(project, "-k", "web-latency")
     result.stdout.fnmatch_lines(
