@@ -1,0 +1,123 @@
+"""SeaweedFS stopped mid-run (R50, issue #5): the run goes on, nothing crashes or hangs.
+
+This test owns its sandbox: it kills that sandbox's S3 server, which the
+session's sandbox must keep for every other test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fakes import FakeTools
+from kubernetes import client
+
+from pytest_experiment.errors import SandboxError
+from pytest_experiment.sandbox import Sandbox, SandboxConfig, start_sandbox
+from pytest_experiment.sandbox.kube import WORKFLOW_TEMPLATES
+from pytest_experiment.sandbox.scenarios import set_scenario
+
+from .lifecycle import TEMPLATE, TIME_SCALE, experiment_doc
+from .runs import run_live, write
+
+# Runs inside the pytest under test: the S3 server dies after the experiment is
+# Complete and before its first quality item reads summary.json. The hook waits
+# until the port refuses connections, so the read cannot race the kill.
+KILL_S3_BEFORE_QUALITY = """
+import os, signal, socket, time
+from urllib.parse import urlparse
+
+_killed = False
+
+def pytest_runtest_logstart(nodeid, location):
+    global _killed
+    if _killed or "quality[" not in nodeid:
+        return
+    _killed = True
+    os.kill(int(os.environ["WEED_PID"]), signal.SIGKILL)
+    endpoint = urlparse(os.environ["WEED_ENDPOINT"])
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection((endpoint.hostname, endpoint.port), timeout=0.2).close()
+        except OSError:
+            return
+        time.sleep(0.05)
+    raise RuntimeError("S3 still accepts connections after SIGKILL")
+"""
+
+
+# Module scope: set up before pytester points HOME (and so the binary cache) elsewhere.
+@pytest.fixture(scope="module")
+def own_sandbox() -> Iterator[Sandbox]:
+    try:
+        running = start_sandbox(SandboxConfig(time_scale=TIME_SCALE))
+    except SandboxError as exc:
+        pytest.fail(f"sandbox did not start: {exc}", pytrace=False)
+    with running:
+        api = running.api_client()
+        client.CustomObjectsApi(api).create_namespaced_custom_object(
+            WORKFLOW_TEMPLATES.group,
+            WORKFLOW_TEMPLATES.version,
+            "argo-workflows",
+            WORKFLOW_TEMPLATES.plural,
+            {
+                "apiVersion": WORKFLOW_TEMPLATES.api_version,
+                "kind": "WorkflowTemplate",
+                "metadata": {"name": TEMPLATE},
+                "spec": {"entrypoint": "validate", "templates": [{"name": "validate"}]},
+            },
+        )
+        # No analyzer: it would write to S3 after Complete and only time out here.
+        set_scenario(api, "outage-", "analyzer-skip", options={})
+        api.close()
+        yield running
+
+
+def test_s3_stopped_after_complete_skips_quality_with_the_reason_and_files_toil(
+    pytester: pytest.Pytester, own_sandbox: Sandbox, fake_tools: FakeTools,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", own_sandbox.access_key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", own_sandbox.secret_key)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("WEED_PID", str(own_sandbox.pids["seaweedfs"]))
+    monkeypatch.setenv("WEED_ENDPOINT", own_sandbox.s3_endpoint)
+    pytester.makeconftest(KILL_S3_BEFORE_QUALITY)
+    write(pytester, "fsync", experiment_doc("outage-", publish=True))
+
+    session = run_live(pytester, own_sandbox, "--experiment-results-wait=2s", "-rs")
+
+    weed = own_sandbox.pids["seaweedfs"]
+    assert not _running(weed), "S3 was never stopped: the test proved nothing"
+    outcomes = session.result.parseoutcomes()
+    assert session.result.ret == pytest.ExitCode.OK, session.stdout
+    # Seven quality checks skipped, plus the components check (no catalogue here) and the
+    # review left open; the lifecycle passed.
+    assert outcomes == {"passed": 15, "skipped": 9}, outcomes
+    instance = session.instance("fsync")
+    assert instance["lifecycle"]["verdict"] == "pass"
+    # Every quality item is skipped, at the experiment file, saying why: the
+    # endpoint that stopped answering.
+    url = f"s3://experiment-results/{instance['instance']}/summary.json"
+    assert (
+        f"SKIPPED [7] experiments/fsync/experiment.yaml:1: [N/A] no summary: {url}: "
+        f'S3 unreachable: Could not connect to the endpoint URL: "{own_sandbox.s3_endpoint}/'
+        f'experiment-results/{instance["instance"]}/summary.json"'
+    ) in session.stdout.splitlines(), session.stdout
+    assert {c["verdict"] for c in instance["checks"]} == {"n-a"}, instance["checks"]
+    assert len(instance["checks"]) == 7
+    assert instance.get("gate") is None  # nothing scored, so no gate to decide
+    toil = session.toil("fsync")
+    assert [(t["title"].split(": s3://")[0], t["priority"]) for t in toil] == [
+        (f"No results to score for {instance['instance']}", 3)
+    ], toil
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie waiting for the sandbox's supervisor to reap it."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
