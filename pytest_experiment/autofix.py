@@ -91,6 +91,37 @@ def decide(
     return GateDecision(gate=status, causes=causes, fixes=fixes, escalation=escalation)
 
 
+@dataclass(frozen=True, kw_only=True)
+class Plan:
+    """What the auto-fix loop does after one attempt's gate (R71)."""
+
+    suggest: tuple[str, ...] = ()
+    """Fixes to print as a diff, leaving the file alone."""
+    apply: tuple[str, ...] = ()
+    """Fixes to write before re-running; empty when the loop ends here."""
+    stopped: str | None = None
+    """Why ``apply`` mode ends without a passing gate (None otherwise)."""
+
+
+def plan(
+    decision: GateDecision | None, *, mode: str, attempts: int, applied: Sequence[str]
+) -> Plan:
+    """The next step after an attempt: apply ``decision.fixes`` and re-run, or stop and say why.
+
+    ``attempts`` counts the re-runs already made; the seed stops at three even
+    while new fixes keep appearing, so a loop of partial fixes cannot run on.
+    """
+    if decision is None or not decision.failed or mode == "off":
+        return Plan()
+    if mode == "suggest":
+        return Plan(suggest=decision.fixes)
+    if not decision.fixes:
+        return Plan(stopped=decision.escalation or "no fix applies")
+    if attempts >= MAX_ATTEMPTS:
+        return Plan(stopped=f"{MAX_ATTEMPTS} auto-fix attempts exhausted: {', '.join(applied)}")
+    return Plan(apply=decision.fixes)
+
+
 def cause_lines(causes: Iterable[RootCause]) -> list[str]:
     return [
         f"root cause ({c.check}): {c.message}" + (f" [fix: {c.fix}]" if c.fix else "")

@@ -139,22 +139,18 @@ class _Publisher:
                 rv.quality_gate_toil(launch.experiment.name, outcome.instance, _primary(outcome))
             )
             self._report_gate(outcome)
-            fixes = list(decision.fixes)
-            mode = self.options.autofix
-            if mode == "suggest" and fixes:
-                self._suggest(outcome, fixes)
-            if mode != "apply":
+            step = gates.plan(
+                decision,
+                mode=self.options.autofix,
+                attempts=len(launch.attempts),
+                applied=launch.applied_fixes,
+            )
+            if step.suggest:
+                self._suggest(outcome, list(step.suggest))
+            if not step.apply:
+                outcome.stopped = step.stopped or ""
                 return self._finish(outcome)
-            if not fixes:
-                outcome.stopped = decision.escalation or "no fix applies"
-                return self._finish(outcome)
-            if len(launch.attempts) >= gates.MAX_ATTEMPTS:
-                outcome.stopped = (
-                    f"{gates.MAX_ATTEMPTS} auto-fix attempts exhausted: "
-                    f"{', '.join(launch.applied_fixes)}"
-                )
-                return self._finish(outcome)
-            written = self._apply_fixes(outcome, fixes)
+            written = self._apply_fixes(outcome, list(step.apply))
             if not written:
                 outcome.stopped = "; ".join(outcome.fix_problems) or "no fix could be applied"
                 return self._finish(outcome)

@@ -9,11 +9,14 @@ import pytest
 
 from pytest_experiment.autofix import (
     FixError,
+    GateDecision,
+    Plan,
     add_components,
     add_load_test,
     add_metric_units,
     apply_fix,
     decide,
+    plan,
     unified_diff,
 )
 from pytest_experiment.checks import RootCause
@@ -221,3 +224,48 @@ def test_a_warn_gate_names_causes_without_escalating(tmp_path: Path) -> None:
         ),
     )
     assert decision.escalation is None
+
+
+# -- the loop's next step ---------------------------------------------------------------------
+
+
+def failing(*fixes: str, escalation: str | None = None) -> GateDecision:
+    return GateDecision(gate=Status.FAIL, causes=(), fixes=fixes, escalation=escalation)
+
+
+def test_the_loop_applies_new_fixes_until_three_re_runs_were_made() -> None:
+    applied: list[str] = []
+    steps = []
+    for attempt, fix in enumerate(["add-kube-prometheus-stack", "fix-namespace-var",
+                                   "add-load-test", "add-metric-units"]):  # fmt: skip
+        step = plan(failing(fix), mode="apply", attempts=attempt, applied=applied)
+        steps.append(step)
+        applied.extend(step.apply)
+    assert [s.apply for s in steps[:3]] == [
+        ("add-kube-prometheus-stack",), ("fix-namespace-var",), ("add-load-test",)
+    ]  # fmt: skip
+    # A fourth fix would be a fourth re-run: the loop ends and says what it tried.
+    assert steps[3] == Plan(
+        stopped="3 auto-fix attempts exhausted: "
+        "add-kube-prometheus-stack, fix-namespace-var, add-load-test"
+    )
+
+
+def test_the_loop_stops_when_no_new_fix_applies() -> None:
+    escalation = "no new fix applies (already applied: add-load-test)"
+    step = plan(failing(escalation=escalation), mode="apply", attempts=1, applied=["add-load-test"])
+    assert step == Plan(stopped=escalation)
+
+
+def test_suggest_prints_fixes_and_off_does_nothing() -> None:
+    decision = failing("add-metric-units")
+    assert plan(decision, mode="suggest", attempts=0, applied=[]) == Plan(
+        suggest=("add-metric-units",)
+    )
+    assert plan(decision, mode="off", attempts=0, applied=[]) == Plan()
+
+
+def test_a_gate_that_does_not_fail_ends_the_loop_without_a_reason() -> None:
+    warn = GateDecision(gate=Status.WARN, causes=(), fixes=("add-metric-units",), escalation=None)
+    assert plan(warn, mode="apply", attempts=0, applied=[]) == Plan()
+    assert plan(None, mode="apply", attempts=0, applied=[]) == Plan()

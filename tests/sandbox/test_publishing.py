@@ -252,6 +252,35 @@ def test_autofix_apply_edits_the_file_closes_the_pr_and_reruns_until_the_gate_pa
     assert {i["instance"] for i in session.experiment("bare")["instances"]} == {first, final}
 
 
+def test_autofix_apply_stops_when_the_rerun_fails_for_a_cause_no_fix_addresses(
+    pytester: pytest.Pytester, sandbox: Sandbox, workflow_template: str, prefix: str,
+    scenario: SetScenario, fake_tools: FakeTools, s3_credentials: None,
+) -> None:  # fmt: skip
+    # The pipeline fix lets custom metrics arrive; the re-run then fails on a machine verdict
+    # that cannot be evaluated, which no fix addresses: the loop stops and says so.
+    scenario(f"{prefix}nofix-", "insufficient-verdict")
+    write(pytester, "bare", bare_doc(f"{prefix}nofix-"))
+    session = run_live(pytester, sandbox, "--experiment-autofix=apply")
+    assert session.result.ret == pytest.ExitCode.TESTS_FAILED
+    attempts = check(session, "bare", "custom-metrics")["figures"]["attempts"]
+    assert [(a["attempt"], a["gate"], a["fixes"]) for a in attempts] == [
+        (1, F, ["add-kube-prometheus-stack", "add-metrics-pipeline"]),
+        (2, F, []),
+    ]
+    assert verdicts(session, "bare") == [P, P, F, P, P, P, F]
+    stopped = (
+        "no new fix applies (already applied: add-kube-prometheus-stack, add-metrics-pipeline)"
+    )
+    session.result.stdout.fnmatch_lines(
+        [
+            "Auto-fix attempt 1/3: add-kube-prometheus-stack (*); add-metrics-pipeline (*)."
+            " Re-running...",
+            f"{attempts[1]['instance']}: auto-fix stopped: {stopped}",
+        ]
+    )
+    assert len([a for a in fake_tools.calls("gh") if a[:2] == ["pr", "close"]]) == 1
+
+
 @pytest.mark.parametrize(
     ("action", "phase", "verdict", "summary"),
     [
