@@ -16,6 +16,7 @@ leave a second instance nobody accounts for (R36).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
@@ -607,7 +608,11 @@ class WatchStream:
     def close(self) -> None:
         """Interrupt a blocked read from any thread; the reader then ends quietly."""
         self._closed.set()
-        self._response.shutdown()
+        # The reading thread may have closed the socket a moment ago (the stream ended, or
+        # it is handling an error): there is nothing left to interrupt. urllib3 says so
+        # with ValueError once the connection is released, OSError (EBADF) just before.
+        with contextlib.suppress(OSError, ValueError):
+            self._response.shutdown()
 
 
 def _name_hint(doc: Mapping[str, Any]) -> str:
