@@ -85,6 +85,10 @@ class Launch:
     """The last phase the harness saw, for cleanup reasons."""
     deleted: bool = False
     item_failed: bool = False
+    has_items: bool = False
+    """Test items name it (the ``experiment_run`` fixture alone does not)."""
+    items_done: bool = False
+    """Its last selected item has run: an interrupt or ``-x`` after that loses nothing."""
     summary: Mapping[str, Any] | None = None
     summary_problem: str | None = None
     """Why there is no summary to score, once reading it has been tried."""
@@ -139,6 +143,18 @@ class Output:
 
     def clear(self) -> None:
         """Remove the status line before anything else is written."""
+
+
+def _import_what_follows_complete() -> None:
+    """Import the modules used after Complete while the session is being set up.
+
+    Imported lazily in the middle of a run, a Ctrl-C can land inside an import,
+    which leaves half a module behind and CPython exiting by SIGINT instead of
+    with pytest's status (seen in about 1 in 20 interrupted runs).
+    """
+    import boto3  # noqa: F401
+
+    from pytest_experiment import publishing  # noqa: F401
 
 
 class LiveRun:
@@ -198,6 +214,7 @@ class LiveRun:
             except SchemaUnavailable:
                 self.crd_schema = None
         self.cluster = cluster
+        _import_what_follows_complete()
         return cluster
 
     def watcher(self, namespace: str) -> ExperimentWatcher:
@@ -225,6 +242,7 @@ class LiveRun:
             )
         if nodeid:
             self._by_nodeid[nodeid] = key
+            self.launches[key].has_items = True
         return self.launches[key]
 
     def find(self, name: str) -> Launch | None:
@@ -497,17 +515,21 @@ class LiveRun:
             launch.result is not None
             and launch.result.status is Status.PASS
             and not launch.item_failed
+            and (launch.items_done or not launch.has_items)
         )
         policy = self.options.cleanup
         pr = self._review_pending(launch)
-        if policy == "on-success" and succeeded and pr is not None:
+        if policy == "on-success" and pr is not None:
             # Deleting it would close the PR the review gate holds open (S8).
+            reason = (
+                f"review Pending: {pr.name} ({pr.url}) left open for review; "
+                "deleting the instance closes it"
+            )
             return Cleanup(
                 experiment=name,
                 instance=launch.instance,
                 action="kept",
-                reason=f"review Pending: {pr.name} ({pr.url}) left open for review; "
-                "deleting the instance closes it",
+                reason=reason if succeeded else f"{self._kept_reason(launch)}; {reason}",
                 command=command,
             )
         if policy == "never":
@@ -527,7 +549,7 @@ class LiveRun:
                 command=command,
             )
         return self._delete(
-            launch, reason="passed" if succeeded else f"--experiment-cleanup={policy}"
+            launch, pr=pr, reason="passed" if succeeded else f"--experiment-cleanup={policy}"
         )
 
     def _kept_reason(self, launch: Launch) -> str:
@@ -537,7 +559,9 @@ class LiveRun:
             return (
                 f"lifecycle {launch.result.status.name}: {one_line(launch.result.line, limit=160)}"
             )
-        return "an item of this experiment failed"
+        if launch.item_failed:
+            return "an item of this experiment failed"
+        return "not all its items ran: the session stopped after its lifecycle passed"
 
     def _phase_now(self, launch: Launch) -> str:
         # An interrupt can land between the operator's patch and its watch event;
@@ -553,11 +577,10 @@ class LiveRun:
         seen = watcher.observed(launch.instance).obj if watcher is not None else None
         return phase_of(seen) if seen is not None else launch.phase or "Pending"
 
-    def _delete(self, launch: Launch, *, reason: str) -> Cleanup:
+    def _delete(self, launch: Launch, *, pr: PullRequestRef | None, reason: str) -> Cleanup:
         assert self.cluster is not None
         name = launch.experiment.name
         command = delete_command(launch.instance, launch.namespace)
-        pr = self._review_pending(launch)
         try:
             existed = self.cluster.delete_experiment(launch.instance, namespace=launch.namespace)
         except ClusterError as exc:
@@ -579,14 +602,26 @@ class LiveRun:
         )
 
     def _review_pending(self, launch: Launch) -> PullRequestRef | None:
-        """The PR of an instance whose review gate is Pending, as the watch last saw it."""
-        watcher = self._watchers.get(launch.namespace)
-        observed = watcher.observed(launch.instance) if watcher is not None else None
-        if observed is None or observed.obj is None or observed.deleted:
+        """The PR of an instance whose review gate is Pending (S8), or None."""
+        if not launch.experiment.publish:
             return None
-        if review_phase(observed.obj) != "Pending":
+        obj: Obj | None = None
+        # Read afresh: an interrupt can land between the operator opening the review and
+        # the watch event that says so, and this decides whether a PR is closed.
+        if self.cluster is not None:
+            try:
+                obj = self.cluster.get_experiment(launch.instance, namespace=launch.namespace)
+            except ClusterError:
+                obj = None
+        if obj is None:
+            watcher = self._watchers.get(launch.namespace)
+            observed = watcher.observed(launch.instance) if watcher is not None else None
+            if observed is None or observed.deleted:
+                return None
+            obj = observed.obj
+        if obj is None or review_phase(obj) != "Pending":
             return None
-        pr = PullRequestRef.of(observed.obj)
+        pr = PullRequestRef.of(obj)
         return pr if pr.url or pr.number is not None else None
 
     def _closing(self, launch: Launch, pr: PullRequestRef) -> str:
@@ -602,7 +637,7 @@ class LiveRun:
 
     def retire(self, launch: Launch, *, reason: str) -> None:
         """Delete the instance an auto-fix replaces, waiting for the operator to let it go."""
-        cleanup = self._delete(launch, reason=reason)
+        cleanup = self._delete(launch, pr=self._review_pending(launch), reason=reason)
         if cleanup.action == "deleted":
             with contextlib.suppress(WatchTimeout):
                 self.watcher(launch.namespace).wait_deleted(launch.instance, timeout=_DELETE_WAIT)
@@ -703,6 +738,12 @@ class LiveRun:
                 endpoint=self.options.s3_endpoint, wait=wait if wait is not None else float("inf")
             )
         return self._store
+
+    def items_done(self, key: str) -> None:
+        """The last selected item of the experiment file ``key`` has run."""
+        launch = self.launches.get(self._by_nodeid.get(key, ""))
+        if launch is not None:
+            launch.items_done = True
 
     def item_failed(self, key: str) -> None:
         """An item of the experiment file with node id ``key`` failed: on-success keeps it."""

@@ -257,6 +257,13 @@ class _ReportListener:
         if report.failed and live is not None:
             live.item_failed(report.nodeid.split("::", 1)[0])
 
+    def pytest_runtest_teardown(self, item: pytest.Item, nextitem: pytest.Item | None) -> None:
+        # An experiment's items run together: the last one's end means an interrupt or -x
+        # from here on loses none of its checks, so on-success may delete it.
+        live = self.state.live_started
+        if live is not None and (nextitem is None or nextitem.path != item.path):
+            live.items_done(item.nodeid.split("::", 1)[0])
+
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
         facts = getattr(node, "workeroutput", {}).get(_FACTS)

@@ -123,6 +123,36 @@ def test_an_interrupt_applies_the_cleanup_policy_to_every_instance(
         delete_all(k8s, prefix)
 
 
+INTERRUPT_AT_FIRST_QUALITY_ITEM = """
+import pytest
+
+def pytest_runtest_logstart(nodeid, location):
+    if "quality[" in nodeid:
+        raise KeyboardInterrupt
+"""
+
+
+def test_an_interrupt_before_an_experiments_checks_ran_keeps_it_under_on_success(
+    pytester: pytest.Pytester, sandbox: Sandbox, k8s: client.ApiClient, prefix: str,
+) -> None:  # fmt: skip
+    # Its lifecycle passed, but none of its quality checks ran: deleting it would lose the
+    # instance they were to judge, so on-success keeps it and says why.
+    pytester.makeconftest(INTERRUPT_AT_FIRST_QUALITY_ITEM)
+    write(pytester, "half", experiment_doc(prefix))
+    try:
+        session = run_live(pytester, sandbox)
+        assert session.result.ret == pytest.ExitCode.INTERRUPTED, session.stdout
+        session.result.stdout.fnmatch_lines(["*::lifecycle PASSED*"])
+        record = session.cleanup("half")
+        assert record["action"] == "kept", record
+        assert record["reason"] == (
+            "not all its items ran: the session stopped after its lifecycle passed"
+        )
+        assert [o["metadata"]["name"] for o in managed(k8s, prefix)] == [record["instance"]]
+    finally:
+        delete_all(k8s, prefix)
+
+
 def test_exitfirst_stops_waiting_and_accounts_for_every_launched_instance(
     pytester: pytest.Pytester, sandbox: Sandbox, k8s: client.ApiClient, prefix: str,
     scenario: SetScenario,

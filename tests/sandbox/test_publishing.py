@@ -8,6 +8,10 @@ quality item, the gate, the root causes, the review and the toil records.
 from __future__ import annotations
 
 import copy
+import json
+import signal
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from typing import Any
 
@@ -16,10 +20,10 @@ from fakes import FakeTools
 from kubernetes import client
 
 from pytest_experiment.sandbox import Sandbox
-from pytest_experiment.sandbox.kube import EXPERIMENTS, custom_lister, list_raw
+from pytest_experiment.sandbox.kube import EXPERIMENTS, custom_lister, list_raw, wait_until
 
 from .lifecycle import METRICS, NAMESPACE, Run, SetScenario, experiment_doc
-from .runs import Session, run_live, write
+from .runs import SESSION_TIMEOUT, Session, managed, run_live, wait_gone, write
 
 Obj = dict[str, Any]
 CHECKS = (
@@ -409,3 +413,70 @@ def test_deleting_an_instance_while_its_review_is_pending_reports_the_pr_closed(
         field_selector=f"metadata.name={deleted['instance']}",
     )
     assert items == []
+
+
+@pytest.mark.parametrize("policy", ["always", "on-success"])
+def test_ctrl_c_while_a_review_is_pending_closes_its_pr_only_when_the_policy_deletes(
+    pytester: pytest.Pytester, sandbox: Sandbox, workflow_template: str, prefix: str,
+    scenario: SetScenario, fake_tools: FakeTools, s3_credentials: None, k8s: client.ApiClient,
+    policy: str,
+) -> None:  # fmt: skip
+    # One published experiment reaches review Pending; another never finishes, so the
+    # session is still running when Ctrl-C comes.
+    scenario(f"{prefix}stuck-", "stuck-running")
+    write(pytester, "a-published", experiment_doc(f"{prefix}pub-", publish=True))
+    write(pytester, "b-stuck", experiment_doc(f"{prefix}stuck-"))
+    report = pytester.path / "experiment-report.json"
+    out = pytester.path / "stdout.txt"
+    lister = custom_lister(k8s, EXPERIMENTS, namespace=NAMESPACE)
+
+    def pending_and_running(objects: dict[str, Obj]) -> bool:
+        states = {
+            o["metadata"]["name"].split("-")[1]: o.get("status", {})
+            for o in objects.values()
+            if o["metadata"]["name"].startswith(prefix)
+        }
+        return bool(
+            states.get("pub", {}).get("reviewPhase") == "Pending"
+            and states.get("stuck", {}).get("phase") == "Running"
+        )
+
+    with out.open("w") as stdout:
+        proc = subprocess.Popen(
+            [
+                sys.executable, "-m", "pytest", "experiments", "-v", "-p", "no:cacheprovider",
+                f"--experiment-kubeconfig={sandbox.kubeconfig}",
+                f"--experiment-s3-endpoint={sandbox.s3_endpoint}",
+                f"--experiment-report={report}", f"--experiment-cleanup={policy}",
+            ],
+            cwd=pytester.path, stdout=stdout, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        try:
+            wait_until(lister, pending_and_running, timeout=SESSION_TIMEOUT, what="review Pending")
+            proc.send_signal(signal.SIGINT)
+            ret = proc.wait(timeout=90)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            for leftover in managed(k8s, prefix):
+                Run(api=k8s, name=leftover["metadata"]["name"]).delete()
+    text = out.read_text()
+    assert ret == pytest.ExitCode.INTERRUPTED, text
+    records = {c["experiment"]: c for c in json.loads(report.read_text())["cleanup"]}
+    published = records["a-published"]
+    # Whether Ctrl-C landed in its quality items or after its review item, the PR's fate is
+    # what the record says.
+    if policy == "on-success":
+        # The review is still open and deleting would close its PR: kept, saying so.
+        assert published["action"] == "kept", published
+        assert "review Pending: PR #" in published["reason"], published
+        assert published["reason"].endswith("deleting the instance closes it"), published
+        assert records["b-stuck"]["action"] == "kept"
+        return
+    assert published["action"] == "deleted", published
+    assert "; review was Pending: the operator closed PR #" in published["reason"], published
+    assert published["reason"].endswith("as it deleted the instance"), published
+    assert f"  deleted {published['instance']} (a-published): " in text
+    assert records["b-stuck"]["action"] == "deleted"
+    wait_gone(k8s, published["instance"])
