@@ -537,7 +537,9 @@ def _mentions_hyperdisk(value: Any) -> bool:
     return any("hyperdisk" in text.lower() for text in _strings(value))
 
 
-def _coverage_causes(experiment: Experiment, missing: Iterable[str]) -> list[RootCause]:
+def _coverage_causes(
+    experiment: Experiment, missing: Iterable[str], *, pipeline: bool
+) -> list[RootCause]:
     """Why differentiating groups have no data: an infrastructure mismatch if the spec shows one.
 
     Hyperdisk is tied to a group when the group's own metrics name it; when
@@ -567,6 +569,15 @@ def _coverage_causes(experiment: Experiment, missing: Iterable[str]) -> list[Roo
                     infrastructure=True,
                 )
                 for machine in unsupported
+            )
+        elif pipeline:
+            causes.append(
+                RootCause(
+                    "intent-coverage",
+                    f"Experiment's differentiating data missing — {group} has no results, "
+                    "as no custom metric arrived: the custom-metrics causes above explain it",
+                    None,
+                )
             )
         else:
             causes.append(
@@ -655,7 +666,13 @@ def root_causes(
             )
     coverage = by_name.get("intent-coverage")
     if coverage is not None and coverage.status is Status.FAIL:
-        causes.extend(_coverage_causes(experiment, coverage.figures.get("missing", ())))
+        # Groups empty because nothing custom arrived at all are the pipeline's doing.
+        pipeline = status("custom-metrics") is Status.FAIL and any(
+            c.check == "custom-metrics" and c.fix != "add-load-test" for c in causes
+        )
+        causes.extend(
+            _coverage_causes(experiment, coverage.figures.get("missing", ()), pipeline=pipeline)
+        )
     verdict = by_name.get("machine-verdict")
     if verdict is not None and verdict.status is Status.FAIL:
         causes.extend(

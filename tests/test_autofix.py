@@ -188,6 +188,24 @@ def test_a_pipeline_failure_is_fixable_even_though_groups_are_empty(tmp_path: Pa
     assert decision.escalation is None
 
 
+def test_empty_groups_are_blamed_on_the_pipeline_only_when_no_custom_metric_arrived(
+    tmp_path: Path,
+) -> None:
+    coverage = CheckResult(Status.FAIL, "x", figures={"missing": ["db"]})
+    bare = experiment(tmp_path)
+    nothing_arrived = decide(bare, [("custom-metrics", FAIL), ("intent-coverage", coverage)])
+    assert [c.message for c in nothing_arrived.causes if c.check == "intent-coverage"] == [
+        "Experiment's differentiating data missing — db has no results, as no custom metric "
+        "arrived: the custom-metrics causes above explain it"
+    ]
+    # Other groups have data: the pipeline works, so this group's emptiness is its own.
+    some_arrived = decide(bare, [("custom-metrics", WARN), ("intent-coverage", coverage)])
+    assert [c.message for c in some_arrived.causes if c.check == "intent-coverage"] == [
+        "Experiment's differentiating data missing — db has no results; the spec shows no "
+        "infrastructure mismatch (check the target's PVCs and events)"
+    ]
+
+
 def test_intent_coverage_alone_escalates_and_is_never_fixed(tmp_path: Path) -> None:
     spec = SPEC.replace(
         "        - app: loadgen\n",
