@@ -80,7 +80,7 @@ def test_examples_collect_without_the_yaml_beside_them(
     assert result.ret == pytest.ExitCode.OK
     ids = collected(result)
     # Four experiments; the WorkflowTemplate, components and site data are not items.
-    assert len(ids) == 4 * (len(RULE_NAMES) + len(CHECK_NAMES) + 4)
+    assert len(ids) == 5 * (len(RULE_NAMES) + len(CHECK_NAMES) + 4)
     assert not [i for i in ids if "workflow/" in i or "components/" in i]
 
 
@@ -110,7 +110,7 @@ def test_malformed_file_is_a_collection_error_and_the_others_still_run(
         (["-k", "web-latency"], {"web-latency"}),
         (["-k", "kv-hdb"], {"kv-hyperdisk"}),  # generateName prefix
         (["-m", "storage-internals"], {"kv-baseline", "kv-hyperdisk"}),  # series
-        (["-m", "networking"], {"web-latency"}),  # tag
+        (["-m", "networking"], {"web-latency", "echo-scaling"}),  # tag
         (["-m", "demo and not networking"], {"lint-demo"}),
     ],
 )

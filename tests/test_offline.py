@@ -142,7 +142,13 @@ def test_json_report_holds_every_check(project: pytest.Pytester) -> None:
     score(project, "--experiment-report=out/report.json")
     report = json.loads((project.path / "out/report.json").read_text())
     by_name = {e["name"]: e for e in report["experiments"]}
-    assert set(by_name) == {"web-latency", "lint-demo", "kv-baseline", "kv-hyperdisk"}
+    assert set(by_name) == {
+        "web-latency",
+        "echo-scaling",
+        "lint-demo",
+        "kv-baseline",
+        "kv-hyperdisk",
+    }
     hdb = {i["instance"]: i for i in by_name["kv-hyperdisk"]["instances"]}["kv-hdb-t9r3k"]
     assert hdb["gate"] == "fail"
     assert [c["check"] for c in hdb["checks"]][:2] == ["custom-metrics", "metrics-source"]
@@ -227,5 +233,11 @@ def test_loadgroup_keeps_each_experiment_on_one_worker(project: pytest.Pytester)
             worker = line.split("]", 1)[0].strip("[")
             experiment = line.split("experiments/", 1)[1].split("/", 1)[0]
             workers.setdefault(experiment, set()).add(worker)
-    assert set(workers) == {"web-latency", "lint-demo", "kv-baseline", "kv-hyperdisk"}
+    assert set(workers) == {
+        "web-latency",
+        "echo-scaling",
+        "lint-demo",
+        "kv-baseline",
+        "kv-hyperdisk",
+    }
     assert all(len(found) == 1 for found in workers.values()), workers
