@@ -25,8 +25,9 @@ assets: setup
 	$(BIN)/experiment-sandbox install
 
 # The main job: a sandbox for the session, every example applied and followed
-# through it, the scorecard at the end. lint-demo fails validation on purpose,
-# so pytest exits 1; any other exit code fails the target.
+# through it, the scorecard at the end. lint-demo fails validation and
+# echo-scaling its quality gate on purpose, so pytest exits 1; any other exit
+# code fails the target.
 demo: assets
 	$(BIN)/pytest experiments -p no:cacheprovider -v --experiment-sandbox \
 		--experiment-apply-templates --experiment-review=auto --junitxml=report.xml \
