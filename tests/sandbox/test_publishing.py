@@ -369,23 +369,34 @@ def test_a_pr_closed_by_a_reviewer_fails_the_review(
     Run(api=k8s, name=instance["instance"]).delete()
 
 
-def test_an_operator_without_a_review_gate_is_merged_with_gh(
+@pytest.mark.parametrize(
+    ("action", "gh", "summary"),
+    [
+        ("approve", ["pr", "merge"], "squash-merged with gh"),
+        ("reject", ["pr", "close"], "closed with gh"),
+    ],
+)
+def test_an_operator_without_a_review_gate_is_reviewed_with_gh(
     pytester: pytest.Pytester, sandbox: Sandbox, workflow_template: str, prefix: str,
     scenario: SetScenario, fake_tools: FakeTools, s3_credentials: None,
+    action: str, gh: list[str], summary: str,
 ) -> None:  # fmt: skip
     scenario(f"{prefix}ng-", "no-review-gate")
     write(pytester, "fsync", experiment_doc(f"{prefix}ng-", publish=True))
     session = run_live(
-        pytester, sandbox, "--experiment-review=approve", "--experiment-budget-review=1s"
+        pytester, sandbox, f"--experiment-review={action}", "--experiment-budget-review=1s"
     )
     review = session.instance("fsync")["review"]
     assert review["verdict"] == P, review
-    assert review["summary"].endswith(
-        "squash-merged with gh (the operator set no reviewPhase in 1s)"
+    assert review["summary"].endswith(f"{summary} (the operator set no reviewPhase in 1s)")
+    calls = [
+        argv for argv in fake_tools.calls("gh") if argv[:2] in (["pr", "merge"], ["pr", "close"])
+    ]
+    assert len(calls) == 1
+    assert calls[0][:2] == gh
+    assert calls[0][3:] == (
+        ["--squash", "--delete-branch"] if action == "approve" else ["--delete-branch"]
     )
-    merges = [argv for argv in fake_tools.calls("gh") if argv[:2] == ["pr", "merge"]]
-    assert len(merges) == 1
-    assert merges[0][3:] == ["--squash", "--delete-branch"]
     assert session.cleanup("fsync")["action"] == "deleted"
 
 
