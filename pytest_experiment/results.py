@@ -73,8 +73,10 @@ class ResultsStore:
                 config=botocore.config.Config(
                     s3={"addressing_style": "path"},
                     retries={"max_attempts": 3, "mode": "standard"},
-                    connect_timeout=5,
-                    read_timeout=30,
+                    # A hung endpoint (a stopped process still accepts connections) must
+                    # not hold a read longer than the wait it was given.
+                    connect_timeout=min(5.0, max(1.0, self._wait)),
+                    read_timeout=min(30.0, max(1.0, self._wait)),
                 ),
             )
         return self._client
@@ -84,7 +86,8 @@ class ResultsStore:
         import botocore.exceptions
 
         where = summary_location(results_url)
-        deadline = time.monotonic() + self._wait
+        started = time.monotonic()
+        deadline = started + self._wait
         delay = 0.2
         while True:
             try:
@@ -104,7 +107,10 @@ class ResultsStore:
                 ) from exc
             except (botocore.exceptions.BotoCoreError, OSError) as exc:
                 if time.monotonic() + delay > deadline:
-                    raise ResultsError(f"{where.url}: S3 unreachable: {exc}") from exc
+                    waited = time.monotonic() - started
+                    raise ResultsError(
+                        f"{where.url}: S3 unreachable (gave up after {waited:.0f}s): {exc}"
+                    ) from exc
             self._sleep(delay)
             delay = min(delay * 2, 2.0)
         if not body.strip():

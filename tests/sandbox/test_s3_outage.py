@@ -1,11 +1,15 @@
-"""SeaweedFS stopped mid-run (R50, issue #5): the run goes on, nothing crashes or hangs.
+"""SeaweedFS stopped mid-run (R50, S3, issue #5): the run goes on, nothing crashes or hangs.
 
-This test owns its sandbox: it kills that sandbox's S3 server, which the
-session's sandbox must keep for every other test.
+These tests own their sandbox: they freeze, then kill, its S3 server, which
+the session's sandbox must keep for every other test. One xdist group keeps
+them on one worker, in this order.
 """
 
 from __future__ import annotations
 
+import os
+import re
+import signal
 from collections.abc import Iterator
 
 import pytest
@@ -18,11 +22,27 @@ from pytest_experiment.sandbox.kube import WORKFLOW_TEMPLATES
 from pytest_experiment.sandbox.scenarios import set_scenario
 
 from .lifecycle import TEMPLATE, TIME_SCALE, experiment_doc
-from .runs import run_live, write
+from .runs import Session, run_live, write
 
-# Runs inside the pytest under test: the S3 server dies after the experiment is
-# Complete and before its first quality item reads summary.json. The hook waits
-# until the port refuses connections, so the read cannot race the kill.
+pytestmark = pytest.mark.xdist_group("s3-outage")
+
+# Runs inside the pytest under test: the S3 server hangs (SIGSTOP: connections are
+# still accepted, nothing answers) after the experiment is Complete and before its
+# first quality item reads summary.json.
+FREEZE_S3_BEFORE_QUALITY = """
+import os, signal
+
+_frozen = False
+
+def pytest_runtest_logstart(nodeid, location):
+    global _frozen
+    if not _frozen and "quality[" in nodeid:
+        _frozen = True
+        os.kill(int(os.environ["WEED_PID"]), signal.SIGSTOP)
+"""
+
+# As above, but the S3 server dies. The hook waits until the port refuses
+# connections, so the read cannot race the kill.
 KILL_S3_BEFORE_QUALITY = """
 import os, signal, socket, time
 from urllib.parse import urlparse
@@ -74,15 +94,57 @@ def own_sandbox() -> Iterator[Sandbox]:
         yield running
 
 
+def given_up_after(session: Session, sandbox: Sandbox, *, error: str) -> int:
+    """Seconds the one ``-rs`` line for the seven quality skips says S3 was tried for."""
+    instance = session.instance("fsync")["instance"]
+    url = f"s3://experiment-results/{instance}/summary.json"
+    skips = [line for line in session.stdout.splitlines() if line.startswith("SKIPPED [7]")]
+    assert len(skips) == 1, session.stdout
+    found = re.fullmatch(
+        re.escape(
+            f"SKIPPED [7] experiments/fsync/experiment.yaml:1: [N/A] no summary: {url}: "
+            "S3 unreachable (gave up after "
+        )
+        + r"(\d+)"
+        + re.escape(f's): {error} endpoint URL: "{sandbox.s3_endpoint}/')
+        + re.escape(f'experiment-results/{instance}/summary.json"'),
+        skips[0],
+    )
+    assert found, skips[0]
+    return int(found.group(1))
+
+
+def s3_env(monkeypatch: pytest.MonkeyPatch, sandbox: Sandbox) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", sandbox.access_key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", sandbox.secret_key)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("WEED_PID", str(sandbox.pids["seaweedfs"]))
+    monkeypatch.setenv("WEED_ENDPOINT", sandbox.s3_endpoint)
+
+
+def test_s3_hanging_after_complete_is_given_up_on_within_the_results_wait(
+    pytester: pytest.Pytester, own_sandbox: Sandbox, fake_tools: FakeTools,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    s3_env(monkeypatch, own_sandbox)
+    pytester.makeconftest(FREEZE_S3_BEFORE_QUALITY)
+    write(pytester, "fsync", experiment_doc("outage-", publish=True))
+    weed = own_sandbox.pids["seaweedfs"]
+    try:
+        session = run_live(pytester, own_sandbox, "--experiment-results-wait=1s", "-rs")
+    finally:
+        os.kill(weed, signal.SIGCONT)
+    assert session.result.parseoutcomes() == {"passed": 15, "skipped": 9}, session.stdout
+    # botocore's three attempts, each cut at the 1 s wait: seconds, not 3 x 30 s.
+    assert given_up_after(session, own_sandbox, error="Read timeout on") < 10
+    assert [t["priority"] for t in session.toil("fsync")] == [3]
+
+
 def test_s3_stopped_after_complete_skips_quality_with_the_reason_and_files_toil(
     pytester: pytest.Pytester, own_sandbox: Sandbox, fake_tools: FakeTools,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # fmt: skip
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", own_sandbox.access_key)
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", own_sandbox.secret_key)
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("WEED_PID", str(own_sandbox.pids["seaweedfs"]))
-    monkeypatch.setenv("WEED_ENDPOINT", own_sandbox.s3_endpoint)
+    s3_env(monkeypatch, own_sandbox)
     pytester.makeconftest(KILL_S3_BEFORE_QUALITY)
     write(pytester, "fsync", experiment_doc("outage-", publish=True))
 
@@ -99,12 +161,7 @@ def test_s3_stopped_after_complete_skips_quality_with_the_reason_and_files_toil(
     assert instance["lifecycle"]["verdict"] == "pass"
     # Every quality item is skipped, at the experiment file, saying why: the
     # endpoint that stopped answering.
-    url = f"s3://experiment-results/{instance['instance']}/summary.json"
-    assert (
-        f"SKIPPED [7] experiments/fsync/experiment.yaml:1: [N/A] no summary: {url}: "
-        f'S3 unreachable: Could not connect to the endpoint URL: "{own_sandbox.s3_endpoint}/'
-        f'experiment-results/{instance["instance"]}/summary.json"'
-    ) in session.stdout.splitlines(), session.stdout
+    assert given_up_after(session, own_sandbox, error="Could not connect to the") <= 3
     assert {c["verdict"] for c in instance["checks"]} == {"n-a"}, instance["checks"]
     assert len(instance["checks"]) == 7
     assert instance.get("gate") is None  # nothing scored, so no gate to decide
