@@ -18,12 +18,10 @@ from fakes import FakeTools, install_fake_tools
 from kubernetes import client
 
 from pytest_experiment.cluster import Cluster, connect
-from pytest_experiment.errors import SandboxError
-from pytest_experiment.sandbox import Sandbox, SandboxConfig, start_sandbox
-from pytest_experiment.sandbox.kube import WORKFLOW_TEMPLATES
+from pytest_experiment.sandbox import Sandbox
 from pytest_experiment.sandbox.scenarios import ScenarioChoice, clear_scenario, set_scenario
 
-from .lifecycle import TEMPLATE, TIME_SCALE, SetScenario
+from .lifecycle import SetScenario, ensure_template, start_test_sandbox
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -46,11 +44,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture(scope="session")
 def sandbox() -> Iterator[Sandbox]:
     """A sandbox for the whole session, stopped (and its temp directory removed) at the end."""
-    try:
-        running = start_sandbox(SandboxConfig(time_scale=TIME_SCALE))
-    except SandboxError as exc:
-        pytest.fail(f"sandbox did not start: {exc}", pytrace=False)
-    with running:
+    with start_test_sandbox() as running:
         yield running
 
 
@@ -68,24 +62,7 @@ def s3(sandbox: Sandbox) -> S3Client:
 
 @pytest.fixture(scope="session")
 def workflow_template(k8s: client.ApiClient) -> str:
-    """The WorkflowTemplate the test experiments name (the operator fails a run without it)."""
-    try:
-        client.CustomObjectsApi(k8s).create_namespaced_custom_object(
-            WORKFLOW_TEMPLATES.group,
-            WORKFLOW_TEMPLATES.version,
-            "argo-workflows",
-            WORKFLOW_TEMPLATES.plural,
-            {
-                "apiVersion": WORKFLOW_TEMPLATES.api_version,
-                "kind": "WorkflowTemplate",
-                "metadata": {"name": TEMPLATE},
-                "spec": {"entrypoint": "validate", "templates": [{"name": "validate"}]},
-            },
-        )
-    except client.ApiException as exc:
-        if exc.status != 409:
-            raise
-    return TEMPLATE
+    return ensure_template(k8s)
 
 
 @pytest.fixture

@@ -8,10 +8,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import pytest
 from kubernetes import client
 
+from pytest_experiment.errors import SandboxError
+from pytest_experiment.sandbox import Sandbox, SandboxConfig, start_sandbox
 from pytest_experiment.sandbox.kube import (
     EXPERIMENTS,
+    WORKFLOW_TEMPLATES,
     CustomResource,
     Obj,
     WaitTimeout,
@@ -262,3 +266,32 @@ def with_data(document: Obj) -> set[str]:
 
 
 DECLARED = {m["name"] for m in METRICS}
+
+
+def ensure_template(api: client.ApiClient) -> str:
+    """The WorkflowTemplate the test experiments name (the operator fails a run without it)."""
+    try:
+        client.CustomObjectsApi(api).create_namespaced_custom_object(
+            WORKFLOW_TEMPLATES.group,
+            WORKFLOW_TEMPLATES.version,
+            "argo-workflows",
+            WORKFLOW_TEMPLATES.plural,
+            {
+                "apiVersion": WORKFLOW_TEMPLATES.api_version,
+                "kind": "WorkflowTemplate",
+                "metadata": {"name": TEMPLATE},
+                "spec": {"entrypoint": "validate", "templates": [{"name": "validate"}]},
+            },
+        )
+    except client.ApiException as exc:
+        if exc.status != 409:
+            raise
+    return TEMPLATE
+
+
+def start_test_sandbox() -> Sandbox:
+    """A new sandbox at the tests' time scale; the test fails, briefly, if it cannot start."""
+    try:
+        return start_sandbox(SandboxConfig(time_scale=TIME_SCALE))
+    except SandboxError as exc:
+        pytest.fail(f"sandbox did not start: {exc}", pytrace=False)

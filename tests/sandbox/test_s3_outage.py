@@ -14,14 +14,11 @@ from collections.abc import Iterator
 
 import pytest
 from fakes import FakeTools
-from kubernetes import client
 
-from pytest_experiment.errors import SandboxError
-from pytest_experiment.sandbox import Sandbox, SandboxConfig, start_sandbox
-from pytest_experiment.sandbox.kube import WORKFLOW_TEMPLATES
+from pytest_experiment.sandbox import Sandbox
 from pytest_experiment.sandbox.scenarios import set_scenario
 
-from .lifecycle import TEMPLATE, TIME_SCALE, experiment_doc
+from .lifecycle import ensure_template, experiment_doc, start_test_sandbox
 from .runs import Session, run_live, write
 
 pytestmark = pytest.mark.xdist_group("s3-outage")
@@ -70,24 +67,9 @@ def pytest_runtest_logstart(nodeid, location):
 # Module scope: set up before pytester points HOME (and so the binary cache) elsewhere.
 @pytest.fixture(scope="module")
 def own_sandbox() -> Iterator[Sandbox]:
-    try:
-        running = start_sandbox(SandboxConfig(time_scale=TIME_SCALE))
-    except SandboxError as exc:
-        pytest.fail(f"sandbox did not start: {exc}", pytrace=False)
-    with running:
+    with start_test_sandbox() as running:
         api = running.api_client()
-        client.CustomObjectsApi(api).create_namespaced_custom_object(
-            WORKFLOW_TEMPLATES.group,
-            WORKFLOW_TEMPLATES.version,
-            "argo-workflows",
-            WORKFLOW_TEMPLATES.plural,
-            {
-                "apiVersion": WORKFLOW_TEMPLATES.api_version,
-                "kind": "WorkflowTemplate",
-                "metadata": {"name": TEMPLATE},
-                "spec": {"entrypoint": "validate", "templates": [{"name": "validate"}]},
-            },
-        )
+        ensure_template(api)
         # No analyzer: it would write to S3 after Complete and only time out here.
         set_scenario(api, "outage-", "analyzer-skip", options={})
         api.close()
@@ -114,7 +96,12 @@ def given_up_after(session: Session, sandbox: Sandbox, *, error: str) -> int:
     return int(found.group(1))
 
 
-def s3_env(monkeypatch: pytest.MonkeyPatch, sandbox: Sandbox) -> None:
+def prepare(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, sandbox: Sandbox, *, hook: str
+) -> None:
+    """One published experiment, the sandbox's S3 keys, and ``hook`` as the project's conftest."""
+    pytester.makeconftest(hook)
+    write(pytester, "fsync", experiment_doc("outage-", publish=True))
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", sandbox.access_key)
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", sandbox.secret_key)
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
@@ -126,9 +113,7 @@ def test_s3_hanging_after_complete_is_given_up_on_within_the_results_wait(
     pytester: pytest.Pytester, own_sandbox: Sandbox, fake_tools: FakeTools,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # fmt: skip
-    s3_env(monkeypatch, own_sandbox)
-    pytester.makeconftest(FREEZE_S3_BEFORE_QUALITY)
-    write(pytester, "fsync", experiment_doc("outage-", publish=True))
+    prepare(pytester, monkeypatch, own_sandbox, hook=FREEZE_S3_BEFORE_QUALITY)
     weed = own_sandbox.pids["seaweedfs"]
     try:
         session = run_live(pytester, own_sandbox, "--experiment-results-wait=1s", "-rs")
@@ -144,9 +129,7 @@ def test_s3_stopped_after_complete_skips_quality_with_the_reason_and_files_toil(
     pytester: pytest.Pytester, own_sandbox: Sandbox, fake_tools: FakeTools,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # fmt: skip
-    s3_env(monkeypatch, own_sandbox)
-    pytester.makeconftest(KILL_S3_BEFORE_QUALITY)
-    write(pytester, "fsync", experiment_doc("outage-", publish=True))
+    prepare(pytester, monkeypatch, own_sandbox, hook=KILL_S3_BEFORE_QUALITY)
 
     session = run_live(pytester, own_sandbox, "--experiment-results-wait=2s", "-rs")
 
