@@ -164,16 +164,30 @@ class Supervisor:
         targets = [self._records[n] for n in names if n in self._records]
         for record in targets:
             _signal_group(record, signal.SIGTERM)
-        survivors = self._wait_gone(targets, deadline=time.monotonic() + grace)
+        survivors = self._wait_stopped(targets, deadline=time.monotonic() + grace)
         for record in survivors:
             _signal_group(record, signal.SIGKILL)
-        stubborn = self._wait_gone(survivors, deadline=time.monotonic() + 10.0)
+        stubborn = self._wait_stopped(survivors, deadline=time.monotonic() + 10.0)
         for name in names:
             self._records.pop(name, None)
             self._children.pop(name, None)
         if stubborn:
             listed = ", ".join(f"{r.name} (pid {r.pid})" for r in stubborn)
             raise SandboxError(f"processes survived SIGKILL: {listed}")
+
+    def _wait_stopped(
+        self, records: Sequence[ProcessRecord], *, deadline: float
+    ) -> list[ProcessRecord]:
+        """Those of ``records`` whose leader or any other group member still runs at
+        ``deadline``: a child that ignores SIGTERM outlives a leader that obeyed it."""
+        running = self._wait_gone(records, deadline=deadline)
+        exited = [r for r in records if r not in running]
+        while True:
+            crowded = [r for r in exited if _group_members(r.pid)]
+            if not crowded or time.monotonic() >= deadline:
+                return running + crowded
+            # Members are not our children, so there is no pidfd to wait on: poll briefly.
+            time.sleep(0.02)
 
     def _wait_gone(
         self, records: Sequence[ProcessRecord], *, deadline: float
@@ -206,6 +220,19 @@ class Supervisor:
             if child is not None and child.pid == record.pid:
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     child.wait(timeout=0)
+
+
+def _group_members(pgid: int) -> list[int]:
+    """Live (not zombie) processes in process group ``pgid``."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        fields = _stat_fields(int(entry.name))
+        # After pid and comm: state, ppid, pgrp.
+        if fields is not None and fields[0] not in ("Z", "X") and int(fields[2]) == pgid:
+            members.append(int(entry.name))
+    return members
 
 
 def _signal_group(record: ProcessRecord, sig: signal.Signals) -> None:

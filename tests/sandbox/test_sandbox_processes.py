@@ -32,6 +32,8 @@ if len(sys.argv) > 1:
         print("grandchild", os.getpid(), flush=True)
         while True:
             time.sleep(60)
+    if sys.argv[1] == "leader-obeys":
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 print("ready", flush=True)
 while True:
     time.sleep(60)
@@ -42,10 +44,10 @@ def _log_says(path: Path, text: str) -> bool:
     return path.exists() and text in path.read_text()
 
 
-def _spawn_stubborn(tmp_path: Path, *, fork: bool = False) -> tuple[Supervisor, Path]:
+def _spawn_stubborn(tmp_path: Path, *, fork: str = "") -> tuple[Supervisor, Path]:
     supervisor = Supervisor()
     log = tmp_path / "stubborn.log"
-    argv = [sys.executable, "-c", IGNORES_SIGTERM] + (["fork"] if fork else [])
+    argv = [sys.executable, "-c", IGNORES_SIGTERM] + ([fork] if fork else [])
     child = supervisor.spawn("stubborn", argv, log=log)
     wait_ready(
         name="stubborn",
@@ -70,8 +72,11 @@ def test_sigterm_ignored_then_killed_after_grace(tmp_path: Path) -> None:
     assert not is_alive(record)
 
 
-def test_stop_reaches_the_whole_process_group(tmp_path: Path) -> None:
-    supervisor, log = _spawn_stubborn(tmp_path, fork=True)
+@pytest.mark.parametrize("leader", ["ignores", "leader-obeys"])
+def test_stop_reaches_the_whole_process_group(tmp_path: Path, leader: str) -> None:
+    # A child that ignores SIGTERM is killed even when its leader obeyed and exited,
+    # and stop() returns only once it is gone.
+    supervisor, log = _spawn_stubborn(tmp_path, fork=leader)
     grandchild = int(log.read_text().split("grandchild")[1].split()[0])
 
     supervisor.stop(["stubborn"], grace=0.2)
