@@ -295,6 +295,12 @@ class Scoreboard:
                     text = finding.line.split("] ", 1)[-1].replace("|", "\\|")
                     out.append(f"| {tag} | `{finding.check}` | {text} |")
                 out.append("")
+                causes = _root_causes(record)
+                if causes:
+                    out += ["Root causes:", *(f"- {c}" for c in causes), ""]
+                if record.review is not None:
+                    url = record.review.figures.get("prURL")
+                    out += [f"{record.review.line}" + (f" — {url}" if url else ""), ""]
             failing = [f for f in report.validation if f.status is Status.FAIL]
             if failing:
                 out.append(f"**{report.name}** validation failed:")
@@ -308,10 +314,10 @@ def gate_lines(record: InstanceReport) -> list[str]:
     if record.gate is None:
         return []
     lines = [f"Quality gate: {record.gate.name}"]
-    causes = [d for f in record.quality for d in f.details if d.startswith("root cause")]
+    causes = _root_causes(record)
     if causes:
         lines.append("Root causes:")
-        lines.extend(f"  - {c.removeprefix('root cause ')}" for c in dict.fromkeys(causes))
+        lines.extend(f"  - {c}" for c in causes)
     attempts = next(
         (f.figures["attempts"] for f in record.quality if f.figures.get("attempts")), None
     )
@@ -324,6 +330,12 @@ def gate_lines(record: InstanceReport) -> list[str]:
     if record.review is not None:
         lines.append(record.review.line)
     return lines
+
+
+def _root_causes(record: InstanceReport) -> list[str]:
+    """The R70 causes the checks' details name, once each, in check order."""
+    found = [d for f in record.quality for d in f.details if d.startswith("root cause ")]
+    return [c.removeprefix("root cause ") for c in dict.fromkeys(found)]
 
 
 def _unscored(finding: Finding) -> bool:

@@ -66,8 +66,10 @@ def examples_project(pytester: pytest.Pytester, examples: Path) -> Path:
 
 def test_the_junit_file_of_the_examples_is_a_complete_scorecard(
     pytester: pytest.Pytester, sandbox: Sandbox, examples_project: Path,
-    fake_tools: FakeTools, s3_credentials: None,
+    fake_tools: FakeTools, s3_credentials: None, monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # fmt: skip
+    step_summary = examples_project / "step-summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(step_summary))
     session = run_live(
         pytester, sandbox,
         "--experiment-apply-templates", "--experiment-review=auto",
@@ -135,3 +137,21 @@ def test_the_junit_file_of_the_examples_is_a_complete_scorecard(
     ]  # fmt: skip
     assert lint.outcomes["lifecycle"] == "skipped"
     assert lint.messages["lifecycle"] == "[N/A] blocked by lint-demo::validate[gke-name-length]"
+
+    # The GitHub step summary (R93) tells the same story in Markdown.
+    markdown = step_summary.read_text()
+    echo_review = echo.properties["review"]
+    web_review = web.properties["review"]
+    for line in (
+        f"### echo-scaling — `{echo_review['instance']}`: quality FAIL",
+        "| FAIL | `custom-metrics` | Custom metrics: 0/2 collected |",
+        "Root causes:",
+        f"{echo_review['summary']} — {echo_review['prURL']}",
+        f"### web-latency — `{web_review['instance']}`: quality PASS",
+        f"{web_review['summary']} — {web_review['prURL']}",
+    ):
+        assert line in markdown.splitlines(), (line, markdown)
+    assert any(
+        x.startswith("- (custom-metrics): experiment lacks kube-prometheus-stack")
+        for x in markdown.splitlines()
+    ), markdown
