@@ -351,13 +351,11 @@ def _published(item: ExperimentItem) -> tuple[Launch, Published] | CheckResult:
     if lifecycle.status is not Status.PASS:
         return _skip(f"blocked by {item.experiment.name}::lifecycle")
     state = item.state
-
-    def score(
-        experiment: Experiment, result: ResultFile, analyzer: str | None
-    ) -> list[tuple[str, CheckResult]]:
-        return state.quality(experiment, result, analyzer=analyzer)
-
-    outcome = publishing.published(live, launch, score=score)
+    outcome = publishing.published(
+        live,
+        launch,
+        score=lambda exp, result, analyzer: state.quality(exp, result, analyzer=analyzer),
+    )
     item.instance = outcome.instance
     return launch, outcome
 

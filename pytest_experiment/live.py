@@ -145,6 +145,25 @@ class Output:
         """Remove the status line before anything else is written."""
 
 
+def _kept_reason(launch: Launch, current: Obj | None) -> str:
+    if launch.result is None:
+        phase = phase_of(current) if current is not None else launch.phase or "Pending"
+        return f"not finished: the session stopped while it was {phase}"
+    if launch.result.status is not Status.PASS:
+        return f"lifecycle {launch.result.status.name}: {one_line(launch.result.line, limit=160)}"
+    if launch.item_failed:
+        return "an item of this experiment failed"
+    return "not all its items ran: the session stopped after its lifecycle passed"
+
+
+def _pending_pr(launch: Launch, current: Obj | None) -> PullRequestRef | None:
+    """The PR a published instance's Pending review gate holds open (S8), or None."""
+    if not launch.experiment.publish or current is None or review_phase(current) != "Pending":
+        return None
+    pr = PullRequestRef.of(current)
+    return pr if pr.url or pr.number is not None else None
+
+
 def _import_what_follows_complete() -> None:
     """Import the modules used after Complete while the session is being set up.
 
@@ -518,20 +537,6 @@ class LiveRun:
             and (launch.items_done or not launch.has_items)
         )
         policy = self.options.cleanup
-        pr = self._review_pending(launch)
-        if policy == "on-success" and pr is not None:
-            # Deleting it would close the PR the review gate holds open (S8).
-            reason = (
-                f"review Pending: {pr.name} ({pr.url}) left open for review; "
-                "deleting the instance closes it"
-            )
-            return Cleanup(
-                experiment=name,
-                instance=launch.instance,
-                action="kept",
-                reason=reason if succeeded else f"{self._kept_reason(launch)}; {reason}",
-                command=command,
-            )
         if policy == "never":
             return Cleanup(
                 experiment=name,
@@ -540,42 +545,43 @@ class LiveRun:
                 reason="--experiment-cleanup=never",
                 command=command,
             )
-        if policy == "on-success" and not succeeded:
-            return Cleanup(
-                experiment=name,
-                instance=launch.instance,
-                action="kept",
-                reason=self._kept_reason(launch),
-                command=command,
+        # One read, and only when the record depends on it: the phase of an unfinished
+        # instance, or whether a published one's review (and so its PR) is still open.
+        current = (
+            self._current(launch) if launch.experiment.publish or launch.result is None else None
+        )
+        pr = _pending_pr(launch, current)
+        if policy == "on-success" and pr is not None:
+            # Deleting it would close the PR the review gate holds open (S8).
+            held = (
+                f"review Pending: {pr.name} ({pr.url}) left open for review; "
+                "deleting the instance closes it"
             )
-        return self._delete(
-            launch, pr=pr, reason="passed" if succeeded else f"--experiment-cleanup={policy}"
+            keep = held if succeeded else f"{_kept_reason(launch, current)}; {held}"
+        elif policy == "on-success" and not succeeded:
+            keep = _kept_reason(launch, current)
+        else:
+            return self._delete(
+                launch, pr=pr, reason="passed" if succeeded else f"--experiment-cleanup={policy}"
+            )
+        return Cleanup(
+            experiment=name, instance=launch.instance, action="kept", reason=keep, command=command
         )
 
-    def _kept_reason(self, launch: Launch) -> str:
-        if launch.result is None:
-            return f"not finished: the session stopped while it was {self._phase_now(launch)}"
-        if launch.result.status is not Status.PASS:
-            return (
-                f"lifecycle {launch.result.status.name}: {one_line(launch.result.line, limit=160)}"
-            )
-        if launch.item_failed:
-            return "an item of this experiment failed"
-        return "not all its items ran: the session stopped after its lifecycle passed"
+    def _current(self, launch: Launch) -> Obj | None:
+        """The instance as the API holds it now, else as the watch last saw it; None once gone.
 
-    def _phase_now(self, launch: Launch) -> str:
-        # An interrupt can land between the operator's patch and its watch event;
-        # one read makes the kept record state the phase the instance is left in.
+        Read afresh because an interrupt can land between an operator's patch and the
+        watch event that reports it.
+        """
         if self.cluster is not None:
             try:
-                return phase_of(
-                    self.cluster.get_experiment(launch.instance, namespace=launch.namespace)
-                )
+                return self.cluster.get_experiment(launch.instance, namespace=launch.namespace)
             except ClusterError:
                 pass
         watcher = self._watchers.get(launch.namespace)
-        seen = watcher.observed(launch.instance).obj if watcher is not None else None
-        return phase_of(seen) if seen is not None else launch.phase or "Pending"
+        observed = watcher.observed(launch.instance) if watcher is not None else None
+        return None if observed is None or observed.deleted else observed.obj
 
     def _delete(self, launch: Launch, *, pr: PullRequestRef | None, reason: str) -> Cleanup:
         assert self.cluster is not None
@@ -601,29 +607,6 @@ class LiveRun:
             reason=reason if existed else "already deleted",
         )
 
-    def _review_pending(self, launch: Launch) -> PullRequestRef | None:
-        """The PR of an instance whose review gate is Pending (S8), or None."""
-        if not launch.experiment.publish:
-            return None
-        obj: Obj | None = None
-        # Read afresh: an interrupt can land between the operator opening the review and
-        # the watch event that says so, and this decides whether a PR is closed.
-        if self.cluster is not None:
-            try:
-                obj = self.cluster.get_experiment(launch.instance, namespace=launch.namespace)
-            except ClusterError:
-                obj = None
-        if obj is None:
-            watcher = self._watchers.get(launch.namespace)
-            observed = watcher.observed(launch.instance) if watcher is not None else None
-            if observed is None or observed.deleted:
-                return None
-            obj = observed.obj
-        if obj is None or review_phase(obj) != "Pending":
-            return None
-        pr = PullRequestRef.of(obj)
-        return pr if pr.url or pr.number is not None else None
-
     def _closing(self, launch: Launch, pr: PullRequestRef) -> str:
         """S8: the operator closes the PR before it lets the instance go; say whether it did."""
         try:
@@ -637,7 +620,7 @@ class LiveRun:
 
     def retire(self, launch: Launch, *, reason: str) -> None:
         """Delete the instance an auto-fix replaces, waiting for the operator to let it go."""
-        cleanup = self._delete(launch, pr=self._review_pending(launch), reason=reason)
+        cleanup = self._delete(launch, pr=_pending_pr(launch, self._current(launch)), reason=reason)
         if cleanup.action == "deleted":
             with contextlib.suppress(WatchTimeout):
                 self.watcher(launch.namespace).wait_deleted(launch.instance, timeout=_DELETE_WAIT)
