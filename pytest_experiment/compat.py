@@ -50,6 +50,20 @@ def grouped_for_scheduling(items: Sequence[tuple[pytest.Item, str, str]]) -> Ite
             set_nodeid(item, nodeid)
 
 
+def without_group(nodeid: str) -> str:
+    """``nodeid`` without the ``@<group>`` suffix :func:`grouped_for_scheduling` gave it.
+
+    A worker that dies mid-item is reported by the xdist controller under the
+    id it was scheduled by. xdist reads a suffix as text after the last ``@``
+    that follows the last ``]``; ids of this plugin escape every ``@`` inside
+    their brackets, so the same test finds it here.
+    """
+    head, sep, tail = nodeid.rpartition("::")
+    if sep and "@" in tail.rpartition("]")[2]:
+        return f"{head}::{tail.rpartition('@')[0]}"
+    return nodeid
+
+
 def skip_at_item(reason: str) -> NoReturn:
     """``pytest.skip`` reported at the experiment file, not at this plugin's source line.
 
