@@ -19,11 +19,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from _pytest._code.code import TerminalRepr
-from _pytest._io import TerminalWriter
 
 from pytest_experiment.checks import completion_line
-from pytest_experiment.compat import skip_at_item
+from pytest_experiment.compat import TerminalRepr, TerminalWriter, skip_at_item
 from pytest_experiment.errors import ExperimentError, SpecError
 from pytest_experiment.rules import RULES
 from pytest_experiment.spec import Experiment, Source, is_experiment, read_source

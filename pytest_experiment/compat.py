@@ -12,6 +12,12 @@ from typing import NoReturn
 
 import pytest
 
+# A failure shown as a scorecard line, not a traceback, has to be a
+# ``TerminalRepr`` drawn on a ``TerminalWriter``: ``repr_failure`` accepts only
+# a string or one of those, and pytest exports neither class.
+from _pytest._code.code import TerminalRepr as TerminalRepr
+from _pytest._io import TerminalWriter as TerminalWriter
+
 
 def set_nodeid(item: pytest.Item, nodeid: str) -> None:
     """Replace ``item``'s node id.
