@@ -262,3 +262,21 @@ def test_a_hostile_instance_name_keeps_xdist_names_equal(project: pytest.Pyteste
     name = f"quality[presentation@{id_part(HOSTILE)}]"
     assert ("experiments.web-latency.experiment.yaml", name) in serial
     assert junit_names(project.path / "xdist.xml") == serial
+
+
+def test_two_files_of_one_instance_get_distinct_ids(project: pytest.Pytester) -> None:
+    # A copied summary: same instance name, another file.
+    data = project.path / "experiments/site/data"
+    shutil.copy(data / "web-lat-8fz2q.json", data / "web-lat-8fz2q (copy).json")
+    ids = [
+        i for i in collected_ids(project, "experiments/web-latency", RESULTS) if "ai-verdict" in i
+    ]
+    # The file named after the instance keeps the plain name.
+    assert sorted(ids) == [
+        "experiments/web-latency/experiment.yaml::quality[ai-verdict@web-lat-2bc7d]",
+        "experiments/web-latency/experiment.yaml::quality[ai-verdict@web-lat-8fz2q."
+        "web-lat-8fz2q%20%28copy%29]",
+        "experiments/web-latency/experiment.yaml::quality[ai-verdict@web-lat-8fz2q]",
+    ]
+    for nodeid in ids:
+        assert ran(project.runpytest("-rA", nodeid, RESULTS)) == [nodeid]
