@@ -31,10 +31,12 @@ from pytest_experiment.state import SESSION, ExperimentSession, ResultFile
 from pytest_experiment.verdict import CheckResult, Status
 
 if TYPE_CHECKING:
-    from pytest_experiment.live import Launch
+    from pytest_experiment.live import Deadline, Launch
     from pytest_experiment.publishing import Published
 
 PREFLIGHT_CHECKS = ("workflow-template", "operator")
+DEADLINE: pytest.StashKey[Deadline] = pytest.StashKey()
+"""pytest-timeout's limit for a lifecycle item, which the item enforces itself."""
 _RESERVED = frozenset(
     {"experiment", "instance", "step", "check", "verdict", "summary", "details", "run", "intent"}
 )
@@ -282,7 +284,7 @@ class LifecycleItem(ExperimentItem):
         if live is None:
             return _skip("offline: scoring published results, nothing applied")
         launch = live.add(self.experiment, nodeid=self.parent.nodeid if self.parent else "")
-        result = live.follow(launch)
+        result = live.follow(launch, deadline=self.stash.get(DEADLINE, None))
         self.instance = launch.instance
         run = result.figures.get("run")
         if isinstance(run, Mapping):

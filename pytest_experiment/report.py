@@ -129,13 +129,23 @@ class Scoreboard:
         self.toil: list[dict[str, Any]] = []
         self.cleanup: list[dict[str, Any]] = []
         self.session: dict[str, Any] = {}
+        self.namespaces: set[str] = set()
+        """Where the live runs created instances (for the xdist controller's sweep)."""
         self.toil_error = ""
         """Why ``bd sync`` failed, when it did."""
 
     def merge_facts(self, facts: Mapping[str, Any]) -> None:
         """What a live run (this process's, or an xdist worker's) did outside any item."""
         self.toil.extend(facts.get("toil") or [])
-        self.cleanup.extend(facts.get("cleanup") or [])
+        self.namespaces.update(facts.get("namespaces") or ())
+        for entry in facts.get("cleanup") or []:
+            known = self.cleanup_for(str(entry.get("instance")))
+            if known is None:
+                self.cleanup.append(entry)
+            elif known.get("action") == "gone":
+                # Under xdist the controller and a worker can both report one instance;
+                # "already deleted" says less than what the other one did to it.
+                self.cleanup[self.cleanup.index(known)] = entry
         for section, counts in (facts.get("session") or {}).items():
             merged = self.session.setdefault(section, {})
             for key, value in counts.items():
@@ -232,7 +242,8 @@ class Scoreboard:
                     f"{entry['reason']}"
                 )
                 if entry.get("command"):
-                    text += f"; delete with: {entry['command']}"
+                    verb = "inspect" if entry["action"] == "held" else "delete"
+                    text += f"; {verb} with: {entry['command']}"
                 lines.append(text)
         if self.toil_error:
             lines.append(f"Toil: {self.toil_error}")
