@@ -23,7 +23,7 @@ from pytest_experiment.sandbox import Sandbox
 from pytest_experiment.sandbox.kube import EXPERIMENTS, WaitTimeout, custom_lister, wait_until
 
 from .lifecycle import NAMESPACE, Run, SetScenario, experiment_doc, status_of
-from .runs import SESSION_TIMEOUT, Session, managed, run_live, wait_gone, write
+from .runs import SESSION_TIMEOUT, Session, managed, run_live, write
 
 pytestmark = pytest.mark.usefixtures("s3_credentials", "workflow_template", "no_bd")
 
