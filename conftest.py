@@ -7,6 +7,11 @@ from pathlib import Path
 
 import pytest
 
+# pytester's in-process runs drop the modules a run imported; PyYAML's C extension keeps
+# pointing at the first copy of its Python half, so a second in-process run that imports
+# yaml afresh loads every document with untagged nodes. Imported here, it stays put.
+import yaml  # noqa: F401
+
 ROOT = Path(__file__).resolve().parent
 
 pytest_plugins = ("pytester",)

@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import pytest
 from _pytest._code.code import TerminalRepr
@@ -24,7 +24,7 @@ from _pytest._io import TerminalWriter
 
 from pytest_experiment.checks import completion_line
 from pytest_experiment.compat import skip_at_item
-from pytest_experiment.errors import ExperimentError, SpecError
+from pytest_experiment.errors import EnvironmentFailure, ExperimentError, SpecError
 from pytest_experiment.rules import RULES
 from pytest_experiment.spec import Experiment, Source, is_experiment, read_source
 from pytest_experiment.state import SESSION, ExperimentSession, ResultFile
@@ -214,6 +214,9 @@ class ExperimentItem(pytest.Item):
             # A WARN: the skipping plugin only needs the reason, and formatting
             # the traceback pytest would otherwise build costs ~100 ms per item.
             return str(excinfo.value)
+        if isinstance(excinfo.value, EnvironmentFailure):
+            line = f"{Status.ERROR.tag} {excinfo.value}"
+            return VerdictRepr(line=line, details=(), reprcrash=_Crash(str(self.path), 0, line))
         if isinstance(excinfo.value, ExperimentError):
             return f"[FAIL] {excinfo.value}"
         return super().repr_failure(excinfo, style=style)
@@ -246,6 +249,21 @@ def _conclude(item: ExperimentItem, result: CheckResult) -> None:
         skip_at_item(result.line)
     if result.status is Status.FAIL:
         raise CheckFailed(result)
+
+
+def _environment_failure(item: ExperimentItem, message: str) -> NoReturn:
+    """Raise from ``setup``: pytest reports an error (JUnit ``<error>``), and the
+    scorecard, built from the report's properties, says what could not be had."""
+    __tracebackhide__ = True
+    item.record(
+        experiment=item.experiment.name,
+        instance=item.instance,
+        step=item.step,
+        check=item.check,
+        verdict=Status.ERROR.value,
+        summary=f"{Status.ERROR.tag} {message}",
+    )
+    raise EnvironmentFailure(message)
 
 
 def _skip(reason: str) -> CheckResult:
@@ -312,6 +330,21 @@ class QualityItem(ExperimentItem):
         if result is not None:
             self.instance = result.instance
 
+    def setup(self) -> None:
+        """Fetch what the checks judge. A summary that cannot be had (S3 unreachable, no
+        credentials, unreadable) is an error of this item's setup, so the JUnit file says
+        ``<error>`` and the run is not green; what the checks then say is its verdict."""
+        if not self.experiment.publish:
+            return
+        if self.state.options.results is not None:
+            if self.result is not None and self.result.summary is None:
+                _environment_failure(self, f"no summary to score: {self.result.problem}")
+            return
+        if _blocked(self) is None:
+            found = _published(self)
+            if not isinstance(found, CheckResult) and found[1].results is None:
+                _environment_failure(self, f"no summary to score: {found[1].problem}")
+
     def verdict(self) -> CheckResult:
         if not self.experiment.publish:
             return _unpublished(self)
@@ -323,8 +356,7 @@ class QualityItem(ExperimentItem):
                 f"no result in {state.options.results} matches generateName "
                 f"{self.experiment.generate_name!r}"
             )
-        if self.result.summary is None:
-            return _skip(f"no summary: {self.result.problem}")
+        assert self.result.summary is not None, "setup raised"
         # Every item carries its run, so a JUnit testcase (or a -k selection
         # of one check) is readable on its own.
         self.record(run=_run_record(self.result))
@@ -369,8 +401,7 @@ def _live_quality(item: QualityItem) -> CheckResult:
     if isinstance(found, CheckResult):
         return found
     _, outcome = found
-    if outcome.results is None:
-        return _skip(f"no summary: {outcome.problem}")
+    assert outcome.results is not None, "setup raised"
     run = {
         **_run_record(ResultFile(instance=outcome.instance, path=Path(), summary=outcome.summary)),
         "results": outcome.results_url,

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_experiment.errors import OptionError
+from pytest_experiment.errors import EnvironmentFailure, OptionError
 from pytest_experiment.fixtures import experiment_run  # noqa: F401  (registers the fixture)
 from pytest_experiment.options import OPTION_SPECS, resolve
 from pytest_experiment.report import Scoreboard
@@ -261,6 +261,20 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if isinstance(item, ExperimentItem):
             keep_group_together(item, item.experiment.name)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """An environment failure in an item's setup is shown as its one line, as a failed
+    verdict is, instead of a traceback through pytest's runner (pytest formats setup
+    errors without asking the item)."""
+    report = yield
+    if call.when == "setup" and call.excinfo is not None:
+        if isinstance(call.excinfo.value, EnvironmentFailure):
+            report.longrepr = item.repr_failure(call.excinfo)
+    return report
 
 
 @pytest.hookimpl(optionalhook=True)
