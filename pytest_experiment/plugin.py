@@ -271,9 +271,9 @@ def pytest_runtest_makereport(
     verdict is, instead of a traceback through pytest's runner (pytest formats setup
     errors without asking the item)."""
     report = yield
-    if call.when == "setup" and call.excinfo is not None:
-        if isinstance(call.excinfo.value, EnvironmentFailure):
-            report.longrepr = item.repr_failure(call.excinfo)
+    excinfo = call.excinfo
+    if call.when == "setup" and excinfo and isinstance(excinfo.value, EnvironmentFailure):
+        report.longrepr = item.repr_failure(excinfo)
     return report
 
 
