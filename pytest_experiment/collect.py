@@ -458,6 +458,7 @@ def _run_record(result: ResultFile) -> Mapping[str, Any]:
         "phase": summary.get("phase"),
         "completedAt": summary.get("completedAt"),
         "durationSeconds": summary.get("durationSeconds"),
+        "costUSD": completion_line(summary).figures.get("cost_usd"),
         "results": str(result.path),
         "hypothesis": hypothesis.get("machineVerdict") if isinstance(hypothesis, dict) else None,
         "analysis": analysis.get("hypothesisVerdict") if isinstance(analysis, dict) else None,

@@ -362,7 +362,7 @@ def pytest_terminal_summary(
         terminalreporter.write_line(line)
 
 
-def pytest_sessionfinish(session: pytest.Session) -> None:
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int | pytest.ExitCode) -> None:
     config = session.config
     if hasattr(config, "workerinput"):
         return
@@ -383,5 +383,12 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         board.write_json(state.options.report)
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary:
+        from pytest_experiment import step_summary
+
+        interrupted = (
+            "interrupted"
+            if exitstatus == pytest.ExitCode.INTERRUPTED
+            else str(session.shouldstop or session.shouldfail or "")
+        )
         with open(summary, "a", encoding="utf-8") as handle:
-            handle.write(board.markdown())
+            handle.write(step_summary.render(board, interrupted=interrupted))

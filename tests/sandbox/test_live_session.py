@@ -78,7 +78,10 @@ def accounted(session: Session, k8s: client.ApiClient, prefix: str) -> dict[str,
 def test_an_interrupt_applies_the_cleanup_policy_to_every_instance(
     pytester: pytest.Pytester, sandbox: Sandbox, k8s: client.ApiClient, prefix: str,
     scenario: SetScenario, signum: signal.Signals, policy: str, xdist: bool,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # fmt: skip
+    step_summary = pytester.path / "step-summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(step_summary))
     # Unfinished instances hold cloud clusters that bill by the hour: only "never" keeps
     # them, serial or under xdist, where the controller owns the final list.
     scenario(prefix, "stuck-running")
@@ -140,6 +143,13 @@ def test_an_interrupt_applies_the_cleanup_policy_to_every_instance(
                     assert "unfinished (Running)" in record["reason"], record
             # "deleted" is only said once the API no longer has the object.
             assert left == set(), f"reported deleted but still on the cluster: {left}"
+        # The step summary says the run was stopped and what became of every instance.
+        markdown = step_summary.read_text().splitlines()
+        assert markdown[2].startswith("> **The run was stopped early (interrupted).**"), markdown
+        for instance, record in records.items():
+            assert any(
+                line.startswith(f"- **{record['action']}** `{instance}` ") for line in markdown
+            ), markdown
     finally:
         delete_all(k8s, prefix)
 

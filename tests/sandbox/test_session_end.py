@@ -36,8 +36,10 @@ def delete_all(k8s: client.ApiClient, prefix: str) -> None:
 
 def test_pytest_timeout_ends_a_lifecycle_item_like_a_phase_budget(
     pytester: pytest.Pytester, sandbox: Sandbox, k8s: client.ApiClient, prefix: str,
-    scenario: SetScenario,
+    scenario: SetScenario, monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # fmt: skip
+    step_summary = pytester.path / "step-summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(step_summary))
     scenario(prefix, "stuck-running")
     write(pytester, "slow", experiment_doc(prefix))
     try:
@@ -62,6 +64,16 @@ def test_pytest_timeout_ends_a_lifecycle_item_like_a_phase_budget(
         assert cleanup["action"] == "deleted", cleanup
         assert cleanup["reason"].startswith("unfinished (Running) when the session ended")
         assert not exists(k8s, instance)
+        # The step summary shows the failure with its first diagnostic lines, and the fate
+        # of the instance.
+        lines = step_summary.read_text().splitlines()
+        assert f"| slow | `{instance}` | FAIL | — | N/A | — | — |" in lines, lines
+        at = lines.index(f"- **slow** `{instance}` lifecycle: {lifecycle['summary']}")
+        assert lines[at + 1 : at + 3] == ["  ```", f"  diagnostics for {instance}:"], lines
+        assert any(
+            line.startswith(f"- **deleted** `{instance}` (slow): unfinished (Running)")
+            for line in lines
+        ), lines
     finally:
         delete_all(k8s, prefix)
 
