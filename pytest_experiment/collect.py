@@ -16,23 +16,25 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import pytest
 
 from pytest_experiment.checks import completion_line
 from pytest_experiment.compat import TerminalRepr, TerminalWriter, skip_at_item
-from pytest_experiment.errors import ExperimentError, SpecError
+from pytest_experiment.errors import EnvironmentFailure, ExperimentError, SpecError
 from pytest_experiment.rules import RULES
 from pytest_experiment.spec import Experiment, Source, is_experiment, read_source
 from pytest_experiment.state import SESSION, ExperimentSession, ResultFile
 from pytest_experiment.verdict import CheckResult, Status
 
 if TYPE_CHECKING:
-    from pytest_experiment.live import Launch
+    from pytest_experiment.live import Deadline, Launch
     from pytest_experiment.publishing import Published
 
 PREFLIGHT_CHECKS = ("workflow-template", "operator")
+DEADLINE: pytest.StashKey[Deadline] = pytest.StashKey()
+"""pytest-timeout's limit for a lifecycle item, which the item enforces itself."""
 _RESERVED = frozenset(
     {"experiment", "instance", "step", "check", "verdict", "summary", "details", "run", "intent"}
 )
@@ -246,6 +248,9 @@ class ExperimentItem(pytest.Item):
             # A WARN: the skipping plugin only needs the reason, and formatting
             # the traceback pytest would otherwise build costs ~100 ms per item.
             return str(excinfo.value)
+        if isinstance(excinfo.value, EnvironmentFailure):
+            line = f"{Status.ERROR.tag} {excinfo.value}"
+            return VerdictRepr(line=line, details=(), reprcrash=_Crash(str(self.path), 0, line))
         if isinstance(excinfo.value, ExperimentError):
             return f"[FAIL] {excinfo.value}"
         return super().repr_failure(excinfo, style=style)
@@ -278,6 +283,21 @@ def _conclude(item: ExperimentItem, result: CheckResult) -> None:
         skip_at_item(result.line)
     if result.status is Status.FAIL:
         raise CheckFailed(result)
+
+
+def _environment_failure(item: ExperimentItem, message: str) -> NoReturn:
+    """Raise from ``setup``: pytest reports an error (JUnit ``<error>``), and the
+    scorecard, built from the report's properties, says what could not be had."""
+    __tracebackhide__ = True
+    item.record(
+        experiment=item.experiment.name,
+        instance=item.instance,
+        step=item.step,
+        check=item.check,
+        verdict=Status.ERROR.value,
+        summary=f"{Status.ERROR.tag} {message}",
+    )
+    raise EnvironmentFailure(message)
 
 
 def _skip(reason: str) -> CheckResult:
@@ -316,7 +336,7 @@ class LifecycleItem(ExperimentItem):
         if live is None:
             return _skip("offline: scoring published results, nothing applied")
         launch = live.add(self.experiment, nodeid=self.parent.nodeid if self.parent else "")
-        result = live.follow(launch)
+        result = live.follow(launch, deadline=self.stash.get(DEADLINE, None))
         self.instance = launch.instance
         run = result.figures.get("run")
         if isinstance(run, Mapping):
@@ -344,6 +364,21 @@ class QualityItem(ExperimentItem):
         if result is not None:
             self.instance = result.instance
 
+    def setup(self) -> None:
+        """Fetch what the checks judge. A summary that cannot be had (S3 unreachable, no
+        credentials, unreadable) is an error of this item's setup, so the JUnit file says
+        ``<error>`` and the run is not green; what the checks then say is its verdict."""
+        if not self.experiment.publish:
+            return
+        if self.state.options.results is not None:
+            if self.result is not None and self.result.summary is None:
+                _environment_failure(self, f"no summary to score: {self.result.problem}")
+            return
+        if _blocked(self) is None:
+            found = _published(self)
+            if not isinstance(found, CheckResult) and found[1].results is None:
+                _environment_failure(self, f"no summary to score: {found[1].problem}")
+
     def verdict(self) -> CheckResult:
         if not self.experiment.publish:
             return _unpublished(self)
@@ -355,8 +390,7 @@ class QualityItem(ExperimentItem):
                 f"no result in {state.options.results} matches generateName "
                 f"{self.experiment.generate_name!r}"
             )
-        if self.result.summary is None:
-            return _skip(f"no summary: {self.result.problem}")
+        assert self.result.summary is not None, "setup raised"
         # Every item carries its run, so a JUnit testcase (or a -k selection
         # of one check) is readable on its own.
         self.record(run=_run_record(self.result))
@@ -401,8 +435,7 @@ def _live_quality(item: QualityItem) -> CheckResult:
     if isinstance(found, CheckResult):
         return found
     _, outcome = found
-    if outcome.results is None:
-        return _skip(f"no summary: {outcome.problem}")
+    assert outcome.results is not None, "setup raised"
     run = {
         **_run_record(ResultFile(instance=outcome.instance, path=Path(), summary=outcome.summary)),
         "results": outcome.results_url,
@@ -459,6 +492,7 @@ def _run_record(result: ResultFile) -> Mapping[str, Any]:
         "phase": summary.get("phase"),
         "completedAt": summary.get("completedAt"),
         "durationSeconds": summary.get("durationSeconds"),
+        "costUSD": completion_line(summary).figures.get("cost_usd"),
         "results": str(result.path),
         "hypothesis": hypothesis.get("machineVerdict") if isinstance(hypothesis, dict) else None,
         "analysis": analysis.get("hypothesisVerdict") if isinstance(analysis, dict) else None,
