@@ -216,6 +216,15 @@ class Scoreboard:
             if problems:
                 lines.append("  Validation:")
                 lines.extend(f"    {f.line}" for f in problems)
+            # Where a run stopped before any result: the pre-flight that blocked it, or the
+            # lifecycle failure (a phase budget, pytest-timeout, a failed target).
+            preflight = [f for f in report.preflight if f.status in (Status.FAIL, Status.WARN)]
+            if preflight:
+                lines.append("  Pre-flight:")
+                lines.extend(f"    {f.line}" for f in preflight)
+            for record in report.runs():
+                if record.lifecycle is not None and record.lifecycle.status is Status.FAIL:
+                    lines.append(f"  Lifecycle ({record.instance}): {record.lifecycle.line}")
             for record in report.runs():
                 if not record.quality or all(unscored(f) for f in record.quality):
                     continue

@@ -72,3 +72,7 @@ def test_an_unreachable_cluster_is_in_the_summary_not_just_a_heading(
     assert "[FAIL] No cluster reachable: " in failure
     assert "context 'lab-hub'" in failure
     assert "not-a-real-token" not in text
+    # The terminal scorecard says where the experiment stopped, too.
+    result.stdout.fnmatch_lines(
+        ["web-latency (*)", "  Pre-flight:", "    [[]FAIL[]] No cluster reachable: *"]
+    )

@@ -56,6 +56,7 @@ def test_pytest_timeout_ends_a_lifecycle_item_like_a_phase_budget(
         assert lifecycle["details"][0] == f"diagnostics for {instance}:"
         assert any(line.startswith("workflows") for line in lifecycle["details"]), lifecycle
         assert "+ Timeout +" not in out
+        assert f"  Lifecycle ({instance}): {lifecycle['summary']}" in out
         assert "Traceback" not in out
         [toil] = session.toil("slow")
         assert toil["title"] == f"pytest-timeout (4s) in Running for {instance}"
