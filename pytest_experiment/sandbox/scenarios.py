@@ -74,6 +74,7 @@ class Scenario(StrEnum):
     QUALITY_GATE_RECOLLECT = "quality-gate-recollect"
     QUALITY_GATE_EXHAUSTED = "quality-gate-exhausted"
     ANALYZER_JOB_GONE = "analyzer-job-gone"
+    ANALYZER_QUICK = "analyzer-quick"
     LEGACY_OPERATOR = "legacy-operator"
 
 

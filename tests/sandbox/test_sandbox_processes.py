@@ -10,11 +10,12 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 from kubernetes import client
 
 from pytest_experiment.cluster import connect
 from pytest_experiment.errors import SandboxError
-from pytest_experiment.sandbox import Sandbox, SandboxConfig, start_sandbox
+from pytest_experiment.sandbox import Sandbox, SandboxConfig, install, start_sandbox
 from pytest_experiment.sandbox.core import read_state
 from pytest_experiment.sandbox.kube import wait_until
 from pytest_experiment.sandbox.processes import (
@@ -177,8 +178,11 @@ def _exports(stdout: str) -> dict[str, str]:
 
 def test_cli_up_twice_reuses_and_down_leaves_nothing(tmp_path: Path) -> None:
     state_dir = tmp_path / "cli-sandbox"
-    first = _cli(state_dir, "up", "--grace-period", "1")
+    crd = tmp_path / "experiment-crd.yaml"
+    crd.write_text(yaml.safe_dump(install.experiment_crd(log=lambda _: None)))
+    first = _cli(state_dir, "up", "--grace-period", "1", "--crd", str(crd))
     assert first.returncode == 0, first.stderr
+    assert f"installing the Experiment CRD from {crd}" in first.stderr
     exported = _exports(first.stdout)
     assert set(exported) >= {
         "KUBECONFIG",
@@ -188,6 +192,7 @@ def test_cli_up_twice_reuses_and_down_leaves_nothing(tmp_path: Path) -> None:
     }
     state = read_state(state_dir)
     assert state is not None
+    assert state["crd"] == str(crd)
     records = [ProcessRecord.from_json(p) for p in state["processes"]]
     assert {r.name for r in records} == {
         "etcd",
@@ -278,3 +283,13 @@ def test_operator_deployment_follows_the_operator_process(
             assert cluster.operator_ready_replicas() == 0
         finally:
             cluster.close()
+
+
+def test_a_crd_file_without_the_experiment_crd_is_refused(tmp_path: Path) -> None:
+    other = tmp_path / "other.yaml"
+    other.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n")
+
+    with pytest.raises(SandboxError, match=r"experiments\.experiments\.illm\.io"):
+        install.read_crd(other)
+    with pytest.raises(SandboxError, match="cannot read"):
+        install.read_crd(tmp_path / "missing.yaml")

@@ -291,6 +291,20 @@ def test_analyzer_failure_turns_complete_into_failed(
             jobs.read_namespaced_job(done["analysisJobName"], OPERATOR_NAMESPACE)
 
 
+def test_analyzer_quick_jumps_from_pending_to_succeeded(
+    k8s: client.ApiClient, s3: S3Client, prefix: str, scenario: SetScenario
+) -> None:
+    scenario(prefix, "analyzer-quick")
+    run = Run.create(k8s, experiment_doc(prefix, publish=True))
+
+    run.wait_status("reviewPhase", "Pending")
+
+    phases = [status_of(o).get("analysisPhase") for o in run.seen]
+    assert "Pending" in phases
+    assert "Running" not in phases
+    assert "analysis" in summary(s3, run)
+
+
 def test_analyzer_timeout(k8s: client.ApiClient, prefix: str, scenario: SetScenario) -> None:
     scenario(prefix, "analyzer-timeout")
     run = Run.create(k8s, experiment_doc(prefix, publish=True))
