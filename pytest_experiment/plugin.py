@@ -67,6 +67,8 @@ def pytest_configure(config: pytest.Config) -> None:
         )
     except OptionError as err:
         raise pytest.UsageError(str(err)) from err
+    if options.context and not options.sandbox and options.results is None:
+        _check_context(options.kubeconfig, options.context)
 
     def extra_checks() -> list[Check]:
         return [c for batch in config.hook.pytest_experiment_checks(config=config) for c in batch]
@@ -80,6 +82,38 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(_ReportListener(board, state), "experiment-scoreboard")
     if not config.pluginmanager.hasplugin("xdist"):
         config.addinivalue_line("markers", "xdist_group(name): keep an experiment's items together")
+
+
+def _check_context(kubeconfig: Path | None, context: str) -> None:
+    """A context the kubeconfig lacks stops the session now, listing the ones it has."""
+    from pytest_experiment.cluster import check_context
+    from pytest_experiment.errors import ClusterError
+
+    try:
+        check_context(kubeconfig=kubeconfig, context=context)
+    except ClusterError as err:
+        raise pytest.UsageError(f"--experiment-context: {err}") from err
+
+
+def _missing_s3_credentials(items: list[Any]) -> str | None:
+    """Why the selected items cannot run without S3 credentials, or None when they can.
+
+    Every live ``quality`` item scores the summary.json the operator wrote to S3; without
+    credentials each would end unverified, which a CI gate must never read as green.
+    """
+    needing = sorted({item.experiment.name for item in items if item.step == "quality"})
+    if not needing:
+        return None
+    import boto3
+
+    if boto3.session.Session().get_credentials() is not None:
+        return None
+    shown = ", ".join(needing[:3]) + (f" and {len(needing) - 3} more" if len(needing) > 3 else "")
+    return (
+        f"no S3 credentials: the quality items of {shown} read summary.json from S3; "
+        "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or any boto3 credential source), "
+        "or deselect them with -k 'not quality'"
+    )
 
 
 def _prepare_live(config: pytest.Config, state: ExperimentSession) -> None:
@@ -156,6 +190,10 @@ def pytest_runtestloop(session: pytest.Session) -> Generator[None, object, objec
             for item in session.items
             if isinstance(item, ExperimentItem) and item.step in _LIVE_STEPS
         ]
+    problem = _missing_s3_credentials(live_items)
+    if problem is not None:
+        # A usage error, like any other bad setting: one line, exit 4, nothing applied.
+        raise pytest.UsageError(problem)
     previous = signal.getsignal(signal.SIGTERM)
     if _main_thread():
         signal.signal(signal.SIGTERM, _interrupt)
@@ -215,6 +253,35 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if isinstance(item, ExperimentItem):
             keep_group_together(item, item.experiment.name)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(
+    collector: pytest.Collector,
+) -> Generator[None, pytest.CollectReport, pytest.CollectReport]:
+    report = yield
+    _rerun_whole_experiments(collector, report)
+    return report
+
+
+def _rerun_whole_experiments(collector: pytest.Collector, report: pytest.CollectReport) -> None:
+    """Under ``--lf``/``--ff``, an experiment with any failed item is re-selected whole.
+
+    Its items are one run on the cluster: re-running only a failed pre-flight item
+    would never apply the experiment, and its skipped (blocked) items are exactly what
+    the fix should now let run. The last-failed plugin filters this file's items after
+    this hook returns, so every item marked failed here is kept.
+    """
+    last = collector.config.pluginmanager.get_plugin("lfplugin")
+    if last is None or not getattr(last, "active", False) or not getattr(last, "lastfailed", None):
+        return
+    from pytest_experiment.collect import ExperimentFile
+
+    if not isinstance(collector, ExperimentFile):
+        return
+    prefix = f"{collector.nodeid}::"
+    if any(str(nodeid).startswith(prefix) for nodeid in last.lastfailed):
+        last.lastfailed.update((item.nodeid, True) for item in report.result)
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:

@@ -1,0 +1,218 @@
+"""Least privilege: the shipped runner role is exactly sufficient, a missing permission is a
+clear 403 (never "unreachable"), the CRD read is optional, and in-cluster config works."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import jsonschema
+import pytest
+from fakes import FakeTools
+from kubernetes import client
+
+from pytest_experiment.cluster import Cluster, connect
+from pytest_experiment.errors import PermissionDenied
+from pytest_experiment.report import REPORT_SCHEMA
+from pytest_experiment.sandbox import Sandbox
+
+from .rbac import Permission, RunnerAccess, install_runner
+from .runs import SESSION_TIMEOUT
+from .test_examples import scorecards
+
+P, W, F = "pass", "warn", "fail"
+READ_CRD = Permission(
+    namespace=None, group="apiextensions.k8s.io", resource="customresourcedefinitions", verb="get"
+)
+CREATE_EXPERIMENTS = Permission(
+    namespace="experiments", group="experiments.illm.io", resource="experiments", verb="create"
+)
+GET_OPERATOR = Permission(
+    namespace="experiment-operator-system", group="apps", resource="deployments", verb="get"
+)
+
+
+def run_as(
+    pytester: pytest.Pytester,
+    runner: RunnerAccess,
+    sandbox: Sandbox,
+    *args: str,
+    target: str = "experiments",
+) -> pytest.RunResult:
+    """``pytest <target>`` in a subprocess as the runner, with JUnit and JSON reports."""
+    report = pytester.path / "experiment-report.json"
+    return pytester.runpytest_subprocess(
+        target, "-v", "-rA", "-p", "no:cacheprovider",
+        f"--experiment-kubeconfig={runner.kubeconfig}",
+        f"--experiment-s3-endpoint={sandbox.s3_endpoint}",
+        f"--experiment-report={report}",
+        "--junitxml=report.xml",
+        *args,
+        timeout=SESSION_TIMEOUT,
+    )  # fmt: skip
+
+
+@pytest.fixture
+def examples_project(pytester: pytest.Pytester, examples: Path) -> Path:
+    shutil.copytree(examples, pytester.path / "experiments")
+    return pytester.path
+
+
+@pytest.fixture
+def runner_cluster(
+    k8s: client.ApiClient, sandbox: Sandbox, tmp_path: Path
+) -> Iterator[tuple[RunnerAccess, Cluster]]:
+    runner = install_runner(k8s, sandbox, tmp_path / "runner")
+    connected = connect(kubeconfig=runner.kubeconfig)
+    yield runner, connected
+    connected.close()
+
+
+def test_the_examples_pass_as_the_runner_service_account_as_they_do_with_admin(
+    pytester: pytest.Pytester, sandbox: Sandbox, k8s: client.ApiClient, examples_project: Path,
+    fake_tools: FakeTools, s3_credentials: None,
+) -> None:  # fmt: skip
+    runner = install_runner(k8s, sandbox, examples_project / "runner")
+    result = run_as(
+        pytester, runner, sandbox,
+        "--experiment-apply-templates", "--experiment-review=auto", "--experiment-cleanup=always",
+    )  # fmt: skip
+    out = result.stdout.str()
+    # The same verdicts as the admin run of the examples: only lint-demo's validation
+    # and echo-scaling's gate fail, on purpose.
+    assert result.ret == pytest.ExitCode.TESTS_FAILED, out
+    assert "forbidden" not in out.lower(), out
+    cards = scorecards(examples_project / "report.xml")
+    assert cards["web-latency"].gates() == {P}
+    assert cards["web-latency"].properties["review"]["reviewPhase"] == "Approved"
+    assert cards["echo-scaling"].gates() == {F}
+    for name in ("kv-baseline", "kv-hyperdisk"):
+        assert cards[name].gates() == {P}, name
+        assert cards[name].properties["review"]["reviewPhase"] == "Approved", name
+    for name in ("web-latency", "echo-scaling", "kv-baseline", "kv-hyperdisk"):
+        card = cards[name]
+        assert card.outcomes["lifecycle"] == "passed", name
+        assert card.properties["validate[schema]"]["summary"].endswith("(live CRD schema)")
+        assert {card.outcomes[f"preflight[{c}]"] for c in ("workflow-template", "operator")} == {
+            "passed"
+        }, name
+    failed = sorted(n for n, o in cards["lint-demo"].outcomes.items() if o == "failure")
+    assert failed == [
+        "validate[gke-name-length]", "validate[namespace-var]", "validate[storage-machine]"
+    ]  # fmt: skip
+    report = json.loads((examples_project / "experiment-report.json").read_text())
+    jsonschema.Draft202012Validator(json.loads(REPORT_SCHEMA.read_text())).validate(report)
+    assert {c["action"] for c in report["cleanup"]} == {"deleted"}
+
+
+def test_without_create_the_run_fails_with_a_403_naming_verb_resource_and_namespace(
+    pytester: pytest.Pytester, sandbox: Sandbox, k8s: client.ApiClient, examples_project: Path,
+    fake_tools: FakeTools, s3_credentials: None,
+) -> None:  # fmt: skip
+    runner = install_runner(k8s, sandbox, examples_project / "runner", without=CREATE_EXPERIMENTS)
+    result = run_as(
+        pytester, runner, sandbox, "--experiment-apply-templates", target="experiments/web-latency"
+    )
+    out = result.stdout.str()
+    assert result.ret == pytest.ExitCode.TESTS_FAILED, out
+    result.stdout.fnmatch_lines(
+        [
+            "*[[]FAIL[]] Apply failed: create Experiment web-lat-* in experiments: forbidden: "
+            f"cannot create experiments (experiments.illm.io) in namespace experiments "
+            f"as {runner.user} (HTTP 403)*"
+        ]
+    )
+    assert "reachable" not in out, out
+    assert "Traceback" not in out + result.stderr.str()
+    cards = scorecards(examples_project / "report.xml")
+    assert cards["web-latency"].outcomes["lifecycle"] == "failure"
+
+
+def test_without_crd_read_validation_falls_back_to_the_bundled_schema_with_a_warn(
+    pytester: pytest.Pytester, sandbox: Sandbox, k8s: client.ApiClient, examples_project: Path,
+    fake_tools: FakeTools, s3_credentials: None,
+) -> None:  # fmt: skip
+    runner = install_runner(k8s, sandbox, examples_project / "runner", without=READ_CRD)
+    result = run_as(
+        pytester,
+        runner,
+        sandbox,
+        "--experiment-review=auto",
+        "--experiment-apply-templates",
+        target="experiments/web-latency",
+    )
+    out = result.stdout.str()
+    assert result.ret == pytest.ExitCode.OK, out  # a WARN is an xfail: the run still passes
+    card = scorecards(examples_project / "report.xml")["web-latency"]
+    schema = card.properties["validate[schema]"]
+    assert schema["verdict"] == W
+    assert card.outcomes["validate[schema]"] == "skipped"  # JUnit's word for an xfail
+    assert schema["summary"] == (
+        "[WARN] Schema: valid (bundled schema); the cluster's CRD was not read: "
+        "read CRD experiments.experiments.illm.io: forbidden: cannot get "
+        f"customresourcedefinitions (apiextensions.k8s.io) cluster-wide as {runner.user} "
+        "(HTTP 403): the runner's role lacks this permission"
+    )
+    assert card.outcomes["lifecycle"] == "passed"
+    assert card.gates() == {P}
+
+
+def test_a_403_is_a_permission_error_with_the_cause_chained(
+    k8s: client.ApiClient, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    runner = install_runner(k8s, sandbox, tmp_path, without=GET_OPERATOR)
+    cluster = connect(kubeconfig=runner.kubeconfig)
+    try:
+        with pytest.raises(PermissionDenied) as caught:
+            cluster.operator_ready_replicas()
+    finally:
+        cluster.close()
+    error = caught.value
+    assert str(error) == (
+        "get Deployment experiment-operator-system/experiment-operator-controller-manager: "
+        "forbidden: cannot get deployments (apps) in namespace experiment-operator-system "
+        f"as {runner.user} (HTTP 403): the runner's role lacks this permission"
+    )
+    assert (error.status, error.verb, error.resource, error.namespace, error.user) == (
+        403, "get", "deployments.apps", "experiment-operator-system", runner.user
+    )  # fmt: skip
+    assert isinstance(error.__cause__, client.ApiException)
+    assert cluster.requests["get"] == 1  # a refusal is not retried
+
+
+def test_the_role_grants_exactly_what_the_harness_reads(
+    runner_cluster: tuple[RunnerAccess, Cluster],
+) -> None:
+    _, cluster = runner_cluster
+    assert cluster.experiment_crd() is not None
+    assert cluster.operator_ready_replicas() >= 1
+    items, _ = cluster.list_experiments(namespace="experiments")
+    assert isinstance(items, list)
+    # Outside the role: another namespace's experiments.
+    with pytest.raises(PermissionDenied, match=r"cannot list experiments .* in namespace default"):
+        cluster.list_experiments(namespace="default")
+
+
+def test_in_cluster_config_connects_with_a_projected_token_and_ca(
+    k8s: client.ApiClient, sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runner = install_runner(k8s, sandbox, tmp_path / "issued")
+    mount = tmp_path / "serviceaccount"  # what the kubelet projects into a pod
+    mount.mkdir()
+    (mount / "token").write_text(runner.token)
+    shutil.copy(runner.ca_file, mount / "ca.crt")
+    host, _, port = sandbox.server.removeprefix("https://").rpartition(":")
+    monkeypatch.setenv("KUBERNETES_SERVICE_HOST", host)
+    monkeypatch.setenv("KUBERNETES_SERVICE_PORT", port)
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "no-kubeconfig-here"))
+    cluster = connect(service_account=mount)
+    try:
+        assert cluster.endpoint.source == "in-cluster config"
+        assert cluster.endpoint.server == sandbox.server
+        assert cluster.operator_ready_replicas() >= 1
+        with pytest.raises(PermissionDenied, match=f"as {runner.user}"):
+            cluster.list_experiments(namespace="default")  # the token's identity, not admin's
+    finally:
+        cluster.close()
