@@ -281,7 +281,8 @@ def _rerun_whole_experiments(collector: pytest.Collector, report: pytest.Collect
         return
     prefix = f"{collector.nodeid}::"
     if any(str(nodeid).startswith(prefix) for nodeid in last.lastfailed):
-        last.lastfailed.update((item.nodeid, True) for item in report.result)
+        # Keyed as the plugin keys them: a structured id from pytest 9, the nodeid before.
+        last.lastfailed.update((getattr(item, "id", item.nodeid), True) for item in report.result)
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
