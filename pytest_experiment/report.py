@@ -128,7 +128,8 @@ def property_name(name: str) -> str:
 
 
 def timeline_of(run: Mapping[str, Any]) -> dict[str, str]:
-    """Phase → when the harness first saw it (ISO 8601), from the lifecycle's run record.
+    """Phase → when the harness first saw it (ISO 8601, in the order seen), from the
+    lifecycle's run record.
 
     The one place the report reads the live run's record of phases entered, so a change
     in how that record is kept touches only this function.
@@ -136,7 +137,8 @@ def timeline_of(run: Mapping[str, Any]) -> dict[str, str]:
     timeline = run.get("timeline")
     if not isinstance(timeline, Mapping):
         return {}
-    return {str(phase): str(seen) for phase, seen in timeline.items()}
+    # In the order seen: properties travel as JSON with sorted keys, which loses it.
+    return {str(p): str(seen) for p, seen in sorted(timeline.items(), key=lambda x: str(x[1]))}
 
 
 def _parse(value: Any) -> Any:

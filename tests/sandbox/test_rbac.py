@@ -10,6 +10,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+import yaml
 from fakes import FakeTools
 from kubernetes import client
 
@@ -124,7 +125,7 @@ def test_without_create_the_run_fails_with_a_403_naming_verb_resource_and_namesp
             f"as {runner.user} (HTTP 403)*"
         ]
     )
-    assert "reachable" not in out, out
+    assert "No cluster reachable" not in out, out
     assert "Traceback" not in out + result.stderr.str()
     cards = scorecards(examples_project / "report.xml")
     assert cards["web-latency"].outcomes["lifecycle"] == "failure"
@@ -216,3 +217,28 @@ def test_in_cluster_config_connects_with_a_projected_token_and_ca(
             cluster.list_experiments(namespace="default")  # the token's identity, not admin's
     finally:
         cluster.close()
+
+
+def test_a_rejected_token_is_refused_not_unreachable(
+    pytester: pytest.Pytester, sandbox: Sandbox, examples_project: Path, s3_credentials: None
+) -> None:
+    document = yaml.safe_load(sandbox.kubeconfig.read_text())
+    for user in document["users"]:
+        user["user"] = {"token": "revoked-token"}
+    kubeconfig = examples_project / "revoked-kubeconfig"
+    kubeconfig.write_text(yaml.safe_dump(document))
+    result = pytester.runpytest_subprocess(
+        "experiments/web-latency", "-p", "no:cacheprovider", "-k", "preflight",
+        f"--experiment-kubeconfig={kubeconfig}", timeout=SESSION_TIMEOUT,
+    )  # fmt: skip
+    out = result.stdout.str()
+    assert result.ret == pytest.ExitCode.TESTS_FAILED, out
+    result.stdout.fnmatch_lines(
+        [
+            "[[]FAIL[]] Cluster refused the request: read CRD experiments.experiments.illm.io: "
+            "unauthorized: the API rejected the credentials (HTTP 401)*"
+        ]
+    )
+    assert "No cluster reachable" not in out
+    assert "cannot reach" not in out
+    assert "revoked-token" not in out
