@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from pytest_experiment.checks import Check
 
 SCOREBOARD = pytest.StashKey[Scoreboard]()
+_XDIST_COLLECTED = pytest.StashKey[dict[str, list[str]]]()
+"""Per xdist worker, the experiments with live quality items it collected."""
 _FACTS = "pytest_experiment"
 """The ``workeroutput`` key an xdist worker sends its live-run facts under."""
 # Steps that need the experiment running on the cluster.
@@ -95,25 +97,62 @@ def _check_context(kubeconfig: Path | None, context: str) -> None:
         raise pytest.UsageError(f"--experiment-context: {err}") from err
 
 
-def _missing_s3_credentials(items: list[Any]) -> str | None:
-    """Why the selected items cannot run without S3 credentials, or None when they can.
+def _missing_s3_credentials(needing: set[str]) -> str | None:
+    """Why the experiments in ``needing`` (those with live ``quality`` items selected)
+    cannot run without S3 credentials, or None when they can.
 
     Every live ``quality`` item scores the summary.json the operator wrote to S3; without
     credentials each would end unverified, which a CI gate must never read as green.
     """
-    needing = sorted({item.experiment.name for item in items if item.step == "quality"})
     if not needing:
         return None
     import boto3
+    import botocore.exceptions
 
-    if boto3.session.Session().get_credentials() is not None:
-        return None
-    shown = ", ".join(needing[:3]) + (f" and {len(needing) - 3} more" if len(needing) > 3 else "")
+    try:
+        if boto3.session.Session().get_credentials() is not None:
+            return None
+    except botocore.exceptions.BotoCoreError as exc:
+        # A broken profile or credentials file: as unusable as none, and said in one line.
+        return f"S3 credentials cannot be loaded: {exc}"
+    names = sorted(needing)
+    shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
     return (
         f"no S3 credentials: the quality items of {shown} read summary.json from S3; "
         "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or any boto3 credential source), "
         "or deselect them with -k 'not quality'"
     )
+
+
+def _check_s3_credentials(needing: set[str]) -> None:
+    problem = _missing_s3_credentials(needing)
+    if problem is not None:
+        # A usage error, like any other bad setting: one line, exit 4, nothing applied.
+        raise pytest.UsageError(problem)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_node_collection_finished(node: Any, ids: list[str]) -> None:
+    """Under xdist only workers collect: the controller checks what they will run.
+
+    Checked once every worker has reported, before any item is scheduled: stopping the
+    session while a worker is still collecting interrupts its imports mid-way, and the
+    interpreter then prints a traceback for them.
+    """
+    config: pytest.Config = node.config
+    state = config.stash.get(SESSION, None)
+    if state is None or state.live_factory is None:
+        return
+    reported = config.stash.setdefault(_XDIST_COLLECTED, {})
+    reported[str(getattr(node, "gateway", node))] = [
+        Path(path).parent.name
+        for path, _, name in (nodeid.partition("::") for nodeid in ids)
+        if path.endswith("experiment.yaml") and name.startswith("quality[")
+    ]
+    dsession = config.pluginmanager.getplugin("dsession")
+    workers = len(getattr(getattr(dsession, "nodemanager", None), "specs", None) or ())
+    if len(reported) >= workers:
+        _check_s3_credentials({name for names in reported.values() for name in names})
 
 
 def _prepare_live(config: pytest.Config, state: ExperimentSession) -> None:
@@ -190,10 +229,8 @@ def pytest_runtestloop(session: pytest.Session) -> Generator[None, object, objec
             for item in session.items
             if isinstance(item, ExperimentItem) and item.step in _LIVE_STEPS
         ]
-    problem = _missing_s3_credentials(live_items)
-    if problem is not None:
-        # A usage error, like any other bad setting: one line, exit 4, nothing applied.
-        raise pytest.UsageError(problem)
+    if not hasattr(session.config, "workerinput"):  # the xdist controller checked for workers
+        _check_s3_credentials({i.experiment.name for i in live_items if i.step == "quality"})
     previous = signal.getsignal(signal.SIGTERM)
     if _main_thread():
         signal.signal(signal.SIGTERM, _interrupt)

@@ -110,3 +110,21 @@ def test_a_valid_context_and_endpoint_start_normally(
     )  # fmt: skip
     assert result.ret == pytest.ExitCode.TESTS_FAILED  # the unreachable cluster, not a setting
     result.stdout.fnmatch_lines(["*No cluster reachable: *context 'staging-hub'*"])
+
+
+def test_no_s3_credentials_under_xdist_is_the_same_one_line(
+    pytester: pytest.Pytester, project: Path
+) -> None:
+    # Only the workers collect; the controller checks what they reported before any item runs.
+    result = run(pytester, "-n", "2")
+    assert one_line_usage_error(result).startswith("ERROR: no S3 credentials: the quality items")
+    assert "INTERNALERROR" not in result.stdout.str()
+
+
+def test_a_named_profile_that_does_not_exist_is_one_line(
+    pytester: pytest.Pytester, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_PROFILE", "ci-results")
+    line = one_line_usage_error(run(pytester))
+    assert line.startswith("ERROR: S3 credentials cannot be loaded: ")
+    assert "ci-results" in line
