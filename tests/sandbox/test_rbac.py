@@ -19,9 +19,11 @@ from pytest_experiment.errors import PermissionDenied
 from pytest_experiment.report import REPORT_SCHEMA
 from pytest_experiment.sandbox import Sandbox
 
+from .lifecycle import SetScenario, experiment_doc
 from .rbac import Permission, RunnerAccess, install_runner
-from .runs import SESSION_TIMEOUT
+from .runs import SESSION_TIMEOUT, write
 from .test_examples import scorecards
+from .test_live_lifecycle import assert_diagnostics
 
 P, W, F = "pass", "warn", "fail"
 READ_CRD = Permission(
@@ -242,3 +244,23 @@ def test_a_rejected_token_is_refused_not_unreachable(
     assert "No cluster reachable" not in out
     assert "cannot reach" not in out
     assert "revoked-token" not in out
+
+
+def test_diagnostics_of_a_failed_run_read_everything_as_the_runner(
+    pytester: pytest.Pytester, sandbox: Sandbox, k8s: client.ApiClient,
+    workflow_template: str, prefix: str, scenario: SetScenario, no_bd: None,
+    s3_credentials: None,
+) -> None:  # fmt: skip
+    # The failure path reads what a passing run never does: pods, logs, workflows,
+    # applications, cluster claims. The role must cover those too.
+    runner = install_runner(k8s, sandbox, pytester.path / "runner")
+    scenario(prefix, "fail-running", message="workflow step crashed")
+    write(pytester, "broken", experiment_doc(prefix))
+    result = run_as(pytester, runner, sandbox, "--experiment-cleanup=always")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    report = json.loads((pytester.path / "experiment-report.json").read_text())
+    (run,) = report["experiments"][0]["instances"]
+    details = run["lifecycle"]["details"]
+    assert_diagnostics(details, run["instance"])
+    assert [line for line in details if "forbidden" in line or "HTTP 40" in line] == []
+    assert run["cleanup"]["action"] == "deleted"
