@@ -302,7 +302,8 @@ def pytest_make_collect_report(
 
 
 def _rerun_whole_experiments(collector: pytest.Collector, report: pytest.CollectReport) -> None:
-    """Under ``--lf``/``--ff``, an experiment with any failed item is re-selected whole.
+    """Under ``--lf``/``--ff`` in a live run, an experiment with any failed item is
+    re-selected whole.
 
     Its items are one run on the cluster: re-running only a failed pre-flight item
     would never apply the experiment, and its skipped (blocked) items are exactly what
@@ -312,6 +313,9 @@ def _rerun_whole_experiments(collector: pytest.Collector, report: pytest.Collect
     last = collector.config.pluginmanager.get_plugin("lfplugin")
     if last is None or not getattr(last, "active", False) or not getattr(last, "lastfailed", None):
         return
+    state = collector.config.stash.get(SESSION, None)
+    if state is None or state.live_factory is None:
+        return  # scoring result files offline: each item stands alone
     from pytest_experiment.collect import ExperimentFile
 
     if not isinstance(collector, ExperimentFile):
