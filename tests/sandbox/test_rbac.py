@@ -4,8 +4,9 @@ clear 403 (never "unreachable"), the CRD read is optional, and in-cluster config
 from __future__ import annotations
 
 import json
+import secrets
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import jsonschema
@@ -14,13 +15,13 @@ import yaml
 from fakes import FakeTools
 from kubernetes import client
 
-from pytest_experiment.cluster import Cluster, connect
-from pytest_experiment.errors import PermissionDenied
+from pytest_experiment.cluster import Cluster, Labelled, connect
+from pytest_experiment.errors import ClusterError, PermissionDenied
 from pytest_experiment.report import REPORT_SCHEMA
 from pytest_experiment.sandbox import Sandbox
 
-from .lifecycle import SetScenario, experiment_doc
-from .rbac import Permission, RunnerAccess, install_runner
+from .lifecycle import TEMPLATE, SetScenario, experiment_doc
+from .rbac import Permission, RunnerAccess, granted, install_runner, role_documents
 from .runs import SESSION_TIMEOUT, write
 from .test_examples import scorecards
 from .test_live_lifecycle import assert_diagnostics
@@ -264,3 +265,135 @@ def test_diagnostics_of_a_failed_run_read_everything_as_the_runner(
     assert_diagnostics(details, run["instance"])
     assert [line for line in details if "forbidden" in line or "HTTP 40" in line] == []
     assert run["cleanup"]["action"] == "deleted"
+
+
+def _new_template(cluster: Cluster) -> object:
+    return cluster.apply_workflow_template(
+        {
+            "apiVersion": "argoproj.io/v1alpha1",
+            "kind": "WorkflowTemplate",
+            "metadata": {"name": f"rbac-{secrets.token_hex(3)}"},
+            "spec": {"entrypoint": "main", "templates": [{"name": "main"}]},
+        }
+    )
+
+
+def _existing_template(cluster: Cluster) -> object:
+    return cluster.apply_workflow_template(
+        {
+            "apiVersion": "argoproj.io/v1alpha1",
+            "kind": "WorkflowTemplate",
+            "metadata": {"name": TEMPLATE},
+            "spec": {"entrypoint": "validate", "templates": [{"name": "validate"}]},
+        }
+    )
+
+
+def _watch(cluster: Cluster) -> object:
+    _, version = cluster.list_experiments(namespace="experiments")
+    stream = cluster.watch_experiments(
+        namespace="experiments", resource_version=version, timeout_seconds=1
+    )
+    stream.close()
+    return stream
+
+
+OPERATOR_NS = "experiment-operator-system"
+# Every permission the shipped role grants, and a request of the harness that needs it.
+USES: dict[tuple[str | None, str, str, str], Callable[[Cluster], object]] = {
+    (None, "apiextensions.k8s.io", "customresourcedefinitions", "get"): (
+        lambda c: c.experiment_crd()
+    ),
+    (None, "illm.io", "gkeclusters", "list"): (
+        lambda c: c.list_labelled(Labelled.GKE_CLUSTERS, instance="x")
+    ),
+    ("experiments", "experiments.illm.io", "experiments", "get"): (
+        lambda c: c.get_experiment("rbac-x", namespace="experiments")
+    ),
+    ("experiments", "experiments.illm.io", "experiments", "list"): (
+        lambda c: c.list_experiments(namespace="experiments")
+    ),
+    ("experiments", "experiments.illm.io", "experiments", "watch"): _watch,
+    ("experiments", "experiments.illm.io", "experiments", "create"): (
+        lambda c: c.delete_experiment(
+            c.create_experiment(experiment_doc("rbac-"), namespace="experiments"),
+            namespace="experiments",
+        )
+    ),
+    ("experiments", "experiments.illm.io", "experiments", "patch"): (
+        lambda c: c.annotate_experiment("rbac-x", namespace="experiments", annotations={"a": "b"})
+    ),
+    ("experiments", "experiments.illm.io", "experiments", "delete"): (
+        lambda c: c.delete_experiment("rbac-x", namespace="experiments")
+    ),
+    ("experiments", "", "pods", "list"): lambda c: c.list_labelled(Labelled.PODS, instance="x"),
+    ("argo-workflows", "argoproj.io", "workflowtemplates", "get"): (
+        lambda c: c.workflow_template_exists("rbac-x")
+    ),
+    ("argo-workflows", "argoproj.io", "workflowtemplates", "create"): _new_template,
+    ("argo-workflows", "argoproj.io", "workflowtemplates", "patch"): _existing_template,
+    ("argo-workflows", "argoproj.io", "workflows", "list"): (
+        lambda c: c.list_labelled(Labelled.WORKFLOWS, instance="x")
+    ),
+    ("argocd", "argoproj.io", "applications", "list"): (
+        lambda c: c.list_labelled(Labelled.APPLICATIONS, instance="x")
+    ),
+    (OPERATOR_NS, "apps", "deployments", "get"): lambda c: c.operator_ready_replicas(),
+    (OPERATOR_NS, "", "pods", "list"): lambda c: c.job_log_tail("rbac-x-analyzer"),
+    # The sandbox's operator is a process, not a pod: read a log the way the harness does.
+    (OPERATOR_NS, "", "pods/log", "get"): lambda c: c._pod_log("rbac-x", tail_lines=1),
+    (OPERATOR_NS, "batch", "jobs", "get"): lambda c: c.analyzer_job("rbac-x"),
+}
+
+
+def test_every_permission_of_the_role_is_one_the_harness_uses() -> None:
+    shipped = {(p.namespace, p.group, p.resource, p.verb) for p in granted(role_documents())}
+    assert shipped == set(USES)
+
+
+@pytest.fixture(scope="module")
+def full_role(
+    k8s: client.ApiClient, sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Cluster]:
+    runner = install_runner(k8s, sandbox, tmp_path_factory.mktemp("full-role"))
+    connected = connect(kubeconfig=runner.kubeconfig)
+    yield connected
+    connected.close()
+
+
+@pytest.mark.parametrize(
+    "permission", list(USES), ids=lambda p: f"{p[0] or 'cluster'}:{p[2]}:{p[3]}"
+)
+def test_without_each_permission_its_request_is_refused_naming_it(
+    k8s: client.ApiClient, sandbox: Sandbox, tmp_path: Path, workflow_template: str,
+    full_role: Cluster, permission: tuple[str | None, str, str, str],
+) -> None:  # fmt: skip
+    namespace, group, resource, verb = permission
+    use = USES[permission]
+    try:
+        use(full_role)
+    except PermissionDenied as exc:
+        pytest.fail(f"the full role was refused: {exc}")
+    except ClusterError:
+        pass  # not found, no pod to read…: anything but a refusal is the role's part done
+    removed = install_runner(
+        k8s, sandbox, tmp_path,
+        without=Permission(namespace=namespace, group=group, resource=resource, verb=verb),
+    )  # fmt: skip
+    less = connect(kubeconfig=removed.kubeconfig)
+    try:
+        with pytest.raises(PermissionDenied) as caught:
+            use(less)
+    finally:
+        less.close()
+    error = caught.value
+    assert error.status == 403
+    assert f"{resource.partition('/')[0]}" in str(error)
+    if error.user:  # the authorizer's own message: verb, resource, scope and identity
+        where = f"in namespace {namespace}" if namespace else "cluster-wide"
+        assert f"cannot {verb} {resource} ({group or 'core'}) {where} as {removed.user}" in str(
+            error
+        )
+    else:  # a server-side apply that would create names only what was asked
+        assert permission[2:] == ("workflowtemplates", "create")
+        assert "cannot patch workflowtemplates (argoproj.io) (an apply that creates" in str(error)
