@@ -706,7 +706,7 @@ def connect(
     In-cluster config reads ``token`` and ``ca.crt`` from ``service_account`` (a pod's
     mount unless a caller says otherwise) and the ``KUBERNETES_SERVICE_HOST``/``_PORT``
     environment, through the client's own loader. The process-global client
-    configuration is never touched (R141).
+    configuration is never touched: two sessions in one process may use two clusters.
     """
     files = _kubeconfig_files(kubeconfig)
     paths = [Path(p).expanduser() for p in files.split(os.pathsep) if p]
