@@ -60,5 +60,11 @@ class ResultsError(ExperimentError):
     """A results document could not be fetched or parsed."""
 
 
+class EnvironmentFailure(ExperimentError):
+    """What an item needs from its environment (S3, the summary, the API) could not be
+    had: reported as a pytest error, never a skip, so a run that could not verify its
+    results is never green."""
+
+
 class SandboxError(ExperimentError):
     """The local sandbox could not be built, started or stopped."""

@@ -9,6 +9,7 @@ completed with friction.
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -87,7 +88,12 @@ def format_duration(seconds: float | None) -> str:
 
 
 def delete_command(instance: str, namespace: str) -> str:
-    return f"kubectl delete experiment {instance} -n {namespace}"
+    return f"kubectl delete experiment {shlex.quote(instance)} -n {shlex.quote(namespace)}"
+
+
+def inspect_command(instance: str, namespace: str) -> str:
+    """What to run to see why a deleted instance is still there (its finalizers)."""
+    return f"kubectl get experiment {shlex.quote(instance)} -n {shlex.quote(namespace)} -o yaml"
 
 
 def progress_line(
@@ -189,9 +195,14 @@ def apply_toil(name: str, error: str) -> ToilRecord:
     )
 
 
-def timeout_toil(name: str, instance: str, phase: str, budget: float) -> ToilRecord:
+def timeout_toil(
+    name: str, instance: str, phase: str, budget: float, *, by: str = ""
+) -> ToilRecord:
+    what = f"{by} ({format_duration(budget)}) in {phase}" if by else f"{phase} timeout"
+    if not by:
+        what += f" ({format_duration(budget)})"
     return ToilRecord(
-        title=f"{phase} timeout ({format_duration(budget)}) for {instance}",
+        title=f"{what} for {instance}",
         priority=2,
         experiment=name,
         categories=("timing", TIMEOUT_LABEL.get(phase, "operator")),

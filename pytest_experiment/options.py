@@ -251,6 +251,14 @@ OPTION_SPECS: tuple[OptionSpec, ...] = (
         metavar="POLICY",
     ),
     OptionSpec(
+        "budget_delete",
+        "How long a deleted instance may take to disappear (the operator's finalizer cleans "
+        "up its cloud resources first) before it is reported as held by its finalizer "
+        "(default 60s).",
+        _duration,
+        metavar="DURATION",
+    ),
+    OptionSpec(
         "results_wait",
         "How long to retry reading a summary.json that is not in S3 yet (default 30s).",
         _duration,
@@ -346,6 +354,7 @@ class Options:
     autofix: str = "suggest"
     review: str = "skip"
     budget_review: float | None = 2 * 60.0
+    budget_delete: float | None = 60.0
     instance: tuple[tuple[str, str], ...] = ()
     toil: bool = True
     toil_file: Path = Path(".experiment-toil.jsonl")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import secrets
 import signal
 from collections.abc import Generator
 from pathlib import Path
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_experiment.errors import OptionError
+from pytest_experiment.errors import EnvironmentFailure, OptionError
 from pytest_experiment.fixtures import experiment_run  # noqa: F401  (registers the fixture)
 from pytest_experiment.options import OPTION_SPECS, resolve
 from pytest_experiment.report import Scoreboard
@@ -25,8 +26,13 @@ if TYPE_CHECKING:
 SCOREBOARD = pytest.StashKey[Scoreboard]()
 _XDIST_COLLECTED = pytest.StashKey[dict[str, list[str]]]()
 """Per xdist worker, the experiments with live quality items it collected."""
+RUN_ID = pytest.StashKey[str]()
 _FACTS = "pytest_experiment"
 """The ``workeroutput`` key an xdist worker sends its live-run facts under."""
+_RUN_ID_KEY = "experiment_run_id"
+"""The ``workerinput`` key the controller hands its run id to workers under: every
+instance of the session carries the one label, so the controller can find what a
+worker created and never accounted for."""
 # Steps that need the experiment running on the cluster.
 _LIVE_STEPS = frozenset({"lifecycle", "quality", "review"})
 
@@ -76,6 +82,12 @@ def pytest_configure(config: pytest.Config) -> None:
         return [c for batch in config.hook.pytest_experiment_checks(config=config) for c in batch]
 
     state = config.stash[SESSION] = ExperimentSession(options=options, extra_checks=extra_checks)
+    workerinput = getattr(config, "workerinput", None)
+    config.stash[RUN_ID] = (
+        str(workerinput[_RUN_ID_KEY])
+        if workerinput and _RUN_ID_KEY in workerinput
+        else secrets.token_hex(4)
+    )
     if options.results is None:
         _prepare_live(config, state)
     if options.sandbox and not hasattr(config, "workerinput") and not config.option.collectonly:
@@ -174,6 +186,8 @@ def _prepare_live(config: pytest.Config, state: ExperimentSession) -> None:
             output=TerminalOutput(config),
             on_toil=lambda record: config.hook.pytest_experiment_toil(config=config, record=record),
             verbose=config.get_verbosity() > 0,
+            run_id=config.stash[RUN_ID],
+            controller=_distributing(config),
         )
 
     state.live_factory = build
@@ -234,8 +248,10 @@ def pytest_runtestloop(session: pytest.Session) -> Generator[None, object, objec
     previous = signal.getsignal(signal.SIGTERM)
     if _main_thread():
         signal.signal(signal.SIGTERM, _interrupt)
+    worker = hasattr(session.config, "workerinput")
+    distributing = _distributing(session.config)
     try:
-        if live_items and not hasattr(session.config, "workerinput"):
+        if live_items and not worker and not distributing:
             # Under xdist each worker applies what it is given, as it reaches it.
             live = state.live
             assert live is not None
@@ -247,13 +263,42 @@ def pytest_runtestloop(session: pytest.Session) -> Generator[None, object, objec
     finally:
         if _main_thread():
             signal.signal(signal.SIGTERM, previous)
+        if distributing and state.live_factory is not None:
+            _sweep_for_workers(session.config, state)
         # Whatever used the cluster (items, the experiment_run fixture) is cleaned up.
         live = state.live_started
-        if live is not None:
+        if live is not None and not distributing:
             try:
                 live.finish()
             finally:
                 _publish_facts(session.config, live)
+
+
+def _distributing(config: pytest.Config) -> bool:
+    """This process is an xdist controller handing items to workers."""
+    return not hasattr(config, "workerinput") and config.pluginmanager.has_plugin("dsession")
+
+
+def _sweep_for_workers(config: pytest.Config, state: ExperimentSession) -> None:
+    """The controller owns the final list of instances: whatever carries this session's
+    run label and no worker reported on (a worker killed, or stopped by Ctrl-C before
+    its cleanup) gets the cleanup policy here.
+
+    The controller collects nothing itself: that experiments ran is known from the
+    workers' reports, and where from the namespaces they used (plus the default one,
+    for a worker killed before it said)."""
+    board = config.stash[SCOREBOARD]
+    if not board.experiments:
+        return
+    live = state.live
+    assert live is not None
+    live.namespaces = {state.options.namespace, *board.namespaces}
+    live.accounted = {str(c.get("instance")) for c in board.cleanup}
+    try:
+        if live.connect() is not None:
+            live.finish()
+    finally:
+        _publish_facts(config, live)
 
 
 def _main_thread() -> bool:
@@ -269,6 +314,7 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 
 def _publish_facts(config: pytest.Config, live: Any) -> None:
     facts = {
+        "namespaces": sorted({launch.namespace for launch in live.launches.values()}),
         "toil": [entry.as_json() for entry in live.toil.logged],
         "cleanup": [c.as_json() for c in live.cleanups],
         "session": {"apiRequests": live.api_requests(), "watch": live.watch_stats()},
@@ -280,16 +326,68 @@ def _publish_facts(config: pytest.Config, live: Any) -> None:
         config.stash[SCOREBOARD].merge_facts(facts)
 
 
-@pytest.hookimpl(trylast=True)
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if not getattr(config.option, "loadgroup", False) or not config.stash[SESSION].collected:
-        return
-    from pytest_experiment.collect import ExperimentItem
-    from pytest_experiment.compat import keep_group_together
+@pytest.hookimpl(wrapper=True)
+def pytest_collection_finish(session: pytest.Session) -> Generator[None, None, None]:
+    """On an xdist worker under ``--dist loadgroup``, the ids sent to the scheduler
+    carry each experiment's group; the items keep their plain ids for the run."""
+    config = session.config
+    if (
+        not hasattr(config, "workerinput")
+        or not getattr(config.option, "loadgroup", False)
+        or not config.stash[SESSION].collected
+    ):
+        return (yield)
+    from pytest_experiment.collect import ExperimentItem, id_part
+    from pytest_experiment.compat import grouped_for_scheduling
 
-    for item in items:
-        if isinstance(item, ExperimentItem):
-            keep_group_together(item, item.experiment.name)
+    grouped = [
+        (item, item.plain_nodeid, id_part(item.experiment.name))
+        for item in session.items
+        if isinstance(item, ExperimentItem)
+    ]
+    with grouped_for_scheduling(grouped):
+        return (yield)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_handlecrashitem(crashitem: str, report: pytest.TestReport, sched: Any) -> None:
+    """A crashed worker's item is reported under its plain id, like every other report."""
+    if not crashitem.split("::", 1)[0].endswith("experiment.yaml"):
+        return
+    from pytest_experiment.compat import without_group
+
+    plain = without_group(crashitem)
+    report.nodeid = plain
+    if isinstance(report.longrepr, str):
+        report.longrepr = report.longrepr.replace(crashitem, plain)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """An environment failure in an item's setup is shown as its one line, as a failed
+    verdict is, instead of a traceback through pytest's runner (pytest formats setup
+    errors without asking the item)."""
+    report = yield
+    excinfo = call.excinfo
+    if call.when == "setup" and excinfo and isinstance(excinfo.value, EnvironmentFailure):
+        report.longrepr = item.repr_failure(excinfo)
+    return report
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_timeout_set_timer(item: pytest.Item, settings: Any) -> bool | None:
+    """pytest-timeout's limit on a lifecycle item ends its wait the way a phase budget
+    does (diagnostics, toil, cleanup of the unfinished instance) instead of dumping the
+    stacks of the watch threads; every other item keeps pytest-timeout's own timer."""
+    if getattr(item, "step", None) != "lifecycle" or not settings.timeout:
+        return None
+    from pytest_experiment.collect import DEADLINE
+    from pytest_experiment.live import Deadline
+
+    item.stash[DEADLINE] = Deadline.after(float(settings.timeout))
+    return True
 
 
 @pytest.hookimpl(wrapper=True)
@@ -374,6 +472,10 @@ class _ReportListener:
             live.items_done(item.nodeid.split("::", 1)[0])
 
     @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node: Any) -> None:
+        node.workerinput[_RUN_ID_KEY] = node.config.stash[RUN_ID]
+
+    @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
         facts = getattr(node, "workeroutput", {}).get(_FACTS)
         if facts:
@@ -393,7 +495,7 @@ def pytest_terminal_summary(
         terminalreporter.write_line(line)
 
 
-def pytest_sessionfinish(session: pytest.Session) -> None:
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int | pytest.ExitCode) -> None:
     config = session.config
     if hasattr(config, "workerinput"):
         return
@@ -414,5 +516,12 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         board.write_json(state.options.report)
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary:
+        from pytest_experiment import step_summary
+
+        interrupted = (
+            "interrupted"
+            if exitstatus == pytest.ExitCode.INTERRUPTED
+            else str(session.shouldstop or session.shouldfail or "")
+        )
         with open(summary, "a", encoding="utf-8") as handle:
-            handle.write(board.markdown())
+            handle.write(step_summary.render(board, interrupted=interrupted))

@@ -158,13 +158,23 @@ class Scoreboard:
         self.toil: list[dict[str, Any]] = []
         self.cleanup: list[dict[str, Any]] = []
         self.session: dict[str, Any] = {}
+        self.namespaces: set[str] = set()
+        """Where the live runs created instances (for the xdist controller's sweep)."""
         self.toil_error = ""
         """Why ``bd sync`` failed, when it did."""
 
     def merge_facts(self, facts: Mapping[str, Any]) -> None:
         """What a live run (this process's, or an xdist worker's) did outside any item."""
         self.toil.extend(facts.get("toil") or [])
-        self.cleanup.extend(facts.get("cleanup") or [])
+        self.namespaces.update(facts.get("namespaces") or ())
+        for entry in facts.get("cleanup") or []:
+            known = self.cleanup_for(str(entry.get("instance")))
+            if known is None:
+                self.cleanup.append(entry)
+            elif known.get("action") == "gone":
+                # Under xdist the controller and a worker can both report one instance;
+                # "already deleted" says less than what the other one did to it.
+                self.cleanup[self.cleanup.index(known)] = entry
         for section, counts in (facts.get("session") or {}).items():
             merged = self.session.setdefault(section, {})
             for key, value in counts.items():
@@ -235,8 +245,17 @@ class Scoreboard:
             if problems:
                 lines.append("  Validation:")
                 lines.extend(f"    {f.line}" for f in problems)
+            # Where a run stopped before any result: the pre-flight that blocked it, or the
+            # lifecycle failure (a phase budget, pytest-timeout, a failed target).
+            preflight = [f for f in report.preflight if f.status in (Status.FAIL, Status.WARN)]
+            if preflight:
+                lines.append("  Pre-flight:")
+                lines.extend(f"    {f.line}" for f in preflight)
             for record in report.runs():
-                if not record.quality or all(_unscored(f) for f in record.quality):
+                if record.lifecycle is not None and record.lifecycle.status is Status.FAIL:
+                    lines.append(f"  Lifecycle ({record.instance}): {record.lifecycle.line}")
+            for record in report.runs():
+                if not record.quality or all(unscored(f) for f in record.quality):
                     continue
                 label = f" ({record.instance})" if record.instance else ""
                 lines.append(f"  Results Quality{label}:")
@@ -261,7 +280,8 @@ class Scoreboard:
                     f"{entry['reason']}"
                 )
                 if entry.get("command"):
-                    text += f"; delete with: {entry['command']}"
+                    verb = "inspect" if entry["action"] == "held" else "delete"
+                    text += f"; {verb} with: {entry['command']}"
                 lines.append(text)
         if self.toil_error:
             lines.append(f"Toil: {self.toil_error}")
@@ -307,45 +327,13 @@ class Scoreboard:
 
     # -- GitHub step summary (R93) -------------------------------------------------------------
 
-    def markdown(self) -> str:
-        out: list[str] = ["## Experiment results", ""]
-        for report in self.ordered():
-            for record in report.runs():
-                if not record.quality or all(_unscored(f) for f in record.quality):
-                    continue
-                gate_text = record.gate.name if record.gate else "N/A"
-                title = f"{report.name} — `{record.instance}`" if record.instance else report.name
-                out += [
-                    f"### {title}: quality {gate_text}",
-                    "",
-                    "| | Check | Result |",
-                    "|---|---|---|",
-                ]
-                for finding in record.quality:
-                    tag = finding.status.tag.strip("[]")
-                    text = finding.line.split("] ", 1)[-1].replace("|", "\\|")
-                    out.append(f"| {tag} | `{finding.check}` | {text} |")
-                out.append("")
-                causes = _root_causes(record)
-                if causes:
-                    out += ["Root causes:", *(f"- {c}" for c in causes), ""]
-                if record.review is not None:
-                    url = record.review.figures.get("prURL")
-                    out += [f"{record.review.line}" + (f" — {url}" if url else ""), ""]
-            failing = [f for f in report.validation if f.status is Status.FAIL]
-            if failing:
-                out.append(f"**{report.name}** validation failed:")
-                out += [f"- `{f.check}`: {f.line}" for f in failing]
-                out.append("")
-        return "\n".join(out) + "\n"
-
 
 def gate_lines(record: InstanceReport) -> list[str]:
     """The gate, its root causes (R70), the auto-fix attempts (R71) and the review."""
     if record.gate is None:
         return []
     lines = [f"Quality gate: {record.gate.name}"]
-    causes = _root_causes(record)
+    causes = root_causes(record)
     if causes:
         lines.append("Root causes:")
         lines.extend(f"  - {c}" for c in causes)
@@ -363,13 +351,13 @@ def gate_lines(record: InstanceReport) -> list[str]:
     return lines
 
 
-def _root_causes(record: InstanceReport) -> list[str]:
-    """The R70 causes the checks' details name, once each, in check order."""
+def root_causes(record: InstanceReport) -> list[str]:
+    """The root causes the checks' details name, once each, in check order."""
     found = [d for f in record.quality for d in f.details if d.startswith("root cause ")]
     return [c.removeprefix("root cause ") for c in dict.fromkeys(found)]
 
 
-def _unscored(finding: Finding) -> bool:
+def unscored(finding: Finding) -> bool:
     return finding.status is Status.NA and not finding.figures
 
 
