@@ -23,6 +23,7 @@ import pytest
 from pytest_experiment.checks import completion_line
 from pytest_experiment.compat import TerminalRepr, TerminalWriter, skip_at_item
 from pytest_experiment.errors import EnvironmentFailure, ExperimentError, SpecError
+from pytest_experiment.report import property_name
 from pytest_experiment.rules import RULES
 from pytest_experiment.spec import Experiment, Source, is_experiment, read_source
 from pytest_experiment.state import SESSION, ExperimentSession, ResultFile
@@ -276,7 +277,12 @@ def _conclude(item: ExperimentItem, result: CheckResult) -> None:
         item.record(details=list(result.details))
     # A figure may share a name with a property above (machine-verdict's
     # "verdict"); it is then written as "figure.<name>" so neither is lost.
-    item.record(**{(f"figure.{k}" if k in _RESERVED else k): v for k, v in result.figures.items()})
+    item.record(
+        **{
+            (f"figure.{k}" if k in _RESERVED else property_name(k)): v
+            for k, v in result.figures.items()
+        }
+    )
     if result.status is Status.WARN:
         pytest.xfail(result.line)
     if result.status is Status.NA:

@@ -35,6 +35,27 @@ class ClusterError(ExperimentError):
         super().__init__(message)
 
 
+class PermissionDenied(ClusterError):
+    """The API answered but refused the request (401/403): a missing permission or a bad
+    credential, never an unreachable cluster. Names the verb, resource and namespace."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        verb: str = "",
+        resource: str = "",
+        namespace: str | None = None,
+        user: str = "",
+    ) -> None:
+        self.verb = verb
+        self.resource = resource
+        self.namespace = namespace
+        self.user = user
+        super().__init__(message, status=status)
+
+
 class ResultsError(ExperimentError):
     """A results document could not be fetched or parsed."""
 

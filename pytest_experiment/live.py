@@ -30,9 +30,9 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from pytest_experiment import lifecycle
-from pytest_experiment.cluster import Cluster, Labelled, connect
+from pytest_experiment.cluster import HTTP_FORBIDDEN, Cluster, Labelled, connect
 from pytest_experiment.diagnostics import gather, one_line
-from pytest_experiment.errors import ClusterError, ResultsError
+from pytest_experiment.errors import ClusterError, PermissionDenied, ResultsError
 from pytest_experiment.lifecycle import (
     delete_command,
     format_duration,
@@ -62,6 +62,7 @@ MANAGED_BY = {"app.kubernetes.io/managed-by": "pytest-experiment"}
 # this tick, is what notices a transition.
 TICK = 0.5
 _UNREACHABLE = "No cluster reachable"
+_REFUSED = "Cluster refused the request"
 
 
 @dataclass
@@ -256,6 +257,10 @@ class LiveRun:
         self._by_nodeid: dict[str, str] = {}
         self.cluster: Cluster | None = None
         self.unreachable: str | None = None
+        self.refused = False
+        """The API answered but refused access (401/403), as opposed to not answering."""
+        self.crd_unreadable: str | None = None
+        """Why the live CRD could not be read (validation then uses the bundled schema)."""
         self.crd_schema: Mapping[str, Any] | None = None
         self._watchers: dict[str, ExperimentWatcher] = {}
         self._operator: tuple[int | None, str] | None = None
@@ -277,9 +282,16 @@ class LiveRun:
             return self.cluster
         try:
             cluster = self._connector()
-            crd = cluster.experiment_crd()  # the first request: proves the API answers
+            try:
+                crd = cluster.experiment_crd()  # the first request: proves the API answers
+            except PermissionDenied as exc:
+                # Answered, so reachable; reading CRDs is a permission a runner may lack.
+                if exc.status != HTTP_FORBIDDEN:
+                    raise
+                crd, self.crd_unreadable = None, str(exc)
         except ClusterError as exc:
             self.unreachable = str(exc)
+            self.refused = isinstance(exc, PermissionDenied)
             return None
         if crd is not None:
             try:
@@ -356,7 +368,7 @@ class LiveRun:
         cluster = self.connect()
         failure = self._validation_failure(experiment)
         if cluster is None:
-            message = f"{_UNREACHABLE}: {self.unreachable}"
+            message = f"{_REFUSED if self.refused else _UNREACHABLE}: {self.unreachable}"
             launch.preflight = {
                 "workflow-template": CheckResult(Status.FAIL, message),
                 "operator": CheckResult(Status.FAIL, message),

@@ -43,6 +43,22 @@ def _text(text: str, base: Path) -> str:
     return text.strip()
 
 
+def _url(text: str, base: Path) -> str:
+    """An http(s) URL with a host: anything else would only fail later, once per item,
+    inside the S3 client."""
+    from urllib.parse import urlsplit
+
+    value = text.strip()
+    try:
+        parts = urlsplit(value)
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError:
+        parts, port_ok = None, False
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or not port_ok:
+        raise ValueError(f"{text!r} is not a URL (like http://127.0.0.1:8333)")
+    return value
+
+
 _UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0}
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)([smh])")
 
@@ -177,7 +193,7 @@ OPTION_SPECS: tuple[OptionSpec, ...] = (
         "s3_endpoint",
         "S3 endpoint summary.json is read from (default: boto3's; credentials from boto3's "
         "own chain, e.g. AWS_ACCESS_KEY_ID).",
-        _text,
+        _url,
         metavar="URL",
     ),
     OptionSpec(

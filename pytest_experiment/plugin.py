@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from pytest_experiment.checks import Check
 
 SCOREBOARD = pytest.StashKey[Scoreboard]()
+_XDIST_COLLECTED = pytest.StashKey[dict[str, list[str]]]()
+"""Per xdist worker, the experiments with live quality items it collected."""
 RUN_ID = pytest.StashKey[str]()
 _FACTS = "pytest_experiment"
 """The ``workeroutput`` key an xdist worker sends its live-run facts under."""
@@ -73,6 +75,8 @@ def pytest_configure(config: pytest.Config) -> None:
         )
     except OptionError as err:
         raise pytest.UsageError(str(err)) from err
+    if options.context and not options.sandbox and options.results is None:
+        _check_context(options.kubeconfig, options.context)
 
     def extra_checks() -> list[Check]:
         return [c for batch in config.hook.pytest_experiment_checks(config=config) for c in batch]
@@ -92,6 +96,75 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(_ReportListener(board, state), "experiment-scoreboard")
     if not config.pluginmanager.hasplugin("xdist"):
         config.addinivalue_line("markers", "xdist_group(name): keep an experiment's items together")
+
+
+def _check_context(kubeconfig: Path | None, context: str) -> None:
+    """A context the kubeconfig lacks stops the session now, listing the ones it has."""
+    from pytest_experiment.cluster import check_context
+    from pytest_experiment.errors import ClusterError
+
+    try:
+        check_context(kubeconfig=kubeconfig, context=context)
+    except ClusterError as err:
+        raise pytest.UsageError(f"--experiment-context: {err}") from err
+
+
+def _missing_s3_credentials(needing: set[str]) -> str | None:
+    """Why the experiments in ``needing`` (those with live ``quality`` items selected)
+    cannot run without S3 credentials, or None when they can.
+
+    Every live ``quality`` item scores the summary.json the operator wrote to S3; without
+    credentials each would end unverified, which a CI gate must never read as green.
+    """
+    if not needing:
+        return None
+    import boto3
+    import botocore.exceptions
+
+    try:
+        if boto3.session.Session().get_credentials() is not None:
+            return None
+    except botocore.exceptions.BotoCoreError as exc:
+        # A broken profile or credentials file: as unusable as none, and said in one line.
+        return f"S3 credentials cannot be loaded: {exc}"
+    names = sorted(needing)
+    shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+    return (
+        f"no S3 credentials: the quality items of {shown} read summary.json from S3; "
+        "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or any boto3 credential source), "
+        "or deselect them with -k 'not quality'"
+    )
+
+
+def _check_s3_credentials(needing: set[str]) -> None:
+    problem = _missing_s3_credentials(needing)
+    if problem is not None:
+        # A usage error, like any other bad setting: one line, exit 4, nothing applied.
+        raise pytest.UsageError(problem)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_node_collection_finished(node: Any, ids: list[str]) -> None:
+    """Under xdist only workers collect: the controller checks what they will run.
+
+    Checked once every worker has reported, before any item is scheduled: stopping the
+    session while a worker is still collecting interrupts its imports mid-way, and the
+    interpreter then prints a traceback for them.
+    """
+    config: pytest.Config = node.config
+    state = config.stash.get(SESSION, None)
+    if state is None or state.live_factory is None:
+        return
+    reported = config.stash.setdefault(_XDIST_COLLECTED, {})
+    reported[str(getattr(node, "gateway", node))] = [
+        Path(path).parent.name
+        for path, _, name in (nodeid.partition("::") for nodeid in ids)
+        if path.endswith("experiment.yaml") and name.startswith("quality[")
+    ]
+    dsession = config.pluginmanager.getplugin("dsession")
+    workers = len(getattr(getattr(dsession, "nodemanager", None), "specs", None) or ())
+    if len(reported) >= workers:
+        _check_s3_credentials({name for names in reported.values() for name in names})
 
 
 def _prepare_live(config: pytest.Config, state: ExperimentSession) -> None:
@@ -170,6 +243,8 @@ def pytest_runtestloop(session: pytest.Session) -> Generator[None, object, objec
             for item in session.items
             if isinstance(item, ExperimentItem) and item.step in _LIVE_STEPS
         ]
+    if not hasattr(session.config, "workerinput"):  # the xdist controller checked for workers
+        _check_s3_credentials({i.experiment.name for i in live_items if i.step == "quality"})
     previous = signal.getsignal(signal.SIGTERM)
     if _main_thread():
         signal.signal(signal.SIGTERM, _interrupt)
@@ -313,6 +388,40 @@ def pytest_timeout_set_timer(item: pytest.Item, settings: Any) -> bool | None:
 
     item.stash[DEADLINE] = Deadline.after(float(settings.timeout))
     return True
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(
+    collector: pytest.Collector,
+) -> Generator[None, pytest.CollectReport, pytest.CollectReport]:
+    report = yield
+    _rerun_whole_experiments(collector, report)
+    return report
+
+
+def _rerun_whole_experiments(collector: pytest.Collector, report: pytest.CollectReport) -> None:
+    """Under ``--lf``/``--ff`` in a live run, an experiment with any failed item is
+    re-selected whole.
+
+    Its items are one run on the cluster: re-running only a failed pre-flight item
+    would never apply the experiment, and its skipped (blocked) items are exactly what
+    the fix should now let run. The last-failed plugin filters this file's items after
+    this hook returns, so every item marked failed here is kept.
+    """
+    last = collector.config.pluginmanager.get_plugin("lfplugin")
+    if last is None or not getattr(last, "active", False) or not getattr(last, "lastfailed", None):
+        return
+    state = collector.config.stash.get(SESSION, None)
+    if state is None or state.live_factory is None:
+        return  # scoring result files offline: each item stands alone
+    from pytest_experiment.collect import ExperimentFile
+
+    if not isinstance(collector, ExperimentFile):
+        return
+    prefix = f"{collector.nodeid}::"
+    if any(str(nodeid).startswith(prefix) for nodeid in last.lastfailed):
+        # Keyed as the plugin keys them: a structured id from pytest 9, the nodeid before.
+        last.lastfailed.update((getattr(item, "id", item.nodeid), True) for item in report.result)
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:

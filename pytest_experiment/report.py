@@ -17,6 +17,10 @@ from typing import Any
 from pytest_experiment.toil import summary_lines
 from pytest_experiment.verdict import Status, gate
 
+REPORT_SCHEMA = Path(__file__).parent / "schemas" / "report.schema.json"
+"""The JSON Schema the ``--experiment-report`` document follows."""
+SCHEMA_VERSION = 1
+"""Bumped whenever a field of the JSON report is renamed or removed (adding one is not)."""
 _TAGS = {s.value: s for s in Status}
 _ANALYZER_PHASES = frozenset({"Succeeded", "Failed", "Skipped", "Timeout", "Deleted"})
 # Reports arrive in worker order under xdist; findings are shown in spec order.
@@ -110,6 +114,31 @@ class ExperimentReport:
     @property
     def published(self) -> bool:
         return bool(self.intent.get("publish", True))
+
+
+def property_name(name: str) -> str:
+    """The one naming convention of every JUnit property and JSON report field: camelCase.
+
+    Checks name their figures in Python style (``workload_pods``); the reports a CI reads
+    spell them as the Kubernetes API spells its fields (``workloadPods``, ``completedAt``).
+    Only names are converted, never data (a metric group called ``hdb_write`` stays so).
+    """
+    head, *rest = name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+def timeline_of(run: Mapping[str, Any]) -> dict[str, str]:
+    """Phase → when the harness first saw it (ISO 8601, in the order seen), from the
+    lifecycle's run record.
+
+    The one place the report reads the live run's record of phases entered, so a change
+    in how that record is kept touches only this function.
+    """
+    timeline = run.get("timeline")
+    if not isinstance(timeline, Mapping):
+        return {}
+    # In the order seen: properties travel as JSON with sorted keys, which loses it.
+    return {str(p): str(seen) for p, seen in sorted(timeline.items(), key=lambda x: str(x[1]))}
 
 
 def _parse(value: Any) -> Any:
@@ -263,6 +292,7 @@ class Scoreboard:
 
     def as_json(self) -> dict[str, Any]:
         return {
+            "schemaVersion": SCHEMA_VERSION,
             "session": self.session,
             "toil": self.toil,
             "cleanup": self.cleanup,
@@ -276,7 +306,8 @@ class Scoreboard:
                     "instances": [
                         {
                             "instance": i.instance,
-                            **{k: v for k, v in i.run.items() if k != "instance"},
+                            **{k: v for k, v in i.run.items() if k not in ("instance", "timeline")},
+                            "timeline": timeline_of(i.run),
                             "lifecycle": i.lifecycle.as_json() if i.lifecycle else None,
                             "checks": [f.as_json() for f in i.quality],
                             "gate": i.gate.value if i.gate else None,

@@ -54,8 +54,11 @@ def test_offline_overview_names_every_run_and_every_failure(
 
 
 def test_an_unreachable_cluster_is_in_the_summary_not_just_a_heading(
-    pytester: pytest.Pytester, examples: Path, summary: Path
+    pytester: pytest.Pytester, examples: Path, summary: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # S3 credentials are checked at start-up; these never reach an endpoint.
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "unused")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "unused")
     shutil.copytree(examples / "web-latency", pytester.path / "experiments" / "web-latency")
     kubeconfig = pytester.path / "kubeconfig"
     kubeconfig.write_text(yaml.safe_dump(KUBECONFIG))
