@@ -12,7 +12,6 @@ same under xdist, where the controller only sees reports).
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -22,6 +21,7 @@ import pytest
 from _pytest._code.code import TerminalRepr
 from _pytest._io import TerminalWriter
 
+from pytest_experiment import markers
 from pytest_experiment.checks import completion_line
 from pytest_experiment.compat import skip_at_item
 from pytest_experiment.errors import ExperimentError, SpecError
@@ -38,7 +38,6 @@ PREFLIGHT_CHECKS = ("workflow-template", "operator")
 _RESERVED = frozenset(
     {"experiment", "instance", "step", "check", "verdict", "summary", "details", "run", "intent"}
 )
-_MARKER_UNSAFE = re.compile(r"[^\w-]")
 
 
 class CheckFailed(Exception):
@@ -70,10 +69,6 @@ class VerdictRepr(TerminalRepr):
         tw.line(self.line, red=True, bold=True)
         for detail in self.details:
             tw.line(f"  {detail}")
-
-
-def marker_name(label: str) -> str:
-    return _MARKER_UNSAFE.sub("_", label)
 
 
 class ExperimentFile(pytest.File):
@@ -156,18 +151,21 @@ class ExperimentFile(pytest.File):
         )
 
     def _markers(self, experiment: Experiment, state: ExperimentSession) -> list[Any]:
-        labels = [*experiment.tags]
-        series = state.intent(experiment).series
-        if series:
-            labels.append(series)
-        marks: list[Any] = [pytest.mark.xdist_group(name=experiment.name)]
-        for label in dict.fromkeys(marker_name(x) for x in labels if x):
-            if label not in state.markers:
-                # Registered before use so --strict-markers accepts series and tags (R5).
-                self.config.addinivalue_line("markers", f"{label}: experiment series or tag")
-                state.markers.add(label)
-            marks.append(getattr(pytest.mark, label))
-        return marks
+        return [
+            pytest.mark.xdist_group(name=experiment.name),
+            *(getattr(pytest.mark, name) for name in experiment_markers(self.config, experiment)),
+        ]
+
+
+def experiment_markers(config: pytest.Config, experiment: Experiment) -> list[str]:
+    """The series and tag marker names of ``experiment``, registered so
+    ``--strict-markers`` accepts them (R5); see ``pytest_experiment.markers``."""
+    state = config.stash[SESSION]
+    labels = [("tag", tag) for tag in experiment.tags]
+    series = state.intent(experiment).series
+    if series:
+        labels.append(("series", series))
+    return markers.register(config, labels, ours=state.markers)
 
 
 class ExperimentItem(pytest.Item):

@@ -53,7 +53,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         parser.addini(spec.ini, spec.help, default=None)
 
 
+@pytest.hookimpl(trylast=True)
 def pytest_configure(config: pytest.Config) -> None:
+    # Last, so every plugin has registered its markers before series and tags are named.
     def ini(name: str) -> str | None:
         value = config.getini(name)
         return str(value) if value else None
@@ -80,6 +82,25 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(_ReportListener(board, state), "experiment-scoreboard")
     if not config.pluginmanager.hasplugin("xdist"):
         config.addinivalue_line("markers", "xdist_group(name): keep an experiment's items together")
+    if config.option.markers:
+        _register_markers(config)
+
+
+def _register_markers(config: pytest.Config) -> None:
+    """``pytest --markers`` lists no collected items: name the series and tags of the
+    experiment files under the given paths instead."""
+    from pytest_experiment.collect import experiment_markers
+    from pytest_experiment.errors import SpecError
+    from pytest_experiment.markers import experiment_files
+    from pytest_experiment.spec import load_experiment
+
+    for path in experiment_files(config):
+        try:
+            experiment = load_experiment(path)
+        except SpecError:
+            continue  # reported as a collection error by a run that collects it
+        if experiment is not None:
+            experiment_markers(config, experiment)
 
 
 def _prepare_live(config: pytest.Config, state: ExperimentSession) -> None:
@@ -272,8 +293,18 @@ class _ReportListener:
 
 
 def pytest_terminal_summary(
-    terminalreporter: pytest.TerminalReporter, config: pytest.Config
+    terminalreporter: pytest.TerminalReporter, exitstatus: int, config: pytest.Config
 ) -> None:
+    state = config.stash.get(SESSION, None)
+    nothing = (pytest.ExitCode.NO_TESTS_COLLECTED, pytest.ExitCode.USAGE_ERROR)
+    if state is not None and not state.collected and exitstatus in nothing:
+        # The commonest first-run mistake: a spec saved as demo.yaml is never looked at.
+        terminalreporter.write_line(
+            "pytest-experiment: no experiment collected; experiment files must be named "
+            "experiment.yaml (one per experiment directory, e.g. experiments/<name>/"
+            "experiment.yaml)",
+            yellow=True,
+        )
     board = config.stash[SCOREBOARD]
     if not board.experiments and not board.cleanup and not board.toil:
         return
