@@ -12,6 +12,7 @@ same under xdist, where the controller only sees reports).
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -107,6 +108,7 @@ class ExperimentFile(pytest.File):
         # and per-item copies cost noticeably at a thousand experiments (P4).
         for mark in self._markers(experiment, state):
             self.add_marker(mark)
+        _warn_site_problems(self.config, state, experiment)
         self.extra_keyword_matches.update(
             k for k in (experiment.generate_name, experiment.prefix) if k
         )
@@ -166,6 +168,30 @@ def experiment_markers(config: pytest.Config, experiment: Experiment) -> list[st
     if series:
         labels.append(("series", series))
     return markers.register(config, labels, ours=state.markers)
+
+
+class SiteDataWarning(pytest.PytestWarning):
+    """A site-data or results file could not be read: listed once, never fatal."""
+
+
+_WARNED = pytest.StashKey[set[str]]()
+
+
+def _warn_site_problems(
+    config: pytest.Config, state: ExperimentSession, experiment: Experiment
+) -> None:
+    """Each unreadable site-data file, once per session: one bad file must neither stop
+    collection nor vanish without a word (its experiment's verdicts may depend on it)."""
+    sites = [state.site_data(experiment)]
+    results = state.options.results
+    if results is not None and results.is_dir():
+        sites.append(state.site_data_at(results))
+    warned = config.stash.setdefault(_WARNED, set())
+    for site in sites:
+        for problem in site.problems if site is not None else ():
+            if problem not in warned:
+                warned.add(problem)
+                warnings.warn(SiteDataWarning(f"site data: {problem}"), stacklevel=1)
 
 
 class ExperimentItem(pytest.Item):

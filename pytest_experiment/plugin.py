@@ -265,6 +265,16 @@ class _ReportListener:
             else:
                 self.other_errors = True
 
+    def pytest_warning_recorded(self, warning_message: Any) -> None:
+        # Unreadable site-data files: in the JSON report and the scorecard too,
+        # not only in pytest's warnings summary (under xdist, workers forward these).
+        from pytest_experiment.collect import SiteDataWarning
+
+        if isinstance(warning_message.message, SiteDataWarning):
+            text = str(warning_message.message)
+            if text not in self.board.problems:
+                self.board.problems.append(text)
+
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         # A malformed experiment file is a collection error, but unlike a
         # broken test module it must not stop the other experiments (R6).
@@ -306,7 +316,7 @@ def pytest_terminal_summary(
             yellow=True,
         )
     board = config.stash[SCOREBOARD]
-    if not board.experiments and not board.cleanup and not board.toil:
+    if not board.experiments and not board.cleanup and not board.toil and not board.problems:
         return
     terminalreporter.write_sep("=", "experiment scorecard")
     for line in board.terminal_lines(verbose=config.get_verbosity() > 0):
