@@ -9,6 +9,7 @@ completed with friction.
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -87,7 +88,13 @@ def format_duration(seconds: float | None) -> str:
 
 
 def delete_command(instance: str, namespace: str) -> str:
-    return f"kubectl delete experiment {instance} -n {namespace}"
+    """A command a person pastes into a shell: every value from the cluster or a file is quoted."""
+    return shlex.join(["kubectl", "delete", "experiment", instance, "-n", namespace])
+
+
+def apply_template_command(path: str) -> str:
+    """How to apply a WorkflowTemplate file by hand, quoted for a shell."""
+    return shlex.join(["kubectl", "apply", "-n", "argo-workflows", "-f", path])
 
 
 def progress_line(
