@@ -288,8 +288,13 @@ def read_source(path: Path) -> Source:
         ) from err
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
+        # libyaml puts the substance of some errors in the context ("found
+        # duplicate anchor 'a'; first occurrence") and only "second occurrence" in the problem.
+        problem = err.problem or str(err)
+        if problem == "second occurrence" and err.context:
+            problem = f"{err.context}, then again here"
         raise SpecError(
-            f"YAML error: {err.problem or err}",
+            f"YAML error: {problem}",
             path=where,
             line=mark.line + 1 if mark is not None else None,
         ) from err
