@@ -176,6 +176,27 @@ def _check_limits(root: yaml.Node, path: str) -> None:
         raise SpecError(f"nesting deeper than {MAX_DEPTH} levels", path=path, line=_line(node))
 
 
+def _check_tree(node: yaml.Node, path: str, depth: int = 0) -> int:
+    """``_check_limits`` for a document without anchors (a tree: no node is shared),
+    in one recursive pass; returns the node count. Recursion stops at the depth limit."""
+    if depth > MAX_DEPTH:
+        raise SpecError(f"nesting deeper than {MAX_DEPTH} levels", path=path, line=_line(node))
+    if isinstance(node, yaml.ScalarNode):
+        _children(node, path)
+        return 1
+    children = _children(node, path)
+    if isinstance(node, yaml.MappingNode):
+        # Values first: the line reported for too deep a nesting is then the
+        # first nested value past the limit, as _check_limits finds it.
+        children = [child for key, value in node.value for child in (value, key)]
+    count = 1
+    for child in children:
+        count += _check_tree(child, path, depth + 1)
+    if count > MAX_NODES:
+        raise SpecError(f"document has more than {MAX_NODES} nodes", path=path, line=_line(node))
+    return count
+
+
 def _children(node: yaml.Node, path: str) -> list[yaml.Node]:
     if isinstance(node, yaml.ScalarNode):
         if node.tag == _INT_TAG and len(str(node.value).lstrip("+-")) > MAX_INT_DIGITS:
@@ -277,7 +298,10 @@ def read_source(path: Path) -> Source:
         if len(nodes) != 1:
             raise SpecError(f"expected one YAML document, found {len(nodes)}", path=where, line=1)
         root = nodes[0]
-        _check_limits(root, where)
+        if "&" in text:
+            _check_limits(root, where)
+        else:  # no anchor, so no alias: every node appears once
+            _check_tree(root, where)
         data = loader.construct_document(root)
     except yaml.reader.ReaderError as err:
         # The reader knows only a character offset into "<unicode string>".

@@ -41,6 +41,10 @@ from pytest_experiment.markers import BUILTIN, marker_name
 from pytest_experiment.rules import RuleContext, run_rules
 from pytest_experiment.spec import Experiment, is_experiment, read_source
 
+# A limit that stops holding makes an example run for minutes (an alias bomb
+# expanded): fail then, instead of holding CI until its own timeout.
+pytestmark = pytest.mark.timeout(300)
+
 _HEALTH = [HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.data_too_large]
 settings.register_profile(
     "ci",

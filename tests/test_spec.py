@@ -136,11 +136,14 @@ def test_huge_file_is_refused(tmp_path: Path) -> None:
         read_source(path)
 
 
-def test_deep_nesting_is_refused_while_reading_with_the_line(tmp_path: Path) -> None:
-    path = write(tmp_path, "kind: Experiment\nspec: " + "[" * 100 + "]" * 100 + "\n")
+@pytest.mark.parametrize("anchor", ["", "anchored: &a 1\n"])
+def test_deep_nesting_is_refused_while_reading_with_the_line(tmp_path: Path, anchor: str) -> None:
+    # With an anchor anywhere the document may be a graph, checked another way: same answer.
+    path = write(tmp_path, "kind: Experiment\nspec: " + "[" * 100 + "]" * 100 + "\n" + anchor)
     with pytest.raises(SpecError, match="nesting deeper than 64 levels"):
         read_source(path)
     block = "kind: Experiment\nspec:\n" + "".join("  " * i + f"k{i}:\n" for i in range(1, 80))
+    block += anchor
     with pytest.raises(SpecError, match="nesting deeper than 64 levels") as info:
         read_source(write(tmp_path, block))
     # spec is level 1, k1 level 2 … the value under k64 (line 67) is level 65.
@@ -233,3 +236,10 @@ def test_every_real_experiment_reads(upstream: Path) -> None:
     assert loaded["db-disk-comparison"].series == "cloud-database-internals"
     for path in upstream.glob("experiments/*/workflow/experiment.yaml"):
         assert load_experiment(path) is None, path
+
+
+def test_a_flat_document_of_too_many_nodes_is_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, "kind: Experiment\nspec:\n  many: [" + "1, " * 250_000 + "]\n")
+    with pytest.raises(SpecError, match="more than 200000 nodes") as info:
+        read_source(path)
+    assert info.value.line == 3
