@@ -62,18 +62,29 @@ def line_at(text: str, offset: int) -> int:
     return text.count("\n", 0, max(0, offset)) + 1
 
 
-def _check_depth(text: str) -> None:
+def _deepest_line(text: str) -> int:
+    """The line where ``text`` first nests deeper than the limit (1 if it never does)."""
     depth = 0
     for token in _JSON_TOKEN.finditer(text):
         char = token.group(0)
         if char in "[{":
             depth += 1
             if depth > MAX_DEPTH:
-                raise LimitError(
-                    f"nesting deeper than {MAX_DEPTH} levels", line=line_at(text, token.start())
-                )
+                return line_at(text, token.start())
         elif char in "]}":
             depth -= 1
+    return 1
+
+
+def _too_deep(value: Any) -> bool:
+    stack = [(value, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth >= MAX_DEPTH:
+            return True
+        children = node.values() if isinstance(node, dict) else node
+        stack.extend((c, depth + 1) for c in children if isinstance(c, dict | list))
+    return False
 
 
 def parse_json(raw: bytes) -> Any:
@@ -83,11 +94,8 @@ def parse_json(raw: bytes) -> Any:
     bytes that are not UTF-8 and ``json.JSONDecodeError`` for invalid JSON.
     """
     if len(raw) > MAX_JSON_BYTES:
-        raise LimitError(f"{len(raw)} bytes, more than the {MAX_JSON_BYTES} allowed")
+        raise LimitError(f"{len(raw)} bytes, more than the {MAX_JSON_BYTES} allowed", line=1)
     text = raw.decode("utf-8-sig")
-    # Counted before parsing: the parser itself would recurse into a 100,000-deep
-    # array until the interpreter's recursion limit, with no line to report.
-    _check_depth(text)
 
     def parse_int(literal: str) -> int:
         if len(literal.lstrip("-")) > MAX_INT_DIGITS:
@@ -98,7 +106,18 @@ def parse_json(raw: bytes) -> Any:
             )
         return int(literal)
 
-    return json.loads(text, parse_int=parse_int)
+    too_deep = LimitError(f"nesting deeper than {MAX_DEPTH} levels")
+    try:
+        data = json.loads(text, parse_int=parse_int)
+    except RecursionError as err:
+        # The C parser gives up at the interpreter's recursion limit (a
+        # 100,000-deep array): cleanly, but with no line; find it.
+        too_deep.line = _deepest_line(text)
+        raise too_deep from err
+    if isinstance(data, dict | list) and _too_deep(data):
+        too_deep.line = _deepest_line(text)
+        raise too_deep
+    return data
 
 
 def json_problem(err: Exception) -> tuple[str, int | None]:

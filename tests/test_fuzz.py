@@ -43,7 +43,9 @@ from pytest_experiment.spec import Experiment, is_experiment, read_source
 
 # A limit that stops holding makes an example run for minutes (an alias bomb
 # expanded): fail then, instead of holding CI until its own timeout.
-pytestmark = pytest.mark.timeout(300)
+pytestmark = pytest.mark.timeout(
+    300 if os.environ.get("HYPOTHESIS_PROFILE", "ci") == "ci" else 3600
+)
 
 _HEALTH = [HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.data_too_large]
 settings.register_profile(
