@@ -162,8 +162,8 @@ def kind(experiment: Experiment, *, catalogue: Catalogue | None = None) -> Check
         return CheckResult(Status.PASS, f"{title}: {KIND}")
     return CheckResult(
         Status.FAIL,
-        f"{title}: {value!r} is not {KIND}",
-        (f"{_at(experiment, 'kind')}: kind is {value!r}; use kind: {KIND}",),
+        f"{title}: {_shown(value)} is not {KIND}",
+        (f"{_at(experiment, 'kind')}: kind is {_shown(value)}; use kind: {KIND}",),
     )
 
 
@@ -315,7 +315,7 @@ def tutorial_targets(experiment: Experiment, *, catalogue: Catalogue | None = No
             continue
         label = service.get("name") if isinstance(service.get("name"), str) else f"#{index}"
         path = ("spec", "tutorial", "services", index, "target")
-        found = f"targets {target!r}" if target is not None else "names no target"
+        found = f"targets {_shown(target)}" if target is not None else "names no target"
         hint = _did_you_mean(target, names) if isinstance(target, str) else ""
         wrong.append(
             f"{_at(experiment, *path)}: tutorial service {label!r} {found}, which is not a "
@@ -354,7 +354,9 @@ def metric_names(experiment: Experiment, *, catalogue: Catalogue | None = None) 
         loc = _at(experiment, *path)
         if not metric.name:
             raw = _get(experiment.data, *path)
-            invalid.append(f"{loc}: metric #{metric.index} has no name ({raw!r}); add name: <name>")
+            invalid.append(
+                f"{loc}: metric #{metric.index} has no name ({_shown(raw)}); add name: <name>"
+            )
         elif not METRIC_NAME.fullmatch(metric.name):
             invalid.append(
                 f"{loc}: metric {metric.name!r} must match {METRIC_NAME.pattern}; "
@@ -395,10 +397,11 @@ def namespace(experiment: Experiment, *, catalogue: Catalogue | None = None) -> 
         )
     return CheckResult(
         Status.WARN,
-        f"{title}: {value!r}, not {EXPECTED_NAMESPACE}",
+        f"{title}: {_shown(value)}, not {EXPECTED_NAMESPACE}",
         (
-            f"{_at(experiment, 'metadata', 'namespace')}: namespace {value!r}; experiments run "
-            f"in namespace {EXPECTED_NAMESPACE}, set namespace: {EXPECTED_NAMESPACE}",
+            f"{_at(experiment, 'metadata', 'namespace')}: namespace {_shown(value)}; "
+            f"experiments run in namespace {EXPECTED_NAMESPACE}, set namespace: "
+            f"{EXPECTED_NAMESPACE}",
         ),
     )
 

@@ -821,3 +821,19 @@ def test_schema_patterns_anchor_at_the_very_end(
     result = rules.schema(load(tmp_path, edit((old, new))))
     assert result.status is Status.FAIL
     assert any(f" {where}: " in d and "must match" in d for d in result.details)
+
+
+def test_values_of_the_wrong_type_are_named_in_json_words(tmp_path: Path) -> None:
+    text = edit(
+        ("kind: Experiment", "kind: ~"),
+        ("namespace: experiments", "namespace: [a, 1]"),
+        ("    - name: write_p99\n", "    - name: ~\n"),
+    )
+    experiment = load(tmp_path, text)
+    assert rules.kind(experiment).line == "[FAIL] Kind: null is not Experiment"
+    assert rules.namespace(experiment).line == '[WARN] Namespace: array ["a", 1], not experiments'
+    assert (
+        rules.metric_names(experiment)
+        .details[0]
+        .startswith("experiment.yaml:18: metric #0 has no name (null)")
+    )
