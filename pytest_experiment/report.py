@@ -281,6 +281,8 @@ class Scoreboard:
 
     def markdown(self) -> str:
         out: list[str] = ["## Experiment results", ""]
+        if self.problems:
+            out += ["Input problems:", *(f"- {p}" for p in self.problems), ""]
         for report in self.ordered():
             for record in report.runs():
                 if not record.quality or all(_unscored(f) for f in record.quality):

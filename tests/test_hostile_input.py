@@ -65,13 +65,16 @@ def test_a_5001_digit_integer_in_site_data_is_a_problem_not_a_collection_failure
     path.write_text(json.dumps(data, indent=1).replace('"hostile": 0', '"hostile": ' + "9" * 5001))
     line = path.read_text().splitlines().index(' "hostile": ' + "9" * 5001) + 1
     report = pytester.path / "report.json"
-    result = pytester.runpytest(
-        "-p",
-        "no:cacheprovider",
-        "experiments",
-        f"--experiment-results={RESULTS}",
-        f"--experiment-report={report}",
-    )
+    summary = pytester.path / "summary.md"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+        result = pytester.runpytest(
+            "-p",
+            "no:cacheprovider",
+            "experiments",
+            f"--experiment-results={RESULTS}",
+            f"--experiment-report={report}",
+        )
     text = result.stdout.str()
     assert "Traceback" not in text
     assert "Exceeds the limit" not in text
@@ -79,6 +82,7 @@ def test_a_5001_digit_integer_in_site_data_is_a_problem_not_a_collection_failure
     problem = f"site data: {path}:{line}: an integer of 5001 digits, more than the 1000 allowed"
     assert problem in text  # the warnings summary and the scorecard
     assert json.loads(report.read_text())["problems"] == [problem]
+    assert f"- {problem}" in summary.read_text()
     assert result.ret == pytest.ExitCode.TESTS_FAILED  # lint-demo fails, as always
 
 
