@@ -43,7 +43,7 @@ test: assets
 	$(BIN)/pytest -n 2 --dist loadgroup
 
 # The hypothesis suite with many more, random examples than the bounded "ci"
-# profile make test uses (about 10 minutes on 2 cores).
+# profile make test uses (a few minutes on 2 cores).
 fuzz: setup
 	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest tests/test_fuzz.py -p no:cacheprovider -q \
 		--hypothesis-show-statistics
