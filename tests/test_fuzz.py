@@ -1,6 +1,7 @@
 """Hypothesis fuzzing from the real corpus: mutated experiments and summaries, every class
 of hostile input (type swaps, deletions, huge and deep values, control characters,
-marker-name tags, duplicate keys, aliases, bad numbers, truncation).
+bytes that are not UTF-8, marker-name tags, duplicate keys, aliases, bad numbers,
+truncation).
 
 Properties:
 
@@ -128,7 +129,8 @@ SCALARS = (
     | st.integers(min_value=-(2**70), max_value=2**70)
     | st.floats(allow_nan=True, allow_infinity=True)
     | st.text(max_size=12)
-    | st.sampled_from(["x" * 5000, "hello-app-\n", "--", "", "write_p99\n", "Ω", "$(id)"])
+    | st.integers(300, 6000).map(lambda n: "x" * n)  # a huge name (statistics stay short)
+    | st.sampled_from(["hello-app-\n", "--", "", "write_p99\n", "Ω", "$(id)"])
     | st.sampled_from(MARKER_NAMES)
 )
 VALUES = st.recursive(
@@ -209,6 +211,12 @@ def _control(text: str, draw: st.DrawFn) -> str:
     return text[:at] + draw(st.sampled_from(CONTROL)) + text[at:]
 
 
+def _not_utf8(text: str, draw: st.DrawFn) -> str:
+    # A lone surrogate: the files are written with "surrogatepass", bytes no UTF-8 decoder takes.
+    at = _at(text, draw)
+    return text[:at] + "\udcff" + text[at:]
+
+
 def _duplicate_line(text: str, draw: st.DrawFn) -> str:
     lines = text.splitlines(keepends=True)
     at = draw(st.integers(0, max(0, len(lines) - 1)))
@@ -226,6 +234,7 @@ def _big_number(text: str, draw: st.DrawFn) -> str:
 
 YAML_TEXT: list[TextMutation] = [
     _control,
+    _not_utf8,
     _duplicate_line,
     _truncate,
     _big_number,
@@ -239,6 +248,7 @@ YAML_TEXT: list[TextMutation] = [
 ]
 JSON_TEXT: list[TextMutation] = [
     _control,
+    _not_utf8,
     _truncate,
     _big_number,
     lambda text, draw: "[" * draw(st.integers(60, 100_000)) + text,
