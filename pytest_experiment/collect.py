@@ -161,7 +161,7 @@ class ExperimentFile(pytest.File):
 
 def experiment_markers(config: pytest.Config, experiment: Experiment) -> list[str]:
     """The series and tag marker names of ``experiment``, registered so
-    ``--strict-markers`` accepts them (R5); see ``pytest_experiment.markers``."""
+    ``--strict-markers`` accepts them; see ``pytest_experiment.markers``."""
     state = config.stash[SESSION]
     labels = [("tag", tag) for tag in experiment.tags]
     series = state.intent(experiment).series
