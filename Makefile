@@ -8,7 +8,7 @@ STAMP   := $(VENV)/.installed
 UPSTREAM ?= $(abspath ../shared/upstream)
 export EXPERIMENT_UPSTREAM ?= $(UPSTREAM)
 
-.PHONY: setup assets demo score test lint bench
+.PHONY: setup assets demo score test lint bench fuzz
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -41,6 +41,12 @@ score: setup
 
 test: assets
 	$(BIN)/pytest -n 2 --dist loadgroup
+
+# The hypothesis suite with many more, random examples than the bounded "ci"
+# profile make test uses (a few minutes on 2 cores).
+fuzz: setup
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest tests/test_fuzz.py -p no:cacheprovider -q \
+		--hypothesis-show-statistics
 
 lint: setup
 	$(BIN)/ruff check .

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import pytest
 
+from pytest_experiment import markers
 from pytest_experiment.checks import completion_line
 from pytest_experiment.compat import TerminalRepr, TerminalWriter, skip_at_item
 from pytest_experiment.errors import EnvironmentFailure, ExperimentError, SpecError
@@ -39,7 +41,6 @@ DEADLINE: pytest.StashKey[Deadline] = pytest.StashKey()
 _RESERVED = frozenset(
     {"experiment", "instance", "step", "check", "verdict", "summary", "details", "run", "intent"}
 )
-_MARKER_UNSAFE = re.compile(r"[^\w-]")
 _ID_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 
 
@@ -72,10 +73,6 @@ class VerdictRepr(TerminalRepr):
         tw.line(self.line, red=True, bold=True)
         for detail in self.details:
             tw.line(f"  {detail}")
-
-
-def marker_name(label: str) -> str:
-    return _MARKER_UNSAFE.sub("_", label)
 
 
 def id_part(text: str) -> str:
@@ -146,6 +143,7 @@ class ExperimentFile(pytest.File):
         # and per-item copies cost noticeably at a thousand experiments (P4).
         for mark in self._markers(experiment, state):
             self.add_marker(mark)
+        _warn_site_problems(self.config, state, experiment)
         self.extra_keyword_matches.update(
             k for k in (experiment.generate_name, experiment.prefix) if k
         )
@@ -191,18 +189,45 @@ class ExperimentFile(pytest.File):
         )
 
     def _markers(self, experiment: Experiment, state: ExperimentSession) -> list[Any]:
-        labels = [*experiment.tags]
-        series = state.intent(experiment).series
-        if series:
-            labels.append(series)
-        marks: list[Any] = [pytest.mark.xdist_group(name=experiment.name)]
-        for label in dict.fromkeys(marker_name(x) for x in labels if x):
-            if label not in state.markers:
-                # Registered before use so --strict-markers accepts series and tags (R5).
-                self.config.addinivalue_line("markers", f"{label}: experiment series or tag")
-                state.markers.add(label)
-            marks.append(getattr(pytest.mark, label))
-        return marks
+        return [
+            pytest.mark.xdist_group(name=experiment.name),
+            *(getattr(pytest.mark, name) for name in experiment_markers(self.config, experiment)),
+        ]
+
+
+def experiment_markers(config: pytest.Config, experiment: Experiment) -> list[str]:
+    """The series and tag marker names of ``experiment``, registered so
+    ``--strict-markers`` accepts them; see ``pytest_experiment.markers``."""
+    state = config.stash[SESSION]
+    labels = [("tag", tag) for tag in experiment.tags]
+    series = state.intent(experiment).series
+    if series:
+        labels.append(("series", series))
+    return markers.register(config, labels, ours=state.markers)
+
+
+class SiteDataWarning(pytest.PytestWarning):
+    """A site-data or results file could not be read: listed once, never fatal."""
+
+
+_WARNED = pytest.StashKey[set[str]]()
+
+
+def _warn_site_problems(
+    config: pytest.Config, state: ExperimentSession, experiment: Experiment
+) -> None:
+    """Each unreadable site-data file, once per session: one bad file must neither stop
+    collection nor vanish without a word (its experiment's verdicts may depend on it)."""
+    sites = [state.site_data(experiment)]
+    results = state.options.results
+    if results is not None and results.is_dir():
+        sites.append(state.site_data_at(results))
+    warned = config.stash.setdefault(_WARNED, set())
+    for site in sites:
+        for problem in site.problems if site is not None else ():
+            if problem not in warned:
+                warned.add(problem)
+                warnings.warn(SiteDataWarning(f"site data: {problem}"), stacklevel=1)
 
 
 class ExperimentItem(pytest.Item):

@@ -88,12 +88,18 @@ def format_duration(seconds: float | None) -> str:
 
 
 def delete_command(instance: str, namespace: str) -> str:
-    return f"kubectl delete experiment {shlex.quote(instance)} -n {shlex.quote(namespace)}"
+    """A command a person pastes into a shell: every value from the cluster or a file is quoted."""
+    return shlex.join(["kubectl", "delete", "experiment", instance, "-n", namespace])
+
+
+def apply_template_command(path: str) -> str:
+    """How to apply a WorkflowTemplate file by hand, quoted for a shell."""
+    return shlex.join(["kubectl", "apply", "-n", "argo-workflows", "-f", path])
 
 
 def inspect_command(instance: str, namespace: str) -> str:
     """What to run to see why a deleted instance is still there (its finalizers)."""
-    return f"kubectl get experiment {shlex.quote(instance)} -n {shlex.quote(namespace)} -o yaml"
+    return shlex.join(["kubectl", "get", "experiment", instance, "-n", namespace, "-o", "yaml"])
 
 
 def progress_line(

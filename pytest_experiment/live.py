@@ -412,9 +412,9 @@ class LiveRun:
             return CheckResult(
                 Status.FAIL,
                 f"WorkflowTemplate {name} not found in argo-workflows; apply it with: "
-                f"kubectl apply -n argo-workflows -f {shown} "
+                f"{lifecycle.apply_template_command(shown)} "
                 "(or pass --experiment-apply-templates)",
-                figures={"command": f"kubectl apply -n argo-workflows -f {shown}"},
+                figures={"command": lifecycle.apply_template_command(shown)},
             )
         try:
             doc = _template_doc(local, name)

@@ -61,7 +61,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         parser.addini(spec.ini, spec.help, default=None)
 
 
+@pytest.hookimpl(trylast=True)
 def pytest_configure(config: pytest.Config) -> None:
+    # Last, so every plugin has registered its markers before series and tags are named.
     def ini(name: str) -> str | None:
         value = config.getini(name)
         return str(value) if value else None
@@ -96,6 +98,25 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(_ReportListener(board, state), "experiment-scoreboard")
     if not config.pluginmanager.hasplugin("xdist"):
         config.addinivalue_line("markers", "xdist_group(name): keep an experiment's items together")
+    if config.option.markers:
+        _register_markers(config)
+
+
+def _register_markers(config: pytest.Config) -> None:
+    """``pytest --markers`` lists no collected items: name the series and tags of the
+    experiment files under the given paths instead."""
+    from pytest_experiment.collect import experiment_markers
+    from pytest_experiment.errors import SpecError
+    from pytest_experiment.markers import experiment_files
+    from pytest_experiment.spec import load_experiment
+
+    for path in experiment_files(config):
+        try:
+            experiment = load_experiment(path)
+        except SpecError:
+            continue  # reported as a collection error by a run that collects it
+        if experiment is not None:
+            experiment_markers(config, experiment)
 
 
 def _check_context(kubeconfig: Path | None, context: str) -> None:
@@ -451,6 +472,16 @@ class _ReportListener:
             else:
                 self.other_errors = True
 
+    def pytest_warning_recorded(self, warning_message: Any) -> None:
+        # Unreadable site-data files: in the JSON report and the scorecard too,
+        # not only in pytest's warnings summary (under xdist, workers forward these).
+        from pytest_experiment.collect import SiteDataWarning
+
+        if isinstance(warning_message.message, SiteDataWarning):
+            text = str(warning_message.message)
+            if text not in self.board.problems:
+                self.board.problems.append(text)
+
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         # A malformed experiment file is a collection error, but unlike a
         # broken test module it must not stop the other experiments (R6).
@@ -483,10 +514,20 @@ class _ReportListener:
 
 
 def pytest_terminal_summary(
-    terminalreporter: pytest.TerminalReporter, config: pytest.Config
+    terminalreporter: pytest.TerminalReporter, exitstatus: int, config: pytest.Config
 ) -> None:
+    state = config.stash.get(SESSION, None)
+    nothing = (pytest.ExitCode.NO_TESTS_COLLECTED, pytest.ExitCode.USAGE_ERROR)
+    if state is not None and not state.collected and exitstatus in nothing:
+        # The commonest first-run mistake: a spec saved as demo.yaml is never looked at.
+        terminalreporter.write_line(
+            "pytest-experiment: no experiment collected; experiment files must be named "
+            "experiment.yaml (one per experiment directory, e.g. experiments/<name>/"
+            "experiment.yaml)",
+            yellow=True,
+        )
     board = config.stash[SCOREBOARD]
-    if not board.experiments and not board.cleanup and not board.toil:
+    if not board.experiments and not board.cleanup and not board.toil and not board.problems:
         return
     terminalreporter.write_sep("=", "experiment scorecard")
     for line in board.terminal_lines(verbose=config.get_verbosity() > 0):

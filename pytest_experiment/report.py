@@ -162,6 +162,8 @@ class Scoreboard:
         """Where the live runs created instances (for the xdist controller's sweep)."""
         self.toil_error = ""
         """Why ``bd sync`` failed, when it did."""
+        self.problems: list[str] = []
+        """Input files that could not be read (site data), one line each."""
 
     def merge_facts(self, facts: Mapping[str, Any]) -> None:
         """What a live run (this process's, or an xdist worker's) did outside any item."""
@@ -271,7 +273,7 @@ class Scoreboard:
 
     def closing_lines(self) -> list[str]:
         """What the live run did with each instance (R36), then the toil line (R103) last."""
-        lines = []
+        lines = [f"Problem: {p}" for p in self.problems]
         if self.cleanup:
             lines.append("Instances:")
             for entry in self.cleanup:
@@ -296,6 +298,7 @@ class Scoreboard:
             "session": self.session,
             "toil": self.toil,
             "cleanup": self.cleanup,
+            "problems": self.problems,
             "experiments": [
                 {
                     "name": r.name,

@@ -9,7 +9,6 @@ retried with backoff for a bounded time; every botocore failure becomes a
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from pytest_experiment.errors import ResultsError
+from pytest_experiment.limits import LimitError, json_problem, json_type_name, parse_json
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -116,9 +116,12 @@ class ResultsStore:
         if not body.strip():
             raise ResultsError(f"{where.url} is empty")
         try:
-            document = json.loads(body)
-        except (ValueError, UnicodeDecodeError) as exc:
+            document = parse_json(body)
+        except LimitError as exc:
+            message, line = json_problem(exc)
+            raise ResultsError(f"{where.url}{f':{line}' if line else ''}: {message}") from exc
+        except ValueError as exc:  # not JSON, not UTF-8
             raise ResultsError(f"{where.url} is not JSON: {exc}") from exc
         if not isinstance(document, dict):
-            raise ResultsError(f"{where.url} holds {type(document).__name__}, not an object")
+            raise ResultsError(f"{where.url} holds {json_type_name(document)}, not an object")
         return document

@@ -6,6 +6,7 @@ functions what an observed status means, what to say and which toil to log.
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -70,8 +71,14 @@ def decision(option: str, gate: Status | None) -> str | None:
 
 
 def annotate_commands(instance: str, namespace: str) -> list[str]:
-    base = f"kubectl annotate experiment {instance} -n {namespace} {REVIEW_ANNOTATION}="
-    return [f"To approve later: {base}approved", f"To reject later:  {base}rejected"]
+    def command(value: str) -> str:
+        # Pasted into a shell by a person: the instance and namespace are quoted.
+        annotation = f"{REVIEW_ANNOTATION}={value}"
+        return shlex.join(
+            ["kubectl", "annotate", "experiment", instance, "-n", namespace, annotation]
+        )
+
+    return [f"To approve later: {command('approved')}", f"To reject later:  {command('rejected')}"]
 
 
 def quality_line(gate: Status | None, figures: Mapping[str, Mapping[str, Any]]) -> str:

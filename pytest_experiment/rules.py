@@ -15,6 +15,7 @@ difference between "missing" and "wrong type" matters to the message.
 from __future__ import annotations
 
 import difflib
+import json
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -22,12 +23,20 @@ from typing import Any, Protocol
 
 from pytest_experiment.catalog import Catalogue
 from pytest_experiment.checks import HYPERDISK_FAMILIES, LATENCY_SUFFIXES
+from pytest_experiment.limits import json_type_name
 from pytest_experiment.schema import bundled_schema, format_path, validate_source
 from pytest_experiment.spec import KIND, Component, Experiment, Target
 from pytest_experiment.verdict import CheckResult, Status
 
 EXPECTED_NAMESPACE = "experiments"
+# Matched with fullmatch: "$" would also match before a trailing newline.
 METRIC_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+# A Kubernetes object name (RFC 1123 subdomain), as the API server checks it.
+_DNS_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+OBJECT_NAME = re.compile(rf"{_DNS_LABEL}(\.{_DNS_LABEL})*")
+OBJECT_NAME_MAX = 253
+# The API server appends 5 random characters to generateName, within 63 for a label value.
+GENERATE_NAME_MAX = 58
 NAMESPACE_VAR = re.compile(r"\$(?:\{NAMESPACE\}|NAMESPACE\b)")
 # The operator names a target's GKE cluster illm-<instance>-<target>-<5 chars>,
 # the instance being generateName plus 5 random characters: 17 fixed characters.
@@ -39,9 +48,10 @@ GKE_DEFAULT_MACHINE = "e2-medium"
 PROMETHEUS = "kube-prometheus-stack"
 PIPELINE = ("metrics-agent", "metrics-egress")
 HYPERDISK = "hyperdisk"
-_C3_SHAPES = re.compile(r"^(standard|highmem|highcpu)-(4|8|22|44|88|176)$")
+_C3_SHAPES = re.compile(r"(standard|highmem|highcpu)-(4|8|22|44|88|176)")
 _MENTIONS_SHOWN = 3
 _EXCERPT_CHARS = 60
+_SHOWN_CHARS = 80
 # Prose is no evidence of use: a PD-SSD experiment may discuss Hyperdisk in its
 # claim, and a storage-machine FAIL blocks the run (R13).
 _PROSE_PATHS = frozenset({("spec", "title"), ("spec", "description"), ("spec", "hypothesis")})
@@ -92,6 +102,38 @@ def _plural(count: int, word: str, plural: str | None = None) -> str:
     return f"{count} {word}" if count == 1 else f"{count} {plural or word + 's'}"
 
 
+def _shown(value: Any) -> str:
+    """A user's value in a message: JSON's words for types, short, control characters escaped."""
+    if isinstance(value, str):
+        text = repr(value)
+    elif isinstance(value, bool) or value is None:
+        text = json.dumps(value)
+    elif isinstance(value, int | float):
+        text = repr(value)
+    else:
+        text = f"{json_type_name(value)} {json.dumps(value, default=str)}"
+    return text if len(text) <= _SHOWN_CHARS else text[: _SHOWN_CHARS - 1] + "…"
+
+
+def object_name_problem(name: str, *, limit: int = OBJECT_NAME_MAX) -> str | None:
+    """Why ``name`` is not a Kubernetes object name, or None when it is one."""
+    if len(name) > limit:
+        return f"has {len(name)} characters, more than {limit}"
+    if not OBJECT_NAME.fullmatch(name):
+        return (
+            "is not a Kubernetes object name (lowercase letters, digits, '-' and '.', "
+            "starting and ending with a letter or digit)"
+        )
+    return None
+
+
+def suggest_name(value: str) -> str:
+    """The nearest valid object name: ``Hello App\n`` → ``hello-app``."""
+    cleaned = re.sub(r"[^a-z0-9.-]+", "-", value.lower())
+    cleaned = re.sub(r"-{2,}", "-", cleaned).strip("-.")
+    return cleaned[:OBJECT_NAME_MAX].rstrip("-.") or "name"
+
+
 def _did_you_mean(value: str, choices: Sequence[str]) -> str:
     close = difflib.get_close_matches(value, choices, n=1, cutoff=0.6)
     return f"did you mean {close[0]!r}? " if close else ""
@@ -120,25 +162,19 @@ def kind(experiment: Experiment, *, catalogue: Catalogue | None = None) -> Check
         return CheckResult(Status.PASS, f"{title}: {KIND}")
     return CheckResult(
         Status.FAIL,
-        f"{title}: {value!r} is not {KIND}",
-        (f"{_at(experiment, 'kind')}: kind is {value!r}; use kind: {KIND}",),
+        f"{title}: {_shown(value)} is not {KIND}",
+        (f"{_at(experiment, 'kind')}: kind is {_shown(value)}; use kind: {KIND}",),
     )
 
 
 def components(experiment: Experiment, *, catalogue: Catalogue | None = None) -> CheckResult:
     title = TITLES["components"]
-    referenced: list[tuple[Target, str, tuple[str | int, ...]]] = []
-    malformed: list[str] = []
-    for target, component in experiment.components():
-        path = _app_path(target, component)
-        raw = _get(experiment.data, *path)
-        if component.app:
-            referenced.append((target, component.app, path))
-        elif raw is not None:
-            malformed.append(
-                f"{_at(experiment, *path)}: app is {raw!r} in target {target.name!r}; "
-                "use the name of a component.yaml"
-            )
+    referenced = [
+        (target, component.app, _app_path(target, component))
+        for target, component in experiment.components()
+        if component.app
+    ]
+    malformed = _malformed_components(experiment)
     if not referenced and not malformed:
         return CheckResult(
             Status.WARN,
@@ -148,6 +184,14 @@ def components(experiment: Experiment, *, catalogue: Catalogue | None = None) ->
                 "is deployed to measure; add - app: <component> under a target's components",
             ),
             {"components": 0},
+        )
+    if catalogue is None and malformed:
+        # Naming no app is wrong whatever the catalogue holds.
+        return CheckResult(
+            Status.FAIL,
+            f"{title}: {len(malformed)}/{len(referenced) + len(malformed)} name no component",
+            tuple(malformed),
+            {"components": len(referenced) + len(malformed), "unresolved": len(malformed)},
         )
     if catalogue is None:
         return CheckResult(
@@ -189,20 +233,71 @@ def components(experiment: Experiment, *, catalogue: Catalogue | None = None) ->
     return CheckResult(Status.PASS, f"{title}: {total}/{total} resolve in {where}", figures=figures)
 
 
+def _malformed_components(experiment: Experiment) -> list[str]:
+    """Component entries that name no app: deployed as nothing, whatever they hold."""
+    found: list[str] = []
+    targets = _get(experiment.data, "spec", "targets")
+    for t, target in enumerate(targets if isinstance(targets, list) else []):
+        entries = target.get("components") if isinstance(target, Mapping) else None
+        name = target.get("name") if isinstance(target, Mapping) else None
+        label = repr(name) if isinstance(name, str) else f"#{t}"
+        for c, entry in enumerate(entries if isinstance(entries, list) else []):
+            path = ("spec", "targets", t, "components", c)
+            if not isinstance(entry, Mapping):
+                hint = f"- app: {entry}" if isinstance(entry, str) else "- app: <component>"
+                found.append(
+                    f"{_at(experiment, *path)}: component #{c} of target {label} is "
+                    f"{_shown(entry)}, not a mapping; write {hint}"
+                )
+            elif "app" not in entry:
+                found.append(
+                    f"{_at(experiment, *path)}: component #{c} of target {label} has no app, "
+                    "so nothing is deployed; add app: <name of a component.yaml>"
+                )
+            elif not isinstance(entry["app"], str) or not entry["app"]:
+                found.append(
+                    f"{_at(experiment, *path, 'app')}: app is {_shown(entry['app'])} in target "
+                    f"{label}; use the name of a component.yaml"
+                )
+    return found
+
+
 def workflow_template(experiment: Experiment, *, catalogue: Catalogue | None = None) -> CheckResult:
     title = TITLES["workflow-template"]
-    template = experiment.workflow_template.strip()
-    if template:
-        return CheckResult(Status.PASS, f"{title}: {template}")
-    return CheckResult(
-        Status.WARN,
-        f"{title}: empty",
-        (
-            f"{_at(experiment, 'spec', 'workflow', 'template')}: spec.workflow.template is "
-            "empty, so no workflow drives the run; name the WorkflowTemplate "
-            f"(namespace argo-workflows, e.g. {experiment.name}-validation)",
-        ),
-    )
+    path = ("spec", "workflow", "template")
+    raw = _get(experiment.data, *path)
+    if raw is not None and not isinstance(raw, str):
+        return CheckResult(
+            Status.FAIL,
+            f"{title}: {json_type_name(raw)}, not a name",
+            (
+                f"{_at(experiment, *path)}: spec.workflow.template is {_shown(raw)}; name the "
+                f"WorkflowTemplate (e.g. template: {experiment.name}-validation)",
+            ),
+        )
+    template = experiment.workflow_template
+    if not template.strip():
+        return CheckResult(
+            Status.WARN,
+            f"{title}: empty",
+            (
+                f"{_at(experiment, *path)}: spec.workflow.template is "
+                "empty, so no workflow drives the run; name the WorkflowTemplate "
+                f"(namespace argo-workflows, e.g. {experiment.name}-validation)",
+            ),
+        )
+    problem = object_name_problem(template)
+    if problem is not None:
+        # The operator looks the template up by this exact name: none can exist.
+        return CheckResult(
+            Status.FAIL,
+            f"{title}: {_shown(template)} {problem.split(' (')[0]}",
+            (
+                f"{_at(experiment, *path)}: spec.workflow.template {_shown(template)} {problem}; "
+                f"use template: {suggest_name(template)}",
+            ),
+        )
+    return CheckResult(Status.PASS, f"{title}: {template}")
 
 
 def tutorial_targets(experiment: Experiment, *, catalogue: Catalogue | None = None) -> CheckResult:
@@ -220,7 +315,7 @@ def tutorial_targets(experiment: Experiment, *, catalogue: Catalogue | None = No
             continue
         label = service.get("name") if isinstance(service.get("name"), str) else f"#{index}"
         path = ("spec", "tutorial", "services", index, "target")
-        found = f"targets {target!r}" if target is not None else "names no target"
+        found = f"targets {_shown(target)}" if target is not None else "names no target"
         hint = _did_you_mean(target, names) if isinstance(target, str) else ""
         wrong.append(
             f"{_at(experiment, *path)}: tutorial service {label!r} {found}, which is not a "
@@ -259,8 +354,10 @@ def metric_names(experiment: Experiment, *, catalogue: Catalogue | None = None) 
         loc = _at(experiment, *path)
         if not metric.name:
             raw = _get(experiment.data, *path)
-            invalid.append(f"{loc}: metric #{metric.index} has no name ({raw!r}); add name: <name>")
-        elif not METRIC_NAME.match(metric.name):
+            invalid.append(
+                f"{loc}: metric #{metric.index} has no name ({_shown(raw)}); add name: <name>"
+            )
+        elif not METRIC_NAME.fullmatch(metric.name):
             invalid.append(
                 f"{loc}: metric {metric.name!r} must match {METRIC_NAME.pattern}; "
                 f"rename it {_valid_metric_name(metric.name)!r}"
@@ -300,19 +397,24 @@ def namespace(experiment: Experiment, *, catalogue: Catalogue | None = None) -> 
         )
     return CheckResult(
         Status.WARN,
-        f"{title}: {value!r}, not {EXPECTED_NAMESPACE}",
+        f"{title}: {_shown(value)}, not {EXPECTED_NAMESPACE}",
         (
-            f"{_at(experiment, 'metadata', 'namespace')}: namespace {value!r}; experiments run "
-            f"in namespace {EXPECTED_NAMESPACE}, set namespace: {EXPECTED_NAMESPACE}",
+            f"{_at(experiment, 'metadata', 'namespace')}: namespace {_shown(value)}; "
+            f"experiments run in namespace {EXPECTED_NAMESPACE}, set namespace: "
+            f"{EXPECTED_NAMESPACE}",
         ),
     )
 
 
 def generate_name(experiment: Experiment, *, catalogue: Catalogue | None = None) -> CheckResult:
     title = TITLES["generate-name"]
+    raw = _get(experiment.data, "metadata", "generateName")
+    fixed = _get(experiment.data, "metadata", "name")
+    invalid = _invalid_names(experiment, raw, fixed)
+    if invalid:
+        return CheckResult(Status.FAIL, f"{title}: {invalid[0][0]}", tuple(d for _, d in invalid))
     if experiment.generate_name:
         return CheckResult(Status.PASS, f"{title}: {experiment.generate_name}")
-    fixed = _get(experiment.data, "metadata", "name")
     if isinstance(fixed, str) and fixed:
         detail = (
             f"{_at(experiment, 'metadata', 'name')}: metadata.name {fixed!r} is fixed, so a "
@@ -324,6 +426,39 @@ def generate_name(experiment: Experiment, *, catalogue: Catalogue | None = None)
             f"apart; add generateName: {experiment.name}-"
         )
     return CheckResult(Status.WARN, f"{title}: missing", (detail,))
+
+
+def _invalid_names(experiment: Experiment, raw: Any, fixed: Any) -> list[tuple[str, str]]:
+    """(summary, detail) for a generateName or name the API server would refuse."""
+    found: list[tuple[str, str]] = []
+    for field, value in (("generateName", raw), ("name", fixed)):
+        if value is None:
+            continue
+        loc = _at(experiment, "metadata", field)
+        if not isinstance(value, str):
+            found.append(
+                (
+                    f"metadata.{field} is {json_type_name(value)}, not a string",
+                    f"{loc}: metadata.{field} is {_shown(value)}; write it as text",
+                )
+            )
+            continue
+        if field == "generateName":
+            # The server appends random characters, so a trailing "-" is fine here.
+            masked = value[:-1] + "a" if value.endswith("-") else value
+            problem = object_name_problem(masked, limit=GENERATE_NAME_MAX)
+            fix = f"{suggest_name(value)[: GENERATE_NAME_MAX - 1].rstrip('-.')}-"
+        else:
+            problem = object_name_problem(value)
+            fix = suggest_name(value)
+        if problem is not None and value:
+            found.append(
+                (
+                    f"{_shown(value)} {problem.split(' (')[0]}",
+                    f"{loc}: metadata.{field} {_shown(value)} {problem}; use {field}: {fix}",
+                )
+            )
+    return found
 
 
 def gke_name_length(experiment: Experiment, *, catalogue: Catalogue | None = None) -> CheckResult:
@@ -499,7 +634,7 @@ def _hyperdisk_mentions(value: Any, path: tuple[str | int, ...]) -> Iterator[_Me
 def _supported_machine(machine_type: str) -> str:
     """A Hyperdisk-capable machine near ``machine_type``: ``e2-standard-8`` → ``c3-standard-8``."""
     shape = machine_type.split("-", 1)[1] if "-" in machine_type else ""
-    return f"c3-{shape}" if _C3_SHAPES.match(shape) else "c3-standard-4"
+    return f"c3-{shape}" if _C3_SHAPES.fullmatch(shape) else "c3-standard-4"
 
 
 def storage_machine(experiment: Experiment, *, catalogue: Catalogue | None = None) -> CheckResult:

@@ -23,6 +23,7 @@ import jsonschema
 from jsonschema.exceptions import SchemaError, ValidationError
 
 from pytest_experiment.errors import ExperimentError
+from pytest_experiment.limits import json_type_name
 from pytest_experiment.spec import Source
 from pytest_experiment.verdict import CheckResult, Status
 
@@ -94,20 +95,7 @@ def _short(value: Any) -> str:
     return text if len(text) <= _VALUE_CHARS else text[: _VALUE_CHARS - 1] + "…"
 
 
-def _type_name(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    return "object" if isinstance(value, dict) else type(value).__name__
+_type_name = json_type_name
 
 
 def _describe(error: ValidationError) -> str:
@@ -176,6 +164,52 @@ def _pruned(
             yield (*path, key), f"unknown field (the API server would drop it silently){hint}"
 
 
+def end_anchored(pattern: str) -> str:
+    """``pattern`` with every ``$`` anchor made ``\\Z``.
+
+    JSON Schema patterns are ECMA-262 regexes, and the API server evaluates
+    them with Go's; in both ``$`` matches only at the very end. Python's ``$``
+    also matches before a trailing newline, so ``"hello-app-\\n"`` would pass
+    ``^[a-z0-9-]+$`` here and be refused on apply.
+    """
+    out: list[str] = []
+    escaped = in_class = False
+    class_start = -1
+    for index, char in enumerate(pattern):
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif in_class:
+            # "]" right after "[" or "[^" is a literal member, not the end.
+            opening = index == class_start or (index == class_start + 1 and out[-1] == "^")
+            in_class = char != "]" or opening
+        elif char == "[":
+            in_class, class_start = True, index + 1
+        elif char == "$":
+            out.append("\\Z")
+            continue
+        out.append(char)
+    return "".join(out)
+
+
+@lru_cache(maxsize=512)
+def _compiled(pattern: str) -> re.Pattern[str]:
+    return re.compile(end_anchored(pattern))
+
+
+def _pattern(
+    validator: Any, pattern: str, instance: Any, schema: Mapping[str, Any]
+) -> Iterator[ValidationError]:
+    if validator.is_type(instance, "string") and not _compiled(pattern).search(instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+@lru_cache(maxsize=8)
+def _validator_class(cls: Any) -> Any:
+    return jsonschema.validators.extend(cls, {"pattern": _pattern})  # type: ignore[no-untyped-call]
+
+
 def violations(
     data: Any, schema: Mapping[str, Any], *, check_unknown: bool = True
 ) -> list[tuple[tuple[str | int, ...], str]]:
@@ -184,7 +218,8 @@ def violations(
     Raises ``SchemaError`` (or ``re.error`` for a bad pattern) when the schema
     itself is unusable.
     """
-    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+    base = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+    cls = _validator_class(base)
     found = [
         (tuple(error.absolute_path), _describe(error)) for error in cls(schema).iter_errors(data)
     ]

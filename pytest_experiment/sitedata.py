@@ -10,7 +10,6 @@ no further I/O. A file that cannot be read or parsed is recorded in
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_experiment.intent import SeriesCatalogue, place
+from pytest_experiment.limits import json_problem, json_type_name, parse_json
 from pytest_experiment.spec import Experiment
 
 SERIES_FILE = "_series.json"
@@ -67,7 +67,10 @@ class SiteData:
     results: tuple[Result, ...]
     """Every result document, newest ``completedAt`` first."""
     problems: tuple[str, ...]
-    """Files that could not be read or parsed, one line each."""
+    """Files that could not be read or parsed, one line each (``path:line: why``)."""
+    unreadable: tuple[tuple[Path, str], ...] = ()
+    """``<instance>.json`` files that could not be read, with the problem: the
+    experiment they are named after reports them instead of finding no result."""
 
     def results_for(self, generate_name: str) -> list[tuple[Path, Mapping[str, Any]]]:
         """Results of the experiment with this generateName, newest first (R110).
@@ -78,6 +81,12 @@ class SiteData:
         if not generate_name:
             return []
         return [(r.path, r.summary) for r in self.results if r.name.startswith(generate_name)]
+
+    def unreadable_for(self, generate_name: str) -> list[tuple[Path, str]]:
+        """Unreadable result files named after an instance of this generateName."""
+        if not generate_name:
+            return []
+        return [(path, why) for path, why in self.unreadable if path.stem.startswith(generate_name)]
 
     def prior_metric_names(self, experiment: Experiment) -> frozenset[str]:
         """Metric names published by experiments earlier in ``experiment``'s series."""
@@ -94,36 +103,72 @@ class SiteData:
 
 def _read_json(path: Path, problems: list[str]) -> tuple[bool, Any]:
     try:
-        return True, json.loads(path.read_bytes())
+        raw = path.read_bytes()
     except OSError as err:
-        problems.append(f"{path.name}: cannot read ({err.strerror})")
-    except UnicodeDecodeError as err:
-        problems.append(f"{path.name}: not UTF-8 ({err.reason})")
-    except json.JSONDecodeError as err:
-        problems.append(f"{path.name}: not valid JSON ({err.msg}, line {err.lineno})")
-    except RecursionError:
-        problems.append(f"{path.name}: JSON nested too deeply")
+        problems.append(f"{path}: cannot read ({err.strerror})")
+        return False, None
+    try:
+        return True, parse_json(raw)
+    except ValueError as err:  # JSON, UTF-8 and limit errors alike
+        message, line = json_problem(err)
+        problems.append(f"{path}:{line}: {message}" if line else f"{path}: {message}")
     return False, None
+
+
+def _series(path: Path, problems: list[str]) -> SeriesCatalogue:
+    ok, data = _read_json(path, problems)
+    if not ok:
+        return SeriesCatalogue()
+    entries = data.get("series") if isinstance(data, dict) else None
+    if not isinstance(entries, list):
+        found = json_type_name(entries if isinstance(data, dict) else data)
+        where = "its series" if isinstance(data, dict) else "the document"
+        problems.append(f"{path}:1: expected an object with a series array; {where} is {found}")
+    return SeriesCatalogue.from_data(data)
+
+
+def _one_per_instance(results: list[Result], problems: list[str]) -> list[Result]:
+    """One result per instance name: a copy (``x.json`` holding another file's
+    ``name``) would otherwise give two items the same id and hide one of them."""
+    by_name: dict[str, Result] = {}
+    for result in results:
+        kept = by_name.get(result.name)
+        if kept is None:
+            by_name[result.name] = result
+            continue
+        # <instance>.json is the operator's own name for it: that file wins.
+        if result.path.stem == result.name and kept.path.stem != result.name:
+            by_name[result.name], result = result, kept
+        problems.append(
+            f"{result.path}:1: holds instance {result.name!r}, already published in "
+            f"{by_name[result.name].path}; ignored"
+        )
+    return list(by_name.values())
 
 
 def load_site_data(path: Path) -> SiteData:
     """Read the site data directory; a missing directory is empty site data."""
     problems: list[str] = []
+    unreadable: list[tuple[Path, str]] = []
     catalogue = SeriesCatalogue()
     results: list[Result] = []
     if path.is_dir():
         series_path = path / SERIES_FILE
         if series_path.is_file():
-            ok, data = _read_json(series_path, problems)
-            if ok:
-                catalogue = SeriesCatalogue.from_data(data)
+            catalogue = _series(series_path, problems)
         for file in sorted(path.glob("*.json")):
             if file.name.startswith("_"):
                 continue
             ok, data = _read_json(file, problems)
-            # Other documents share the directory (``<id>.tutorial.json``); a
-            # result summary is a mapping that names its instance.
-            if not ok or not isinstance(data, dict) or not isinstance(data.get("name"), str):
+            if not ok:
+                # A result is named <instance>.json; other documents carry a dot
+                # before .json (``<id>.tutorial.json``).
+                if "." not in file.stem:
+                    unreadable.append((file, problems[-1]))
+                continue
+            # Other documents share the directory; a result summary is a
+            # mapping that names its instance.
+            if not isinstance(data, dict) or not isinstance(data.get("name"), str):
                 continue
             results.append(
                 Result(
@@ -134,5 +179,12 @@ def load_site_data(path: Path) -> SiteData:
                     metric_names=_metric_names(data),
                 )
             )
+    results = _one_per_instance(results, problems)
     results.sort(key=_newest_first)
-    return SiteData(root=path, series=catalogue, results=tuple(results), problems=tuple(problems))
+    return SiteData(
+        root=path,
+        series=catalogue,
+        results=tuple(results),
+        problems=tuple(problems),
+        unreadable=tuple(unreadable),
+    )

@@ -9,7 +9,6 @@ and the seven ``quality[...]`` items of a result one pass of the checks.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -113,6 +112,10 @@ class ExperimentSession:
             return None
         return self._load_site(directory)
 
+    def site_data_at(self, directory: Path) -> SiteData:
+        """The site data (or results) directory ``directory``, loaded once."""
+        return self._load_site(directory)
+
     def _load_site(self, directory: Path) -> SiteData:
         key = directory.resolve()
         if key not in self._sites:
@@ -205,8 +208,15 @@ class ExperimentSession:
         if target.is_dir():
             site = self._load_site(target)
             return [
-                ResultFile(instance=_instance(path, summary), path=path, summary=summary)
-                for path, summary in site.results_for(experiment.generate_name)
+                *(
+                    ResultFile(instance=_instance(path, summary), path=path, summary=summary)
+                    for path, summary in site.results_for(experiment.generate_name)
+                ),
+                # A truncated result is this experiment's, by its file name: say so.
+                *(
+                    ResultFile(instance=path.stem, path=path, summary=None, problem=problem)
+                    for path, problem in site.unreadable_for(experiment.generate_name)
+                ),
             ]
         result = read_result_file(target)
         name = str((result.summary or {}).get("name", ""))
@@ -220,15 +230,19 @@ def _instance(path: Path, summary: Mapping[str, Any]) -> str:
 
 
 def read_result_file(path: Path) -> ResultFile:
+    from pytest_experiment.limits import json_problem, json_type_name, parse_json
+
     try:
-        data = json.loads(path.read_bytes())
+        data = parse_json(path.read_bytes())
     except OSError as err:
         return ResultFile(path.stem, path, None, f"cannot read {path}: {err.strerror}")
-    except (ValueError, UnicodeDecodeError) as err:
-        return ResultFile(path.stem, path, None, f"{path} is not JSON: {err}")
+    except ValueError as err:  # JSON, UTF-8 and limit errors alike
+        message, line = json_problem(err)
+        where = f"{path}:{line}" if line else str(path)
+        return ResultFile(path.stem, path, None, f"{where}: {message}")
     if not isinstance(data, dict):
         return ResultFile(
-            path.stem, path, None, f"{path} holds {type(data).__name__}, not an object"
+            path.stem, path, None, f"{path}:1: holds {json_type_name(data)}, not an object"
         )
     return ResultFile(_instance(path, data), path, data)
 

@@ -35,6 +35,8 @@ def render(board: Scoreboard, *, interrupted: str = "") -> str:
             "did not run; the instances below say what was kept or deleted.",
             "",
         ]
+    if board.problems:
+        out += ["Input problems:", *(f"- {_cell(p)}" for p in board.problems), ""]
     out += _overview(board)
     failures = [line for report in board.ordered() for line in _failures(report)]
     if failures:

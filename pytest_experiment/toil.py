@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import shutil
 import subprocess
 from collections.abc import Iterable, Mapping
@@ -161,5 +162,6 @@ def summary_lines(entries: Iterable[Mapping[str, Any]]) -> list[str]:
     lines = []
     for name, count in counts.items():
         where = f" (in {files[name]})" if name in files else ""
-        lines.append(f"Toil logged: {count} issue(s) — run bd list -l {name} to review{where}")
+        command = shlex.join(["bd", "list", "-l", name])
+        lines.append(f"Toil logged: {count} issue(s) — run {command} to review{where}")
     return lines

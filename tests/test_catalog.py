@@ -81,7 +81,7 @@ def test_a_file_that_is_not_a_mapping_is_a_problem_not_a_crash(tmp_path: Path) -
     catalogue = load_catalogue(tmp_path)
     assert len(catalogue) == 0
     assert catalogue.problem("odd") == (
-        f"{tmp_path}/odd/component.yaml:1: expected a mapping at the top level, found list"
+        f"{tmp_path}/odd/component.yaml:1: expected a mapping at the top level, found array"
     )
 
 

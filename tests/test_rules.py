@@ -712,3 +712,128 @@ def test_fixture_storage_tiers_findings(tmp_path: Path, fixture_catalogue: Catal
     context = RuleContext(experiment=storage_tiers(tmp_path), catalogue=fixture_catalogue)
     found = {name: r.status for name, r in run_rules(context) if r.status is not Status.PASS}
     assert found == {"components": Status.FAIL, "storage-machine": Status.FAIL}
+
+
+# -- garbage that used to pass -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("catalogued", [True, False])
+def test_components_without_an_app_fail(
+    tmp_path: Path, fixture_catalogue: Catalogue, catalogued: bool
+) -> None:
+    text = edit(
+        ("        - app: kv-store\n", "        - params: {replicas: 3}\n        - kv-store\n")
+    )
+    result = rules.components(
+        load(tmp_path, text), catalogue=fixture_catalogue if catalogued else None
+    )
+    assert result.status is Status.FAIL
+    assert result.details[:2] == (
+        "experiment.yaml:13: component #0 of target 'app' has no app, so nothing is deployed; "
+        "add app: <name of a component.yaml>",
+        "experiment.yaml:14: component #1 of target 'app' is 'kv-store', not a mapping; "
+        "write - app: kv-store",
+    )
+
+
+@pytest.mark.parametrize(
+    ("template", "summary"),
+    [
+        ('"--"', "[FAIL] Workflow template: '--' is not a Kubernetes object name"),
+        (
+            '"demo-validation\\n"',
+            "[FAIL] Workflow template: 'demo-validation\\n' is not a Kubernetes object name",
+        ),
+        (
+            "x" * 5000,
+            "… has 5000 characters, more than 253",
+        ),
+        (
+            "Demo_Validation",
+            "[FAIL] Workflow template: 'Demo_Validation' is not a Kubernetes object name",
+        ),
+        ("[demo]", "[FAIL] Workflow template: array, not a name"),
+        ("7", "[FAIL] Workflow template: integer, not a name"),
+    ],
+)
+def test_workflow_template_must_be_an_object_name(
+    tmp_path: Path, template: str, summary: str
+) -> None:
+    result = rules.workflow_template(
+        load(tmp_path, edit(("template: demo-validation", f"template: {template}")))
+    )
+    assert result.status is Status.FAIL
+    assert summary.removeprefix("[FAIL] Workflow template: ") in result.line
+    assert result.details[0].startswith("experiment.yaml:22: spec.workflow.template ")
+
+
+def test_workflow_template_suggests_a_valid_name(tmp_path: Path) -> None:
+    text = edit(("template: demo-validation", 'template: "Demo Validation\\n"'))
+    result = rules.workflow_template(load(tmp_path, text))
+    assert result.details[0].endswith("; use template: demo-validation")
+
+
+@pytest.mark.parametrize(
+    ("value", "detail"),
+    [
+        (
+            '"hello-app-\\n"',
+            "experiment.yaml:4: metadata.generateName 'hello-app-\\n' is not a Kubernetes object "
+            "name (lowercase letters, digits, '-' and '.', starting and ending with a letter or "
+            "digit); use generateName: hello-app-",
+        ),
+        ("Demo-", "experiment.yaml:4: metadata.generateName 'Demo-' is not a Kubernetes object"),
+        ("[demo]", 'experiment.yaml:4: metadata.generateName is array ["demo"]; write it as text'),
+        ("x" * 70 + "-", "experiment.yaml:4: metadata.generateName 'xxxx"),
+    ],
+)
+def test_generate_name_the_api_server_would_refuse_fails(
+    tmp_path: Path, value: str, detail: str
+) -> None:
+    result = rules.generate_name(
+        load(tmp_path, edit(("generateName: demo-", f"generateName: {value}")))
+    )
+    assert result.status is Status.FAIL
+    assert result.details[0].startswith(detail)
+
+
+def test_metric_names_with_a_trailing_newline_fail(tmp_path: Path) -> None:
+    text = edit(("    - name: write_p99\n", '    - name: "write_p99\\n"\n'))
+    result = rules.metric_names(load(tmp_path, text))
+    assert result.status is Status.FAIL
+    assert result.details == (
+        "experiment.yaml:18: metric 'write_p99\\n' must match ^[a-z][a-z0-9_]*$; rename it "
+        "'write_p99'",
+    )
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "where"),
+    [
+        ("generateName: demo-", 'generateName: "demo-\\n"', "metadata.generateName"),
+        ("    - name: write_p99\n", '    - name: "write_p99\\n"\n', "spec.metrics[0].name"),
+    ],
+)
+def test_schema_patterns_anchor_at_the_very_end(
+    tmp_path: Path, old: str, new: str, where: str
+) -> None:
+    # Python's "$" also matches before a trailing newline; the API server's does not.
+    result = rules.schema(load(tmp_path, edit((old, new))))
+    assert result.status is Status.FAIL
+    assert any(f" {where}: " in d and "must match" in d for d in result.details)
+
+
+def test_values_of_the_wrong_type_are_named_in_json_words(tmp_path: Path) -> None:
+    text = edit(
+        ("kind: Experiment", "kind: ~"),
+        ("namespace: experiments", "namespace: [a, 1]"),
+        ("    - name: write_p99\n", "    - name: ~\n"),
+    )
+    experiment = load(tmp_path, text)
+    assert rules.kind(experiment).line == "[FAIL] Kind: null is not Experiment"
+    assert rules.namespace(experiment).line == '[WARN] Namespace: array ["a", 1], not experiments'
+    assert (
+        rules.metric_names(experiment)
+        .details[0]
+        .startswith("experiment.yaml:18: metric #0 has no name (null)")
+    )

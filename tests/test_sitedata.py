@@ -45,7 +45,10 @@ def test_loads_results_and_skips_documents_that_are_not_results() -> None:
 def test_corrupt_json_is_a_problem_not_a_crash() -> None:
     site = load_site_data(SITE)
     assert len(site.problems) == 1
-    assert site.problems[0].startswith("kv-base-trunc.json: not valid JSON (")
+    assert site.problems[0].startswith(f"{SITE / 'kv-base-trunc.json'}:1: not valid JSON (")
+    # Named after an instance of kv-base-: that experiment reports it.
+    assert site.unreadable_for("kv-base-") == [(SITE / "kv-base-trunc.json", site.problems[0])]
+    assert site.unreadable_for("kv-hdb-") == []
 
 
 def test_results_for_matches_the_whole_generate_name_newest_first() -> None:
@@ -101,17 +104,39 @@ def test_corrupt_series_file_is_a_problem(tmp_path: Path) -> None:
     (tmp_path / "x-1.json").write_bytes(b'{"name": "x-1", "note": "\xff"}')
     site = load_site_data(tmp_path)
     assert site.series.series == ()
-    assert [p.split(":")[0] for p in site.problems] == ["_series.json", "x-1.json"]
+    assert [Path(p.split(":")[0]).name for p in site.problems] == ["_series.json", "x-1.json"]
     assert "not UTF-8" in site.problems[1]
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "line", "message"),
+    [
+        ("_series.json", '{"series": [\n  ' + "7" * 5001 + "]}", 2, "integer of 5001 digits"),
+        ("kv-base-zzzzz.json", '{"name": "kv-base-zzzzz",\n "n": ' + "1" * 5001 + "}", 2, "5001"),
+        ("kv-base-deep1.json", "[" * 100_000 + "]" * 100_000, 1, "nesting deeper than 64"),
+        ("_series.json", '["not", "an object"]', 1, "expected an object with a series array"),
+    ],
+)
+def test_one_bad_file_is_a_problem_naming_file_and_line(
+    tmp_path: Path, name: str, text: str, line: int, message: str
+) -> None:
+    for good in SITE.glob("kv-hdb-*.json"):
+        (tmp_path / good.name).write_bytes(good.read_bytes())
+    (tmp_path / name).write_text(text)
+    site = load_site_data(tmp_path)
+    assert len(site.problems) == 1
+    assert site.problems[0].startswith(f"{tmp_path / name}:{line}: ")
+    assert message in site.problems[0]
+    assert names(site.results_for("kv-hdb-")) == ["kv-hdb-ddddd", "kv-hdb-ccccc", "kv-hdb-eeeee"]
 
 
 def test_each_file_is_parsed_once(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[int] = []
     real_loads = json.loads
 
-    def counting(data: str | bytes) -> Any:
+    def counting(data: str | bytes, **kwargs: Any) -> Any:
         calls.append(1)
-        return real_loads(data)
+        return real_loads(data, **kwargs)
 
     monkeypatch.setattr(json, "loads", counting)
     site = load_site_data(SITE)
@@ -170,3 +195,15 @@ def test_scoring_the_whole_real_corpus_takes_under_a_second(upstream: Path) -> N
     elapsed = time.perf_counter() - started
     assert scored == 24  # every result except id-102 and ui-showcase-demo has an experiment
     assert elapsed < 1.0
+
+
+def test_two_files_claiming_one_instance_keep_the_one_named_after_it(tmp_path: Path) -> None:
+    original = SITE / "kv-hdb-ccccc.json"
+    (tmp_path / "a-copy.json").write_bytes(original.read_bytes())
+    (tmp_path / "kv-hdb-ccccc.json").write_bytes(original.read_bytes())
+    site = load_site_data(tmp_path)
+    assert [r.path.name for r in site.results] == ["kv-hdb-ccccc.json"]
+    assert site.problems == (
+        f"{tmp_path / 'a-copy.json'}:1: holds instance 'kv-hdb-ccccc', already published in "
+        f"{tmp_path / 'kv-hdb-ccccc.json'}; ignored",
+    )

@@ -77,7 +77,9 @@ def test_wrong_types_are_lenient(tmp_path: Path) -> None:
     [
         ("kind: Experiment\nspec:\n  targets: [\n", "YAML error", 4),
         ("kind: Experiment\nspec:\n\tbad: tab\n", "YAML error", 3),
-        ("- just\n- a list\n", "expected a mapping at the top level, found list", 1),
+        ("- just\n- a list\n", "expected a mapping at the top level, found array", 1),
+        ("null\n", "expected a mapping at the top level, found null", 1),
+        ("3.5\n", "expected a mapping at the top level, found number", 1),
         ("metadata: {}\nspec: {}\n", "missing 'kind'", 1),
         ("kind: Experiment\n---\nkind: Experiment\n", "expected one YAML document, found 2", 1),
         ("", "expected one YAML document, found 0", 1),
@@ -100,13 +102,32 @@ def test_non_utf8_names_the_line(tmp_path: Path) -> None:
         read_source(path)
 
 
-def test_alias_bomb_is_refused(tmp_path: Path) -> None:
-    lines = ["kind: Experiment", "a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
-    lines += [f"a{i}: &a{i} [{', '.join(f'*a{i - 1}' for _ in range(10))}]" for i in range(1, 9)]
-    path = write(tmp_path, "\n".join(lines) + "\n")
-    source = read_source(path)  # shared references: cheap to construct
-    with pytest.raises(SpecError, match="more than 200000 nodes"):
-        source.lines  # noqa: B018 - walking the expanded tree is what must be bounded
+def bomb(levels: int, fan_out: int = 10) -> str:
+    """A billion-laughs document: ``fan_out ** levels`` leaves from a few hundred bytes."""
+    lines = ["kind: Experiment", f"a0: &a0 [{', '.join('x' * fan_out)}]"]
+    lines += [
+        f"a{i}: &a{i} [{', '.join(f'*a{i - 1}' for _ in range(fan_out))}]" for i in range(1, levels)
+    ]
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("levels", [6, 8, 9])
+def test_alias_bomb_is_refused_while_reading(tmp_path: Path, levels: int) -> None:
+    # 10**6, 10**8 and 10**9 leaves; the check is per distinct node, so its cost
+    # does not grow with the expansion (measured in tests/test_limits_process.py).
+    path = write(tmp_path, bomb(levels))
+    assert len(path.read_bytes()) < 2048
+    with pytest.raises(SpecError, match="expands to more than 200000 nodes") as info:
+        read_source(path)
+    # The first anchor whose expansion passes the limit: a5 (10**6 leaves) is line 7.
+    assert info.value.line == 7
+
+
+def test_recursive_alias_is_refused_with_its_line(tmp_path: Path) -> None:
+    path = write(tmp_path, "kind: Experiment\nspec:\n  storage: &s\n    again: *s\n")
+    with pytest.raises(SpecError, match="recursive YAML alias: the anchor here") as info:
+        read_source(path)
+    assert info.value.line == 3
 
 
 def test_huge_file_is_refused(tmp_path: Path) -> None:
@@ -115,10 +136,75 @@ def test_huge_file_is_refused(tmp_path: Path) -> None:
         read_source(path)
 
 
-def test_deep_nesting_is_refused(tmp_path: Path) -> None:
-    path = write(tmp_path, "kind: Experiment\nspec: " + "[" * 100 + "]" * 100 + "\n")
+@pytest.mark.parametrize("anchor", ["", "anchored: &a 1\n"])
+def test_deep_nesting_is_refused_while_reading_with_the_line(tmp_path: Path, anchor: str) -> None:
+    # With an anchor anywhere the document may be a graph, checked another way: same answer.
+    path = write(tmp_path, "kind: Experiment\nspec: " + "[" * 100 + "]" * 100 + "\n" + anchor)
     with pytest.raises(SpecError, match="nesting deeper than 64 levels"):
-        read_source(path).lines  # noqa: B018
+        read_source(path)
+    block = "kind: Experiment\nspec:\n" + "".join("  " * i + f"k{i}:\n" for i in range(1, 80))
+    block += anchor
+    with pytest.raises(SpecError, match="nesting deeper than 64 levels") as info:
+        read_source(write(tmp_path, block))
+    # spec is level 1, k1 level 2 … the value under k64 (line 67) is level 65.
+    assert info.value.line == 67
+
+
+def test_long_integers_are_refused_with_the_line(tmp_path: Path) -> None:
+    path = write(tmp_path, "kind: Experiment\nspec:\n  replicas: " + "9" * 5001 + "\n")
+    with pytest.raises(SpecError, match="integer of 5001 characters") as info:
+        read_source(path)
+    assert info.value.line == 3
+
+
+def test_duplicate_keys_name_both_lines(tmp_path: Path) -> None:
+    text = "kind: Experiment\nspec:\n  title: a\n  series: b\n  title: c\n"
+    with pytest.raises(SpecError) as info:
+        read_source(write(tmp_path, text))
+    assert info.value.line == 5
+    assert "duplicate key 'title' (first at line 3)" in str(info.value)
+
+
+def test_merge_keys_are_not_duplicates(tmp_path: Path) -> None:
+    text = "kind: Experiment\nbase: &b {x: 1}\nspec:\n  <<: *b\n  x: 2\n"
+    assert read_source(write(tmp_path, text)).data["spec"] == {"x": 2}
+
+
+def test_control_characters_name_the_line(tmp_path: Path) -> None:
+    path = write(tmp_path, "kind: Experiment\nspec:\n  title: bell\x07\n")
+    with pytest.raises(SpecError) as info:
+        read_source(path)
+    assert info.value.line == 3
+    assert "U+0007" in str(info.value)
+    assert "<unicode string>" not in str(info.value)
+    assert "position" not in str(info.value)
+
+
+def test_a_value_its_tag_cannot_take_names_the_line(tmp_path: Path) -> None:
+    path = write(tmp_path, "kind: Experiment\nspec:\n  replicas: !!int many\n")
+    with pytest.raises(SpecError, match="cannot read this value") as info:
+        read_source(path)
+    assert info.value.line == 3
+
+
+def test_values_are_what_json_can_hold(tmp_path: Path) -> None:
+    text = (
+        "kind: Experiment\n"
+        "spec:\n"
+        "  date: 2024-01-01\n"
+        "  blob: !!binary aGVsbG8=\n"
+        "  set: !!set {a, b}\n"
+        "  ordered: !!omap [a: 1, b: 2]\n"
+        "  keys: {1: one, true: yes, ~: nothing}\n"
+    )
+    spec = read_source(write(tmp_path, text)).data["spec"]
+    assert spec == {
+        "date": "2024-01-01",
+        "blob": "aGVsbG8=",
+        "set": {"a": None, "b": None},
+        "ordered": [{"a": 1}, {"b": 2}],
+        "keys": {"1": "one", "true": True, "null": "nothing"},
+    }
 
 
 @pytest.mark.parametrize(
@@ -150,3 +236,10 @@ def test_every_real_experiment_reads(upstream: Path) -> None:
     assert loaded["db-disk-comparison"].series == "cloud-database-internals"
     for path in upstream.glob("experiments/*/workflow/experiment.yaml"):
         assert load_experiment(path) is None, path
+
+
+def test_a_flat_document_of_too_many_nodes_is_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, "kind: Experiment\nspec:\n  many: [" + "1, " * 250_000 + "]\n")
+    with pytest.raises(SpecError, match="more than 200000 nodes") as info:
+        read_source(path)
+    assert info.value.line == 3

@@ -55,7 +55,7 @@ def test_a_summary_written_late_is_waited_for(
 @pytest.mark.parametrize(
     ("body", "reason"),
     [(None, "not found after 1s"), (b"", "is empty"), (b"{not json", "is not JSON"),
-     (b"[1, 2]", "holds list, not an object")],
+     (b"[1, 2]", "holds array, not an object")],
 )  # fmt: skip
 def test_missing_empty_or_corrupt_summaries_are_a_clear_error(
     store: ResultsStore, s3: S3Client, prefix: str, body: bytes | None, reason: str
