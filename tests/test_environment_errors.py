@@ -33,7 +33,7 @@ def test_an_unreadable_summary_is_an_error_of_each_quality_item(project: pytest.
     result.stdout.fnmatch_lines(
         [
             "*ERROR at setup of web-latency::quality[[]custom-metrics*web-lat-zzzzz*",
-            "[[]ERROR[]] no summary to score: *web-lat-zzzzz.json is not JSON: *",
+            "[[]ERROR[]] no summary to score: *web-lat-zzzzz.json:1: not valid JSON*",
         ]
     )
     testcases = ET.parse(project.path / "report.xml").getroot().iter("testcase")
