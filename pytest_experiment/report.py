@@ -162,6 +162,8 @@ class Scoreboard:
         """Where the live runs created instances (for the xdist controller's sweep)."""
         self.toil_error = ""
         """Why ``bd sync`` failed, when it did."""
+        self.budgets: dict[str, float | None] = {}
+        """Seconds each phase or stage was allowed (None: no limit), for drawing timelines."""
 
     def merge_facts(self, facts: Mapping[str, Any]) -> None:
         """What a live run (this process's, or an xdist worker's) did outside any item."""
@@ -226,7 +228,8 @@ class Scoreboard:
                 key=lambda f: (_check_order().get(f.check, len(_check_order())), f.check)
             )
             if isinstance(props.get("run"), dict):
-                record.run = props["run"]
+                # The results' record wins, but the lifecycle's phase timeline is kept.
+                record.run = {**record.run, **props["run"]}
         elif step == "review":
             record = report.instance(instance)
             record.review = finding
@@ -296,6 +299,7 @@ class Scoreboard:
             "session": self.session,
             "toil": self.toil,
             "cleanup": self.cleanup,
+            "budgets": self.budgets,
             "experiments": [
                 {
                     "name": r.name,
