@@ -13,6 +13,28 @@ from typing import Any
 Doc = Mapping[str, Any]
 
 
+def series(doc: Doc) -> list[dict[str, Any]]:
+    """The runs of each series (experiments naming one series read as one history; an
+    experiment in no series is its own), newest first, each run with its experiment."""
+    groups: dict[str, dict[str, Any]] = {}
+    for experiment in doc.get("experiments") or ():
+        intent = experiment.get("intent") or {}
+        key = str(intent.get("series") or experiment.get("name"))
+        group = groups.setdefault(
+            key,
+            {"name": key, "named": bool(intent.get("series")), "experiments": [], "instances": []},
+        )
+        group["experiments"].append(experiment.get("name"))
+        group["instances"] += [
+            {**i, "experiment": experiment.get("name")} for i in experiment.get("instances") or ()
+        ]
+    for group in groups.values():
+        group["instances"].sort(
+            key=lambda i: (str(i.get("completedAt") or ""), str(i.get("instance"))), reverse=True
+        )
+    return list(groups.values())
+
+
 def history(experiment: Doc) -> tuple[list[str], list[tuple[Doc, list[Any]]]]:
     """Instances (newest first, as the report orders them) × checks: each cell the
     verdict word of that check on that instance (None where it did not run)."""
@@ -116,10 +138,11 @@ def _chart(metric: str, values: Sequence[Value]) -> Chart:
     def y(v: float) -> float:
         return height - pad - (v - low) / span * (height - 2 * pad)
 
-    step = (width - 2 * pad) / max(len(values) - 1, 1)
+    left = 48.0  # room for the axis labels
+    step = (width - left - pad) / max(len(values) - 1, 1)
     points = tuple(
         Point(
-            x=pad + i * step,
+            x=left + i * step,
             y=y(v.value) if v.value is not None else height - 6,
             value=v.value,
             instance=v.instance,

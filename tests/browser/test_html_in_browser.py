@@ -186,7 +186,7 @@ def test_the_published_results_scored_offline_in_a_browser(
     assert shown == sorted(s for s in scored if s)
     assert set(shown) <= set(published) | {s for s in scored if s}
     logging = browser.find_element(
-        "css selector", 'div.series[data-experiment="logging-comparison"] table.history'
+        "css selector", 'div.series[data-series="logging-comparison"] table.history'
     )
     history = [
         r.get_attribute("data-instance")
@@ -198,9 +198,21 @@ def test_the_published_results_scored_offline_in_a_browser(
     assert history == [i["instance"] for i in runs]  # newest first
     completed = [i["completedAt"] for i in runs]
     assert completed == sorted(completed, reverse=True)
-    header = texts(browser, 'div.series[data-experiment="logging-comparison"] table.history th')
+    header = texts(browser, 'div.series[data-series="logging-comparison"] table.history th')
     assert header[:3] == ["Instance", "Completed", "Gate"]
     assert "custom-metrics" in header
+    # Experiments naming one series read as one history, newest first, each row naming
+    # its experiment.
+    cloud = browser.find_element(
+        "css selector", 'div.series[data-series="cloud-database-internals"] table.history'
+    )
+    rows = [r.text.split()[:2] for r in cloud.find_elements("css selector", "tr[data-instance]")]
+    assert rows == [
+        ["db-disk-comparison", "db-dsc-s2gqx"],
+        ["db-fsync-vs-memory", "db-fvm-tsl9m"],
+        ["db-fsync-vs-memory", "db-fvm-mpcnl"],
+        ["db-fsync-vs-memory", "db-fvm-zz7jt"],
+    ]
     # The real corpus publishes no measured criterion values, so no charts are drawn,
     # and no run was followed, so no timelines either.
     assert texts(browser, "div.chart") == []
