@@ -138,19 +138,31 @@ def test_the_examples_scorecard_in_a_browser(
         g.get_attribute("data-stage"): g.text.replace("\n", " ")
         for g in web.find_elements("css selector", "svg.timeline g.stage")
     }
+    run = next(
+        i for e in report["experiments"] if e["name"] == "web-latency" for i in e["instances"]
+    )
+    ai = next(c for c in run["checks"] if c["check"] == "ai-verdict")
     assert stages == {
-        "analyzer": "analyzer after Complete: PASS · AI verdict: confirmed",
-        "review": stages["review"],
+        "analyzer": f"analyzer after Complete: PASS · {ai['summary'].removeprefix('[PASS] ')}",
+        "review": f"review after Complete: PASS · {run['review']['summary'][len('[PASS] ') :]}",
     }
     assert stages["review"].startswith("review after Complete: PASS · Review: approved; PR #")
 
     # echo-scaling: its metrics never arrived, its root causes and the suggested fix.
     section = browser.find_element("css selector", 'section[data-experiment="echo-scaling"]')
     metrics = {
-        r.get_attribute("data-metric"): r.get_attribute("data-state")
+        r.get_attribute("data-metric"): (r.get_attribute("data-state"), r.text.split(" ", 2)[2])
         for r in section.find_elements("css selector", "table.metrics tr[data-metric]")
     }
-    assert metrics == {"request_p99": "missing", "server_cpu": "missing"}
+    echo_run = next(
+        i for e in report["experiments"] if e["name"] == "echo-scaling" for i in e["instances"]
+    )
+    custom = next(c for c in echo_run["checks"] if c["check"] == "custom-metrics")
+    # Neither arrived; each row says why, in the check's own words.
+    assert set(metrics) == {"request_p99", "server_cpu"}
+    for name, (state, why) in metrics.items():
+        assert state in ("missing", "empty"), metrics
+        assert f"{name}: {why}" in custom["details"], (metrics, custom["details"])
     causes = [c.text for c in section.find_elements("css selector", "ul.causes li")]
     assert any("experiment lacks kube-prometheus-stack" in c for c in causes), causes
     added = [d.text for d in section.find_elements("css selector", ".diff .d-add")]
