@@ -100,8 +100,13 @@ def pytest_configure(config: pytest.Config) -> None:
         "review": options.budget_review,
     }
     config.pluginmanager.register(_ReportListener(board, state), "experiment-scoreboard")
-    if config.pluginmanager.hasplugin("html") and getattr(config.option, "htmlpath", None):
+    if (
+        config.pluginmanager.hasplugin("html")
+        and getattr(config.option, "htmlpath", None)
+        and not hasattr(config, "workerinput")
+    ):
         # Only with pytest-html active: its extras API is imported then, never otherwise.
+        # Under xdist the controller, which sees every report, attaches them once.
         from pytest_experiment.html_extras import PytestHtmlExtras
 
         config.pluginmanager.register(PytestHtmlExtras(board), "experiment-html-extras")

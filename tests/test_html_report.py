@@ -291,10 +291,11 @@ def test_a_run_without_the_option_imports_no_template_library(project: pytest.Py
     assert not list(project.path.glob("*.html"))
 
 
+@pytest.mark.parametrize("xdist", [False, True], ids=["serial", "xdist"])
 def test_pytest_html_entries_carry_the_scorecard_and_a_verdict_column(
-    project: pytest.Pytester,
+    project: pytest.Pytester, xdist: bool
 ) -> None:
-    result = score(project, "--html=ph.html")
+    result = score(project, "--html=ph.html", *(["-n", "2"] if xdist else []))
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     page = (project.path / "ph.html").read_text()
     # pytest-html keeps its rows as JSON inside the page: read them back.
@@ -346,3 +347,21 @@ def test_the_step_summary_points_at_the_html_artifact() -> None:
         "[the run's artifacts](https://github.com/o/r/actions/runs/9#artifacts)."
     ) in text
     assert "HTML scorecard" not in step_summary(board)
+
+
+def test_in_actions_the_step_summary_links_to_the_artifacts(
+    project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    summary = project.path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    monkeypatch.setenv("GITHUB_SERVER_URL", "https://github.example")
+    monkeypatch.setenv("GITHUB_REPOSITORY", "lab/benchmarks")
+    monkeypatch.setenv("GITHUB_RUN_ID", "42")
+    score(project, "--experiment-html=out/report.html")
+    lines = summary.read_text().splitlines()
+    assert lines[:3] == [
+        "## Experiment results",
+        "",
+        "The HTML scorecard (phase timelines, metrics, suggested fixes) is `report.html` in "
+        "[the run's artifacts](https://github.example/lab/benchmarks/actions/runs/42#artifacts).",
+    ]

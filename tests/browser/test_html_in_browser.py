@@ -160,9 +160,9 @@ def test_the_examples_scorecard_in_a_browser(
     custom = next(c for c in echo_run["checks"] if c["check"] == "custom-metrics")
     # Neither arrived; each row says why, in the check's own words.
     assert set(metrics) == {"request_p99", "server_cpu"}
-    for name, (state, why) in metrics.items():
+    for metric, (state, why) in metrics.items():
         assert state in ("missing", "empty"), metrics
-        assert f"{name}: {why}" in custom["details"], (metrics, custom["details"])
+        assert f"{metric}: {why}" in custom["details"], (metrics, custom["details"])
     causes = [c.text for c in section.find_elements("css selector", "ul.causes li")]
     assert any("experiment lacks kube-prometheus-stack" in c for c in causes), causes
     added = [d.text for d in section.find_elements("css selector", ".diff .d-add")]
