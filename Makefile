@@ -8,7 +8,7 @@ STAMP   := $(VENV)/.installed
 UPSTREAM ?= $(abspath ../shared/upstream)
 export EXPERIMENT_UPSTREAM ?= $(UPSTREAM)
 
-.PHONY: setup assets demo score test lint bench fuzz
+.PHONY: setup assets browser demo score test lint bench fuzz
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -24,22 +24,34 @@ setup: $(STAMP)
 assets: setup
 	$(BIN)/experiment-sandbox install
 
+# Debian's Chromium and its driver, for the browser tests and the screenshots
+# (the system packages only; no browser build is downloaded). Root, as on CI.
+browser:
+	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then :; \
+	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	else echo "no chromium: browser tests will skip (apt-get install chromium chromium-driver)"; fi
+
 # The main job: a sandbox for the session, every example applied and followed
 # through it, the scorecard at the end. lint-demo fails validation and
 # echo-scaling its quality gate on purpose, so pytest exits 1; any other exit
 # code fails the target.
-demo: assets
+demo: assets browser
 	$(BIN)/pytest experiments -p no:cacheprovider -v --experiment-sandbox \
 		--experiment-apply-templates --experiment-review=auto --junitxml=report.xml \
-		--experiment-report=experiment-report.json || test $$? -eq 1
+		--experiment-report=experiment-report.json --experiment-html=report.html \
+		|| test $$? -eq 1
+	$(BIN)/python scripts/screenshot.py report.html report.png
 
 # Offline: score the published results under experiments/site/data, no cluster.
-score: setup
+score: setup browser
 	$(BIN)/pytest experiments -p no:cacheprovider -v \
 		--experiment-results experiments/site/data --junitxml=report.xml \
-		--experiment-report=experiment-report.json || test $$? -eq 1
+		--experiment-report=experiment-report.json --experiment-html=report.html \
+		|| test $$? -eq 1
+	$(BIN)/python scripts/screenshot.py report.html report.png
 
-test: assets
+test: assets browser
 	$(BIN)/pytest -n 2 --dist loadgroup
 
 # The hypothesis suite with many more, random examples than the bounded "ci"

@@ -232,6 +232,8 @@ def custom_metrics(inp: CheckInput) -> CheckResult:
         "collected": collected,
         "declared": len(declared),
         "missing": list(gaps),
+        # Every declared name, so a report can draw which arrived beside which did not.
+        "metrics": declared,
     }
     if reason:
         figures["reason"] = reason

@@ -527,4 +527,15 @@ def _run_record(result: ResultFile) -> Mapping[str, Any]:
         "results": str(result.path),
         "hypothesis": hypothesis.get("machineVerdict") if isinstance(hypothesis, dict) else None,
         "analysis": analysis.get("hypothesisVerdict") if isinstance(analysis, dict) else None,
+        "criteria": _criteria(hypothesis),
     }
+
+
+def _criteria(hypothesis: Any) -> list[dict[str, Any]]:
+    """The published success criteria with their measured values, so a report can chart
+    a metric across the runs of a series."""
+    listed = hypothesis.get("successCriteria") if isinstance(hypothesis, dict) else None
+    if not isinstance(listed, list):
+        return []
+    keys = ("metric", "operator", "value", "actualValue", "passed")
+    return [{k: c.get(k) for k in keys} for c in listed if isinstance(c, dict)]

@@ -190,6 +190,13 @@ OPTION_SPECS: tuple[OptionSpec, ...] = (
         metavar="PATH",
     ),
     OptionSpec(
+        "html",
+        "Write one self-contained HTML scorecard: an overview, each instance's phase "
+        "timeline, each experiment's checks, and for offline scoring the history of a series.",
+        _path,
+        metavar="PATH",
+    ),
+    OptionSpec(
         "s3_endpoint",
         "S3 endpoint summary.json is read from (default: boto3's; credentials from boto3's "
         "own chain, e.g. AWS_ACCESS_KEY_ID).",
@@ -342,6 +349,7 @@ class Options:
     site_data: Path | None = None
     components_dir: Path | None = None
     report: Path | None = None
+    html: Path | None = None
     s3_endpoint: str | None = None
     kubeconfig: Path | None = None
     context: str | None = None

@@ -95,7 +95,23 @@ def pytest_configure(config: pytest.Config) -> None:
     if options.sandbox and not hasattr(config, "workerinput") and not config.option.collectonly:
         _start_sandbox(config)
     board = config.stash[SCOREBOARD] = Scoreboard()
+    board.budgets = {
+        **{phase: options.budget(phase) for phase in ("Pending", "Provisioning", "Ready")},
+        "Running": options.budget_running,
+        "analyzer": options.budget_analyzer,
+        "review": options.budget_review,
+    }
     config.pluginmanager.register(_ReportListener(board, state), "experiment-scoreboard")
+    if (
+        config.pluginmanager.hasplugin("html")
+        and getattr(config.option, "htmlpath", None)
+        and not hasattr(config, "workerinput")
+    ):
+        # Only with pytest-html active: its extras API is imported then, never otherwise.
+        # Under xdist the controller, which sees every report, attaches them once.
+        from pytest_experiment.html_extras import PytestHtmlExtras
+
+        config.pluginmanager.register(PytestHtmlExtras(board), "experiment-html-extras")
     if not config.pluginmanager.hasplugin("xdist"):
         config.addinivalue_line("markers", "xdist_group(name): keep an experiment's items together")
     if config.option.markers:
@@ -555,6 +571,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int | pytest.ExitC
         return
     if state.options.report is not None:
         board.write_json(state.options.report)
+    if state.options.html is not None:
+        _write_html(config, board, state.options.html)
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary:
         from pytest_experiment import step_summary
@@ -565,4 +583,34 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int | pytest.ExitC
             else str(session.shouldstop or session.shouldfail or "")
         )
         with open(summary, "a", encoding="utf-8") as handle:
-            handle.write(step_summary.render(board, interrupted=interrupted))
+            handle.write(
+                step_summary.render(
+                    board,
+                    interrupted=interrupted,
+                    html_file=state.options.html.name if state.options.html else "",
+                    artifacts_url=_artifacts_url(),
+                )
+            )
+
+
+def _write_html(config: pytest.Config, board: Scoreboard, path: Path) -> None:
+    from pytest_experiment import html_report
+    from pytest_experiment.errors import ReportError
+
+    try:
+        html_report.write(board.as_json(), path)
+    except ReportError as err:
+        # The run's verdicts stand; the missing file is said, not raised past pytest.
+        config.get_terminal_writer().line(f"experiment HTML: {err}", red=True)
+        return
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_sep("-", f"experiment HTML scorecard: {path}")
+
+
+def _artifacts_url() -> str:
+    """Where a reader of the step summary finds the run's uploaded artifacts."""
+    server = os.environ.get("GITHUB_SERVER_URL", "https://github.com")
+    repo = os.environ.get("GITHUB_REPOSITORY")
+    run = os.environ.get("GITHUB_RUN_ID")
+    return f"{server}/{repo}/actions/runs/{run}#artifacts" if repo and run else ""

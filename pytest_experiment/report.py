@@ -164,6 +164,8 @@ class Scoreboard:
         """Why ``bd sync`` failed, when it did."""
         self.problems: list[str] = []
         """Input files that could not be read (site data), one line each."""
+        self.budgets: dict[str, float | None] = {}
+        """Seconds each phase or stage was allowed (None: no limit), for drawing timelines."""
 
     def merge_facts(self, facts: Mapping[str, Any]) -> None:
         """What a live run (this process's, or an xdist worker's) did outside any item."""
@@ -228,7 +230,8 @@ class Scoreboard:
                 key=lambda f: (_check_order().get(f.check, len(_check_order())), f.check)
             )
             if isinstance(props.get("run"), dict):
-                record.run = props["run"]
+                # The results' record wins, but the lifecycle's phase timeline is kept.
+                record.run = {**record.run, **props["run"]}
         elif step == "review":
             record = report.instance(instance)
             record.review = finding
@@ -299,6 +302,7 @@ class Scoreboard:
             "toil": self.toil,
             "cleanup": self.cleanup,
             "problems": self.problems,
+            "budgets": self.budgets,
             "experiments": [
                 {
                     "name": r.name,

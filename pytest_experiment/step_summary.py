@@ -27,8 +27,20 @@ _DIAGNOSTIC_LINES = 12
 """How much of a failure's diagnostics the summary shows; the JUnit file has the rest."""
 
 
-def render(board: Scoreboard, *, interrupted: str = "") -> str:
+def render(
+    board: Scoreboard, *, interrupted: str = "", html_file: str = "", artifacts_url: str = ""
+) -> str:
     out: list[str] = ["## Experiment results", ""]
+    if html_file:
+        # The summary is Markdown only: the HTML scorecard reaches a reader as an artifact.
+        where = (
+            f"[the run's artifacts]({artifacts_url})" if artifacts_url else "the run's artifacts"
+        )
+        out += [
+            f"The HTML scorecard (phase timelines, metrics, suggested fixes) is "
+            f"`{_cell(html_file)}` in {where}.",
+            "",
+        ]
     if interrupted:
         out += [
             f"> **The run was stopped early ({_cell(interrupted)}).** Items after that point "

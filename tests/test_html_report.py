@@ -1,0 +1,367 @@
+"""The HTML scorecard: what it draws from a report document, and the option as a user
+runs it (``--experiment-html``, its ini and environment twins, pytest-html entries)."""
+
+from __future__ import annotations
+
+import html as html_lib
+import json
+import re
+import shutil
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_experiment import html_report, html_series, html_view
+from pytest_experiment.report import Scoreboard
+from pytest_experiment.step_summary import render as step_summary
+
+BUDGETS = {"Pending": 60.0, "Provisioning": 20.0, "Ready": 600.0, "Running": None}
+
+
+def instance(**fields: Any) -> dict[str, Any]:
+    return {
+        "instance": "run-1",
+        "timeline": {},
+        "lifecycle": None,
+        "checks": [],
+        "gate": None,
+        "review": None,
+        "cleanup": None,
+        **fields,
+    }
+
+
+def finding(check: str, verdict: str, summary: str = "", **more: Any) -> dict[str, Any]:
+    label = html_view.verdict(verdict).label
+    return {
+        "check": check,
+        "verdict": verdict,
+        "summary": f"[{label}] {summary or check}",
+        "details": more.pop("details", []),
+        "figures": more.pop("figures", {}),
+    }
+
+
+def document(*instances: dict[str, Any], name: str = "web") -> dict[str, Any]:
+    return {
+        "schemaVersion": 1,
+        "session": {},
+        "toil": [],
+        "cleanup": [],
+        "budgets": BUDGETS,
+        "experiments": [
+            {
+                "name": name,
+                "path": f"experiments/{name}/experiment.yaml",
+                "intent": {},
+                "validation": [],
+                "preflight": [],
+                "instances": list(instances),
+            }
+        ],
+    }
+
+
+TIMELINE = {
+    "Pending": "2026-01-01T10:00:00+00:00",
+    "Provisioning": "2026-01-01T10:00:10+00:00",
+    "Ready": "2026-01-01T10:00:40+00:00",
+    "Running": "2026-01-01T10:01:00+00:00",
+    "Complete": "2026-01-01T10:02:00+00:00",
+}
+
+
+# -- what the page draws -------------------------------------------------------------
+
+
+def test_timeline_bars_are_as_wide_as_their_phases_on_one_axis() -> None:
+    drawn = html_view.timeline(instance(timeline=TIMELINE), BUDGETS)
+    assert drawn is not None
+    bars = {b.phase: b for b in drawn.bars}
+    assert [b.phase for b in drawn.bars] == [
+        "Pending",
+        "Provisioning",
+        "Ready",
+        "Running",
+        "Complete",
+    ]
+    assert {p: b.seconds for p, b in bars.items()} == {
+        "Pending": 10, "Provisioning": 30, "Ready": 20, "Running": 60, "Complete": 0,
+    }  # fmt: skip
+    per_second = drawn.plot / 120
+    for bar in drawn.bars[:-1]:
+        assert bar.width == pytest.approx(bar.seconds * per_second)
+    # Bars follow one another on the shared axis.
+    assert bars["Ready"].x == pytest.approx(bars["Provisioning"].x + bars["Provisioning"].width)
+    assert bars["Complete"].point
+    assert not bars["Running"].point
+
+
+def test_a_phase_over_its_budget_is_an_overrun_with_the_budget_marked() -> None:
+    drawn = html_view.timeline(instance(timeline=TIMELINE), BUDGETS)
+    assert drawn is not None
+    bars = {b.phase: b for b in drawn.bars}
+    # Provisioning took 30 s of its 20 s: the overrun starts where the budget ended.
+    assert bars["Provisioning"].overrun
+    assert bars["Provisioning"].budget_x == pytest.approx(
+        bars["Provisioning"].x + 20 * drawn.plot / 120
+    )
+    assert bars["Provisioning"].overrun_x == bars["Provisioning"].budget_x
+    # Pending (10 s of 60 s) is within budget; Ready's 10 m budget is beyond the axis.
+    assert not bars["Pending"].overrun
+    assert bars["Pending"].budget_x is not None
+    assert not bars["Ready"].overrun
+    assert bars["Ready"].budget_x is None
+    assert bars["Running"].budget is None
+    assert not bars["Running"].overrun
+
+
+def test_a_phase_the_budget_ended_lasts_its_budget_and_is_open() -> None:
+    lifecycle = finding("lifecycle", "fail", figures={"timedOutIn": "Provisioning"})
+    timeline = {k: TIMELINE[k] for k in ("Pending", "Provisioning")}
+    drawn = html_view.timeline(instance(timeline=timeline, lifecycle=lifecycle), BUDGETS)
+    assert drawn is not None
+    last = drawn.bars[-1]
+    assert (last.phase, last.seconds, last.open, last.point) == ("Provisioning", 20.0, True, False)
+
+
+def test_watch_outages_are_spans_not_observed() -> None:
+    outages = [{"start": "2026-01-01T10:00:30+00:00", "end": "2026-01-01T10:01:30+00:00"}]
+    drawn = html_view.timeline(instance(timeline=TIMELINE, outages=outages), BUDGETS)
+    assert drawn is not None
+    [span] = drawn.outages
+    assert span.label == "not observed"
+    assert span.width == pytest.approx(60 * drawn.plot / 120)
+
+
+def test_analyzer_and_review_follow_complete_with_their_outcomes() -> None:
+    run = instance(
+        timeline=TIMELINE,
+        checks=[finding("ai-verdict", "pass", "AI verdict: confirmed")],
+        review=finding("review", "warn", "Review: PR #7 left open for a person"),
+    )
+    drawn = html_view.timeline(run, BUDGETS)
+    assert drawn is not None
+    assert [(s.name, s.verdict.label, s.text) for s in drawn.stages] == [
+        ("analyzer", "PASS", "AI verdict: confirmed"),
+        ("review", "WARN", "Review: PR #7 left open for a person"),
+    ]
+    assert drawn.stages[0].y > drawn.bars[-1].y
+
+
+def test_no_timeline_without_phases() -> None:
+    assert html_view.timeline(instance(), BUDGETS) is None
+
+
+def test_the_metrics_matrix_tells_arrived_empty_errored_and_missing() -> None:
+    check = finding(
+        "custom-metrics",
+        "warn",
+        details=[
+            "b: no data",
+            "c: query error: bad_data",
+            "d: not in results",
+            "root cause (custom-metrics): something",
+        ],
+        figures={"metrics": ["a", "b", "c", "d"], "missing": ["b", "c", "d"]},
+    )
+    cells = html_view.metrics_matrix(instance(checks=[check]))
+    assert [(c.name, c.state) for c in cells] == [
+        ("a", "arrived"), ("b", "empty"), ("c", "error"), ("d", "missing"),
+    ]  # fmt: skip
+
+
+def test_verdict_labels_keep_warn_na_and_not_run_apart() -> None:
+    shown = {w: html_view.verdict(w) for w in ("warn", "n-a", None, "pass")}
+    assert {v.label for v in shown.values()} == {"WARN", "N/A", "—", "PASS"}
+    assert len({v.css for v in shown.values()}) == 4
+
+
+def test_criterion_chart_runs_oldest_to_newest_and_shows_unevaluated_runs() -> None:
+    def run(name: str, when: str, actual: Any, passed: Any) -> dict[str, Any]:
+        criterion = {"metric": "p99", "operator": "lt", "value": "0.05", "actualValue": actual}
+        return instance(instance=name, completedAt=when, criteria=[{**criterion, "passed": passed}])
+
+    experiment = document(
+        run("new", "2026-03-01", "0.06", False),
+        run("mid", "2026-02-01", None, None),
+        run("old", "2026-01-01", "0.04", True),
+    )["experiments"][0]
+    [chart] = html_series.criterion_charts(experiment)
+    assert [(p.instance, p.value, p.css) for p in chart.points] == [
+        ("old", 0.04, "dot-pass"), ("mid", None, "dot-none"), ("new", 0.06, "dot-fail"),
+    ]  # fmt: skip
+    # Higher values are drawn higher; the line joins only measured runs.
+    assert chart.points[2].y < chart.points[0].y
+    assert chart.path.count("L") == 1
+    assert chart.threshold == "lt 0.05"
+
+
+class _Tags(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+
+
+def test_the_page_is_self_contained_and_escapes_what_it_shows() -> None:
+    run = instance(
+        timeline=TIMELINE,
+        gate="warn",
+        checks=[finding("presentation", "warn", "<b>unescaped</b>")],
+    )
+    page = html_report.render(document(run))
+    tags = _Tags()
+    tags.feed(page)
+    assert not [a for t, a in tags.tags if t in ("script", "img", "iframe") or a.get("src")]
+    assert not [a for t, a in tags.tags if t == "link" and a.get("rel") == "stylesheet"]
+    assert "<b>unescaped</b>" not in page
+    assert "&lt;b&gt;unescaped&lt;/b&gt;" in page
+    assert not re.search(r"url\((?!#)", page), "styles fetch nothing"
+    assert 'class="v v-warn" data-verdict="WARN"' in page
+
+
+# -- as a user runs it -----------------------------------------------------------------
+
+
+@pytest.fixture
+def project(pytester: pytest.Pytester, examples: Path) -> pytest.Pytester:
+    shutil.copytree(examples, pytester.path / "experiments")
+    return pytester
+
+
+def score(project: pytest.Pytester, *args: str) -> pytest.RunResult:
+    return project.runpytest_subprocess(
+        "experiments", "-p", "no:cacheprovider", "--experiment-results=experiments/site/data",
+        *args,
+    )  # fmt: skip
+
+
+def test_experiment_html_writes_the_scorecard_of_an_offline_run(project: pytest.Pytester) -> None:
+    result = score(project, "--experiment-html=out/report.html", "--experiment-report=r.json")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["*experiment HTML scorecard: *out/report.html*"])
+    page = (project.path / "out" / "report.html").read_text()
+    doc = json.loads((project.path / "r.json").read_text())
+    assert doc["budgets"]["Pending"] == 1200.0
+    assert doc["budgets"]["Running"] is None
+    web = next(e for e in doc["experiments"] if e["name"] == "web-latency")
+    assert [i["instance"] for i in web["instances"]][:2] == ["web-lat-8fz2q", "web-lat-2bc7d"]
+    assert web["instances"][0]["criteria"][0]["actualValue"] == "0.0413"
+    assert 'data-kind="offline"' in page
+    # The series history, newest first, and the criterion chart from the published value.
+    history = page[page.index('<table class="history">') :]
+    assert history.index("web-lat-8fz2q") < history.index("web-lat-2bc7d")
+    assert 'class="chart" data-metric="request_p99"' in page
+    assert "not applied (validation FAIL)" in page  # lint-demo never ran
+    assert 'data-metric="request_p50" data-state="missing"' in page
+
+
+@pytest.mark.parametrize("how", ["ini", "env"])
+def test_the_html_option_has_ini_and_environment_twins(
+    project: pytest.Pytester, how: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if how == "ini":
+        project.makeini("[pytest]\nexperiment_html = from-ini.html\n")
+        written = project.path / "from-ini.html"
+    else:
+        monkeypatch.setenv("EXPERIMENT_HTML", "from-env.html")
+        written = project.path / "from-env.html"
+    score(project)
+    assert "Experiment scorecard" in written.read_text()
+
+
+def test_a_run_without_the_option_imports_no_template_library(project: pytest.Pytester) -> None:
+    project.makeconftest(
+        """
+        import sys
+
+        def pytest_unconfigure(config):
+            print("IMPORTED", sorted(m for m in ("jinja2", "pytest_experiment.html_report",
+                  "pytest_experiment.html_extras") if m in sys.modules))
+        """
+    )
+    # pytest-html imports Jinja2 itself: without it loaded, this plugin must not.
+    result = score(project, "-p", "no:html", "-s")
+    result.stdout.fnmatch_lines(["IMPORTED []"])
+    assert not list(project.path.glob("*.html"))
+
+
+@pytest.mark.parametrize("xdist", [False, True], ids=["serial", "xdist"])
+def test_pytest_html_entries_carry_the_scorecard_and_a_verdict_column(
+    project: pytest.Pytester, xdist: bool
+) -> None:
+    result = score(project, "--html=ph.html", *(["-n", "2"] if xdist else []))
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    page = (project.path / "ph.html").read_text()
+    # pytest-html keeps its rows as JSON inside the page: read them back.
+    blob = re.search(r'data-jsonblob="([^"]*)"', page)
+    assert blob is not None
+
+    tests = json.loads(html_lib.unescape(blob.group(1)))["tests"]
+    rows = {
+        nodeid.split("::", 1)[-1] + "@" + nodeid.split("/")[1]: r[0] for nodeid, r in tests.items()
+    }
+    warn = rows["quality[metrics-source@web-lat-2bc7d]@web-latency"]
+    na = rows["quality[machine-verdict@kv-base-m4x2p]@kv-baseline"]
+    assert ">⚠ WARN</span>" in "".join(warn["resultsTableRow"])
+    assert ">N/A</span>" in "".join(na["resultsTableRow"])
+    [extra] = warn["extras"]
+    assert extra["format_type"] == "html"
+    assert 'data-instance="web-lat-2bc7d"' in extra["content"]
+    assert "web-lat-8fz2q" not in extra["content"], "an item carries its own run only"
+    assert "Custom metrics: 0/3 collected" in extra["content"]
+
+
+def test_without_pytest_html_the_run_is_the_same(project: pytest.Pytester) -> None:
+    without = score(project, "-p", "no:html", "--junitxml=without.xml")
+    with_html = score(project, "--html=ph.html", "--junitxml=with.xml")
+    assert without.ret == with_html.ret == pytest.ExitCode.TESTS_FAILED
+    assert without.parseoutcomes() == with_html.parseoutcomes()
+
+    def cases(name: str) -> list[str]:
+        text = (project.path / name).read_text()
+        return sorted(re.findall(r'<testcase classname="[^"]*" name="[^"]*"', text))
+
+    assert cases("without.xml") == cases("with.xml")
+
+
+def test_the_step_summary_points_at_the_html_artifact() -> None:
+    board = Scoreboard()
+    board.add(
+        nodeid="experiments/web/experiment.yaml::lifecycle",
+        properties=[("experiment", "web"), ("step", "lifecycle"), ("instance", "web-1"),
+                    ("verdict", "pass"), ("summary", "[PASS] done")],
+    )  # fmt: skip
+    text = step_summary(
+        board,
+        html_file="report.html",
+        artifacts_url="https://github.com/o/r/actions/runs/9#artifacts",
+    )
+    assert (
+        "The HTML scorecard (phase timelines, metrics, suggested fixes) is `report.html` in "
+        "[the run's artifacts](https://github.com/o/r/actions/runs/9#artifacts)."
+    ) in text
+    assert "HTML scorecard" not in step_summary(board)
+
+
+def test_in_actions_the_step_summary_links_to_the_artifacts(
+    project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    summary = project.path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    monkeypatch.setenv("GITHUB_SERVER_URL", "https://github.example")
+    monkeypatch.setenv("GITHUB_REPOSITORY", "lab/benchmarks")
+    monkeypatch.setenv("GITHUB_RUN_ID", "42")
+    score(project, "--experiment-html=out/report.html")
+    lines = summary.read_text().splitlines()
+    assert lines[:3] == [
+        "## Experiment results",
+        "",
+        "The HTML scorecard (phase timelines, metrics, suggested fixes) is `report.html` in "
+        "[the run's artifacts](https://github.example/lab/benchmarks/actions/runs/42#artifacts).",
+    ]
