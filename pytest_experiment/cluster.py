@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import threading
 import time
 from collections import Counter
@@ -33,7 +34,7 @@ from kubernetes import client, config
 from kubernetes.config.config_exception import ConfigException
 from kubernetes.watch.watch import iter_resp_lines
 
-from pytest_experiment.errors import ClusterError
+from pytest_experiment.errors import ClusterError, PermissionDenied
 
 Obj = dict[str, Any]
 T = TypeVar("T")
@@ -47,6 +48,8 @@ EXPERIMENT_CRD = "experiments.experiments.illm.io"
 INSTANCE_LABEL = "experiment"
 FIELD_MANAGER = "pytest-experiment"
 
+HTTP_UNAUTHORIZED = 401
+HTTP_FORBIDDEN = 403
 HTTP_NOT_FOUND = 404
 HTTP_CONFLICT = 409
 HTTP_GONE = 410
@@ -161,6 +164,63 @@ def _status_message(exc: client.ApiException) -> str:
     return str(exc.reason or "no message")
 
 
+# The authorizer's own wording, e.g. 'User "system:serviceaccount:ci:runner" cannot list
+# resource "experiments" in API group "experiments.illm.io" in the namespace "experiments"'.
+_FORBIDDEN = re.compile(
+    r'User "(?P<user>[^"]*)" cannot (?P<verb>\S+) resource "(?P<resource>[^"]+)"'
+    r'(?: in API group "(?P<group>[^"]*)")?'
+    r'(?: in the namespace "(?P<namespace>[^"]+)"| at the cluster scope)?'
+)
+
+
+def _details(exc: client.ApiException) -> Mapping[str, Any]:
+    body = exc.body.decode("utf-8", "replace") if isinstance(exc.body, bytes) else exc.body
+    try:
+        details = json.loads(body or "{}").get("details")
+    except (ValueError, AttributeError):
+        return {}
+    return details if isinstance(details, Mapping) else {}
+
+
+def _refused(what: str, exc: client.ApiException, status: int, verb: str) -> PermissionDenied:
+    """A 401/403 as a permission problem naming verb, resource, namespace and identity."""
+    message = _status_message(exc)
+    if status == HTTP_UNAUTHORIZED:
+        return PermissionDenied(
+            f"{what}: unauthorized: the API rejected the credentials (HTTP 401): {message}",
+            status=status,
+        )
+    found = _FORBIDDEN.search(message)
+    if found is None:
+        # Some refusals (a server-side apply that would create) name no user or verb:
+        # say what was asked, from the Status details and the request made.
+        details = _details(exc)
+        kind, group = str(details.get("kind") or ""), str(details.get("group") or "core")
+        if not kind:
+            return PermissionDenied(f"{what}: forbidden (HTTP 403): {message}", status=status)
+        hint = " (an apply that creates the object needs create too)" if verb == "patch" else ""
+        return PermissionDenied(
+            f"{what}: forbidden: cannot {verb or 'access'} {kind} ({group}){hint} (HTTP 403): "
+            "the runner's role lacks this permission",
+            status=status,
+            verb=verb,
+            resource=kind if group == "core" else f"{kind}.{group}",
+        )
+    resource = found["resource"]
+    group = found["group"] or "core"
+    namespace = found["namespace"]
+    where = f"in namespace {namespace}" if namespace else "cluster-wide"
+    return PermissionDenied(
+        f"{what}: forbidden: cannot {found['verb']} {resource} ({group}) {where} "
+        f"as {found['user']} (HTTP 403): the runner's role lacks this permission",
+        status=status,
+        verb=found["verb"],
+        resource=resource if group == "core" else f"{resource}.{group}",
+        namespace=namespace,
+        user=found["user"],
+    )
+
+
 def _retry_after(exc: client.ApiException) -> float | None:
     headers = exc.headers or {}
     try:
@@ -247,7 +307,7 @@ class Cluster:
                 retryable = status in _TRANSIENT and (idempotent or status == HTTP_TOO_MANY)
                 delay = next(delays, None) if retryable else None
                 if delay is None:
-                    raise self._api_error(what, exc) from exc
+                    raise self._api_error(what, exc, verb=verb) from exc
                 self._sleep(min(_retry_after(exc) or delay, self._retry.max_delay))
             except (urllib3.exceptions.HTTPError, OSError) as exc:
                 retryable = idempotent or (
@@ -258,13 +318,15 @@ class Cluster:
                     raise self._connection_error(what, exc) from exc
                 self._sleep(delay)
 
-    def _api_error(self, what: str, exc: client.ApiException) -> ClusterError:
+    def _api_error(self, what: str, exc: client.ApiException, *, verb: str = "") -> ClusterError:
         message = f"{what}: {_status_message(exc)}"
         if exc.status == HTTP_NOT_FOUND:
             return NotFound(message)
         if exc.status == HTTP_GONE:
             return Gone(message)
         status = int(exc.status) if exc.status else None
+        if status in (HTTP_UNAUTHORIZED, HTTP_FORBIDDEN):
+            return _refused(what, exc, status, verb)
         return ClusterError(f"{message} (HTTP {status})", status=status)
 
     def _connection_error(self, what: str, exc: BaseException) -> ClusterError:
@@ -622,22 +684,34 @@ def _name_hint(doc: Mapping[str, Any]) -> str:
     return str(meta.get("name") or "<unnamed>")
 
 
+SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
+"""Where a pod's projected ServiceAccount token and cluster CA are mounted."""
+
+
+def _kubeconfig_files(kubeconfig: Path | None) -> str:
+    # Read KUBECONFIG now, not at kubernetes import time (its module default is frozen then).
+    return str(kubeconfig) if kubeconfig else os.environ.get("KUBECONFIG") or "~/.kube/config"
+
+
 def connect(
     *,
     kubeconfig: Path | None = None,
     context: str | None = None,
     retry: RetryPolicy = RetryPolicy(),
+    service_account: Path = SERVICE_ACCOUNT_DIR,
 ) -> Cluster:
     """A ``Cluster`` for ``kubeconfig`` (else ``$KUBECONFIG``, else ``~/.kube/config``),
     falling back to in-cluster config when there is no kubeconfig and no context asked for.
 
-    The process-global client configuration is never touched (R141).
+    In-cluster config reads ``token`` and ``ca.crt`` from ``service_account`` (a pod's
+    mount unless a caller says otherwise) and the ``KUBERNETES_SERVICE_HOST``/``_PORT``
+    environment, through the client's own loader. The process-global client
+    configuration is never touched: two sessions in one process may use two clusters.
     """
-    # Read KUBECONFIG now, not at kubernetes import time (its module default is frozen then).
-    files = str(kubeconfig) if kubeconfig else os.environ.get("KUBECONFIG") or "~/.kube/config"
+    files = _kubeconfig_files(kubeconfig)
     paths = [Path(p).expanduser() for p in files.split(os.pathsep) if p]
     if not any(p.exists() for p in paths) and context is None:
-        return _in_cluster(files, retry=retry)
+        return _in_cluster(files, retry=retry, service_account=service_account)
     configuration = client.Configuration()
     try:
         _, active = config.list_kube_config_contexts(config_file=files)
@@ -655,10 +729,40 @@ def connect(
     return Cluster(api, endpoint=endpoint, retry=retry)
 
 
-def _in_cluster(files: str, *, retry: RetryPolicy) -> Cluster:
+def check_context(*, kubeconfig: Path | None, context: str) -> None:
+    """``ClusterError`` listing the contexts the kubeconfig has, when ``context`` is not one.
+
+    Checked at start-up so a typo stops the session in one line instead of failing
+    every pre-flight item.
+    """
+    files = _kubeconfig_files(kubeconfig)
+    try:
+        contexts, _ = config.list_kube_config_contexts(config_file=files)
+    except (ConfigException, OSError, ValueError, TypeError) as exc:
+        raise ClusterError(
+            f"context {context!r}: cannot read kubeconfig {files}: {_one_line(exc)}"
+        ) from exc
+    names = [str(c.get("name")) for c in contexts or [] if isinstance(c, Mapping)]
+    if context not in names:
+        raise ClusterError(
+            f"context {context!r} is not in kubeconfig {files}; "
+            f"it has: {', '.join(names) if names else 'no contexts'}"
+        )
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
+
+
+def _in_cluster(files: str, *, retry: RetryPolicy, service_account: Path) -> Cluster:
+    from kubernetes.config.incluster_config import InClusterConfigLoader
+
     configuration = client.Configuration()
     try:
-        config.load_incluster_config(client_configuration=configuration)
+        InClusterConfigLoader(
+            token_filename=str(service_account / "token"),
+            cert_filename=str(service_account / "ca.crt"),
+        ).load_and_set(configuration)
     except ConfigException as exc:
         raise ClusterError(
             f"no kubeconfig at {files} and not running in a cluster ({exc})"
@@ -681,5 +785,6 @@ __all__ = [
     "Resource",
     "RetryPolicy",
     "WatchStream",
+    "check_context",
     "connect",
 ]

@@ -12,33 +12,36 @@ same under xdist, where the controller only sees reports).
 from __future__ import annotations
 
 import json
+import re
 import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import pytest
-from _pytest._code.code import TerminalRepr
-from _pytest._io import TerminalWriter
 
 from pytest_experiment import markers
 from pytest_experiment.checks import completion_line
-from pytest_experiment.compat import skip_at_item
-from pytest_experiment.errors import ExperimentError, SpecError
+from pytest_experiment.compat import TerminalRepr, TerminalWriter, skip_at_item
+from pytest_experiment.errors import EnvironmentFailure, ExperimentError, SpecError
+from pytest_experiment.report import property_name
 from pytest_experiment.rules import RULES
 from pytest_experiment.spec import Experiment, Source, is_experiment, read_source
 from pytest_experiment.state import SESSION, ExperimentSession, ResultFile
 from pytest_experiment.verdict import CheckResult, Status
 
 if TYPE_CHECKING:
-    from pytest_experiment.live import Launch
+    from pytest_experiment.live import Deadline, Launch
     from pytest_experiment.publishing import Published
 
 PREFLIGHT_CHECKS = ("workflow-template", "operator")
+DEADLINE: pytest.StashKey[Deadline] = pytest.StashKey()
+"""pytest-timeout's limit for a lifecycle item, which the item enforces itself."""
 _RESERVED = frozenset(
     {"experiment", "instance", "step", "check", "verdict", "summary", "details", "run", "intent"}
 )
+_ID_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 
 
 class CheckFailed(Exception):
@@ -70,6 +73,38 @@ class VerdictRepr(TerminalRepr):
         tw.line(self.line, red=True, bold=True)
         for detail in self.details:
             tw.line(f"  {detail}")
+
+
+def id_part(text: str) -> str:
+    """``text`` made safe inside an item id's brackets: every character but ASCII
+    letters, digits, ``-``, ``.`` and ``_`` is percent-encoded (UTF-8).
+
+    Instance names come from result files, which anyone can write: a ``]``,
+    ``[`` or ``::`` would change how pytest splits the id, an ``@`` how xdist
+    groups it, and a space or newline would stop the printed id from being
+    pasted back on a command line. Kubernetes names never need escaping.
+    """
+    return _ID_UNSAFE.sub(lambda m: "".join(f"%{b:02X}" for b in m[0].encode()), text)
+
+
+def _instance_ids(results: list[ResultFile]) -> list[str]:
+    """The id part naming each result's instance, unique within one experiment.
+
+    A copied summary keeps its instance name, so two files can name one
+    instance: the file named after the instance (else the first) keeps the
+    plain name, the others add their file name.
+    """
+    names = [id_part(r.instance) for r in results]
+    keeper: dict[str, int] = {}
+    for index, (name, result) in enumerate(zip(names, results, strict=True)):
+        if result.path.stem == result.instance:
+            keeper.setdefault(name, index)
+    for index, name in enumerate(names):
+        keeper.setdefault(name, index)
+    return [
+        name if keeper[name] == index else f"{name}.{id_part(result.path.stem)}"
+        for index, (name, result) in enumerate(zip(names, results, strict=True))
+    ]
 
 
 class ExperimentFile(pytest.File):
@@ -129,20 +164,21 @@ class ExperimentFile(pytest.File):
         checks = [c.name for c in state.checks()]
         if state.options.results is None:
             for check in checks:
-                yield make(QualityItem, f"quality[{check}]", check=check, result=None)
+                yield make(QualityItem, f"quality[{id_part(check)}]", check=check, result=None)
         else:
             results = state.offline_results(experiment, only=self._only_experiment())
-            for result in results:
+            for result, instance in zip(results, _instance_ids(results), strict=True):
                 for check in checks:
+                    # One bracketed parameter, so pytest, JUnit and --lf read it as one.
                     yield make(
                         QualityItem,
-                        f"quality[{check}]@{result.instance}",
+                        f"quality[{id_part(check)}@{instance}]",
                         check=check,
                         result=result,
                     )
             if not results:
                 for check in checks:
-                    yield make(QualityItem, f"quality[{check}]", check=check, result=None)
+                    yield make(QualityItem, f"quality[{id_part(check)}]", check=check, result=None)
         yield make(ReviewItem, "review", check="review")
 
     def _only_experiment(self) -> bool:
@@ -202,6 +238,8 @@ class ExperimentItem(pytest.Item):
         self.experiment = experiment
         self.check = check
         self.instance: str = ""
+        self.plain_nodeid = self.nodeid
+        """The id as collected: what reports carry, whatever xdist's grouping did to it."""
 
     @property
     def state(self) -> ExperimentSession:
@@ -236,6 +274,9 @@ class ExperimentItem(pytest.Item):
             # A WARN: the skipping plugin only needs the reason, and formatting
             # the traceback pytest would otherwise build costs ~100 ms per item.
             return str(excinfo.value)
+        if isinstance(excinfo.value, EnvironmentFailure):
+            line = f"{Status.ERROR.tag} {excinfo.value}"
+            return VerdictRepr(line=line, details=(), reprcrash=_Crash(str(self.path), 0, line))
         if isinstance(excinfo.value, ExperimentError):
             return f"[FAIL] {excinfo.value}"
         return super().repr_failure(excinfo, style=style)
@@ -261,13 +302,33 @@ def _conclude(item: ExperimentItem, result: CheckResult) -> None:
         item.record(details=list(result.details))
     # A figure may share a name with a property above (machine-verdict's
     # "verdict"); it is then written as "figure.<name>" so neither is lost.
-    item.record(**{(f"figure.{k}" if k in _RESERVED else k): v for k, v in result.figures.items()})
+    item.record(
+        **{
+            (f"figure.{k}" if k in _RESERVED else property_name(k)): v
+            for k, v in result.figures.items()
+        }
+    )
     if result.status is Status.WARN:
         pytest.xfail(result.line)
     if result.status is Status.NA:
         skip_at_item(result.line)
     if result.status is Status.FAIL:
         raise CheckFailed(result)
+
+
+def _environment_failure(item: ExperimentItem, message: str) -> NoReturn:
+    """Raise from ``setup``: pytest reports an error (JUnit ``<error>``), and the
+    scorecard, built from the report's properties, says what could not be had."""
+    __tracebackhide__ = True
+    item.record(
+        experiment=item.experiment.name,
+        instance=item.instance,
+        step=item.step,
+        check=item.check,
+        verdict=Status.ERROR.value,
+        summary=f"{Status.ERROR.tag} {message}",
+    )
+    raise EnvironmentFailure(message)
 
 
 def _skip(reason: str) -> CheckResult:
@@ -306,7 +367,7 @@ class LifecycleItem(ExperimentItem):
         if live is None:
             return _skip("offline: scoring published results, nothing applied")
         launch = live.add(self.experiment, nodeid=self.parent.nodeid if self.parent else "")
-        result = live.follow(launch)
+        result = live.follow(launch, deadline=self.stash.get(DEADLINE, None))
         self.instance = launch.instance
         run = result.figures.get("run")
         if isinstance(run, Mapping):
@@ -334,6 +395,21 @@ class QualityItem(ExperimentItem):
         if result is not None:
             self.instance = result.instance
 
+    def setup(self) -> None:
+        """Fetch what the checks judge. A summary that cannot be had (S3 unreachable, no
+        credentials, unreadable) is an error of this item's setup, so the JUnit file says
+        ``<error>`` and the run is not green; what the checks then say is its verdict."""
+        if not self.experiment.publish:
+            return
+        if self.state.options.results is not None:
+            if self.result is not None and self.result.summary is None:
+                _environment_failure(self, f"no summary to score: {self.result.problem}")
+            return
+        if _blocked(self) is None:
+            found = _published(self)
+            if not isinstance(found, CheckResult) and found[1].results is None:
+                _environment_failure(self, f"no summary to score: {found[1].problem}")
+
     def verdict(self) -> CheckResult:
         if not self.experiment.publish:
             return _unpublished(self)
@@ -345,8 +421,7 @@ class QualityItem(ExperimentItem):
                 f"no result in {state.options.results} matches generateName "
                 f"{self.experiment.generate_name!r}"
             )
-        if self.result.summary is None:
-            return _skip(f"no summary: {self.result.problem}")
+        assert self.result.summary is not None, "setup raised"
         # Every item carries its run, so a JUnit testcase (or a -k selection
         # of one check) is readable on its own.
         self.record(run=_run_record(self.result))
@@ -391,8 +466,7 @@ def _live_quality(item: QualityItem) -> CheckResult:
     if isinstance(found, CheckResult):
         return found
     _, outcome = found
-    if outcome.results is None:
-        return _skip(f"no summary: {outcome.problem}")
+    assert outcome.results is not None, "setup raised"
     run = {
         **_run_record(ResultFile(instance=outcome.instance, path=Path(), summary=outcome.summary)),
         "results": outcome.results_url,
@@ -449,6 +523,7 @@ def _run_record(result: ResultFile) -> Mapping[str, Any]:
         "phase": summary.get("phase"),
         "completedAt": summary.get("completedAt"),
         "durationSeconds": summary.get("durationSeconds"),
+        "costUSD": completion_line(summary).figures.get("cost_usd"),
         "results": str(result.path),
         "hypothesis": hypothesis.get("machineVerdict") if isinstance(hypothesis, dict) else None,
         "analysis": analysis.get("hypothesisVerdict") if isinstance(analysis, dict) else None,

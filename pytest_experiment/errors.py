@@ -35,8 +35,35 @@ class ClusterError(ExperimentError):
         super().__init__(message)
 
 
+class PermissionDenied(ClusterError):
+    """The API answered but refused the request (401/403): a missing permission or a bad
+    credential, never an unreachable cluster. Names the verb, resource and namespace."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        verb: str = "",
+        resource: str = "",
+        namespace: str | None = None,
+        user: str = "",
+    ) -> None:
+        self.verb = verb
+        self.resource = resource
+        self.namespace = namespace
+        self.user = user
+        super().__init__(message, status=status)
+
+
 class ResultsError(ExperimentError):
     """A results document could not be fetched or parsed."""
+
+
+class EnvironmentFailure(ExperimentError):
+    """What an item needs from its environment (S3, the summary, the API) could not be
+    had: reported as a pytest error, never a skip, so a run that could not verify its
+    results is never green."""
 
 
 class SandboxError(ExperimentError):

@@ -97,6 +97,11 @@ def apply_template_command(path: str) -> str:
     return shlex.join(["kubectl", "apply", "-n", "argo-workflows", "-f", path])
 
 
+def inspect_command(instance: str, namespace: str) -> str:
+    """What to run to see why a deleted instance is still there (its finalizers)."""
+    return shlex.join(["kubectl", "get", "experiment", instance, "-n", namespace, "-o", "yaml"])
+
+
 def progress_line(
     *, name: str, instance: str, phase: str, elapsed: float, budget: float | None
 ) -> str:
@@ -196,9 +201,14 @@ def apply_toil(name: str, error: str) -> ToilRecord:
     )
 
 
-def timeout_toil(name: str, instance: str, phase: str, budget: float) -> ToilRecord:
+def timeout_toil(
+    name: str, instance: str, phase: str, budget: float, *, by: str = ""
+) -> ToilRecord:
+    what = f"{by} ({format_duration(budget)}) in {phase}" if by else f"{phase} timeout"
+    if not by:
+        what += f" ({format_duration(budget)})"
     return ToilRecord(
-        title=f"{phase} timeout ({format_duration(budget)}) for {instance}",
+        title=f"{what} for {instance}",
         priority=2,
         experiment=name,
         categories=("timing", TIMEOUT_LABEL.get(phase, "operator")),

@@ -17,8 +17,10 @@ watcher and the launcher only record.
 from __future__ import annotations
 
 import contextlib
+import re
 import secrets
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -28,12 +30,14 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from pytest_experiment import lifecycle
-from pytest_experiment.cluster import Cluster, Labelled, connect
+from pytest_experiment.cluster import HTTP_FORBIDDEN, Cluster, Labelled, connect
 from pytest_experiment.diagnostics import gather, one_line
-from pytest_experiment.errors import ClusterError, ResultsError
+from pytest_experiment.errors import ClusterError, PermissionDenied, ResultsError
 from pytest_experiment.lifecycle import (
     delete_command,
     format_duration,
+    inspect_command,
+    is_terminal,
     phase_of,
     status,
 )
@@ -52,14 +56,13 @@ if TYPE_CHECKING:
 Obj = dict[str, Any]
 
 RUN_LABEL = "pytest-experiment/run"
+EXPERIMENT_LABEL = "pytest-experiment/experiment"
 MANAGED_BY = {"app.kubernetes.io/managed-by": "pytest-experiment"}
 # How often a waiting item wakes to redraw its progress line; the watch, not
 # this tick, is what notices a transition.
 TICK = 0.5
 _UNREACHABLE = "No cluster reachable"
-# How long a deletion may take (the operator's finalizer closes a pending PR) before the
-# report says it is still held.
-_DELETE_WAIT = 60.0
+_REFUSED = "Cluster refused the request"
 
 
 @dataclass
@@ -84,6 +87,10 @@ class Launch:
     phase: str = ""
     """The last phase the harness saw, for cleanup reasons."""
     deleted: bool = False
+    """The API no longer has the instance."""
+    delete_requested: bool = False
+    cut_short: bool = False
+    """pytest-timeout ended its lifecycle item while it was unfinished."""
     item_failed: bool = False
     has_items: bool = False
     """Test items name it (the ``experiment_run`` fixture alone does not)."""
@@ -114,13 +121,17 @@ class Cleanup:
     experiment: str
     instance: str
     action: str
-    """``deleted``, ``kept``, ``left`` (attached) or ``gone`` (already deleted)."""
+    """``deleted`` (and gone), ``held`` (deletion requested, a finalizer still holds it),
+    ``kept``, ``left`` (attached) or ``gone`` (already deleted)."""
     reason: str
     command: str = ""
 
     def line(self) -> str:
         text = f"{self.action} {self.instance} ({self.experiment}): {self.reason}"
-        return f"{text}; delete with: {self.command}" if self.command else text
+        if not self.command:
+            return text
+        verb = "inspect" if self.action == "held" else "delete"
+        return f"{text}; {verb} with: {self.command}"
 
     def as_json(self) -> dict[str, str]:
         return {
@@ -130,6 +141,42 @@ class Cleanup:
             "reason": self.reason,
             "command": self.command,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class Deadline:
+    """pytest-timeout's limit for one item, taken over from its own timer."""
+
+    at: float
+    """``time.monotonic()`` when the item must end."""
+    seconds: float
+
+    @classmethod
+    def after(cls, seconds: float) -> Deadline:
+        return cls(at=time.monotonic() + seconds, seconds=seconds)
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Deleting:
+    """A deletion decided at session end, carried out once every decision is made."""
+
+    experiment: str
+    instance: str
+    namespace: str
+    reason: str
+    pr: PullRequestRef | None = None
+    launch: Launch | None = None
+
+    @classmethod
+    def of(cls, launch: Launch, *, reason: str, pr: PullRequestRef | None = None) -> _Deleting:
+        return cls(
+            experiment=launch.experiment.name,
+            instance=launch.instance,
+            namespace=launch.namespace,
+            reason=reason,
+            pr=pr,
+            launch=launch,
+        )
 
 
 class Output:
@@ -187,6 +234,8 @@ class LiveRun:
         on_toil: Callable[[ToilRecord], None] | None = None,
         connector: Callable[[], Cluster] | None = None,
         verbose: bool = False,
+        run_id: str | None = None,
+        controller: bool = False,
     ) -> None:
         self.options = options
         self.toil = toil
@@ -197,11 +246,21 @@ class LiveRun:
             lambda: connect(kubeconfig=options.kubeconfig, context=options.context)
         )
         self.verbose = verbose
-        self.run_id = secrets.token_hex(4)
+        self.run_id = run_id or secrets.token_hex(4)
+        self.controller = controller
+        """The xdist controller: it creates nothing and sweeps what workers left."""
+        self.accounted: set[str] = set()
+        """Instances another process (an xdist worker) has already reported on."""
+        self.namespaces: set[str] = set()
+        """Namespaces to sweep for this run's label besides those of the launches."""
         self.launches: dict[str, Launch] = {}
         self._by_nodeid: dict[str, str] = {}
         self.cluster: Cluster | None = None
         self.unreachable: str | None = None
+        self.refused = False
+        """The API answered but refused access (401/403), as opposed to not answering."""
+        self.crd_unreadable: str | None = None
+        """Why the live CRD could not be read (validation then uses the bundled schema)."""
         self.crd_schema: Mapping[str, Any] | None = None
         self._watchers: dict[str, ExperimentWatcher] = {}
         self._operator: tuple[int | None, str] | None = None
@@ -223,9 +282,16 @@ class LiveRun:
             return self.cluster
         try:
             cluster = self._connector()
-            crd = cluster.experiment_crd()  # the first request: proves the API answers
+            try:
+                crd = cluster.experiment_crd()  # the first request: proves the API answers
+            except PermissionDenied as exc:
+                # Answered, so reachable; reading CRDs is a permission a runner may lack.
+                if exc.status != HTTP_FORBIDDEN:
+                    raise
+                crd, self.crd_unreadable = None, str(exc)
         except ClusterError as exc:
             self.unreachable = str(exc)
+            self.refused = isinstance(exc, PermissionDenied)
             return None
         if crd is not None:
             try:
@@ -302,7 +368,7 @@ class LiveRun:
         cluster = self.connect()
         failure = self._validation_failure(experiment)
         if cluster is None:
-            message = f"{_UNREACHABLE}: {self.unreachable}"
+            message = f"{_REFUSED if self.refused else _UNREACHABLE}: {self.unreachable}"
             launch.preflight = {
                 "workflow-template": CheckResult(Status.FAIL, message),
                 "operator": CheckResult(Status.FAIL, message),
@@ -392,7 +458,12 @@ class LiveRun:
         assert self.cluster is not None
         experiment = launch.experiment
         watcher = self.watcher(launch.namespace)
-        body = _body(experiment.data, namespace=launch.namespace, run_id=self.run_id)
+        body = _body(
+            experiment.data,
+            namespace=launch.namespace,
+            run_id=self.run_id,
+            experiment=experiment.name,
+        )
         try:
             instance = self.cluster.create_experiment(body, namespace=launch.namespace)
         except ClusterError as exc:
@@ -456,11 +527,15 @@ class LiveRun:
 
     # -- following (the lifecycle item) -------------------------------------------
 
-    def follow(self, launch: Launch) -> CheckResult:
-        """The lifecycle verdict of ``launch``; computed once, however many items ask."""
+    def follow(self, launch: Launch, *, deadline: Deadline | None = None) -> CheckResult:
+        """The lifecycle verdict of ``launch``; computed once, however many items ask.
+
+        ``deadline`` is pytest-timeout's limit for the item: the wait ends there the way
+        a phase budget ends it, with diagnostics.
+        """
         if launch.result is None:
             try:
-                launch.result = self._follow(launch)
+                launch.result = self._follow(launch, deadline=deadline)
             except (KeyboardInterrupt, SystemExit):
                 raise
             except BaseException as exc:
@@ -475,7 +550,7 @@ class LiveRun:
                     self._release(launch.instance)
         return launch.result
 
-    def _follow(self, launch: Launch) -> CheckResult:
+    def _follow(self, launch: Launch, *, deadline: Deadline | None) -> CheckResult:
         experiment = launch.experiment
         self.prepare(launch)
         if launch.blocked is not None:
@@ -495,28 +570,31 @@ class LiveRun:
         self.flush()
         if launch.error is not None:
             return CheckResult(Status.FAIL, f"Apply failed: {launch.error}")
-        return _Follower(self, launch).verdict()
+        return _Follower(self, launch, deadline=deadline).verdict()
 
     # -- session end ----------------------------------------------------------------
 
     def finish(self) -> list[Cleanup]:
-        """Stop following and apply the cleanup policy to every instance (R36, S5)."""
+        """Stop following and apply the cleanup policy to every instance.
+
+        Every deletion is requested first and waited for afterwards, so N instances
+        whose finalizers take a minute each cost one minute, not N.
+        """
         self._stopping.set()
         with self._slots:
             self._slots.notify_all()
         if self._launcher is not None:
             self._launcher.join(timeout=30)
         self.out.clear()
+        decided = [self._cleanup(launch) for launch in self.launches.values() if launch.instance]
+        decided += self._strays()
         self.cleanups = [c for launch in self.launches.values() for c in launch.retired]
-        self.cleanups += [
-            self._cleanup(launch) for launch in self.launches.values() if launch.instance
-        ]
-        self.cleanups += self._strays()
+        self.cleanups += [self._settle(entry) for entry in decided]
         for watcher in self._watchers.values():
             watcher.stop()
         return self.cleanups
 
-    def _cleanup(self, launch: Launch) -> Cleanup:
+    def _cleanup(self, launch: Launch) -> Cleanup | _Deleting:
         name = launch.experiment.name
         command = delete_command(launch.instance, launch.namespace)
         if launch.attached is not None:
@@ -526,16 +604,6 @@ class LiveRun:
                 action="left",
                 reason="attached with --experiment-instance; not created by this run",
             )
-        if launch.deleted:
-            return Cleanup(
-                experiment=name, instance=launch.instance, action="gone", reason="already deleted"
-            )
-        succeeded = (
-            launch.result is not None
-            and launch.result.status is Status.PASS
-            and not launch.item_failed
-            and (launch.items_done or not launch.has_items)
-        )
         policy = self.options.cleanup
         if policy == "never":
             return Cleanup(
@@ -545,23 +613,45 @@ class LiveRun:
                 reason="--experiment-cleanup=never",
                 command=command,
             )
-        # One read, and only when the record depends on it: the phase of an unfinished
-        # instance, or whether a published one's review (and so its PR) is still open.
-        current = (
-            self._current(launch) if launch.experiment.publish or launch.result is None else None
+        # Read afresh: whether it is finished, still there (a deletion the finalizer holds),
+        # or holding a PR open decides what happens to it.
+        current = self._current(launch)
+        if current is None:
+            return Cleanup(
+                experiment=name, instance=launch.instance, action="gone", reason="already deleted"
+            )
+        if launch.delete_requested:
+            return _Deleting.of(launch, reason="deletion requested earlier in the run")
+        succeeded = (
+            launch.result is not None
+            and launch.result.status is Status.PASS
+            and not launch.item_failed
+            and (launch.items_done or not launch.has_items)
         )
         pr = _pending_pr(launch, current)
         if policy == "on-success" and pr is not None:
-            # Deleting it would close the PR the review gate holds open (S8).
+            # Deleting it would close the PR the review gate holds open.
             held = (
                 f"review Pending: {pr.name} ({pr.url}) left open for review; "
                 "deleting the instance closes it"
             )
             keep = held if succeeded else f"{_kept_reason(launch, current)}; {held}"
+        elif (
+            policy == "on-success"
+            and not is_terminal(current)
+            and (launch.result is None or launch.cut_short)
+        ):
+            # An unfinished instance holds cloud clusters that bill by the hour: a run
+            # stopped by Ctrl-C, -x, a crash or a timeout must not leave them running.
+            return _Deleting.of(
+                launch,
+                reason=f"unfinished ({phase_of(current)}) when the session ended; deleted so "
+                "it holds no cloud resources (--experiment-cleanup=never keeps it)",
+            )
         elif policy == "on-success" and not succeeded:
             keep = _kept_reason(launch, current)
         else:
-            return self._delete(
+            return _Deleting.of(
                 launch, pr=pr, reason="passed" if succeeded else f"--experiment-cleanup={policy}"
             )
         return Cleanup(
@@ -583,54 +673,94 @@ class LiveRun:
         observed = watcher.observed(launch.instance) if watcher is not None else None
         return None if observed is None or observed.deleted else observed.obj
 
-    def _delete(self, launch: Launch, *, pr: PullRequestRef | None, reason: str) -> Cleanup:
+    def request_delete(self, launch: Launch) -> None:
+        """Ask the API to delete the instance; ``wait_gone`` says when it has gone."""
         assert self.cluster is not None
-        name = launch.experiment.name
-        command = delete_command(launch.instance, launch.namespace)
-        try:
-            existed = self.cluster.delete_experiment(launch.instance, namespace=launch.namespace)
-        except ClusterError as exc:
-            return Cleanup(
-                experiment=name,
-                instance=launch.instance,
-                action="kept",
-                reason=f"delete failed: {one_line(exc, limit=160)}",
-                command=command,
-            )
-        launch.deleted = True
-        if existed and pr is not None:
-            reason += f"; review was Pending: {self._closing(launch, pr)}"
-        return Cleanup(
-            experiment=name,
-            instance=launch.instance,
-            action="deleted" if existed else "gone",
-            reason=reason if existed else "already deleted",
-        )
+        self.cluster.delete_experiment(launch.instance, namespace=launch.namespace)
+        launch.delete_requested = True
 
-    def _closing(self, launch: Launch, pr: PullRequestRef) -> str:
-        """S8: the operator closes the PR before it lets the instance go; say whether it did."""
+    def wait_gone(self, namespace: str, instance: str) -> str | None:
+        """Wait, at most ``--experiment-budget-delete``, until a deleted instance has
+        disappeared. None once it has; else why it is still there, for the report:
+        "deleted" is only ever said of an instance the API no longer has."""
+        wait = self.options.budget_delete or 0.0
         try:
-            self.watcher(launch.namespace).wait_deleted(launch.instance, timeout=_DELETE_WAIT)
-        except WatchTimeout:
-            return (
-                f"the operator still holds it after {format_duration(_DELETE_WAIT)}; "
-                f"{pr.name} ({pr.url}) may still be open"
+            self.watcher(namespace).wait_deleted(instance, timeout=wait)
+        except WatchTimeout as exc:
+            obj = exc.observed.obj if not exc.observed.deleted else None
+            finalizers = ", ".join(((obj or {}).get("metadata") or {}).get("finalizers") or ())
+            holder = f"finalizer {finalizers}" if finalizers else "the API server"
+            return f"still held by {holder} after {format_duration(wait)}"
+        except ClusterError as exc:
+            return f"could not confirm it is gone: {one_line(exc, limit=160)}"
+        return None
+
+    def _settle(self, entry: Cleanup | _Deleting) -> Cleanup:
+        """Carry out a decided deletion and say what became of the instance."""
+        if isinstance(entry, Cleanup):
+            return entry
+        assert self.cluster is not None
+        launch = entry.launch
+        if not (launch is not None and launch.delete_requested):
+            try:
+                self.cluster.delete_experiment(entry.instance, namespace=entry.namespace)
+            except ClusterError as exc:
+                return Cleanup(
+                    experiment=entry.experiment,
+                    instance=entry.instance,
+                    action="kept",
+                    reason=f"delete failed: {one_line(exc, limit=160)}",
+                    command=delete_command(entry.instance, entry.namespace),
+                )
+            if launch is not None:
+                launch.delete_requested = True
+        held = self.wait_gone(entry.namespace, entry.instance)
+        if held is not None:
+            reason = f"{entry.reason}; deletion requested but {held}"
+            if entry.pr is not None:
+                reason += f"; {entry.pr.name} ({entry.pr.url}) may still be open"
+            return Cleanup(
+                experiment=entry.experiment,
+                instance=entry.instance,
+                action="held",
+                reason=reason,
+                command=inspect_command(entry.instance, entry.namespace),
             )
-        return f"the operator closed {pr.name} ({pr.url}) as it deleted the instance"
+        if launch is not None:
+            launch.deleted = True
+        reason = entry.reason
+        if entry.pr is not None:
+            # The operator closes the PR before it lets a Pending-review instance go.
+            reason += (
+                f"; review was Pending: the operator closed {entry.pr.name} ({entry.pr.url}) "
+                "as it deleted the instance"
+            )
+        return Cleanup(
+            experiment=entry.experiment, instance=entry.instance, action="deleted", reason=reason
+        )
 
     def retire(self, launch: Launch, *, reason: str) -> None:
         """Delete the instance an auto-fix replaces, waiting for the operator to let it go."""
-        cleanup = self._delete(launch, pr=_pending_pr(launch, self._current(launch)), reason=reason)
-        if cleanup.action == "deleted":
-            with contextlib.suppress(WatchTimeout):
-                self.watcher(launch.namespace).wait_deleted(launch.instance, timeout=_DELETE_WAIT)
-        launch.retired.append(cleanup)
+        current = self._current(launch)
+        if current is None:
+            launch.retired.append(
+                Cleanup(
+                    experiment=launch.experiment.name,
+                    instance=launch.instance,
+                    action="gone",
+                    reason="already deleted",
+                )
+            )
+        else:
+            entry = _Deleting.of(launch, pr=_pending_pr(launch, current), reason=reason)
+            launch.retired.append(self._settle(entry))
         self._release(launch.instance)
 
     def rerun(self, launch: Launch) -> CheckResult:
         """Apply ``launch.experiment`` again as a new instance and follow it (R71)."""
         launch.instance, launch.applied_at, launch.error = "", None, None
         launch.result, launch.phase, launch.deleted = None, "", False
+        launch.delete_requested = False
         launch.summary, launch.summary_problem, launch.results_url = None, None, ""
         launch.applied.clear()
         self._apply(launch)
@@ -641,14 +771,18 @@ class LiveRun:
             launch.result = _Follower(self, launch).verdict()
         return launch.result
 
-    def _strays(self) -> list[Cleanup]:
-        """Instances carrying this run's label that no launch knows: a create whose answer
-        an interrupt swallowed. Deleted unless the policy is never (S5)."""
+    def _strays(self) -> list[Cleanup | _Deleting]:
+        """Instances carrying this run's label that no launch of this process knows: a
+        create whose answer an interrupt swallowed, or, on the xdist controller, what a
+        worker created and did not account for (it was killed, or stopped before its
+        cleanup). Deleted unless the policy is never."""
         if self.cluster is None:
             return []
         known = {launch.instance for launch in self.launches.values()}
-        found: list[Cleanup] = []
-        for namespace in {launch.namespace for launch in self.launches.values()}:
+        known |= self.accounted
+        found: list[Cleanup | _Deleting] = []
+        namespaces = {launch.namespace for launch in self.launches.values()} | self.namespaces
+        for namespace in sorted(namespaces):
             try:
                 items = self.cluster.list_experiments(
                     namespace=namespace, label_selector=f"{RUN_LABEL}={self.run_id}"
@@ -656,44 +790,49 @@ class LiveRun:
             except ClusterError:
                 continue
             for item in items:
-                instance = str(item["metadata"]["name"])
+                meta = item.get("metadata") or {}
+                instance = str(meta.get("name"))
                 if instance in known:
                     continue
-                command = delete_command(instance, namespace)
-                if self.options.cleanup == "never":
-                    found.append(
-                        Cleanup(
-                            experiment="?",
-                            instance=instance,
-                            action="kept",
-                            reason=(
-                                "created as the session was interrupted; --experiment-cleanup=never"
-                            ),
-                            command=command,
-                        )
-                    )
-                    continue
-                try:
-                    self.cluster.delete_experiment(instance, namespace=namespace)
-                    found.append(
-                        Cleanup(
-                            experiment="?",
-                            instance=instance,
-                            action="deleted",
-                            reason="created as the session was interrupted",
-                        )
-                    )
-                except ClusterError as exc:
-                    found.append(
-                        Cleanup(
-                            experiment="?",
-                            instance=instance,
-                            action="kept",
-                            reason=f"delete failed: {one_line(exc, limit=160)}",
-                            command=command,
-                        )
-                    )
+                experiment = str((meta.get("labels") or {}).get(EXPERIMENT_LABEL) or "?")
+                found.append(self._stray(item, experiment=experiment, namespace=namespace))
         return found
+
+    def _stray(self, obj: Obj, *, experiment: str, namespace: str) -> Cleanup | _Deleting:
+        """The policy for an instance no item of this process reported on: what a worker
+        would have decided, from what the cluster shows (its items' outcomes are lost)."""
+        instance = str(obj["metadata"]["name"])
+        why = (
+            "created by an xdist worker that stopped before its cleanup"
+            if self.controller
+            else "created as the session was interrupted"
+        )
+        policy = self.options.cleanup
+        if policy == "never":
+            return Cleanup(
+                experiment=experiment,
+                instance=instance,
+                action="kept",
+                reason=f"{why}; --experiment-cleanup=never",
+                command=delete_command(instance, namespace),
+            )
+        finished = is_terminal(obj)
+        if policy == "on-success" and finished:
+            return Cleanup(
+                experiment=experiment,
+                instance=instance,
+                action="kept",
+                reason=f"{why}; {phase_of(obj)}, but not all its items ran",
+                command=delete_command(instance, namespace),
+            )
+        reason = (
+            f"{why}; --experiment-cleanup={policy}"
+            if finished
+            else f"{why}; unfinished ({phase_of(obj)}), deleted so it holds no cloud resources"
+        )
+        return _Deleting(
+            experiment=experiment, instance=instance, namespace=namespace, reason=reason
+        )
 
     def summary(self, launch: Launch) -> Mapping[str, Any] | None:
         """summary.json of a Complete instance, read once (R50); None with
@@ -772,8 +911,9 @@ class LiveRun:
 class _Follower:
     """One lifecycle item's wait: budgets, reports on entering phases, the verdict."""
 
-    def __init__(self, live: LiveRun, launch: Launch) -> None:
+    def __init__(self, live: LiveRun, launch: Launch, *, deadline: Deadline | None = None) -> None:
         self.live = live
+        self.deadline = deadline
         self.launch = launch
         self.options = live.options
         self.watcher = live.watcher(launch.namespace)
@@ -802,6 +942,9 @@ class _Follower:
             extended = self.extensions.get(phase, 0)
             limit = budget * (1 + extended) if budget is not None else None
             elapsed = (datetime.now(UTC) - entered).total_seconds()
+            left = None if self.deadline is None else self.deadline.at - time.monotonic()
+            if left is not None and left <= 0:
+                return self._cut_short(observed, phase, elapsed)
             if limit is not None and elapsed >= limit:
                 assert budget is not None
                 verdict = self._timeout(observed, phase, budget, elapsed)
@@ -818,6 +961,8 @@ class _Follower:
                 )
             )
             wait = TICK if limit is None else max(0.0, min(TICK, limit - elapsed))
+            if left is not None:
+                wait = min(wait, left)
             with contextlib.suppress(WatchTimeout, InstanceDeleted):
                 self.watcher.wait_for(
                     self.instance,
@@ -949,6 +1094,23 @@ class _Follower:
             figures={"run": self._run_record(observed, duration=None)},
         )
 
+    def _cut_short(self, observed: Observed, phase: str, elapsed: float) -> CheckResult:
+        """pytest-timeout's limit reached: reported like a phase budget, and the instance,
+        unfinished, is deleted at session end under on-success."""
+        self.launch.cut_short = True
+        assert self.deadline is not None
+        timeout = self.deadline.seconds
+        self.live.log_toil(
+            lifecycle.timeout_toil(self.name, self.instance, phase, timeout, by="pytest-timeout")
+        )
+        return CheckResult(
+            Status.FAIL,
+            f"pytest-timeout ({format_duration(timeout)}) for {self.instance}: still {phase} "
+            f"after {format_duration(elapsed)} in {phase}",
+            details=self._diagnostics(observed),
+            figures={"run": self._run_record(observed, duration=None), "timedOutIn": phase},
+        )
+
     def _timeout(
         self, observed: Observed, phase: str, budget: float, elapsed: float
     ) -> CheckResult | None:
@@ -974,13 +1136,17 @@ class _Follower:
         if extended:
             line += f" ({extended} extension{'s' if extended > 1 else ''})"
         if action == "abort":
-            assert self.live.cluster is not None
             try:
-                self.live.cluster.delete_experiment(self.instance, namespace=self.launch.namespace)
-                self.launch.deleted = True
-                line += "; aborted: instance deleted"
+                self.live.request_delete(self.launch)
             except ClusterError as exc:
                 line += f"; abort could not delete it: {one_line(exc)}"
+            else:
+                held = self.live.wait_gone(self.launch.namespace, self.instance)
+                if held is None:
+                    self.launch.deleted = True
+                    line += "; aborted: instance deleted"
+                else:
+                    line += f"; aborted: deletion requested but {held}"
         return CheckResult(
             Status.FAIL,
             line,
@@ -1001,14 +1167,26 @@ def shown_path(path: Path) -> str:
         return str(path)
 
 
-def _body(data: Mapping[str, Any], *, namespace: str, run_id: str) -> Obj:
+def _body(data: Mapping[str, Any], *, namespace: str, run_id: str, experiment: str) -> Obj:
     """The Experiment to create: the file as written, labelled with this run (S5)."""
     body = dict(data)
     meta = dict(body.get("metadata") or {})
     meta["namespace"] = namespace
-    meta["labels"] = {**(meta.get("labels") or {}), **MANAGED_BY, RUN_LABEL: run_id}
+    meta["labels"] = {
+        **(meta.get("labels") or {}),
+        **MANAGED_BY,
+        RUN_LABEL: run_id,
+        EXPERIMENT_LABEL: label_value(experiment),
+    }
     body["metadata"] = meta
     return body
+
+
+def label_value(text: str) -> str:
+    """``text`` as a valid label value (63 characters of ``[A-Za-z0-9_.-]``, alphanumeric at
+    both ends), so a directory name can label the instances made from it."""
+    cleaned = re.sub(r"[^A-Za-z0-9_.-]", "-", text)[:63]
+    return re.sub(r"^[^A-Za-z0-9]+|[^A-Za-z0-9]+$", "", cleaned)
 
 
 def _template_doc(path: Path, name: str) -> Obj:
@@ -1027,4 +1205,4 @@ def _template_doc(path: Path, name: str) -> Obj:
     raise ValueError(f"it holds no WorkflowTemplate named {name}")
 
 
-__all__ = ["RUN_LABEL", "Cleanup", "Launch", "LiveRun", "Output", "shown_path"]
+__all__ = ["RUN_LABEL", "Cleanup", "Deadline", "Launch", "LiveRun", "Output", "shown_path"]

@@ -43,6 +43,22 @@ def _text(text: str, base: Path) -> str:
     return text.strip()
 
 
+def _url(text: str, base: Path) -> str:
+    """An http(s) URL with a host: anything else would only fail later, once per item,
+    inside the S3 client."""
+    from urllib.parse import urlsplit
+
+    value = text.strip()
+    try:
+        parts = urlsplit(value)
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError:
+        parts, port_ok = None, False
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or not port_ok:
+        raise ValueError(f"{text!r} is not a URL (like http://127.0.0.1:8333)")
+    return value
+
+
 _UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0}
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)([smh])")
 
@@ -140,6 +156,13 @@ OPTION_SPECS: tuple[OptionSpec, ...] = (
         _boolean,
     ),
     OptionSpec(
+        "sandbox_crd",
+        "Experiment CRD the sandbox installs (e.g. the lab's real one, whose status schema "
+        "prunes undeclared fields); default: the bundled CRD.",
+        _existing,
+        metavar="PATH",
+    ),
+    OptionSpec(
         "results",
         "Score published results offline: a summary JSON file or a directory of them "
         "(no cluster needed; lifecycle and review items are skipped).",
@@ -170,7 +193,7 @@ OPTION_SPECS: tuple[OptionSpec, ...] = (
         "s3_endpoint",
         "S3 endpoint summary.json is read from (default: boto3's; credentials from boto3's "
         "own chain, e.g. AWS_ACCESS_KEY_ID).",
-        _text,
+        _url,
         metavar="URL",
     ),
     OptionSpec(
@@ -233,6 +256,14 @@ OPTION_SPECS: tuple[OptionSpec, ...] = (
         "always, never.",
         _choice("on-success", "always", "never"),
         metavar="POLICY",
+    ),
+    OptionSpec(
+        "budget_delete",
+        "How long a deleted instance may take to disappear (the operator's finalizer cleans "
+        "up its cloud resources first) before it is reported as held by its finalizer "
+        "(default 60s).",
+        _duration,
+        metavar="DURATION",
     ),
     OptionSpec(
         "results_wait",
@@ -306,6 +337,7 @@ class Options:
     """Every experiment option after precedence and parsing."""
 
     sandbox: bool = False
+    sandbox_crd: Path | None = None
     results: Path | None = None
     site_data: Path | None = None
     components_dir: Path | None = None
@@ -330,6 +362,7 @@ class Options:
     autofix: str = "suggest"
     review: str = "skip"
     budget_review: float | None = 2 * 60.0
+    budget_delete: float | None = 60.0
     instance: tuple[tuple[str, str], ...] = ()
     toil: bool = True
     toil_file: Path = Path(".experiment-toil.jsonl")

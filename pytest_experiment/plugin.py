@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import secrets
 import signal
 from collections.abc import Generator
 from pathlib import Path
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_experiment.errors import OptionError
+from pytest_experiment.errors import EnvironmentFailure, OptionError
 from pytest_experiment.fixtures import experiment_run  # noqa: F401  (registers the fixture)
 from pytest_experiment.options import OPTION_SPECS, resolve
 from pytest_experiment.report import Scoreboard
@@ -23,8 +24,15 @@ if TYPE_CHECKING:
     from pytest_experiment.checks import Check
 
 SCOREBOARD = pytest.StashKey[Scoreboard]()
+_XDIST_COLLECTED = pytest.StashKey[dict[str, list[str]]]()
+"""Per xdist worker, the experiments with live quality items it collected."""
+RUN_ID = pytest.StashKey[str]()
 _FACTS = "pytest_experiment"
 """The ``workeroutput`` key an xdist worker sends its live-run facts under."""
+_RUN_ID_KEY = "experiment_run_id"
+"""The ``workerinput`` key the controller hands its run id to workers under: every
+instance of the session carries the one label, so the controller can find what a
+worker created and never accounted for."""
 # Steps that need the experiment running on the cluster.
 _LIVE_STEPS = frozenset({"lifecycle", "quality", "review"})
 
@@ -69,11 +77,19 @@ def pytest_configure(config: pytest.Config) -> None:
         )
     except OptionError as err:
         raise pytest.UsageError(str(err)) from err
+    if options.context and not options.sandbox and options.results is None:
+        _check_context(options.kubeconfig, options.context)
 
     def extra_checks() -> list[Check]:
         return [c for batch in config.hook.pytest_experiment_checks(config=config) for c in batch]
 
     state = config.stash[SESSION] = ExperimentSession(options=options, extra_checks=extra_checks)
+    workerinput = getattr(config, "workerinput", None)
+    config.stash[RUN_ID] = (
+        str(workerinput[_RUN_ID_KEY])
+        if workerinput and _RUN_ID_KEY in workerinput
+        else secrets.token_hex(4)
+    )
     if options.results is None:
         _prepare_live(config, state)
     if options.sandbox and not hasattr(config, "workerinput") and not config.option.collectonly:
@@ -103,6 +119,75 @@ def _register_markers(config: pytest.Config) -> None:
             experiment_markers(config, experiment)
 
 
+def _check_context(kubeconfig: Path | None, context: str) -> None:
+    """A context the kubeconfig lacks stops the session now, listing the ones it has."""
+    from pytest_experiment.cluster import check_context
+    from pytest_experiment.errors import ClusterError
+
+    try:
+        check_context(kubeconfig=kubeconfig, context=context)
+    except ClusterError as err:
+        raise pytest.UsageError(f"--experiment-context: {err}") from err
+
+
+def _missing_s3_credentials(needing: set[str]) -> str | None:
+    """Why the experiments in ``needing`` (those with live ``quality`` items selected)
+    cannot run without S3 credentials, or None when they can.
+
+    Every live ``quality`` item scores the summary.json the operator wrote to S3; without
+    credentials each would end unverified, which a CI gate must never read as green.
+    """
+    if not needing:
+        return None
+    import boto3
+    import botocore.exceptions
+
+    try:
+        if boto3.session.Session().get_credentials() is not None:
+            return None
+    except botocore.exceptions.BotoCoreError as exc:
+        # A broken profile or credentials file: as unusable as none, and said in one line.
+        return f"S3 credentials cannot be loaded: {exc}"
+    names = sorted(needing)
+    shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+    return (
+        f"no S3 credentials: the quality items of {shown} read summary.json from S3; "
+        "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or any boto3 credential source), "
+        "or deselect them with -k 'not quality'"
+    )
+
+
+def _check_s3_credentials(needing: set[str]) -> None:
+    problem = _missing_s3_credentials(needing)
+    if problem is not None:
+        # A usage error, like any other bad setting: one line, exit 4, nothing applied.
+        raise pytest.UsageError(problem)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_node_collection_finished(node: Any, ids: list[str]) -> None:
+    """Under xdist only workers collect: the controller checks what they will run.
+
+    Checked once every worker has reported, before any item is scheduled: stopping the
+    session while a worker is still collecting interrupts its imports mid-way, and the
+    interpreter then prints a traceback for them.
+    """
+    config: pytest.Config = node.config
+    state = config.stash.get(SESSION, None)
+    if state is None or state.live_factory is None:
+        return
+    reported = config.stash.setdefault(_XDIST_COLLECTED, {})
+    reported[str(getattr(node, "gateway", node))] = [
+        Path(path).parent.name
+        for path, _, name in (nodeid.partition("::") for nodeid in ids)
+        if path.endswith("experiment.yaml") and name.startswith("quality[")
+    ]
+    dsession = config.pluginmanager.getplugin("dsession")
+    workers = len(getattr(getattr(dsession, "nodemanager", None), "specs", None) or ())
+    if len(reported) >= workers:
+        _check_s3_credentials({name for names in reported.values() for name in names})
+
+
 def _prepare_live(config: pytest.Config, state: ExperimentSession) -> None:
     """How to build the live run; it is built (and connects) only when an item needs it."""
 
@@ -122,6 +207,8 @@ def _prepare_live(config: pytest.Config, state: ExperimentSession) -> None:
             output=TerminalOutput(config),
             on_toil=lambda record: config.hook.pytest_experiment_toil(config=config, record=record),
             verbose=config.get_verbosity() > 0,
+            run_id=config.stash[RUN_ID],
+            controller=_distributing(config),
         )
 
     state.live_factory = build
@@ -138,7 +225,7 @@ def _start_sandbox(config: pytest.Config) -> None:
     from pytest_experiment.sandbox import SandboxConfig, start_sandbox
 
     try:
-        sandbox = start_sandbox(SandboxConfig())
+        sandbox = start_sandbox(SandboxConfig(crd=config.stash[SESSION].options.sandbox_crd))
     except SandboxError as err:
         raise pytest.UsageError(f"--experiment-sandbox: {err}") from err
     config.add_cleanup(sandbox.stop)
@@ -177,11 +264,15 @@ def pytest_runtestloop(session: pytest.Session) -> Generator[None, object, objec
             for item in session.items
             if isinstance(item, ExperimentItem) and item.step in _LIVE_STEPS
         ]
+    if not hasattr(session.config, "workerinput"):  # the xdist controller checked for workers
+        _check_s3_credentials({i.experiment.name for i in live_items if i.step == "quality"})
     previous = signal.getsignal(signal.SIGTERM)
     if _main_thread():
         signal.signal(signal.SIGTERM, _interrupt)
+    worker = hasattr(session.config, "workerinput")
+    distributing = _distributing(session.config)
     try:
-        if live_items and not hasattr(session.config, "workerinput"):
+        if live_items and not worker and not distributing:
             # Under xdist each worker applies what it is given, as it reaches it.
             live = state.live
             assert live is not None
@@ -193,13 +284,42 @@ def pytest_runtestloop(session: pytest.Session) -> Generator[None, object, objec
     finally:
         if _main_thread():
             signal.signal(signal.SIGTERM, previous)
+        if distributing and state.live_factory is not None:
+            _sweep_for_workers(session.config, state)
         # Whatever used the cluster (items, the experiment_run fixture) is cleaned up.
         live = state.live_started
-        if live is not None:
+        if live is not None and not distributing:
             try:
                 live.finish()
             finally:
                 _publish_facts(session.config, live)
+
+
+def _distributing(config: pytest.Config) -> bool:
+    """This process is an xdist controller handing items to workers."""
+    return not hasattr(config, "workerinput") and config.pluginmanager.has_plugin("dsession")
+
+
+def _sweep_for_workers(config: pytest.Config, state: ExperimentSession) -> None:
+    """The controller owns the final list of instances: whatever carries this session's
+    run label and no worker reported on (a worker killed, or stopped by Ctrl-C before
+    its cleanup) gets the cleanup policy here.
+
+    The controller collects nothing itself: that experiments ran is known from the
+    workers' reports, and where from the namespaces they used (plus the default one,
+    for a worker killed before it said)."""
+    board = config.stash[SCOREBOARD]
+    if not board.experiments:
+        return
+    live = state.live
+    assert live is not None
+    live.namespaces = {state.options.namespace, *board.namespaces}
+    live.accounted = {str(c.get("instance")) for c in board.cleanup}
+    try:
+        if live.connect() is not None:
+            live.finish()
+    finally:
+        _publish_facts(config, live)
 
 
 def _main_thread() -> bool:
@@ -215,6 +335,7 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 
 def _publish_facts(config: pytest.Config, live: Any) -> None:
     facts = {
+        "namespaces": sorted({launch.namespace for launch in live.launches.values()}),
         "toil": [entry.as_json() for entry in live.toil.logged],
         "cleanup": [c.as_json() for c in live.cleanups],
         "session": {"apiRequests": live.api_requests(), "watch": live.watch_stats()},
@@ -226,16 +347,102 @@ def _publish_facts(config: pytest.Config, live: Any) -> None:
         config.stash[SCOREBOARD].merge_facts(facts)
 
 
-@pytest.hookimpl(trylast=True)
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if not getattr(config.option, "loadgroup", False) or not config.stash[SESSION].collected:
-        return
-    from pytest_experiment.collect import ExperimentItem
-    from pytest_experiment.compat import keep_group_together
+@pytest.hookimpl(wrapper=True)
+def pytest_collection_finish(session: pytest.Session) -> Generator[None, None, None]:
+    """On an xdist worker under ``--dist loadgroup``, the ids sent to the scheduler
+    carry each experiment's group; the items keep their plain ids for the run."""
+    config = session.config
+    if (
+        not hasattr(config, "workerinput")
+        or not getattr(config.option, "loadgroup", False)
+        or not config.stash[SESSION].collected
+    ):
+        return (yield)
+    from pytest_experiment.collect import ExperimentItem, id_part
+    from pytest_experiment.compat import grouped_for_scheduling
 
-    for item in items:
-        if isinstance(item, ExperimentItem):
-            keep_group_together(item, item.experiment.name)
+    grouped = [
+        (item, item.plain_nodeid, id_part(item.experiment.name))
+        for item in session.items
+        if isinstance(item, ExperimentItem)
+    ]
+    with grouped_for_scheduling(grouped):
+        return (yield)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_handlecrashitem(crashitem: str, report: pytest.TestReport, sched: Any) -> None:
+    """A crashed worker's item is reported under its plain id, like every other report."""
+    if not crashitem.split("::", 1)[0].endswith("experiment.yaml"):
+        return
+    from pytest_experiment.compat import without_group
+
+    plain = without_group(crashitem)
+    report.nodeid = plain
+    if isinstance(report.longrepr, str):
+        report.longrepr = report.longrepr.replace(crashitem, plain)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """An environment failure in an item's setup is shown as its one line, as a failed
+    verdict is, instead of a traceback through pytest's runner (pytest formats setup
+    errors without asking the item)."""
+    report = yield
+    excinfo = call.excinfo
+    if call.when == "setup" and excinfo and isinstance(excinfo.value, EnvironmentFailure):
+        report.longrepr = item.repr_failure(excinfo)
+    return report
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_timeout_set_timer(item: pytest.Item, settings: Any) -> bool | None:
+    """pytest-timeout's limit on a lifecycle item ends its wait the way a phase budget
+    does (diagnostics, toil, cleanup of the unfinished instance) instead of dumping the
+    stacks of the watch threads; every other item keeps pytest-timeout's own timer."""
+    if getattr(item, "step", None) != "lifecycle" or not settings.timeout:
+        return None
+    from pytest_experiment.collect import DEADLINE
+    from pytest_experiment.live import Deadline
+
+    item.stash[DEADLINE] = Deadline.after(float(settings.timeout))
+    return True
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(
+    collector: pytest.Collector,
+) -> Generator[None, pytest.CollectReport, pytest.CollectReport]:
+    report = yield
+    _rerun_whole_experiments(collector, report)
+    return report
+
+
+def _rerun_whole_experiments(collector: pytest.Collector, report: pytest.CollectReport) -> None:
+    """Under ``--lf``/``--ff`` in a live run, an experiment with any failed item is
+    re-selected whole.
+
+    Its items are one run on the cluster: re-running only a failed pre-flight item
+    would never apply the experiment, and its skipped (blocked) items are exactly what
+    the fix should now let run. The last-failed plugin filters this file's items after
+    this hook returns, so every item marked failed here is kept.
+    """
+    last = collector.config.pluginmanager.get_plugin("lfplugin")
+    if last is None or not getattr(last, "active", False) or not getattr(last, "lastfailed", None):
+        return
+    state = collector.config.stash.get(SESSION, None)
+    if state is None or state.live_factory is None:
+        return  # scoring result files offline: each item stands alone
+    from pytest_experiment.collect import ExperimentFile
+
+    if not isinstance(collector, ExperimentFile):
+        return
+    prefix = f"{collector.nodeid}::"
+    if any(str(nodeid).startswith(prefix) for nodeid in last.lastfailed):
+        # Keyed as the plugin keys them: a structured id from pytest 9, the nodeid before.
+        last.lastfailed.update((getattr(item, "id", item.nodeid), True) for item in report.result)
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
@@ -296,6 +503,10 @@ class _ReportListener:
             live.items_done(item.nodeid.split("::", 1)[0])
 
     @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node: Any) -> None:
+        node.workerinput[_RUN_ID_KEY] = node.config.stash[RUN_ID]
+
+    @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
         facts = getattr(node, "workeroutput", {}).get(_FACTS)
         if facts:
@@ -325,7 +536,7 @@ def pytest_terminal_summary(
         terminalreporter.write_line(line)
 
 
-def pytest_sessionfinish(session: pytest.Session) -> None:
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int | pytest.ExitCode) -> None:
     config = session.config
     if hasattr(config, "workerinput"):
         return
@@ -346,5 +557,12 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         board.write_json(state.options.report)
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary:
+        from pytest_experiment import step_summary
+
+        interrupted = (
+            "interrupted"
+            if exitstatus == pytest.ExitCode.INTERRUPTED
+            else str(session.shouldstop or session.shouldfail or "")
+        )
         with open(summary, "a", encoding="utf-8") as handle:
-            handle.write(board.markdown())
+            handle.write(step_summary.render(board, interrupted=interrupted))

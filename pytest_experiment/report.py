@@ -17,6 +17,10 @@ from typing import Any
 from pytest_experiment.toil import summary_lines
 from pytest_experiment.verdict import Status, gate
 
+REPORT_SCHEMA = Path(__file__).parent / "schemas" / "report.schema.json"
+"""The JSON Schema the ``--experiment-report`` document follows."""
+SCHEMA_VERSION = 1
+"""Bumped whenever a field of the JSON report is renamed or removed (adding one is not)."""
 _TAGS = {s.value: s for s in Status}
 _ANALYZER_PHASES = frozenset({"Succeeded", "Failed", "Skipped", "Timeout", "Deleted"})
 # Reports arrive in worker order under xdist; findings are shown in spec order.
@@ -112,6 +116,31 @@ class ExperimentReport:
         return bool(self.intent.get("publish", True))
 
 
+def property_name(name: str) -> str:
+    """The one naming convention of every JUnit property and JSON report field: camelCase.
+
+    Checks name their figures in Python style (``workload_pods``); the reports a CI reads
+    spell them as the Kubernetes API spells its fields (``workloadPods``, ``completedAt``).
+    Only names are converted, never data (a metric group called ``hdb_write`` stays so).
+    """
+    head, *rest = name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+def timeline_of(run: Mapping[str, Any]) -> dict[str, str]:
+    """Phase → when the harness first saw it (ISO 8601, in the order seen), from the
+    lifecycle's run record.
+
+    The one place the report reads the live run's record of phases entered, so a change
+    in how that record is kept touches only this function.
+    """
+    timeline = run.get("timeline")
+    if not isinstance(timeline, Mapping):
+        return {}
+    # In the order seen: properties travel as JSON with sorted keys, which loses it.
+    return {str(p): str(seen) for p, seen in sorted(timeline.items(), key=lambda x: str(x[1]))}
+
+
 def _parse(value: Any) -> Any:
     if isinstance(value, str) and value[:1] in "[{":
         try:
@@ -129,6 +158,8 @@ class Scoreboard:
         self.toil: list[dict[str, Any]] = []
         self.cleanup: list[dict[str, Any]] = []
         self.session: dict[str, Any] = {}
+        self.namespaces: set[str] = set()
+        """Where the live runs created instances (for the xdist controller's sweep)."""
         self.toil_error = ""
         """Why ``bd sync`` failed, when it did."""
         self.problems: list[str] = []
@@ -137,7 +168,15 @@ class Scoreboard:
     def merge_facts(self, facts: Mapping[str, Any]) -> None:
         """What a live run (this process's, or an xdist worker's) did outside any item."""
         self.toil.extend(facts.get("toil") or [])
-        self.cleanup.extend(facts.get("cleanup") or [])
+        self.namespaces.update(facts.get("namespaces") or ())
+        for entry in facts.get("cleanup") or []:
+            known = self.cleanup_for(str(entry.get("instance")))
+            if known is None:
+                self.cleanup.append(entry)
+            elif known.get("action") == "gone":
+                # Under xdist the controller and a worker can both report one instance;
+                # "already deleted" says less than what the other one did to it.
+                self.cleanup[self.cleanup.index(known)] = entry
         for section, counts in (facts.get("session") or {}).items():
             merged = self.session.setdefault(section, {})
             for key, value in counts.items():
@@ -208,8 +247,17 @@ class Scoreboard:
             if problems:
                 lines.append("  Validation:")
                 lines.extend(f"    {f.line}" for f in problems)
+            # Where a run stopped before any result: the pre-flight that blocked it, or the
+            # lifecycle failure (a phase budget, pytest-timeout, a failed target).
+            preflight = [f for f in report.preflight if f.status in (Status.FAIL, Status.WARN)]
+            if preflight:
+                lines.append("  Pre-flight:")
+                lines.extend(f"    {f.line}" for f in preflight)
             for record in report.runs():
-                if not record.quality or all(_unscored(f) for f in record.quality):
+                if record.lifecycle is not None and record.lifecycle.status is Status.FAIL:
+                    lines.append(f"  Lifecycle ({record.instance}): {record.lifecycle.line}")
+            for record in report.runs():
+                if not record.quality or all(unscored(f) for f in record.quality):
                     continue
                 label = f" ({record.instance})" if record.instance else ""
                 lines.append(f"  Results Quality{label}:")
@@ -234,7 +282,8 @@ class Scoreboard:
                     f"{entry['reason']}"
                 )
                 if entry.get("command"):
-                    text += f"; delete with: {entry['command']}"
+                    verb = "inspect" if entry["action"] == "held" else "delete"
+                    text += f"; {verb} with: {entry['command']}"
                 lines.append(text)
         if self.toil_error:
             lines.append(f"Toil: {self.toil_error}")
@@ -245,6 +294,7 @@ class Scoreboard:
 
     def as_json(self) -> dict[str, Any]:
         return {
+            "schemaVersion": SCHEMA_VERSION,
             "session": self.session,
             "toil": self.toil,
             "cleanup": self.cleanup,
@@ -259,7 +309,8 @@ class Scoreboard:
                     "instances": [
                         {
                             "instance": i.instance,
-                            **{k: v for k, v in i.run.items() if k != "instance"},
+                            **{k: v for k, v in i.run.items() if k not in ("instance", "timeline")},
+                            "timeline": timeline_of(i.run),
                             "lifecycle": i.lifecycle.as_json() if i.lifecycle else None,
                             "checks": [f.as_json() for f in i.quality],
                             "gate": i.gate.value if i.gate else None,
@@ -279,47 +330,13 @@ class Scoreboard:
 
     # -- GitHub step summary (R93) -------------------------------------------------------------
 
-    def markdown(self) -> str:
-        out: list[str] = ["## Experiment results", ""]
-        if self.problems:
-            out += ["Input problems:", *(f"- {p}" for p in self.problems), ""]
-        for report in self.ordered():
-            for record in report.runs():
-                if not record.quality or all(_unscored(f) for f in record.quality):
-                    continue
-                gate_text = record.gate.name if record.gate else "N/A"
-                title = f"{report.name} — `{record.instance}`" if record.instance else report.name
-                out += [
-                    f"### {title}: quality {gate_text}",
-                    "",
-                    "| | Check | Result |",
-                    "|---|---|---|",
-                ]
-                for finding in record.quality:
-                    tag = finding.status.tag.strip("[]")
-                    text = finding.line.split("] ", 1)[-1].replace("|", "\\|")
-                    out.append(f"| {tag} | `{finding.check}` | {text} |")
-                out.append("")
-                causes = _root_causes(record)
-                if causes:
-                    out += ["Root causes:", *(f"- {c}" for c in causes), ""]
-                if record.review is not None:
-                    url = record.review.figures.get("prURL")
-                    out += [f"{record.review.line}" + (f" — {url}" if url else ""), ""]
-            failing = [f for f in report.validation if f.status is Status.FAIL]
-            if failing:
-                out.append(f"**{report.name}** validation failed:")
-                out += [f"- `{f.check}`: {f.line}" for f in failing]
-                out.append("")
-        return "\n".join(out) + "\n"
-
 
 def gate_lines(record: InstanceReport) -> list[str]:
     """The gate, its root causes (R70), the auto-fix attempts (R71) and the review."""
     if record.gate is None:
         return []
     lines = [f"Quality gate: {record.gate.name}"]
-    causes = _root_causes(record)
+    causes = root_causes(record)
     if causes:
         lines.append("Root causes:")
         lines.extend(f"  - {c}" for c in causes)
@@ -337,13 +354,13 @@ def gate_lines(record: InstanceReport) -> list[str]:
     return lines
 
 
-def _root_causes(record: InstanceReport) -> list[str]:
-    """The R70 causes the checks' details name, once each, in check order."""
+def root_causes(record: InstanceReport) -> list[str]:
+    """The root causes the checks' details name, once each, in check order."""
     found = [d for f in record.quality for d in f.details if d.startswith("root cause ")]
     return [c.removeprefix("root cause ") for c in dict.fromkeys(found)]
 
 
-def _unscored(finding: Finding) -> bool:
+def unscored(finding: Finding) -> bool:
     return finding.status is Status.NA and not finding.figures
 
 

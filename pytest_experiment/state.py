@@ -10,7 +10,7 @@ and the seven ``quality[...]`` items of a result one pass of the checks.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -138,7 +138,17 @@ class ExperimentSession:
                 catalogue=self.catalogue(experiment),
                 schema=live_schema or bundled_schema(),
             )
-            self._validation[experiment.path] = dict(run_rules(context))
+            results = dict(run_rules(context))
+            unreadable = self._live.crd_unreadable if self._live is not None else None
+            checked = results.get("schema")
+            if unreadable and checked is not None and checked.status is Status.PASS:
+                # Valid against what we have, but not against what the cluster enforces.
+                results["schema"] = replace(
+                    checked,
+                    status=Status.WARN,
+                    summary=f"{checked.summary}; the cluster's CRD was not read: {unreadable}",
+                )
+            self._validation[experiment.path] = results
         return self._validation[experiment.path]
 
     def validation_failure(self, experiment: Experiment) -> str | None:

@@ -18,6 +18,8 @@ class Status(enum.Enum):
     WARN = "warn"
     FAIL = "fail"
     NA = "n-a"
+    ERROR = "error"
+    """Not a verdict: what the item needed from its environment could not be had."""
 
     @property
     def tag(self) -> str:
@@ -48,7 +50,7 @@ class CheckResult:
 def gate(statuses: Iterable[Status]) -> Status:
     """The quality gate (R53): any FAIL fails, else any WARN warns, else pass."""
     seen = set(statuses)
-    if Status.FAIL in seen:
+    if Status.FAIL in seen or Status.ERROR in seen:
         return Status.FAIL
     if Status.WARN in seen:
         return Status.WARN

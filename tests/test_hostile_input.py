@@ -50,7 +50,7 @@ def test_one_bad_site_data_file_changes_only_its_own_experiment(
     text = result.stdout.str()
     assert "Traceback" not in text
     # The truncated result is reported against its experiment, not dropped.
-    assert f"no summary: {truncated}:14: not valid JSON" in text
+    assert f"no summary to score: {truncated}:14: not valid JSON" in text
     assert f"Problem: site data: {truncated}:14: not valid JSON" in text
 
 
@@ -98,7 +98,7 @@ def test_a_100000_deep_results_file_is_reported_not_a_recursion_error(
     text = result.stdout.str()
     assert "RecursionError" not in text
     assert "Traceback" not in text
-    assert f"no summary: {deep}:1: nesting deeper than 64 levels" in text
+    assert f"no summary to score: {deep}:1: nesting deeper than 64 levels" in text
 
 
 @pytest.mark.parametrize(

@@ -157,3 +157,21 @@ def test_attach_pairs_from_repeated_flags(pytester: pytest.Pytester) -> None:
 def test_toil_takes_on_and_off(tmp_path: Path) -> None:
     assert _one(tmp_path, toil="off").toil is False
     assert _one(tmp_path).toil is True
+
+
+def test_the_readme_option_table_is_one_table_with_every_option() -> None:
+    # A blank line inside a Markdown table ends it: the rows after it render as text.
+    lines = (Path(__file__).resolve().parents[1] / "README.md").read_text().splitlines()
+    start = lines.index("| option | ini | environment | default | what |")
+    table = []
+    for line in lines[start:]:
+        if not line.startswith("|"):
+            break
+        table.append(line)
+    flags = {row.split("`")[1].split()[0] for row in table[2:]}
+    assert flags == {spec.flag for spec in OPTION_SPECS}
+    for row in table[2:]:
+        flag = row.split("`")[1].split()[0]
+        spec = next(s for s in OPTION_SPECS if s.flag == flag)
+        assert f"`{spec.ini}`" in row, row
+        assert f"`{spec.env}`" in row, row

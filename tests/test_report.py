@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -25,8 +26,7 @@ def junit(pytester: pytest.Pytester, examples: Path) -> ET.Element:
 
 
 def case(root: ET.Element, check: str, instance: str = "") -> ET.Element:
-    # Found by properties, not by name: pytest 9's JUnit writer re-brackets ids
-    # with text after the parameter (quality[x]@instance gets a trailing "]").
+    # Found by properties, not by name: check and instance are what a CI reader filters on.
     (found,) = [
         c
         for c in root.iter("testcase")
@@ -84,3 +84,12 @@ def test_github_step_summary_gets_markdown(
     assert text.startswith("earlier step\n")  # appended, never overwritten
     assert "### kv-hyperdisk — `kv-hdb-t9r3k`: quality FAIL" in text
     assert "| FAIL | `intent-coverage` |" in text
+
+
+CAMEL = re.compile(r"^(figure\.)?[a-z][a-zA-Z0-9]*$")
+
+
+def test_every_junit_property_name_is_camel_case(junit: ET.Element) -> None:
+    names = {p.get("name", "") for p in junit.iter("property")}
+    assert {"workloadPods", "infrastructurePods", "customMetrics"} & names  # converted figures
+    assert [n for n in names if not CAMEL.match(n)] == []

@@ -20,8 +20,11 @@ KUBECONFIG = {
 
 
 def test_unreachable_cluster_fails_preflight_and_applies_nothing(
-    pytester: pytest.Pytester, examples: Path
+    pytester: pytest.Pytester, examples: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Credentials are checked at start-up; these never reach an S3 endpoint.
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "unused")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "unused")
     shutil.copytree(examples / "web-latency", pytester.path / "experiments" / "web-latency")
     shutil.copytree(examples / "components", pytester.path / "experiments" / "components")
     kubeconfig = pytester.path / "kubeconfig"

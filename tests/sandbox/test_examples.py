@@ -155,3 +155,8 @@ def test_the_junit_file_of_the_examples_is_a_complete_scorecard(
         x.startswith("- (custom-metrics): experiment lacks kube-prometheus-stack")
         for x in markdown.splitlines()
     ), markdown
+    # The fix suggested for echo-scaling, collapsed, as the diff a person would apply.
+    fix = markdown.split("<details><summary>Suggested fix (experiment.yaml)</summary>", 1)
+    assert len(fix) == 2, markdown
+    assert fix[1].lstrip().startswith("```diff\n--- "), fix[1][:200]
+    assert "+        - app: kube-prometheus-stack" in fix[1].split("</details>")[0]

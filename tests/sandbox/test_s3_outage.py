@@ -77,22 +77,21 @@ def own_sandbox() -> Iterator[Sandbox]:
 
 
 def given_up_after(session: Session, sandbox: Sandbox, *, error: str) -> int:
-    """Seconds the one ``-rs`` line for the seven quality skips says S3 was tried for."""
+    """Seconds the error of the seven quality items says S3 was tried for (one line each,
+    all the same)."""
     instance = session.instance("fsync")["instance"]
     url = f"s3://experiment-results/{instance}/summary.json"
-    skips = [line for line in session.stdout.splitlines() if line.startswith("SKIPPED [7]")]
-    assert len(skips) == 1, session.stdout
+    errors = {line for line in session.stdout.splitlines() if line.startswith("[ERROR] ")}
+    assert len(errors) == 1, session.stdout
+    assert session.stdout.count("ERROR at setup of fsync::quality[") == 7, session.stdout
     found = re.fullmatch(
-        re.escape(
-            f"SKIPPED [7] experiments/fsync/experiment.yaml:1: [N/A] no summary: {url}: "
-            "S3 unreachable (gave up after "
-        )
+        re.escape(f"[ERROR] no summary to score: {url}: S3 unreachable (gave up after ")
         + r"(\d+)"
         + re.escape(f's): {error} endpoint URL: "{sandbox.s3_endpoint}/')
         + re.escape(f'experiment-results/{instance}/summary.json"'),
-        skips[0],
+        next(iter(errors)),
     )
-    assert found, skips[0]
+    assert found, errors
     return int(found.group(1))
 
 
@@ -119,13 +118,14 @@ def test_s3_hanging_after_complete_is_given_up_on_within_the_results_wait(
         session = run_live(pytester, own_sandbox, "--experiment-results-wait=1s", "-rs")
     finally:
         os.kill(weed, signal.SIGCONT)
-    assert session.result.parseoutcomes() == {"passed": 15, "skipped": 9}, session.stdout
+    outcomes = session.result.parseoutcomes()
+    assert outcomes == {"passed": 15, "skipped": 2, "errors": 7}, session.stdout
     # botocore's three attempts, each cut at the 1 s wait: seconds, not 3 x 30 s.
     assert given_up_after(session, own_sandbox, error="Read timeout on") < 10
     assert [t["priority"] for t in session.toil("fsync")] == [3]
 
 
-def test_s3_stopped_after_complete_skips_quality_with_the_reason_and_files_toil(
+def test_s3_stopped_after_complete_errors_quality_with_the_reason_and_files_toil(
     pytester: pytest.Pytester, own_sandbox: Sandbox, fake_tools: FakeTools,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # fmt: skip
@@ -136,18 +136,17 @@ def test_s3_stopped_after_complete_skips_quality_with_the_reason_and_files_toil(
     weed = own_sandbox.pids["seaweedfs"]
     assert not _running(weed), "S3 was never stopped: the test proved nothing"
     outcomes = session.result.parseoutcomes()
-    assert session.result.ret == pytest.ExitCode.OK, session.stdout
-    # Seven quality checks skipped, plus the components check (no catalogue here) and the
-    # review left open; the lifecycle passed.
-    assert outcomes == {"passed": 15, "skipped": 9}, outcomes
+    # A run that could not verify its results is not green: the seven quality items are
+    # errors; the components check (no catalogue here) and the review are skipped.
+    assert session.result.ret == pytest.ExitCode.TESTS_FAILED, session.stdout
+    assert outcomes == {"passed": 15, "skipped": 2, "errors": 7}, outcomes
     instance = session.instance("fsync")
     assert instance["lifecycle"]["verdict"] == "pass"
-    # Every quality item is skipped, at the experiment file, saying why: the
-    # endpoint that stopped answering.
+    # Every quality item is an error saying why: the endpoint that stopped answering.
     assert given_up_after(session, own_sandbox, error="Could not connect to the") <= 3
-    assert {c["verdict"] for c in instance["checks"]} == {"n-a"}, instance["checks"]
+    assert {c["verdict"] for c in instance["checks"]} == {"error"}, instance["checks"]
     assert len(instance["checks"]) == 7
-    assert instance.get("gate") is None  # nothing scored, so no gate to decide
+    assert instance.get("gate") == "fail"  # unverified is never a pass
     toil = session.toil("fsync")
     assert [(t["title"].split(": s3://")[0], t["priority"]) for t in toil] == [
         (f"No results to score for {instance['instance']}", 3)

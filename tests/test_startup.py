@@ -1,0 +1,130 @@
+"""Bad settings stop pytest at start-up: exit 4, one line naming what to fix, no traceback."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+KUBECONFIG = {
+    "apiVersion": "v1",
+    "kind": "Config",
+    "clusters": [{"name": "lab", "cluster": {"server": "https://127.0.0.1:1"}}],
+    "users": [{"name": "me", "user": {"token": "not-a-real-token"}}],
+    "contexts": [
+        {"name": "lab-hub", "context": {"cluster": "lab", "user": "me"}},
+        {"name": "staging-hub", "context": {"cluster": "lab", "user": "me"}},
+    ],
+    "current-context": "lab-hub",
+}
+
+
+@pytest.fixture
+def project(pytester: pytest.Pytester, examples: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    shutil.copytree(examples / "web-latency", pytester.path / "experiments" / "web-latency")
+    shutil.copytree(examples / "components", pytester.path / "experiments" / "components")
+    (pytester.path / "kubeconfig").write_text(yaml.safe_dump(KUBECONFIG))
+    # No S3 credential from anywhere boto3 looks: environment, files, instance metadata.
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(pytester.path / "no-credentials"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(pytester.path / "no-config"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    return pytester.path
+
+
+def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    return pytester.runpytest_subprocess(
+        "experiments", "--experiment-kubeconfig=kubeconfig", "-p", "no:cacheprovider", *args
+    )
+
+
+def one_line_usage_error(result: pytest.RunResult) -> str:
+    """The single line pytest printed on stderr, after asserting exit 4 and no traceback."""
+    assert result.ret == pytest.ExitCode.USAGE_ERROR, result.stdout.str() + result.stderr.str()
+    assert "Traceback" not in result.stdout.str() + result.stderr.str()
+    lines = [line for line in result.stderr.lines if line.strip()]
+    assert len(lines) == 1, lines
+    return lines[0]
+
+
+def test_an_s3_endpoint_that_is_not_a_url(pytester: pytest.Pytester, project: Path) -> None:
+    result = run(pytester, "--experiment-s3-endpoint=not-a-url")
+    assert one_line_usage_error(result) == (
+        "ERROR: --experiment-s3-endpoint: 'not-a-url' is not a URL (like http://127.0.0.1:8333)"
+    )
+
+
+def test_an_s3_endpoint_from_the_environment_names_the_variable(
+    pytester: pytest.Pytester, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("EXPERIMENT_S3_ENDPOINT", "ftp://seaweed:8333")
+    line = one_line_usage_error(run(pytester))
+    assert line.startswith("ERROR: EXPERIMENT_S3_ENDPOINT: 'ftp://seaweed:8333' is not a URL")
+
+
+def test_a_context_the_kubeconfig_lacks_lists_the_ones_it_has(
+    pytester: pytest.Pytester, project: Path
+) -> None:
+    result = run(pytester, "--experiment-context=prod-hub")
+    assert one_line_usage_error(result) == (
+        f"ERROR: --experiment-context: context 'prod-hub' is not in kubeconfig "
+        f"{project / 'kubeconfig'}; it has: lab-hub, staging-hub"
+    )
+    assert "collected" not in result.stdout.str()  # stopped before collecting anything
+
+
+def test_no_s3_credentials_while_live_quality_items_are_selected(
+    pytester: pytest.Pytester, project: Path
+) -> None:
+    result = run(pytester)
+    assert one_line_usage_error(result) == (
+        "ERROR: no S3 credentials: the quality items of web-latency read summary.json from S3; "
+        "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or any boto3 credential source), "
+        "or deselect them with -k 'not quality'"
+    )
+    assert "Applied experiment" not in result.stdout.str()
+
+
+def test_without_quality_items_no_s3_credentials_are_needed(
+    pytester: pytest.Pytester, project: Path
+) -> None:
+    # The run goes on to the cluster (unreachable here): the pre-flight fails, not start-up.
+    result = run(pytester, "-k", "not quality")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    assert "no S3 credentials" not in result.stderr.str()
+
+
+def test_a_valid_context_and_endpoint_start_normally(
+    pytester: pytest.Pytester, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "unused")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "unused")
+    result = run(
+        pytester,
+        "--experiment-context=staging-hub",
+        "--experiment-s3-endpoint=http://127.0.0.1:8333",
+        "-k", "preflight",
+    )  # fmt: skip
+    assert result.ret == pytest.ExitCode.TESTS_FAILED  # the unreachable cluster, not a setting
+    result.stdout.fnmatch_lines(["*No cluster reachable: *context 'staging-hub'*"])
+
+
+def test_no_s3_credentials_under_xdist_is_the_same_one_line(
+    pytester: pytest.Pytester, project: Path
+) -> None:
+    # Only the workers collect; the controller checks what they reported before any item runs.
+    result = run(pytester, "-n", "2")
+    assert one_line_usage_error(result).startswith("ERROR: no S3 credentials: the quality items")
+    assert "INTERNALERROR" not in result.stdout.str()
+
+
+def test_a_named_profile_that_does_not_exist_is_one_line(
+    pytester: pytest.Pytester, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_PROFILE", "ci-results")
+    line = one_line_usage_error(run(pytester))
+    assert line.startswith("ERROR: S3 credentials cannot be loaded: ")
+    assert "ci-results" in line
