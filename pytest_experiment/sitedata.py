@@ -127,25 +127,6 @@ def _series(path: Path, problems: list[str]) -> SeriesCatalogue:
     return SeriesCatalogue.from_data(data)
 
 
-def _one_per_instance(results: list[Result], problems: list[str]) -> list[Result]:
-    """One result per instance name: a copy (``x.json`` holding another file's
-    ``name``) would otherwise give two items the same id and hide one of them."""
-    by_name: dict[str, Result] = {}
-    for result in results:
-        kept = by_name.get(result.name)
-        if kept is None:
-            by_name[result.name] = result
-            continue
-        # <instance>.json is the operator's own name for it: that file wins.
-        if result.path.stem == result.name and kept.path.stem != result.name:
-            by_name[result.name], result = result, kept
-        problems.append(
-            f"{result.path}:1: holds instance {result.name!r}, already published in "
-            f"{by_name[result.name].path}; ignored"
-        )
-    return list(by_name.values())
-
-
 def load_site_data(path: Path) -> SiteData:
     """Read the site data directory; a missing directory is empty site data."""
     problems: list[str] = []
@@ -179,7 +160,6 @@ def load_site_data(path: Path) -> SiteData:
                     metric_names=_metric_names(data),
                 )
             )
-    results = _one_per_instance(results, problems)
     results.sort(key=_newest_first)
     return SiteData(
         root=path,

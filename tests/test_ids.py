@@ -264,19 +264,19 @@ def test_a_hostile_instance_name_keeps_xdist_names_equal(project: pytest.Pyteste
     assert junit_names(project.path / "xdist.xml") == serial
 
 
-def test_a_copied_summary_is_reported_and_scored_once(project: pytest.Pytester) -> None:
-    # A copied summary: same instance name, another file. Two items with one id would hide
-    # one of them; the file named after the instance is scored, the copy reported.
+def test_two_files_of_one_instance_get_distinct_ids(project: pytest.Pytester) -> None:
+    # A copied summary: same instance name, another file.
     data = project.path / "experiments/site/data"
     shutil.copy(data / "web-lat-8fz2q.json", data / "web-lat-8fz2q (copy).json")
     ids = [
         i for i in collected_ids(project, "experiments/web-latency", RESULTS) if "ai-verdict" in i
     ]
+    # The file named after the instance keeps the plain name.
     assert sorted(ids) == [
         "experiments/web-latency/experiment.yaml::quality[ai-verdict@web-lat-2bc7d]",
+        "experiments/web-latency/experiment.yaml::quality[ai-verdict@web-lat-8fz2q."
+        "web-lat-8fz2q%20%28copy%29]",
         "experiments/web-latency/experiment.yaml::quality[ai-verdict@web-lat-8fz2q]",
     ]
-    result = project.runpytest("-rA", "experiments/web-latency", RESULTS)
-    assert "web-lat-8fz2q (copy).json:1: holds instance 'web-lat-8fz2q'" in result.stdout.str()
     for nodeid in ids:
         assert ran(project.runpytest("-rA", nodeid, RESULTS)) == [nodeid]

@@ -195,15 +195,3 @@ def test_scoring_the_whole_real_corpus_takes_under_a_second(upstream: Path) -> N
     elapsed = time.perf_counter() - started
     assert scored == 24  # every result except id-102 and ui-showcase-demo has an experiment
     assert elapsed < 1.0
-
-
-def test_two_files_claiming_one_instance_keep_the_one_named_after_it(tmp_path: Path) -> None:
-    original = SITE / "kv-hdb-ccccc.json"
-    (tmp_path / "a-copy.json").write_bytes(original.read_bytes())
-    (tmp_path / "kv-hdb-ccccc.json").write_bytes(original.read_bytes())
-    site = load_site_data(tmp_path)
-    assert [r.path.name for r in site.results] == ["kv-hdb-ccccc.json"]
-    assert site.problems == (
-        f"{tmp_path / 'a-copy.json'}:1: holds instance 'kv-hdb-ccccc', already published in "
-        f"{tmp_path / 'kv-hdb-ccccc.json'}; ignored",
-    )
