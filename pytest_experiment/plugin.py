@@ -542,6 +542,12 @@ def pytest_terminal_summary(
             "experiment.yaml)",
             yellow=True,
         )
+    live = state.live_started if state is not None else None
+    held = getattr(live.out, "held", None) if live is not None else None
+    if held:
+        terminalreporter.write_sep("-", "experiment progress")
+        for line in held:
+            terminalreporter.write_line(line)
     board = config.stash[SCOREBOARD]
     if not board.experiments and not board.cleanup and not board.toil and not board.problems:
         return

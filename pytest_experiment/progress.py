@@ -24,6 +24,11 @@ class TerminalOutput(Output):
     def __init__(self, config: pytest.Config) -> None:
         self._config = config
         self._shown = False
+        # Under -q pytest prints one run of progress dots per file: a phase line in
+        # between would break it, so the lines wait for the end of the session.
+        self._quiet = config.get_verbosity() < 0
+        self.held: list[str] = []
+        """Lines kept back under -q, shown in the terminal summary."""
 
     @property
     def _reporter(self) -> pytest.TerminalReporter | None:
@@ -40,6 +45,9 @@ class TerminalOutput(Output):
             yield
 
     def line(self, text: str) -> None:
+        if self._quiet:
+            self.held.append(text)
+            return
         reporter = self._reporter
         if reporter is None:
             return
@@ -50,7 +58,7 @@ class TerminalOutput(Output):
 
     def status(self, text: str) -> None:
         reporter = self._reporter
-        if reporter is None or not reporter.isatty:
+        if reporter is None or not reporter.isatty or self._quiet:
             return
         with self._uncaptured():
             if not self._shown:

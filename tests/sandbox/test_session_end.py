@@ -207,3 +207,27 @@ def test_an_xdist_worker_killed_mid_run_has_its_instance_accounted_for(
         assert managed(k8s, prefix) == [], "reported deleted, so gone from the cluster"
     finally:
         delete_all(k8s, prefix)
+
+
+def test_quiet_keeps_phase_lines_off_the_progress_dots(
+    pytester: pytest.Pytester, sandbox: Sandbox, k8s: client.ApiClient, prefix: str,
+) -> None:  # fmt: skip
+    write(pytester, "quiet", experiment_doc(prefix))
+    try:
+        # run_live passes -v: two -q make pytest's quiet mode.
+        session = run_live(pytester, sandbox, "-q", "-q")
+        assert session.result.ret == pytest.ExitCode.OK, session.stdout
+        lines = session.stdout.splitlines()
+        instance = session.instance("quiet")["instance"]
+        # One unbroken run of outcome characters for the experiment's 24 items...
+        progress = [line for line in lines if line and set(line.split()[0]) <= set(".sxX")]
+        assert len(progress) == 1, lines
+        assert len(progress[0].split()[0]) == 24, progress
+        # ...and the phase lines after it, under their own heading.
+        heading = next(i for i, line in enumerate(lines) if "experiment progress" in line)
+        assert lines.index(progress[0]) < heading
+        held = lines[heading + 1 :]
+        assert f"{instance}: Complete" in held, lines
+        assert not any(line.startswith(f"{instance}: ") for line in lines[:heading]), lines
+    finally:
+        delete_all(k8s, prefix)
