@@ -418,7 +418,7 @@ def entering_lines(
             health = (app_status.get("health") or {}).get("status", "<unknown>")
             sync = (app_status.get("sync") or {}).get("status", "<unknown>")
             lines.append(f"application {app['metadata']['name']}: health {health}, sync {sync}")
-        return lines or [f"no ArgoCD applications labelled experiment={instance} yet"]
+        return lines or [f"no ArgoCD applications labelled with {instance} yet"]
     if phase == "Running":
         workflow = current.get("workflowStatus") or {}
         lines = [
@@ -514,4 +514,22 @@ def results_toil(name: str, instance: str, problem: str) -> ToilRecord:
         priority=3,
         experiment=name,
         categories=("quality",),
+    )
+
+
+def stuck_toil(name: str, instance: str, phase: str, stuck: StuckTarget) -> ToilRecord:
+    return ToilRecord(
+        title=f"Target {stuck.target} failed, {instance} stuck in {phase} - {stuck.reason}",
+        priority=2,
+        experiment=name,
+        categories=(FAILURE_CATEGORY.get(phase, "crossplane"),),
+    )
+
+
+def turn_toil(name: str, instance: str, turn: Turn) -> ToilRecord:
+    return ToilRecord(
+        title=f"Experiment turned Failed after Complete: {instance} - {turn.line()}",
+        priority=2,
+        experiment=name,
+        categories=("quality" if turn.type == "QualityGate" else "analyzer",),
     )
