@@ -26,6 +26,11 @@ from pytest_experiment.sandbox.kube import (
 )
 from pytest_experiment.sandbox.scenarios import ScenarioChoice
 
+try:
+    from pytest_experiment.sandbox.scenarios import OPERATOR_FLAVOURS
+except ImportError:  # TEMPORARY until the sandbox branch's flavours are merged
+    OPERATOR_FLAVOURS = ("real", "legacy")
+
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
