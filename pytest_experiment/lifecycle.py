@@ -200,6 +200,59 @@ def failed_claim(claims: Sequence[Obj], instance: str) -> StuckTarget | None:
     return None
 
 
+def explained(
+    stuck: StuckTarget,
+    *,
+    obj: Obj | None,
+    claims: Sequence[Obj] = (),
+    applications: Sequence[Obj] = (),
+) -> StuckTarget:
+    """``stuck`` with the reason the real operator keeps off the experiment: the Ready
+    condition of the target's claim, else the health of its applications."""
+    if not stuck.reason.startswith("no reason in the status"):
+        return stuck
+    instance = str(((obj or {}).get("metadata") or {}).get("name") or "")
+    cluster = next(
+        (
+            str(t.get("clusterName") or "")
+            for t in status(obj).get("targets") or []
+            if isinstance(t, Mapping) and t.get("name") == stuck.target
+        ),
+        "",
+    )
+    for claim in claims:
+        name = str((claim.get("metadata") or {}).get("name") or "")
+        if name != cluster and claim_target(claim, instance) != stuck.target:
+            continue
+        conditions = (claim.get("status") or {}).get("conditions") or []
+        ready = next(
+            (c for c in conditions if isinstance(c, Mapping) and c.get("type") == "Ready"), None
+        )
+        if ready is not None and ready.get("status") == "False" and ready.get("message"):
+            message = " ".join(str(ready["message"]).split())
+            reason = f" ({ready['reason']})" if ready.get("reason") else ""
+            return StuckTarget(
+                target=stuck.target,
+                reason=f"GKECluster {name} Ready=False{reason}: {message}",
+                source=stuck.source,
+            )
+    for app in applications:
+        labels = (app.get("metadata") or {}).get("labels") or {}
+        if labels.get("experiments.illm.io/target") not in (None, stuck.target):
+            continue
+        health = (app.get("status") or {}).get("health") or {}
+        if health.get("status") not in (None, "Healthy", "Progressing"):
+            app_name = (app.get("metadata") or {}).get("name")
+            message = " ".join(str(health.get("message") or "").split())
+            text = f"application {app_name} health {health.get('status')}"
+            return StuckTarget(
+                target=stuck.target,
+                reason=f"{text}: {message}" if message else text,
+                source=stuck.source,
+            )
+    return stuck
+
+
 # -- the real operator's formats -----------------------------------------------------------
 
 _GO_DURATION = re.compile(r"(\d+(?:\.\d+)?)(h|ms|us|µs|ns|m|s)")

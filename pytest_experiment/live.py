@@ -1031,6 +1031,7 @@ class _Follower:
 
     def _stuck(self, observed: Observed, phase: str, stuck: lifecycle.StuckTarget) -> CheckResult:
         """A target failed and the operator will not move on: fail now, not at the budget."""
+        stuck = self._explain(observed.obj, stuck)
         self.live.log_toil(lifecycle.stuck_toil(self.name, self.instance, phase, stuck))
         return CheckResult(
             Status.FAIL,
@@ -1042,6 +1043,22 @@ class _Follower:
                 "stuckTarget": stuck.target,
             },
         )
+
+    def _explain(self, obj: Obj | None, stuck: lifecycle.StuckTarget) -> lifecycle.StuckTarget:
+        """The target's reason from its claim or applications when the status has none."""
+        cluster = self.live.cluster
+        if cluster is None or not stuck.reason.startswith("no reason in the status"):
+            return stuck
+        claims: list[Obj] = []
+        applications: list[Obj] = []
+        with contextlib.suppress(ClusterError):
+            claims = cluster.list_claims(instance=self.instance, names=lifecycle.claim_names(obj))
+        explained = lifecycle.explained(stuck, obj=obj, claims=claims)
+        if explained is not stuck:
+            return explained
+        with contextlib.suppress(ClusterError):
+            applications = cluster.list_labelled(Labelled.APPLICATIONS, instance=self.instance)
+        return lifecycle.explained(stuck, obj=obj, applications=applications)
 
     def _ended_by_budget(self, observed: Observed, budget: float) -> CheckResult:
         """A manual-completion run ends by deletion; ``--experiment-budget-running`` is the

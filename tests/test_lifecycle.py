@@ -353,3 +353,24 @@ def test_a_failed_runs_summary_says_which_metrics_arrived_and_the_workflow_phase
     assert lifecycle.failed_summary_lines({"phase": "Failed"})[-1] == (
         "metrics: none collected (no metrics section)"
     )
+
+
+def test_a_stuck_target_is_explained_by_its_claim_or_its_applications() -> None:
+    current = {
+        "metadata": {"name": "i1"},
+        "status": {"phase": "Provisioning",
+                   "targets": [{"name": "app", "phase": "Failed", "clusterName": "i1-app"}]},
+    }  # fmt: skip
+    stuck = lifecycle.failed_target(current)
+    assert stuck is not None
+    by_claim = lifecycle.explained(
+        stuck, obj=current, claims=[claim("i1-app", "ReconcileError", message="quota CPUS")]
+    )
+    assert by_claim.reason == "GKECluster i1-app Ready=False (ReconcileError): quota CPUS"
+    degraded = {
+        "metadata": {"name": "i1-app", "labels": {"experiments.illm.io/target": "app"}},
+        "status": {"health": {"status": "Degraded", "message": "timed out progressing"}},
+    }
+    by_app = lifecycle.explained(stuck, obj=current, applications=[degraded])
+    assert by_app.reason == "application i1-app health Degraded: timed out progressing"
+    assert lifecycle.explained(stuck, obj=current) is stuck
