@@ -232,11 +232,19 @@ class _Publisher:
             observed = self.live.watcher(launch.namespace).observed(launch.instance)
             outcome.analyzer = rv.analysis_phase(observed.obj) or "Skipped"
         if outcome.turn is not None:
+            if outcome.turn.type == "AnalysisComplete":
+                # Its Job failed or vanished: for the AI verdict that is a failed analyzer.
+                outcome.analyzer = "Failed"
             self.say(f"{outcome.turn_line()}")
             self.live.log_toil(
                 lifecycle.turn_toil(launch.experiment.name, launch.instance, outcome.turn)
             )
             outcome.analyzer_details = (*outcome.analyzer_details, outcome.turn_line())
+            observed = self.live.watcher(launch.namespace).observed(launch.instance)
+            if not status(observed.obj).get("resultsURL"):
+                # The turn is the reason, already recorded as toil: no second record.
+                outcome.problem = f"{launch.instance} has no status.resultsURL"
+                return outcome
         summary = self.live.summary(launch)
         outcome.results_url = launch.results_url
         if summary is None:

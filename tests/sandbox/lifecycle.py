@@ -27,7 +27,9 @@ from pytest_experiment.sandbox.kube import (
 from pytest_experiment.sandbox.scenarios import ScenarioChoice
 
 try:
-    from pytest_experiment.sandbox.scenarios import OPERATOR_FLAVOURS
+    from pytest_experiment.sandbox.scenarios import (  # type: ignore[attr-defined]
+        OPERATOR_FLAVOURS as OPERATOR_FLAVOURS,
+    )
 except ImportError:  # TEMPORARY until the sandbox branch's flavours are merged
     OPERATOR_FLAVOURS = ("real", "legacy")
 
