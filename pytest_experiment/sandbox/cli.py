@@ -55,6 +55,13 @@ def _parser() -> argparse.ArgumentParser:
                 "--timeout", type=float, default=120.0, help="start-up budget per component"
             )
             command.add_argument(
+                "--crd",
+                type=Path,
+                default=None,
+                help="install the Experiment CRD from this file (e.g. the lab's real one) "
+                "instead of the bundled one (default: $EXPERIMENT_SANDBOX_CRD if set)",
+            )
+            command.add_argument(
                 "--no-install",
                 action="store_true",
                 help="fail instead of building missing binaries",
@@ -85,6 +92,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     start_timeout=args.timeout,
                     install_assets=not args.no_install,
                     stop_with_process=False,
+                    crd=args.crd or core.crd_from_env(),
                 ),
                 reuse=True,
             )

@@ -36,15 +36,32 @@ Log = Callable[[str], None]
 
 STATE_FILE = "state.json"
 OPERATOR = "operator"
+# Marks the operator Deployment unready when the operator process ends, however it ends.
+WATCHDOG = "operator-watchdog"
 STATE_VERSION = 1
 # Stop order: nothing may write to the API once it is going away, and the API
-# server hangs on shutdown without etcd.
-_STOP_STAGES = ((OPERATOR,), (control_plane.APISERVER, "seaweedfs"), (control_plane.ETCD,))
+# server hangs on shutdown without etcd. The watchdog outlives the operator
+# so that a stopped operator is also seen as unready.
+_STOP_STAGES = (
+    (OPERATOR,),
+    (WATCHDOG,),
+    (control_plane.APISERVER, "seaweedfs"),
+    (control_plane.ETCD,),
+)
 
 
 def default_state_dir() -> Path:
     """Where the CLI keeps its sandbox: ``$XDG_CACHE_HOME/pytest-experiment/sandbox``."""
     return assets_module.cache_root() / "sandbox"
+
+
+CRD_ENV = "EXPERIMENT_SANDBOX_CRD"
+
+
+def crd_from_env() -> Path | None:
+    """The Experiment CRD file named by ``EXPERIMENT_SANDBOX_CRD``, if set."""
+    value = os.environ.get(CRD_ENV, "").strip()
+    return Path(value).expanduser() if value else None
 
 
 def _stderr(message: str) -> None:
@@ -68,6 +85,8 @@ class SandboxConfig:
     start_timeout: float = 60.0
     install_assets: bool = True
     stop_with_process: bool = True
+    # The Experiment CRD to install (e.g. the lab's real one); None: the bundled CRD.
+    crd: Path | None = None
 
 
 class Sandbox:
@@ -339,7 +358,7 @@ def _start(
     control_plane.write_kubeconfig(kubeconfig, plane)
     api = api_client(kubeconfig)
     log("installing CRDs, namespaces and the operator Deployment")
-    install.install(api, log=log, timeout=config.start_timeout)
+    install.install(api, log=log, timeout=config.start_timeout, crd=config.crd)
     log("waiting for SeaweedFS S3")
     store = s3.wait(timeout=config.start_timeout)
     log("starting the simulated operator")
@@ -350,7 +369,7 @@ def _start(
         "AWS_SECRET_ACCESS_KEY": store.secret_key,
         "PYTHONUNBUFFERED": "1",
     }
-    supervisor.spawn(
+    operator = supervisor.spawn(
         OPERATOR,
         [
             sys.executable,
@@ -370,10 +389,26 @@ def _start(
     _wait_operator_ready(
         api, supervisor=supervisor, log_path=operator_log, timeout=config.start_timeout
     )
+    supervisor.spawn(
+        WATCHDOG,
+        [
+            sys.executable,
+            "-m",
+            "pytest_experiment.sandbox.operator",
+            "--kubeconfig",
+            str(kubeconfig),
+            "--watch-pid",
+            str(operator.pid),
+        ],
+        log=state_dir / "logs" / "operator-watchdog.log",
+        env=operator_env,
+        die_with_parent=die,
+    )
     state = {
         "version": STATE_VERSION,
         "startedAt": datetime.now(UTC).isoformat(),
         "timeScale": config.time_scale,
+        "crd": str(config.crd) if config.crd else None,
         "kubeconfig": str(kubeconfig),
         "s3Endpoint": store.endpoint,
         "accessKey": store.access_key,

@@ -134,7 +134,26 @@ def _manifest_docs(name: str) -> Iterator[Obj]:
             yield doc
 
 
-def experiment_crd(*, log: Log) -> Obj:
+def read_crd(path: Path) -> Obj:
+    """An Experiment CRD from a file (e.g. the lab's real one); ``SandboxError`` if it is not."""
+    try:
+        docs = [d for d in yaml.safe_load_all(path.read_text()) if d]
+    except (OSError, yaml.YAMLError) as exc:
+        raise SandboxError(f"cannot read the Experiment CRD {path}: {exc}") from exc
+    for doc in docs:
+        if (
+            isinstance(doc, dict)
+            and doc.get("kind") == "CustomResourceDefinition"
+            and (doc.get("metadata") or {}).get("name") == EXPERIMENT_CRD
+        ):
+            return doc
+    raise SandboxError(f"{path} holds no CustomResourceDefinition named {EXPERIMENT_CRD}")
+
+
+def experiment_crd(*, log: Log, path: Path | None = None) -> Obj:
+    if path is not None:
+        log(f"installing the Experiment CRD from {path}")
+        return read_crd(path)
     (crd,) = _manifest_docs("experiment-crd.yaml")
     spec_schema = load_experiment_schema()
     if spec_schema is None:
@@ -148,11 +167,11 @@ def experiment_crd(*, log: Log) -> Obj:
     return crd
 
 
-def manifests(*, log: Log) -> list[Obj]:
+def manifests(*, log: Log, crd: Path | None = None) -> list[Obj]:
     docs: list[Obj] = []
     for name in MANIFESTS:
         if name == "experiment-crd.yaml":
-            docs.append(experiment_crd(log=log))
+            docs.append(experiment_crd(log=log, path=crd))
         else:
             docs.extend(_manifest_docs(name))
     return docs
@@ -173,10 +192,15 @@ def _create(api: client.ApiClient, doc: Obj) -> None:
         raise SandboxError(f"the sandbox installer does not handle kind {kind}")
 
 
-def install(api: client.ApiClient, *, log: Log, timeout: float = 30.0) -> None:
-    """Create every manifest (existing objects are kept) and wait for the CRDs to serve."""
+def install(
+    api: client.ApiClient, *, log: Log, timeout: float = 30.0, crd: Path | None = None
+) -> None:
+    """Create every manifest (existing objects are kept) and wait for the CRDs to serve.
+
+    ``crd``: install the Experiment CRD from this file instead of the bundled one.
+    """
     crd_names: list[str] = []
-    for doc in manifests(log=log):
+    for doc in manifests(log=log, crd=crd):
         if doc["kind"] == "CustomResourceDefinition":
             crd_names.append(doc["metadata"]["name"])
         try:

@@ -16,7 +16,14 @@ Options understood by every scenario:
 - ``verdict``: the machine verdict written when success criteria exist
   (default ``confirmed``);
 - ``aiVerdict``: the analyzer's ``analysis.hypothesisVerdict``;
-- ``workloadPods``: ``false`` leaves only infrastructure pods in ``cpu_by_pod``.
+- ``workloadPods``: ``false`` leaves only infrastructure pods in ``cpu_by_pod``;
+- ``operator``: ``legacy`` makes the older operator the seeds describe run this
+  experiment (``real``, the default, behaves as the lab's current operator);
+- ``minDataCoverage``, ``recoverAfter``: for the ``quality-gate-*`` scenarios,
+  the coverage the gate asks for when the experiment declares none (default
+  1.0) and the re-collection after which data arrives (default 1).
+
+The scenario ``legacy-operator`` is the happy path run by the legacy operator.
 
 The operator reads the ConfigMap when it first sees an instance, so set the
 scenario before creating the Experiment.
@@ -63,6 +70,15 @@ class Scenario(StrEnum):
     NO_REVIEW_GATE = "no-review-gate"
     UNITLESS_LATENCY = "unitless-latency"
     OPERATOR_DOWN = "operator-down"
+    QUALITY_GATE_RECOLLECT = "quality-gate-recollect"
+    QUALITY_GATE_EXHAUSTED = "quality-gate-exhausted"
+    ANALYZER_JOB_GONE = "analyzer-job-gone"
+    LEGACY_OPERATOR = "legacy-operator"
+
+
+# The two operators the sandbox can play: the lab's current one, and the older
+# one the seeds describe (a written Pending, `experiment=` labels, …).
+OPERATOR_FLAVOURS = ("real", "legacy")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -81,6 +97,13 @@ class ScenarioChoice:
 
     def option(self, name: str, default: Any = None) -> Any:
         return self.options.get(name, default)
+
+    @property
+    def flavour(self) -> str:
+        """Which operator runs the experiment: ``real`` or ``legacy``."""
+        if self.scenario is Scenario.LEGACY_OPERATOR:
+            return "legacy"
+        return str(self.options.get("operator") or "real")
 
     def encode(self) -> str:
         if not self.options:
@@ -108,10 +131,37 @@ def parse_choice(raw: str) -> ScenarioChoice:
         options = {k: v for k, v in document.items() if k != "scenario"}
         text = str(document.get("scenario", Scenario.HAPPY.value))
     try:
-        return ScenarioChoice(scenario=Scenario(text), options=options)
+        scenario = Scenario(text)
     except ValueError as exc:
         known = ", ".join(s.value for s in Scenario)
         raise SandboxError(f"unknown scenario {text!r}; known: {known}") from exc
+    _validate_flavour(options)
+    return ScenarioChoice(scenario=scenario, options=options)
+
+
+def _validate_flavour(options: Mapping[str, Any]) -> None:
+    flavour = options.get("operator")
+    if flavour is not None and flavour not in OPERATOR_FLAVOURS:
+        raise SandboxError(
+            f"unknown operator flavour {flavour!r}; known: {', '.join(OPERATOR_FLAVOURS)}"
+        )
+
+
+def flavour_options(flavour: str, **options: Any) -> dict[str, Any]:
+    """Scenario options that make ``flavour``'s operator run the experiment.
+
+    ``set_scenario(api, prefix, "fail-running", options=flavour_options("legacy"))``;
+    parametrize a test over ``OPERATOR_FLAVOURS`` to run it against both operators.
+    """
+    _validate_flavour({"operator": flavour})
+    return {**options, "operator": flavour} if flavour != "real" else dict(options)
+
+
+def flavour_choice(
+    flavour: str, scenario: Scenario | str = Scenario.HAPPY, **options: Any
+) -> ScenarioChoice:
+    """The scenario choice of ``scenario`` run by ``flavour``'s operator."""
+    return ScenarioChoice(scenario=Scenario(scenario), options=flavour_options(flavour, **options))
 
 
 def choose(data: Mapping[str, str], *, instance: str, generate_name: str | None) -> ScenarioChoice:
@@ -152,6 +202,7 @@ def set_scenario(
     before returning, so a pre-flight check right after this call sees it.
     """
     _validate_key(generate_name)
+    _validate_flavour(options or {})
     choice = ScenarioChoice(scenario=Scenario(scenario), options=dict(options or {}))
     data = _patch_data(api, {generate_name: choice.encode()})
     if operator_down(data):

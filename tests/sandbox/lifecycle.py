@@ -13,6 +13,7 @@ from kubernetes import client
 
 from pytest_experiment.errors import SandboxError
 from pytest_experiment.sandbox import Sandbox, SandboxConfig, start_sandbox
+from pytest_experiment.sandbox.core import crd_from_env
 from pytest_experiment.sandbox.kube import (
     EXPERIMENTS,
     WORKFLOW_TEMPLATES,
@@ -299,6 +300,6 @@ def ensure_template(api: client.ApiClient) -> str:
 def start_test_sandbox() -> Sandbox:
     """A new sandbox at the tests' time scale; the test fails, briefly, if it cannot start."""
     try:
-        return start_sandbox(SandboxConfig(time_scale=TIME_SCALE))
+        return start_sandbox(SandboxConfig(time_scale=TIME_SCALE, crd=crd_from_env()))
     except SandboxError as exc:
         pytest.fail(f"sandbox did not start: {exc}", pytrace=False)

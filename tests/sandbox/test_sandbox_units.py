@@ -151,8 +151,8 @@ def test_summary_is_deterministic_and_costed() -> None:
 
     assert first == build_summary(**arguments)
     assert first["durationSeconds"] == 2.0
-    # 2 s at scale 0.001 is 2000 s simulated on a spot e2-standard-4.
-    assert first["costEstimate"]["totalUSD"] == pytest.approx(0.134 * 0.3 * 2000 / 3600)
+    # 2 s at scale 0.001 is 2000 s simulated on a spot e2-standard-4 (0.2x on-demand).
+    assert first["costEstimate"]["totalUSD"] == pytest.approx(0.134 * 0.2 * 2000 / 3600)
     assert first["targets"][0]["clusterType"] == "gke"
 
 
@@ -169,7 +169,7 @@ def test_workload_pods_option_leaves_only_infrastructure() -> None:
     start = datetime(2026, 2, 18, 19, 41, 50, tzinfo=UTC)
     document = build_summary(
         experiment=_experiment(),
-        choice=ScenarioChoice(options={"workloadPods": False}),
+        choice=ScenarioChoice(scenario=Scenario.CADVISOR_ONLY, options={"workloadPods": False}),
         status=_status(start),
         completed_at=start + timedelta(seconds=2),
         time_scale=0.001,
@@ -205,14 +205,19 @@ def test_analysis_sections_follow_analyzer_config() -> None:
         "generatedAt",
         "model",
     }
-    assert analysis["hypothesisVerdict"] == "confirmed"
+    assert analysis["hypothesisVerdict"] == "validated"
+    assert all(isinstance(analysis[s], dict) for s in ("metricInsights", "glossary"))
     override = build_analysis(
         spec=doc["spec"],
         summary=document,
-        choice=ScenarioChoice(options={"aiVerdict": "validated"}),
+        choice=ScenarioChoice(options={"aiVerdict": "invalidated"}),
         generated_at=start,
     )
-    assert override["hypothesisVerdict"] == "validated"
+    assert override["hypothesisVerdict"] == "invalidated"
+    legacy = build_analysis(
+        spec=doc["spec"], summary=document, choice=ScenarioChoice(), generated_at=start, legacy=True
+    )
+    assert legacy["hypothesisVerdict"] == "confirmed"
 
 
 def _fake_binaries(directory: Path, names: tuple[str, ...] = ("etcd", "kube-apiserver")) -> None:

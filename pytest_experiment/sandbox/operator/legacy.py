@@ -1,0 +1,403 @@
+"""The older operator the seeds describe, kept so the harness is proven against both.
+
+Its conventions: it writes ``Pending``; ``phaseTimestamps``,
+``analysisPhaseTimestamps``, ``reviewPhaseTimestamps`` and ``observedGeneration``
+(pruned by the API server under the real CRD, which does not declare them);
+``Progressing``/``Complete``/``Failed`` conditions; Kubernetes Events;
+``experiment=<instance>`` labels, hashed claim names, ``<instance>-analyzer``;
+confirmed/rejected verdicts; and an early failure fails the experiment.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from kubernetes import client
+
+from pytest_experiment.sandbox.kube import EXPERIMENTS, Obj
+from pytest_experiment.sandbox.operator import cloud
+from pytest_experiment.sandbox.operator.config import (
+    FINALIZER,
+    LEGACY,
+    PR_REPOSITORY,
+    REVIEW_ANNOTATION,
+    instance,
+    manual,
+    meta,
+    micros,
+    namespace,
+    now,
+    pr_number,
+    publishes,
+    seconds,
+    spec,
+    status,
+)
+from pytest_experiment.sandbox.operator.context import Ctx, Track
+from pytest_experiment.sandbox.scenarios import Scenario
+from pytest_experiment.sandbox.summary import build_analysis, build_summary, machine_verdict
+
+log = logging.getLogger("experiment-operator")
+
+
+def reconcile(ctx: Ctx, obj: Obj, track: Track) -> None:
+    if meta(obj).get("deletionTimestamp"):
+        _finalize(ctx, obj)
+        return
+    finalizers = list(meta(obj).get("finalizers") or [])
+    if FINALIZER not in finalizers:
+        ctx.set_finalizers(obj, [*finalizers, FINALIZER])
+        return
+    phase = status(obj).get("phase")
+    step = {
+        None: _start,
+        "": _start,
+        "Pending": _pending,
+        "Provisioning": _provisioning,
+        "Ready": _ready,
+        "Running": _running,
+        "Complete": _complete,
+    }.get(phase)
+    if step is not None:
+        step(ctx, obj, track)
+
+
+def _start(ctx: Ctx, obj: Obj, track: Track) -> None:
+    _transition(ctx, obj, track, "Pending", message="Experiment accepted")
+
+
+def _early_failure(ctx: Ctx, obj: Obj, track: Track, phase: str, default: str) -> bool:
+    scenario = track.choice.scenario
+    if scenario.value == f"stuck-{phase.lower()}":
+        return True
+    if not ctx.due(obj, track, phase, getattr(ctx.config.durations, phase.lower())):
+        return True
+    if scenario.value != f"fail-{phase.lower()}":
+        return False
+    message = str(track.choice.option("message", default))
+    targets = [dict(t) for t in status(obj).get("targets") or []]
+    if phase == "Provisioning":
+        for target in targets:
+            target["phase"] = "Failed"
+            if target.get("clusterName") != "hub":
+                cloud.set_claim(
+                    ctx,
+                    namespace(obj),
+                    str(target["clusterName"]),
+                    ready=False,
+                    state="ERROR",
+                    reason="ReconcileError",
+                    message=message,
+                )
+    if phase == "Ready":
+        cloud.set_applications(ctx, obj, LEGACY, health="Degraded", sync="Synced", message=message)
+    extra: Obj = {"targets": targets} if phase == "Provisioning" else {}
+    _fail(ctx, obj, track, phase, message, **extra)
+    return True
+
+
+def _pending(ctx: Ctx, obj: Obj, track: Track) -> None:
+    default = "admission failed: target quota exceeded for project illm-lab"
+    if _early_failure(ctx, obj, track, "Pending", default):
+        return
+    targets = []
+    for declared in cloud.spec_targets(obj):
+        cluster = declared.get("cluster") or {}
+        name = str(declared.get("name"))
+        if cluster.get("type") == "gke":
+            cloud.create_claim(ctx, obj, LEGACY, target=name, cluster=cluster)
+        targets.append(
+            {
+                "name": name,
+                "phase": "Provisioning",
+                "clusterName": LEGACY.cluster_name(instance(obj), name, cluster),
+                "machineType": cluster.get("machineType") or "e2-medium",
+                "nodeCount": int(cluster.get("nodeCount") or 1),
+                "components": cloud.component_apps(declared),
+            }
+        )
+    _transition(
+        ctx, obj, track, "Provisioning", message="Provisioning target clusters", targets=targets
+    )
+
+
+def _provisioning(ctx: Ctx, obj: Obj, track: Track) -> None:
+    default = (
+        "GKECluster claim failed: googleapi: Error 403: Insufficient regional quota "
+        'to satisfy request: resource "CPUS"'
+    )
+    if _early_failure(ctx, obj, track, "Provisioning", default):
+        return
+    targets = [dict(t) for t in status(obj).get("targets") or []]
+    declared = {str(t.get("name")): t for t in cloud.spec_targets(obj)}
+    for target in targets:
+        if target.get("clusterName") != "hub":
+            cloud.set_claim(
+                ctx,
+                namespace(obj),
+                str(target["clusterName"]),
+                ready=True,
+                state="RUNNING",
+                reason="Available",
+                message="Cluster is running",
+            )
+        cloud.create_applications(
+            ctx, obj, LEGACY, {**declared.get(str(target["name"]), {}), **target}
+        )
+        target.update(
+            phase="Ready", appsCreated=True, deployedLayers=["infrastructure", "applications"]
+        )
+    _transition(
+        ctx, obj, track, "Ready", message="Clusters ready; applications syncing", targets=targets
+    )
+
+
+def _ready(ctx: Ctx, obj: Obj, track: Track) -> None:
+    default = "Application health Degraded: Deployment has timed out progressing"
+    if _early_failure(ctx, obj, track, "Ready", default):
+        return
+    cloud.set_applications(ctx, obj, LEGACY, health="Healthy", sync="Synced")
+    name = cloud.create_workflow(ctx, obj, LEGACY, inline=False, manual=manual(obj))
+    workflow = {"name": name, "phase": "Running", "startedAt": seconds(now())}
+    _transition(
+        ctx, obj, track, "Running", message=f"Workflow {name} running", workflowStatus=workflow
+    )
+
+
+def _running(ctx: Ctx, obj: Obj, track: Track) -> None:
+    workflow = dict(status(obj).get("workflowStatus") or {})
+    if workflow.get("phase") != "Running":
+        return
+    template = str((spec(obj).get("workflow") or {}).get("template") or "")
+    if not cloud.template_exists(ctx, template):
+        # Argo fails a workflow whose template is missing as soon as it sees it.
+        message = f'workflowtemplates.argoproj.io "{template}" not found'
+        cloud.finish_workflow(ctx, workflow["name"], phase="Error", message=message)
+        workflow.update(phase="Error", finishedAt=seconds(now()))
+        text = f"Workflow {workflow['name']} failed: {message}"
+        _fail(ctx, obj, track, "Running", text, workflowStatus=workflow)
+        return
+    if track.choice.scenario is Scenario.STUCK_RUNNING or not ctx.due(
+        obj, track, "Running", ctx.config.durations.running
+    ):
+        return
+    if track.choice.scenario is Scenario.FAIL_RUNNING:
+        message = str(track.choice.option("message", "step validate-results failed: exit code 1"))
+        cloud.finish_workflow(ctx, workflow["name"], phase="Failed", message=message)
+        workflow.update(phase="Failed", finishedAt=seconds(now()))
+        text = f"Workflow {workflow['name']} failed: {message}"
+        _fail(ctx, obj, track, "Running", text, workflowStatus=workflow)
+        return
+    cloud.finish_workflow(ctx, workflow["name"], phase="Succeeded")
+    workflow.update(phase="Succeeded", finishedAt=seconds(now()))
+    if manual(obj):
+        ctx.patch_status(obj, {"workflowStatus": workflow})
+        return
+    _complete_run(ctx, obj, track, workflow)
+
+
+def _complete_run(ctx: Ctx, obj: Obj, track: Track, workflow: Obj) -> None:
+    name = instance(obj)
+    summary = build_summary(
+        experiment=obj,
+        choice=track.choice,
+        status={**status(obj), "workflowStatus": workflow},
+        completed_at=now(),
+        time_scale=ctx.config.time_scale,
+        legacy=True,
+    )
+    ctx.put_json(f"{name}/metrics-snapshot.json", summary["metrics"])
+    # The summary is in S3 before Complete is visible: readers fetch it on Complete.
+    ctx.put_json(f"{name}/summary.json", summary)
+    cloud.delete_cloud(ctx, obj, LEGACY, workflow=False)
+    fields: Obj = {
+        "workflowStatus": workflow,
+        "resultsURL": f"s3://{ctx.config.bucket}/{name}/",
+        "resourcesCleaned": True,
+    }
+    verdict = machine_verdict(summary)
+    if verdict:
+        fields["hypothesisResult"] = verdict
+    if publishes(obj):
+        fields["published"] = True
+        if track.choice.scenario is not Scenario.NO_PR:
+            number = pr_number(name)
+            fields.update(
+                publishBranch=LEGACY.publish_branch(name),
+                publishPRNumber=number,
+                publishPRURL=f"{PR_REPOSITORY}/pull/{number}",
+            )
+        skipped = track.choice.scenario is Scenario.ANALYZER_SKIP
+        fields["analysisPhase"] = "Skipped" if skipped else "Pending"
+        fields["analysisPhaseTimestamps"] = {fields["analysisPhase"]: micros(now())}
+        if not skipped:
+            fields["analysisJobName"] = LEGACY.analyzer_job(name)
+        track.enter(f"analysis-{fields['analysisPhase']}")
+    done = {"type": "Complete", "status": "True", "reason": "Succeeded"}
+    _transition(
+        ctx, obj, track, "Complete", message="Results collected", conditions=[done], **fields
+    )
+
+
+def _complete(ctx: Ctx, obj: Obj, track: Track) -> None:
+    if not publishes(obj):
+        return
+    current = status(obj)
+    durations = ctx.config.durations
+    phase = current.get("analysisPhase")
+    job = LEGACY.analyzer_job(instance(obj))
+    scenario = track.choice.scenario
+    if phase == "Pending":
+        if ctx.due(obj, track, "analysis-Pending", durations.analyzer_pending):
+            cloud.create_analyzer_job(ctx, obj, LEGACY)
+            _set_stamped(ctx, obj, track, "analysisPhase", "Running")
+        return
+    if phase == "Running":
+        if scenario is Scenario.ANALYZER_TIMEOUT or not ctx.due(
+            obj, track, "analysis-Running", durations.analyzer_running
+        ):
+            return
+        if scenario is Scenario.ANALYZER_FAIL:
+            cloud.finish_analyzer_job(ctx, job, succeeded=False)
+            _set_stamped(ctx, obj, track, "analysisPhase", "Failed")
+            return
+        key = f"{instance(obj)}/summary.json"
+        summary = ctx.get_json(key)
+        summary["analysis"] = build_analysis(
+            spec=spec(obj), summary=summary, choice=track.choice, generated_at=now(), legacy=True
+        )
+        ctx.put_json(key, summary)
+        cloud.finish_analyzer_job(ctx, job, succeeded=True)
+        _set_stamped(ctx, obj, track, "analysisPhase", "Succeeded")
+        return
+    review = current.get("reviewPhase")
+    if scenario is Scenario.NO_REVIEW_GATE:
+        return
+    if not review:
+        if ctx.due(obj, track, f"analysis-{phase}", durations.review_pending):
+            _set_stamped(ctx, obj, track, "reviewPhase", "Pending")
+        return
+    if review != "Pending":
+        return
+    decision = (meta(obj).get("annotations") or {}).get(REVIEW_ANNOTATION)
+    number = current.get("publishPRNumber")
+    if decision == "approved":
+        if number:
+            _event(ctx, obj, "PRMerged", f"Squash-merged PR #{number} and deleted its branch")
+        _set_stamped(ctx, obj, track, "reviewPhase", "Approved")
+    elif decision == "rejected" or (
+        scenario is Scenario.REVIEW_REJECTED
+        and ctx.due(obj, track, "review-Pending", durations.reviewer_rejects)
+    ):
+        if number:
+            _event(ctx, obj, "PRClosed", f"Closed PR #{number} and deleted its branch")
+        _set_stamped(ctx, obj, track, "reviewPhase", "Rejected")
+
+
+def _finalize(ctx: Ctx, obj: Obj) -> None:
+    finalizers = list(meta(obj).get("finalizers") or [])
+    if FINALIZER not in finalizers:
+        return
+    cloud.delete_cloud(ctx, obj, LEGACY, workflow=True)
+    cloud.delete_analyzer_job(ctx, LEGACY.analyzer_job(instance(obj)))
+    current = status(obj)
+    if current.get("reviewPhase") == "Pending" and current.get("publishPRNumber"):
+        number = current["publishPRNumber"]
+        ctx.record_pr(int(number), "closed")
+        _event(
+            ctx,
+            obj,
+            "PRClosed",
+            f"Closed PR #{number} ({current.get('publishPRURL')}): "
+            "experiment deleted while review was pending",
+        )
+    ctx.set_finalizers(obj, [f for f in finalizers if f != FINALIZER])
+
+
+# -- status writes ----------------------------------------------------------------
+
+
+def _set_stamped(ctx: Ctx, obj: Obj, track: Track, field: str, phase: str) -> None:
+    stamps_field = f"{field}Timestamps"
+    stamps = {**(status(obj).get(stamps_field) or {}), phase: micros(now())}
+    ctx.patch_status(obj, {field: phase, stamps_field: stamps})
+    track.enter(f"{field.removesuffix('Phase')}-{phase}")
+
+
+def _transition(
+    ctx: Ctx,
+    obj: Obj,
+    track: Track,
+    phase: str,
+    *,
+    message: str,
+    conditions: Sequence[Obj] = (),
+    **fields: Any,
+) -> None:
+    current = status(obj)
+    entered = micros(now())
+    stamps = {**(current.get("phaseTimestamps") or {}), phase: entered}
+    terminal = phase in ("Complete", "Failed")
+    generation = meta(obj).get("generation", 1)
+    updates = [
+        {"type": "Progressing", "status": "False" if terminal else "True", "reason": phase},
+        *conditions,
+    ]
+    merged = {c.get("type"): dict(c) for c in current.get("conditions") or []}
+    for update in updates:
+        merged[update["type"]] = {
+            **update,
+            "message": message,
+            "lastTransitionTime": seconds(now()),
+            "observedGeneration": generation,
+        }
+    if terminal:
+        fields.setdefault("completedAt", entered)
+    ctx.patch_status(
+        obj,
+        {
+            "phase": phase,
+            "phaseTimestamps": stamps,
+            "observedGeneration": generation,
+            "conditions": list(merged.values()),
+            **fields,
+        },
+    )
+    track.enter(phase)
+    log.info(
+        "experiment=%s phase %s -> %s: %s", instance(obj), current.get("phase"), phase, message
+    )
+    _event(ctx, obj, phase, message, warning=phase == "Failed")
+
+
+def _fail(ctx: Ctx, obj: Obj, track: Track, during: str, message: str, **fields: Any) -> None:
+    failed = {"type": "Failed", "status": "True", "reason": f"{during}Failed"}
+    _transition(ctx, obj, track, "Failed", message=message, conditions=[failed], **fields)
+
+
+def _event(ctx: Ctx, obj: Obj, reason: str, message: str, *, warning: bool = False) -> None:
+    m = meta(obj)
+    at = seconds(now())
+    body = {
+        "metadata": {"generateName": f"{m['name']}.", "namespace": m["namespace"]},
+        "involvedObject": {
+            "apiVersion": EXPERIMENTS.api_version,
+            "kind": "Experiment",
+            "name": m["name"],
+            "namespace": m["namespace"],
+            "uid": m.get("uid"),
+        },
+        "reason": reason,
+        "message": message,
+        "type": "Warning" if warning else "Normal",
+        "source": {"component": "experiment-operator"},
+        "firstTimestamp": at,
+        "lastTimestamp": at,
+        "count": 1,
+    }
+    try:
+        ctx.core.create_namespaced_event(m["namespace"], body)
+    except client.ApiException as exc:
+        log.warning("experiment=%s event %s not recorded: %s", instance(obj), reason, exc)

@@ -1,0 +1,204 @@
+"""The operator's loop: list+watch caches, timers, and one reconcile per instance at a time.
+
+Reconciliation is level-triggered from the cache; the only waits are timers
+for the next simulated transition. Which operator (real or legacy) handles an
+instance is part of its scenario choice, read once when first seen.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable
+
+import botocore.exceptions
+import urllib3
+from kubernetes import client
+
+from pytest_experiment.errors import SandboxError
+from pytest_experiment.sandbox import kube
+from pytest_experiment.sandbox.kube import EXPERIMENTS, Obj
+from pytest_experiment.sandbox.operator import legacy, real
+from pytest_experiment.sandbox.operator.config import Conflict, OperatorConfig, meta
+from pytest_experiment.sandbox.operator.context import Ctx, Track
+from pytest_experiment.sandbox.s3 import s3_client
+from pytest_experiment.sandbox.scenarios import (
+    OPERATOR_NAMESPACE,
+    SCENARIO_CONFIGMAP,
+    Scenario,
+    ScenarioChoice,
+    choose,
+    operator_down,
+    read_scenarios,
+    write_operator_readiness,
+)
+
+log = logging.getLogger("experiment-operator")
+
+Reconcile = Callable[[Ctx, Obj, Track], None]
+FLAVOURS: dict[str, Reconcile] = {"real": real.reconcile, "legacy": legacy.reconcile}
+RETRY_DELAY = 0.2
+
+
+class Operator:
+    def __init__(self, config: OperatorConfig) -> None:
+        self._config = config
+        self._api = kube.api_client(config.kubeconfig)
+        self._ctx = Ctx(
+            config=config,
+            api=self._api,
+            s3=s3_client(
+                endpoint=config.s3_endpoint,
+                access_key=config.access_key or os.environ.get("AWS_ACCESS_KEY_ID", ""),
+                secret_key=config.secret_key or os.environ.get("AWS_SECRET_ACCESS_KEY", ""),
+            ),
+            schedule=self._schedule,
+            remember=self._remember,
+        )
+        self._events: queue.Queue[tuple[str, str, Obj]] = queue.Queue()
+        self._cache: dict[str, Obj] = {}
+        self._tracks: dict[str, Track] = {}
+        self._timers: list[tuple[float, int, str]] = []
+        self._sequence = itertools.count()
+        self._synced: set[str] = set()
+        self._scenario_data: dict[str, str] = {}
+        self._readiness: bool | None = None
+
+    def run(self, stop: threading.Event) -> None:
+        core = client.CoreV1Api(self._api)
+        informers = [
+            kube.Informer(
+                kube.custom_lister(self._api, EXPERIMENTS, namespace=None),
+                name="experiments",
+                on_event=lambda kind, obj: self._events.put(("experiment", kind, obj)),
+                on_synced=lambda: self._events.put(("synced", "experiments", {})),
+            ),
+            kube.Informer(
+                lambda **kw: core.list_namespaced_config_map(OPERATOR_NAMESPACE, **kw),
+                name="scenarios",
+                on_event=lambda kind, obj: self._events.put(("scenarios", kind, obj)),
+                on_synced=lambda: self._events.put(("synced", "scenarios", {})),
+                field_selector=f"metadata.name={SCENARIO_CONFIGMAP}",
+            ),
+        ]
+        for informer in informers:
+            threading.Thread(target=informer.run, args=(stop,), daemon=True).start()
+        log.info("operator started (time scale %s)", self._config.time_scale)
+        try:
+            while not stop.is_set():
+                try:
+                    source, kind, obj = self._events.get(timeout=self._next_timeout())
+                except queue.Empty:
+                    self._fire_timers()
+                    continue
+                self._handle(source, kind, obj)
+                self._fire_timers()
+        finally:
+            self._step_down()
+
+    def _step_down(self) -> None:
+        """A stopping operator stops claiming a ready replica (a killed one has a watchdog)."""
+        if not self._readiness:
+            return
+        try:
+            write_operator_readiness(self._api, ready=False)
+        except SandboxError as exc:
+            log.warning("could not mark the operator Deployment unready: %s", exc)
+
+    # -- timers -----------------------------------------------------------------
+
+    def _next_timeout(self) -> float | None:
+        if not self._timers:
+            return None
+        return max(0.0, self._timers[0][0] - time.monotonic())
+
+    def _schedule(self, key: str, delay: float) -> None:
+        at = time.monotonic() + max(0.0, delay)
+        heapq.heappush(self._timers, (at, next(self._sequence), key))
+
+    def _fire_timers(self) -> None:
+        due: set[str] = set()
+        while self._timers and self._timers[0][0] <= time.monotonic():
+            due.add(heapq.heappop(self._timers)[2])
+        for key in sorted(due):
+            self._reconcile_safely(key)
+
+    # -- events -----------------------------------------------------------------
+
+    def _handle(self, source: str, kind: str, obj: Obj) -> None:
+        if source == "synced":
+            self._synced.add(kind)
+            self._sync_readiness()
+            return
+        if source == "scenarios":
+            self._scenario_data = {} if kind == "DELETED" else dict(obj.get("data") or {})
+            self._sync_readiness()
+            return
+        key = kube.object_key(obj)
+        if kind == "DELETED":
+            self._cache.pop(key, None)
+            self._tracks.pop(key, None)
+            return
+        self._remember(obj)
+        self._reconcile_safely(key)
+
+    def _remember(self, obj: Obj) -> None:
+        key = kube.object_key(obj)
+        cached = self._cache.get(key)
+        if cached is None or kube.resource_version(obj) >= kube.resource_version(cached):
+            self._cache[key] = obj
+
+    def _sync_readiness(self) -> None:
+        if not {"experiments", "scenarios"} <= self._synced:
+            return
+        ready = not operator_down(self._scenario_data)
+        if ready != self._readiness:
+            write_operator_readiness(self._api, ready=ready)
+            self._readiness = ready
+            log.info("operator deployment readyReplicas=%d", int(ready))
+
+    def _track(self, obj: Obj) -> Track:
+        key = kube.object_key(obj)
+        track = self._tracks.get(key)
+        if track is None:
+            m = meta(obj)
+            try:
+                choice = choose(
+                    read_scenarios(self._api),
+                    instance=str(m.get("name")),
+                    generate_name=m.get("generateName"),
+                )
+            except SandboxError as exc:
+                # A bad ConfigMap value must not stop the operator.
+                log.warning("experiment=%s scenario unreadable (%s); using happy", key, exc)
+                choice = ScenarioChoice()
+            if choice.scenario is not Scenario.HAPPY or choice.options:
+                log.info("experiment=%s scenario %s", key, choice.encode())
+            track = self._tracks[key] = Track(choice=choice)
+        return track
+
+    def _reconcile_safely(self, key: str) -> None:
+        obj = self._cache.get(key)
+        if obj is None:
+            return
+        try:
+            track = self._track(obj)
+            if track.choice.scenario is Scenario.OPERATOR_DOWN:
+                return
+            FLAVOURS.get(track.choice.flavour, real.reconcile)(self._ctx, obj, track)
+        except Conflict:
+            log.debug("%s changed meanwhile; waiting for its next event", key)
+        except (
+            client.ApiException,
+            urllib3.exceptions.HTTPError,
+            botocore.exceptions.BotoCoreError,
+            botocore.exceptions.ClientError,
+            OSError,
+        ) as exc:
+            log.warning("experiment=%s reconcile failed: %s; retrying", key, exc)
+            self._schedule(key, RETRY_DELAY)

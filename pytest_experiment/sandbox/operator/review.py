@@ -1,0 +1,187 @@
+"""The analyzer Job, the review gate, deletion and the finalizer (real operator)."""
+
+from __future__ import annotations
+
+import logging
+
+from pytest_experiment.sandbox.kube import Obj
+from pytest_experiment.sandbox.operator import cloud
+from pytest_experiment.sandbox.operator.conditions import (
+    ANALYSIS_COMPLETE,
+    REVIEW_GATE,
+    with_condition,
+)
+from pytest_experiment.sandbox.operator.config import (
+    FINALIZER,
+    REAL,
+    REVIEW_ANNOTATION,
+    instance,
+    meta,
+    namespace,
+    now,
+    spec,
+    status,
+)
+from pytest_experiment.sandbox.operator.context import Ctx, Track
+from pytest_experiment.sandbox.scenarios import Scenario
+from pytest_experiment.sandbox.summary import build_analysis
+
+log = logging.getLogger("experiment-operator")
+
+TERMINAL_REVIEW = ("Approved", "Rejected", "Skipped")
+
+
+def released(obj: Obj) -> bool:
+    """Whether the operator is done with the instance and lets go of its finalizer."""
+    current = status(obj)
+    return (
+        current.get("phase") in ("Complete", "Failed")
+        and current.get("resourcesCleaned") is True
+        and current.get("reviewPhase") in TERMINAL_REVIEW
+    )
+
+
+def _fail_analysis(ctx: Ctx, obj: Obj, *, reason: str, message: str) -> None:
+    ctx.patch_status(
+        obj,
+        {
+            "phase": "Failed",
+            "analysisPhase": "Failed",
+            "reviewPhase": "Skipped",
+            "conditions": with_condition(
+                obj, kind=ANALYSIS_COMPLETE, true=False, reason=reason, message=message
+            ),
+        },
+    )
+    log.info("experiment=%s Complete -> Failed: %s", instance(obj), message)
+
+
+def analysis(ctx: Ctx, obj: Obj, track: Track) -> bool:
+    """Advance the analyzer; True once its phase is final."""
+    current = status(obj)
+    phase = current.get("analysisPhase")
+    if phase in ("Succeeded", "Failed", "Skipped"):
+        return True
+    durations = ctx.config.durations
+    job = str(current.get("analysisJobName") or REAL.analyzer_job(instance(obj)))
+    scenario = track.choice.scenario
+    if phase == "Pending":
+        # A 30 s poll: the Job is still active when it sees it, so Running.
+        if ctx.due(obj, track, "analysis", durations.analyzer_pending):
+            ctx.patch_status(obj, {"analysisPhase": "Running"})
+            track.enter("analysis-running")
+        return False
+    if scenario is Scenario.ANALYZER_TIMEOUT:
+        return False
+    if not ctx.due(obj, track, "analysis-running", durations.analyzer_running):
+        return False
+    if scenario is Scenario.ANALYZER_JOB_GONE:
+        cloud.delete_analyzer_job(ctx, job)
+    if not cloud.analyzer_job_exists(ctx, job):
+        _fail_analysis(ctx, obj, reason="JobNotFound", message=f"Analyzer Job {job} not found")
+        return False
+    if scenario is Scenario.ANALYZER_FAIL:
+        cloud.finish_analyzer_job(ctx, job, succeeded=False)
+        _fail_analysis(
+            ctx,
+            obj,
+            reason="Failed",
+            message="Analyzer Job failed: Job has reached the specified backoff limit",
+        )
+        return False
+    key = f"{instance(obj)}/summary.json"
+    summary = ctx.get_json(key)
+    summary["analysis"] = build_analysis(
+        spec=spec(obj), summary=summary, choice=track.choice, generated_at=now()
+    )
+    ctx.put_json(key, summary)
+    cloud.finish_analyzer_job(ctx, job, succeeded=True)
+    ctx.patch_status(
+        obj,
+        {
+            "analysisPhase": "Succeeded",
+            "conditions": with_condition(
+                obj,
+                kind=ANALYSIS_COMPLETE,
+                true=True,
+                reason="Succeeded",
+                message=f"Analyzer Job {job} completed",
+            ),
+        },
+    )
+    return False
+
+
+def _decide(ctx: Ctx, obj: Obj, number: int, decision: str) -> None:
+    approved = decision == "approved"
+    ctx.record_pr(number, "merged" if approved else "closed")
+    message = (
+        f"PR #{number} merged after human approval"
+        if approved
+        else f"PR #{number} closed after human rejection"
+    )
+    phase = "Approved" if approved else "Rejected"
+    ctx.patch_status(
+        obj,
+        {
+            "reviewPhase": phase,
+            "conditions": with_condition(
+                obj, kind=REVIEW_GATE, true=approved, reason=phase, message=message
+            ),
+        },
+    )
+    log.info("experiment=%s %s", instance(obj), message)
+
+
+def review(ctx: Ctx, obj: Obj, track: Track) -> None:
+    current = status(obj)
+    number = current.get("publishPRNumber")
+    phase = current.get("reviewPhase")
+    if phase in TERMINAL_REVIEW or track.choice.scenario is Scenario.NO_REVIEW_GATE:
+        # An operator from before the review gate never sets reviewPhase.
+        return
+    if not number:
+        ctx.patch_status(obj, {"reviewPhase": "Skipped"})
+        return
+    if phase is None:
+        if ctx.due(obj, track, "analysis-done", ctx.config.durations.review_pending):
+            hint = (
+                f"Review PR #{number}, then: kubectl annotate experiment {instance(obj)} "
+                f"-n {namespace(obj)} {REVIEW_ANNOTATION}=approved (or =rejected)"
+            )
+            ctx.patch_status(
+                obj,
+                {
+                    "reviewPhase": "Pending",
+                    "conditions": with_condition(
+                        obj, kind=REVIEW_GATE, true=False, reason="AwaitingReview", message=hint
+                    ),
+                },
+            )
+            track.enter("review")
+        return
+    decision = (meta(obj).get("annotations") or {}).get(REVIEW_ANNOTATION)
+    if decision in ("approved", "rejected"):
+        _decide(ctx, obj, int(number), str(decision))
+    elif track.choice.scenario is Scenario.REVIEW_REJECTED and ctx.due(
+        obj, track, "review", ctx.config.durations.reviewer_rejects
+    ):
+        _decide(ctx, obj, int(number), "rejected")
+
+
+def finalize(ctx: Ctx, obj: Obj, track: Track) -> None:
+    """Deletion: close a PR still under review, clean up, then let the object go."""
+    finalizers = list(meta(obj).get("finalizers") or [])
+    if FINALIZER not in finalizers:
+        return
+    current = status(obj)
+    number = current.get("publishPRNumber")
+    if current.get("reviewPhase") == "Pending" and number:
+        ctx.record_pr(int(number), "closed")
+        log.info("experiment=%s deleted while review pending: closed PR #%s", instance(obj), number)
+    cloud.delete_cloud(ctx, obj, REAL, workflow=True)
+    job = current.get("analysisJobName")
+    if job:
+        cloud.delete_analyzer_job(ctx, str(job))
+    ctx.set_finalizers(obj, [f for f in finalizers if f != FINALIZER])
+    log.info("experiment=%s finalized", instance(obj))
