@@ -25,14 +25,8 @@ from pytest_experiment.sandbox.kube import (
     wait_for_object,
     wait_until,
 )
+from pytest_experiment.sandbox.scenarios import OPERATOR_FLAVOURS as OPERATOR_FLAVOURS
 from pytest_experiment.sandbox.scenarios import ScenarioChoice
-
-try:
-    from pytest_experiment.sandbox.scenarios import (  # type: ignore[attr-defined]
-        OPERATOR_FLAVOURS as OPERATOR_FLAVOURS,
-    )
-except ImportError:  # TEMPORARY until the sandbox branch's flavours are merged
-    OPERATOR_FLAVOURS = ("real", "legacy")
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
