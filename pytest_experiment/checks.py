@@ -14,6 +14,7 @@ by a conftest through the plugin hook get no such guarantee.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -89,13 +90,23 @@ def _mapping(value: Any) -> Mapping[str, Any] | None:
     return value if isinstance(value, Mapping) else None
 
 
+NO_METRICS = "summary has no metrics section"
+
+
 def _queries(summary: Any) -> tuple[Mapping[str, Any] | None, str]:
-    """``metrics.queries``, or None and why it cannot be read."""
+    """``metrics.queries``, or why it cannot be read.
+
+    The operator leaves the ``metrics`` section out when it collected nothing,
+    so an absent (or null) section is *empty*, not unreadable: it comes back as
+    an empty mapping with the reason, and every declared metric counts as
+    missing. A section of any other unexpected shape gives None: not
+    measurable, which the checks report as such rather than guess.
+    """
     if not isinstance(summary, Mapping):
         return None, f"summary is a {_type(summary)}, not an object"
-    if "metrics" not in summary:
-        return None, "summary has no metrics section (older schema)"
-    metrics = summary["metrics"]
+    metrics = summary.get("metrics")
+    if metrics is None:
+        return {}, NO_METRICS
     if not isinstance(metrics, Mapping):
         return None, f"metrics section is a {_type(metrics)}, not an object"
     queries = metrics.get("queries")
@@ -111,8 +122,52 @@ def _first_line(text: str, limit: int = 160) -> str:
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
+# A number as published: JSON numbers, or the decimal strings Prometheus
+# serialises sample values as. Python's float() would also take "1_0", "nan"
+# and "Infinity", none of which a chart can plot.
+_DECIMAL = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
+
+
+def finite_number(value: Any) -> float | None:
+    """``value`` as a finite float, or None when it is not a plottable number.
+
+    Booleans, null, objects, non-numeric strings, NaN and the infinities
+    (as JSON numbers or as strings) are all None.
+    """
+    if isinstance(value, bool):
+        return None
+    if not isinstance(value, int | float) and not (
+        isinstance(value, str) and _DECIMAL.fullmatch(value.strip())
+    ):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:  # an integer beyond the float range
+        return None
+    return number if math.isfinite(number) else None
+
+
+def point_value(point: Any) -> float | None:
+    """The finite numeric value of one data point, or None.
+
+    The operator writes points as ``{"timestamp", "value", "labels"?}``
+    objects; Prometheus' own API returns ``[timestamp, "value"]`` pairs. A
+    point of any other shape has no value.
+    """
+    if isinstance(point, Mapping):
+        return finite_number(point.get("value"))
+    if isinstance(point, list | tuple) and len(point) == 2:
+        return finite_number(point[1])
+    return None
+
+
 def _gap(entry: Any) -> str:
-    """Why a query entry has no usable data; empty when it has some."""
+    """Why a query entry has no usable data; empty when it has some.
+
+    A query has data when it has no ``error`` and at least one point with a
+    finite numeric value: the operator leaves ``data`` out of an empty query,
+    and a series of NaN or nulls is as empty as no series on the site.
+    """
     if entry is None:
         return "not in results"
     if not isinstance(entry, Mapping):
@@ -125,24 +180,18 @@ def _gap(entry: Any) -> str:
         return "no data"
     if not isinstance(data, list):
         return f"malformed data ({_type(data)})"
+    if not any(point_value(point) is not None for point in data):
+        return f"no finite numeric value in {len(data)} point{'s' if len(data) > 1 else ''}"
     return ""
+
+
+def has_data(entry: Any) -> bool:
+    """True when a ``metrics.queries`` entry holds at least one usable point."""
+    return not _gap(entry)
 
 
 def _declared(experiment: Experiment) -> list[str]:
     return list(dict.fromkeys(m.name for m in experiment.metrics if m.name))
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):  # Prometheus serialises sample values as strings
-        try:
-            return float(value)
-        except ValueError:
-            return None
-    return None
 
 
 def _names(names: Sequence[str]) -> str:
@@ -165,7 +214,10 @@ def custom_metrics(inp: CheckInput) -> CheckResult:
             f"Custom metrics: not measurable — {reason}",
             figures={"declared": len(declared), "reason": reason},
         )
-    gaps = {name: gap for name in declared if (gap := _gap(queries.get(name)))}
+    if reason:  # nothing was collected at all: each metric is missing for that one reason
+        gaps = dict.fromkeys(declared, reason)
+    else:
+        gaps = {name: gap for name in declared if (gap := _gap(queries.get(name)))}
     collected = len(declared) - len(gaps)
     if not gaps:
         status = Status.PASS
@@ -173,11 +225,19 @@ def custom_metrics(inp: CheckInput) -> CheckResult:
         status = Status.FAIL
     else:
         status = Status.WARN
+    figures: dict[str, Any] = {
+        "collected": collected,
+        "declared": len(declared),
+        "missing": list(gaps),
+    }
+    if reason:
+        figures["reason"] = reason
     return CheckResult(
         status,
-        f"Custom metrics: {collected}/{len(declared)} collected",
+        f"Custom metrics: {collected}/{len(declared)} collected"
+        + (f" ({reason})" if reason else ""),
         details=tuple(f"{name}: {gap}" for name, gap in gaps.items()),
-        figures={"collected": collected, "declared": len(declared), "missing": list(gaps)},
+        figures=figures,
     )
 
 
@@ -217,7 +277,15 @@ def _criterion_text(criterion: Mapping[str, Any]) -> str:
     text = words or "criterion"
     if isinstance(description, str) and description:
         text += f" ({description})"
-    return text if actual is None else f"{text}, actual value {actual}"
+    return text if actual is None or actual == "" else f"{text}, actual value {actual}"
+
+
+def _passed(value: Any) -> str:
+    return "null" if value is None else repr(value)
+
+
+def _verdict_word(verdict: str) -> str:
+    return verdict.strip().lower()
 
 
 def machine_verdict(inp: CheckInput) -> CheckResult:
@@ -228,8 +296,14 @@ def machine_verdict(inp: CheckInput) -> CheckResult:
     criteria = [c for c in reported if isinstance(c, Mapping)] if isinstance(reported, list) else []
     if not criteria and not inp.experiment.success_criteria:
         return CheckResult(Status.NA, "Machine verdict: no success criteria defined")
-    unevaluated = [_criterion_text(c) for c in criteria if c.get("passed") is None]
-    details = tuple(f"passed: null — {text}" for text in unevaluated)
+    # The operator leaves ``passed`` out (older ones wrote null) when a criterion
+    # could not be evaluated; anything but true/false says the same.
+    unevaluated = [_criterion_text(c) for c in criteria if not isinstance(c.get("passed"), bool)]
+    details = tuple(
+        f"passed: {_passed(c.get('passed'))} — {_criterion_text(c)}"
+        for c in criteria
+        if not isinstance(c.get("passed"), bool)
+    )
     verdict = hypothesis.get("machineVerdict")
     figures = {
         "verdict": verdict,
@@ -247,7 +321,7 @@ def machine_verdict(inp: CheckInput) -> CheckResult:
             details=details,
             figures=figures,
         )
-    word = verdict.lower()
+    word = _verdict_word(verdict)
     if word == INSUFFICIENT:
         counted = (
             f" ({len(unevaluated)}/{len(criteria)} criteria not evaluated)" if criteria else ""
@@ -263,10 +337,15 @@ def machine_verdict(inp: CheckInput) -> CheckResult:
 
 
 def _pods(queries: Mapping[str, Any]) -> list[str]:
+    """Pods named by points that carry a value: a pod seen only in NaN or null
+    points, or in a query that errored, was not measured."""
     pods: set[str] = set()
     for entry in queries.values():
-        data = entry.get("data") if isinstance(entry, Mapping) else None
-        for point in data if isinstance(data, list) else ():
+        if not has_data(entry):
+            continue
+        for point in entry["data"]:
+            if point_value(point) is None:
+                continue
             labels = point.get("labels") if isinstance(point, Mapping) else None
             pod = labels.get("pod") if isinstance(labels, Mapping) else None
             if isinstance(pod, str) and pod:
@@ -277,11 +356,10 @@ def _pods(queries: Mapping[str, Any]) -> list[str]:
 def workload_pods(inp: CheckInput) -> CheckResult:
     """At least one non-infrastructure pod shows up in pod-level query data."""
     queries, reason = _queries(inp.summary)
-    if queries is None:
-        return CheckResult(Status.NA, f"Workload pods: no pod-level metrics — {reason}")
-    pods = _pods(queries)
+    pods = _pods(queries) if queries is not None else []
     if not pods:
-        return CheckResult(Status.NA, "Workload pods: no pod-level metrics")
+        why = f" — {reason}" if reason else ""
+        return CheckResult(Status.NA, f"Workload pods: no pod-level metrics{why}")
     infra = [p for p in pods if p.startswith(INFRA_PREFIXES)]
     workload = [p for p in pods if not p.startswith(INFRA_PREFIXES)]
     counts = f"{len(infra)} infrastructure, {len(workload)} workload"
@@ -310,10 +388,11 @@ def workload_pods(inp: CheckInput) -> CheckResult:
 def presentation(inp: CheckInput) -> CheckResult:
     """Metrics with data render sensibly on the site: units on latencies, no false 0.00."""
     queries, reason = _queries(inp.summary)
-    if queries is None:
+    if reason:
         return CheckResult(Status.NA, f"Presentation: nothing to render — {reason}")
+    assert queries is not None
     spec_units = {m.name: m.unit for m in inp.experiment.metrics}
-    shown = [(str(name), entry) for name, entry in queries.items() if not _gap(entry)]
+    shown = [(str(name), entry) for name, entry in queries.items() if has_data(entry)]
     if not shown:
         return CheckResult(Status.NA, "Presentation: no metrics with data")
     bad: dict[str, list[str]] = {}
@@ -326,13 +405,14 @@ def presentation(inp: CheckInput) -> CheckResult:
         if name.endswith(LATENCY_SUFFIXES) and unit != "seconds":
             unitless.append(name)
             found.append(f"latency metric without unit: seconds (unit: {unit or 'none'})")
-        # The site shows the first sample of a series with two decimals in its unit.
+        # The site shows the first sample of a series with two decimals in its unit,
+        # so a NaN or null there is printed as such even when later points are fine.
         point = entry["data"][0]
-        raw = point.get("value") if isinstance(point, Mapping) else None
-        value = _number(raw)
+        value = point_value(point)
         if value is None:
-            found.append(f"first value {raw!r} is not a number")
-        elif value != 0 and math.isfinite(value) and f"{abs(value):.2f}" == "0.00":
+            raw = point.get("value") if isinstance(point, Mapping) else point
+            found.append(f"first value {raw!r} is not a finite number")
+        elif value != 0 and f"{abs(value):.2f}" == "0.00":
             zero.append(name)
             found.append(f"{value:g} {unit}".rstrip() + " renders as 0.00")
         if found:
@@ -366,7 +446,7 @@ def intent_coverage(inp: CheckInput) -> CheckResult:
     tally: dict[str, tuple[int, int]] = {}
     for group in groups:
         names = [m.name for m in inp.experiment.metrics if m.group == group]
-        tally[group] = (sum(not _gap(queries.get(n)) for n in names), len(names))
+        tally[group] = (sum(has_data(queries.get(n)) for n in names), len(names))
     missing = [g for g, (with_data, _) in tally.items() if with_data == 0]
     per_group = {g: f"{g}: {a}/{b} metrics" for g, (a, b) in tally.items()}
     summary = f"Intent coverage: {len(groups) - len(missing)}/{len(groups)} differentiating groups"
@@ -378,12 +458,14 @@ def intent_coverage(inp: CheckInput) -> CheckResult:
         details=(
             *(f"Experiment's differentiating data missing — {g} has no results" for g in missing),
             *per_group.values(),
+            *((reason,) if reason else ()),
         ),
         figures={
             "covered": len(groups) - len(missing),
             "differentiating": list(groups),
             "missing": missing,
             "groups": {g: {"with_data": a, "declared": b} for g, (a, b) in tally.items()},
+            **({"reason": reason} if reason else {}),
         },
     )
 
@@ -428,7 +510,7 @@ def ai_verdict(inp: CheckInput) -> CheckResult:
         return CheckResult(
             Status.WARN, f"AI verdict: unreadable ({_type(verdict)})", figures=figures
         )
-    word = verdict.lower()
+    word = _verdict_word(verdict)
     if word == INSUFFICIENT:
         excerpt = _excerpt(analysis.get("abstract"))
         figures["abstract"] = excerpt
@@ -494,9 +576,9 @@ def completion_line(summary: Mapping[str, Any]) -> CheckResult:
     """The scorecard's first line: ``[PASS] Experiment completed (38m, $0.017)``."""
     data = summary if isinstance(summary, Mapping) else {}
     phase = data.get("phase")
-    seconds = _number(data.get("durationSeconds"))
+    seconds = finite_number(data.get("durationSeconds"))
     cost_section = _mapping(data.get("costEstimate")) or {}
-    cost = _number(cost_section.get("totalUSD"))
+    cost = finite_number(cost_section.get("totalUSD"))
     parts = []
     if seconds is not None and math.isfinite(seconds) and seconds >= 0:
         parts.append(_duration(seconds))

@@ -39,6 +39,7 @@ _RESERVED = frozenset(
     {"experiment", "instance", "step", "check", "verdict", "summary", "details", "run", "intent"}
 )
 _MARKER_UNSAFE = re.compile(r"[^\w-]")
+_ID_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 
 
 class CheckFailed(Exception):
@@ -74,6 +75,18 @@ class VerdictRepr(TerminalRepr):
 
 def marker_name(label: str) -> str:
     return _MARKER_UNSAFE.sub("_", label)
+
+
+def id_part(text: str) -> str:
+    """``text`` made safe inside an item id's brackets: every character but ASCII
+    letters, digits, ``-``, ``.`` and ``_`` is percent-encoded (UTF-8).
+
+    Instance names come from result files, which anyone can write: a ``]``,
+    ``[`` or ``::`` would change how pytest splits the id, an ``@`` how xdist
+    groups it, and a space or newline would stop the printed id from being
+    pasted back on a command line. Kubernetes names never need escaping.
+    """
+    return _ID_UNSAFE.sub(lambda m: "".join(f"%{b:02X}" for b in m[0].encode()), text)
 
 
 class ExperimentFile(pytest.File):
@@ -132,20 +145,21 @@ class ExperimentFile(pytest.File):
         checks = [c.name for c in state.checks()]
         if state.options.results is None:
             for check in checks:
-                yield make(QualityItem, f"quality[{check}]", check=check, result=None)
+                yield make(QualityItem, f"quality[{id_part(check)}]", check=check, result=None)
         else:
             results = state.offline_results(experiment, only=self._only_experiment())
             for result in results:
                 for check in checks:
+                    # One bracketed parameter, so pytest, JUnit and --lf read it as one.
                     yield make(
                         QualityItem,
-                        f"quality[{check}]@{result.instance}",
+                        f"quality[{id_part(check)}@{id_part(result.instance)}]",
                         check=check,
                         result=result,
                     )
             if not results:
                 for check in checks:
-                    yield make(QualityItem, f"quality[{check}]", check=check, result=None)
+                    yield make(QualityItem, f"quality[{id_part(check)}]", check=check, result=None)
         yield make(ReviewItem, "review", check="review")
 
     def _only_experiment(self) -> bool:
@@ -178,6 +192,8 @@ class ExperimentItem(pytest.Item):
         self.experiment = experiment
         self.check = check
         self.instance: str = ""
+        self.plain_nodeid = self.nodeid
+        """The id as collected: what reports carry, whatever xdist's grouping did to it."""
 
     @property
     def state(self) -> ExperimentSession:

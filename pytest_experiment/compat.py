@@ -1,25 +1,53 @@
-"""Work-arounds for the plugins we run beside, each with the reason it exists."""
+"""Work-arounds for the plugins we run beside, each with the reason it exists.
+
+Every use of pytest's private API in this plugin lives here, so a pytest or
+pytest-xdist release that changes one of them breaks one module, not five.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import NoReturn
 
 import pytest
 
 
-def keep_group_together(item: pytest.Item, group: str) -> None:
-    """Give ``item`` the ``@<group>`` node id suffix ``--dist loadgroup`` schedules by.
+def set_nodeid(item: pytest.Item, nodeid: str) -> None:
+    """Replace ``item``'s node id.
 
-    pytest-xdist 3.8 adds the suffix by assigning ``item._nodeid``, which
-    pytest 9.2 no longer reads (node ids are ``NodeId`` objects in ``_id``):
-    without this, one experiment's items are spread over workers and each
-    worker applies the experiment again. A no-op once either side is fixed.
+    pytest has no public way to rename an item after collection. From 9.2 the
+    id is a parsed ``NodeId`` kept in ``_id``; before, a string in ``_nodeid``.
     """
-    if item.nodeid.endswith(f"@{group}") or not hasattr(item, "_id"):
-        return
-    from _pytest.nodeid import NodeId
+    if hasattr(item, "_id"):
+        from _pytest.nodeid import NodeId
 
-    item._id = NodeId.parse(f"{item.nodeid}@{group}")
+        item._id = NodeId.parse(nodeid)
+    else:  # pragma: no cover - pytest < 9.2
+        item._nodeid = nodeid  # type: ignore[attr-defined]
+
+
+@contextmanager
+def grouped_for_scheduling(items: Sequence[tuple[pytest.Item, str, str]]) -> Iterator[None]:
+    """Give each ``(item, nodeid, group)`` the id ``<nodeid>@<group>`` while the
+    worker reports its collection, and ``nodeid`` again afterwards.
+
+    ``--dist loadgroup`` schedules by that ``@<group>`` suffix, read from the
+    ids an xdist worker sends when its collection finishes: without it one
+    experiment's items are spread over workers and each worker applies the
+    experiment again. xdist adds the suffix by assigning ``item._nodeid``,
+    which pytest 9.2 no longer reads, and which would otherwise stay in every
+    report, JUnit name and ``--lf`` entry. Scheduling works from that one
+    message (then by item index), so the plain id is put back for the run and
+    test names stay those of a serial run.
+    """
+    for item, nodeid, group in items:
+        set_nodeid(item, f"{nodeid}@{group}")
+    try:
+        yield
+    finally:
+        for item, nodeid, _ in items:
+            set_nodeid(item, nodeid)
 
 
 def skip_at_item(reason: str) -> NoReturn:

@@ -205,16 +205,27 @@ def _publish_facts(config: pytest.Config, live: Any) -> None:
         config.stash[SCOREBOARD].merge_facts(facts)
 
 
-@pytest.hookimpl(trylast=True)
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if not getattr(config.option, "loadgroup", False) or not config.stash[SESSION].collected:
-        return
-    from pytest_experiment.collect import ExperimentItem
-    from pytest_experiment.compat import keep_group_together
+@pytest.hookimpl(wrapper=True)
+def pytest_collection_finish(session: pytest.Session) -> Generator[None, None, None]:
+    """On an xdist worker under ``--dist loadgroup``, the ids sent to the scheduler
+    carry each experiment's group; the items keep their plain ids for the run."""
+    config = session.config
+    if (
+        not hasattr(config, "workerinput")
+        or not getattr(config.option, "loadgroup", False)
+        or not config.stash[SESSION].collected
+    ):
+        return (yield)
+    from pytest_experiment.collect import ExperimentItem, id_part
+    from pytest_experiment.compat import grouped_for_scheduling
 
-    for item in items:
-        if isinstance(item, ExperimentItem):
-            keep_group_together(item, item.experiment.name)
+    grouped = [
+        (item, item.plain_nodeid, id_part(item.experiment.name))
+        for item in session.items
+        if isinstance(item, ExperimentItem)
+    ]
+    with grouped_for_scheduling(grouped):
+        return (yield)
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:

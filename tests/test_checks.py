@@ -24,9 +24,12 @@ from pytest_experiment.checks import (
     ai_verdict,
     completion_line,
     custom_metrics,
+    finite_number,
+    has_data,
     intent_coverage,
     machine_verdict,
     metrics_source,
+    point_value,
     presentation,
     root_causes,
     run_checks,
@@ -315,15 +318,30 @@ def test_real_results_have_no_success_criteria(corpus: Corpus) -> None:
     )
 
 
-def test_real_old_schema_without_metrics(corpus: Corpus) -> None:
+def test_real_summary_without_metrics_section_has_collected_nothing(corpus: Corpus) -> None:
+    # The operator leaves `metrics` out when it collected nothing: the declared
+    # metrics are all missing, not unmeasurable.
     inp = corpus.input("logging-comparison-c2gzq")
     results = dict(run_checks(inp))
-    assert results["custom-metrics"].status is Status.WARN
-    assert results["custom-metrics"].summary == (
-        "Custom metrics: not measurable — summary has no metrics section (older schema)"
+    custom = results["custom-metrics"]
+    assert (custom.status, custom.summary) == (
+        Status.FAIL,
+        "Custom metrics: 0/20 collected (summary has no metrics section)",
     )
-    assert results["intent-coverage"].status is Status.WARN
+    assert len(custom.figures["missing"]) == 20
+    assert custom.details[0] == "loki_stack_cpu: summary has no metrics section"
+    coverage = results["intent-coverage"]
+    assert (coverage.status, coverage.summary) == (
+        Status.FAIL,
+        "Intent coverage: 0/4 differentiating groups (loki: 0/8 metrics, elasticsearch: "
+        "0/8 metrics, drill-down: 0/2 metrics, cluster: 0/2 metrics)",
+    )
+    assert coverage.figures["missing"] == ["loki", "elasticsearch", "drill-down", "cluster"]
+    assert results["metrics-source"].line == (
+        "[N/A] Metrics source: not reported (summary has no metrics section)"
+    )
     assert results["presentation"].status is Status.NA
+    assert results["workload-pods"].status is Status.NA
 
 
 @pytest.mark.parametrize(
@@ -373,6 +391,142 @@ def test_every_check_on_every_real_result(corpus: Corpus) -> None:
             root_causes(experiment, run_checks(inp))
             checked += 1
     assert checked == len(corpus.experiments) * 26
+
+
+# -- what counts as data ----------------------------------------------------------------------
+
+# Points with no finite numeric value, as mutated summaries and broken
+# exporters publish them; each one alone must leave a query without data.
+NO_VALUE_POINTS = [
+    pytest.param({"value": float("nan")}, id="nan-number"),
+    pytest.param({"value": float("inf")}, id="inf-number"),
+    pytest.param({"value": "NaN"}, id="nan-string"),
+    pytest.param({"value": "Infinity"}, id="infinity-string"),
+    pytest.param({"value": "-Inf"}, id="minus-inf-string"),
+    pytest.param({"value": None}, id="value-null"),
+    pytest.param({"value": True}, id="boolean"),
+    pytest.param({"value": "fast"}, id="word"),
+    pytest.param({"value": ""}, id="empty-string"),
+    pytest.param({"value": "1_000"}, id="underscored-digits"),
+    pytest.param({"value": {}}, id="value-object"),
+    pytest.param({"value": [1]}, id="value-list"),
+    pytest.param({"timestamp": "2026-02-11T13:31:28Z"}, id="no-value-key"),
+    pytest.param({}, id="empty-object"),
+    pytest.param(None, id="null"),
+    pytest.param("0.5", id="bare-string"),
+    pytest.param(False, id="bare-boolean"),
+    pytest.param([1730000000, "NaN"], id="prometheus-pair-nan"),
+    pytest.param([1730000000], id="short-pair"),
+    pytest.param({"value": 10**400}, id="integer-beyond-float"),
+]
+
+
+@pytest.mark.parametrize("point", NO_VALUE_POINTS)
+def test_a_point_without_a_finite_number_is_no_data(point: Any) -> None:
+    assert point_value(point) is None
+    assert not has_data({"data": [point]})
+    assert not has_data({"data": [point, point]})
+
+
+@pytest.mark.parametrize(
+    ("point", "value"),
+    [
+        ({"timestamp": "2026-02-11T13:31:28Z", "value": 0.00496}, 0.00496),
+        ({"labels": {"pod": "naive-db-0"}, "timestamp": "t", "value": 3867}, 3867.0),
+        ({"value": 0}, 0.0),
+        ({"value": "0.25"}, 0.25),
+        ({"value": " -1.5e-3 "}, -0.0015),
+        ([1730000000, "0.5"], 0.5),
+        ([1730000000.5, 2], 2.0),
+    ],
+)
+def test_operator_points_and_prometheus_pairs_carry_values(point: Any, value: float) -> None:
+    assert point_value(point) == value
+    assert has_data({"data": [{"value": None}, point]})
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        pytest.param({"query": "up", "unit": "cores"}, id="no-data-key"),
+        pytest.param({"data": []}, id="empty-data"),
+        pytest.param({"data": None}, id="null-data"),
+        pytest.param({"data": [{"value": 1}], "error": "timeout"}, id="error-with-data"),
+        pytest.param({"error": "bad_data"}, id="error-only"),
+        pytest.param({"data": {"value": 1}}, id="data-object"),
+    ],
+)
+def test_queries_without_usable_data(entry: Any) -> None:
+    assert not has_data(entry)
+
+
+def test_finite_number_reads_numbers_and_decimal_strings_only() -> None:
+    assert finite_number(3) == 3.0
+    assert finite_number("12") == 12.0
+    assert finite_number(".5") == 0.5
+    assert finite_number("1e999") is None  # parses to infinity
+    assert finite_number("١٢") is None  # digits of another script: not a published number
+    assert finite_number(True) is None
+
+
+@pytest.mark.parametrize("point", NO_VALUE_POINTS)
+def test_custom_metrics_counts_no_value_points_as_missing(point: Any) -> None:
+    queries = {**ALL_KV, "cluster_cpu": {"unit": "cores", "data": [point]}}
+    result = run(custom_metrics, summary(queries))
+    assert (result.status, result.summary) == (Status.WARN, "Custom metrics: 4/5 collected")
+    assert result.figures["missing"] == ["cluster_cpu"]
+
+
+def test_custom_metrics_says_why_points_are_not_data() -> None:
+    queries = {**ALL_KV, "cluster_cpu": {"data": [{"value": "NaN"}, {"value": None}]}}
+    result = run(custom_metrics, summary(queries))
+    assert result.details == ("cluster_cpu: no finite numeric value in 2 points",)
+
+
+def test_intent_coverage_counts_no_value_points_as_missing() -> None:
+    queries = {**ALL_KV, "hdb_write_p99": q("NaN"), "hdb_read_p99": q(None, {})}
+    result = run(intent_coverage, summary(queries), intent=hdb_intent())
+    assert result.line == "[FAIL] Intent coverage: 0/1 differentiating groups (hdb: 0/2 metrics)"
+
+
+def test_workload_pods_ignore_pods_seen_only_without_values() -> None:
+    queries = {
+        "cpu_by_pod": {
+            "data": [
+                {"labels": {"pod": "kv-store-0"}, "value": "NaN"},
+                {"labels": {"pod": "loadgen-1"}, "value": None},
+                {"labels": {"pod": "alloy-x"}, "value": 0.2},
+            ]
+        },
+        "memory_by_pod": {
+            "error": "timeout",
+            "data": [{"labels": {"pod": "kv-store-1"}, "value": 1}],
+        },
+    }
+    result = run(workload_pods, summary(queries))
+    assert (result.status, result.summary) == (
+        Status.FAIL,
+        "Workload pods: 1 infrastructure, 0 workload (no workload pods visible in metrics)",
+    )
+
+
+def test_workload_pods_with_only_no_value_points_is_na() -> None:
+    queries = {"cpu_by_pod": {"data": [{"labels": {"pod": "kv-store-0"}, "value": "Infinity"}]}}
+    result = run(workload_pods, summary(queries))
+    assert (result.status, result.summary) == (Status.NA, "Workload pods: no pod-level metrics")
+
+
+def test_summary_with_nan_everywhere_passes_nothing() -> None:
+    """Garbage in every value: no check may pass on it."""
+    garbage = {name: q(float("nan"), unit="seconds") for name in ALL_KV}
+    garbage["cpu_by_pod"] = q("NaN", pod="kv-store-0")
+    results = dict(
+        run_checks(CheckInput(experiment=KV, summary=summary(garbage), intent=build_intent(KV)))
+    )
+    assert results["custom-metrics"].line == "[FAIL] Custom metrics: 0/5 collected"
+    assert results["presentation"].status is Status.NA
+    assert results["workload-pods"].status is Status.NA
+    assert results["intent-coverage"].status is Status.FAIL
 
 
 # -- custom-metrics ----------------------------------------------------------------------------
@@ -425,7 +579,6 @@ def test_custom_metrics_none_defined(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("data", "reason"),
     [
-        ({"phase": "Complete"}, "summary has no metrics section (older schema)"),
         ({"metrics": []}, "metrics section is a list, not an object"),
         ({"metrics": {"source": "x"}}, "metrics section has no queries"),
         ({"metrics": {"queries": [1]}}, "metrics.queries is a list, not an object"),
@@ -438,6 +591,18 @@ def test_custom_metrics_unreadable_schema_warns(data: Any, reason: str) -> None:
         Status.WARN,
         f"Custom metrics: not measurable — {reason}",
     )
+
+
+@pytest.mark.parametrize("data", [{"phase": "Complete"}, {"phase": "Complete", "metrics": None}])
+def test_custom_metrics_without_metrics_section_fails_0_of_y(data: Any) -> None:
+    result = run(custom_metrics, data)
+    assert (result.status, result.summary) == (
+        Status.FAIL,
+        "Custom metrics: 0/5 collected (summary has no metrics section)",
+    )
+    assert result.figures["collected"] == 0
+    assert result.figures["missing"] == [m.name for m in KV.metrics]
+    assert result.details[-1] == "cluster_cpu: summary has no metrics section"
 
 
 # -- metrics-source ----------------------------------------------------------------------------
@@ -499,6 +664,56 @@ def test_machine_verdict_insufficient_fails_and_lists_null_criteria() -> None:
     assert result.details == (
         "passed: null — hdb_write_p99 lt 0.005 (Hyperdisk p99 write under 5 ms)",
     )
+
+
+def test_machine_verdict_criterion_without_passed_was_not_evaluable() -> None:
+    # The real operator leaves `passed` out and writes `actualValue` as a string.
+    absent = {"metric": "hdb_write_p99", "operator": "lt", "value": "0.005", "actualValue": ""}
+    odd = {"metric": "ssd_write_p99", "operator": "lt", "value": "1", "passed": "yes"}
+    evaluated = {
+        "metric": "cluster_cpu",
+        "operator": "lt",
+        "value": "2",
+        "passed": False,
+        "actualValue": "2.5",
+    }
+    data = summary(hypothesis=hypothesis_section("insufficient", absent, odd, evaluated))
+    result = run(machine_verdict, data)
+    assert result.summary == "Machine verdict: insufficient (2/3 criteria not evaluated)"
+    assert result.details == (
+        "passed: null — hdb_write_p99 lt 0.005",
+        "passed: 'yes' — ssd_write_p99 lt 1",
+    )
+    assert result.figures["unevaluated"] == ["hdb_write_p99 lt 0.005", "ssd_write_p99 lt 1"]
+
+
+def test_machine_verdict_shows_string_actual_values() -> None:
+    criterion = {**NULL_CRITERION, "actualValue": "0.0071"}
+    result = run(machine_verdict, summary(hypothesis=hypothesis_section("invalidated", criterion)))
+    assert result.status is Status.PASS
+    assert result.details == (
+        "passed: null — hdb_write_p99 lt 0.005 (Hyperdisk p99 write under 5 ms), "
+        "actual value 0.0071",
+    )
+
+
+@pytest.mark.parametrize(
+    ("word", "status"),
+    [
+        (" Validated ", Status.PASS),
+        ("INVALIDATED", Status.PASS),
+        ("Insufficient", Status.FAIL),
+        ("partially-validated", Status.WARN),
+    ],
+)
+def test_verdict_words_ignore_case_and_padding(word: str, status: Status) -> None:
+    machine = run(machine_verdict, summary(hypothesis=hypothesis_section(word)))
+    ai = run(ai_verdict, summary(analysis={"hypothesisVerdict": word}))
+    assert machine.status is status
+    assert ai.status is status
+    if status is Status.WARN:
+        assert machine.summary == f"Machine verdict: {word!r} is not a known verdict"
+        assert ai.summary == f"AI verdict: {word!r} is not a known verdict"
 
 
 @pytest.mark.parametrize("word", ["confirmed", "rejected", "validated", "invalidated"])
@@ -644,10 +859,29 @@ def test_presentation_passes_clean_metrics() -> None:
     )
 
 
-def test_presentation_non_numeric_value_warns() -> None:
-    result = run(presentation, summary({"cluster_cpu": q({"v": 1}, unit="cores")}))
-    assert result.status is Status.WARN
-    assert result.details == ("cluster_cpu: first value {'v': 1} is not a number",)
+def test_presentation_warns_when_the_first_value_is_not_finite() -> None:
+    # Later points hold data, so the metric is shown; the site prints its first sample.
+    queries = {
+        "cluster_cpu": q("NaN", 0.5, unit="cores"),
+        "ssd_write_p99": q(None, 0.5, unit="seconds"),
+        "ssd_read_p99": {"data": [[1730000000, "+Inf"], [1730000060, "0.5"]], "unit": "seconds"},
+    }
+    result = run(presentation, summary(queries))
+    assert (result.status, result.summary) == (
+        Status.WARN,
+        "Presentation: 0/3 metrics render correctly",
+    )
+    assert result.details == (
+        "cluster_cpu: first value 'NaN' is not a finite number",
+        "ssd_write_p99: first value None is not a finite number",
+        "ssd_read_p99: first value [1730000000, '+Inf'] is not a finite number",
+    )
+
+
+def test_presentation_never_passes_on_nan() -> None:
+    # A float NaN (json.loads accepts the NaN literal) used to render "correctly".
+    result = run(presentation, summary({"cluster_cpu": q(float("nan"), unit="cores")}))
+    assert (result.status, result.summary) == (Status.NA, "Presentation: no metrics with data")
 
 
 def test_presentation_without_data_is_na() -> None:
@@ -694,9 +928,31 @@ def test_intent_coverage_without_groups_is_na() -> None:
     )
 
 
-def test_intent_coverage_old_schema_warns() -> None:
-    result = run(intent_coverage, {"phase": "Complete"}, intent=hdb_intent())
-    assert result.status is Status.WARN
+def test_intent_coverage_without_metrics_section_fails_every_group() -> None:
+    intent = build_intent(KV)
+    result = run(intent_coverage, {"phase": "Complete"}, intent=intent)
+    assert result.status is Status.FAIL
+    assert result.summary == (
+        "Intent coverage: 0/3 differentiating groups (ssd: 0/2 metrics, hdb: 0/2 metrics, "
+        "cluster: 0/1 metrics)"
+    )
+    assert result.details == (
+        "Experiment's differentiating data missing — ssd has no results",
+        "Experiment's differentiating data missing — hdb has no results",
+        "Experiment's differentiating data missing — cluster has no results",
+        "ssd: 0/2 metrics",
+        "hdb: 0/2 metrics",
+        "cluster: 0/1 metrics",
+        "summary has no metrics section",
+    )
+
+
+def test_intent_coverage_unreadable_metrics_section_warns() -> None:
+    result = run(intent_coverage, {"metrics": "x"}, intent=hdb_intent())
+    assert (result.status, result.summary) == (
+        Status.WARN,
+        "Intent coverage: not measurable — metrics section is a str, not an object",
+    )
 
 
 # -- ai-verdict --------------------------------------------------------------------------------

@@ -71,7 +71,7 @@ def test_examples_score_with_the_expected_verdicts(project: pytest.Pytester) -> 
     # The series prior (kv-baseline) published ssd and cluster: only hdb differentiates.
     result.stdout.fnmatch_lines(
         [
-            "*kv-hyperdisk::quality[[]intent-coverage[]]@kv-hdb-t9r3k*",
+            "*kv-hyperdisk::quality[[]intent-coverage@kv-hdb-t9r3k[]]*",
             "[[]FAIL[]] Intent coverage: 0/1 differentiating groups (hdb: 0/2 metrics)",
             "  Experiment's differentiating data missing — hdb has no results",
         ]
@@ -123,7 +123,7 @@ def test_single_summary_file_scores_the_one_selected_experiment(project: pytest.
         "experiments/web-latency",
         "--experiment-results=experiments/site/data/web-lat-8fz2q.json",
     )
-    result.stdout.fnmatch_lines(["PASSED*quality[[]ai-verdict[]]@web-lat-8fz2q*"])
+    result.stdout.fnmatch_lines(["PASSED*quality[[]ai-verdict@web-lat-8fz2q[]]*"])
 
 
 def test_unmatched_experiment_says_why(project: pytest.Pytester) -> None:

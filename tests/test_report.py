@@ -25,8 +25,7 @@ def junit(pytester: pytest.Pytester, examples: Path) -> ET.Element:
 
 
 def case(root: ET.Element, check: str, instance: str = "") -> ET.Element:
-    # Found by properties, not by name: pytest 9's JUnit writer re-brackets ids
-    # with text after the parameter (quality[x]@instance gets a trailing "]").
+    # Found by properties, not by name: check and instance are what a CI reader filters on.
     (found,) = [
         c
         for c in root.iter("testcase")
