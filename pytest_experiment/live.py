@@ -70,9 +70,10 @@ _DELETE_WAIT = 60.0
 # there before (or without) the operator marking the target Failed. Kept slow so that a
 # session's requests do not grow much with how long provisioning takes.
 CLAIM_CHECK_INTERVAL = 15.0
-# How long a Failed instance is given to show its resultsURL (the real operator writes it
-# in the reconcile after Failed) before the verdict goes without the failed run's summary.
-_FAILED_SUMMARY_WAIT = 10.0
+# How long a finished instance is given to show completedAt (the real operator writes it,
+# with hypothesisResult and resultsURL, in the reconcile after Complete or Failed) before
+# the verdict goes without them.
+_AFTER_END_WAIT = 10.0
 
 
 @dataclass
@@ -937,12 +938,16 @@ class _Follower:
 
     def _complete(self, observed: Observed) -> CheckResult:
         duration = self._duration(observed)
+        observed = self._ended(observed)
         hypothesis = status(observed.obj).get("hypothesisResult")
         record = self._run_record(observed, duration=duration)
+        criteria = ((self.launch.experiment.data.get("spec") or {}).get("hypothesis") or {}).get(
+            "successCriteria"
+        )
         return CheckResult(
             Status.PASS,
             f"Experiment {self.instance} completed in {format_duration(duration)}; "
-            f"hypothesis: {hypothesis or 'N/A (no criteria)'}",
+            f"hypothesis: {hypothesis or ('not reported' if criteria else 'N/A (no criteria)')}",
             figures={
                 "run": record,
                 "durationSeconds": record["durationSeconds"],
@@ -973,6 +978,21 @@ class _Follower:
             },
         )
 
+    def _ended(self, observed: Observed) -> Observed:
+        """``observed`` once the operator has recorded the end (``completedAt``), within a
+        short wait: the real operator writes it a reconcile after the phase."""
+        if observed.deleted or status(observed.obj).get("completedAt"):
+            return observed
+        wait = min(_AFTER_END_WAIT, self.options.results_wait or _AFTER_END_WAIT)
+        with contextlib.suppress(WatchTimeout, InstanceDeleted):
+            self.watcher.wait_for(
+                self.instance,
+                lambda o: bool(status(o).get("completedAt")),
+                timeout=wait,
+                what="completedAt",
+            )
+        return self.watcher.observed(self.instance)
+
     def _workflow_reason(self, obj: Obj | None) -> str | None:
         """``workflow <name> Failed: <message>`` from the Argo Workflow itself, or None."""
         workflow = status(obj).get("workflowStatus")
@@ -991,19 +1011,9 @@ class _Follower:
     def _failed_summary(self, observed: Observed) -> list[str]:
         """What the failed run's summary.json says (which metrics arrived, the workflow's
         phase): diagnostics, never a quality gate. Best effort, one line when absent."""
-        obj = observed.obj
-        if observed.deleted or obj is None:
+        if observed.deleted or observed.obj is None:
             return []
-        if not status(obj).get("resultsURL") and not status(obj).get("completedAt"):
-            # The real operator records the end of a failed run in its next reconcile.
-            wait = min(_FAILED_SUMMARY_WAIT, self.options.results_wait or _FAILED_SUMMARY_WAIT)
-            with contextlib.suppress(WatchTimeout, InstanceDeleted):
-                obj = self.watcher.wait_for(
-                    self.instance,
-                    lambda o: bool(status(o).get("resultsURL") or status(o).get("completedAt")),
-                    timeout=wait,
-                    what="the failed run's results",
-                )
+        obj = self._ended(observed).obj
         url = status(obj).get("resultsURL")
         if not url:
             return ["failed run's summary.json: none (no status.resultsURL)"]

@@ -588,6 +588,9 @@ class _Reviewer:
         if phase == "Skipped":
             # The operator opens a review only for a published run with a PR.
             why = lifecycle.review_skipped_why(obj)
+            if pr.number is None and self.launch.experiment.publish:
+                # Asked to publish, yet no PR: its creation failed on the operator's side.
+                self.live.log_toil(rv.no_pr_toil(self.name, self.instance))
             return self._result(
                 Status.NA, f"Review: skipped by the operator (reviewPhase Skipped: {why})"
             )
