@@ -320,7 +320,7 @@ def test_autofix_apply_stops_when_the_rerun_fails_for_a_cause_no_fix_addresses(
         (1, F, ["add-kube-prometheus-stack", "add-metrics-pipeline"]),
         (2, F, []),
     ]
-    assert verdicts(session, "bare") == [P, P, F, P, P, P, F]
+    assert verdicts(session, "bare") == [P, P, F, NA, P, P, F]
     stopped = (
         "no new fix applies (already applied: add-kube-prometheus-stack, add-metrics-pipeline)"
     )

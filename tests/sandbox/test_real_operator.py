@@ -77,7 +77,7 @@ def put_summary(s3: S3Client, instance: str, *, phase: str = "Complete", data: b
         query: Obj = {"query": metric["query"], "type": metric.get("type", "instant")}
         if data or i == 0:
             # No `series` field, points as the real collector writes them.
-            query["data"] = [{"metric": {}, "value": [1771435358, "0.0042"]}]
+            query["data"] = [{"timestamp": seconds(), "value": 0.0042}]
         queries[metric["name"]] = query
     summary = {
         "name": instance, "namespace": NAMESPACE, "createdAt": seconds(), "completedAt": seconds(),
