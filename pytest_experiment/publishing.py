@@ -26,7 +26,7 @@ from pytest_experiment import autofix as gates
 from pytest_experiment import lifecycle
 from pytest_experiment import review as rv
 from pytest_experiment.diagnostics import one_line
-from pytest_experiment.errors import ClusterError, SpecError
+from pytest_experiment.errors import ClusterError, ResultsError, SpecError
 from pytest_experiment.github import GitHub, GitHubError, PullRequest
 from pytest_experiment.lifecycle import Turn, format_duration, phase_of, status
 from pytest_experiment.live import shown_path
@@ -87,6 +87,8 @@ class Published:
     """An auto-fix re-run did not complete: these are the previous attempt's results."""
     turn: Turn | None = None
     """The run turned Failed after Complete (quality gate exhausted, analyzer failed)."""
+    turn_details: tuple[str, ...] = ()
+    """What the failed run's summary says, when the turn left one."""
 
     def turn_line(self) -> str:
         return (
@@ -101,7 +103,7 @@ class Published:
             return CheckResult(
                 Status.FAIL,
                 f"{self.turn_line()}; no results to score",
-                details=(self.problem,) if self.problem else (),
+                details=((self.problem,) if self.problem else ()) + self.turn_details,
             )
         return CheckResult(Status.NA, f"no summary: {self.problem}")
 
@@ -241,9 +243,15 @@ class _Publisher:
             )
             outcome.analyzer_details = (*outcome.analyzer_details, outcome.turn_line())
             observed = self.live.watcher(launch.namespace).observed(launch.instance)
-            if not status(observed.obj).get("resultsURL"):
+            url = status(observed.obj).get("resultsURL")
+            if not url:
                 # The turn is the reason, already recorded as toil: no second record.
                 outcome.problem = f"{launch.instance} has no status.resultsURL"
+                return outcome
+            if outcome.turn.type == "QualityGate":
+                # Nothing was published: the failed run's summary explains, it is no gate.
+                outcome.problem = "the quality gate failed the run: its summary is not scored"
+                outcome.turn_details = self._failed_summary(str(url))
                 return outcome
         summary = self.live.summary(launch)
         outcome.results_url = launch.results_url
@@ -261,6 +269,16 @@ class _Publisher:
             launch.experiment, outcome.results, applied=launch.applied_fixes
         )
         return outcome
+
+    def _failed_summary(self, url: str) -> tuple[str, ...]:
+        """What a failed run's summary.json says (which metrics arrived), best effort."""
+        try:
+            summary = self.live.read_summary(url)
+        except ResultsError as exc:
+            return (f"failed run's summary.json: unavailable: {one_line(exc)}",)
+        declared = [m.name for m in self.launch.experiment.metrics]
+        first, *rest = lifecycle.failed_summary_lines(summary, declared=declared)
+        return (f"failed run's {first}", *rest)
 
     def _turn(self) -> Turn | None:
         """Why the Complete run is now Failed, or None while it is not."""

@@ -544,3 +544,62 @@ def test_ctrl_c_while_a_review_is_pending_closes_its_pr_only_when_the_policy_del
     assert f"  deleted {published['instance']} (a-published): " in text
     assert records["b-stuck"]["action"] == "deleted"
     wait_gone(k8s, published["instance"])
+
+
+def test_the_real_operators_quality_gate_and_a_vanished_analyzer_job(
+    pytester: pytest.Pytester, sandbox: Sandbox, workflow_template: str, prefix: str,
+    scenario: SetScenario, fake_tools: FakeTools, s3_credentials: None,
+) -> None:  # fmt: skip
+    """Only the real operator re-collects, exhausts its quality gate and turns Complete runs
+    Failed; the harness waits through the one, and names the others on the items left."""
+    for i, name in enumerate(("quality-gate-recollect", "quality-gate-exhausted",
+                              "analyzer-job-gone")):  # fmt: skip
+        scenario(f"{prefix}g{i}-", name)
+        write(pytester, name, experiment_doc(f"{prefix}g{i}-", publish=True))
+    session = run_live(pytester, sandbox, "--experiment-cleanup=always")
+    assert session.result.ret == pytest.ExitCode.TESTS_FAILED, session.stdout
+
+    # Coverage recovered on the first re-collection: scored as usual, nothing to report.
+    recollected = session.instance("quality-gate-recollect")
+    assert verdicts(session, "quality-gate-recollect") == [P, P, P, NA, P, P, P]
+    assert recollected["gate"] == P
+    assert toil(session, "quality-gate-recollect") == []
+
+    # Exhausted: the lifecycle stays as observed, every quality item fails naming the
+    # condition (the failed run's summary in the details, not scored), review has no gate.
+    exhausted = session.instance("quality-gate-exhausted")
+    instance = exhausted["instance"]
+    assert exhausted["lifecycle"]["verdict"] == P
+    turned = (
+        f"{instance} turned Failed after Complete: QualityGate Exhausted: Quality gate "
+        "exhausted after 3 re-collections: data coverage "
+    )
+    for item in exhausted["checks"]:
+        assert item["verdict"] == F, item
+        assert item["summary"].startswith(f"[FAIL] {turned}"), item
+        assert item["summary"].endswith("; no results to score"), item
+        assert "failed run's summary.json phase: Failed" in item["details"], item
+    assert exhausted["review"]["summary"].startswith(f"[N/A] Review: no review gate: {turned}")
+    [(title, priority, labels)] = toil(session, "quality-gate-exhausted")
+    assert title.startswith(f"Experiment turned Failed after Complete: {instance} - QualityGate")
+    assert (priority, labels) == (2, ["toil", "quality-gate-exhausted", "quality"])
+
+    # The analyzer's Job vanished: the results are still scored, the AI verdict is N/A and
+    # every item names the turn.
+    gone = session.instance("analyzer-job-gone")
+    instance = gone["instance"]
+    job = f"experiment-analyzer-{instance}"
+    turned = (
+        f"{instance} turned Failed after Complete: AnalysisComplete JobNotFound: "
+        f"Analyzer Job {job} not found"
+    )
+    assert verdicts(session, "analyzer-job-gone") == [P, P, P, NA, P, P, NA]
+    assert turned in check(session, "analyzer-job-gone", "custom-metrics")["details"]
+    ai = check(session, "analyzer-job-gone", "ai-verdict")
+    assert ai["summary"] == "[N/A] AI verdict: analyzer failed"
+    assert turned in ai["details"]
+    assert gone["review"]["summary"] == f"[N/A] Review: no review gate: {turned}"
+    assert [t for t, *_ in toil(session, "analyzer-job-gone")] == [
+        f"Analyzer failed for {instance}",
+        f"Experiment turned Failed after Complete: {instance} - {turned.split(': ', 1)[1]}",
+    ]
