@@ -140,6 +140,13 @@ OPTION_SPECS: tuple[OptionSpec, ...] = (
         _boolean,
     ),
     OptionSpec(
+        "sandbox_crd",
+        "Experiment CRD the sandbox installs (e.g. the lab's real one, whose status schema "
+        "prunes undeclared fields); default: the bundled CRD.",
+        _existing,
+        metavar="PATH",
+    ),
+    OptionSpec(
         "results",
         "Score published results offline: a summary JSON file or a directory of them "
         "(no cluster needed; lifecycle and review items are skipped).",
@@ -308,6 +315,7 @@ class Options:
     """Every experiment option after precedence and parsing."""
 
     sandbox: bool = False
+    sandbox_crd: Path | None = None
     results: Path | None = None
     site_data: Path | None = None
     components_dir: Path | None = None

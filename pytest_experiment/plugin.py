@@ -117,7 +117,7 @@ def _start_sandbox(config: pytest.Config) -> None:
     from pytest_experiment.sandbox import SandboxConfig, start_sandbox
 
     try:
-        sandbox = start_sandbox(SandboxConfig())
+        sandbox = start_sandbox(SandboxConfig(crd=config.stash[SESSION].options.sandbox_crd))
     except SandboxError as err:
         raise pytest.UsageError(f"--experiment-sandbox: {err}") from err
     config.add_cleanup(sandbox.stop)

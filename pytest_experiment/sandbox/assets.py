@@ -1,6 +1,6 @@
 """Locate or build the sandbox's binaries: etcd, kube-apiserver and SeaweedFS.
 
-Resolution order for etcd and kube-apiserver (R120, R125):
+Resolution order for etcd and kube-apiserver:
 
 1. ``$KUBEBUILDER_ASSETS`` when it holds both binaries (the envtest convention),
 2. the cache ``$XDG_CACHE_HOME/pytest-experiment/bin`` (default ``~/.cache/…``),

@@ -1,4 +1,4 @@
-"""Install the sandbox's objects: namespaces, CRDs, the operator Deployment (R121)."""
+"""Install the sandbox's objects: namespaces, CRDs, the operator Deployment."""
 
 from __future__ import annotations
 

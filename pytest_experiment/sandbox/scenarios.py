@@ -1,4 +1,4 @@
-"""Per-experiment failure scenarios for the simulated operator (R123).
+"""Per-experiment failure scenarios for the simulated operator.
 
 A scenario is chosen without touching experiment.yaml: the ConfigMap
 ``experiment-sandbox-scenarios`` in ``experiment-operator-system`` maps a key
@@ -10,11 +10,12 @@ under ``scenario`` plus options, e.g. ``{"scenario": "intent-gap", "group": "hdb
 
 Options understood by every scenario:
 
-- ``message``: the condition message of a ``fail-*`` scenario;
+- ``message``: the error text of a ``fail-*`` scenario (claim, applications or
+  workflow; a condition message under the legacy operator);
 - ``group``: the metric group ``intent-gap`` empties (default: the last
   group declared in ``spec.metrics``);
-- ``verdict``: the machine verdict written when success criteria exist
-  (default ``confirmed``);
+- ``verdict``: the legacy operator's machine verdict when every criterion passes
+  (default ``confirmed``; the real operator always writes ``validated``);
 - ``aiVerdict``: the analyzer's ``analysis.hypothesisVerdict``;
 - ``workloadPods``: ``false`` leaves only infrastructure pods in ``cpu_by_pod``;
 - ``operator``: ``legacy`` makes the older operator the seeds describe run this
@@ -73,6 +74,7 @@ class Scenario(StrEnum):
     QUALITY_GATE_RECOLLECT = "quality-gate-recollect"
     QUALITY_GATE_EXHAUSTED = "quality-gate-exhausted"
     ANALYZER_JOB_GONE = "analyzer-job-gone"
+    ANALYZER_QUICK = "analyzer-quick"
     LEGACY_OPERATOR = "legacy-operator"
 
 

@@ -16,6 +16,7 @@ from pytest_experiment.sandbox import Sandbox, SandboxConfig, start_sandbox
 from pytest_experiment.sandbox.core import crd_from_env
 from pytest_experiment.sandbox.kube import (
     EXPERIMENTS,
+    GKE_CLUSTERS,
     WORKFLOW_TEMPLATES,
     CustomResource,
     Obj,
@@ -25,8 +26,9 @@ from pytest_experiment.sandbox.kube import (
     wait_for_object,
     wait_until,
 )
+from pytest_experiment.sandbox.operator import EXPERIMENT_LABEL, FINALIZER, GITHUB_CONFIGMAP
 from pytest_experiment.sandbox.scenarios import OPERATOR_FLAVOURS as OPERATOR_FLAVOURS
-from pytest_experiment.sandbox.scenarios import ScenarioChoice
+from pytest_experiment.sandbox.scenarios import OPERATOR_NAMESPACE, ScenarioChoice
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -159,6 +161,16 @@ class Run:
             lambda o: status_of(o).get(key) == value, what=f"{key}={value}", timeout=timeout
         )
 
+    def wait_settled(self) -> Obj:
+        """Until the operator is done with a finished run: finalizer released."""
+        return self.wait(
+            lambda o: (
+                status_of(o).get("phase") in ("Complete", "Failed")
+                and FINALIZER not in ((o.get("metadata") or {}).get("finalizers") or [])
+            ),
+            what="the run to finish and its finalizer to go",
+        )
+
     def wait_terminal(self) -> Obj:
         return self.wait(
             lambda o: status_of(o).get("phase") in ("Complete", "Failed"), what="a terminal phase"
@@ -218,12 +230,29 @@ class Run:
             field_selector=f"metadata.name={self.name}",
         )
 
-    def labelled(self, resource: CustomResource, namespace: str) -> list[Obj]:
+    def selector(self, *, legacy: bool = False) -> str:
+        """The label selector of the instance's objects under either operator."""
+        return f"experiment={self.name}" if legacy else f"{EXPERIMENT_LABEL}={self.name}"
+
+    def labelled(
+        self, resource: CustomResource, namespace: str, *, legacy: bool = False
+    ) -> list[Obj]:
         items, _ = list_raw(
             custom_lister(self.api, resource, namespace=namespace),
-            label_selector=f"experiment={self.name}",
+            label_selector=self.selector(legacy=legacy),
         )
         return items
+
+    def claims(self) -> list[Obj]:
+        """The GKECluster claims named after the instance (the real operator's names)."""
+        items, _ = list_raw(custom_lister(self.api, GKE_CLUSTERS, namespace=NAMESPACE))
+        return [c for c in items if c["metadata"]["name"].startswith(f"{self.name}-")]
+
+    def condition(self, kind: str) -> Obj | None:
+        for entry in status_of(self.get()).get("conditions") or []:
+            if entry.get("type") == kind:
+                return dict(entry)
+        return None
 
     def wait_labelled(
         self,
@@ -238,7 +267,7 @@ class Run:
             lambda objects: predicate(list(objects.values())),
             timeout=TIMEOUT,
             what=f"{resource.plural} of {self.name}: {what}",
-            label_selector=f"experiment={self.name}",
+            label_selector=self.selector(),
         )
         return list(found.values())
 
@@ -247,6 +276,20 @@ class Run:
             NAMESPACE, field_selector=f"involvedObject.name={self.name}"
         )
         return list(listed.items)
+
+
+def pr_state(api: client.ApiClient, number: int) -> str | None:
+    """The sandbox's stand-in for GitHub: the PR's state as the operator left it."""
+    configmap = client.CoreV1Api(api).read_namespaced_config_map(
+        GITHUB_CONFIGMAP, OPERATOR_NAMESPACE
+    )
+    return (configmap.data or {}).get(str(number))
+
+
+def s3_document(s3: S3Client, key: str) -> Obj:
+    body = s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
+    document: Obj = json.loads(body)
+    return document
 
 
 def summary(s3: S3Client, run: Run) -> Obj:

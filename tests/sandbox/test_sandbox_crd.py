@@ -11,6 +11,8 @@ import pytest
 import yaml
 from kubernetes import client
 
+from pytest_experiment.sandbox import install
+from pytest_experiment.sandbox.core import crd_from_env
 from pytest_experiment.sandbox.kube import (
     APPLICATIONS,
     EXPERIMENTS,
@@ -18,6 +20,7 @@ from pytest_experiment.sandbox.kube import (
     WORKFLOW_TEMPLATES,
     WORKFLOWS,
 )
+from pytest_experiment.sandbox.scenarios import clear_scenario, set_scenario
 
 from .lifecycle import NAMESPACE, experiment_doc
 
@@ -134,9 +137,10 @@ def test_experiment_crd_shape(k8s: client.ApiClient) -> None:
         "Age",
     ]
     schema = version.schema.open_apiv3_schema
-    assert schema.properties["status"].x_kubernetes_preserve_unknown_fields is True
+    # A structural status schema, as the real CRD has: undeclared fields are pruned.
+    assert schema.properties["status"].x_kubernetes_preserve_unknown_fields is None
+    assert {"phase", "targets", "iterationStatus"} <= set(schema.properties["status"].properties)
     assert schema.properties["spec"].x_kubernetes_preserve_unknown_fields is None
-    assert {"targets", "workflow"} <= set(schema.properties["spec"].required)
 
 
 @pytest.mark.parametrize(
@@ -185,3 +189,108 @@ def test_integration_crds_keep_every_field(
 )
 def test_namespaces_exist(k8s: client.ApiClient, name: str) -> None:
     assert client.CoreV1Api(k8s).read_namespace(name).status.phase == "Active"
+
+
+def _real_crd() -> Path:
+    return _upstream() / "crds" / "experiments.illm.io_experiments.yaml"
+
+
+_STRUCTURE = ("type", "format", "enum", "required", "items", "properties", "additionalProperties")
+
+
+def _structure(node: Any) -> Any:
+    """What makes a schema prune or reject: types, fields, enums, required (no descriptions)."""
+    if not isinstance(node, dict):
+        return node
+    kept: dict[str, Any] = {}
+    for key in _STRUCTURE:
+        if key not in node:
+            continue
+        value = node[key]
+        if key == "properties":
+            kept[key] = {name: _structure(sub) for name, sub in value.items()}
+        elif key in ("items", "additionalProperties"):
+            kept[key] = _structure(value)
+        else:
+            kept[key] = sorted(value) if key in ("enum", "required") else value
+    return kept
+
+
+def _spec_schema(crd: Any) -> Any:
+    return crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+
+
+def _status_schema(crd: Any) -> Any:
+    return crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["status"]
+
+
+def test_bundled_status_schema_is_the_real_ones() -> None:
+    if not _real_crd().is_file():
+        pytest.skip(f"real CRD not found at {_real_crd()} (set EXPERIMENT_UPSTREAM)")
+    bundled = install.experiment_crd(log=lambda _: None)
+    real = install.read_crd(_real_crd())
+
+    assert _structure(_status_schema(bundled)) == _structure(_status_schema(real))
+
+
+def test_installed_crd_is_the_configured_one(k8s: client.ApiClient) -> None:
+    configured = crd_from_env()
+    expected = (
+        install.read_crd(configured) if configured else install.experiment_crd(log=lambda _: None)
+    )
+    installed = client.ApiextensionsV1Api(k8s).read_custom_resource_definition(
+        install.EXPERIMENT_CRD, _preload_content=False
+    )
+    served = json.loads(installed.data)
+
+    assert _structure(_status_schema(served)) == _structure(_status_schema(expected))
+    assert sorted(_spec_schema(served)["properties"]) == sorted(
+        _spec_schema(expected)["properties"]
+    )
+
+
+def test_undeclared_status_fields_are_pruned(k8s: client.ApiClient, prefix: str) -> None:
+    set_scenario(k8s, prefix, "stuck-pending")
+    objects = client.CustomObjectsApi(k8s)
+    try:
+        created = objects.create_namespaced_custom_object(
+            EXPERIMENTS.group,
+            EXPERIMENTS.version,
+            NAMESPACE,
+            EXPERIMENTS.plural,
+            experiment_doc(prefix),
+        )
+        name = created["metadata"]["name"]
+        patched = objects.patch_namespaced_custom_object_status(
+            EXPERIMENTS.group,
+            EXPERIMENTS.version,
+            NAMESPACE,
+            EXPERIMENTS.plural,
+            name,
+            {
+                "status": {
+                    "phase": "Provisioning",
+                    "phaseTimestamps": {"Provisioning": "2026-02-18T19:41:50Z"},
+                    "observedGeneration": 1,
+                    "analysisPhaseTimestamps": {"Pending": "2026-02-18T19:41:50Z"},
+                    "costEstimate": {"totalUSD": 1.0},
+                    "targets": [{"name": "app", "phase": "Failed", "reason": "quota"}],
+                }
+            },
+            _content_type="application/merge-patch+json",
+        )
+        status = patched["status"]
+        assert status["phase"] == "Provisioning"
+        for pruned in (
+            "phaseTimestamps",
+            "observedGeneration",
+            "analysisPhaseTimestamps",
+            "costEstimate",
+        ):
+            assert pruned not in status
+        assert status["targets"] == [{"name": "app", "phase": "Failed"}]
+        objects.delete_namespaced_custom_object(
+            EXPERIMENTS.group, EXPERIMENTS.version, NAMESPACE, EXPERIMENTS.plural, name
+        )
+    finally:
+        clear_scenario(k8s, prefix)

@@ -1,22 +1,24 @@
-"""The simulated operator's happy path, review gate and deletion, observed through the API."""
+"""The simulated operator behaves as the lab's real one: observed through the API and S3."""
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
+import pytest
 from kubernetes import client
 
-from pytest_experiment.checks import INFRA_PREFIXES
-from pytest_experiment.sandbox.kube import APPLICATIONS, GKE_CLUSTERS, WORKFLOWS
+from pytest_experiment.sandbox.kube import APPLICATIONS, WORKFLOWS
 from pytest_experiment.sandbox.operator import FINALIZER, REVIEW_ANNOTATION
-from pytest_experiment.sandbox.summary import parse_time
+from pytest_experiment.sandbox.scenarios import OPERATOR_NAMESPACE
 
 from .lifecycle import (
+    BUCKET,
     DECLARED,
-    NAMESPACE,
     Run,
     experiment_doc,
-    queries,
+    pr_state,
+    s3_document,
     status_of,
     summary,
     with_data,
@@ -25,196 +27,286 @@ from .lifecycle import (
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-PHASES = ["Pending", "Provisioning", "Ready", "Running", "Complete"]
+# Every status field the real CRD declares; the API server prunes anything else.
+DECLARED_STATUS = {
+    "analysisJobName",
+    "analysisPhase",
+    "reviewPhase",
+    "hypothesisResult",
+    "completedAt",
+    "conditions",
+    "phase",
+    "published",
+    "resourcesCleaned",
+    "resultsURL",
+    "publishBranch",
+    "publishPRNumber",
+    "publishPRURL",
+    "iterationStatus",
+    "targets",
+    "tutorialStatus",
+    "workflowStatus",
+}
+REAL_CONDITIONS = {"QualityGate", "AnalysisComplete", "ReviewGate"}
+SECONDS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+MANAGED_BY = {"app.kubernetes.io/managed-by": "experiment-operator"}
+
+pytestmark = pytest.mark.usefixtures("workflow_template")
 
 
-def test_happy_published_lifecycle(
-    k8s: client.ApiClient, s3: S3Client, workflow_template: str, prefix: str
+def _first_index(run: Run, predicate: object) -> int:
+    assert callable(predicate)
+    return next(i for i, obj in enumerate(run.seen) if predicate(status_of(obj)))
+
+
+def test_happy_published_run_as_the_real_operator(
+    k8s: client.ApiClient, s3: S3Client, prefix: str
 ) -> None:
     run = Run.create(k8s, experiment_doc(prefix, publish=True))
 
     review = run.wait_status("reviewPhase", "Pending")
     status = status_of(review)
 
+    # Phases: never a written Pending; the phase is absent until Provisioning.
+    assert run.phases() == ["Provisioning", "Ready", "Running", "Complete"]
+    assert "phase" not in status_of(run.seen[0])
+    for seen in run.seen:
+        assert set(status_of(seen)) <= DECLARED_STATUS
     assert FINALIZER in review["metadata"]["finalizers"]
-    assert status["phase"] == "Complete"
-    stamps = status["phaseTimestamps"]
-    assert sorted(stamps, key=lambda phase: parse_time(stamps[phase])) == PHASES
-    assert set(run.phases()) <= set(PHASES)
-    assert status["completedAt"] == stamps["Complete"]
+    # workflowStatus is first written with phase Pending, then copied from Argo.
+    pending_workflow = _first_index(
+        run, lambda s: (s.get("workflowStatus") or {}).get("phase") == "Pending"
+    )
+    running_workflow = _first_index(
+        run, lambda s: (s.get("workflowStatus") or {}).get("phase") == "Running"
+    )
+    assert pending_workflow < running_workflow
+    # Complete is visible before resultsURL (a later status write).
+    complete = _first_index(run, lambda s: s.get("phase") == "Complete")
+    assert "resultsURL" not in status_of(run.seen[complete])
+    assert "completedAt" not in status_of(run.seen[complete])
+    results = _first_index(run, lambda s: bool(s.get("resultsURL")))
+    assert results > complete
+    cleaned = _first_index(run, lambda s: s.get("resourcesCleaned") is True)
+    assert cleaned > results
+
+    assert SECONDS.match(status["completedAt"])
     assert status["resultsURL"] == f"s3://experiment-results/{run.name}/"
-    assert status["hypothesisResult"] == "confirmed"
-    assert status["resourcesCleaned"] is True
+    assert status["hypothesisResult"] == "validated"
+    assert status["iterationStatus"]["phase"] == "Passed"
+    assert status["iterationStatus"]["currentIteration"] == 0
     assert status["workflowStatus"]["name"] == f"{run.name}-validation"
     assert status["workflowStatus"]["phase"] == "Succeeded"
     (target,) = status["targets"]
-    assert target["name"] == "app"
-    assert target["clusterName"].startswith(f"illm-{run.name}-app-")
-    conditions = {c["type"]: c for c in status["conditions"]}
-    assert conditions["Complete"]["status"] == "True"
-    assert conditions["Progressing"]["status"] == "False"
+    assert target["clusterName"] == f"{run.name}-app"
+    assert (target["machineType"], target["nodeCount"], target["phase"]) == (
+        "e2-standard-4",
+        1,
+        "Ready",
+    )
+    assert "Deployment/naive-db-fsync" in target["components"]
+    assert all(re.match(r"^[A-Z][A-Za-z]+/[a-z0-9-]+$", c) for c in target["components"])
+    assert target["deployedLayers"] == ["infra", "obs", "workload"]
+    assert target["appsCreated"] is True
 
     assert status["published"] is True
-    assert status["publishBranch"] == f"results/{run.name}"
+    assert status["publishBranch"] == f"experiment/{run.name}"
+    assert isinstance(status["publishPRNumber"], int)
     assert status["publishPRURL"].endswith(f"/pull/{status['publishPRNumber']}")
+    assert pr_state(k8s, status["publishPRNumber"]) == "open"
     assert status["analysisPhase"] == "Succeeded"
-    assert status["analysisJobName"] == f"{run.name}-analyzer"
-    analysis_stamps = status["analysisPhaseTimestamps"]
-    assert [parse_time(analysis_stamps[p]) for p in ("Pending", "Running", "Succeeded")] == sorted(
-        parse_time(analysis_stamps[p]) for p in ("Pending", "Running", "Succeeded")
-    )
-    assert "Pending" in status["reviewPhaseTimestamps"]
-    job = client.BatchV1Api(k8s).read_namespaced_job(
-        f"{run.name}-analyzer", "experiment-operator-system"
-    )
+    assert status["analysisJobName"] == f"experiment-analyzer-{run.name}"
+    job = client.BatchV1Api(k8s).read_namespaced_job(status["analysisJobName"], OPERATOR_NAMESPACE)
+    assert job.metadata.labels == {"app": "experiment-analyzer", "experiment": run.name}
     assert job.status.succeeded == 1
+    # (ttlSecondsAfterFinished is set too, but kube-apiserver 1.20 drops it: alpha gate.)
+    assert job.spec.backoff_limit == 1
+
+    conditions = {c["type"]: c for c in status["conditions"]}
+    assert set(conditions) <= REAL_CONDITIONS
+    assert conditions["AnalysisComplete"]["status"] == "True"
+    assert conditions["AnalysisComplete"]["reason"] == "Succeeded"
+    gate = conditions["ReviewGate"]
+    assert (gate["status"], gate["reason"]) == ("False", "AwaitingReview")
+    assert f"kubectl annotate experiment {run.name}" in gate["message"]
+    assert f"{REVIEW_ANNOTATION}=approved" in gate["message"]
+    assert run.events() == []
 
     document = summary(s3, run)
-    assert document["name"] == run.name
-    assert document["namespace"] == NAMESPACE
     assert document["phase"] == "Complete"
-    assert with_data(document) >= DECLARED
-    assert document["metrics"]["source"] == f"target:{run.name}/kube-prometheus-stack-prometheus"
-    assert queries(document)["fsync_write_p99"]["query"].count(run.name) == 1
-    assert "$EXPERIMENT" not in queries(document)["fsync_write_throughput"]["query"]
-    hypothesis = document["hypothesis"]
-    assert hypothesis["machineVerdict"] == "confirmed"
-    assert all(c["passed"] is True for c in hypothesis["successCriteria"])
-    assert all(isinstance(c["actualValue"], float) for c in hypothesis["successCriteria"])
-    pods = [d["labels"]["pod"] for d in queries(document)["cpu_by_pod"]["data"]]
-    workload = [p for p in pods if not p.startswith(INFRA_PREFIXES)]
-    assert {p.rsplit("-", 2)[0] for p in workload} == {"naive-db-fsync", "db-benchmark-loadgen"}
-    assert len(pods) > len(workload)
-    assert document["costEstimate"]["totalUSD"] > 0
-    assert document["workflow"]["template"] == workflow_template
-    analysis = document["analysis"]
-    assert analysis["hypothesisVerdict"] == "confirmed"
-    assert analysis["abstract"]
+    assert with_data(document) == DECLARED
+    assert document["analysis"]["hypothesisVerdict"] == "validated"
+    snapshot = s3_document(s3, f"{run.name}/metrics-snapshot.json")
+    assert snapshot["queries"].keys() == document["metrics"]["queries"].keys()
 
-    # Expensive resources went away at Complete; the workflow stays as a record.
-    assert run.labelled(GKE_CLUSTERS, NAMESPACE) == []
+    # Cleanup deleted the claims, the applications and the workflow.
+    assert run.claims() == []
     assert run.labelled(APPLICATIONS, "argocd") == []
-    (workflow,) = run.labelled(WORKFLOWS, "argo-workflows")
-    assert workflow["status"]["phase"] == "Succeeded"
+    assert run.labelled(WORKFLOWS, "argo-workflows") == []
 
     run.annotate(REVIEW_ANNOTATION, "approved")
-    approved = run.wait_status("reviewPhase", "Approved")
-    assert "Approved" in status_of(approved)["reviewPhaseTimestamps"]
-    assert any(e.reason == "PRMerged" for e in run.events())
+    approved = run.wait(
+        lambda o: (
+            status_of(o).get("reviewPhase") == "Approved"
+            and FINALIZER not in (o["metadata"].get("finalizers") or [])
+        ),
+        what="approval and the finalizer released",
+    )
+    decided = {c["type"]: c for c in status_of(approved)["conditions"]}["ReviewGate"]
+    number = status["publishPRNumber"]
+    assert (decided["status"], decided["reason"]) == ("True", "Approved")
+    assert decided["message"] == f"PR #{number} merged after human approval"
+    assert pr_state(k8s, number) == "merged"
+    assert run.events() == []
 
     run.delete()
     run.wait_gone()
-    assert run.labelled(WORKFLOWS, "argo-workflows") == []
 
 
-def test_unpublished_run_has_no_analysis_or_review(
-    k8s: client.ApiClient, s3: S3Client, workflow_template: str, prefix: str
+def test_unpublished_run_skips_analysis_and_review_and_lets_go(
+    k8s: client.ApiClient, s3: S3Client, prefix: str
 ) -> None:
     run = Run.create(k8s, experiment_doc(prefix, publish=False, criteria=False))
-    done = status_of(run.wait_terminal())
+
+    done = status_of(run.wait_settled())
 
     assert done["phase"] == "Complete"
-    assert "hypothesisResult" not in done
-    for absent in ("published", "analysisPhase", "reviewPhase", "publishPRURL"):
+    assert (done["analysisPhase"], done["reviewPhase"]) == ("Skipped", "Skipped")
+    assert done["resourcesCleaned"] is True
+    for absent in ("published", "publishPRNumber", "iterationStatus", "hypothesisResult"):
         assert absent not in done
-    assert run.assert_quiet("phase")["status"].get("analysisPhase") is None
-    document = summary(s3, run)
-    assert "machineVerdict" not in document["hypothesis"]
-    assert "analysis" not in document
+    assert "machineVerdict" not in summary(s3, run)["hypothesis"]
+    # Released right after cleanup: deleting is immediate.
+    run.delete()
+    run.wait_gone()
 
 
-def test_objects_labelled_with_the_instance_while_it_runs(
-    k8s: client.ApiClient, workflow_template: str, prefix: str
+def test_objects_named_and_labelled_as_the_real_operator(
+    k8s: client.ApiClient, prefix: str
 ) -> None:
     hub = {"name": "loadgen", "cluster": {"type": "hub"}, "components": [{"app": "k6"}]}
     run = Run.create(k8s, experiment_doc(prefix, extra_targets=[hub], mode="manual"))
 
-    provisioning = run.wait_status("phase", "Provisioning")
-    targets = {t["name"]: t for t in status_of(provisioning)["targets"]}
-    assert targets["app"]["phase"] == "Provisioning"
+    provisioning = status_of(run.wait_status("phase", "Provisioning"))
+    targets = {t["name"]: t for t in provisioning["targets"]}
     assert targets["loadgen"]["clusterName"] == "hub"
-    (claim,) = run.wait_labelled(GKE_CLUSTERS, NAMESPACE, lambda c: len(c) == 1, what="a claim")
-    assert claim["metadata"]["name"] == targets["app"]["clusterName"]
+    assert targets["app"]["clusterName"] == f"{run.name}-app"
+    (claim,) = run.claims()
+    assert claim["metadata"]["name"] == f"{run.name}-app"
+    assert claim["metadata"]["labels"] == {
+        **MANAGED_BY,
+        "experiments.illm.io/cluster": f"{run.name}-app",
+    }
     assert claim["spec"]["machineType"] == "e2-standard-4"
 
-    ready = run.wait_status("phase", "Ready")
-    assert {t["phase"] for t in status_of(ready)["targets"]} == {"Ready"}
-    claim_ready = run.labelled(GKE_CLUSTERS, NAMESPACE)[0]["status"]
-    assert {c["type"]: c["status"] for c in claim_ready["conditions"]}["Ready"] == "True"
-    apps = run.labelled(APPLICATIONS, "argocd")
-    assert {a["metadata"]["name"] for a in apps} == {
-        f"{run.name}-app-{c}"
-        for c in (
-            "naive-db-fsync",
-            "db-benchmark-loadgen",
-            "kube-prometheus-stack",
-            "metrics-agent",
-            "metrics-egress",
-        )
-    } | {f"{run.name}-loadgen-k6"}
-    assert all("health" in a["status"] and "sync" in a["status"] for a in apps)
-
-    running = run.wait_status("phase", "Running")
-    assert status_of(running)["workflowStatus"]["phase"] == "Running"
-    healthy = run.labelled(APPLICATIONS, "argocd")
-    assert {(a["status"]["health"]["status"], a["status"]["sync"]["status"]) for a in healthy} == {
-        ("Healthy", "Synced")
+    run.wait_status("phase", "Running")
+    apps = {
+        a["metadata"]["name"]: a["metadata"]["labels"] for a in run.labelled(APPLICATIONS, "argocd")
+    }
+    assert set(apps) == {
+        f"{run.name}-app-infra",
+        f"{run.name}-app-obs",
+        f"{run.name}-app",
+        f"{run.name}-loadgen",
+    }
+    assert apps[f"{run.name}-app-obs"] == {
+        **MANAGED_BY,
+        "experiments.illm.io/experiment": run.name,
+        "experiments.illm.io/target": "app",
+        "experiments.illm.io/layer": "obs",
     }
     (workflow,) = run.labelled(WORKFLOWS, "argo-workflows")
-    assert workflow["spec"]["workflowTemplateRef"]["name"] == workflow_template
+    assert workflow["metadata"]["name"] == f"{run.name}-validation"
+    assert workflow["spec"]["serviceAccountName"] == "argo-workflow"
     assert {"name": "duration", "value": "30m"} in workflow["spec"]["arguments"]["parameters"]
+    assert run.labelled(WORKFLOWS, "argo-workflows", legacy=True) == []
 
-    # Manual completion: the workflow finishes, the experiment stays Running until deleted.
+    # Manual completion: the workflow succeeds, the experiment stays Running until deleted.
     finished = run.wait(
         lambda o: status_of(o).get("workflowStatus", {}).get("phase") == "Succeeded",
         what="the workflow to finish",
     )
     assert status_of(finished)["phase"] == "Running"
     assert status_of(run.assert_quiet("phase"))["phase"] == "Running"
+    assert "resultsURL" not in status_of(run.get())
 
     run.delete()
     run.wait_gone()
-    assert run.labelled(GKE_CLUSTERS, NAMESPACE) == []
+    assert run.claims() == []
     assert run.labelled(APPLICATIONS, "argocd") == []
     assert run.labelled(WORKFLOWS, "argo-workflows") == []
+    assert run.events() == []
 
 
-def test_review_annotation_rejected(
-    k8s: client.ApiClient, workflow_template: str, prefix: str
-) -> None:
+def test_review_rejected_by_annotation(k8s: client.ApiClient, prefix: str) -> None:
     run = Run.create(k8s, experiment_doc(prefix, publish=True))
-    run.wait_status("reviewPhase", "Pending")
+    number = status_of(run.wait_status("reviewPhase", "Pending"))["publishPRNumber"]
     assert status_of(run.assert_quiet("reviewPhase"))["reviewPhase"] == "Pending"
 
     run.annotate(REVIEW_ANNOTATION, "rejected")
 
     run.wait_status("reviewPhase", "Rejected")
-    assert any(e.reason == "PRClosed" for e in run.events())
+    decided = run.condition("ReviewGate")
+    assert decided is not None
+    assert (decided["status"], decided["reason"]) == ("False", "Rejected")
+    assert decided["message"] == f"PR #{number} closed after human rejection"
+    assert pr_state(k8s, number) == "closed"
+    run.wait_settled()
 
 
-def test_delete_while_review_pending_closes_the_pr(
-    k8s: client.ApiClient, workflow_template: str, prefix: str
-) -> None:
+def test_delete_while_review_pending_closes_the_pr(k8s: client.ApiClient, prefix: str) -> None:
     run = Run.create(k8s, experiment_doc(prefix, publish=True))
-    pending = status_of(run.wait_status("reviewPhase", "Pending"))
+    number = status_of(run.wait_status("reviewPhase", "Pending"))["publishPRNumber"]
 
     run.delete()
     run.wait_gone()
 
-    closed = [e for e in run.events() if e.reason == "PRClosed"]
-    assert closed
-    assert f"#{pending['publishPRNumber']}" in closed[0].message
+    assert pr_state(k8s, number) == "closed"
+    with pytest.raises(client.ApiException) as missing:
+        client.BatchV1Api(k8s).read_namespaced_job(
+            f"experiment-analyzer-{run.name}", OPERATOR_NAMESPACE
+        )
+    assert missing.value.status == 404
 
 
-def test_missing_workflow_template_fails_the_run(k8s: client.ApiClient, prefix: str) -> None:
+def test_missing_template_runs_an_inline_workflow_to_complete(
+    k8s: client.ApiClient, s3: S3Client, prefix: str
+) -> None:
     doc = experiment_doc(prefix)
     doc["spec"]["workflow"]["template"] = f"{prefix}missing"
     run = Run.create(k8s, doc)
 
-    failed = status_of(run.wait_terminal())
+    run.wait_status("phase", "Running")
+    (workflow,) = run.labelled(WORKFLOWS, "argo-workflows")
+    assert "workflowTemplateRef" not in workflow["spec"]
+    names = [t["name"] for t in workflow["spec"]["templates"]]
+    assert "echo" in names
+    assert "wait" not in names
 
-    assert failed["phase"] == "Failed"
-    assert failed["workflowStatus"]["phase"] == "Error"
-    (condition,) = [c for c in failed["conditions"] if c["type"] == "Failed"]
-    assert condition["reason"] == "RunningFailed"
-    assert f'"{prefix}missing" not found' in condition["message"]
+    done = status_of(run.wait_settled())
+    assert done["phase"] == "Complete"
+    assert done["workflowStatus"]["phase"] == "Succeeded"
+    assert summary(s3, run)["workflow"]["template"] == f"{prefix}missing"
+
+
+def test_missing_template_in_manual_mode_waits_at_a_suspend_step(
+    k8s: client.ApiClient, s3: S3Client, prefix: str
+) -> None:
+    doc = experiment_doc(prefix, mode="manual")
+    doc["spec"]["workflow"]["template"] = f"{prefix}missing"
+    run = Run.create(k8s, doc)
+
+    run.wait_status("phase", "Running")
+    (workflow,) = run.labelled(WORKFLOWS, "argo-workflows")
+    suspend = [t for t in workflow["spec"]["templates"] if "suspend" in t]
+    assert [t["name"] for t in suspend] == ["wait"]
+    run.wait(
+        lambda o: status_of(o).get("workflowStatus", {}).get("phase") == "Succeeded",
+        what="the inline workflow's steps to finish",
+    )
+    assert status_of(run.assert_quiet("phase"))["phase"] == "Running"
+    listed = s3.list_objects_v2(Bucket=BUCKET, Prefix=f"{run.name}/")
+    assert listed.get("KeyCount", 0) == 0
+
+    run.delete()
+    run.wait_gone()

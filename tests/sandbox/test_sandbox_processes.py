@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
+import yaml
+from kubernetes import client
 
+from pytest_experiment.cluster import connect
 from pytest_experiment.errors import SandboxError
-from pytest_experiment.sandbox import Sandbox, SandboxConfig, start_sandbox
+from pytest_experiment.sandbox import Sandbox, SandboxConfig, install, start_sandbox
 from pytest_experiment.sandbox.core import read_state
+from pytest_experiment.sandbox.kube import wait_until
 from pytest_experiment.sandbox.processes import (
     PortInUse,
     ProcessRecord,
@@ -22,6 +27,7 @@ from pytest_experiment.sandbox.processes import (
     wait_ready,
     with_fresh_ports,
 )
+from pytest_experiment.sandbox.scenarios import OPERATOR_DEPLOYMENT, OPERATOR_NAMESPACE
 
 IGNORES_SIGTERM = """
 import os, signal, sys, time
@@ -172,8 +178,11 @@ def _exports(stdout: str) -> dict[str, str]:
 
 def test_cli_up_twice_reuses_and_down_leaves_nothing(tmp_path: Path) -> None:
     state_dir = tmp_path / "cli-sandbox"
-    first = _cli(state_dir, "up", "--grace-period", "1")
+    crd = tmp_path / "experiment-crd.yaml"
+    crd.write_text(yaml.safe_dump(install.experiment_crd(log=lambda _: None)))
+    first = _cli(state_dir, "up", "--grace-period", "1", "--crd", str(crd))
     assert first.returncode == 0, first.stderr
+    assert f"installing the Experiment CRD from {crd}" in first.stderr
     exported = _exports(first.stdout)
     assert set(exported) >= {
         "KUBECONFIG",
@@ -183,8 +192,15 @@ def test_cli_up_twice_reuses_and_down_leaves_nothing(tmp_path: Path) -> None:
     }
     state = read_state(state_dir)
     assert state is not None
+    assert state["crd"] == str(crd)
     records = [ProcessRecord.from_json(p) for p in state["processes"]]
-    assert {r.name for r in records} == {"etcd", "kube-apiserver", "seaweedfs", "operator"}
+    assert {r.name for r in records} == {
+        "etcd",
+        "kube-apiserver",
+        "seaweedfs",
+        "operator",
+        "operator-watchdog",
+    }
     try:
         second = _cli(state_dir, "up")
         assert second.returncode == 0, second.stderr
@@ -232,3 +248,48 @@ def test_python_api_context_manager_and_attach(tmp_path: Path) -> None:
     assert not any(is_alive(r) for r in records)
     assert not sandbox.running()
     assert Sandbox.attach(tmp_path / "api-sandbox") is None
+
+
+def _ready_replicas_become(sandbox: Sandbox, wanted: int) -> None:
+    api = sandbox.api_client()
+    try:
+        wait_until(
+            lambda **kw: client.AppsV1Api(api).list_namespaced_deployment(OPERATOR_NAMESPACE, **kw),
+            lambda objects: any(
+                int((o.get("status") or {}).get("readyReplicas") or 0) == wanted
+                for o in objects.values()
+            ),
+            timeout=15,
+            what=f"the operator Deployment to report {wanted} ready replicas",
+            field_selector=f"metadata.name={OPERATOR_DEPLOYMENT}",
+        )
+    finally:
+        api.close()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["killed", "stopped"])
+def test_operator_deployment_follows_the_operator_process(
+    tmp_path: Path, sig: signal.Signals
+) -> None:
+    with start_sandbox(SandboxConfig(state_dir=tmp_path / "sb", grace_period=1.0)) as sandbox:
+        cluster = connect(kubeconfig=sandbox.kubeconfig)
+        try:
+            # What preflight[operator] reads.
+            assert cluster.operator_ready_replicas() == 1
+
+            os.kill(sandbox.pids["operator"], sig)
+
+            _ready_replicas_become(sandbox, 0)
+            assert cluster.operator_ready_replicas() == 0
+        finally:
+            cluster.close()
+
+
+def test_a_crd_file_without_the_experiment_crd_is_refused(tmp_path: Path) -> None:
+    other = tmp_path / "other.yaml"
+    other.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n")
+
+    with pytest.raises(SandboxError, match=r"experiments\.experiments\.illm\.io"):
+        install.read_crd(other)
+    with pytest.raises(SandboxError, match="cannot read"):
+        install.read_crd(tmp_path / "missing.yaml")
