@@ -7,6 +7,13 @@ from pathlib import Path
 
 import pytest
 
+# Loaded before any in-process pytester run: pytester drops the modules a run
+# imported once it ends, but PyYAML's C extension is not initialised again on
+# the next import and keeps the first run's classes, so the next run fails
+# every file ("could not determine a constructor for the tag None"). Loaded
+# here, yaml is never dropped. (A test file run alone hit this.)
+import yaml  # noqa: F401
+
 ROOT = Path(__file__).resolve().parent
 
 pytest_plugins = ("pytester",)

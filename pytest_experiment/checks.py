@@ -7,8 +7,11 @@ returns a ``CheckResult`` whose summary is the seed's scorecard wording.
 Summaries come from several operator generations and from an analyzer that
 sometimes crashed half-way, so every field is read defensively: a section that
 is missing or has the wrong type yields N/A or WARN *with the reason* (R52),
-never an exception. ``run_checks`` still guards each call, because checks added
-by a conftest through the plugin hook get no such guarantee.
+never an exception. The one exception is data that is simply absent: the
+operator leaves out the ``metrics`` section when it collected nothing, and a
+query's ``data`` when it is empty, so those count as collected nothing (see
+``has_data``). ``run_checks`` still guards each call, because checks added by a
+conftest through the plugin hook get no such guarantee.
 """
 
 from __future__ import annotations
@@ -201,7 +204,7 @@ def _names(names: Sequence[str]) -> str:
 
 
 def custom_metrics(inp: CheckInput) -> CheckResult:
-    """Every ``spec.metrics[]`` name has a query with no error and non-empty data."""
+    """Every ``spec.metrics[]`` name has a query with data (``has_data``)."""
     declared = _declared(inp.experiment)
     if not declared:
         return CheckResult(

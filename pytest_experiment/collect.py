@@ -19,11 +19,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from _pytest._code.code import TerminalRepr
-from _pytest._io import TerminalWriter
 
 from pytest_experiment.checks import completion_line
-from pytest_experiment.compat import skip_at_item
+from pytest_experiment.compat import TerminalRepr, TerminalWriter, skip_at_item
 from pytest_experiment.errors import ExperimentError, SpecError
 from pytest_experiment.rules import RULES
 from pytest_experiment.spec import Experiment, Source, is_experiment, read_source
@@ -89,6 +87,26 @@ def id_part(text: str) -> str:
     return _ID_UNSAFE.sub(lambda m: "".join(f"%{b:02X}" for b in m[0].encode()), text)
 
 
+def _instance_ids(results: list[ResultFile]) -> list[str]:
+    """The id part naming each result's instance, unique within one experiment.
+
+    A copied summary keeps its instance name, so two files can name one
+    instance: the file named after the instance (else the first) keeps the
+    plain name, the others add their file name.
+    """
+    names = [id_part(r.instance) for r in results]
+    keeper: dict[str, int] = {}
+    for index, (name, result) in enumerate(zip(names, results, strict=True)):
+        if result.path.stem == result.instance:
+            keeper.setdefault(name, index)
+    for index, name in enumerate(names):
+        keeper.setdefault(name, index)
+    return [
+        name if keeper[name] == index else f"{name}.{id_part(result.path.stem)}"
+        for index, (name, result) in enumerate(zip(names, results, strict=True))
+    ]
+
+
 class ExperimentFile(pytest.File):
     """One ``experiment.yaml``; parsed by ``pytest_collect_file`` and handed over."""
 
@@ -148,12 +166,12 @@ class ExperimentFile(pytest.File):
                 yield make(QualityItem, f"quality[{id_part(check)}]", check=check, result=None)
         else:
             results = state.offline_results(experiment, only=self._only_experiment())
-            for result in results:
+            for result, instance in zip(results, _instance_ids(results), strict=True):
                 for check in checks:
                     # One bracketed parameter, so pytest, JUnit and --lf read it as one.
                     yield make(
                         QualityItem,
-                        f"quality[{id_part(check)}@{id_part(result.instance)}]",
+                        f"quality[{id_part(check)}@{instance}]",
                         check=check,
                         result=result,
                     )

@@ -12,6 +12,12 @@ from typing import NoReturn
 
 import pytest
 
+# A failure shown as a scorecard line, not a traceback, has to be a
+# ``TerminalRepr`` drawn on a ``TerminalWriter``: ``repr_failure`` accepts only
+# a string or one of those, and pytest exports neither class.
+from _pytest._code.code import TerminalRepr as TerminalRepr
+from _pytest._io import TerminalWriter as TerminalWriter
+
 
 def set_nodeid(item: pytest.Item, nodeid: str) -> None:
     """Replace ``item``'s node id.
@@ -48,6 +54,20 @@ def grouped_for_scheduling(items: Sequence[tuple[pytest.Item, str, str]]) -> Ite
     finally:
         for item, nodeid, _ in items:
             set_nodeid(item, nodeid)
+
+
+def without_group(nodeid: str) -> str:
+    """``nodeid`` without the ``@<group>`` suffix :func:`grouped_for_scheduling` gave it.
+
+    A worker that dies mid-item is reported by the xdist controller under the
+    id it was scheduled by. xdist reads a suffix as text after the last ``@``
+    that follows the last ``]``; ids of this plugin escape every ``@`` inside
+    their brackets, so the same test finds it here.
+    """
+    head, sep, tail = nodeid.rpartition("::")
+    if sep and "@" in tail.rpartition("]")[2]:
+        return f"{head}::{tail.rpartition('@')[0]}"
+    return nodeid
 
 
 def skip_at_item(reason: str) -> NoReturn:

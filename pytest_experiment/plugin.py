@@ -228,6 +228,19 @@ def pytest_collection_finish(session: pytest.Session) -> Generator[None, None, N
         return (yield)
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_handlecrashitem(crashitem: str, report: pytest.TestReport, sched: Any) -> None:
+    """A crashed worker's item is reported under its plain id, like every other report."""
+    if not crashitem.split("::", 1)[0].endswith("experiment.yaml"):
+        return
+    from pytest_experiment.compat import without_group
+
+    plain = without_group(crashitem)
+    report.nodeid = plain
+    if isinstance(report.longrepr, str):
+        report.longrepr = report.longrepr.replace(crashitem, plain)
+
+
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
     if file_path.name != "experiment.yaml":
         return None

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from pytest_experiment.collect import id_part
+from pytest_experiment.compat import without_group
 
 RESULTS = "--experiment-results=experiments/site/data"
 OFFLINE_ID = re.compile(r"^experiments/[a-z-]+/experiment\.yaml::quality\[[a-z-]+@[a-z0-9-]+\]$")
@@ -166,6 +167,67 @@ def test_validate_only_names_are_the_same_with_and_without_xdist(
     assert all(re.fullmatch(r"validate\[[a-z-]+\]", name) for _, name in serial), serial
 
 
+@pytest.mark.parametrize(
+    ("scheduled", "plain"),
+    [
+        ("e/experiment.yaml::quality[presentation@web-lat-8fz2q]@web-latency", None),
+        ("e/experiment.yaml::validate[schema]@web-latency", None),
+        ("e/experiment.yaml::lifecycle@web-latency", None),
+        ("e/experiment.yaml::quality[presentation@web-lat-8fz2q]", "same"),
+        ("e/experiment.yaml::lifecycle", "same"),
+        ("e/experiment.yaml", "same"),
+    ],
+)
+def test_the_group_suffix_comes_off_only_where_xdist_put_it(
+    scheduled: str, plain: str | None
+) -> None:
+    expected = scheduled if plain == "same" else scheduled.rpartition("@")[0]
+    assert without_group(scheduled) == expected
+
+
+def test_a_crashed_worker_reports_the_item_under_its_plain_name(
+    project: pytest.Pytester,
+) -> None:
+    # The worker dies once, in the middle of one item; xdist reports that item itself.
+    project.makeconftest(
+        """
+        import os
+        from pathlib import Path
+
+        def pytest_runtest_call(item):
+            flag = Path(str(item.config.rootpath)) / "crashed"
+            if "presentation@web-lat-8fz2q" in item.nodeid and not flag.exists():
+                flag.write_text("")
+                os._exit(3)
+        """
+    )
+    result = project.runpytest(
+        "-p",
+        "no:cacheprovider",
+        "experiments/web-latency",
+        RESULTS,
+        "-n",
+        "2",
+        "--dist",
+        "loadgroup",
+        "--junitxml=crash.xml",
+    )
+    plain = "experiments/web-latency/experiment.yaml::quality[presentation@web-lat-8fz2q]"
+    literal = re.sub(r"[\[\]]", lambda m: f"[{m[0]}]", plain)  # fnmatch brackets
+    result.stdout.fnmatch_lines([f"*crashed while running '{literal}'*"])
+    root = ET.parse(project.path / "crash.xml").getroot()
+    crashes = [
+        case.get("name")
+        for case in root.iter("testcase")
+        for outcome in (*case.iter("failure"), *case.iter("error"))
+        if f"crashed while running '{plain}'" in (outcome.text or "")
+    ]
+    assert crashes == ["quality[presentation@web-lat-8fz2q]"]
+    # Every other testcase too: the replacement worker runs the rest under plain names.
+    names = {name for _, name in junit_names(project.path / "crash.xml")}
+    assert not [name for name in names if name.endswith("@web-latency")]
+
+
 # -- names from result files -------------------------------------------------------------------
 
 
@@ -200,3 +262,21 @@ def test_a_hostile_instance_name_keeps_xdist_names_equal(project: pytest.Pyteste
     name = f"quality[presentation@{id_part(HOSTILE)}]"
     assert ("experiments.web-latency.experiment.yaml", name) in serial
     assert junit_names(project.path / "xdist.xml") == serial
+
+
+def test_two_files_of_one_instance_get_distinct_ids(project: pytest.Pytester) -> None:
+    # A copied summary: same instance name, another file.
+    data = project.path / "experiments/site/data"
+    shutil.copy(data / "web-lat-8fz2q.json", data / "web-lat-8fz2q (copy).json")
+    ids = [
+        i for i in collected_ids(project, "experiments/web-latency", RESULTS) if "ai-verdict" in i
+    ]
+    # The file named after the instance keeps the plain name.
+    assert sorted(ids) == [
+        "experiments/web-latency/experiment.yaml::quality[ai-verdict@web-lat-2bc7d]",
+        "experiments/web-latency/experiment.yaml::quality[ai-verdict@web-lat-8fz2q."
+        "web-lat-8fz2q%20%28copy%29]",
+        "experiments/web-latency/experiment.yaml::quality[ai-verdict@web-lat-8fz2q]",
+    ]
+    for nodeid in ids:
+        assert ran(project.runpytest("-rA", nodeid, RESULTS)) == [nodeid]
