@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import itertools
-import statistics
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -29,22 +27,6 @@ def reached(phase: str) -> Callable[[dict[str, Any]], bool]:
         return terminal(obj) or PHASES.index(current) >= PHASES.index(phase)
 
     return check
-
-
-def latencies(watcher: ExperimentWatcher, instance: str) -> list[timedelta]:
-    """Watcher saw a phase − the operator stamped it (phaseTimestamps), per phase.
-
-    Only the seeds' (legacy) operator stamps its phases: the real CRD has no such field.
-    """
-    observed = watcher.observed(instance)
-    assert observed.obj is not None
-    stamps = observed.obj["status"]["phaseTimestamps"]
-    # Pending is the harness's own: first sight of the object, before any operator stamp.
-    return [
-        t.seen_at - datetime.fromisoformat(stamps[t.value].replace("Z", "+00:00"))
-        for t in observed.timeline()
-        if t.value != "Pending"
-    ]
 
 
 @pytest.fixture(scope="module")
@@ -78,18 +60,15 @@ def test_every_phase_is_seen_in_order_with_timestamps(
     # The subscriber saw the same transitions, each once (its late-join replay included).
     delivered = [t.value for c in changes for t in c.transitions if t.field == "phase"]
     assert delivered == PHASES
-    if flavour == "legacy":
-        assert all(lag >= timedelta(0) for lag in latencies(watcher, instance))
     cluster.delete_experiment(instance, namespace=NAMESPACE)
     watcher.wait_deleted(instance, timeout=TIMEOUT)
 
 
 def test_ten_experiments_share_one_watch(
-    cluster: Cluster, watcher: ExperimentWatcher, workflow_template: str, prefix: str,
-    scenario: SetScenario,
-) -> None:  # fmt: skip
-    # The latency is measured against the legacy operator's phase stamps.
-    scenario(prefix, "legacy-operator")
+    cluster: Cluster, watcher: ExperimentWatcher, workflow_template: str, prefix: str
+) -> None:
+    # Detection latency is the benchmark's (the real status schema keeps no phase stamps to
+    # measure it against); here: one watch follows ten whole lifecycles.
     before = watcher.stats
     instances = [
         cluster.create_experiment(experiment_doc(prefix), namespace=NAMESPACE) for _ in range(10)
@@ -100,18 +79,9 @@ def test_ten_experiments_share_one_watch(
     # P2: no list and at most one re-watch (a server-side timeout) for ten whole lifecycles.
     assert after.lists == before.lists
     assert after.watches - before.watches <= 1
-    lags = sorted(lag.total_seconds() for i in instances for lag in latencies(watcher, i))
     for instance in instances:
         assert [t.value for t in watcher.observed(instance).timeline()] == PHASES
         cluster.delete_experiment(instance, namespace=NAMESPACE)
-    p50 = statistics.median(lags)
-    p99 = lags[min(len(lags) - 1, int(len(lags) * 0.99))]
-    print(
-        f"\ntransition latency over {len(lags)} transitions: p50 {p50 * 1000:.1f} ms, "
-        f"p99 {p99 * 1000:.1f} ms, max {lags[-1] * 1000:.1f} ms; watcher {after}"
-    )
-    # Generous bound: the target (p50 ≤ 20 ms, p99 ≤ 100 ms) is for the benchmark, not CI.
-    assert p50 < 0.5
 
 
 def test_forced_relists_miss_nothing_and_duplicate_nothing(
