@@ -370,6 +370,15 @@ def max_iterations(spec: Obj) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 3
 
 
+def recollect_delay(spec: Obj) -> float:
+    """``spec.qualityGate.recollectDelaySeconds`` (the CRD's default is 120)."""
+    gate = spec.get("qualityGate")
+    value = gate.get("recollectDelaySeconds") if isinstance(gate, Mapping) else None
+    if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
+        return float(value)
+    return 120.0
+
+
 def review_skipped_why(obj: Obj | None) -> str:
     """Why the operator skipped review: it opens one only for a published run with a PR."""
     current = status(obj)

@@ -299,7 +299,11 @@ class _Publisher:
         watcher = live.watcher(launch.namespace)
         instance, name = launch.instance, launch.experiment.name
         budget = self.options.results_wait
-        limit = lifecycle.max_iterations(launch.experiment.data.get("spec") or {})
+        spec = launch.experiment.data.get("spec") or {}
+        limit = lifecycle.max_iterations(spec)
+        # A re-collection starts only after the gate's delay: while it re-collects, that
+        # delay is allowed on top of the wait.
+        delay = lifecycle.recollect_delay(spec)
         started = time.monotonic()
         shown: str | None = None
         while True:
@@ -315,15 +319,16 @@ class _Publisher:
                 if progress:
                     self.say(f"{instance}: {progress}")
             elapsed = time.monotonic() - started
-            if budget is not None and elapsed >= budget:
+            allowed = budget + delay if budget is not None and shown else budget
+            if allowed is not None and elapsed >= allowed:
                 self._results_seen = datetime.now(UTC)
                 return  # reading the summary then says there is no resultsURL
-            against = f" / {format_duration(budget)}" if budget is not None else ""
+            against = f" / {format_duration(allowed)}" if allowed is not None else ""
             self.out.status(
                 f"{name} ({instance}): {shown or 'waiting for status.resultsURL'} "
                 f"{format_duration(elapsed)}{against}"
             )
-            wait = TICK if budget is None else max(0.0, min(TICK, budget - elapsed))
+            wait = TICK if allowed is None else max(0.0, min(TICK, allowed - elapsed))
 
             def moved(current: Obj, seen: str | None = shown) -> bool:
                 return (

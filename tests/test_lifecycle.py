@@ -374,3 +374,9 @@ def test_a_stuck_target_is_explained_by_its_claim_or_its_applications() -> None:
     by_app = lifecycle.explained(stuck, obj=current, applications=[degraded])
     assert by_app.reason == "application i1-app health Degraded: timed out progressing"
     assert lifecycle.explained(stuck, obj=current) is stuck
+
+
+def test_recollect_delay_defaults_as_the_crd() -> None:
+    assert lifecycle.recollect_delay({}) == 120.0
+    assert lifecycle.recollect_delay({"qualityGate": {"recollectDelaySeconds": 30}}) == 30.0
+    assert lifecycle.recollect_delay({"qualityGate": {"recollectDelaySeconds": True}}) == 120.0
