@@ -407,8 +407,12 @@ class QualityItem(ExperimentItem):
             return
         if _blocked(self) is None:
             found = _published(self)
-            if not isinstance(found, CheckResult) and found[1].results is None:
-                _environment_failure(self, f"no summary to score: {found[1].problem}")
+            # A run the operator turned Failed after Complete has no results by design:
+            # its items fail naming the turn (their verdict), they are not errors.
+            if not isinstance(found, CheckResult):
+                outcome = found[1]
+                if outcome.results is None and outcome.turn is None:
+                    _environment_failure(self, f"no summary to score: {outcome.problem}")
 
     def verdict(self) -> CheckResult:
         if not self.experiment.publish:
@@ -466,7 +470,8 @@ def _live_quality(item: QualityItem) -> CheckResult:
     if isinstance(found, CheckResult):
         return found
     _, outcome = found
-    assert outcome.results is not None, "setup raised"
+    if outcome.results is None:
+        return outcome.unscored()
     run = {
         **_run_record(ResultFile(instance=outcome.instance, path=Path(), summary=outcome.summary)),
         "results": outcome.results_url,
@@ -477,6 +482,8 @@ def _live_quality(item: QualityItem) -> CheckResult:
     extra = outcome.causes_of(item.check)
     if item.check == "ai-verdict":
         extra += outcome.analyzer_details
+    elif outcome.turn is not None:
+        extra.append(outcome.turn_line())
     if outcome.attempts:
         item.record(attempts=[a.as_json() for a in outcome.attempts])
         extra.append(f"auto-fix: results of attempt {len(outcome.attempts)}")

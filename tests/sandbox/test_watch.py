@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import itertools
-import statistics
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -14,7 +12,7 @@ from pytest_experiment.cluster import Cluster, connect
 from pytest_experiment.sandbox import Sandbox
 from pytest_experiment.watch import Change, ExperimentWatcher, InstanceDeleted, WatchTimeout
 
-from .lifecycle import NAMESPACE, TIMEOUT, experiment_doc
+from .lifecycle import NAMESPACE, OPERATOR_FLAVOURS, TIMEOUT, SetScenario, experiment_doc
 
 PHASES = ["Pending", "Provisioning", "Ready", "Running", "Complete"]
 
@@ -31,17 +29,6 @@ def reached(phase: str) -> Callable[[dict[str, Any]], bool]:
     return check
 
 
-def latencies(watcher: ExperimentWatcher, instance: str) -> list[timedelta]:
-    """Watcher saw a phase − the operator stamped it (phaseTimestamps), per phase."""
-    observed = watcher.observed(instance)
-    assert observed.obj is not None
-    stamps = observed.obj["status"]["phaseTimestamps"]
-    return [
-        t.seen_at - datetime.fromisoformat(stamps[t.value].replace("Z", "+00:00"))
-        for t in observed.timeline()
-    ]
-
-
 @pytest.fixture(scope="module")
 def cluster(sandbox: Sandbox) -> Iterator[Cluster]:
     connected = connect(kubeconfig=sandbox.kubeconfig)
@@ -55,9 +42,13 @@ def watcher(cluster: Cluster) -> Iterator[ExperimentWatcher]:
         yield started
 
 
+@pytest.mark.parametrize("flavour", OPERATOR_FLAVOURS)
 def test_every_phase_is_seen_in_order_with_timestamps(
-    cluster: Cluster, watcher: ExperimentWatcher, workflow_template: str, prefix: str
-) -> None:
+    cluster: Cluster, watcher: ExperimentWatcher, workflow_template: str, prefix: str,
+    scenario: SetScenario, flavour: str,
+) -> None:  # fmt: skip
+    # The real operator never writes Pending: the watch records it on first sight.
+    scenario(prefix, "happy", operator=flavour)
     changes: list[Change] = []
     instance = cluster.create_experiment(experiment_doc(prefix), namespace=NAMESPACE)
     watcher.subscribe(instance, changes.append)
@@ -69,7 +60,6 @@ def test_every_phase_is_seen_in_order_with_timestamps(
     # The subscriber saw the same transitions, each once (its late-join replay included).
     delivered = [t.value for c in changes for t in c.transitions if t.field == "phase"]
     assert delivered == PHASES
-    assert all(lag >= timedelta(0) for lag in latencies(watcher, instance))
     cluster.delete_experiment(instance, namespace=NAMESPACE)
     watcher.wait_deleted(instance, timeout=TIMEOUT)
 
@@ -77,6 +67,8 @@ def test_every_phase_is_seen_in_order_with_timestamps(
 def test_ten_experiments_share_one_watch(
     cluster: Cluster, watcher: ExperimentWatcher, workflow_template: str, prefix: str
 ) -> None:
+    # Detection latency is the benchmark's (the real status schema keeps no phase stamps to
+    # measure it against); here: one watch follows ten whole lifecycles.
     before = watcher.stats
     instances = [
         cluster.create_experiment(experiment_doc(prefix), namespace=NAMESPACE) for _ in range(10)
@@ -87,18 +79,9 @@ def test_ten_experiments_share_one_watch(
     # P2: no list and at most one re-watch (a server-side timeout) for ten whole lifecycles.
     assert after.lists == before.lists
     assert after.watches - before.watches <= 1
-    lags = sorted(lag.total_seconds() for i in instances for lag in latencies(watcher, i))
     for instance in instances:
         assert [t.value for t in watcher.observed(instance).timeline()] == PHASES
         cluster.delete_experiment(instance, namespace=NAMESPACE)
-    p50 = statistics.median(lags)
-    p99 = lags[min(len(lags) - 1, int(len(lags) * 0.99))]
-    print(
-        f"\ntransition latency over {len(lags)} transitions: p50 {p50 * 1000:.1f} ms, "
-        f"p99 {p99 * 1000:.1f} ms, max {lags[-1] * 1000:.1f} ms; watcher {after}"
-    )
-    # Generous bound: the target (p50 ≤ 20 ms, p99 ≤ 100 ms) is for the benchmark, not CI.
-    assert p50 < 0.5
 
 
 def test_forced_relists_miss_nothing_and_duplicate_nothing(
@@ -126,9 +109,8 @@ def test_waits_end_on_deadline_or_deletion(
 ) -> None:
     scenario(prefix, "stuck-pending")
     instance = cluster.create_experiment(experiment_doc(prefix), namespace=NAMESPACE)
-    watcher.wait_for(
-        instance, lambda o: bool((o.get("status") or {}).get("phase")), timeout=TIMEOUT
-    )
+    # Seen with no phase at all (the real operator's Pending).
+    watcher.wait_for(instance, lambda o: True, timeout=TIMEOUT)
     with pytest.raises(WatchTimeout, match=f"{instance}: Provisioning .*last phase Pending"):
         watcher.wait_for(instance, terminal, timeout=0.3, what="Provisioning")
     cluster.delete_experiment(instance, namespace=NAMESPACE)
