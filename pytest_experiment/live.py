@@ -630,6 +630,15 @@ class LiveRun:
         # or holding a PR open decides what happens to it.
         current = self._current(launch)
         if current is None:
+            if launch.delete_requested:
+                # The run deleted it itself (abort, the running budget of a manual run).
+                return Cleanup(
+                    experiment=name,
+                    instance=launch.instance,
+                    action="deleted",
+                    reason="deleted by the run (--experiment-on-timeout=abort or "
+                    "--experiment-budget-running)",
+                )
             return Cleanup(
                 experiment=name, instance=launch.instance, action="gone", reason="already deleted"
             )
@@ -1222,7 +1231,8 @@ class _Follower:
         state = workflow.get("phase") if isinstance(workflow, Mapping) else None
         duration = self._duration(observed)
         try:
-            self.live.cluster.delete_experiment(self.instance, namespace=self.launch.namespace)
+            # Requested here; "deleted" is said at cleanup, once the object is gone.
+            self.live.request_delete(self.launch)
         except ClusterError as exc:
             return CheckResult(
                 Status.FAIL,
@@ -1231,7 +1241,6 @@ class _Follower:
                 f"{one_line(exc)}",
                 figures={"run": self._run_record(observed, duration=duration)},
             )
-        self.launch.deleted = True
         return CheckResult(
             Status.PASS,
             f"Experiment {self.instance} ended by --experiment-budget-running "

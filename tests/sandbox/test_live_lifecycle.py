@@ -272,7 +272,7 @@ def test_stuck_in_each_phase_under_each_timeout_action(
             assert "extending" not in session.stdout
         if action == "abort":
             assert summary.endswith("; aborted: instance deleted")
-            assert cleanup["action"] == "gone"
+            assert cleanup["action"] == "deleted", cleanup
             wait_gone(k8s, instance)
         else:
             assert cleanup["action"] == "kept"
@@ -431,7 +431,8 @@ def test_manual_completion_passes_when_the_user_deletes_it_while_running(
     assert lifecycle["verdict"] == "pass"
     assert lifecycle["summary"].startswith(f"[PASS] Experiment {instance} ended by deletion after ")
     assert lifecycle["summary"].endswith("(manual completion)")
-    assert session.cleanup("manual")["action"] == "gone"
+    # The run deleted it, and says so once the object is gone.
+    assert session.cleanup("manual")["action"] == "deleted", session.cleanup("manual")
 
 
 @pytest.mark.parametrize("flavour", OPERATOR_FLAVOURS)
@@ -453,7 +454,8 @@ def test_manual_completion_is_ended_by_the_running_budget(
     assert lifecycle["summary"].endswith("Running (manual completion; workflow Succeeded)")
     assert lifecycle["figures"]["endedBy"] == "budget"
     assert session.toil("manual") == []
-    assert session.cleanup("manual")["action"] == "gone"
+    # The run deleted it, and says so once the object is gone.
+    assert session.cleanup("manual")["action"] == "deleted", session.cleanup("manual")
     wait_gone(k8s, instance)
 
 
