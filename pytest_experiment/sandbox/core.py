@@ -9,6 +9,7 @@ import json
 import os
 import shlex
 import shutil
+import signal
 import sys
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
@@ -181,6 +182,53 @@ class Sandbox:
     def running(self) -> bool:
         records = self._supervisor.records
         return bool(records) and all(is_alive(r) for r in records)
+
+    # -- faults ---------------------------------------------------------------
+    # What a bad day does to a hub, on demand, so tests can prove the harness survives it.
+
+    def restart_apiserver(self, *, timeout: float = 60.0) -> int:
+        """SIGKILL kube-apiserver and start it again (same port, certificates, token and
+        etcd); returns once it is ready, with its new pid."""
+        token = (self.state_dir / "tokens.csv").read_text().split(",", 1)[0]
+        binaries = assets_module.resolve_assets(install=False, log=lambda _: None)
+        control_plane.restart_apiserver(
+            self._supervisor,
+            binary=binaries.kube_apiserver,
+            etcd_port=self.ports["etcd"],
+            port=self.ports["apiserver"],
+            state_dir=self.state_dir,
+            token=token,
+            timeout=timeout,
+        )
+        self._record_processes()
+        return self.pids[control_plane.APISERVER]
+
+    def kill(self, name: str) -> None:
+        """SIGKILL one component (``operator``, ``seaweedfs``…) and wait until it is gone."""
+        self._supervisor.kill(name)
+        self._record_processes()
+
+    def pause(self, *names: str) -> None:
+        """SIGSTOP components: they keep their sockets and answer nothing."""
+        for name in names:
+            self._supervisor.signal(name, signal.SIGSTOP)
+
+    def resume(self, *names: str) -> None:
+        for name in names:
+            self._supervisor.signal(name, signal.SIGCONT)
+
+    @contextlib.contextmanager
+    def paused(self, *names: str) -> Iterator[None]:
+        """Components frozen for the block, thawed however it ends."""
+        self.pause(*names)
+        try:
+            yield
+        finally:
+            self.resume(*names)
+
+    def _record_processes(self) -> None:
+        self._state["processes"] = [r.to_json() for r in self._supervisor.records]
+        _write_state(self.state_dir, self._state)
 
     # -- lifecycle --------------------------------------------------------------
 
