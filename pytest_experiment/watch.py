@@ -40,6 +40,8 @@ Obj = dict[str, Any]
 TRACKED_FIELDS = ("phase", "analysisPhase", "reviewPhase")
 # Statuses with which a server refuses the watch verb itself: follow by listing instead.
 _WATCH_REFUSED = frozenset({403, 405})
+# How long a resumed watch must hold without a 410 before the watch is announced back.
+_RESUME_GRACE = 1.0
 
 _log = logging.getLogger(__name__)
 
@@ -370,6 +372,8 @@ class ExperimentWatcher:
         self._polling = False
         # When the watch was announced lost (None: it is up).
         self._down_since: datetime | None = None
+        self._gone = False
+        self._announce = threading.Lock()
         # Since when events may have gone unseen: set when the stream is lost, cleared
         # once a stream delivers again or a list has caught up.
         self._unseen_since: datetime | None = None
@@ -518,8 +522,9 @@ class ExperimentWatcher:
                 version = self._follow(version)
                 backoff = 0.1
             except Gone as exc:
-                # The version we would resume from was compacted away: only a re-list
-                # can say where things are now.
+                # The history after our version is gone (compacted, or a restarted API
+                # server's cache starts later): only a re-list can say where things are.
+                self._gone = True
                 self._lost(f"410 Gone ({_first_line(exc)}); re-listing")
                 version = None
             except ClusterError as exc:
@@ -531,7 +536,11 @@ class ExperimentWatcher:
                 if exc.status in _WATCH_REFUSED and self._lists > 0:
                     self._polling = True
                 self._lost(_first_line(exc))
-                version = None
+                if exc.status is not None:
+                    # The API answered, and refused: resuming would only be refused again.
+                    version = None
+                # Unreachable: keep the version, so the watch resumes from it when the API
+                # answers again and what happened meanwhile is replayed, not guessed.
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, self._max_backoff)
 
@@ -556,9 +565,11 @@ class ExperimentWatcher:
 
     def _back(self, how: str) -> None:
         """The watch answers again: say so once per outage."""
-        started, self._down_since = self._down_since, None
+        with self._announce:
+            started, self._down_since = self._down_since, None
         if started is None:
             return
+        self._last_error = None
         now = datetime.now(UTC)
         line = (
             f"watch of Experiments in {self._namespace} back at {_clock(now)} UTC "
@@ -578,7 +589,8 @@ class ExperimentWatcher:
             else:
                 self._relists += 1
                 outage = Outage(started=self._unseen_since or now, ended=now)
-            self._back("re-listed")
+            self._back("re-listed after 410 Gone" if self._gone else "re-listed")
+        self._gone = False
         self._unseen_since = None
         self._lists += 1
         self._last_list = now
@@ -614,10 +626,17 @@ class ExperimentWatcher:
             if self._stop.is_set() or self._relist_requested.is_set():
                 stream.close()
             # The server took the watch from our version: what happened meanwhile is
-            # replayed (or a 410 follows at once, and a re-list catches up instead).
-            self._back("watch resumed")
+            # replayed. A 410 in the stream may still follow at once, so the recovery
+            # is announced on the first event, or after a moment without one.
+            confirm = threading.Timer(_RESUME_GRACE, self._back, args=("watch resumed",))
+            confirm.daemon = True
+            if self._down_since is not None:
+                confirm.start()
             try:
                 for event in stream:
+                    if confirm.is_alive():
+                        confirm.cancel()
+                        self._back("watch resumed")
                     self._unseen_since = None
                     obj: Obj = event.get("object") or {}
                     version = _version(obj) or version
@@ -633,6 +652,7 @@ class ExperimentWatcher:
                 self._errors += 1
                 self._lost(_first_line(exc))
             finally:
+                confirm.cancel()
                 with self._stream_lock:
                     self._stream = None
         return None if self._relist_requested.is_set() else version

@@ -88,6 +88,8 @@ class SandboxConfig:
     stop_with_process: bool = True
     # The Experiment CRD to install (e.g. the lab's real one); None: the bundled CRD.
     crd: Path | None = None
+    # False: kube-apiserver serves watches straight from etcd (fault tests of compaction).
+    watch_cache: bool = True
 
 
 class Sandbox:
@@ -199,6 +201,7 @@ class Sandbox:
             state_dir=self.state_dir,
             token=token,
             timeout=timeout,
+            watch_cache=bool(self._state.get("watchCache", True)),
         )
         self._record_processes()
         return self.pids[control_plane.APISERVER]
@@ -401,6 +404,7 @@ def _start(
         state_dir=state_dir,
         timeout=config.start_timeout,
         die_with_parent=die,
+        watch_cache=config.watch_cache,
     )
     kubeconfig = state_dir / "kubeconfig"
     control_plane.write_kubeconfig(kubeconfig, plane)
@@ -457,6 +461,7 @@ def _start(
         "startedAt": datetime.now(UTC).isoformat(),
         "timeScale": config.time_scale,
         "crd": str(config.crd) if config.crd else None,
+        "watchCache": config.watch_cache,
         "kubeconfig": str(kubeconfig),
         "s3Endpoint": store.endpoint,
         "accessKey": store.access_key,

@@ -165,3 +165,4 @@ class Link:
                     side.shutdown(socket.SHUT_RDWR)
             with self._lock:
                 self._pairs = [p for p in self._pairs if source not in p]
+            source.close()
