@@ -192,10 +192,17 @@ class Sandbox:
         """SIGKILL kube-apiserver and start it again (same port, certificates, token and
         etcd); returns once it is ready, with its new pid."""
         token = (self.state_dir / "tokens.csv").read_text().split(",", 1)[0]
-        binaries = assets_module.resolve_assets(install=False, log=lambda _: None)
+        # The binary it was started from: the cache may not be findable from here
+        # (a test that moved HOME, another user).
+        recorded = self._state.get("apiserverBinary")
+        binary = (
+            Path(recorded)
+            if recorded
+            else assets_module.resolve_assets(install=False, log=lambda _: None).kube_apiserver
+        )
         control_plane.restart_apiserver(
             self._supervisor,
-            binary=binaries.kube_apiserver,
+            binary=binary,
             etcd_port=self.ports["etcd"],
             port=self.ports["apiserver"],
             state_dir=self.state_dir,
@@ -462,6 +469,7 @@ def _start(
         "timeScale": config.time_scale,
         "crd": str(config.crd) if config.crd else None,
         "watchCache": config.watch_cache,
+        "apiserverBinary": str(binaries.kube_apiserver),
         "kubeconfig": str(kubeconfig),
         "s3Endpoint": store.endpoint,
         "accessKey": store.access_key,
