@@ -848,7 +848,9 @@ class LiveRun:
         if self._store is None:
             wait = self.options.results_wait
             self._store = ResultsStore(
-                endpoint=self.options.s3_endpoint, wait=wait if wait is not None else float("inf")
+                endpoint=self.options.s3_endpoint,
+                wait=wait if wait is not None else float("inf"),
+                notify=self._say,
             )
         return self._store
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import statistics
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
@@ -16,7 +15,8 @@ from pytest_experiment.watch import Change, ExperimentWatcher, InstanceDeleted, 
 
 from .lifecycle import NAMESPACE, TIMEOUT, experiment_doc
 
-PHASES = ["Pending", "Provisioning", "Ready", "Running", "Complete"]
+# As the real operator writes them (never Pending).
+PHASES = ["Provisioning", "Ready", "Running", "Complete"]
 
 
 def terminal(obj: dict[str, Any]) -> bool:
@@ -25,21 +25,24 @@ def terminal(obj: dict[str, Any]) -> bool:
 
 def reached(phase: str) -> Callable[[dict[str, Any]], bool]:
     def check(obj: dict[str, Any]) -> bool:
-        current = (obj.get("status") or {}).get("phase") or "Pending"
-        return terminal(obj) or PHASES.index(current) >= PHASES.index(phase)
+        current = (obj.get("status") or {}).get("phase")
+        return terminal(obj) or (current in PHASES and PHASES.index(current) >= PHASES.index(phase))
 
     return check
 
 
-def latencies(watcher: ExperimentWatcher, instance: str) -> list[timedelta]:
-    """Watcher saw a phase − the operator stamped it (phaseTimestamps), per phase."""
+def after_creation(watcher: ExperimentWatcher, instance: str) -> list[timedelta]:
+    """Watcher first saw a phase − the instance was created, per phase.
+
+    The real operator keeps no phase timestamps (the CRD prunes them): the
+    server's creationTimestamp, at second precision, is the one fixed point.
+    """
     observed = watcher.observed(instance)
     assert observed.obj is not None
-    stamps = observed.obj["status"]["phaseTimestamps"]
-    return [
-        t.seen_at - datetime.fromisoformat(stamps[t.value].replace("Z", "+00:00"))
-        for t in observed.timeline()
-    ]
+    created = datetime.fromisoformat(
+        observed.obj["metadata"]["creationTimestamp"].replace("Z", "+00:00")
+    )
+    return [t.seen_at - created for t in observed.timeline()]
 
 
 @pytest.fixture(scope="module")
@@ -56,8 +59,9 @@ def watcher(cluster: Cluster) -> Iterator[ExperimentWatcher]:
 
 
 def test_every_phase_is_seen_in_order_with_timestamps(
-    cluster: Cluster, watcher: ExperimentWatcher, workflow_template: str, prefix: str
-) -> None:
+    cluster: Cluster, watcher: ExperimentWatcher, workflow_template: str, prefix: str,
+    scenario: Any,
+) -> None:  # fmt: skip
     changes: list[Change] = []
     instance = cluster.create_experiment(experiment_doc(prefix), namespace=NAMESPACE)
     watcher.subscribe(instance, changes.append)
@@ -69,7 +73,7 @@ def test_every_phase_is_seen_in_order_with_timestamps(
     # The subscriber saw the same transitions, each once (its late-join replay included).
     delivered = [t.value for c in changes for t in c.transitions if t.field == "phase"]
     assert delivered == PHASES
-    assert all(lag >= timedelta(0) for lag in latencies(watcher, instance))
+    assert all(lag >= timedelta(0) for lag in after_creation(watcher, instance))
     cluster.delete_experiment(instance, namespace=NAMESPACE)
     watcher.wait_deleted(instance, timeout=TIMEOUT)
 
@@ -87,18 +91,12 @@ def test_ten_experiments_share_one_watch(
     # P2: no list and at most one re-watch (a server-side timeout) for ten whole lifecycles.
     assert after.lists == before.lists
     assert after.watches - before.watches <= 1
-    lags = sorted(lag.total_seconds() for i in instances for lag in latencies(watcher, i))
     for instance in instances:
         assert [t.value for t in watcher.observed(instance).timeline()] == PHASES
+        assert all(lag >= timedelta(0) for lag in after_creation(watcher, instance))
         cluster.delete_experiment(instance, namespace=NAMESPACE)
-    p50 = statistics.median(lags)
-    p99 = lags[min(len(lags) - 1, int(len(lags) * 0.99))]
-    print(
-        f"\ntransition latency over {len(lags)} transitions: p50 {p50 * 1000:.1f} ms, "
-        f"p99 {p99 * 1000:.1f} ms, max {lags[-1] * 1000:.1f} ms; watcher {after}"
-    )
-    # Generous bound: the target (p50 ≤ 20 ms, p99 ≤ 100 ms) is for the benchmark, not CI.
-    assert p50 < 0.5
+    # Transition latency (against the operator's own clock) is the benchmark's to measure:
+    # the real operator leaves no stamp of when it wrote a phase.
 
 
 def test_forced_relists_miss_nothing_and_duplicate_nothing(
@@ -109,7 +107,7 @@ def test_forced_relists_miss_nothing_and_duplicate_nothing(
     watcher.subscribe(instance, changes.append)
     lists = watcher.stats.lists
     # Drop the stream at each phase, as a restarted API server or a 410 would.
-    for phase in PHASES[1:4]:
+    for phase in PHASES[:3]:
         watcher.wait_for(instance, reached(phase), timeout=TIMEOUT, what=phase)
         watcher.resync()
     watcher.wait_for(instance, terminal, timeout=TIMEOUT)
@@ -126,10 +124,9 @@ def test_waits_end_on_deadline_or_deletion(
 ) -> None:
     scenario(prefix, "stuck-pending")
     instance = cluster.create_experiment(experiment_doc(prefix), namespace=NAMESPACE)
-    watcher.wait_for(
-        instance, lambda o: bool((o.get("status") or {}).get("phase")), timeout=TIMEOUT
-    )
-    with pytest.raises(WatchTimeout, match=f"{instance}: Provisioning .*last phase Pending"):
+    # The real operator never writes Pending: the instance has no phase until Provisioning.
+    watcher.wait_for(instance, lambda _: True, timeout=TIMEOUT)
+    with pytest.raises(WatchTimeout, match=f"{instance}: Provisioning .*last phase <none>"):
         watcher.wait_for(instance, terminal, timeout=0.3, what="Provisioning")
     cluster.delete_experiment(instance, namespace=NAMESPACE)
     with pytest.raises(InstanceDeleted):
