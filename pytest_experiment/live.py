@@ -323,6 +323,9 @@ class LiveRun:
                 self.cluster,
                 namespace=namespace,
                 poll_interval=self.options.poll_interval or 15.0,
+                # Outage lines reach the terminal through the item thread, with or
+                # without log_cli.
+                notify=self._say,
             ).start()
         return self._watchers[namespace]
 
@@ -886,7 +889,9 @@ class LiveRun:
         if self._store is None:
             wait = self.options.results_wait
             self._store = ResultsStore(
-                endpoint=self.options.s3_endpoint, wait=wait if wait is not None else float("inf")
+                endpoint=self.options.s3_endpoint,
+                wait=wait if wait is not None else float("inf"),
+                notify=self._say,
             )
         return self._store
 
@@ -906,9 +911,16 @@ class LiveRun:
         return dict(self.cluster.requests) if self.cluster is not None else {}
 
     def watch_stats(self) -> dict[str, int]:
-        totals = {"namespaces": len(self._watchers), "lists": 0, "watches": 0, "relists": 0}
+        totals = {
+            "namespaces": len(self._watchers),
+            "lists": 0,
+            "watches": 0,
+            "relists": 0,
+            "outages": 0,
+        }
         for watcher in self._watchers.values():
             stats = watcher.stats
+            totals["outages"] += stats.outages
             totals["lists"] += stats.lists
             totals["watches"] += stats.watches
             totals["relists"] += stats.relists
@@ -1020,6 +1032,13 @@ class _Follower:
             self.reported += 1
             phase = transition.value
             self.live.out.clear()
+            if transition.missed is not None:
+                # It came and went while the watch was down: the operator keeps no history,
+                # so there is nothing to show of it but that it happened.
+                self.live.out.line(
+                    f"{self.instance}: {phase} (not observed: {transition.missed.describe()})"
+                )
+                continue
             self.live.out.line(f"{self.instance}: {phase}")
             applications: list[Obj] | None = None
             error: str | None = None
@@ -1047,6 +1066,18 @@ class _Follower:
         return {
             t.value: t.seen_at.isoformat(timespec="microseconds")
             for t in observed.timeline("phase")
+            if t.observed
+        }
+
+    def _not_observed(self, observed: Observed) -> dict[str, dict[str, str]]:
+        """Phases passed while the watch was down, with the outage they fell in."""
+        return {
+            t.value: {
+                "from": t.missed.started.isoformat(timespec="microseconds"),
+                "to": t.missed.ended.isoformat(timespec="microseconds"),
+            }
+            for t in observed.timeline("phase")
+            if t.missed is not None
         }
 
     def _run_record(self, observed: Observed, *, duration: float | None) -> dict[str, Any]:
@@ -1060,6 +1091,7 @@ class _Follower:
             "results": current.get("resultsURL"),
             "hypothesis": current.get("hypothesisResult"),
             "timeline": self._timeline(observed),
+            **({"notObserved": missed} if (missed := self._not_observed(observed)) else {}),
         }
 
     def _duration(self, observed: Observed) -> float | None:

@@ -354,6 +354,12 @@ class _Publisher:
             timeline = observed.timeline("analysisPhase")
             for transition in timeline[reported:]:
                 reported += 1
+                if transition.missed is not None:
+                    self.say(
+                        f"{instance}: analyzer {transition.value} "
+                        f"(not observed: {transition.missed.describe()})"
+                    )
+                    continue
                 self.say(f"{instance}: analyzer {transition.value}")
                 self.out.line(f"  {rv.ANALYZER_LINES.get(transition.value, transition.value)}")
                 if transition.value == "Running" and live.verbose:

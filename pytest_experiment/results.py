@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
@@ -47,7 +48,11 @@ def summary_location(results_url: str) -> Location:
 
 
 class ResultsStore:
-    """Reads summaries; ``wait`` bounds how long a not-yet-written one is retried."""
+    """Reads summaries; ``wait`` bounds how long a not-yet-written one is retried.
+
+    ``notify`` gets one line when S3 stops answering (unreachable or stalled)
+    and one when it answers again, so an outage shows in a CI log.
+    """
 
     def __init__(
         self,
@@ -56,11 +61,39 @@ class ResultsStore:
         wait: float = 30.0,
         client: S3Client | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        notify: Callable[[str], None] | None = None,
     ) -> None:
         self._endpoint = endpoint
         self._wait = wait
         self._client = client
         self._sleep = sleep
+        self._notify = notify
+        self._down_since: datetime | None = None
+
+    def _say(self, line: str) -> None:
+        if self._notify is not None:
+            self._notify(line)
+
+    def _lost(self, exc: BaseException) -> None:
+        if self._down_since is not None:
+            return
+        self._down_since = datetime.now(UTC)
+        reason = " ".join(str(exc).split())
+        self._say(
+            f"S3 {self._endpoint or '(default endpoint)'} not answering at "
+            f"{self._down_since:%H:%M:%S} UTC: {reason}; retrying"
+        )
+
+    def _back(self) -> None:
+        if self._down_since is None:
+            return
+        now = datetime.now(UTC)
+        seconds = (now - self._down_since).total_seconds()
+        self._down_since = None
+        self._say(
+            f"S3 {self._endpoint or '(default endpoint)'} answering again at "
+            f"{now:%H:%M:%S} UTC after {seconds:.1f}s"
+        )
 
     def _s3(self) -> S3Client:
         if self._client is None:
@@ -92,8 +125,11 @@ class ResultsStore:
         while True:
             try:
                 body = self._s3().get_object(Bucket=where.bucket, Key=where.key)["Body"].read()
+                self._back()
                 break
             except botocore.exceptions.ClientError as exc:
+                # S3 answered, even if only to say the summary is not there yet.
+                self._back()
                 code = str(exc.response.get("Error", {}).get("Code", ""))
                 if code not in _MISSING:
                     raise ResultsError(f"{where.url}: {code or exc}") from exc
@@ -106,6 +142,7 @@ class ResultsStore:
                     "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or a profile)"
                 ) from exc
             except (botocore.exceptions.BotoCoreError, OSError) as exc:
+                self._lost(exc)
                 if time.monotonic() + delay > deadline:
                     waited = time.monotonic() - started
                     raise ResultsError(

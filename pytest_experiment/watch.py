@@ -7,10 +7,18 @@ first seen. It drops stale and duplicate events by resourceVersion, so a
 re-list after ``410 Gone`` or a dropped stream neither misses a transition
 nor reports one twice.
 
+The real operator keeps no phase history, so a re-list after an outage can
+only show where an instance is now. When it finds a later value than the last
+one seen, the values that must have come between are recorded as transitions
+that were *not observed*, with the outage they fell into, rather than silently
+missing from the timeline.
+
 ``ExperimentWatcher`` is the I/O around it: a thread that lists, watches from
-the list's resourceVersion, re-watches when the server closes the stream and
-re-lists on ``Gone`` or errors. Callers block in ``wait_for`` on a condition
-variable; nothing polls while the watch is held.
+the list's resourceVersion, resumes the watch from the last version seen when
+the stream ends or drops, and re-lists on ``Gone`` or when the API cannot be
+reached. Each outage is announced once when it starts and once when the watch
+is back, through the ``notify`` callback. Callers block in ``wait_for`` on a
+condition variable; nothing polls while the watch is held.
 """
 
 from __future__ import annotations
@@ -33,18 +41,83 @@ Obj = dict[str, Any]
 TRACKED_FIELDS = ("phase", "analysisPhase", "reviewPhase")
 # Statuses with which a server refuses the watch verb itself: follow by listing instead.
 _WATCH_REFUSED = frozenset({403, 405})
+# How long a resumed watch must hold without a 410 before the watch is announced back.
+_RESUME_GRACE = 1.0
 
 _log = logging.getLogger(__name__)
+
+# Status values an instance must have passed through to reach another one, in order,
+# as the real operator writes them. ``Pending`` is absent from the phase chain: the
+# operator never writes it, so it is never inferred. The analyzer may jump from
+# Pending straight to its end (a 30 s poll can miss Running), so only Pending is
+# certain before Running, Succeeded or Failed; Skipped is written without a job.
+_PHASE_CHAIN = ("Provisioning", "Ready", "Running", "Complete")
+_REQUIRED_BEFORE: dict[str, dict[str, tuple[str, ...]]] = {
+    "phase": {
+        **{value: _PHASE_CHAIN[:i] for i, value in enumerate(_PHASE_CHAIN)},
+        "Failed": ("Provisioning", "Ready", "Running"),
+    },
+    "analysisPhase": {
+        "Running": ("Pending",),
+        "Succeeded": ("Pending",),
+        "Failed": ("Pending",),
+    },
+    "reviewPhase": {
+        "Approved": ("Pending",),
+        "Rejected": ("Pending",),
+    },
+}
+
+
+def skipped_values(field: str, before: str | None, after: str) -> tuple[str, ...]:
+    """Values of ``field`` that must have come between ``before`` and ``after``.
+
+    Only what the operator always writes on the way is returned; a jump that
+    can happen without anything in between (Running → Failed, analyzer
+    Pending → Succeeded) yields nothing.
+    """
+    required = _REQUIRED_BEFORE.get(field, {}).get(after, ())
+    if before in required:
+        return required[required.index(before) + 1 :]
+    if before and before in _REQUIRED_BEFORE.get(field, {}):
+        # ``before`` is itself past (or beside) everything ``after`` needs.
+        passed = set(_REQUIRED_BEFORE[field][before]) | {before}
+        return tuple(value for value in required if value not in passed)
+    return required
+
+
+@dataclass(frozen=True, kw_only=True)
+class Outage:
+    """A span in which the watch saw nothing: from when it was lost to the re-list."""
+
+    started: datetime
+    ended: datetime
+    polled: bool = False
+
+    def describe(self) -> str:
+        span = f"{self.started:%H:%M:%S}–{self.ended:%H:%M:%S} UTC"
+        if self.polled:
+            return f"between two polls {span}"
+        return f"the watch was down {span}"
 
 
 @dataclass(frozen=True, kw_only=True)
 class Transition:
-    """A tracked status field took a new value, first seen at ``seen_at`` (UTC)."""
+    """A tracked status field took a new value, first seen at ``seen_at`` (UTC).
+
+    ``missed`` is set when the value was never seen: it came and went during
+    that outage, and ``seen_at`` is then when the re-list revealed it.
+    """
 
     field: str
     value: str
     seen_at: datetime
     resource_version: str
+    missed: Outage | None = None
+
+    @property
+    def observed(self) -> bool:
+        return self.missed is None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -76,7 +149,7 @@ class Observed:
     def entered(self, value: str, field: str = "phase") -> datetime | None:
         """When ``field`` last took ``value``, as the watch first saw it."""
         for transition in reversed(self.timeline(field)):
-            if transition.value == value:
+            if transition.value == value and transition.observed:
                 return transition.seen_at
         return None
 
@@ -117,8 +190,14 @@ class WatchState:
         self._tracked = tuple(tracked)
         self._instances: dict[str, _Instance] = {}
 
-    def apply(self, kind: str, obj: Obj, *, seen_at: datetime) -> Change | None:
-        """Apply one ADDED/MODIFIED/DELETED event; None when it changes nothing."""
+    def apply(
+        self, kind: str, obj: Obj, *, seen_at: datetime, outage: Outage | None = None
+    ) -> Change | None:
+        """Apply one ADDED/MODIFIED/DELETED event; None when it changes nothing.
+
+        ``outage``: the event ends a span the watch did not see, so values that
+        must have come in between are recorded as missed in it.
+        """
         name = _name(obj)
         known = self._instances.get(name)
         if kind == "DELETED":
@@ -140,6 +219,17 @@ class WatchState:
                 # the harness times Pending from when it first saw the object.
                 value = normal_phase(value)
             if value and known.values.get(tracked) != value:
+                if outage is not None:
+                    new.extend(
+                        Transition(
+                            field=tracked,
+                            value=missed,
+                            seen_at=seen_at,
+                            resource_version=_version(obj),
+                            missed=outage,
+                        )
+                        for missed in skipped_values(tracked, known.values.get(tracked), str(value))
+                    )
                 known.values[tracked] = str(value)
                 new.append(
                     Transition(
@@ -152,14 +242,20 @@ class WatchState:
         known.transitions.extend(new)
         return Change(instance=name, kind=kind, obj=obj, transitions=tuple(new))
 
-    def relist(self, items: Iterable[Obj], *, seen_at: datetime) -> list[Change]:
-        """Reconcile with a full list: apply what moved, delete what is gone."""
+    def relist(
+        self, items: Iterable[Obj], *, seen_at: datetime, outage: Outage | None = None
+    ) -> list[Change]:
+        """Reconcile with a full list: apply what moved, delete what is gone.
+
+        ``outage``: the span since the watch last saw events (None for the
+        first list, which reports where instances already were, not a gap).
+        """
         changes: list[Change] = []
         listed: set[str] = set()
         for item in items:
             listed.add(_name(item))
             kind = "MODIFIED" if _name(item) in self._instances else "ADDED"
-            change = self.apply(kind, item, seen_at=seen_at)
+            change = self.apply(kind, item, seen_at=seen_at, outage=outage)
             if change is not None:
                 changes.append(change)
         for name, known in self._instances.items():
@@ -198,19 +294,57 @@ class InstanceDeleted(ExperimentError):
 
 @dataclass(frozen=True, kw_only=True)
 class WatchStats:
-    """API requests the watcher made (P2) and how often it had to re-list (S1)."""
+    """API requests the watcher made, how often it re-listed (after ``410 Gone``, a
+    dropped stream it could not resume, or an unreachable API) and how often the
+    watch was lost."""
 
     lists: int
     watches: int
     relists: int
     errors: int
+    outages: int = 0
 
 
 Subscriber = Callable[[Change], None]
+Notify = Callable[[str], None]
+
+
+class _QuietRetries(logging.Filter):
+    """Drops urllib3's per-attempt "Retrying (...)" warnings.
+
+    The harness retries and backs off itself and says once when the API is
+    lost and once when it is back; with ``log_cli`` on, urllib3 would
+    otherwise print a warning for every attempt of every request.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Retrying (")
+
+
+_QUIET_RETRIES = _QuietRetries()
+
+
+def quiet_urllib3_retries() -> None:
+    logger = logging.getLogger("urllib3.connectionpool")
+    if _QUIET_RETRIES not in logger.filters:
+        logger.addFilter(_QUIET_RETRIES)
+
+
+def _clock(moment: datetime) -> str:
+    return f"{moment:%H:%M:%S}"
+
+
+def _first_line(error: BaseException) -> str:
+    text = " ".join(str(error).split())
+    return text if len(text) <= 300 else text[:299] + "…"
 
 
 class ExperimentWatcher:
-    """Follows every Experiment in one namespace with a single list + watch."""
+    """Follows every Experiment in one namespace with a single list + watch.
+
+    ``notify`` receives one line when the watch is lost and one when it is
+    back (called on the watcher thread; the caller decides where it goes).
+    """
 
     def __init__(
         self,
@@ -220,12 +354,14 @@ class ExperimentWatcher:
         watch_timeout: int = 300,
         poll_interval: float = 2.0,
         max_backoff: float = 5.0,
+        notify: Notify | None = None,
     ) -> None:
         self._cluster = cluster
         self._namespace = namespace
         self._watch_timeout = watch_timeout
         self._poll_interval = poll_interval
         self._max_backoff = max_backoff
+        self._notify = notify
         self._state = WatchState()
         self._changed = threading.Condition()
         # Serialises deliveries so a new subscriber's replay never interleaves with live events.
@@ -239,12 +375,21 @@ class ExperimentWatcher:
         self._thread: threading.Thread | None = None
         self._last_error: ClusterError | None = None
         self._polling = False
-        self._lists = self._watches = self._relists = self._errors = 0
+        # When the watch was announced lost (None: it is up).
+        self._down_since: datetime | None = None
+        self._gone = False
+        self._announce = threading.Lock()
+        # Since when events may have gone unseen: set when the stream is lost, cleared
+        # once a stream delivers again or a list has caught up.
+        self._unseen_since: datetime | None = None
+        self._last_list: datetime | None = None
+        self._lists = self._watches = self._relists = self._errors = self._outages = 0
 
     # -- lifecycle --------------------------------------------------------------
 
     def start(self, *, timeout: float = 30.0) -> Self:
         """Start the thread; returns after the first list, or raises why it failed."""
+        quiet_urllib3_retries()
         self._thread = threading.Thread(
             target=self._run, name=f"experiment-watch[{self._namespace}]", daemon=True
         )
@@ -278,6 +423,8 @@ class ExperimentWatcher:
 
     def resync(self) -> None:
         """Drop the current stream and re-list (the path taken after ``410 Gone``)."""
+        if self._unseen_since is None:
+            self._unseen_since = datetime.now(UTC)
         self._relist_requested.set()
         self._interrupt()
 
@@ -286,7 +433,11 @@ class ExperimentWatcher:
     @property
     def stats(self) -> WatchStats:
         return WatchStats(
-            lists=self._lists, watches=self._watches, relists=self._relists, errors=self._errors
+            lists=self._lists,
+            watches=self._watches,
+            relists=self._relists,
+            errors=self._errors,
+            outages=self._outages,
         )
 
     def observed(self, instance: str) -> Observed:
@@ -367,14 +518,20 @@ class ExperimentWatcher:
 
     def _run(self) -> None:
         backoff = 0.1
+        # The version to resume watching from; None when only a (re-)list can tell.
+        version: str | None = None
         while not self._stop.is_set():
             try:
-                version = self._list()
+                if version is None or self._polling or self._relist_requested.is_set():
+                    version = self._list()
+                version = self._follow(version)
                 backoff = 0.1
-                self._follow(version)
-            except Gone:
-                # Our resourceVersion was compacted away: the re-list picks up what we missed.
-                self._relists += 1
+            except Gone as exc:
+                # The history after our version is gone (compacted, or a restarted API
+                # server's cache starts later): only a re-list can say where things are.
+                self._gone = True
+                self._lost(f"410 Gone ({_first_line(exc)}); re-listing")
+                version = None
             except ClusterError as exc:
                 if self._stop.is_set():
                     return
@@ -383,29 +540,86 @@ class ExperimentWatcher:
                 self._synced.set()  # lets start() report the failure instead of waiting
                 if exc.status in _WATCH_REFUSED and self._lists > 0:
                     self._polling = True
-                _log.warning("watch of %s failed (%s); retrying", self._namespace, exc)
+                self._lost(_first_line(exc))
+                if exc.status is not None:
+                    # The API answered, and refused: resuming would only be refused again.
+                    version = None
+                # Unreachable: keep the version, so the watch resumes from it when the API
+                # answers again and what happened meanwhile is replayed, not guessed.
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, self._max_backoff)
 
+    def _lost(self, reason: str) -> None:
+        """The watch stopped seeing events: say so once per outage."""
+        if self._unseen_since is None:
+            self._unseen_since = datetime.now(UTC)
+        if self._down_since is not None:
+            _log.debug("watch of %s still down: %s", self._namespace, reason)
+            return
+        if self._lists == 0 or self._stop.is_set():
+            return  # start() reports a first failure; a stop is not an outage
+        self._down_since = datetime.now(UTC)
+        self._outages += 1
+        line = (
+            f"watch of Experiments in {self._namespace} lost at "
+            f"{_clock(self._down_since)} UTC: {reason}; reconnecting"
+        )
+        _log.warning("%s", line)
+        if self._notify is not None:
+            self._notify(line)
+
+    def _back(self, how: str) -> None:
+        """The watch answers again: say so once per outage."""
+        with self._announce:
+            started, self._down_since = self._down_since, None
+        if started is None:
+            return
+        self._last_error = None
+        now = datetime.now(UTC)
+        line = (
+            f"watch of Experiments in {self._namespace} back at {_clock(now)} UTC "
+            f"after {(now - started).total_seconds():.1f}s ({how})"
+        )
+        _log.warning("%s", line)
+        if self._notify is not None:
+            self._notify(line)
+
     def _list(self) -> str:
         items, version = self._cluster.list_experiments(namespace=self._namespace)
+        now = datetime.now(UTC)
+        outage: Outage | None = None
+        if self._lists > 0:
+            if self._polling:
+                outage = Outage(started=self._last_list or now, ended=now, polled=True)
+            else:
+                self._relists += 1
+                outage = Outage(started=self._unseen_since or now, ended=now)
+            self._back("re-listed after 410 Gone" if self._gone else "re-listed")
+        self._gone = False
+        self._unseen_since = None
         self._lists += 1
+        self._last_list = now
         self._relist_requested.clear()
         with self._changed:
-            changes = self._state.relist(items, seen_at=datetime.now(UTC))
+            changes = self._state.relist(items, seen_at=now, outage=outage)
             self._changed.notify_all()
         self._deliver(changes)
         self._last_error = None
         self._synced.set()
         return version
 
-    def _follow(self, version: str) -> None:
-        """Watch from ``version`` until asked to re-list or stopped."""
+    def _follow(self, version: str) -> str | None:
+        """Watch from ``version`` until asked to re-list or stopped; the version reached.
+
+        A stream that drops is resumed from the last version seen, which replays
+        what happened meanwhile: nothing is missed and nothing is listed again.
+        None: re-list first.
+        """
         while not self._stop.is_set() and not self._relist_requested.is_set():
             if self._polling:
-                # The server refuses watches: R31's fallback is a list every poll interval.
+                # The server refuses watches: the fallback is a list every poll interval.
                 self._stop.wait(self._poll_interval)
-                return
+                return None
             stream = self._cluster.watch_experiments(
                 namespace=self._namespace,
                 resource_version=version,
@@ -416,18 +630,37 @@ class ExperimentWatcher:
                 self._stream = stream
             if self._stop.is_set() or self._relist_requested.is_set():
                 stream.close()
+            # The server took the watch from our version: what happened meanwhile is
+            # replayed. A 410 in the stream may still follow at once, so the recovery
+            # is announced on the first event, or after a moment without one.
+            confirm = threading.Timer(_RESUME_GRACE, self._back, args=("watch resumed",))
+            confirm.daemon = True
+            if self._down_since is not None:
+                confirm.start()
             try:
                 for event in stream:
+                    if confirm.is_alive():
+                        confirm.cancel()
+                        self._back("watch resumed")
+                    self._unseen_since = None
                     obj: Obj = event.get("object") or {}
                     version = _version(obj) or version
                     if event.get("type") == "BOOKMARK":
                         continue
                     self._apply(str(event.get("type")), obj)
+            except Gone:
+                raise
+            except ClusterError as exc:
+                if self._stop.is_set():
+                    return version
+                # The stream dropped (API restarted, connection cut): resume at once.
+                self._errors += 1
+                self._lost(_first_line(exc))
             finally:
+                confirm.cancel()
                 with self._stream_lock:
                     self._stream = None
-        if self._relist_requested.is_set():
-            self._relists += 1
+        return None if self._relist_requested.is_set() else version
 
     def _apply(self, kind: str, obj: Obj) -> None:
         seen_at = datetime.now(UTC)

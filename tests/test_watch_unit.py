@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pytest_experiment.watch import WatchState
+from pytest_experiment.watch import Outage, WatchState, skipped_values
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 
@@ -90,3 +90,61 @@ def test_delete_is_reported_once_and_other_fields_are_tracked() -> None:
     assert state.apply("DELETED", exp("a", 2, "Complete"), seen_at=at(1)) is not None
     assert state.apply("DELETED", exp("a", 2, "Complete"), seen_at=at(1)) is None
     assert state.observed("unknown").obj is None
+
+
+def test_a_relist_after_an_outage_reports_the_phases_it_skipped_as_not_observed() -> None:
+    state = WatchState()
+    state.relist([exp("a", 1, "Provisioning")], seen_at=at(0))
+    outage = Outage(started=at(2), ended=at(10))
+    [change] = state.relist([exp("a", 9, "Running")], seen_at=at(10), outage=outage)
+    assert [(t.value, t.observed, t.missed) for t in change.transitions] == [
+        ("Ready", False, outage),
+        ("Running", True, None),
+    ]
+    assert outage.describe() == "the watch was down 00:00:02–00:00:10 UTC"
+    # When a phase was entered is only ever what the watch saw.
+    observed = state.observed("a")
+    assert observed.entered("Ready") is None
+    assert observed.entered("Running") == at(10)
+
+
+def test_the_first_list_infers_nothing_and_an_ambiguous_jump_infers_nothing() -> None:
+    state = WatchState()
+    # An instance already Running when the session starts: nothing was "missed".
+    [change] = state.relist([exp("a", 1, "Running")], seen_at=at(0))
+    assert [t.value for t in change.transitions] == ["Running"]
+    # Running → Failed needs nothing in between; Running → Complete → Failed is possible
+    # too, but nothing says so: no guess.
+    [change] = state.relist(
+        [exp("a", 2, "Failed")], seen_at=at(5), outage=Outage(started=at(1), ended=at(5))
+    )
+    assert [(t.value, t.observed) for t in change.transitions] == [("Failed", True)]
+
+
+def test_an_analyzer_pending_that_came_and_went_is_reported_missed() -> None:
+    state = WatchState()
+    state.relist([exp("a", 1, "Complete")], seen_at=at(0))
+    outage = Outage(started=at(1), ended=at(4))
+    [change] = state.relist(
+        [exp("a", 5, "Complete", analysisPhase="Succeeded")], seen_at=at(4), outage=outage
+    )
+    assert [(t.field, t.value, t.observed) for t in change.transitions] == [
+        ("analysisPhase", "Pending", False),
+        ("analysisPhase", "Succeeded", True),
+    ]
+
+
+def test_skipped_values_follow_what_the_operator_always_writes() -> None:
+    assert skipped_values("phase", None, "Complete") == ("Provisioning", "Ready", "Running")
+    assert skipped_values("phase", "Pending", "Ready") == ("Provisioning",)
+    assert skipped_values("phase", "Provisioning", "Running") == ("Ready",)
+    assert skipped_values("phase", "Ready", "Failed") == ("Running",)
+    assert skipped_values("phase", "Running", "Failed") == ()
+    assert skipped_values("phase", "Complete", "Failed") == ()
+    assert skipped_values("analysisPhase", None, "Skipped") == ()
+    assert skipped_values("analysisPhase", "Pending", "Succeeded") == ()
+    assert skipped_values("analysisPhase", "Running", "Failed") == ()
+    assert skipped_values("reviewPhase", None, "Approved") == ("Pending",)
+    assert (
+        Outage(started=at(0), ended=at(3), polled=True).describe().startswith("between two polls")
+    )

@@ -129,43 +129,26 @@ def start_apiserver(
     state_dir: Path,
     timeout: float,
     die_with_parent: bool,
+    watch_cache: bool = True,
 ) -> ControlPlane:
     token = secrets.token_urlsafe(32)
     tokens = state_dir / "tokens.csv"
     tokens.write_text(f'{token},{ADMIN_USER},{ADMIN_USER},"system:masters"\n')
     tokens.chmod(0o600)
-    sa_key, sa_pub = _service_account_keys(state_dir)
+    _service_account_keys(state_dir)
     cert_dir = state_dir / "certs"
-    log = state_dir / "logs" / "kube-apiserver.log"
-
-    # The insecure port is gone (and its flag rejected) from 1.24; envtest
-    # assets in KUBEBUILDER_ASSETS are usually newer than Debian's 1.20.
-    legacy_flags = ["--insecure-port=0"] if _apiserver_version(binary) < (1, 24) else []
 
     def start(ports: list[int]) -> ControlPlane:
-        argv = [
-            str(binary),
-            f"--etcd-servers=http://127.0.0.1:{etcd_port}",
-            f"--secure-port={ports[0]}",
-            "--bind-address=127.0.0.1",
-            "--advertise-address=127.0.0.1",
-            *legacy_flags,
-            f"--cert-dir={cert_dir}",
-            f"--token-auth-file={tokens}",
-            "--service-account-issuer=https://kubernetes.default.svc",
-            f"--service-account-key-file={sa_pub}",
-            f"--service-account-signing-key-file={sa_key}",
-            "--authorization-mode=RBAC",
-            "--service-cluster-ip-range=10.0.0.0/24",
-            "--profiling=false",
-        ]
-        child = supervisor.spawn(APISERVER, argv, log=log, die_with_parent=die_with_parent)
-        wait_ready(
-            name=APISERVER,
-            child=child,
-            log=log,
-            probe=lambda: _http_ok(f"https://127.0.0.1:{ports[0]}/readyz", token=token),
+        _spawn_apiserver(
+            supervisor,
+            binary=binary,
+            etcd_port=etcd_port,
+            port=ports[0],
+            state_dir=state_dir,
+            token=token,
             timeout=timeout,
+            die_with_parent=die_with_parent,
+            watch_cache=watch_cache,
         )
         return ControlPlane(
             etcd_port=etcd_port,
@@ -176,6 +159,79 @@ def start_apiserver(
         )
 
     return with_fresh_ports(1, start)
+
+
+def _spawn_apiserver(
+    supervisor: Supervisor,
+    *,
+    binary: Path,
+    etcd_port: int,
+    port: int,
+    state_dir: Path,
+    token: str,
+    timeout: float,
+    die_with_parent: bool,
+    watch_cache: bool,
+) -> None:
+    """Start kube-apiserver from what ``state_dir`` holds (token file, keys, certificates)."""
+    # The insecure port is gone (and its flag rejected) from 1.24; envtest
+    # assets in KUBEBUILDER_ASSETS are usually newer than Debian's 1.20.
+    legacy_flags = ["--insecure-port=0"] if _apiserver_version(binary) < (1, 24) else []
+    log = state_dir / "logs" / "kube-apiserver.log"
+    argv = [
+        str(binary),
+        f"--etcd-servers=http://127.0.0.1:{etcd_port}",
+        f"--secure-port={port}",
+        "--bind-address=127.0.0.1",
+        "--advertise-address=127.0.0.1",
+        *legacy_flags,
+        f"--cert-dir={state_dir / 'certs'}",
+        f"--token-auth-file={state_dir / 'tokens.csv'}",
+        "--service-account-issuer=https://kubernetes.default.svc",
+        f"--service-account-key-file={state_dir / 'sa.pub'}",
+        f"--service-account-signing-key-file={state_dir / 'sa.key'}",
+        "--authorization-mode=RBAC",
+        "--service-cluster-ip-range=10.0.0.0/24",
+        "--profiling=false",
+        # Without its watch cache the server serves watches from etcd, so etcd's
+        # compaction is what ends a client's history (a 410 on resume).
+        *([] if watch_cache else ["--watch-cache=false"]),
+    ]
+    child = supervisor.spawn(APISERVER, argv, log=log, die_with_parent=die_with_parent)
+    wait_ready(
+        name=APISERVER,
+        child=child,
+        log=log,
+        probe=lambda: _http_ok(f"https://127.0.0.1:{port}/readyz", token=token),
+        timeout=timeout,
+    )
+
+
+def restart_apiserver(
+    supervisor: Supervisor,
+    *,
+    binary: Path,
+    etcd_port: int,
+    port: int,
+    state_dir: Path,
+    token: str,
+    timeout: float,
+    watch_cache: bool = True,
+) -> None:
+    """SIGKILL kube-apiserver and start it again on the same port, certificates and etcd,
+    as a crashed control plane comes back: clients keep their kubeconfig."""
+    supervisor.kill(APISERVER)
+    _spawn_apiserver(
+        supervisor,
+        binary=binary,
+        etcd_port=etcd_port,
+        port=port,
+        state_dir=state_dir,
+        token=token,
+        timeout=timeout,
+        die_with_parent=False,
+        watch_cache=watch_cache,
+    )
 
 
 def write_kubeconfig(path: Path, plane: ControlPlane, *, namespace: str = "experiments") -> None:

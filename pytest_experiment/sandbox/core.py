@@ -9,6 +9,7 @@ import json
 import os
 import shlex
 import shutil
+import signal
 import sys
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
@@ -87,6 +88,8 @@ class SandboxConfig:
     stop_with_process: bool = True
     # The Experiment CRD to install (e.g. the lab's real one); None: the bundled CRD.
     crd: Path | None = None
+    # False: kube-apiserver serves watches straight from etcd (fault tests of compaction).
+    watch_cache: bool = True
 
 
 class Sandbox:
@@ -181,6 +184,61 @@ class Sandbox:
     def running(self) -> bool:
         records = self._supervisor.records
         return bool(records) and all(is_alive(r) for r in records)
+
+    # -- faults ---------------------------------------------------------------
+    # What a bad day does to a hub, on demand, so tests can prove the harness survives it.
+
+    def restart_apiserver(self, *, timeout: float = 60.0) -> int:
+        """SIGKILL kube-apiserver and start it again (same port, certificates, token and
+        etcd); returns once it is ready, with its new pid."""
+        token = (self.state_dir / "tokens.csv").read_text().split(",", 1)[0]
+        # The binary it was started from: the cache may not be findable from here
+        # (a test that moved HOME, another user).
+        recorded = self._state.get("apiserverBinary")
+        binary = (
+            Path(recorded)
+            if recorded
+            else assets_module.resolve_assets(install=False, log=lambda _: None).kube_apiserver
+        )
+        control_plane.restart_apiserver(
+            self._supervisor,
+            binary=binary,
+            etcd_port=self.ports["etcd"],
+            port=self.ports["apiserver"],
+            state_dir=self.state_dir,
+            token=token,
+            timeout=timeout,
+            watch_cache=bool(self._state.get("watchCache", True)),
+        )
+        self._record_processes()
+        return self.pids[control_plane.APISERVER]
+
+    def kill(self, name: str) -> None:
+        """SIGKILL one component (``operator``, ``seaweedfs``…) and wait until it is gone."""
+        self._supervisor.kill(name)
+        self._record_processes()
+
+    def pause(self, *names: str) -> None:
+        """SIGSTOP components: they keep their sockets and answer nothing."""
+        for name in names:
+            self._supervisor.signal(name, signal.SIGSTOP)
+
+    def resume(self, *names: str) -> None:
+        for name in names:
+            self._supervisor.signal(name, signal.SIGCONT)
+
+    @contextlib.contextmanager
+    def paused(self, *names: str) -> Iterator[None]:
+        """Components frozen for the block, thawed however it ends."""
+        self.pause(*names)
+        try:
+            yield
+        finally:
+            self.resume(*names)
+
+    def _record_processes(self) -> None:
+        self._state["processes"] = [r.to_json() for r in self._supervisor.records]
+        _write_state(self.state_dir, self._state)
 
     # -- lifecycle --------------------------------------------------------------
 
@@ -353,6 +411,7 @@ def _start(
         state_dir=state_dir,
         timeout=config.start_timeout,
         die_with_parent=die,
+        watch_cache=config.watch_cache,
     )
     kubeconfig = state_dir / "kubeconfig"
     control_plane.write_kubeconfig(kubeconfig, plane)
@@ -409,6 +468,8 @@ def _start(
         "startedAt": datetime.now(UTC).isoformat(),
         "timeScale": config.time_scale,
         "crd": str(config.crd) if config.crd else None,
+        "watchCache": config.watch_cache,
+        "apiserverBinary": str(binaries.kube_apiserver),
         "kubeconfig": str(kubeconfig),
         "s3Endpoint": store.endpoint,
         "accessKey": store.access_key,

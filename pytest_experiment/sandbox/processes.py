@@ -159,6 +159,24 @@ class Supervisor:
         record = self._records.get(name)
         return record is not None and is_alive(record)
 
+    def kill(self, name: str) -> None:
+        """SIGKILL one process group and wait until it is gone (a crash, not a stop)."""
+        record = self._records.get(name)
+        if record is None:
+            raise SandboxError(f"no {name} process in this sandbox")
+        _signal_group(record, signal.SIGKILL)
+        if self._wait_stopped([record], deadline=time.monotonic() + 10.0):
+            raise SandboxError(f"{name} (pid {record.pid}) survived SIGKILL")
+        self._records.pop(name, None)
+        self._children.pop(name, None)
+
+    def signal(self, name: str, sig: signal.Signals) -> None:
+        """Send ``sig`` to one process group (SIGSTOP/SIGCONT freeze and thaw it)."""
+        record = self._records.get(name)
+        if record is None or not is_alive(record):
+            raise SandboxError(f"{name} is not running in this sandbox")
+        _signal_group(record, sig)
+
     def stop(self, names: Sequence[str], *, grace: float) -> None:
         """SIGTERM the named process groups, SIGKILL what is left after ``grace`` seconds."""
         targets = [self._records[n] for n in names if n in self._records]

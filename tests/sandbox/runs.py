@@ -97,15 +97,20 @@ def write(pytester: pytest.Pytester, name: str, doc: Obj, *, template: str | Non
     return folder
 
 
-def run_live(pytester: pytest.Pytester, sandbox: Sandbox, *args: str) -> Session:
-    """``pytest experiments`` in a subprocess against the sandbox, with a JSON report."""
+def run_live(
+    pytester: pytest.Pytester, sandbox: Sandbox, *args: str, kubeconfig: Path | None = None
+) -> Session:
+    """``pytest experiments`` in a subprocess against the sandbox, with a JSON report.
+
+    ``kubeconfig``: another way to the sandbox's API server (a fault test's link).
+    """
     report = pytester.path / "experiment-report.json"
     result = pytester.runpytest_subprocess(
         "experiments",
         "-v",
         "-p", "no:cacheprovider",
         # "=" forms: a bare path argument would move pytest's rootdir to its ancestor.
-        f"--experiment-kubeconfig={sandbox.kubeconfig}",
+        f"--experiment-kubeconfig={kubeconfig or sandbox.kubeconfig}",
         f"--experiment-s3-endpoint={sandbox.s3_endpoint}",
         f"--experiment-report={report}",
         *args,

@@ -2,19 +2,25 @@
 
 These tests own their sandbox: they freeze, then kill, its S3 server, which
 the session's sandbox must keep for every other test. One xdist group keeps
-them on one worker, in this order.
+them on one worker, in this order (the last one kills S3 for good).
 """
 
 from __future__ import annotations
 
 import os
+import queue
 import re
 import signal
-from collections.abc import Iterator
+import threading
+from collections.abc import Iterator, Mapping
+from typing import Any
 
+import boto3
+import botocore.config
 import pytest
 from fakes import FakeTools
 
+from pytest_experiment.results import ResultsStore
 from pytest_experiment.sandbox import Sandbox
 from pytest_experiment.sandbox.scenarios import set_scenario
 
@@ -108,6 +114,51 @@ def prepare(
     monkeypatch.setenv("WEED_ENDPOINT", sandbox.s3_endpoint)
 
 
+def test_a_stalled_s3_is_reported_once_when_it_stalls_and_once_when_it_answers_again(
+    own_sandbox: Sandbox,
+) -> None:
+    s3 = own_sandbox.s3_client()
+    s3.put_object(Bucket=own_sandbox.bucket, Key="stall/summary.json", Body=b'{"phase": "x"}')
+    # A real client with a short read timeout and no retries of its own, so the store's
+    # own retry loop is what meets the stall.
+    quick = boto3.client(
+        "s3",
+        endpoint_url=own_sandbox.s3_endpoint,
+        aws_access_key_id=own_sandbox.access_key,
+        aws_secret_access_key=own_sandbox.secret_key,
+        region_name="us-east-1",
+        config=botocore.config.Config(
+            s3={"addressing_style": "path"},
+            retries={"max_attempts": 1, "mode": "standard"},
+            read_timeout=0.5,
+            connect_timeout=0.5,
+        ),
+    )
+    said: queue.Queue[str] = queue.Queue()
+    store = ResultsStore(endpoint=own_sandbox.s3_endpoint, wait=60, client=quick, notify=said.put)
+    read: list[Mapping[str, Any]] = []
+    with own_sandbox.paused("seaweedfs"):
+        reader = threading.Thread(
+            target=lambda: read.append(store.summary(f"s3://{own_sandbox.bucket}/stall/"))
+        )
+        reader.start()
+        stalled = said.get(timeout=30)
+    reader.join(timeout=30)
+    assert read == [{"phase": "x"}]
+    assert re.fullmatch(
+        rf"S3 {re.escape(own_sandbox.s3_endpoint)} not answering at \d\d:\d\d:\d\d UTC: "
+        r"Read timeout on endpoint URL: .*; retrying",
+        stalled,
+    ), stalled
+    back = said.get_nowait()
+    assert re.fullmatch(
+        rf"S3 {re.escape(own_sandbox.s3_endpoint)} answering again at \d\d:\d\d:\d\d UTC "
+        r"after [\d.]+s",
+        back,
+    ), back
+    assert said.empty()
+
+
 def test_s3_hanging_after_complete_is_given_up_on_within_the_results_wait(
     pytester: pytest.Pytester, own_sandbox: Sandbox, fake_tools: FakeTools,
     monkeypatch: pytest.MonkeyPatch,
@@ -122,6 +173,11 @@ def test_s3_hanging_after_complete_is_given_up_on_within_the_results_wait(
     assert outcomes == {"passed": 15, "skipped": 2, "errors": 7}, session.stdout
     # botocore's three attempts, each cut at the 1 s wait: seconds, not 3 x 30 s.
     assert given_up_after(session, own_sandbox, error="Read timeout on") < 10
+    # The stall is said once, as it starts, without log_cli.
+    stalls = [line for line in session.stdout.splitlines() if " not answering at " in line]
+    assert len(stalls) == 1, stalls
+    assert stalls[0].startswith(f"S3 {own_sandbox.s3_endpoint} not answering at "), stalls
+    assert "Read timeout on endpoint URL" in stalls[0]
     assert [t["priority"] for t in session.toil("fsync")] == [3]
 
 

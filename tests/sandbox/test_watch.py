@@ -14,7 +14,8 @@ from pytest_experiment.watch import Change, ExperimentWatcher, InstanceDeleted, 
 
 from .lifecycle import NAMESPACE, OPERATOR_FLAVOURS, TIMEOUT, SetScenario, experiment_doc
 
-PHASES = ["Pending", "Provisioning", "Ready", "Running", "Complete"]
+# As the real operator writes them (never Pending).
+PHASES = ["Provisioning", "Ready", "Running", "Complete"]
 
 
 def terminal(obj: dict[str, Any]) -> bool:
@@ -23,8 +24,8 @@ def terminal(obj: dict[str, Any]) -> bool:
 
 def reached(phase: str) -> Callable[[dict[str, Any]], bool]:
     def check(obj: dict[str, Any]) -> bool:
-        current = (obj.get("status") or {}).get("phase") or "Pending"
-        return terminal(obj) or PHASES.index(current) >= PHASES.index(phase)
+        current = (obj.get("status") or {}).get("phase")
+        return terminal(obj) or (current in PHASES and PHASES.index(current) >= PHASES.index(phase))
 
     return check
 
@@ -81,6 +82,7 @@ def test_ten_experiments_share_one_watch(
     assert after.watches - before.watches <= 1
     for instance in instances:
         assert [t.value for t in watcher.observed(instance).timeline()] == PHASES
+        assert all(lag >= timedelta(0) for lag in after_creation(watcher, instance))
         cluster.delete_experiment(instance, namespace=NAMESPACE)
 
 
@@ -92,7 +94,7 @@ def test_forced_relists_miss_nothing_and_duplicate_nothing(
     watcher.subscribe(instance, changes.append)
     lists = watcher.stats.lists
     # Drop the stream at each phase, as a restarted API server or a 410 would.
-    for phase in PHASES[1:4]:
+    for phase in PHASES[:3]:
         watcher.wait_for(instance, reached(phase), timeout=TIMEOUT, what=phase)
         watcher.resync()
     watcher.wait_for(instance, terminal, timeout=TIMEOUT)
