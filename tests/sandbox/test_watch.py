@@ -82,7 +82,6 @@ def test_ten_experiments_share_one_watch(
     assert after.watches - before.watches <= 1
     for instance in instances:
         assert [t.value for t in watcher.observed(instance).timeline()] == PHASES
-        assert all(lag >= timedelta(0) for lag in after_creation(watcher, instance))
         cluster.delete_experiment(instance, namespace=NAMESPACE)
 
 
