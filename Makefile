@@ -50,3 +50,4 @@ bench: assets
 	$(BIN)/python benchmarks/offline_scoring.py
 	$(BIN)/python benchmarks/collection.py
 	$(BIN)/python benchmarks/lifecycle.py --p6
+	$(BIN)/python benchmarks/stuck_target.py

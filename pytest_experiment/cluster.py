@@ -23,7 +23,7 @@ import re
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -45,7 +45,12 @@ ARGOCD_NAMESPACE = "argocd"
 OPERATOR_NAMESPACE = "experiment-operator-system"
 OPERATOR_DEPLOYMENT = "experiment-operator-controller-manager"
 EXPERIMENT_CRD = "experiments.experiments.illm.io"
-INSTANCE_LABEL = "experiment"
+# The real operator labels what it creates for an instance with the first; the
+# seeds' operator with the second. Objects are looked up by both.
+INSTANCE_LABELS = ("experiments.illm.io/experiment", "experiment")
+CLAIM_LABEL = "experiments.illm.io/cluster"
+# Kubernetes names and label values are at most 63 characters.
+_NAME_LIMIT = 63
 FIELD_MANAGER = "pytest-experiment"
 
 HTTP_UNAUTHORIZED = 401
@@ -97,7 +102,7 @@ GKE_CLUSTERS = Resource(group="illm.io", version="v1alpha1", plural="gkeclusters
 
 
 class Labelled(Enum):
-    """Objects the operator creates for an instance, labelled ``experiment=<instance>``.
+    """Objects the operator creates for an instance, labelled with it (either convention).
 
     The value is (resource or None for core pods, namespace or None for all namespaces).
     """
@@ -518,9 +523,36 @@ class Cluster:
     # -- diagnostics ------------------------------------------------------------
 
     def list_labelled(self, kind: Labelled, *, instance: str) -> list[Obj]:
-        """Objects of ``kind`` labelled ``experiment=<instance>``."""
+        """Objects of ``kind`` labelled with ``instance`` under either label convention."""
+        found: dict[tuple[str, str], Obj] = {}
+        for label in INSTANCE_LABELS:
+            for item in self._list(kind, f"{label}={instance}"):
+                meta = item.get("metadata") or {}
+                found.setdefault((str(meta.get("namespace") or ""), str(meta.get("name"))), item)
+        return list(found.values())
+
+    def list_claims(self, *, instance: str, names: Sequence[str] = ()) -> list[Obj]:
+        """GKECluster claims of ``instance``: by name through the real operator's
+        ``experiments.illm.io/cluster`` label, and by the instance labels."""
+        found: dict[tuple[str, str], Obj] = {}
+        wanted = sorted({n for n in names if 0 < len(n) <= _NAME_LIMIT})
+        selectors = [f"{CLAIM_LABEL} in ({','.join(wanted)})"] if wanted else []
+        selectors += [f"{label}={instance}" for label in INSTANCE_LABELS]
+        for selector in selectors:
+            for item in self._list(Labelled.GKE_CLUSTERS, selector):
+                meta = item.get("metadata") or {}
+                found.setdefault((str(meta.get("namespace") or ""), str(meta.get("name"))), item)
+        return list(found.values())
+
+    def claims_named(self, names: Sequence[str]) -> list[Obj]:
+        """Claims carrying ``experiments.illm.io/cluster`` with one of ``names``: one request."""
+        wanted = sorted({n for n in names if 0 < len(n) <= _NAME_LIMIT})
+        if not wanted:
+            return []
+        return self._list(Labelled.GKE_CLUSTERS, f"{CLAIM_LABEL} in ({','.join(wanted)})")
+
+    def _list(self, kind: Labelled, selector: str) -> list[Obj]:
         resource, namespace = kind.value
-        selector = f"{INSTANCE_LABEL}={instance}"
         what = f"list {kind.title} labelled {selector}"
         if resource is None:
             listed = self._raw(
@@ -548,6 +580,37 @@ class Cluster:
                 label_selector=selector,
             )
         return list(listed.get("items") or [])
+
+    def get_workflow(self, name: str) -> Obj:
+        """The Argo Workflow ``name`` in ``argo-workflows`` (a failed run's reason is there)."""
+        return self._raw(
+            f"get Workflow {WORKFLOW_NAMESPACE}/{name}",
+            "get",
+            self._objects.get_namespaced_custom_object,
+            WORKFLOWS.group,
+            WORKFLOWS.version,
+            WORKFLOW_NAMESPACE,
+            WORKFLOWS.plural,
+            name,
+        )
+
+    def events(self, instance: str, *, namespaces: Sequence[str]) -> list[Obj]:
+        """Kubernetes Events about ``instance`` or an object named after it, oldest first.
+
+        The operator's objects are all named from the instance (``<instance>-app``,
+        ``<instance>-validation``, ``experiment-analyzer-<instance>``), so an event
+        belongs to it when its object's name contains the instance name.
+        """
+        found: list[Obj] = []
+        for namespace in dict.fromkeys(namespaces):
+            listed = self._raw(
+                f"list events in {namespace}", "list", self._core.list_namespaced_event, namespace
+            )
+            for event in listed.get("items") or []:
+                involved = event.get("involvedObject") or {}
+                if instance in str(involved.get("name") or ""):
+                    found.append(event)
+        return sorted(found, key=_event_time)
 
     def operator_log_tail(self, instance: str, *, lines: int = 50) -> list[str]:
         """The operator's last ``lines`` log lines that mention ``instance``.
@@ -600,16 +663,24 @@ class Cluster:
 
         return self._call(f"read logs of {OPERATOR_NAMESPACE}/{pod}", "log", read)
 
-    def analyzer_job(self, instance: str) -> Obj:
-        """The analyzer Job ``<instance>-analyzer`` the operator runs (R61)."""
-        name = f"{instance}-analyzer"
-        return self._raw(
-            f"get Job {OPERATOR_NAMESPACE}/{name}",
-            "get",
-            self._batch.read_namespaced_job,
-            name,
-            OPERATOR_NAMESPACE,
-        )
+    def analyzer_job(self, instance: str, *, named: str | None = None) -> tuple[str, Obj]:
+        """The analyzer Job of ``instance`` and its name: ``named`` (the status's
+        ``analysisJobName``), else the real operator's ``experiment-analyzer-<instance>``,
+        else the seeds' ``<instance>-analyzer``. ``NotFound`` names every one tried."""
+        tried: list[str] = []
+        for name in analyzer_job_names(instance, named=named):
+            tried.append(name)
+            try:
+                return name, self._raw(
+                    f"get Job {OPERATOR_NAMESPACE}/{name}",
+                    "get",
+                    self._batch.read_namespaced_job,
+                    name,
+                    OPERATOR_NAMESPACE,
+                )
+            except NotFound:
+                continue
+        raise NotFound(f"no analyzer Job in {OPERATOR_NAMESPACE} (tried {', '.join(tried)})")
 
     def job_log_tail(self, job: str, *, lines: int = 50) -> list[str]:
         """The last ``lines`` log lines of the newest pod of ``job`` in the operator namespace.
@@ -675,6 +746,22 @@ class WatchStream:
         # with ValueError once the connection is released, OSError (EBADF) just before.
         with contextlib.suppress(OSError, ValueError):
             self._response.shutdown()
+
+
+def analyzer_job_names(instance: str, *, named: str | None = None) -> list[str]:
+    """Where an instance's analyzer Job may be, in the order to look."""
+    real = f"experiment-analyzer-{instance}"[:_NAME_LIMIT].rstrip("-")
+    return list(dict.fromkeys(n for n in (named, real, f"{instance}-analyzer") if n))
+
+
+def _event_time(event: Mapping[str, Any]) -> str:
+    return str(
+        event.get("lastTimestamp")
+        or event.get("eventTime")
+        or event.get("firstTimestamp")
+        or (event.get("metadata") or {}).get("creationTimestamp")
+        or ""
+    )
 
 
 def _name_hint(doc: Mapping[str, Any]) -> str:

@@ -441,7 +441,8 @@ def _live_quality(item: QualityItem) -> CheckResult:
     if isinstance(found, CheckResult):
         return found
     _, outcome = found
-    assert outcome.results is not None, "setup raised"
+    if outcome.results is None:
+        return outcome.unscored()
     run = {
         **_run_record(ResultFile(instance=outcome.instance, path=Path(), summary=outcome.summary)),
         "results": outcome.results_url,
@@ -452,6 +453,8 @@ def _live_quality(item: QualityItem) -> CheckResult:
     extra = outcome.causes_of(item.check)
     if item.check == "ai-verdict":
         extra += outcome.analyzer_details
+    elif outcome.turn is not None:
+        extra.append(outcome.turn_line())
     if outcome.attempts:
         item.record(attempts=[a.as_json() for a in outcome.attempts])
         extra.append(f"auto-fix: results of attempt {len(outcome.attempts)}")

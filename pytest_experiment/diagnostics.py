@@ -8,12 +8,22 @@ terminal output, JUnit failure text and toil titles.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pytest_experiment.cluster import EXPERIMENT_NAMESPACE, Cluster, Labelled
+from pytest_experiment.cluster import (
+    ARGOCD_NAMESPACE,
+    EXPERIMENT_NAMESPACE,
+    OPERATOR_NAMESPACE,
+    WORKFLOW_NAMESPACE,
+    Cluster,
+    Labelled,
+    NotFound,
+)
 from pytest_experiment.errors import ExperimentError
+from pytest_experiment.lifecycle import claim_names, status
 
 Obj = dict[str, Any]
 
@@ -146,6 +156,28 @@ def application_lines(applications: Sequence[Mapping[str, Any]]) -> list[str]:
     return lines
 
 
+def event_lines(events: Sequence[Mapping[str, Any]]) -> list[str]:
+    """``Warning BackOff Pod/web-1: Back-off restarting failed container (x3)``, oldest first."""
+    lines = []
+    for event in events:
+        involved = event.get("involvedObject") or {}
+        count = event.get("count")
+        times = f" (x{count})" if isinstance(count, int) and count > 1 else ""
+        message = one_line(event.get("message") or "", limit=200)
+        lines.append(
+            f"{event.get('type') or 'Normal'} {event.get('reason') or '<no reason>'} "
+            f"{involved.get('kind') or '?'}/{involved.get('name') or '?'}: {message}{times}"
+        )
+    return lines
+
+
+def workflow_name(instance: str, experiment: Mapping[str, Any] | None) -> str:
+    """The instance's Argo Workflow: as its status names it, else ``<instance>-validation``."""
+    workflow = status(experiment).get("workflowStatus")
+    named = workflow.get("name") if isinstance(workflow, Mapping) else None
+    return str(named or f"{instance}-validation")
+
+
 # -- gathering (I/O, each part isolated) ------------------------------------------
 
 
@@ -167,15 +199,52 @@ def gather(
     experiment: Mapping[str, Any] | None = None,
 ) -> Diagnostics:
     """Every R35 part for ``instance``; ``experiment`` saves a read when the caller has it."""
+    read: list[Mapping[str, Any] | ExperimentError] = []
+
+    def read_experiment() -> Mapping[str, Any]:
+        """Read once for every part that needs it; a failure is the same for each."""
+        if experiment is not None:
+            return experiment
+        if not read:
+            try:
+                read.append(cluster.get_experiment(instance, namespace=namespace))
+            except ExperimentError as exc:
+                read.append(exc)
+        if isinstance(read[0], ExperimentError):
+            raise read[0]
+        return read[0]
+
+    def known_experiment() -> Mapping[str, Any] | None:
+        """The experiment if it could be read, for the parts that only refine a lookup."""
+        try:
+            return read_experiment()
+        except ExperimentError:
+            return None
 
     def conditions() -> list[str]:
-        current = experiment or cluster.get_experiment(instance, namespace=namespace)
-        return condition_lines(current)
+        return condition_lines(read_experiment())
 
     def labelled(
         kind: Labelled, lines: Callable[[list[Obj]], list[str]]
     ) -> Callable[[], list[str]]:
         return lambda: lines(cluster.list_labelled(kind, instance=instance))
+
+    def workflows() -> list[str]:
+        found = cluster.list_labelled(Labelled.WORKFLOWS, instance=instance)
+        name = workflow_name(instance, known_experiment())
+        if all(w.get("metadata", {}).get("name") != name for w in found):
+            # The seeds' operator labels it; otherwise it is found by the name it was given.
+            with contextlib.suppress(NotFound):
+                found.append(cluster.get_workflow(name))
+        return workflow_lines(found)
+
+    def claims() -> list[str]:
+        names = claim_names(known_experiment() or {"metadata": {"name": instance}})
+        return claim_lines(cluster.list_claims(instance=instance, names=names))
+
+    def events() -> list[str]:
+        spaces = (namespace, WORKFLOW_NAMESPACE, ARGOCD_NAMESPACE, OPERATOR_NAMESPACE)
+        return event_lines(cluster.events(instance, namespaces=spaces))
 
     parts = (
         _part("conditions", "conditions", conditions),
@@ -186,25 +255,18 @@ def gather(
                 one_line(x, limit=500) for x in cluster.operator_log_tail(instance, lines=LOG_LINES)
             ],
         ),
-        _part(
-            "workflows",
-            f"workflows ({Labelled.WORKFLOWS.title})",
-            labelled(Labelled.WORKFLOWS, workflow_lines),
-        ),
+        _part("workflows", f"workflows ({Labelled.WORKFLOWS.title})", workflows),
         _part(
             "failed-pods",
             f"failed pods ({Labelled.PODS.title})",
             labelled(Labelled.PODS, failed_pod_lines),
         ),
-        _part(
-            "gke-clusters",
-            f"GKECluster claims ({Labelled.GKE_CLUSTERS.title})",
-            labelled(Labelled.GKE_CLUSTERS, claim_lines),
-        ),
+        _part("gke-clusters", f"GKECluster claims ({Labelled.GKE_CLUSTERS.title})", claims),
         _part(
             "applications",
             f"ArgoCD applications ({Labelled.APPLICATIONS.title})",
             labelled(Labelled.APPLICATIONS, application_lines),
         ),
+        _part("events", f"events of {instance} and its objects", events),
     )
     return Diagnostics(instance=instance, parts=parts)

@@ -63,6 +63,22 @@ MANAGED_BY = {"app.kubernetes.io/managed-by": "pytest-experiment"}
 TICK = 0.5
 _UNREACHABLE = "No cluster reachable"
 _REFUSED = "Cluster refused the request"
+# Why a missing template blocks the apply rather than letting the operator find out.
+_EMPTY_WORKFLOW = (
+    "without it the operator runs an empty inline workflow and reports Complete having "
+    "tested nothing"
+)
+# How long a deletion may take (the operator's finalizer closes a pending PR) before the
+# report says it is still held.
+_DELETE_WAIT = 60.0
+# How often the GKECluster claims of a provisioning instance are read: a cloud error shows
+# there before (or without) the operator marking the target Failed. Kept slow so that a
+# session's requests do not grow much with how long provisioning takes.
+CLAIM_CHECK_INTERVAL = 15.0
+# How long a finished instance is given to show completedAt (the real operator writes it,
+# with hypothesisResult and resultsURL, in the reconcile after Complete or Failed) before
+# the verdict goes without them.
+_AFTER_END_WAIT = 10.0
 
 
 @dataclass
@@ -405,7 +421,7 @@ class LiveRun:
             return CheckResult(
                 Status.FAIL,
                 f"WorkflowTemplate {name} not found in argo-workflows and there is no {shown} "
-                "to apply",
+                f"to apply; {_EMPTY_WORKFLOW}",
             )
         if not self.options.apply_templates:
             self.log_toil(lifecycle.missing_template_toil(experiment.name, name))
@@ -413,7 +429,7 @@ class LiveRun:
                 Status.FAIL,
                 f"WorkflowTemplate {name} not found in argo-workflows; apply it with: "
                 f"kubectl apply -n argo-workflows -f {shown} "
-                "(or pass --experiment-apply-templates)",
+                f"(or pass --experiment-apply-templates); {_EMPTY_WORKFLOW}",
                 figures={"command": f"kubectl apply -n argo-workflows -f {shown}"},
             )
         try:
@@ -844,7 +860,10 @@ class LiveRun:
         launch.results_url = str(url or "")
         try:
             if not url:
-                raise ResultsError(f"{launch.instance} has no status.resultsURL")
+                waited = format_duration(self.options.results_wait)
+                raise ResultsError(
+                    f"{launch.instance} has no status.resultsURL (waited {waited} for it)"
+                )
             launch.summary = self._results_store().summary(str(url))
         except ResultsError as exc:
             launch.summary_problem = one_line(exc)
@@ -852,6 +871,10 @@ class LiveRun:
                 lifecycle.results_toil(launch.experiment.name, launch.instance, one_line(exc))
             )
         return launch.summary
+
+    def read_summary(self, url: str) -> Mapping[str, Any]:
+        """summary.json at ``url``; ``ResultsError`` saying why it cannot be read."""
+        return self._results_store().summary(url)
 
     def _results_store(self) -> ResultsStore:
         if self._store is None:
@@ -923,6 +946,7 @@ class _Follower:
         self.manual = lifecycle.manual_completion(launch.experiment.data.get("spec") or {})
         self.timed_out: set[str] = set()
         self.extensions: dict[str, int] = {}
+        self._claims_read_at: float | None = None
 
     def verdict(self) -> CheckResult:
         while True:
@@ -936,7 +960,14 @@ class _Follower:
             if phase == "Complete":
                 return self._complete(observed)
             if phase == "Failed":
+                if "Complete" in [t.value for t in observed.timeline("phase")]:
+                    # Turned Failed after Complete: the lifecycle stays as it was observed;
+                    # the quality and review items report the turn.
+                    return self._complete(observed)
                 return self._failed(observed)
+            stuck = lifecycle.failed_target(obj) or self._failed_claim(obj, phase)
+            if stuck is not None:
+                return self._stuck(observed, phase, stuck)
             entered = self._entered(observed, phase)
             budget = self.options.budget(phase)
             extended = self.extensions.get(phase, 0)
@@ -947,6 +978,8 @@ class _Follower:
                 return self._cut_short(observed, phase, elapsed)
             if limit is not None and elapsed >= limit:
                 assert budget is not None
+                if self.manual and phase == "Running":
+                    return self._ended_by_budget(observed, budget)
                 verdict = self._timeout(observed, phase, budget, elapsed)
                 if verdict is not None:
                     return verdict
@@ -968,7 +1001,7 @@ class _Follower:
                     self.instance,
                     _left(phase),
                     timeout=wait,
-                    what=f"leaving {phase}",
+                    what=f"leaving {phase} (or a target failing)",
                 )
             self.live.flush()
 
@@ -1015,6 +1048,7 @@ class _Follower:
         return {
             "instance": self.instance,
             "phase": phase_of(observed.obj) if not observed.deleted else "Deleted",
+            "createdAt": ((observed.obj or {}).get("metadata") or {}).get("creationTimestamp"),
             "completedAt": current.get("completedAt"),
             "durationSeconds": round(duration, 3) if duration is not None else None,
             "results": current.get("resultsURL"),
@@ -1023,7 +1057,14 @@ class _Follower:
         }
 
     def _duration(self, observed: Observed) -> float | None:
+        """The run's length on the harness's own clock, from the create it made to the last
+        phase it saw. An attached instance started before the harness looked: its total
+        comes from ``metadata.creationTimestamp`` to ``status.completedAt``."""
         timeline = observed.timeline("phase")
+        if not self.launch.created:
+            total = lifecycle.run_total(observed.obj)
+            if total is not None:
+                return total
         start = self.launch.applied_at if self.launch.created else None
         start = start or (timeline[0].seen_at if timeline else None)
         if start is None or not timeline:
@@ -1044,12 +1085,16 @@ class _Follower:
 
     def _complete(self, observed: Observed) -> CheckResult:
         duration = self._duration(observed)
+        observed = self._ended(observed)
         hypothesis = status(observed.obj).get("hypothesisResult")
         record = self._run_record(observed, duration=duration)
+        criteria = ((self.launch.experiment.data.get("spec") or {}).get("hypothesis") or {}).get(
+            "successCriteria"
+        )
         return CheckResult(
             Status.PASS,
             f"Experiment {self.instance} completed in {format_duration(duration)}; "
-            f"hypothesis: {hypothesis or 'N/A (no criteria)'}",
+            f"hypothesis: {hypothesis or ('not reported' if criteria else 'N/A (no criteria)')}",
             figures={
                 "run": record,
                 "durationSeconds": record["durationSeconds"],
@@ -1063,17 +1108,139 @@ class _Follower:
             phases[:-1] if phases[-1:] == ["Failed"] else phases, observed.obj
         )
         message = lifecycle.first_condition_message(observed.obj)
+        if message == "no condition message":
+            # The real operator leaves no condition on a failed workflow: Argo has the reason.
+            message = self._workflow_reason(observed.obj) or message
         self.live.log_toil(
             lifecycle.failed_toil(self.name, self.instance, phase, one_line(message))
         )
+        details = [*self._diagnostics(observed), *self._failed_summary(observed)]
         return CheckResult(
             Status.FAIL,
             f"Experiment {self.instance} failed in {phase}: {one_line(message)}",
-            details=self._diagnostics(observed),
+            details=tuple(details),
             figures={
                 "run": self._run_record(observed, duration=self._duration(observed)),
                 "failedIn": phase,
             },
+        )
+
+    def _ended(self, observed: Observed) -> Observed:
+        """``observed`` once the operator has recorded the end (``completedAt``), within a
+        short wait: the real operator writes it a reconcile after the phase."""
+        if observed.deleted or status(observed.obj).get("completedAt"):
+            return observed
+        wait = min(_AFTER_END_WAIT, self.options.results_wait or _AFTER_END_WAIT)
+        with contextlib.suppress(WatchTimeout, InstanceDeleted):
+            self.watcher.wait_for(
+                self.instance,
+                lambda o: bool(status(o).get("completedAt")),
+                timeout=wait,
+                what="completedAt",
+            )
+        return self.watcher.observed(self.instance)
+
+    def _workflow_reason(self, obj: Obj | None) -> str | None:
+        """``workflow <name> Failed: <message>`` from the Argo Workflow itself, or None."""
+        workflow = status(obj).get("workflowStatus")
+        name = workflow.get("name") if isinstance(workflow, Mapping) else None
+        if not name or self.live.cluster is None:
+            return None
+        try:
+            found = self.live.cluster.get_workflow(str(name))
+        except ClusterError as exc:
+            return f"workflow {name}: {one_line(exc)}"
+        current = found.get("status") or {}
+        message = current.get("message")
+        text = f"workflow {name} {current.get('phase') or '<no phase>'}"
+        return f"{text}: {message}" if message else text
+
+    def _failed_summary(self, observed: Observed) -> list[str]:
+        """What the failed run's summary.json says (which metrics arrived, the workflow's
+        phase): diagnostics, never a quality gate. Best effort, one line when absent."""
+        if observed.deleted or observed.obj is None:
+            return []
+        obj = self._ended(observed).obj
+        url = status(obj).get("resultsURL")
+        if not url:
+            return ["failed run's summary.json: none (no status.resultsURL)"]
+        try:
+            summary = self.live.read_summary(str(url))
+        except ResultsError as exc:
+            return [f"failed run's summary.json: unavailable: {one_line(exc)}"]
+        declared = [m.name for m in self.launch.experiment.metrics]
+        first, *rest = lifecycle.failed_summary_lines(summary, declared=declared)
+        return [f"failed run's {first}", *rest]
+
+    def _failed_claim(self, obj: Obj | None, phase: str) -> lifecycle.StuckTarget | None:
+        """A claim the cloud refused, read at most every ``CLAIM_CHECK_INTERVAL``."""
+        if phase not in ("Pending", "Provisioning") or self.live.cluster is None:
+            return None
+        now = time.monotonic()
+        if self._claims_read_at is not None and now - self._claims_read_at < CLAIM_CHECK_INTERVAL:
+            return None
+        self._claims_read_at = now
+        try:
+            claims = self.live.cluster.claims_named(lifecycle.claim_names(obj))
+        except ClusterError:
+            return None  # a diagnostic aid only: the budget still bounds the wait
+        return lifecycle.failed_claim(claims, self.instance)
+
+    def _stuck(self, observed: Observed, phase: str, stuck: lifecycle.StuckTarget) -> CheckResult:
+        """A target failed and the operator will not move on: fail now, not at the budget."""
+        stuck = self._explain(observed.obj, stuck)
+        self.live.log_toil(lifecycle.stuck_toil(self.name, self.instance, phase, stuck))
+        return CheckResult(
+            Status.FAIL,
+            stuck.line(self.instance, phase),
+            details=self._diagnostics(observed),
+            figures={
+                "run": self._run_record(observed, duration=None),
+                "failedIn": phase,
+                "stuckTarget": stuck.target,
+            },
+        )
+
+    def _explain(self, obj: Obj | None, stuck: lifecycle.StuckTarget) -> lifecycle.StuckTarget:
+        """The target's reason from its claim or applications when the status has none."""
+        cluster = self.live.cluster
+        if cluster is None or not stuck.reason.startswith("no reason in the status"):
+            return stuck
+        claims: list[Obj] = []
+        applications: list[Obj] = []
+        with contextlib.suppress(ClusterError):
+            claims = cluster.list_claims(instance=self.instance, names=lifecycle.claim_names(obj))
+        explained = lifecycle.explained(stuck, obj=obj, claims=claims)
+        if explained is not stuck:
+            return explained
+        with contextlib.suppress(ClusterError):
+            applications = cluster.list_labelled(Labelled.APPLICATIONS, instance=self.instance)
+        return lifecycle.explained(stuck, obj=obj, applications=applications)
+
+    def _ended_by_budget(self, observed: Observed, budget: float) -> CheckResult:
+        """A manual-completion run ends by deletion; ``--experiment-budget-running`` is the
+        harness deleting it on the user's behalf."""
+        assert self.live.cluster is not None
+        workflow = status(observed.obj).get("workflowStatus") or {}
+        state = workflow.get("phase") if isinstance(workflow, Mapping) else None
+        duration = self._duration(observed)
+        try:
+            self.live.cluster.delete_experiment(self.instance, namespace=self.launch.namespace)
+        except ClusterError as exc:
+            return CheckResult(
+                Status.FAIL,
+                f"Experiment {self.instance}: --experiment-budget-running "
+                f"({format_duration(budget)}) ended the run, but it could not be deleted: "
+                f"{one_line(exc)}",
+                figures={"run": self._run_record(observed, duration=duration)},
+            )
+        self.launch.deleted = True
+        return CheckResult(
+            Status.PASS,
+            f"Experiment {self.instance} ended by --experiment-budget-running "
+            f"({format_duration(budget)}): deleted after {format_duration(duration)} Running "
+            f"(manual completion; workflow {state or '<no phase>'})",
+            figures={"run": self._run_record(observed, duration=duration), "endedBy": "budget"},
         )
 
     def _deleted(self, observed: Observed, phase: str) -> CheckResult:
@@ -1156,7 +1323,11 @@ class _Follower:
 
 
 def _left(phase: str) -> Callable[[Obj], bool]:
-    return lambda current: phase_of(current) != phase
+    """Wakes a waiting item when the phase moves, or when a target fails in it (the real
+    operator's way of failing early leaves the phase where it is)."""
+    return lambda current: (
+        phase_of(current) != phase or lifecycle.failed_target(current) is not None
+    )
 
 
 def shown_path(path: Path) -> str:

@@ -267,7 +267,9 @@ OPTION_SPECS: tuple[OptionSpec, ...] = (
     ),
     OptionSpec(
         "results_wait",
-        "How long to retry reading a summary.json that is not in S3 yet (default 30s).",
+        "How long to wait for status.resultsURL after Complete (each new quality-gate "
+        "re-collection restarts the wait) and to retry reading a summary.json that is not "
+        "in S3 yet (default 30s).",
         _duration,
         metavar="DURATION",
     ),

@@ -15,6 +15,7 @@ like the lifecycle: nothing here polls the API.
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -22,11 +23,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pytest_experiment import autofix as gates
+from pytest_experiment import lifecycle
 from pytest_experiment import review as rv
 from pytest_experiment.diagnostics import one_line
-from pytest_experiment.errors import ClusterError, SpecError
+from pytest_experiment.errors import ClusterError, ResultsError, SpecError
 from pytest_experiment.github import GitHub, GitHubError, PullRequest
-from pytest_experiment.lifecycle import format_duration
+from pytest_experiment.lifecycle import Turn, format_duration, phase_of, status
 from pytest_experiment.live import shown_path
 from pytest_experiment.spec import Experiment, read_source
 from pytest_experiment.state import ResultFile
@@ -83,6 +85,27 @@ class Published:
     """Why the auto-fix loop ended without a passing gate, when it ran."""
     rerun_failed: bool = False
     """An auto-fix re-run did not complete: these are the previous attempt's results."""
+    turn: Turn | None = None
+    """The run turned Failed after Complete (quality gate exhausted, analyzer failed)."""
+    turn_details: tuple[str, ...] = ()
+    """What the failed run's summary says, when the turn left one."""
+
+    def turn_line(self) -> str:
+        return (
+            f"{self.instance} turned Failed after Complete: {self.turn.line()}"
+            if self.turn is not None
+            else ""
+        )
+
+    def unscored(self) -> CheckResult:
+        """A quality item's verdict when there are no results to score."""
+        if self.turn is not None:
+            return CheckResult(
+                Status.FAIL,
+                f"{self.turn_line()}; no results to score",
+                details=((self.problem,) if self.problem else ()) + self.turn_details,
+            )
+        return CheckResult(Status.NA, f"no summary: {self.problem}")
 
     @property
     def gate(self) -> Status | None:
@@ -123,6 +146,7 @@ class _Publisher:
         self.score = score
         self.options = live.options
         self.out = live.out
+        self._results_seen: datetime | None = None
 
     def say(self, text: str) -> None:
         self.out.clear()
@@ -197,9 +221,38 @@ class _Publisher:
     def _score_once(self) -> Published:
         launch = self.launch
         outcome = Published(instance=launch.instance)
-        # Read once the analyzer has resolved: a successful one has added `analysis` to
-        # summary.json (seed step 6), and nothing is scored before then.
-        outcome.analyzer, outcome.analyzer_details = self._follow_analyzer()
+        # The real operator writes resultsURL after Complete, and clears it while its
+        # quality gate re-collects: nothing is read (or waited for) before it is there.
+        self._await_results()
+        outcome.turn = self._turn()
+        if outcome.turn is None:
+            # Read once the analyzer has resolved: a successful one has added `analysis` to
+            # summary.json (seed step 6), and nothing is scored before then.
+            outcome.analyzer, outcome.analyzer_details = self._follow_analyzer()
+            outcome.turn = self._turn()
+        else:
+            observed = self.live.watcher(launch.namespace).observed(launch.instance)
+            outcome.analyzer = rv.analysis_phase(observed.obj) or "Skipped"
+        if outcome.turn is not None:
+            if outcome.turn.type == "AnalysisComplete":
+                # Its Job failed or vanished: for the AI verdict that is a failed analyzer.
+                outcome.analyzer = "Failed"
+            self.say(f"{outcome.turn_line()}")
+            self.live.log_toil(
+                lifecycle.turn_toil(launch.experiment.name, launch.instance, outcome.turn)
+            )
+            outcome.analyzer_details = (*outcome.analyzer_details, outcome.turn_line())
+            observed = self.live.watcher(launch.namespace).observed(launch.instance)
+            url = status(observed.obj).get("resultsURL")
+            if not url:
+                # The turn is the reason, already recorded as toil: no second record.
+                outcome.problem = f"{launch.instance} has no status.resultsURL"
+                return outcome
+            if outcome.turn.type == "QualityGate":
+                # Nothing was published: the failed run's summary explains, it is no gate.
+                outcome.problem = "the quality gate failed the run: its summary is not scored"
+                outcome.turn_details = self._failed_summary(str(url))
+                return outcome
         summary = self.live.summary(launch)
         outcome.results_url = launch.results_url
         if summary is None:
@@ -217,13 +270,80 @@ class _Publisher:
         )
         return outcome
 
+    def _failed_summary(self, url: str) -> tuple[str, ...]:
+        """What a failed run's summary.json says (which metrics arrived), best effort."""
+        try:
+            summary = self.live.read_summary(url)
+        except ResultsError as exc:
+            return (f"failed run's summary.json: unavailable: {one_line(exc)}",)
+        declared = [m.name for m in self.launch.experiment.metrics]
+        first, *rest = lifecycle.failed_summary_lines(summary, declared=declared)
+        return (f"failed run's {first}", *rest)
+
+    def _turn(self) -> Turn | None:
+        """Why the Complete run is now Failed, or None while it is not."""
+        observed = self.live.watcher(self.launch.namespace).observed(self.launch.instance)
+        if observed.deleted or phase_of(observed.obj) != "Failed":
+            return None
+        return lifecycle.turned_failed(observed.obj) or Turn(
+            type="phase",
+            reason="Failed",
+            message=lifecycle.first_condition_message(observed.obj),
+        )
+
+    def _await_results(self) -> None:
+        """Wait for ``status.resultsURL`` within ``--experiment-results-wait``, showing the
+        quality gate's progress. Each new re-collection restarts the wait: a gate that is
+        moving is not cut off, one that stalls is."""
+        launch, live = self.launch, self.live
+        watcher = live.watcher(launch.namespace)
+        instance, name = launch.instance, launch.experiment.name
+        budget = self.options.results_wait
+        limit = lifecycle.max_iterations(launch.experiment.data.get("spec") or {})
+        started = time.monotonic()
+        shown: str | None = None
+        while True:
+            observed = watcher.observed(instance)
+            obj = observed.obj
+            if observed.deleted or status(obj).get("resultsURL") or phase_of(obj) != "Complete":
+                self._results_seen = datetime.now(UTC)
+                return
+            progress = lifecycle.quality_gate_progress(obj, max_iterations=limit)
+            if progress != shown:
+                shown = progress
+                started = time.monotonic()
+                if progress:
+                    self.say(f"{instance}: {progress}")
+            elapsed = time.monotonic() - started
+            if budget is not None and elapsed >= budget:
+                self._results_seen = datetime.now(UTC)
+                return  # reading the summary then says there is no resultsURL
+            against = f" / {format_duration(budget)}" if budget is not None else ""
+            self.out.status(
+                f"{name} ({instance}): {shown or 'waiting for status.resultsURL'} "
+                f"{format_duration(elapsed)}{against}"
+            )
+            wait = TICK if budget is None else max(0.0, min(TICK, budget - elapsed))
+
+            def moved(current: Obj, seen: str | None = shown) -> bool:
+                return (
+                    bool(status(current).get("resultsURL"))
+                    or phase_of(current) != "Complete"
+                    or lifecycle.quality_gate_progress(current, max_iterations=limit) != seen
+                )
+
+            with contextlib.suppress(WatchTimeout, InstanceDeleted):
+                watcher.wait_for(instance, moved, timeout=wait, what="status.resultsURL")
+            live.flush()
+
     def _follow_analyzer(self) -> tuple[str, tuple[str, ...]]:
         """R61–R63: the analyzer's outcome (Succeeded, Failed, Skipped, Timeout)."""
         launch, live = self.launch, self.live
         watcher = live.watcher(launch.namespace)
         instance, name = launch.instance, launch.experiment.name
         reported = 0
-        complete_at = watcher.observed(instance).entered("Complete")
+        # The analyzer starts after the results are in: its start budget runs from then.
+        complete_at = self._results_seen or watcher.observed(instance).entered("Complete")
         while True:
             observed = watcher.observed(instance)
             timeline = observed.timeline("analysisPhase")
@@ -238,6 +358,10 @@ class _Publisher:
                 return "Deleted", (f"{instance} was deleted before the analyzer finished",)
             phase = rv.analysis_phase(observed.obj)
             now = datetime.now(UTC)
+            if phase not in rv.ANALYZER_DONE and phase_of(observed.obj) == "Failed":
+                # The operator gave up on the analysis (its Job is gone, say): the turn
+                # to Failed says why, and there is nothing left to wait for.
+                return phase or "Skipped", ()
             if phase in rv.ANALYZER_DONE:
                 if phase == "Failed":
                     live.log_toil(rv.analyzer_failed_toil(name, instance))
@@ -272,12 +396,18 @@ class _Publisher:
                 watcher.wait_for(instance, _leaves(phase), timeout=wait, what="the analyzer")
             live.flush()
 
-    def _job_log(self, instance: str, *, lines: int) -> list[str]:
+    def _job_name(self, instance: str) -> str | None:
+        """The analyzer Job's name as the status gives it, else None (it is looked up)."""
+        observed = self.live.watcher(self.launch.namespace).observed(instance)
+        named = status(observed.obj).get("analysisJobName")
+        return str(named) if named else None
+
+    def _job_log(self, instance: str, *, lines: int, job: str | None = None) -> list[str]:
         assert self.live.cluster is not None
         try:
-            return self.live.cluster.job_log_tail(f"{instance}-analyzer", lines=lines) or [
-                "(no log lines)"
-            ]
+            if job is None:
+                job, _ = self.live.cluster.analyzer_job(instance, named=self._job_name(instance))
+            return self.live.cluster.job_log_tail(job, lines=lines) or ["(no log lines)"]
         except ClusterError as exc:
             return [f"logs unavailable: {one_line(exc)}"]
 
@@ -285,21 +415,23 @@ class _Publisher:
         """The job's state and log tail (seed step 6, on Failed); each part best effort."""
         assert self.live.cluster is not None
         lines = []
+        job: str | None = None
         try:
-            job = self.live.cluster.analyzer_job(instance)
+            job, found = self.live.cluster.analyzer_job(instance, named=self._job_name(instance))
             conditions = [
                 f"{c.get('type')}"
                 + (f" ({c.get('reason')}: {c.get('message')})" if c.get("reason") else "")
-                for c in (job.get("status") or {}).get("conditions") or []
+                for c in (found.get("status") or {}).get("conditions") or []
                 if isinstance(c, Mapping) and c.get("status") == "True"
             ]
             lines.append(
-                f"job {instance}-analyzer: "
-                + (", ".join(conditions) if conditions else "no finished condition")
+                f"job {job}: " + (", ".join(conditions) if conditions else "no finished condition")
             )
         except ClusterError as exc:
-            lines.append(f"job {instance}-analyzer: unavailable: {one_line(exc)}")
-        lines += [f"log: {line}" for line in self._job_log(instance, lines=50)]
+            lines.append(f"analyzer job: unavailable: {one_line(exc)}")
+            lines.append("log: logs unavailable: no analyzer Job to read")
+            return lines
+        lines += [f"log: {line}" for line in self._job_log(instance, lines=50, job=job)]
         return lines
 
     # -- gate failure: report, suggest, apply -----------------------------------------
@@ -408,7 +540,7 @@ class _Publisher:
 
 
 def _leaves(phase: str) -> Callable[[Obj], bool]:
-    return lambda obj: rv.analysis_phase(obj) != phase
+    return lambda obj: rv.analysis_phase(obj) != phase or phase_of(obj) == "Failed"
 
 
 def _primary(outcome: Published) -> str:
@@ -443,15 +575,28 @@ class _Reviewer:
         self.live.out.line(text)
 
     def run(self) -> CheckResult:
+        if self.outcome.turn is not None:
+            # The operator publishes nothing for a run it failed: there is no review gate.
+            return self._result(Status.NA, f"Review: no review gate: {self.outcome.turn_line()}")
         if self.outcome.analyzer == "Timeout":
             # The operator opens the review gate once the analyzer resolves (seed step 7).
             return self._result(
                 Status.NA, "Review: the analyzer has not finished, so the review gate is not open"
             )
         try:
-            obj = self._wait(lambda o: bool(rv.review_phase(o)), what="reviewPhase to be set")
+            obj = self._wait(
+                lambda o: bool(rv.review_phase(o)) or phase_of(o) == "Failed",
+                what="reviewPhase to be set",
+            )
         except InstanceDeleted:
             return self._result(Status.NA, f"Review: {self.instance} was deleted first")
+        if obj is not None and phase_of(obj) == "Failed" and not rv.review_phase(obj):
+            turn = lifecycle.turned_failed(obj) or Turn(
+                type="phase", reason="Failed", message=lifecycle.first_condition_message(obj)
+            )
+            self.outcome.turn = turn
+            self.live.log_toil(lifecycle.turn_toil(self.name, self.instance, turn))
+            return self._result(Status.NA, f"Review: no review gate: {self.outcome.turn_line()}")
         pr = rv.PullRequestRef.of(
             obj if obj is not None else self.watcher.observed(self.instance).obj
         )
@@ -459,7 +604,14 @@ class _Reviewer:
         phase = rv.review_phase(obj)
         self.figures["reviewPhase"] = phase or None
         if phase == "Skipped":
-            return self._result(Status.NA, "Review: skipped by the operator (reviewPhase Skipped)")
+            # The operator opens a review only for a published run with a PR.
+            why = lifecycle.review_skipped_why(obj)
+            if pr.number is None and self.launch.experiment.publish:
+                # Asked to publish, yet no PR: its creation failed on the operator's side.
+                self.live.log_toil(rv.no_pr_toil(self.name, self.instance))
+            return self._result(
+                Status.NA, f"Review: skipped by the operator (reviewPhase Skipped: {why})"
+            )
         if not pr.url:
             self.live.log_toil(rv.no_pr_toil(self.name, self.instance))
             return self._result(Status.NA, f"Review: no PR created for {self.instance}")

@@ -26,6 +26,7 @@ from typing import Any, Self
 
 from pytest_experiment.cluster import Cluster, Gone, WatchStream
 from pytest_experiment.errors import ClusterError, ExperimentError
+from pytest_experiment.lifecycle import normal_phase
 
 Obj = dict[str, Any]
 
@@ -134,6 +135,10 @@ class WatchState:
         new: list[Transition] = []
         for tracked in self._tracked:
             value = status.get(tracked)
+            if tracked == "phase":
+                # No phase yet is Pending: the real operator never writes the word, and
+                # the harness times Pending from when it first saw the object.
+                value = normal_phase(value)
             if value and known.values.get(tracked) != value:
                 known.values[tracked] = str(value)
                 new.append(
@@ -351,7 +356,7 @@ class ExperimentWatcher:
         if observed.obj is None:
             seen = "never seen"
         else:
-            seen = f"last phase {(observed.obj.get('status') or {}).get('phase') or '<none>'}"
+            seen = f"last phase {normal_phase((observed.obj.get('status') or {}).get('phase'))}"
         error = f"; last watch error: {self._last_error}" if self._last_error else ""
         return (
             f"timed out after {timeout:.1f}s waiting for {observed.instance}: "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -23,18 +24,23 @@ def test_an_untouched_object_is_pending() -> None:
 
 
 @pytest.mark.parametrize(
-    ("timeline", "stamps", "expected"),
+    ("timeline", "current", "expected"),
     [
         (["Pending", "Provisioning", "Ready"], {}, "Ready"),
-        ([], {"Pending": "t", "Provisioning": "t", "Failed": "t"}, "Provisioning"),
+        # First seen already Failed: placed by what the status still shows.
+        ([], {"workflowStatus": {"name": "wf", "phase": "Failed"}}, "Running"),
+        ([], {"targets": [{"name": "app", "phase": "Failed"}]}, "Provisioning"),
+        (["Pending"], {"targets": [{"name": "app", "phase": "Ready"}]}, "Ready"),
         ([], {}, "Pending"),
-        (["Pending"], {"Running": "t"}, "Pending"),
+        (["Pending"], {}, "Pending"),
+        # A pruned phaseTimestamps is never read.
+        ([], {"phaseTimestamps": {"Running": "2026-02-18T17:31:49Z"}}, "Pending"),
     ],
 )
-def test_failed_in_prefers_what_the_watch_saw(
-    timeline: list[str], stamps: dict[str, str], expected: str
+def test_failed_in_uses_what_the_watch_saw_never_phase_timestamps(
+    timeline: list[str], current: dict[str, Any], expected: str
 ) -> None:
-    assert lifecycle.failed_in(timeline, obj(phaseTimestamps=stamps)) == expected
+    assert lifecycle.failed_in(timeline, obj(phase="Failed", **current)) == expected
 
 
 def test_first_condition_message_prefers_the_failed_condition() -> None:
@@ -160,3 +166,211 @@ def test_summary_location(url: str, bucket: str, key: str) -> None:
 def test_summary_location_refuses_other_schemes() -> None:
     with pytest.raises(ResultsError, match="not an s3:// URL"):
         summary_location("https://example.com/x")
+
+
+# -- the real operator (absent phase, stuck targets, formats, turns after Complete) --------
+
+
+@pytest.mark.parametrize("phase", [None, "", "Pending"])
+def test_absent_empty_and_pending_are_all_pending(phase: str | None) -> None:
+    current = obj() if phase is None else obj(phase=phase)
+    assert lifecycle.phase_of(current) == "Pending"
+
+
+def test_a_failed_target_is_stuck_while_the_experiment_provisions() -> None:
+    current = obj(
+        phase="Provisioning",
+        targets=[
+            {"name": "app", "phase": "Provisioning", "clusterName": "web-lat-abc12-app"},
+            {"name": "db", "phase": "Failed", "clusterName": "web-lat-abc12-db"},
+        ],
+    )
+    stuck = lifecycle.failed_target(current)
+    assert stuck is not None
+    assert stuck.target == "db"
+    assert stuck.source == "status.targets"
+    # The real status carries no reason on a target: the harness says where to look.
+    assert stuck.reason == "no reason in the status; see its cluster claim web-lat-abc12-db"
+    assert stuck.line("web-lat-abc12", "Provisioning") == (
+        "Experiment web-lat-abc12 stuck in Provisioning: target db Failed (status.targets): "
+        "no reason in the status; see its cluster claim web-lat-abc12-db"
+    )
+
+
+def test_a_failed_target_takes_its_message_or_a_condition() -> None:
+    with_message = obj(phase="Ready", targets=[{"name": "app", "phase": "Failed", "message": "x"}])
+    assert lifecycle.failed_target(with_message).reason == "x"  # type: ignore[union-attr]
+    conditions = [{"type": "Progressing", "status": "False", "message": "quota exceeded"}]
+    with_condition = obj(
+        phase="Provisioning", targets=[{"name": "app", "phase": "Failed"}], conditions=conditions
+    )
+    assert lifecycle.failed_target(with_condition).reason == "quota exceeded"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("phase", ["Running", "Complete", "Failed"])
+def test_a_failed_target_is_not_stuck_once_the_experiment_moved_on(phase: str) -> None:
+    assert (
+        lifecycle.failed_target(obj(phase=phase, targets=[{"name": "a", "phase": "Failed"}]))
+        is None
+    )
+    assert lifecycle.failed_target(obj(targets=[{"name": "a", "phase": "Ready"}])) is None
+
+
+def claim(name: str, reason: str, status: str = "False", message: str = "") -> dict[str, Any]:
+    return {
+        "metadata": {"name": name, "labels": {"experiments.illm.io/cluster": name}},
+        "status": {
+            "conditions": [
+                {"type": "Synced", "status": "True"},
+                {"type": "Ready", "status": status, "reason": reason, "message": message},
+            ]
+        },
+    }
+
+
+def test_a_claim_failing_for_a_terminal_reason_is_stuck_a_creating_one_is_not() -> None:
+    instance = "web-lat-abc12"
+    assert lifecycle.failed_claim([claim(f"{instance}-app", "Creating")], instance) is None
+    assert lifecycle.failed_claim([claim(f"{instance}-app", "Available", "True")], instance) is None
+    stuck = lifecycle.failed_claim(
+        [
+            claim(f"{instance}-app", "Creating"),
+            claim(f"{instance}-db", "ReconcileError", message="Error 403:\n quota"),
+        ],
+        instance,
+    )
+    assert stuck is not None
+    assert (stuck.target, stuck.reason) == ("db", "ReconcileError: Error 403: quota")
+    assert stuck.source == f"GKECluster {instance}-db Ready=False"
+
+
+def test_claim_names_follow_the_real_operator_and_the_status() -> None:
+    current = {
+        "metadata": {"name": "i1"},
+        "spec": {"targets": [{"name": "app"}, {"name": "hubbed"}]},
+        "status": {"targets": [{"name": "app", "clusterName": "illm-i1-app-x"},
+                               {"name": "hubbed", "clusterName": "hub"}]},
+    }  # fmt: skip
+    assert lifecycle.claim_names(current) == ["i1-app", "i1-hubbed", "illm-i1-app-x"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2026-02-18T17:20:17Z", datetime(2026, 2, 18, 17, 20, 17, tzinfo=UTC)),
+        ("2026-02-18T18:02:38.108816586Z", datetime(2026, 2, 18, 18, 2, 38, 108816, tzinfo=UTC)),
+        ("2026-02-18T18:02:38+01:00", datetime(2026, 2, 18, 17, 2, 38, tzinfo=UTC)),
+        ("yesterday", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_parse_time_reads_rfc3339_at_any_precision(text: Any, expected: datetime | None) -> None:
+    assert lifecycle.parse_time(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("43m26.8s", 2606.8), ("43m26.855137229s", 2606.855137229), ("20m0s", 1200.0),
+     ("1h2m3s", 3723.0), ("500ms", 0.5), ("90", None), ("m", None), ("", None), (True, None),
+     (12, 12.0)],
+)  # fmt: skip
+def test_parse_go_duration(text: Any, seconds: float | None) -> None:
+    parsed = lifecycle.parse_go_duration(text)
+    assert parsed == (pytest.approx(seconds) if seconds is not None else None)
+
+
+def test_run_total_is_creation_to_completed_at() -> None:
+    current = {
+        "metadata": {"creationTimestamp": "2026-02-18T17:20:17Z"},
+        "status": {"completedAt": "2026-02-18T18:02:38.108816586Z"},
+    }
+    assert lifecycle.run_total(current) == pytest.approx(2541.108816)
+    assert lifecycle.run_total({"metadata": {}, "status": {}}) is None
+
+
+def test_a_turn_after_complete_names_the_condition() -> None:
+    exhausted = obj(
+        phase="Failed",
+        conditions=[
+            {"type": "QualityGate", "status": "False", "reason": "Exhausted",
+             "message": "coverage 0.25 below 0.8 after 3 iterations"},
+        ],
+        iterationStatus={"phase": "Exhausted", "currentIteration": 3},
+    )  # fmt: skip
+    turn = lifecycle.turned_failed(exhausted)
+    assert turn is not None
+    assert turn.line() == "QualityGate Exhausted: coverage 0.25 below 0.8 after 3 iterations"
+    job_gone = obj(
+        phase="Failed",
+        conditions=[{"type": "AnalysisComplete", "status": "False", "reason": "JobNotFound"}],
+    )
+    assert lifecycle.turned_failed(job_gone).line() == "AnalysisComplete JobNotFound"  # type: ignore[union-attr]
+    # Only the iteration status says so: still reported.
+    bare = obj(phase="Failed", iterationStatus={"phase": "Exhausted", "currentIteration": 2,
+                                                "maxIterations": 2})  # fmt: skip
+    assert lifecycle.turned_failed(bare).line() == "QualityGate Exhausted: iteration 2 of 2"  # type: ignore[union-attr]
+    assert lifecycle.turned_failed(obj(phase="Complete")) is None
+    assert lifecycle.turned_failed(obj(phase="Failed")) is None
+
+
+def test_quality_gate_progress_while_recollecting() -> None:
+    recollecting = obj(iterationStatus={"phase": "Recollecting", "currentIteration": 2})
+    assert lifecycle.quality_gate_progress(recollecting, max_iterations=3) == (
+        "quality gate re-collecting, iteration 2 of 3"
+    )
+    assert lifecycle.quality_gate_progress(obj(iterationStatus={"phase": "Passed"})) is None
+    assert lifecycle.quality_gate_progress(obj()) is None
+    assert lifecycle.max_iterations({"qualityGate": {"maxIterations": 5}}) == 5
+    assert lifecycle.max_iterations({}) == 3
+
+
+def test_review_skipped_names_why() -> None:
+    assert lifecycle.review_skipped_why(obj(published=False)) == "published: false, no PR number"
+    assert lifecycle.review_skipped_why(obj(published=True)) == "no PR number"
+
+
+def test_a_failed_runs_summary_says_which_metrics_arrived_and_the_workflow_phase() -> None:
+    summary = {
+        "phase": "Failed",
+        "workflow": {"name": "i-validation", "phase": "Failed"},
+        "metrics": {
+            "source": "target:cadvisor",
+            "timeRange": {"duration": "43m26.8s"},
+            "queries": {
+                "cpu_total": {"data": [{"value": "1"}]},
+                "p99": {"error": "bad query"},
+                "tput": {},
+            },
+        },
+    }
+    assert lifecycle.failed_summary_lines(summary, declared=["p99", "tput", "lat"]) == [
+        "summary.json phase: Failed",
+        "workflow i-validation: Failed",
+        "metrics from target:cadvisor over 43m27s: 1 with data (cpu_total)",
+        "metrics without data: p99, tput, lat",
+    ]
+    assert lifecycle.failed_summary_lines({"phase": "Failed"})[-1] == (
+        "metrics: none collected (no metrics section)"
+    )
+
+
+def test_a_stuck_target_is_explained_by_its_claim_or_its_applications() -> None:
+    current = {
+        "metadata": {"name": "i1"},
+        "status": {"phase": "Provisioning",
+                   "targets": [{"name": "app", "phase": "Failed", "clusterName": "i1-app"}]},
+    }  # fmt: skip
+    stuck = lifecycle.failed_target(current)
+    assert stuck is not None
+    by_claim = lifecycle.explained(
+        stuck, obj=current, claims=[claim("i1-app", "ReconcileError", message="quota CPUS")]
+    )
+    assert by_claim.reason == "GKECluster i1-app Ready=False (ReconcileError): quota CPUS"
+    degraded = {
+        "metadata": {"name": "i1-app", "labels": {"experiments.illm.io/target": "app"}},
+        "status": {"health": {"status": "Degraded", "message": "timed out progressing"}},
+    }
+    by_app = lifecycle.explained(stuck, obj=current, applications=[degraded])
+    assert by_app.reason == "application i1-app health Degraded: timed out progressing"
+    assert lifecycle.explained(stuck, obj=current) is stuck

@@ -22,6 +22,8 @@ def at(seconds: float) -> datetime:
 
 def test_each_new_phase_is_recorded_once_with_the_time_first_seen() -> None:
     state = WatchState()
+    # No phase yet is Pending, timed from when the watch first saw the object; the
+    # seeds' operator writing "Pending" later changes nothing.
     state.apply("ADDED", exp("a", 1), seen_at=at(0))
     state.apply("MODIFIED", exp("a", 2, "Pending"), seen_at=at(1))
     state.apply("MODIFIED", exp("a", 3, "Pending", targets=[]), seen_at=at(2))
@@ -29,7 +31,20 @@ def test_each_new_phase_is_recorded_once_with_the_time_first_seen() -> None:
     assert change is not None
     assert [(t.value, t.seen_at) for t in change.transitions] == [("Provisioning", at(3))]
     timeline = state.observed("a").timeline()
-    assert [(t.value, t.seen_at) for t in timeline] == [("Pending", at(1)), ("Provisioning", at(3))]
+    assert [(t.value, t.seen_at) for t in timeline] == [("Pending", at(0)), ("Provisioning", at(3))]
+
+
+def test_an_empty_phase_is_pending_as_the_real_operator_leaves_it() -> None:
+    state = WatchState()
+    state.apply("ADDED", exp("a", 1, phase=None, targets=[]), seen_at=at(0))
+    state.apply("MODIFIED", {**exp("a", 2), "status": {"phase": ""}}, seen_at=at(1))
+    state.apply("MODIFIED", exp("a", 3, "Provisioning"), seen_at=at(2))
+    assert [(t.value, t.seen_at) for t in state.observed("a").timeline()] == [
+        ("Pending", at(0)),
+        ("Provisioning", at(2)),
+    ]
+    # analysisPhase and reviewPhase are not defaulted: an empty one means "not yet".
+    assert state.observed("a").timeline("analysisPhase") == ()
 
 
 def test_stale_and_duplicate_events_change_nothing() -> None:

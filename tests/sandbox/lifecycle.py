@@ -27,6 +27,7 @@ from pytest_experiment.sandbox.kube import (
     wait_until,
 )
 from pytest_experiment.sandbox.operator import EXPERIMENT_LABEL, FINALIZER, GITHUB_CONFIGMAP
+from pytest_experiment.sandbox.scenarios import OPERATOR_FLAVOURS as OPERATOR_FLAVOURS
 from pytest_experiment.sandbox.scenarios import OPERATOR_NAMESPACE, ScenarioChoice
 
 if TYPE_CHECKING:

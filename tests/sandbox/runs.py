@@ -3,8 +3,12 @@ what the run left behind: exit code, terminal lines, JSON report, toil and the c
 
 from __future__ import annotations
 
+import fnmatch
 import json
+import subprocess
+import sys
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -181,3 +185,65 @@ def wait_gone(k8s: client.ApiClient, instance: str) -> None:
         what=f"{instance} to be deleted",
         field_selector=f"metadata.name={instance}",
     )
+
+
+class LiveProcess:
+    """``pytest experiments`` against the sandbox in the background, so a test can act on
+    the cluster when the run reaches a point it prints (a person's, or an operator's, move)."""
+
+    def __init__(self, pytester: pytest.Pytester, sandbox: Sandbox, *args: str) -> None:
+        self.root = pytester.path
+        self.report_path = pytester.path / "experiment-report.json"
+        self.lines: list[str] = []
+        self.times: list[float] = []
+        """When each line arrived (``time.monotonic()``)."""
+        self._changed = threading.Condition()
+        self.proc = subprocess.Popen(
+            [
+                sys.executable, "-m", "pytest", "experiments", "-v", "-p", "no:cacheprovider",
+                f"--experiment-kubeconfig={sandbox.kubeconfig}",
+                f"--experiment-s3-endpoint={sandbox.s3_endpoint}",
+                f"--experiment-report={self.report_path}", *args,
+            ],
+            cwd=pytester.path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            with self._changed:
+                self.lines.append(line.rstrip("\n"))
+                self.times.append(time.monotonic())
+                self._changed.notify_all()
+        with self._changed:
+            self._changed.notify_all()
+
+    def wait_line(self, pattern: str, *, timeout: float = SESSION_TIMEOUT) -> str:
+        """The first output line matching the fnmatch ``pattern``, once printed."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                found = next((x for x in self.lines if fnmatch.fnmatch(x, pattern)), None)
+                if found is not None:
+                    return found
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or (self.proc.poll() is not None and not self._reader.is_alive()):
+                    raise AssertionError(
+                        f"no line matching {pattern!r}:\n" + "\n".join(self.lines[-60:])
+                    )
+                self._changed.wait(min(remaining, 1.0))
+
+    def finish(self, *, timeout: float = SESSION_TIMEOUT) -> tuple[int, Obj, str]:
+        """Exit code, JSON report and output of the finished run."""
+        try:
+            code = self.proc.wait(timeout=timeout)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait()
+        self._reader.join(timeout=10)
+        text = "\n".join(self.lines)
+        assert self.report_path.exists(), text
+        return code, json.loads(self.report_path.read_text()), text

@@ -83,12 +83,14 @@ def test_the_junit_file_of_the_examples_is_a_complete_scorecard(
     # A clean published experiment: every check passes with its figures, the gate
     # passes, auto approves, and the merged PR is named.
     web = cards["web-latency"]
-    assert web.verdicts() == [P] * 7
+    # The lab's operator queries pods only in cadvisor mode: workload-pods has nothing to
+    # classify when the target's Prometheus answered.
+    assert web.verdicts() == [P, P, P, NA, P, P, P]
     assert web.gates() == {P}
     metrics = web.properties["quality[custom-metrics]"]
     assert (metrics["collected"], metrics["declared"]) == ("3", "3")
     assert metrics["summary"] == "[PASS] Custom metrics: 3/3 collected"
-    assert web.properties["quality[ai-verdict]"]["summary"] == "[PASS] AI verdict: confirmed"
+    assert web.properties["quality[ai-verdict]"]["summary"] == "[PASS] AI verdict: validated"
     review = web.properties["review"]
     assert review["verdict"] == P
     assert review["reviewPhase"] == "Approved"

@@ -22,7 +22,7 @@ from kubernetes import client
 from pytest_experiment.sandbox import Sandbox
 from pytest_experiment.sandbox.kube import EXPERIMENTS, custom_lister, list_raw, wait_until
 
-from .lifecycle import METRICS, NAMESPACE, Run, SetScenario, experiment_doc
+from .lifecycle import METRICS, NAMESPACE, OPERATOR_FLAVOURS, Run, SetScenario, experiment_doc
 from .runs import SESSION_TIMEOUT, Session, managed, run_live, wait_gone, write
 
 Obj = dict[str, Any]
@@ -86,35 +86,61 @@ SCENARIOS: tuple[tuple[str, list[str], str, str | None], ...] = (
     ("analyzer-skip", [P, P, P, P, P, P, NA], P, None),
     ("no-pr", [P, P, P, P, P, P, P], P, "No PR created for published experiment {i}"),
 )  # fmt: skip
+# Where the real operator differs: pod queries only in cadvisor mode (workload-pods N/A),
+# no metrics section when nothing arrived, criteria on the series' mean, an analyzer
+# failure that turns the run Failed, no analysis and review Skipped without a PR.
+TURNED = "Experiment turned Failed after Complete: {i} - AnalysisComplete Failed: "
+REAL: dict[str, tuple[list[str], str, tuple[str, ...]]] = {
+    "happy": ([P, P, P, NA, P, P, P], P, ()),
+    "no-custom-metrics": ([F, NA, F, NA, NA, F, F], F, (GATE + "Custom metrics: 0/4",)),
+    "partial-metrics": ([W, P, P, NA, P, P, P], W, ()),
+    "intent-gap": ([W, P, P, NA, P, F, P], F, (GATE + "Intent coverage: 1/2",)),
+    "insufficient-verdict": ([P, P, F, NA, P, P, F], F, (GATE + "Machine verdict",)),
+    "unitless-latency": ([P, P, P, NA, W, P, P], W, ()),
+    "analyzer-fail": ([P, P, P, NA, P, P, NA], P, ("Analyzer failed for {i}", TURNED)),
+    "analyzer-timeout": ([P, P, P, NA, P, P, NA], P, ("Analyzer timeout (2s) for {i}",)),
+    "analyzer-skip": ([P, P, P, NA, P, P, NA], P, ()),
+    "no-pr": ([P, P, P, NA, P, P, NA], P, ("No PR created for published experiment {i}",)),
+}  # fmt: skip
 
 
+def expected(flavour: str) -> list[tuple[str, list[str], str, tuple[str, ...]]]:
+    rows = []
+    for name, verdicts_, gate, title in SCENARIOS:
+        titles: tuple[str, ...] = (title,) if title is not None else ()
+        if flavour == "real" and name in REAL:
+            verdicts_, gate, titles = REAL[name]
+        rows.append((name, verdicts_, gate, titles))
+    return rows
+
+
+@pytest.mark.parametrize("flavour", OPERATOR_FLAVOURS)
 def test_every_results_scenario_gives_exact_outcomes_gate_causes_and_toil(
     pytester: pytest.Pytester, sandbox: Sandbox, workflow_template: str, prefix: str,
-    scenario: SetScenario, fake_tools: FakeTools, s3_credentials: None,
+    scenario: SetScenario, fake_tools: FakeTools, s3_credentials: None, flavour: str,
 ) -> None:  # fmt: skip
     for i, (name, *_) in enumerate(SCENARIOS):
         generate = f"{prefix}s{i}-"
-        scenario(generate, name)
+        scenario(generate, name, operator=flavour)
         doc = (
             unitless_doc(generate)
             if name == "unitless-latency"
             else experiment_doc(generate, publish=True)
         )
         write(pytester, name, doc)
+    scenario(f"{prefix}bare-", "happy", operator=flavour)
     bare = write(pytester, "bare", bare_doc(f"{prefix}bare-"))
     before = (bare / "experiment.yaml").read_bytes()
     session = run_live(pytester, sandbox, "--experiment-budget-analyzer=2s", "--junitxml=junit.xml")
     assert session.result.ret == pytest.ExitCode.TESTS_FAILED
-    for name, expected, gate, toil_title in SCENARIOS:
+    for name, wanted, gate, toil_titles in expected(flavour):
         instance = session.instance(name)
-        assert verdicts(session, name) == expected, (name, instance["checks"])
+        assert verdicts(session, name) == wanted, (name, instance["checks"])
         assert instance["gate"] == gate, name
         titles = [t for t, *_ in toil(session, name)]
-        if toil_title is None:
-            assert titles == [], (name, titles)
-        else:
-            assert len(titles) == 1, (name, titles)
-            assert titles[0].startswith(toil_title.format(i=instance["instance"])), titles
+        assert len(titles) == len(toil_titles), (name, titles)
+        for title, start in zip(titles, toil_titles, strict=True):
+            assert title.startswith(start.format(i=instance["instance"])), titles
 
     # Toil priorities and labels follow the seed's guide.
     assert toil(session, "analyzer-timeout")[0][1:] == (
@@ -129,7 +155,12 @@ def test_every_results_scenario_gives_exact_outcomes_gate_causes_and_toil(
         "[N/A] AI verdict: analyzer failed"
     )
     failed_job = check(session, "analyzer-fail", "ai-verdict")["details"]
-    assert any("-analyzer: Failed (BackoffLimitExceeded" in d for d in failed_job), failed_job
+    failed = session.instance("analyzer-fail")["instance"]
+    # Found by the name each operator gives it (the real one's is in analysisJobName).
+    job = f"experiment-analyzer-{failed}" if flavour == "real" else f"{failed}-analyzer"
+    assert any(d.startswith(f"job {job}: Failed (BackoffLimitExceeded") for d in failed_job), (
+        failed_job
+    )
     assert any(d.startswith("log: logs unavailable: ") for d in failed_job), failed_job
     assert check(session, "analyzer-timeout", "ai-verdict")["summary"] == (
         "[N/A] AI verdict: analyzer timed out"
@@ -137,7 +168,8 @@ def test_every_results_scenario_gives_exact_outcomes_gate_causes_and_toil(
     assert check(session, "analyzer-skip", "ai-verdict")["summary"] == (
         "[N/A] AI verdict: analyzer skipped"
     )
-    assert check(session, "happy", "ai-verdict")["summary"] == "[PASS] AI verdict: confirmed"
+    word = "validated" if flavour == "real" else "confirmed"
+    assert check(session, "happy", "ai-verdict")["summary"] == f"[PASS] AI verdict: {word}"
     assert session.instance("happy")["analysis"] == "Succeeded"
 
     # Root causes are named on the check they explain.
@@ -177,9 +209,21 @@ def test_every_results_scenario_gives_exact_outcomes_gate_causes_and_toil(
     # Reviews: left open by default; none when the operator made no PR or the analyzer
     # never finished.
     assert session.instance("happy")["review"]["summary"].startswith("[N/A] Review: PR #")
-    assert session.instance("no-pr")["review"]["summary"] == (
-        f"[N/A] Review: no PR created for {session.instance('no-pr')['instance']}"
-    )
+    if flavour == "real":
+        # No PR: the real operator skips review and says why through the status.
+        assert session.instance("no-pr")["review"]["summary"] == (
+            "[N/A] Review: skipped by the operator (reviewPhase Skipped: published: false, "
+            "no PR number)"
+        )
+        turned = f"{failed} turned Failed after Complete: AnalysisComplete Failed: "
+        assert session.instance("analyzer-fail")["review"]["summary"].startswith(
+            f"[N/A] Review: no review gate: {turned}"
+        )
+        assert any(d.startswith(turned) for d in failed_job), failed_job
+    else:
+        assert session.instance("no-pr")["review"]["summary"] == (
+            f"[N/A] Review: no PR created for {session.instance('no-pr')['instance']}"
+        )
     assert "review gate is not open" in session.instance("analyzer-timeout")["review"]["summary"]
 
     # The scorecard names the gate and the causes.
@@ -207,10 +251,13 @@ def test_every_results_scenario_gives_exact_outcomes_gate_causes_and_toil(
     assert cases["quality[metrics-source]"]["verdict"] == W
 
 
+@pytest.mark.parametrize("flavour", OPERATOR_FLAVOURS)
 def test_autofix_apply_edits_the_file_closes_the_pr_and_reruns_until_the_gate_passes(
     pytester: pytest.Pytester, sandbox: Sandbox, workflow_template: str, prefix: str,
-    fake_tools: FakeTools, s3_credentials: None, k8s: client.ApiClient,
+    scenario: SetScenario, fake_tools: FakeTools, s3_credentials: None, k8s: client.ApiClient,
+    flavour: str,
 ) -> None:  # fmt: skip
+    scenario(f"{prefix}fix-", "happy", operator=flavour)
     folder = write(pytester, "bare", bare_doc(f"{prefix}fix-"))
     before = (folder / "experiment.yaml").read_text()
     session = run_live(
@@ -233,7 +280,9 @@ def test_autofix_apply_edits_the_file_closes_the_pr_and_reruns_until_the_gate_pa
             f"Applied experiment: {final} (from experiments/bare/)",
         ]
     )
-    assert verdicts(session, "bare") == [P, P, P, P, P, P, P]
+    # The real operator's summary has pod queries only in cadvisor mode.
+    pods = NA if flavour == "real" else P
+    assert verdicts(session, "bare") == [P, P, P, pods, P, P, P]
     # The file changed only by the inserted lines (R73).
     after = (folder / "experiment.yaml").read_text()
     added = [line for line in after.splitlines() if line not in before.splitlines()]
@@ -271,7 +320,7 @@ def test_autofix_apply_stops_when_the_rerun_fails_for_a_cause_no_fix_addresses(
         (1, F, ["add-kube-prometheus-stack", "add-metrics-pipeline"]),
         (2, F, []),
     ]
-    assert verdicts(session, "bare") == [P, P, F, P, P, P, F]
+    assert verdicts(session, "bare") == [P, P, F, NA, P, P, F]
     stopped = (
         "no new fix applies (already applied: add-kube-prometheus-stack, add-metrics-pipeline)"
     )
@@ -294,11 +343,13 @@ def test_autofix_apply_stops_when_the_rerun_fails_for_a_cause_no_fix_addresses(
         ("skip", "Pending", NA, "[N/A] Review: PR #{n} left open (--experiment-review=skip)"),
     ],
 )
+@pytest.mark.parametrize("flavour", OPERATOR_FLAVOURS)
 def test_review_actions_annotate_and_wait_for_the_operator(
     pytester: pytest.Pytester, sandbox: Sandbox, workflow_template: str, prefix: str,
-    fake_tools: FakeTools, s3_credentials: None, k8s: client.ApiClient,
-    action: str, phase: str, verdict: str, summary: str,
+    scenario: SetScenario, fake_tools: FakeTools, s3_credentials: None, k8s: client.ApiClient,
+    action: str, phase: str, verdict: str, summary: str, flavour: str,
 ) -> None:  # fmt: skip
+    scenario(f"{prefix}r-", "happy", operator=flavour)
     write(pytester, "fsync", experiment_doc(f"{prefix}r-", publish=True))
     session = run_live(
         pytester, sandbox, f"--experiment-review={action}", "--experiment-cleanup=never"
@@ -334,11 +385,12 @@ def test_review_actions_annotate_and_wait_for_the_operator(
     Run(api=k8s, name=name).delete()
 
 
+@pytest.mark.parametrize("flavour", OPERATOR_FLAVOURS)
 def test_auto_leaves_the_pr_of_a_failing_gate_open(
     pytester: pytest.Pytester, sandbox: Sandbox, workflow_template: str, prefix: str,
-    scenario: SetScenario, fake_tools: FakeTools, s3_credentials: None,
+    scenario: SetScenario, fake_tools: FakeTools, s3_credentials: None, flavour: str,
 ) -> None:  # fmt: skip
-    scenario(f"{prefix}w-", "partial-metrics")
+    scenario(f"{prefix}w-", "insufficient-verdict", operator=flavour)
     write(pytester, "partial", experiment_doc(f"{prefix}w-", publish=True))
     session = run_live(pytester, sandbox, "--experiment-review=auto", "--experiment-cleanup=always")
     review = session.instance("partial")["review"]
@@ -347,12 +399,13 @@ def test_auto_leaves_the_pr_of_a_failing_gate_open(
     assert review["summary"].endswith("left open for a person: quality gate FAIL")
 
 
+@pytest.mark.parametrize("flavour", OPERATOR_FLAVOURS)
 def test_a_pr_closed_by_a_reviewer_fails_the_review(
     pytester: pytest.Pytester, sandbox: Sandbox, workflow_template: str, prefix: str,
     scenario: SetScenario, fake_tools: FakeTools, s3_credentials: None,
-    monkeypatch: pytest.MonkeyPatch, k8s: client.ApiClient,
+    monkeypatch: pytest.MonkeyPatch, k8s: client.ApiClient, flavour: str,
 ) -> None:  # fmt: skip
-    scenario(f"{prefix}rj-", "review-rejected")
+    scenario(f"{prefix}rj-", "review-rejected", operator=flavour)
     monkeypatch.setenv("FAKE_GH_PR_STATE", "CLOSED")
     write(pytester, "fsync", experiment_doc(f"{prefix}rj-", publish=True))
     session = run_live(
@@ -492,3 +545,62 @@ def test_ctrl_c_while_a_review_is_pending_closes_its_pr_only_when_the_policy_del
     assert f"  deleted {published['instance']} (a-published): " in text
     assert records["b-stuck"]["action"] == "deleted"
     wait_gone(k8s, published["instance"])
+
+
+def test_the_real_operators_quality_gate_and_a_vanished_analyzer_job(
+    pytester: pytest.Pytester, sandbox: Sandbox, workflow_template: str, prefix: str,
+    scenario: SetScenario, fake_tools: FakeTools, s3_credentials: None,
+) -> None:  # fmt: skip
+    """Only the real operator re-collects, exhausts its quality gate and turns Complete runs
+    Failed; the harness waits through the one, and names the others on the items left."""
+    for i, name in enumerate(("quality-gate-recollect", "quality-gate-exhausted",
+                              "analyzer-job-gone")):  # fmt: skip
+        scenario(f"{prefix}g{i}-", name)
+        write(pytester, name, experiment_doc(f"{prefix}g{i}-", publish=True))
+    session = run_live(pytester, sandbox, "--experiment-cleanup=always")
+    assert session.result.ret == pytest.ExitCode.TESTS_FAILED, session.stdout
+
+    # Coverage recovered on the first re-collection: scored as usual, nothing to report.
+    recollected = session.instance("quality-gate-recollect")
+    assert verdicts(session, "quality-gate-recollect") == [P, P, P, NA, P, P, P]
+    assert recollected["gate"] == P
+    assert toil(session, "quality-gate-recollect") == []
+
+    # Exhausted: the lifecycle stays as observed, every quality item fails naming the
+    # condition (the failed run's summary in the details, not scored), review has no gate.
+    exhausted = session.instance("quality-gate-exhausted")
+    instance = exhausted["instance"]
+    assert exhausted["lifecycle"]["verdict"] == P
+    turned = (
+        f"{instance} turned Failed after Complete: QualityGate Exhausted: Quality gate "
+        "exhausted after 3 re-collections: data coverage "
+    )
+    for item in exhausted["checks"]:
+        assert item["verdict"] == F, item
+        assert item["summary"].startswith(f"[FAIL] {turned}"), item
+        assert item["summary"].endswith("; no results to score"), item
+        assert "failed run's summary.json phase: Failed" in item["details"], item
+    assert exhausted["review"]["summary"].startswith(f"[N/A] Review: no review gate: {turned}")
+    [(title, priority, labels)] = toil(session, "quality-gate-exhausted")
+    assert title.startswith(f"Experiment turned Failed after Complete: {instance} - QualityGate")
+    assert (priority, labels) == (2, ["toil", "quality-gate-exhausted", "quality"])
+
+    # The analyzer's Job vanished: the results are still scored, the AI verdict is N/A and
+    # every item names the turn.
+    gone = session.instance("analyzer-job-gone")
+    instance = gone["instance"]
+    job = f"experiment-analyzer-{instance}"
+    turned = (
+        f"{instance} turned Failed after Complete: AnalysisComplete JobNotFound: "
+        f"Analyzer Job {job} not found"
+    )
+    assert verdicts(session, "analyzer-job-gone") == [P, P, P, NA, P, P, NA]
+    assert turned in check(session, "analyzer-job-gone", "custom-metrics")["details"]
+    ai = check(session, "analyzer-job-gone", "ai-verdict")
+    assert ai["summary"] == "[N/A] AI verdict: analyzer failed"
+    assert turned in ai["details"]
+    assert gone["review"]["summary"] == f"[N/A] Review: no review gate: {turned}"
+    assert [t for t, *_ in toil(session, "analyzer-job-gone")] == [
+        f"Analyzer failed for {instance}",
+        f"Experiment turned Failed after Complete: {instance} - {turned.split(': ', 1)[1]}",
+    ]
