@@ -18,19 +18,20 @@ Complete), then:
                 (`session.apiRequests`) and watches opened (`session.watch`).
             P3  suite wall time against the longest experiment (operator
                 stamps Pending → Complete).
-            P6  peak RSS of the pytest process (--p6, 100 experiments).
+            P6  peak RSS of the pytest process (VmHWM; --p6, 100 experiments).
   seed      the seed's procedure for comparison, on a few experiments: one
             at a time, `kubectl create`, then `kubectl get` of the phase every
             15 s × time scale until it is final (requests counted per kubectl
             call; kubectl's own discovery calls not counted).
 
 Run: .venv/bin/python benchmarks/lifecycle.py [--experiments 20] [--time-scale 0.01]
-     [--seed-experiments 3] [--p6]
+     [--seed-experiments 3] [--p6] [--sizes 100 --seed-experiments 0]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -39,7 +40,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -50,6 +51,7 @@ from kubernetes import client
 
 from pytest_experiment.lifecycle import run_total
 from pytest_experiment.sandbox import Sandbox, SandboxConfig, start_sandbox
+from pytest_experiment.sandbox.install import experiment_crd
 from pytest_experiment.sandbox.kube import EXPERIMENTS, custom_lister, list_raw, wait_until
 from pytest_experiment.sandbox.scenarios import DEFAULT_KEY, set_scenario
 
@@ -64,12 +66,18 @@ HTTP_LOG = re.compile(
 )
 DISCOVERY = re.compile(r"/(?:openapi/|(?:api|apis)(?:/[^/?]+){0,2}(?:\?|$))")
 Obj = dict[str, Any]
-# pytest in-process, then its own peak RSS (KiB): the figure P6 bounds.
+# Third-party plugins installed for this repository's own tests (hypothesis) are not
+# part of what a user's session loads.
+QUIET = ("-p", "no:hypothesispytest")
+# pytest in-process, then its own peak RSS (KiB): the figure P6 bounds. VmHWM, not
+# ru_maxrss: Linux carries ru_maxrss over an exec, so a child started from this
+# ~100 MB benchmark process would report the benchmark's own peak as a floor.
 MEASURED_PYTEST = """
-import resource, sys, pytest
+import re, sys, pytest
 out, args = sys.argv[1], sys.argv[2:]
 code = pytest.main(args)
-open(out, "w").write(str(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))
+with open("/proc/self/status") as status:
+    open(out, "w").write(re.search(r"VmHWM:\\s+(\\d+)", status.read()).group(1))
 sys.exit(code)
 """
 
@@ -84,6 +92,24 @@ class SessionFigures:
     watch: Mapping[str, int]
     peak_rss_mb: float
     exit_code: int
+
+
+def stamping_crd(root: Path) -> Path:
+    """The sandbox's Experiment CRD plus the legacy operator's ``status.phaseTimestamps``.
+
+    The bundled CRD has the real status schema, so the API server prunes the
+    stamps the legacy operator writes; P1 needs them as its reference clock.
+    Only this field is added: everything the plugin reads is unchanged.
+    """
+    crd = experiment_crd(log=lambda _: None)
+    status = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["status"]
+    status["properties"]["phaseTimestamps"] = {
+        "type": "object",
+        "additionalProperties": {"type": "string"},
+    }
+    path = root / "experiment-crd-with-stamps.yaml"
+    path.write_text(yaml.safe_dump(crd, sort_keys=False))
+    return path
 
 
 def write_project(root: Path, count: int) -> Path:
@@ -106,12 +132,15 @@ def stamp(text: str) -> datetime:
 def run_session(sandbox: Sandbox, api: client.ApiClient, project: Path) -> SessionFigures:
     report_path = project / "report.json"
     env = {**os.environ, **sandbox.env()}
+    # Compiling every module on every run (as this variable makes Python do) is no
+    # user's set-up, and inflates the peak RSS with the compiler's work.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     started = time.perf_counter()
     rss_path = project / "rss.txt"
     done = subprocess.run(
         [
             sys.executable, "-c", MEASURED_PYTEST, str(rss_path),
-            "experiments", "-q", "-p", "no:cacheprovider",
+            "experiments", "-q", "-p", "no:cacheprovider", *QUIET,
             f"--experiment-kubeconfig={sandbox.kubeconfig}",
             f"--experiment-s3-endpoint={sandbox.s3_endpoint}",
             f"--experiment-report={report_path}",
@@ -257,6 +286,13 @@ def seed_procedure(
     )
 
 
+@contextlib.contextmanager
+def run_sandbox(tmp: Path, time_scale: float) -> Iterator[tuple[Sandbox, client.ApiClient]]:
+    config = SandboxConfig(time_scale=time_scale, crd=stamping_crd(tmp))
+    with start_sandbox(config) as sandbox, sandbox.api_client() as api:
+        yield sandbox, api
+
+
 def percentile(values: Sequence[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -270,14 +306,22 @@ def main() -> None:
         "--seed-experiments", type=int, help="for the seed's procedure (default: --experiments)"
     )
     parser.add_argument("--p6", action="store_true", help="also run 100 experiments at once")
+    parser.add_argument(
+        "--sizes",
+        help="comma-separated session sizes to run instead of 1, 5, --experiments (and 100)",
+    )
     args = parser.parse_args()
-    sizes = sorted({1, 5, args.experiments} | ({100} if args.p6 else set()))
-    seed_count = args.seed_experiments or args.experiments
-    config = SandboxConfig(time_scale=args.time_scale)
+    if args.sizes:
+        sizes = sorted({int(size) for size in args.sizes.split(",")})
+    else:
+        sizes = sorted({1, 5, args.experiments} | ({100} if args.p6 else set()))
+    seed_count = args.experiments if args.seed_experiments is None else args.seed_experiments
     with (
-        start_sandbox(config) as sandbox,
-        sandbox.api_client() as api,
         tempfile.TemporaryDirectory() as tmp,
+        run_sandbox(Path(tmp), args.time_scale) as (
+            sandbox,
+            api,
+        ),
     ):
         # P1 compares what the watch saw with when the operator entered each phase. Only
         # the seeds' (legacy) operator records that (status.phaseTimestamps), and only a
@@ -285,12 +329,14 @@ def main() -> None:
         # reported as not measurable when the installed status schema prunes the stamps.
         set_scenario(api, DEFAULT_KEY, "legacy-operator")
         sessions = [run_session(sandbox, api, write_project(Path(tmp), size)) for size in sizes]
-        seed = seed_procedure(
-            sandbox,
-            api,
-            write_project(Path(tmp) / "seed", seed_count),
-            time_scale=args.time_scale,
-        )
+        seed: SeedFigures | str = "--seed-experiments 0"
+        if seed_count:
+            seed = seed_procedure(
+                sandbox,
+                api,
+                write_project(Path(tmp) / "seed", seed_count),
+                time_scale=args.time_scale,
+            )
     report(sessions, seed, time_scale=args.time_scale)
 
 

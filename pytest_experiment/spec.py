@@ -258,7 +258,22 @@ class Source:
     path: Path
     text: str
     data: Any
-    root: yaml.Node
+
+    @cached_property
+    def root(self) -> yaml.Node:
+        """The document's node tree, composed again from ``text`` when lines are asked for.
+
+        Kept from the first read, a thousand files' trees (a node and two marks per
+        value) would stay alive for the whole session and make every garbage
+        collection walk them; composing one again takes a fraction of a millisecond.
+        """
+        loader = _Loader(self.text)
+        try:
+            node = loader.get_single_node()
+        finally:
+            loader.dispose()
+        assert node is not None, "read_source accepted a document without a node"
+        return node
 
     @cached_property
     def lines(self) -> Mapping[NodePath, int]:
@@ -336,7 +351,7 @@ def read_source(path: Path) -> Source:
         )
     if "kind" not in data:
         raise SpecError("missing 'kind' (expected 'kind: Experiment')", path=where, line=1)
-    return Source(path=path, text=text, data=data, root=root)
+    return Source(path=path, text=text, data=data)
 
 
 def is_experiment(data: Mapping[str, Any]) -> bool:

@@ -61,6 +61,8 @@ class ExperimentSession:
     _validation: dict[Path, dict[str, CheckResult]] = field(default_factory=dict)
     _quality: dict[tuple[Path, Path], list[tuple[str, CheckResult]]] = field(default_factory=dict)
     _checks: tuple[Check, ...] | None = None
+    _found: dict[tuple[Path, str], Path | None] = field(default_factory=dict)
+    """``nearest`` answers per ancestor directory: sibling experiments share them."""
     markers: set[str] = field(default_factory=set)
     """Series and tag markers already registered this session."""
     collected: bool = False
@@ -94,7 +96,24 @@ class ExperimentSession:
     def components_dir(self, experiment: Experiment) -> Path | None:
         if self.options.components_dir is not None:
             return self.options.components_dir if self.options.components_dir.is_dir() else None
-        return nearest(experiment.path, "components")
+        return self._nearest(experiment.path, "components")
+
+    def _nearest(self, start: Path, relative: str) -> Path | None:
+        """``nearest(start, relative)``, asking the file system once per directory."""
+        walked: list[Path] = []
+        found: Path | None = None
+        for parent in start.resolve().parents:
+            if (parent, relative) in self._found:
+                found = self._found[(parent, relative)]
+                break
+            walked.append(parent)
+            candidate = parent / relative
+            if candidate.is_dir():
+                found = candidate
+                break
+        for parent in walked:
+            self._found[(parent, relative)] = found
+        return found
 
     def catalogue(self, experiment: Experiment) -> Catalogue | None:
         directory = self.components_dir(experiment)
@@ -107,7 +126,7 @@ class ExperimentSession:
         return self._catalogues[directory]
 
     def site_data(self, experiment: Experiment) -> SiteData | None:
-        directory = self.options.site_data or nearest(experiment.path, "site/data")
+        directory = self.options.site_data or self._nearest(experiment.path, "site/data")
         if directory is None or not directory.is_dir():
             return None
         return self._load_site(directory)
