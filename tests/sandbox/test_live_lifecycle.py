@@ -431,8 +431,8 @@ def test_manual_completion_passes_when_the_user_deletes_it_while_running(
     assert lifecycle["verdict"] == "pass"
     assert lifecycle["summary"].startswith(f"[PASS] Experiment {instance} ended by deletion after ")
     assert lifecycle["summary"].endswith("(manual completion)")
-    # The run deleted it, and says so once the object is gone.
-    assert session.cleanup("manual")["action"] == "deleted", session.cleanup("manual")
+    # A person deleted it: the session found it gone.
+    assert session.cleanup("manual")["action"] == "gone", session.cleanup("manual")
 
 
 @pytest.mark.parametrize("flavour", OPERATOR_FLAVOURS)

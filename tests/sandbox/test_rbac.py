@@ -343,6 +343,12 @@ USES: dict[tuple[str | None, str, str, str], Callable[[Cluster], object]] = {
     # The sandbox's operator is a process, not a pod: read a log the way the harness does.
     (OPERATOR_NS, "", "pods/log", "get"): lambda c: c._pod_log("rbac-x", tail_lines=1),
     (OPERATOR_NS, "batch", "jobs", "get"): lambda c: c.analyzer_job("rbac-x"),
+    **{
+        (namespace, "", "events", "list"): (
+            lambda c, namespace=namespace: c.events("rbac-x", namespaces=[namespace])
+        )
+        for namespace in ("experiments", "argo-workflows", "argocd", OPERATOR_NS)
+    },
 }
 
 

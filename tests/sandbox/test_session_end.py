@@ -81,12 +81,12 @@ def test_pytest_timeout_ends_a_lifecycle_item_like_a_phase_budget(
 
 @pytest.fixture
 def frozen_operator(sandbox: Sandbox) -> Iterator[int]:
-    """Stop the operator process (SIGSTOP) when the test says; resumed afterwards."""
-    pid = sandbox.pids["operator"]
+    """Stop the operator (SIGSTOP to its process group) when the test says; resumed
+    afterwards."""
     try:
-        yield pid
+        yield sandbox.pids["operator"]
     finally:
-        os.kill(pid, signal.SIGCONT)
+        sandbox.resume("operator")
 
 
 @pytest.mark.parametrize("how", ["always", "abort"])
@@ -105,7 +105,7 @@ import os, signal
 def pytest_experiment_toil(config, record):
     # The phase budget ran out: the operator goes down before the harness deletes.
     if "timeout" in record.title:
-        os.kill({frozen_operator}, signal.SIGSTOP)
+        os.killpg({frozen_operator}, signal.SIGSTOP)
 """
     )
     policy = (
@@ -133,7 +133,7 @@ def pytest_experiment_toil(config, record):
         assert f"inspect with: {cleanup['command']}" in session.stdout
         assert "deleted" not in cleanup["action"]
     finally:
-        os.kill(frozen_operator, signal.SIGCONT)
+        sandbox.resume("operator")
         delete_all(k8s, prefix)
         for item in managed(k8s, prefix):
             wait_gone(k8s, item["metadata"]["name"])
