@@ -1,4 +1,5 @@
-"""P4: `--collect-only` of 1,000 experiment files ≤ 1.1 × pytest's own floor; import ≤ 100 ms.
+"""Collection time: `--collect-only` of 1,000 experiment files ≤ 1.1 × pytest's own floor;
+import ≤ 100 ms.
 
 Writes 1,000 copies of the example experiment `web-latency` (24 items each)
 and, as pytest's own floor for the same number of items, 1,000 plain test

@@ -1,4 +1,5 @@
-"""P1–P3 (and P6): following live experiments through the sandbox.
+"""Detection latency, API requests, suite wall time (and peak memory): following live
+experiments through the sandbox.
 
 Starts its own sandbox (kube-apiserver + etcd, SeaweedFS, the simulated
 operator) with a time scale that makes one experiment last ~20 s, writes N
@@ -69,7 +70,7 @@ Obj = dict[str, Any]
 # Third-party plugins installed for this repository's own tests (hypothesis) are not
 # part of what a user's session loads.
 QUIET = ("-p", "no:hypothesispytest")
-# pytest in-process, then its own peak RSS (KiB): the figure P6 bounds. VmHWM, not
+# pytest in-process, then its own peak RSS (KiB): the figure the memory target bounds. VmHWM, not
 # ru_maxrss: Linux carries ru_maxrss over an exec, so a child started from this
 # ~100 MB benchmark process would report the benchmark's own peak as a floor.
 MEASURED_PYTEST = """
@@ -98,7 +99,7 @@ def stamping_crd(root: Path) -> Path:
     """The sandbox's Experiment CRD plus the legacy operator's ``status.phaseTimestamps``.
 
     The bundled CRD has the real status schema, so the API server prunes the
-    stamps the legacy operator writes; P1 needs them as its reference clock.
+    stamps the legacy operator writes; detection latency needs them as its reference clock.
     Only this field is added: everything the plugin reads is unchanged.
     """
     crd = experiment_crd(log=lambda _: None)
@@ -323,10 +324,11 @@ def main() -> None:
             api,
         ),
     ):
-        # P1 compares what the watch saw with when the operator entered each phase. Only
-        # the seeds' (legacy) operator records that (status.phaseTimestamps), and only a
-        # CRD that keeps the field lets it through: the legacy flavour is used, and P1 is
-        # reported as not measurable when the installed status schema prunes the stamps.
+        # Detection latency compares what the watch saw with when the operator entered each
+        # phase. Only the seeds' (legacy) operator records that (status.phaseTimestamps), and
+        # only a CRD that keeps the field lets it through: the legacy flavour is used, and
+        # latency is reported as not measurable when the installed status schema prunes the
+        # stamps.
         set_scenario(api, DEFAULT_KEY, "legacy-operator")
         sessions = [run_session(sandbox, api, write_project(Path(tmp), size)) for size in sizes]
         seed: SeedFigures | str = "--seed-experiments 0"

@@ -1,8 +1,8 @@
-"""P5: offline scoring of the whole real corpus must take ≤ 1 s.
+"""Offline scoring of the whole real corpus must take ≤ 1 s.
 
 Measures two things on shared/upstream (EXPERIMENT_UPSTREAM):
   scoring   load every experiment and the site data, then run the seven
-            checks on every matching result file: the work R110 adds
+            checks on every matching result file: the work a results directory adds
             (median of repeated runs, in-process);
   pytest    the user's command end to end, `pytest <experiments>
             --experiment-results <site-data> ...`, wall time including

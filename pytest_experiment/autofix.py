@@ -1,9 +1,9 @@
-"""The quality gate's decision, its root causes, and the auto-fixes (R53, R70–R73).
+"""The quality gate's decision, its root causes, and the auto-fixes.
 
 Pure: checks' results in, a decision out; file text in, edited text out. The
 edits are made on the text itself at the lines ruamel.yaml locates, so every
 byte the fix does not touch (comments, quoting, key order, blank lines,
-indentation) stays as the author wrote it (R73). A fix that cannot be made
+indentation) stays as the author wrote it. A fix that cannot be made
 safely (a flow-style list, say) raises ``FixError`` rather than guess.
 """
 
@@ -26,7 +26,7 @@ from pytest_experiment.spec import Experiment
 from pytest_experiment.verdict import CheckResult, Status, gate
 
 MAX_ATTEMPTS = 3
-# R72, seed step 6.5: what each fix does, as the attempt line reports it.
+# Seed step 6.5: what each fix does, as the attempt line reports it.
 FIXES = {
     "add-kube-prometheus-stack": "add kube-prometheus-stack to every target's components",
     "add-metrics-pipeline": "add metrics-agent and metrics-egress to every target's components",
@@ -64,7 +64,7 @@ def decide(
     *,
     applied: Iterable[str] = (),
 ) -> GateDecision:
-    """Gate the results, name the root causes (R70) and pick the fixes still to try (R71)."""
+    """Gate the results, name the root causes and pick the fixes still to try."""
     status = gate(r.status for _, r in results)
     if status is Status.PASS:
         return GateDecision(gate=status, causes=(), fixes=(), escalation=None)
@@ -93,7 +93,7 @@ def decide(
 
 @dataclass(frozen=True, kw_only=True)
 class Plan:
-    """What the auto-fix loop does after one attempt's gate (R71)."""
+    """What the auto-fix loop does after one attempt's gate."""
 
     suggest: tuple[str, ...] = ()
     """Fixes to print as a diff, leaving the file alone."""

@@ -1,4 +1,4 @@
-"""Results quality checks (R51–R53) and gate root causes (R70).
+"""Results quality checks and gate root causes.
 
 Each check is a pure function of a ``CheckInput`` (the spec, one result
 summary, the intent summary and, in a live run, the analyzer's outcome) that
@@ -6,7 +6,7 @@ returns a ``CheckResult`` whose summary is the seed's scorecard wording.
 
 Summaries come from several operator generations and from an analyzer that
 sometimes crashed half-way, so every field is read defensively: a section that
-is missing or has the wrong type yields N/A or WARN *with the reason* (R52),
+is missing or has the wrong type yields N/A or WARN *with the reason*,
 never an exception. The one exception is data that is simply absent: the
 operator leaves out the ``metrics`` section when it collected nothing, and a
 query's ``data`` when it is empty, so those count as collected nothing (see
@@ -43,7 +43,7 @@ LATENCY_SUFFIXES = ("_latency", "_p50", "_p99")
 INSUFFICIENT = "insufficient"
 # Real summaries use both vocabularies (seed: confirmed/rejected; operator
 # and analyzer: validated/invalidated). Anything else is a word this code has
-# never seen, reported as WARN instead of passed blindly (R52).
+# never seen, reported as WARN instead of passed blindly.
 VERDICTS = frozenset({"confirmed", "rejected", "validated", "invalidated"})
 HYPERDISK_FAMILIES = ("c3", "c4", "n4", "a3", "m3", "m4")
 # Component or target names that show the experiment drives its own load.
@@ -64,7 +64,7 @@ class CheckInput:
     intent: Intent
     analyzer: str | None = None
     """Live analyzer outcome (``Succeeded``, ``Failed``, ``Skipped``, ``Timeout``);
-    None when scoring offline, where ``analysis`` is read if present (R111)."""
+    None when scoring offline, where ``analysis`` is read if present."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +80,7 @@ class RootCause:
     """The check whose failure this explains."""
     message: str
     fix: str | None
-    """The R72 auto-fix that addresses it, or None when a human must decide."""
+    """The auto-fix that addresses it, or None when a human must decide."""
     infrastructure: bool = False
     """An infrastructure mismatch (machine family vs storage): never auto-fixed."""
 
@@ -437,7 +437,7 @@ def presentation(inp: CheckInput) -> CheckResult:
 
 
 def intent_coverage(inp: CheckInput) -> CheckResult:
-    """Each differentiating group (R23) has at least one metric with data."""
+    """Each differentiating group has at least one metric with data."""
     groups = inp.intent.differentiating
     if not groups:
         return CheckResult(Status.NA, "Intent coverage: no differentiating groups")
@@ -546,7 +546,7 @@ CHECKS: tuple[Check, ...] = (
 
 
 def run_checks(inp: CheckInput, *, extra: Iterable[Check] = ()) -> list[tuple[str, CheckResult]]:
-    """Run the built-in checks in R51 order, then ``extra`` ones (from the plugin hook).
+    """Run the built-in checks in scorecard order, then ``extra`` ones (from the plugin hook).
 
     A check that raises, or returns something other than a ``CheckResult``,
     becomes a FAIL naming the error: like an erroring pytest test, a check
@@ -682,7 +682,7 @@ def _coverage_causes(
 def root_causes(
     experiment: Experiment, results: Sequence[tuple[str, CheckResult]]
 ) -> list[RootCause]:
-    """What the spec says about why the gate failed (R70), each with its R72 fix if any.
+    """What the spec says about why the gate failed, each with its auto-fix if any.
 
     Judged from experiment.yaml alone: the target cluster is usually gone by
     the time the gate fails, and the checks stay pure.

@@ -1,4 +1,4 @@
-"""The project's one edge to the Kubernetes API (R141, S2, S7).
+"""The project's one edge to the Kubernetes API: own client, bounded retries, secrets unshown.
 
 Everything the plugin asks of the hub cluster goes through ``Cluster``:
 objects travel as plain dicts (``_preload_content=False`` + ``json.loads``) so
@@ -11,7 +11,7 @@ Transient failures (429, 5xx, connection resets) are retried a bounded number
 of times with exponential backoff; any other 4xx fails at once. A create is
 only retried when the server cannot have acted on it (429, or the connection
 was never made), because a blind retry of a ``generateName`` create could
-leave a second instance nobody accounts for (R36).
+leave a second instance nobody accounts for.
 """
 
 from __future__ import annotations
@@ -128,7 +128,7 @@ class Labelled(Enum):
 
 @dataclass(frozen=True, kw_only=True)
 class RetryPolicy:
-    """Bounded retries for transient failures (S2)."""
+    """Bounded retries for transient failures (429, 5xx, connection resets)."""
 
     attempts: int = 4
     first_delay: float = 0.2
@@ -143,7 +143,9 @@ class RetryPolicy:
 
 @dataclass(frozen=True, kw_only=True)
 class Endpoint:
-    """Where ``connect`` pointed the client: what R22 messages name. Never holds credentials."""
+    """Where ``connect`` pointed the client, named when no cluster answers.
+
+    Never holds credentials."""
 
     server: str
     context: str | None
@@ -280,7 +282,7 @@ class Cluster:
         self._requests: Counter[str] = Counter()
 
     def __repr__(self) -> str:
-        # The ApiClient's configuration holds the token: never let a repr show it (S7).
+        # The ApiClient's configuration holds the token: never let a repr show it.
         return f"Cluster({self.endpoint.describe()})"
 
     def describe(self) -> str:
@@ -291,7 +293,7 @@ class Cluster:
 
     @property
     def requests(self) -> Mapping[str, int]:
-        """API requests made so far, by verb (``list``, ``watch``, ``get``…), for P2."""
+        """API requests made so far, by verb (``list``, ``watch``, ``get``…), for benchmarks."""
         with self._lock:
             return dict(self._requests)
 
@@ -462,7 +464,7 @@ class Cluster:
     # -- pre-flight -------------------------------------------------------------
 
     def experiment_crd(self) -> Obj | None:
-        """The live Experiment CRD (for R10), or None when it is not installed."""
+        """The live Experiment CRD (for the schema rule), or None when it is not installed."""
         try:
             return self._raw(
                 f"read CRD {EXPERIMENT_CRD}",
@@ -490,7 +492,7 @@ class Cluster:
         return True
 
     def apply_workflow_template(self, doc: Mapping[str, Any]) -> Obj:
-        """Server-side apply of a WorkflowTemplate into ``argo-workflows`` (R20)."""
+        """Server-side apply of a WorkflowTemplate into ``argo-workflows``."""
         name = str((doc.get("metadata") or {}).get("name") or "")
         if not name:
             raise ClusterError("apply WorkflowTemplate: the document has no metadata.name")

@@ -1,7 +1,7 @@
-"""Collection: ``experiment.yaml`` files become one collector and its ordered items (R1, R2).
+"""Collection: ``experiment.yaml`` files become one collector and its ordered items.
 
 Every item computes a ``CheckResult`` and hands it to ``_conclude``, the one
-place where verdicts become pytest outcomes (R3): PASS passes, WARN is an
+place where verdicts become pytest outcomes: PASS passes, WARN is an
 xfail whose reason starts with ``[WARN]``, FAIL fails with the scorecard line
 as the message, N/A is a skip starting with ``[N/A]``. The verdict and the
 check's figures are attached as ``user_properties``, so JUnit, the JSON report
@@ -115,7 +115,7 @@ class ExperimentFile(pytest.File):
 
     @classmethod
     def for_path(cls, parent: pytest.Collector, file_path: Path) -> ExperimentFile | None:
-        """A collector for ``file_path``, or None when it belongs to another tool (R1)."""
+        """A collector for ``file_path``, or None when it belongs to another tool."""
         source: Source | None = None
         error: SpecError | None = None
         try:
@@ -140,7 +140,7 @@ class ExperimentFile(pytest.File):
         state = self.session_state
 
         # Marks and keywords sit on the file node: every item inherits them,
-        # and per-item copies cost noticeably at a thousand experiments (P4).
+        # and per-item copies cost noticeably at a thousand experiments.
         for mark in self._markers(experiment, state):
             self.add_marker(mark)
         _warn_site_problems(self.config, state, experiment)
@@ -465,7 +465,7 @@ def _published(item: ExperimentItem) -> tuple[Launch, Published] | CheckResult:
 
 def _live_quality(item: QualityItem) -> CheckResult:
     """A check of the live instance's summary.json, after the analyzer and any auto-fix
-    re-runs (R50, R61, R71)."""
+    re-runs."""
     found = _published(item)
     if isinstance(found, CheckResult):
         return found
@@ -495,7 +495,7 @@ def _live_quality(item: QualityItem) -> CheckResult:
 
 
 def _live_review(item: ExperimentItem) -> CheckResult:
-    """The review gate of the last instance (R80–R84), once results are scored."""
+    """The review gate of the last instance, once results are scored."""
     from pytest_experiment import publishing
 
     found = _published(item)

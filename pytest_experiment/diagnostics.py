@@ -1,4 +1,4 @@
-"""What went wrong with an instance, gathered for a failed or timed-out item (R35).
+"""What went wrong with an instance, gathered for a failed or timed-out item.
 
 Each part is read on its own and is best effort: a part that cannot be read
 becomes one line saying why, and never hides the other parts. Values from the
@@ -198,7 +198,7 @@ def gather(
     namespace: str = EXPERIMENT_NAMESPACE,
     experiment: Mapping[str, Any] | None = None,
 ) -> Diagnostics:
-    """Every R35 part for ``instance``; ``experiment`` saves a read when the caller has it."""
+    """All diagnostics for ``instance``; ``experiment`` saves a read when the caller has it."""
     read: list[Mapping[str, Any] | ExperimentError] = []
 
     def read_experiment() -> Mapping[str, Any]:

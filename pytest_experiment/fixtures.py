@@ -1,4 +1,4 @@
-"""Fixtures for user-written tests (R143): assert on a run's metrics directly.
+"""Fixtures for user-written tests: assert on a run's metrics directly.
 
 ::
 

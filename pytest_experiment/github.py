@@ -1,9 +1,9 @@
-"""The edge to GitHub: the ``gh`` CLI, run with argument lists, never a shell (S6).
+"""The edge to GitHub: the ``gh`` CLI, run with argument lists, never a shell.
 
-Used for what the operator does not report: a PR's title, state and size
-(R81), the latest "Deploy Benchmark Site" run (R83), merging when the
-operator has no review gate (R84) and closing a PR an auto-fix abandons
-(R71). Every failure becomes a ``GitHubError`` with the CLI's own message.
+Used for what the operator does not report: a PR's title, state and size,
+the latest "Deploy Benchmark Site" run, merging when the operator has no
+review gate and closing a PR an auto-fix abandons. Every failure becomes a
+``GitHubError`` with the CLI's own message.
 """
 
 from __future__ import annotations

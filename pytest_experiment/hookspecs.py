@@ -1,4 +1,4 @@
-"""Hooks a conftest.py or plugin implements to extend pytest-experiment (R142)."""
+"""Hooks a conftest.py or plugin implements to extend pytest-experiment."""
 
 from __future__ import annotations
 

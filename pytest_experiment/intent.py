@@ -1,4 +1,4 @@
-"""The intent summary (R23): what an experiment sets out to prove, and what is new in it.
+"""The intent summary: what an experiment sets out to prove, and what is new in it.
 
 The quality gate needs to know an experiment's *raison d'être*: the metric
 groups no earlier experiment of its series has published. A run that collects
@@ -173,7 +173,7 @@ def build_intent(
     ``series`` is the catalogue (or the raw ``_series.json`` data);
     ``prior_metric_names`` are the metric names published by earlier
     experiments of its series (``SiteData.prior_metric_names``). With no
-    prior names every group is differentiating, as R23 asks.
+    prior names every group is differentiating.
     """
     catalogue = (
         series if isinstance(series, SeriesCatalogue) else SeriesCatalogue.from_data(series or {})

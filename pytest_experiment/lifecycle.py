@@ -1,10 +1,10 @@
 """Lifecycle decisions over plain data: phases, budgets, what to report, which toil to log.
 
 No I/O here: ``live`` feeds these functions the objects the watch saw, so
-every message, category and priority of §4 and §10 is tested without a
-cluster. Priorities and labels follow the seed's toil guide: P1 the
-experiment cannot run at all, P2 it ran but failed or needed a hand, P3 it
-completed with friction.
+every message, category and priority of apply, follow and toil is tested without a
+cluster. Priorities and labels follow the seed's toil guide: priority 1
+when the experiment cannot run at all, 2 when it ran but failed or needed a hand,
+3 when it completed with friction.
 """
 
 from __future__ import annotations
@@ -459,7 +459,7 @@ def inspect_command(instance: str, namespace: str) -> str:
 def progress_line(
     *, name: str, instance: str, phase: str, elapsed: float, budget: float | None
 ) -> str:
-    """R94: the phase being waited in and the time spent against its budget."""
+    """The phase being waited in and the time spent against its budget."""
     against = f" / {format_duration(budget)}" if budget is not None else ""
     return f"{name} ({instance}): {phase} {format_duration(elapsed)}{against}"
 
@@ -473,7 +473,7 @@ def entering_lines(
     applications_error: str | None = None,
     manual: bool = False,
 ) -> list[str]:
-    """What R32 reports once when an instance enters ``phase``."""
+    """What is reported once when an instance enters ``phase``."""
     current = status(obj)
     instance = str((obj or {}).get("metadata", {}).get("name") or "")
     if phase == "Provisioning":
@@ -507,7 +507,7 @@ def entering_lines(
     return []
 
 
-# -- toil records (R100) ---------------------------------------------------------------------
+# -- toil records ---------------------------------------------------------------------------
 
 
 def validation_toil(name: str, reason: str) -> ToilRecord:

@@ -1,4 +1,4 @@
-"""The live run: pre-flight, apply, follow, clean up (R20–R22, R30–R37, S5).
+"""The live run: pre-flight, apply, follow, clean up, leaving no instance unaccounted for.
 
 One ``LiveRun`` per pytest session (per xdist worker). ``start()`` connects,
 runs the pre-flight of every selected experiment and applies every one that
@@ -87,7 +87,7 @@ class Launch:
     """The experiment file's resolved path."""
     namespace: str
     attached: str | None = None
-    """The instance given by ``--experiment-instance`` (R37); never created or deleted."""
+    """The instance given by ``--experiment-instance``; never created or deleted."""
     preflight: dict[str, CheckResult] = field(default_factory=dict)
     blocked: str | None = None
     """Why it is not applied (a skip reason naming the blocking item)."""
@@ -117,7 +117,7 @@ class Launch:
     """After Complete, for publish: true: analyzer, scored results, gate (``publishing``)."""
     review: CheckResult | None = None
     attempts: list[Attempt] = field(default_factory=list)
-    """Earlier runs an auto-fix replaced (R71)."""
+    """Earlier runs an auto-fix replaced."""
     applied_fixes: list[str] = field(default_factory=list)
     retired: list[Cleanup] = field(default_factory=list)
     """What became of the instances those earlier runs created."""
@@ -129,7 +129,7 @@ class Launch:
 
 @dataclass(frozen=True, kw_only=True)
 class Cleanup:
-    """What the session did with one instance (R36); every created instance gets one."""
+    """What the session did with one instance (cleanup policy); every created instance gets one."""
 
     experiment: str
     instance: str
@@ -199,7 +199,7 @@ class Output:
         print(text)
 
     def status(self, text: str) -> None:
-        """Progress (R94); only a terminal shows it, redrawn in place."""
+        """Progress; only a terminal shows it, redrawn in place."""
 
     def clear(self) -> None:
         """Remove the status line before anything else is written."""
@@ -217,7 +217,7 @@ def _kept_reason(launch: Launch, current: Obj | None) -> str:
 
 
 def _pending_pr(launch: Launch, current: Obj | None) -> PullRequestRef | None:
-    """The PR a published instance's Pending review gate holds open (S8), or None."""
+    """The PR a published instance's Pending review gate holds open, or None."""
     if not launch.experiment.publish or current is None or review_phase(current) != "Pending":
         return None
     pr = PullRequestRef.of(current)
@@ -290,7 +290,7 @@ class LiveRun:
     # -- connection -------------------------------------------------------------
 
     def connect(self) -> Cluster | None:
-        """Connect once; on failure remember why (R22) and return None."""
+        """Connect once; on failure remember why and return None."""
         if self.cluster is not None or self.unreachable is not None:
             return self.cluster
         try:
@@ -316,7 +316,7 @@ class LiveRun:
         return cluster
 
     def watcher(self, namespace: str) -> ExperimentWatcher:
-        """The one watch of ``namespace`` for the whole session (P2)."""
+        """The one watch of ``namespace`` for the whole session."""
         if namespace not in self._watchers:
             assert self.cluster is not None
             self._watchers[namespace] = ExperimentWatcher(
@@ -351,7 +351,7 @@ class LiveRun:
         return next((x for x in self.launches.values() if x.experiment.name == name), None)
 
     def start(self, launches: Iterable[Launch]) -> None:
-        """Pre-flight every launch, then apply those that may run (R20–R22, R30)."""
+        """Pre-flight every launch, then apply those that may run."""
         ready = []
         # Several items of one experiment name the same launch: each is started once.
         for launch in {id(launch): launch for launch in launches}.values():
@@ -782,7 +782,7 @@ class LiveRun:
         self._release(launch.instance)
 
     def rerun(self, launch: Launch) -> CheckResult:
-        """Apply ``launch.experiment`` again as a new instance and follow it (R71)."""
+        """Apply ``launch.experiment`` again as a new instance and follow it."""
         launch.instance, launch.applied_at, launch.error = "", None, None
         launch.result, launch.phase, launch.deleted = None, "", False
         launch.delete_requested = False
@@ -860,7 +860,7 @@ class LiveRun:
         )
 
     def summary(self, launch: Launch) -> Mapping[str, Any] | None:
-        """summary.json of a Complete instance, read once (R50); None with
+        """summary.json of a Complete instance, read once; None with
         ``launch.summary_problem`` saying why (and a toil record)."""
         if launch.summary is not None or launch.summary_problem is not None:
             return launch.summary
@@ -1026,7 +1026,7 @@ class _Follower:
     # -- what is reported -------------------------------------------------------
 
     def _report(self, observed: Observed) -> None:
-        """R32: each phase entered is reported once, in order, with what it brings."""
+        """Each phase entered is reported once, in order, with what it brings."""
         timeline = observed.timeline("phase")
         for transition in timeline[self.reported :]:
             self.reported += 1
@@ -1319,7 +1319,7 @@ class _Follower:
     def _timeout(
         self, observed: Observed, phase: str, budget: float, elapsed: float
     ) -> CheckResult | None:
-        """R33: toil once per phase, then fail, extend or abort. None: keep waiting."""
+        """A phase timeout: toil once per phase, then fail, extend or abort. None: keep waiting."""
         if phase not in self.timed_out:
             self.timed_out.add(phase)
             self.live.log_toil(lifecycle.timeout_toil(self.name, self.instance, phase, budget))
@@ -1377,7 +1377,7 @@ def shown_path(path: Path) -> str:
 
 
 def _body(data: Mapping[str, Any], *, namespace: str, run_id: str, experiment: str) -> Obj:
-    """The Experiment to create: the file as written, labelled with this run (S5)."""
+    """The Experiment to create: the file as written, labelled with this run (for cleanup)."""
     body = dict(data)
     meta = dict(body.get("metadata") or {})
     meta["namespace"] = namespace

@@ -1,7 +1,7 @@
 """Options: one table of every ``--experiment-*`` flag, resolved once into a frozen dataclass.
 
 Each option has a CLI flag, an ini twin and an environment variable; the
-value is taken from the first that is set, in that order (R140), then parsed.
+value is taken from the first that is set, in that order, then parsed.
 A bad value fails start-up with the option *and where it came from* named,
 the way pytest-timeout does, rather than surfacing later as a confusing item
 failure.
@@ -108,7 +108,7 @@ def _choice(*allowed: str) -> Callable[[str, Path], str]:
 
 
 def _instances(text: str, base: Path) -> tuple[tuple[str, str], ...]:
-    """``name=instance`` pairs, separated by commas or whitespace (R37)."""
+    """``name=instance`` pairs, separated by commas or whitespace."""
     pairs: dict[str, str] = {}
     for entry in text.replace(",", " ").split():
         name, sep, instance = entry.partition("=")

@@ -267,7 +267,8 @@ def _start_sandbox(config: pytest.Config) -> None:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtestloop(session: pytest.Session) -> Generator[None, object, object]:
     """Apply every selected experiment before the first item; clean up after the last,
-    however the loop ends (-x, Ctrl-C, SIGTERM, a crash) (R36, S5)."""
+    however the loop ends (-x, Ctrl-C, SIGTERM, a crash), per the cleanup policy,
+    leaving no instance unaccounted for."""
     state = session.config.stash.get(SESSION, None)
     if state is None or state.live_factory is None or session.config.option.collectonly:
         return (yield)
@@ -500,7 +501,7 @@ class _ReportListener:
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         # A malformed experiment file is a collection error, but unlike a
-        # broken test module it must not stop the other experiments (R6).
+        # broken test module it must not stop the other experiments.
         if self.broken_files and not self.other_errors:
             session.config.option.continue_on_collection_errors = True
 

@@ -1,4 +1,4 @@
-"""What a waiting run shows (R32, R94): whole lines always, a status line only on a terminal.
+"""What a waiting run shows: whole lines always, a status line only on a terminal.
 
 Lines go through pytest's terminal reporter with capture suspended, the way
 pytest's live logging writes, so they appear while an item runs and never

@@ -1,4 +1,4 @@
-"""A published run after Complete: results, analyzer, gate and auto-fix, review (R50–R84, S8).
+"""A published run after Complete: results, analyzer, gate and auto-fix, review.
 
 The I/O half of seed steps 5.5–7; what the observations mean is decided by
 ``gate``, ``review`` and ``checks``. Everything here runs on the item thread
@@ -45,7 +45,7 @@ TICK = 0.5
 
 @dataclass(frozen=True, kw_only=True)
 class Attempt:
-    """One run of the experiment inside the auto-fix loop (R71)."""
+    """One run of the experiment inside the auto-fix loop."""
 
     number: int
     instance: str
@@ -342,7 +342,7 @@ class _Publisher:
             live.flush()
 
     def _follow_analyzer(self) -> tuple[str, tuple[str, ...]]:
-        """R61–R63: the analyzer's outcome (Succeeded, Failed, Skipped, Timeout)."""
+        """The analyzer's outcome (Succeeded, Failed, Skipped, Timeout)."""
         launch, live = self.launch, self.live
         watcher = live.watcher(launch.namespace)
         instance, name = launch.instance, launch.experiment.name
@@ -386,7 +386,8 @@ class _Publisher:
             elapsed = (now - since).total_seconds()
             if budget is not None and elapsed >= budget:
                 if not phase:
-                    # R62: the operator never created a job: there is no analysis to wait for.
+                    # No analysisPhase within the budget: the operator never created a job,
+                    # so there is no analysis to wait for.
                     self.say(f"{instance}: analyzer never started; counted as Skipped")
                     return "Skipped", (
                         f"status.analysisPhase stayed empty {format_duration(budget)} "
@@ -559,7 +560,7 @@ def _primary(outcome: Published) -> str:
     return one_line(failing[0].summary, limit=120) if failing else "gate failed"
 
 
-# -- review (R80–R84) ----------------------------------------------------------------------
+# -- review ----------------------------------------------------------------------------------
 
 
 def review(live: LiveRun, launch: Launch, outcome: Published) -> CheckResult:
@@ -670,7 +671,7 @@ class _Reviewer:
             return None
 
     def _present(self, pr: rv.PullRequestRef) -> list[str]:
-        """R81 and seed step 7: the PR and the quality it would publish."""
+        """Seed step 7: the PR and the quality it would publish."""
         gh = self.gh
         lines = []
         viewed: PullRequest | None = None
@@ -755,7 +756,7 @@ class _Reviewer:
         )
 
     def _without_gate(self, pr: rv.PullRequestRef, details: list[str]) -> CheckResult:
-        """R84: an operator that never sets reviewPhase; approve merges with gh."""
+        """An operator that never sets reviewPhase; approve merges with gh."""
         gh = self.gh
         self.figures["reviewPhase"] = None
         note = f"the operator set no reviewPhase in {format_duration(self.options.budget_review)}"
@@ -788,7 +789,7 @@ class _Reviewer:
         return self._result(Status.PASS, f"Review: {pr.name} closed with gh ({note})", details)
 
     def _deploy_run(self) -> list[str]:
-        """R83: the site deploy the merge triggers, when gh can say."""
+        """The site deploy the merge triggers, when gh can say."""
         gh = self.gh
         if gh is None:
             return ["Deploy Benchmark Site: unknown (gh not on PATH)"]

@@ -99,7 +99,7 @@ class ExperimentReport:
     instances: dict[str, InstanceReport] = field(default_factory=dict)
 
     def runs(self) -> list[InstanceReport]:
-        """Newest completion first (R110), whatever order xdist workers reported them in."""
+        """Newest completion first, whatever order xdist workers reported them in."""
         return sorted(
             self.instances.values(),
             key=lambda r: (str(r.run.get("completedAt") or ""), r.instance),
@@ -275,7 +275,7 @@ class Scoreboard:
         return lines
 
     def closing_lines(self) -> list[str]:
-        """What the live run did with each instance (R36), then the toil line (R103) last."""
+        """What the live run did with each instance (cleanup policy), then the toil line last."""
         lines = [f"Problem: {p}" for p in self.problems]
         if self.cleanup:
             lines.append("Instances:")
@@ -293,7 +293,7 @@ class Scoreboard:
         lines.extend(summary_lines(self.toil))
         return lines
 
-    # -- JSON (R92) ----------------------------------------------------------------------------
+    # -- JSON report -------------------------------------------------------------------------------
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -332,11 +332,11 @@ class Scoreboard:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(self.as_json(), indent=2, default=str) + "\n")
 
-    # -- GitHub step summary (R93) -------------------------------------------------------------
+    # -- GitHub step summary -------------------------------------------------------------------
 
 
 def gate_lines(record: InstanceReport) -> list[str]:
-    """The gate, its root causes (R70), the auto-fix attempts (R71) and the review."""
+    """The gate, its root causes, the auto-fix attempts and the review."""
     if record.gate is None:
         return []
     lines = [f"Quality gate: {record.gate.name}"]
@@ -375,7 +375,7 @@ def _minutes(seconds: Any) -> str:
 
 
 def summary_block(report: ExperimentReport, record: InstanceReport) -> list[str]:
-    """The seed's final summary (R90); publish-only lines omitted for unpublished runs."""
+    """The seed's final summary; publish-only lines omitted for unpublished runs."""
     run: Mapping[str, Any] = record.run
     if not run:
         return []

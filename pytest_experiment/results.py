@@ -1,8 +1,8 @@
-"""The results store: ``summary.json`` read with boto3 from ``status.resultsURL`` (R50).
+"""The results store: ``summary.json`` read with boto3 from ``status.resultsURL``.
 
 The one edge to S3. Endpoint from ``--experiment-s3-endpoint`` /
 ``EXPERIMENT_S3_ENDPOINT``, credentials from boto3's own chain, so keys never
-pass through this code (S7). A summary the operator has not written yet is
+pass through this code. A summary the operator has not written yet is
 retried with backoff for a bounded time; every botocore failure becomes a
 ``ResultsError`` with the cause chained and a one-line reason a skip can show.
 """

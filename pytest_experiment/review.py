@@ -1,4 +1,4 @@
-"""Review-gate and analyzer decisions over plain data (R61–R63, R80–R84, S8).
+"""Review-gate and analyzer decisions over plain data.
 
 No I/O: ``publishing`` reads the cluster, S3 and ``gh`` and asks these
 functions what an observed status means, what to say and which toil to log.
@@ -31,7 +31,7 @@ _DECISION = {"approve": "approved", "reject": "rejected"}
 
 @dataclass(frozen=True, kw_only=True)
 class PullRequestRef:
-    """What the operator's status says about the results PR (R81)."""
+    """What the operator's status says about the results PR."""
 
     number: int | None
     url: str
@@ -63,7 +63,7 @@ def review_phase(obj: Mapping[str, Any] | None) -> str:
 def decision(option: str, gate: Status | None) -> str | None:
     """The annotation value ``--experiment-review`` asks for; None leaves the PR open.
 
-    ``auto`` approves only on a passing gate (R82).
+    ``auto`` approves only on a passing gate.
     """
     if option == "auto":
         return "approved" if gate is Status.PASS else None
@@ -104,7 +104,7 @@ def pr_outcome(review: str, *, merged_by_gh: bool = False, closed_by_gh: bool = 
     return "Open"
 
 
-# -- toil (R100) -----------------------------------------------------------------------------
+# -- toil -----------------------------------------------------------------------------------
 
 
 def analyzer_failed_toil(name: str, instance: str) -> ToilRecord:

@@ -1,4 +1,4 @@
-"""Validation and lint rules (R10–R12): offline verdicts on an experiment file.
+"""Validation and lint rules: offline verdicts on an experiment file.
 
 Each rule is a pure function ``(experiment, *, catalogue) -> CheckResult``
 that reads only the spec (and, for ``components`` and ``storage-machine``, the
@@ -6,7 +6,7 @@ component catalogue; ``None`` means the components directory is absent). Every
 detail line starts with ``experiment.yaml:<line>:`` and ends with the fix, so
 a user can act on it without opening the rule's source.
 
-The lint rules (R12) predict the root causes of a failed quality gate (§7)
+The lint rules predict the root causes of a failed quality gate
 before a 40-minute run is wasted. The spec model is lenient (a field of the
 wrong type is empty there), so rules look at ``experiment.data`` where the
 difference between "missing" and "wrong type" matters to the message.
@@ -53,7 +53,7 @@ _MENTIONS_SHOWN = 3
 _EXCERPT_CHARS = 60
 _SHOWN_CHARS = 80
 # Prose is no evidence of use: a PD-SSD experiment may discuss Hyperdisk in its
-# claim, and a storage-machine FAIL blocks the run (R13).
+# claim, and a storage-machine FAIL blocks the run.
 _PROSE_PATHS = frozenset({("spec", "title"), ("spec", "description"), ("spec", "hypothesis")})
 _PROSE_KEYS = frozenset({"description"})
 
@@ -139,7 +139,7 @@ def _did_you_mean(value: str, choices: Sequence[str]) -> str:
     return f"did you mean {close[0]!r}? " if close else ""
 
 
-# -- R10/R11 -----------------------------------------------------------------------------------
+# -- schema and rules ---------------------------------------------------------------------------
 
 
 def schema(
@@ -148,7 +148,7 @@ def schema(
     catalogue: Catalogue | None = None,
     against: Mapping[str, Any] | None = None,
 ) -> CheckResult:
-    """R10: jsonschema against ``against`` (the live CRD's schema) or the bundled one."""
+    """Schema rule: jsonschema against ``against`` (the live CRD's schema) or the bundled one."""
     bundled = bundled_schema()
     if against is None or against is bundled:
         return validate_source(experiment.source, bundled, origin="bundled schema")
@@ -497,7 +497,7 @@ def gke_name_length(experiment: Experiment, *, catalogue: Catalogue | None = Non
     )
 
 
-# -- R12: lint rules that predict §7 root causes -----------------------------------------------
+# -- lint rules that predict the gate's root causes --------------------------------------------
 
 
 def namespace_var(experiment: Experiment, *, catalogue: Catalogue | None = None) -> CheckResult:
@@ -719,7 +719,7 @@ class RuleContext:
     catalogue: Catalogue | None = None
     """None when the components directory is absent."""
     schema: Mapping[str, Any] | None = None
-    """The live CRD's ``openAPIV3Schema`` (R10); None for the bundled schema."""
+    """The live CRD's ``openAPIV3Schema``; None for the bundled schema."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -770,7 +770,7 @@ def run_rules(context: RuleContext) -> list[tuple[str, CheckResult]]:
     """Every rule of ``RULES`` in order.
 
     A rule that raises becomes a FAIL naming the error: a validation that could
-    not conclude must block the apply (R13) rather than let a bad file through.
+    not conclude must block the apply rather than let a bad file through.
     """
     results: list[tuple[str, CheckResult]] = []
     for rule in RULES:

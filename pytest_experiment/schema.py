@@ -1,4 +1,4 @@
-"""The ``validate[schema]`` rule (R10): an Experiment document checked with jsonschema.
+"""The ``validate[schema]`` rule: an Experiment document checked with jsonschema.
 
 The schema is the project's own (``schemas/experiment.schema.json``) or, when a
 cluster is reachable, the ``openAPIV3Schema`` of the live CRD. Both are

@@ -3,7 +3,7 @@
 The directory holds one ``<instance>.json`` per published run (the operator's
 ``summary.json`` enriched by the analyzer) plus ``_``-prefixed catalogues such
 as ``_series.json``. Everything is read and parsed once, up front, so scoring
-the whole corpus (P5) and computing every experiment's prior data (R23) cost
+the whole corpus (within a second) and computing every experiment's prior data cost
 no further I/O. A file that cannot be read or parsed is recorded in
 ``problems`` and never stops the others from loading.
 """
@@ -73,7 +73,7 @@ class SiteData:
     experiment they are named after reports them instead of finding no result."""
 
     def results_for(self, generate_name: str) -> list[tuple[Path, Mapping[str, Any]]]:
-        """Results of the experiment with this generateName, newest first (R110).
+        """Results of the experiment with this generateName, newest first.
 
         The match includes the trailing ``-`` so ``db-st-`` never claims the
         results of a ``db-stx-`` experiment.

@@ -27,7 +27,7 @@ from pytest_experiment.limits import (
     line_at,
 )
 
-try:  # libyaml keeps --collect-only of a thousand files fast (P4)
+try:  # libyaml keeps --collect-only of a thousand files fast (the collection-time target)
     from yaml import CSafeLoader as _BaseLoader
 except ImportError:  # pragma: no cover - PyYAML built without libyaml
     from yaml import SafeLoader as _BaseLoader  # type: ignore[assignment]

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 # The rules, checks and their dependencies (jsonschema, yaml) are imported where
 # they are first used: a pytest run that collects no experiment must not pay for
-# them (P4).
+# them (the plugin-import cost target).
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +74,7 @@ class ExperimentSession:
     @property
     def live(self) -> LiveRun | None:
         """The live run, built on first use: importing the Kubernetes client costs ~250 ms,
-        which a session without experiments must not pay (P4)."""
+        which a session without experiments must not pay."""
         if self._live is None and self.live_factory is not None:
             self._live = self.live_factory()
         return self._live
@@ -150,7 +150,7 @@ class ExperimentSession:
             from pytest_experiment.rules import RuleContext, run_rules
             from pytest_experiment.schema import bundled_schema
 
-            # R10: once a cluster has answered, its CRD is the schema to validate against.
+            # Once a cluster has answered, its CRD is the schema to validate against.
             live_schema = self._live.crd_schema if self._live is not None else None
             context = RuleContext(
                 experiment=experiment,
@@ -216,7 +216,7 @@ class ExperimentSession:
     # -- offline results -----------------------------------------------------------------------
 
     def offline_results(self, experiment: Experiment, *, only: bool) -> list[ResultFile]:
-        """Result files to score for ``experiment`` (R110), newest first.
+        """Result files to score for ``experiment``, newest first.
 
         A directory is matched by generateName; a single file is matched by
         its ``name`` or, when ``only`` (one experiment selected), taken as is.

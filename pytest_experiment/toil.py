@@ -1,8 +1,8 @@
-"""Toil records (R100–R104): friction logged without asking whenever the happy path did not happen.
+"""Toil records: friction logged without asking whenever the happy path did not happen.
 
 Backends, in order: the ``bd`` tracker when it is on PATH, else a JSON-lines
 file. Titles carry messages from the cluster (condition messages, API errors),
-so ``bd`` is always run with an argument list, never through a shell (S6): a
+so ``bd`` is always run with an argument list, never through a shell: a
 message holding quotes, ``$()`` or ``;`` arrives as one literal argument.
 """
 
@@ -84,7 +84,7 @@ class Logged:
 
 @dataclass
 class ToilLog:
-    """Where this session's toil goes; ``finish()`` runs ``bd sync`` once (R102)."""
+    """Where this session's toil goes; ``finish()`` runs ``bd sync`` once."""
 
     file: Path
     enabled: bool = True
@@ -147,7 +147,7 @@ class ToilLog:
 
 
 def summary_lines(entries: Iterable[Mapping[str, Any]]) -> list[str]:
-    """``Toil logged: N issue(s) — run bd list -l <name> to review`` per experiment (R103).
+    """``Toil logged: N issue(s) — run bd list -l <name> to review`` per experiment.
 
     ``entries`` are ``Logged.as_json()`` documents, so the controller of an xdist
     run can summarise what its workers logged.

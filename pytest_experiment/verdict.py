@@ -48,7 +48,7 @@ class CheckResult:
 
 
 def gate(statuses: Iterable[Status]) -> Status:
-    """The quality gate (R53): any FAIL fails, else any WARN warns, else pass."""
+    """The quality gate: any FAIL fails, else any WARN warns, else pass."""
     seen = set(statuses)
     if Status.FAIL in seen or Status.ERROR in seen:
         return Status.FAIL

@@ -1,4 +1,4 @@
-"""One watch per namespace, shared by every experiment of the session (R31, P1, P2, S1).
+"""One watch per namespace, shared by every experiment of the session.
 
 ``WatchState`` is the pure core: it applies list results and watch events to
 the latest object per instance and records, per instance, when each new value

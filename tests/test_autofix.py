@@ -1,4 +1,4 @@
-"""The gate decision and the auto-fixes (R53, R70–R73): pure, on real files, byte for byte."""
+"""The gate decision and the auto-fixes: pure, on real files, byte for byte."""
 
 from __future__ import annotations
 
@@ -61,7 +61,7 @@ def experiment(tmp_path: Path, text: str = SPEC) -> Experiment:
 
 
 def inserted(before: str, after: str) -> list[str]:
-    """The lines ``after`` adds, asserting everything else is ``before`` unchanged (R73)."""
+    """The lines ``after`` adds, asserting everything else is ``before`` unchanged."""
     old, new = before.splitlines(keepends=True), after.splitlines(keepends=True)
     added: list[str] = []
     i = 0

@@ -1,8 +1,8 @@
-"""Quality checks (R51–R53), the completion line and root causes (R70).
+"""Quality checks, the completion line and root causes.
 
 Real published results from the upstream corpus are checked against the
 figures those files actually hold; small hand-written summaries cover each
-branch, and a hypothesis fuzz run covers wrong types anywhere (R52).
+branch, and a hypothesis fuzz run covers wrong types anywhere.
 """
 
 from __future__ import annotations
@@ -373,7 +373,7 @@ def test_real_root_causes(corpus: Corpus) -> None:
 
 
 def test_every_check_on_every_real_result(corpus: Corpus) -> None:
-    """R112: no result file crashes a check, whichever experiment it is scored against."""
+    """No result file crashes a check, whichever experiment it is scored against."""
     checked = 0
     for experiment in corpus.experiments:
         intent = build_intent(
@@ -1164,7 +1164,7 @@ def test_machine_verdict_root_causes_list_null_criteria() -> None:
     ]
 
 
-# -- R52: wrong types anywhere -----------------------------------------------------------------
+# -- wrong types anywhere ----------------------------------------------------------------------
 
 _KEYS = st.sampled_from(
     [

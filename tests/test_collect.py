@@ -1,4 +1,4 @@
-"""Collection as a user sees it: item ids and order, ignored files, errors, selection (R1–R8)."""
+"""Collection as a user sees it: item ids and order, ignored files, errors, selection."""
 
 from __future__ import annotations
 

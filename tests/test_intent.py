@@ -1,4 +1,4 @@
-"""The intent summary (R23): series placement, differentiating groups, rendering."""
+"""The intent summary: series placement, differentiating groups, rendering."""
 
 from __future__ import annotations
 

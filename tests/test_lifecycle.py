@@ -1,4 +1,4 @@
-"""Lifecycle decisions over plain data (§4, §10): no cluster, milliseconds."""
+"""Lifecycle decisions over plain data (apply, follow, toil): no cluster, milliseconds."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Offline scoring (R110–R112): published results scored with no cluster, as a user runs it."""
+"""Offline scoring: published results scored with no cluster, as a user runs it."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Options: CLI > ini > environment > default, bad values named at start-up (R140)."""
+"""Options: CLI > ini > environment > default, bad values named at start-up."""
 
 from __future__ import annotations
 

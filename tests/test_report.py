@@ -1,4 +1,4 @@
-"""What a CI reader relies on: JUnit properties, WARN told from skip, step summary (R90–R93)."""
+"""What a CI reader relies on: JUnit properties, WARN told from skip, step summary."""
 
 from __future__ import annotations
 

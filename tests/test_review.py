@@ -1,4 +1,4 @@
-"""Review-gate and analyzer decisions over plain data (R61–R63, R80–R84)."""
+"""Review-gate and analyzer decisions over plain data."""
 
 from __future__ import annotations
 

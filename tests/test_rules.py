@@ -1,4 +1,4 @@
-"""Validation and lint rules (R11, R12) as a user meets them: status, scorecard line, fix."""
+"""Validation and lint rules as a user meets them: status, scorecard line, fix."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The bundled Experiment schema and the ``validate[schema]`` verdict (R10)."""
+"""The bundled Experiment schema and the ``validate[schema]`` verdict."""
 
 from __future__ import annotations
 

@@ -174,7 +174,7 @@ def test_real_priors_of_db_dsc_are_the_db_fvm_metric_names(upstream: Path) -> No
 
 
 def test_scoring_the_whole_real_corpus_takes_under_a_second(upstream: Path) -> None:
-    """P5: load the site data, then score every result against its experiment."""
+    """Within a second: load the site data, then score every result against its experiment."""
     experiments = [
         e
         for p in sorted((upstream / "experiments").glob("*/experiment.yaml"))

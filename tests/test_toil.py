@@ -1,4 +1,4 @@
-"""Toil records through a fake bd on PATH and through the JSON-lines fallback (R100–R104, S6)."""
+"""Toil records through a fake bd on PATH and through the JSON-lines fallback, no shell."""
 
 from __future__ import annotations
 

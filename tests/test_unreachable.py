@@ -1,4 +1,4 @@
-"""No cluster reachable (R22): both pre-flight items fail naming the context and the error."""
+"""No cluster reachable: both pre-flight items fail naming the context and the error."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The watch's pure core: event application, de-duplication and re-list (S1), no cluster."""
+"""The watch's pure core: event application, de-duplication and re-list, no cluster."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""A local hub cluster for running experiments without GKE (SPEC §12).
+"""A local hub cluster for running experiments without GKE.
 
 ``start_sandbox()`` starts etcd + kube-apiserver (CRDs, namespaces, the
 operator Deployment), SeaweedFS as S3 and a simulated experiment operator,

@@ -1,4 +1,4 @@
-"""``Cluster`` against the real sandbox API server: domain errors, pre-flight reads, R141/S7."""
+"""``Cluster`` against the real sandbox API server: domain errors, pre-flight reads, no secrets."""
 
 from __future__ import annotations
 

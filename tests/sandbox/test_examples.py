@@ -140,7 +140,7 @@ def test_the_junit_file_of_the_examples_is_a_complete_scorecard(
     assert lint.outcomes["lifecycle"] == "skipped"
     assert lint.messages["lifecycle"] == "[N/A] blocked by lint-demo::validate[gke-name-length]"
 
-    # The GitHub step summary (R93) tells the same story in Markdown.
+    # The GitHub step summary tells the same story in Markdown.
     markdown = step_summary.read_text()
     echo_review = echo.properties["review"]
     web_review = web.properties["review"]

@@ -1,4 +1,4 @@
-"""The live lifecycle as a user runs it: pytest over experiment files against the sandbox (R20–R37).
+"""The live lifecycle as a user runs it: pytest over experiment files against the sandbox.
 
 Each test writes experiments into a pytester directory, chooses the simulated
 operator's scenario for their generateName, runs the plugin in a subprocess
@@ -32,7 +32,7 @@ pytestmark = pytest.mark.usefixtures("s3_credentials")
 
 Obj = dict[str, Any]
 PHASES = ("Pending", "Provisioning", "Ready", "Running")
-# Where the seed files a failure in each phase (R100).
+# Where the seed files a failure in each phase.
 FAILURE_LABEL = {
     "Pending": "operator",
     "Provisioning": "crossplane",
@@ -132,7 +132,7 @@ def test_happy_path_applies_follows_and_deletes(
     assert review["verdict"] == "pass"
     assert review["summary"].startswith("[PASS] Review: approved; PR #")
     wait_gone(k8s, instance)
-    # One watch for the session, not a poll per experiment (P2).
+    # One watch for the session, not a poll per experiment.
     assert session.report["session"]["watch"]["watches"] == 1
 
 

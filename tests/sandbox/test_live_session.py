@@ -1,4 +1,4 @@
-"""A live session as a whole: interrupts, -x, the concurrency cap, xdist and secrets (R36, S5–S7).
+"""A live session as a whole: interrupts, -x, the concurrency cap, xdist and secrets.
 
 Every test ends by comparing what the cluster holds against what the run
 reported: an instance on the cluster that no cleanup record names is a leak.
@@ -302,7 +302,7 @@ def test_xdist_workers_apply_each_experiment_once_and_merge_session_facts(
         delete_all(k8s, prefix)
 
 
-# -- secrets (S7) -----------------------------------------------------------------------------
+# -- secrets ----------------------------------------------------------------------------------
 
 
 def credentials(sandbox: Sandbox) -> dict[str, str]:

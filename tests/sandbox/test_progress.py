@@ -1,4 +1,4 @@
-"""Progress while waiting (R94): redrawn in place on a terminal, one line per transition in logs."""
+"""Progress while waiting: redrawn in place on a terminal, one line per transition in logs."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Published runs end to end against the sandbox (R50–R53 live, R61–R63, R70–R73, R80–R84, S8).
+"""Published runs end to end against the sandbox: results, analyzer, gate,
+auto-fix, review, and deletion while a review is pending.
 
 Each test runs pytest over experiment files in a subprocess, as a user would,
 with the fake ``gh`` and ``bd`` on PATH, and asserts the exact outcome of every
@@ -283,7 +284,7 @@ def test_autofix_apply_edits_the_file_closes_the_pr_and_reruns_until_the_gate_pa
     # The real operator's summary has pod queries only in cadvisor mode.
     pods = NA if flavour == "real" else P
     assert verdicts(session, "bare") == [P, P, P, pods, P, P, P]
-    # The file changed only by the inserted lines (R73).
+    # The file changed only by the inserted lines.
     after = (folder / "experiment.yaml").read_text()
     added = [line for line in after.splitlines() if line not in before.splitlines()]
     assert added == [

@@ -1,4 +1,4 @@
-"""The results store against real SeaweedFS (R50, S3) and the experiment_run fixture (R143)."""
+"""The results store against real SeaweedFS and the experiment_run fixture."""
 
 from __future__ import annotations
 
@@ -107,7 +107,7 @@ def test_experiment_run_fixture_gives_instance_status_and_summary(
         "-p", "no:cacheprovider",
     )  # fmt: skip
     result.assert_outcomes(passed=1)
-    # Nothing reviewed it, so its review gate may be Pending when it is deleted (S8).
+    # Nothing reviewed it, so its review gate may be Pending when it is deleted.
     result.stdout.fnmatch_lines(
         [f"Applied experiment: {prefix}* (from experiments/fsync/)", f"  deleted {prefix}*"]
     )

@@ -1,4 +1,4 @@
-"""SeaweedFS stopped mid-run (R50, S3, issue #5): the run goes on, nothing crashes or hangs.
+"""SeaweedFS stopped mid-run (issue #5): the run goes on, nothing crashes or hangs.
 
 These tests own their sandbox: they freeze, then kill, its S3 server, which
 the session's sandbox must keep for every other test. One xdist group keeps

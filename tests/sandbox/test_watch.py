@@ -1,4 +1,4 @@
-"""One shared watch follows every experiment on the real sandbox (R31, P1, P2, S1)."""
+"""One shared watch follows every experiment on the real sandbox."""
 
 from __future__ import annotations
 
@@ -77,7 +77,8 @@ def test_ten_experiments_share_one_watch(
     for instance in instances:
         watcher.wait_for(instance, terminal, timeout=TIMEOUT, what="a terminal phase")
     after = watcher.stats
-    # P2: no list and at most one re-watch (a server-side timeout) for ten whole lifecycles.
+    # One watch per namespace: no list and at most one re-watch (a server-side timeout) for
+    # ten whole lifecycles.
     assert after.lists == before.lists
     assert after.watches - before.watches <= 1
     for instance in instances:
