@@ -48,6 +48,14 @@ def hub() -> Iterator[Sandbox]:
         yield running
 
 
+@pytest.fixture(autouse=True)
+def hub_credentials(hub: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    """This hub's S3 keys in boto3's chain: a live run checks them at start-up."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", hub.access_key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", hub.secret_key)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+
+
 @pytest.fixture
 def api(hub: Sandbox) -> Iterator[client.ApiClient]:
     connected = hub.api_client()
@@ -170,10 +178,11 @@ def test_api_server_restart_mid_run_phases_it_hid_are_reported_not_observed(
         for line in session.stdout.splitlines()
         if line.startswith(f"{instance}: ") and "analyzer" not in line
     ]
-    assert len(reported) == 4, reported
-    for line, expected in zip(reported, ["Provisioning", "Ready", "Running"], strict=False):
+    assert len(reported) == 5, reported
+    assert reported[0] == f"{instance}: Pending"  # seen, with no phase yet, before the outage
+    for line, expected in zip(reported[1:], ["Provisioning", "Ready", "Running"], strict=False):
         assert re.fullmatch(rf"{instance}: {expected} \(not observed: {down}\)", line), line
-    assert reported[3] == f"{instance}: Complete"
+    assert reported[4] == f"{instance}: Complete"
     outages = [line for line in session.stdout.splitlines() if "watch of Experiments" in line]
     assert len(outages) == 2, outages
     assert re.fullmatch(
@@ -185,7 +194,7 @@ def test_api_server_restart_mid_run_phases_it_hid_are_reported_not_observed(
         outages[1],
     ), outages
     # The run record keeps "phase → first seen" for what was seen, and says what was not.
-    assert list(record["timeline"]) == ["Complete"]
+    assert list(record["timeline"]) == ["Pending", "Complete"]
     assert list(record["notObserved"]) == ["Provisioning", "Ready", "Running"]
     assert {tuple(span) for span in record["notObserved"].values()} == {("from", "to")}
     assert session.report["session"]["watch"]["relists"] == 1

@@ -299,7 +299,13 @@ def _watch(cluster: Cluster) -> object:
 
 
 OPERATOR_NS = "experiment-operator-system"
+
+
 # Every permission the shipped role grants, and a request of the harness that needs it.
+def _events_in(namespace: str) -> Callable[[Cluster], object]:
+    return lambda c: c.events("rbac-x", namespaces=[namespace])
+
+
 USES: dict[tuple[str | None, str, str, str], Callable[[Cluster], object]] = {
     (None, "apiextensions.k8s.io", "customresourcedefinitions", "get"): (
         lambda c: c.experiment_crd()
@@ -344,9 +350,7 @@ USES: dict[tuple[str | None, str, str, str], Callable[[Cluster], object]] = {
     (OPERATOR_NS, "", "pods/log", "get"): lambda c: c._pod_log("rbac-x", tail_lines=1),
     (OPERATOR_NS, "batch", "jobs", "get"): lambda c: c.analyzer_job("rbac-x"),
     **{
-        (namespace, "", "events", "list"): (
-            lambda c, namespace=namespace: c.events("rbac-x", namespaces=[namespace])
-        )
+        (namespace, "", "events", "list"): _events_in(namespace)
         for namespace in ("experiments", "argo-workflows", "argocd", OPERATOR_NS)
     },
 }
