@@ -141,6 +141,20 @@ def timeline_of(run: Mapping[str, Any]) -> dict[str, str]:
     return {str(p): str(seen) for p, seen in sorted(timeline.items(), key=lambda x: str(x[1]))}
 
 
+def outages_of(run: Mapping[str, Any]) -> list[dict[str, str]]:
+    """The spans the watch was down, from the phases the run record lists as not
+    observed (each names the outage it fell in), once each, in time order."""
+    missed = run.get("notObserved")
+    if not isinstance(missed, Mapping):
+        return []
+    spans = {
+        (str(span["from"]), str(span["to"]))
+        for span in missed.values()
+        if isinstance(span, Mapping) and span.get("from") and span.get("to")
+    }
+    return [{"start": start, "end": end} for start, end in sorted(spans)]
+
+
 def _parse(value: Any) -> Any:
     if isinstance(value, str) and value[:1] in "[{":
         try:
@@ -315,6 +329,7 @@ class Scoreboard:
                             "instance": i.instance,
                             **{k: v for k, v in i.run.items() if k not in ("instance", "timeline")},
                             "timeline": timeline_of(i.run),
+                            **({"outages": o} if (o := outages_of(i.run)) else {}),
                             "lifecycle": i.lifecycle.as_json() if i.lifecycle else None,
                             "checks": [f.as_json() for f in i.quality],
                             "gate": i.gate.value if i.gate else None,

@@ -93,3 +93,16 @@ def test_every_junit_property_name_is_camel_case(junit: ET.Element) -> None:
     names = {p.get("name", "") for p in junit.iter("property")}
     assert {"workloadPods", "infrastructurePods", "customMetrics"} & names  # converted figures
     assert [n for n in names if not CAMEL.match(n)] == []
+
+
+def test_outages_come_from_the_phases_the_watch_did_not_observe() -> None:
+    from pytest_experiment.report import outages_of
+
+    down = {"from": "2026-11-25T18:02:11+00:00", "to": "2026-11-25T18:02:19+00:00"}
+    later = {"from": "2026-11-25T18:10:00+00:00", "to": "2026-11-25T18:10:05+00:00"}
+    run = {"notObserved": {"Ready": later, "Provisioning": down, "Running": later}}
+    assert outages_of(run) == [
+        {"start": down["from"], "end": down["to"]},
+        {"start": later["from"], "end": later["to"]},
+    ]
+    assert outages_of({"timeline": {"Pending": "x"}}) == []

@@ -197,6 +197,9 @@ def test_api_server_restart_mid_run_phases_it_hid_are_reported_not_observed(
     assert list(record["timeline"]) == ["Pending", "Complete"]
     assert list(record["notObserved"]) == ["Provisioning", "Ready", "Running"]
     assert {tuple(span) for span in record["notObserved"].values()} == {("from", "to")}
+    # One outage hid all three: the report (and the HTML timeline) draws it once.
+    [span] = {(s["from"], s["to"]) for s in record["notObserved"].values()}
+    assert record["outages"] == [{"start": span[0], "end": span[1]}]
     assert session.report["session"]["watch"]["relists"] == 1
     assert session.report["session"]["watch"]["outages"] == 1
     # Completed and passed: deleted at the end, as without the fault.
