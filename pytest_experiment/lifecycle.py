@@ -14,6 +14,7 @@ import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from pytest_experiment.toil import ToilRecord
@@ -612,3 +613,11 @@ def turn_toil(name: str, instance: str, turn: Turn) -> ToilRecord:
         experiment=name,
         categories=("quality" if turn.type == "QualityGate" else "analyzer",),
     )
+
+
+def shown_path(path: Path) -> str:
+    """``path`` relative to the working directory when it is below it, as a user types it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)

@@ -21,7 +21,7 @@ import re
 import secrets
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,6 +39,7 @@ from pytest_experiment.lifecycle import (
     inspect_command,
     is_terminal,
     phase_of,
+    shown_path,
     status,
 )
 from pytest_experiment.options import Options
@@ -203,6 +204,10 @@ class Output:
 
     def clear(self) -> None:
         """Remove the status line before anything else is written."""
+
+    def held(self) -> Sequence[str]:
+        """Lines kept back to be shown at the end of the session (none by default)."""
+        return ()
 
 
 def _kept_reason(launch: Launch, current: Obj | None) -> str:
@@ -697,6 +702,13 @@ class LiveRun:
         watcher = self._watchers.get(launch.namespace)
         observed = watcher.observed(launch.instance) if watcher is not None else None
         return None if observed is None or observed.deleted else observed.obj
+
+    def sweep(self, *, namespaces: Iterable[str], accounted: Iterable[str]) -> list[Cleanup]:
+        """As the xdist controller: apply the cleanup policy to whatever carries this run's
+        label in ``namespaces`` that no worker reported on (``accounted``)."""
+        self.namespaces = set(namespaces)
+        self.accounted = set(accounted)
+        return self.finish() if self.connect() is not None else []
 
     def request_delete(self, launch: Launch) -> None:
         """Ask the API to delete the instance; ``wait_gone`` says when it has gone."""
@@ -1368,14 +1380,6 @@ def _left(phase: str) -> Callable[[Obj], bool]:
     )
 
 
-def shown_path(path: Path) -> str:
-    """``path`` relative to the working directory when it is below it, as a user types it."""
-    try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
-
-
 def _body(data: Mapping[str, Any], *, namespace: str, run_id: str, experiment: str) -> Obj:
     """The Experiment to create: the file as written, labelled with this run (for cleanup)."""
     body = dict(data)
@@ -1414,4 +1418,4 @@ def _template_doc(path: Path, name: str) -> Obj:
     raise ValueError(f"it holds no WorkflowTemplate named {name}")
 
 
-__all__ = ["RUN_LABEL", "Cleanup", "Deadline", "Launch", "LiveRun", "Output", "shown_path"]
+__all__ = ["RUN_LABEL", "Cleanup", "Deadline", "Launch", "LiveRun", "Output"]

@@ -330,11 +330,11 @@ def _sweep_for_workers(config: pytest.Config, state: ExperimentSession) -> None:
         return
     live = state.live
     assert live is not None
-    live.namespaces = {state.options.namespace, *board.namespaces}
-    live.accounted = {str(c.get("instance")) for c in board.cleanup}
     try:
-        if live.connect() is not None:
-            live.finish()
+        live.sweep(
+            namespaces={state.options.namespace, *board.namespaces},
+            accounted=(str(c.get("instance")) for c in board.cleanup),
+        )
     finally:
         _publish_facts(config, live)
 
@@ -544,7 +544,7 @@ def pytest_terminal_summary(
             yellow=True,
         )
     live = state.live_started if state is not None else None
-    held = getattr(live.out, "held", None) if live is not None else None
+    held = live.out.held() if live is not None else ()
     if held:
         terminalreporter.write_sep("-", "experiment progress")
         for line in held:

@@ -27,8 +27,7 @@ class TerminalOutput(Output):
         # Under -q pytest prints one run of progress dots per file: a phase line in
         # between would break it, so the lines wait for the end of the session.
         self._quiet = config.get_verbosity() < 0
-        self.held: list[str] = []
-        """Lines kept back under -q, shown in the terminal summary."""
+        self._held: list[str] = []
 
     @property
     def _reporter(self) -> pytest.TerminalReporter | None:
@@ -46,7 +45,7 @@ class TerminalOutput(Output):
 
     def line(self, text: str) -> None:
         if self._quiet:
-            self.held.append(text)
+            self._held.append(text)
             return
         reporter = self._reporter
         if reporter is None:
@@ -55,6 +54,10 @@ class TerminalOutput(Output):
         with self._uncaptured():
             reporter.ensure_newline()
             reporter.write_line(text)
+
+    def held(self) -> list[str]:
+        """Lines kept back under -q, shown in the terminal summary."""
+        return self._held
 
     def status(self, text: str) -> None:
         reporter = self._reporter

@@ -28,8 +28,7 @@ from pytest_experiment import review as rv
 from pytest_experiment.diagnostics import one_line
 from pytest_experiment.errors import ClusterError, ResultsError, SpecError
 from pytest_experiment.github import GitHub, GitHubError, PullRequest
-from pytest_experiment.lifecycle import Turn, format_duration, phase_of, status
-from pytest_experiment.live import shown_path
+from pytest_experiment.lifecycle import Turn, format_duration, phase_of, shown_path, status
 from pytest_experiment.spec import Experiment, read_source
 from pytest_experiment.state import ResultFile
 from pytest_experiment.verdict import CheckResult, Status
