@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from pytest_experiment import lifecycle
-from pytest_experiment.cluster import HTTP_FORBIDDEN, Cluster, Labelled, connect
+from pytest_experiment.cluster import HTTP_FORBIDDEN, Cluster, Labelled, NotFound, connect
 from pytest_experiment.diagnostics import gather, one_line
 from pytest_experiment.errors import ClusterError, PermissionDenied, ResultsError
 from pytest_experiment.lifecycle import (
@@ -723,14 +723,21 @@ class LiveRun:
         wait = self.options.budget_delete or 0.0
         try:
             self.watcher(namespace).wait_deleted(instance, timeout=wait)
-        except WatchTimeout as exc:
-            obj = exc.observed.obj if not exc.observed.deleted else None
-            finalizers = ", ".join(((obj or {}).get("metadata") or {}).get("finalizers") or ())
-            holder = f"finalizer {finalizers}" if finalizers else "the API server"
-            return f"still held by {holder} after {format_duration(wait)}"
+            return None
+        except (WatchTimeout, ClusterError):
+            # The watch may have been cut (an interrupt tearing the session down) or
+            # lag: one direct read decides, so neither "deleted" nor "held" is a guess.
+            pass
+        assert self.cluster is not None
+        try:
+            obj = self.cluster.get_experiment(instance, namespace=namespace)
+        except NotFound:
+            return None
         except ClusterError as exc:
             return f"could not confirm it is gone: {one_line(exc, limit=160)}"
-        return None
+        finalizers = ", ".join((obj.get("metadata") or {}).get("finalizers") or ())
+        holder = f"finalizer {finalizers}" if finalizers else "the API server"
+        return f"still held by {holder} after {format_duration(wait)}"
 
     def _settle(self, entry: Cleanup | _Deleting) -> Cleanup:
         """Carry out a decided deletion and say what became of the instance."""
