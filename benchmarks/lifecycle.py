@@ -50,7 +50,7 @@ from typing import Any
 import yaml
 from kubernetes import client
 
-from pytest_experiment.lifecycle import run_total
+from pytest_experiment.core.lifecycle import run_total
 from pytest_experiment.sandbox import Sandbox, SandboxConfig, start_sandbox
 from pytest_experiment.sandbox.install import experiment_crd
 from pytest_experiment.sandbox.kube import EXPERIMENTS, custom_lister, list_raw, wait_until

@@ -22,10 +22,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from pytest_experiment.checks import CheckInput, run_checks
-from pytest_experiment.intent import build_intent
-from pytest_experiment.sitedata import load_site_data
-from pytest_experiment.spec import load_experiment
+from pytest_experiment.core.checks import CheckInput, run_checks
+from pytest_experiment.core.intent import build_intent
+from pytest_experiment.core.sitedata import load_site_data
+from pytest_experiment.core.spec import load_experiment
 
 ROOT = Path(__file__).resolve().parent.parent
 

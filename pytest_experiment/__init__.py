@@ -6,7 +6,7 @@ assertions, and rewriting would warn in every nested pytester run.
 
 from __future__ import annotations
 
-from pytest_experiment.errors import (
+from pytest_experiment.base.errors import (
     ClusterError,
     ExperimentError,
     OptionError,
@@ -14,7 +14,7 @@ from pytest_experiment.errors import (
     SandboxError,
     SpecError,
 )
-from pytest_experiment.verdict import CheckResult, Status, gate
+from pytest_experiment.core.verdict import CheckResult, Status, gate
 
 __version__ = "0.1.0"
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_experiment.autofix import (
+from pytest_experiment.core.autofix import (
     FixError,
     GateDecision,
     Plan,
@@ -19,9 +19,9 @@ from pytest_experiment.autofix import (
     plan,
     unified_diff,
 )
-from pytest_experiment.checks import RootCause
-from pytest_experiment.spec import Experiment, read_source
-from pytest_experiment.verdict import CheckResult, Status
+from pytest_experiment.core.checks import RootCause
+from pytest_experiment.core.spec import Experiment, read_source
+from pytest_experiment.core.verdict import CheckResult, Status
 
 PASS, WARN, FAIL = (CheckResult(s, "x") for s in (Status.PASS, Status.WARN, Status.FAIL))
 

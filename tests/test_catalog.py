@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from pytest_experiment.catalog import load_catalogue
+from pytest_experiment.core.catalog import load_catalogue
 
 FIXTURE = Path(__file__).parent / "data" / "rules" / "components"
 

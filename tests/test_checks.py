@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pytest_experiment.checks import (
+from pytest_experiment.core.checks import (
     CHECKS,
     Check,
     CheckInput,
@@ -35,10 +35,10 @@ from pytest_experiment.checks import (
     run_checks,
     workload_pods,
 )
-from pytest_experiment.intent import Intent, build_intent
-from pytest_experiment.sitedata import SiteData, load_site_data
-from pytest_experiment.spec import Experiment, load_experiment, read_source
-from pytest_experiment.verdict import CheckResult, Status
+from pytest_experiment.core.intent import Intent, build_intent
+from pytest_experiment.core.sitedata import SiteData, load_site_data
+from pytest_experiment.core.spec import Experiment, load_experiment, read_source
+from pytest_experiment.core.verdict import CheckResult, Status
 
 DATA = Path(__file__).parent / "data" / "checks"
 CheckFunc = Callable[[CheckInput], CheckResult]

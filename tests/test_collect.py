@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_experiment.checks import CHECKS
-from pytest_experiment.rules import RULES
+from pytest_experiment.core.checks import CHECKS
+from pytest_experiment.core.rules import RULES
 
 RULE_NAMES = [r.name for r in RULES]
 CHECK_NAMES = [c.name for c in CHECKS]
@@ -140,8 +140,8 @@ def test_hook_adds_a_check(pytester: pytest.Pytester, examples: Path) -> None:
     shutil.copytree(examples, pytester.path / "experiments")
     pytester.makeconftest(
         """
-        from pytest_experiment.checks import Check
-        from pytest_experiment.verdict import CheckResult, Status
+        from pytest_experiment.core.checks import Check
+        from pytest_experiment.core.verdict import CheckResult, Status
 
         def cost_budget(inp):
             cost = inp.summary.get("costEstimate", {}).get("totalUSD", 0)

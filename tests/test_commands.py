@@ -6,9 +6,9 @@ import shlex
 
 import pytest
 
-from pytest_experiment.lifecycle import apply_template_command, delete_command, entering_lines
-from pytest_experiment.review import REVIEW_ANNOTATION, annotate_commands
-from pytest_experiment.toil import summary_lines
+from pytest_experiment.core.lifecycle import apply_template_command, delete_command, entering_lines
+from pytest_experiment.core.review import REVIEW_ANNOTATION, annotate_commands
+from pytest_experiment.core.toil import summary_lines
 
 HOSTILE = ["inst;touch /tmp/pwned", "$(id)", "a b", "`x`", "it's", "-n", "x\ny"]
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import pytest_experiment
-from pytest_experiment.compat import grouped_for_scheduling, set_nodeid
+from pytest_experiment.plugin.compat import grouped_for_scheduling, set_nodeid
 
 PACKAGE = Path(pytest_experiment.__file__).parent
 
@@ -30,7 +30,7 @@ def test_only_compat_imports_pytest_internals() -> None:
         for path in PACKAGE.rglob("*.py")
         if private_pytest_imports(path)
     }
-    assert importers == {"compat.py"}
+    assert importers == {"plugin/compat.py"}
 
 
 def test_ids_are_grouped_only_inside_the_block(pytester: pytest.Pytester, examples: Path) -> None:

@@ -21,10 +21,10 @@ from pathlib import Path
 
 import pytest
 
-from pytest_experiment.checks import CheckInput, run_checks
-from pytest_experiment.intent import build_intent
-from pytest_experiment.sitedata import SiteData, load_site_data
-from pytest_experiment.spec import Experiment, load_experiment
+from pytest_experiment.core.checks import CheckInput, run_checks
+from pytest_experiment.core.intent import build_intent
+from pytest_experiment.core.sitedata import SiteData, load_site_data
+from pytest_experiment.core.spec import Experiment, load_experiment
 
 CHECK_NAMES = (
     "custom-metrics",

@@ -33,14 +33,14 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from conftest import ROOT, upstream_dir
-from pytest_experiment.catalog import load_catalogue
-from pytest_experiment.checks import CheckInput, run_checks
-from pytest_experiment.errors import SpecError
-from pytest_experiment.intent import build_intent
-from pytest_experiment.limits import LimitError, parse_json
-from pytest_experiment.markers import BUILTIN, marker_name
-from pytest_experiment.rules import RuleContext, run_rules
-from pytest_experiment.spec import Experiment, is_experiment, read_source
+from pytest_experiment.base.errors import SpecError
+from pytest_experiment.core.catalog import load_catalogue
+from pytest_experiment.core.checks import CheckInput, run_checks
+from pytest_experiment.core.intent import build_intent
+from pytest_experiment.core.limits import LimitError, parse_json
+from pytest_experiment.core.rules import RuleContext, run_rules
+from pytest_experiment.core.spec import Experiment, is_experiment, read_source
+from pytest_experiment.plugin.markers import BUILTIN, marker_name
 
 # A limit that stops holding makes an example run for minutes (an alias bomb
 # expanded): fail then, instead of holding CI until its own timeout.

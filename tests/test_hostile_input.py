@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 # Imported before any in-process run (see tests/test_markers.py).
-import pytest_experiment.spec  # noqa: F401
+import pytest_experiment.core.spec  # noqa: F401
 
 RESULTS = "experiments/site/data"
 

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from pytest_experiment import html_report, html_series, html_view
-from pytest_experiment.report import Scoreboard
-from pytest_experiment.step_summary import render as step_summary
+from pytest_experiment.reporting import html_report, html_series, html_view
+from pytest_experiment.reporting.report import Scoreboard
+from pytest_experiment.reporting.step_summary import render as step_summary
 
 BUDGETS = {"Pending": 60.0, "Provisioning": 20.0, "Ready": 600.0, "Running": None}
 
@@ -281,8 +281,9 @@ def test_a_run_without_the_option_imports_no_template_library(project: pytest.Py
         import sys
 
         def pytest_unconfigure(config):
-            print("IMPORTED", sorted(m for m in ("jinja2", "pytest_experiment.html_report",
-                  "pytest_experiment.html_extras") if m in sys.modules))
+            names = ("jinja2", "pytest_experiment.reporting.html_report",
+                     "pytest_experiment.reporting.html_extras")
+            print("IMPORTED", sorted(m for m in names if m in sys.modules))
         """
     )
     # pytest-html imports Jinja2 itself: without it loaded, this plugin must not.

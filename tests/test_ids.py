@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_experiment.collect import id_part
-from pytest_experiment.compat import without_group
+from pytest_experiment.plugin.collect import id_part
+from pytest_experiment.plugin.compat import without_group
 
 RESULTS = "--experiment-results=experiments/site/data"
 OFFLINE_ID = re.compile(r"^experiments/[a-z-]+/experiment\.yaml::quality\[[a-z-]+@[a-z0-9-]+\]$")

@@ -6,15 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from pytest_experiment.intent import (
+from pytest_experiment.core.intent import (
     Machine,
     SeriesCatalogue,
     build_intent,
     place,
     sentences,
 )
-from pytest_experiment.sitedata import load_site_data
-from pytest_experiment.spec import Experiment, load_experiment, read_source
+from pytest_experiment.core.sitedata import load_site_data
+from pytest_experiment.core.spec import Experiment, load_experiment, read_source
 
 DATA = Path(__file__).parent / "data" / "checks"
 CATALOGUE = {

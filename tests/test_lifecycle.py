@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from pytest_experiment import lifecycle
-from pytest_experiment.errors import ResultsError
-from pytest_experiment.results import summary_location
+from pytest_experiment.base.errors import ResultsError
+from pytest_experiment.core import lifecycle
+from pytest_experiment.edges.results import summary_location
 
 
 def obj(**status: Any) -> dict[str, Any]:

@@ -23,7 +23,8 @@ CHILD = textwrap.dedent(
     """
     import json, math, resource, sys, time
     import pytest
-    import pytest_experiment.collect, pytest_experiment.rules  # warm: imports are not the bomb's
+    # warm: imports are not the bomb's
+    import pytest_experiment.plugin.collect, pytest_experiment.core.rules
 
     def vm_bytes():
         for line in open("/proc/self/status"):
@@ -37,8 +38,8 @@ CHILD = textwrap.dedent(
     resource.setrlimit(resource.RLIMIT_AS, (base_vm + 100 * 2**20,) * 2)
     resource.setrlimit(resource.RLIMIT_CPU, (math.ceil(cpu) + 2, math.ceil(cpu) + 3))
     from pathlib import Path
-    from pytest_experiment.errors import SpecError
-    from pytest_experiment.spec import read_source
+    from pytest_experiment.base.errors import SpecError
+    from pytest_experiment.core.spec import read_source
 
     started = time.perf_counter()
     try:

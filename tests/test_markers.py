@@ -11,8 +11,8 @@ import pytest
 # Imported here, not first inside an in-process pytester run: pytester drops the
 # modules a run imported, and a re-imported yaml no longer matches the node
 # classes its (never re-imported) libyaml extension builds.
-import pytest_experiment.spec  # noqa: F401
-from pytest_experiment.markers import BUILTIN, PREFIX, marker_name
+import pytest_experiment.core.spec  # noqa: F401
+from pytest_experiment.plugin.markers import BUILTIN, PREFIX, marker_name
 
 HOSTILE = [
     "skip",

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_experiment.errors import OptionError
-from pytest_experiment.options import OPTION_SPECS, Options, resolve
+from pytest_experiment.base.errors import OptionError
+from pytest_experiment.core.options import OPTION_SPECS, Options, resolve
 
 
 def test_every_option_has_flag_ini_and_env_twins() -> None:
@@ -144,7 +144,7 @@ def test_bad_live_options_name_the_option(tmp_path: Path, cli: dict[str, str], n
 
 def test_attach_pairs_from_repeated_flags(pytester: pytest.Pytester) -> None:
     pytester.makeconftest(
-        "from pytest_experiment.state import SESSION\n"
+        "from pytest_experiment.plugin.state import SESSION\n"
         "def pytest_report_header(config):\n"
         "    return repr(config.stash[SESSION].options.attach)\n"
     )

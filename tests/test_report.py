@@ -96,7 +96,7 @@ def test_every_junit_property_name_is_camel_case(junit: ET.Element) -> None:
 
 
 def test_outages_come_from_the_phases_the_watch_did_not_observe() -> None:
-    from pytest_experiment.report import outages_of
+    from pytest_experiment.reporting.report import outages_of
 
     down = {"from": "2026-11-25T18:02:11+00:00", "to": "2026-11-25T18:02:19+00:00"}
     later = {"from": "2026-11-25T18:10:00+00:00", "to": "2026-11-25T18:10:05+00:00"}

@@ -10,7 +10,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from pytest_experiment import report as report_module
+from pytest_experiment.reporting import report as report_module
 
 
 def test_the_json_report_follows_its_shipped_schema(

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_experiment import review as rv
-from pytest_experiment.toil import ToilRecord
-from pytest_experiment.verdict import Status
+from pytest_experiment.core import review as rv
+from pytest_experiment.core.toil import ToilRecord
+from pytest_experiment.core.verdict import Status
 
 
 @pytest.mark.parametrize(

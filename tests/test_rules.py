@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pytest_experiment import rules
-from pytest_experiment.catalog import Catalogue, load_catalogue
-from pytest_experiment.rules import RULES, Rule, RuleContext, run_rules
-from pytest_experiment.schema import bundled_schema, schema_from_crd
-from pytest_experiment.spec import Experiment, load_experiment, read_source
-from pytest_experiment.verdict import CheckResult, Status
+from pytest_experiment.core import rules
+from pytest_experiment.core.catalog import Catalogue, load_catalogue
+from pytest_experiment.core.rules import RULES, Rule, RuleContext, run_rules
+from pytest_experiment.core.schema import bundled_schema, schema_from_crd
+from pytest_experiment.core.spec import Experiment, load_experiment, read_source
+from pytest_experiment.core.verdict import CheckResult, Status
 
 DATA = Path(__file__).parent / "data" / "rules"
 FIXTURE_COMPONENTS = DATA / "components"

@@ -11,7 +11,7 @@ import jsonschema
 import pytest
 import yaml
 
-from pytest_experiment.schema import (
+from pytest_experiment.core.schema import (
     SchemaUnavailable,
     bundled_schema,
     format_path,
@@ -19,8 +19,8 @@ from pytest_experiment.schema import (
     validate_source,
     violations,
 )
-from pytest_experiment.spec import Source, read_source
-from pytest_experiment.verdict import Status
+from pytest_experiment.core.spec import Source, read_source
+from pytest_experiment.core.verdict import Status
 
 CRD_FILE = "crds/experiments.illm.io_experiments.yaml"
 

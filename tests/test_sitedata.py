@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from pytest_experiment.checks import CheckInput, run_checks
-from pytest_experiment.intent import build_intent
-from pytest_experiment.sitedata import load_site_data
-from pytest_experiment.spec import Experiment, load_experiment, read_source
+from pytest_experiment.core.checks import CheckInput, run_checks
+from pytest_experiment.core.intent import build_intent
+from pytest_experiment.core.sitedata import load_site_data
+from pytest_experiment.core.spec import Experiment, load_experiment, read_source
 
 DATA = Path(__file__).parent / "data" / "checks"
 SITE = DATA / "site"

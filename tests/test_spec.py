@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_experiment.errors import SpecError
-from pytest_experiment.spec import Experiment, is_experiment, load_experiment, read_source
+from pytest_experiment.base.errors import SpecError
+from pytest_experiment.core.spec import Experiment, is_experiment, load_experiment, read_source
 
 MINIMAL = """\
 apiVersion: experiments.illm.io/v1alpha1

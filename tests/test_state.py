@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pytest_experiment.options import Options
-from pytest_experiment.state import ExperimentSession, nearest
+from pytest_experiment.core.options import Options
+from pytest_experiment.plugin.state import ExperimentSession, nearest
 
 
 def test_nearest_directory_is_found_per_experiment_and_shared_by_siblings(tmp_path: Path) -> None:

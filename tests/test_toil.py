@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from fakes import FakeTools, install_fake_tools
 
-from pytest_experiment.toil import ToilLog, ToilRecord, summary_lines
+from pytest_experiment.core.toil import ToilRecord, summary_lines
+from pytest_experiment.edges.tracker import ToilLog
 
 HOSTILE = 'Experiment failed: gw-comp-b5jbs - "quota" exceeded; $(rm -rf /) `id` && echo pwned'
 

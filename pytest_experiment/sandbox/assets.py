@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from pytest_experiment.errors import SandboxError
+from pytest_experiment.base.errors import SandboxError
 
 Log = Callable[[str], None]
 

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from pytest_experiment.errors import SandboxError
+from pytest_experiment.base.errors import SandboxError
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from pytest_experiment.errors import SandboxError
+from pytest_experiment.base.errors import SandboxError
 from pytest_experiment.sandbox.processes import Supervisor, wait_ready, with_fresh_ports
 
 ETCD = "etcd"

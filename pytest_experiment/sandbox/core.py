@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Self
 
 from kubernetes import client
 
-from pytest_experiment.errors import SandboxError
+from pytest_experiment.base.errors import SandboxError
 from pytest_experiment.sandbox import assets as assets_module
 from pytest_experiment.sandbox import control_plane, install
 from pytest_experiment.sandbox.kube import api_client, wait_until

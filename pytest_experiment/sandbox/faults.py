@@ -27,7 +27,7 @@ from typing import Any, Self
 
 import yaml
 
-from pytest_experiment.errors import SandboxError
+from pytest_experiment.base.errors import SandboxError
 
 _CHUNK = 65536
 

@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 from kubernetes import client
 
-from pytest_experiment.errors import SandboxError
+from pytest_experiment.base.errors import SandboxError
 from pytest_experiment.sandbox.kube import Obj, wait_until
 
 Log = Callable[[str], None]

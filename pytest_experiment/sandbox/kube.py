@@ -22,7 +22,7 @@ import urllib3
 from kubernetes import client, config
 from kubernetes.watch.watch import iter_resp_lines
 
-from pytest_experiment.errors import SandboxError
+from pytest_experiment.base.errors import SandboxError
 
 Obj = dict[str, Any]
 ListFn = Callable[..., Any]

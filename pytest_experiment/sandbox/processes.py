@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pytest_experiment.errors import SandboxError
+from pytest_experiment.base.errors import SandboxError
 
 _PR_SET_PDEATHSIG = 1
 T = TypeVar("T")

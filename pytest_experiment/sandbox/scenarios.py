@@ -40,7 +40,7 @@ from typing import Any
 
 from kubernetes import client
 
-from pytest_experiment.errors import SandboxError
+from pytest_experiment.base.errors import SandboxError
 
 OPERATOR_NAMESPACE = "experiment-operator-system"
 OPERATOR_DEPLOYMENT = "experiment-operator-controller-manager"

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from kubernetes import client
 
-from pytest_experiment.errors import SandboxError
+from pytest_experiment.base.errors import SandboxError
 from pytest_experiment.sandbox import Sandbox, SandboxConfig, start_sandbox
 from pytest_experiment.sandbox.core import crd_from_env
 from pytest_experiment.sandbox.kube import (

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pytest_experiment.cluster import Cluster, Labelled, NotFound, RetryPolicy, connect
-from pytest_experiment.errors import ClusterError
+from pytest_experiment.base.errors import ClusterError
+from pytest_experiment.core.schema import schema_from_crd
+from pytest_experiment.edges.cluster import Cluster, Labelled, NotFound, RetryPolicy, connect
 from pytest_experiment.sandbox import Sandbox
-from pytest_experiment.schema import schema_from_crd
 
 from .lifecycle import NAMESPACE, experiment_doc
 

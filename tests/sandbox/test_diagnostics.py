@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 from kubernetes import client
 
-from pytest_experiment.cluster import Cluster, connect
-from pytest_experiment.diagnostics import gather
+from pytest_experiment.edges.cluster import Cluster, connect
+from pytest_experiment.edges.watch import ExperimentWatcher
+from pytest_experiment.run.diagnostics import gather
 from pytest_experiment.sandbox import Sandbox
 from pytest_experiment.sandbox.kube import GKE_CLUSTERS, WORKFLOWS
-from pytest_experiment.watch import ExperimentWatcher
 
 from .lifecycle import NAMESPACE, OPERATOR_FLAVOURS, TIMEOUT, Run, experiment_doc, status_of
 

@@ -21,13 +21,13 @@ from typing import Any
 
 import pytest
 
-from pytest_experiment.cluster import Cluster, connect
-from pytest_experiment.errors import SandboxError
+from pytest_experiment.base.errors import SandboxError
+from pytest_experiment.edges.cluster import Cluster, connect
+from pytest_experiment.edges.watch import Change, ExperimentWatcher
 from pytest_experiment.sandbox import Sandbox, SandboxConfig, start_sandbox
 from pytest_experiment.sandbox.core import crd_from_env
 from pytest_experiment.sandbox.faults import Link, compact_etcd
 from pytest_experiment.sandbox.scenarios import clear_scenario, set_scenario
-from pytest_experiment.watch import Change, ExperimentWatcher
 
 from .lifecycle import (
     NAMESPACE,

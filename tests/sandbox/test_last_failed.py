@@ -7,7 +7,7 @@ import json
 import pytest
 from kubernetes import client
 
-from pytest_experiment.report import REPORT_SCHEMA
+from pytest_experiment.reporting.report import REPORT_SCHEMA
 from pytest_experiment.sandbox import Sandbox
 
 from .lifecycle import experiment_doc

@@ -15,9 +15,9 @@ import yaml
 from fakes import FakeTools
 from kubernetes import client
 
-from pytest_experiment.cluster import Cluster, Labelled, connect
-from pytest_experiment.errors import ClusterError, PermissionDenied
-from pytest_experiment.report import REPORT_SCHEMA
+from pytest_experiment.base.errors import ClusterError, PermissionDenied
+from pytest_experiment.edges.cluster import Cluster, Labelled, connect
+from pytest_experiment.reporting.report import REPORT_SCHEMA
 from pytest_experiment.sandbox import Sandbox
 
 from .lifecycle import TEMPLATE, SetScenario, experiment_doc

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 import pytest
 import yaml
 
-from pytest_experiment.errors import ResultsError
-from pytest_experiment.results import ResultsStore
+from pytest_experiment.base.errors import ResultsError
+from pytest_experiment.edges.results import ResultsStore
 from pytest_experiment.sandbox import Sandbox
 
 from .lifecycle import BUCKET, experiment_doc

@@ -20,7 +20,7 @@ import botocore.config
 import pytest
 from fakes import FakeTools
 
-from pytest_experiment.results import ResultsStore
+from pytest_experiment.edges.results import ResultsStore
 from pytest_experiment.sandbox import Sandbox
 from pytest_experiment.sandbox.scenarios import set_scenario
 

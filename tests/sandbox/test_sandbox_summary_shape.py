@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from pytest_experiment.errors import SandboxError
+from pytest_experiment.base.errors import SandboxError
 from pytest_experiment.sandbox.scenarios import (
     OPERATOR_FLAVOURS,
     Scenario,

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from pytest_experiment.errors import SandboxError
+from pytest_experiment.base.errors import SandboxError
 from pytest_experiment.sandbox import assets
 from pytest_experiment.sandbox.install import load_experiment_schema, structural
 from pytest_experiment.sandbox.scenarios import (

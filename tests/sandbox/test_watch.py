@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from pytest_experiment.cluster import Cluster, connect
+from pytest_experiment.edges.cluster import Cluster, connect
+from pytest_experiment.edges.watch import Change, ExperimentWatcher, InstanceDeleted, WatchTimeout
 from pytest_experiment.sandbox import Sandbox
-from pytest_experiment.watch import Change, ExperimentWatcher, InstanceDeleted, WatchTimeout
 
 from .lifecycle import NAMESPACE, OPERATOR_FLAVOURS, TIMEOUT, SetScenario, experiment_doc
 

@@ -20,7 +20,7 @@ import botocore.exceptions
 import urllib3
 from kubernetes import client
 
-from pytest_experiment.errors import SandboxError
+from pytest_experiment.base.errors import SandboxError
 from pytest_experiment.sandbox import kube
 from pytest_experiment.sandbox.kube import EXPERIMENTS, Obj
 from pytest_experiment.sandbox.operator import legacy, real

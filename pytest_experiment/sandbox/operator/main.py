@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
-from pytest_experiment.errors import SandboxError
+from pytest_experiment.base.errors import SandboxError
 from pytest_experiment.sandbox import kube
 from pytest_experiment.sandbox.operator.config import DEFAULT_TIME_SCALE, OperatorConfig
 from pytest_experiment.sandbox.s3 import BUCKET

@@ -1,0 +1,152 @@
+"""Review-gate and analyzer decisions over plain data.
+
+No I/O: ``publishing`` reads the cluster, S3 and ``gh`` and asks these
+functions what an observed status means, what to say and which toil to log.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pytest_experiment.core.lifecycle import format_duration, status
+from pytest_experiment.core.toil import ToilRecord
+from pytest_experiment.core.verdict import Status
+
+REVIEW_ANNOTATION = "experiments.illm.io/review"
+ANALYZER_DONE = ("Succeeded", "Failed", "Skipped")
+# Seed step 6: what each analyzer phase is reported as, once.
+ANALYZER_LINES = {
+    "Pending": "Analyzer job created, waiting for pod scheduling...",
+    "Running": "Analyzer running...",
+    "Succeeded": "Analysis complete! Results enriched with AI insights.",
+    "Failed": "Analyzer failed.",
+    "Skipped": "Analysis skipped (no analyzerConfig or empty sections).",
+}
+REVIEW_DONE = ("Approved", "Rejected")
+_DECISION = {"approve": "approved", "reject": "rejected"}
+
+
+@dataclass(frozen=True, kw_only=True)
+class PullRequestRef:
+    """What the operator's status says about the results PR."""
+
+    number: int | None
+    url: str
+    branch: str
+
+    @classmethod
+    def of(cls, obj: Mapping[str, Any] | None) -> PullRequestRef:
+        current = status(obj)
+        number = current.get("publishPRNumber")
+        return cls(
+            number=number if isinstance(number, int) and not isinstance(number, bool) else None,
+            url=str(current.get("publishPRURL") or ""),
+            branch=str(current.get("publishBranch") or ""),
+        )
+
+    @property
+    def name(self) -> str:
+        return f"PR #{self.number}" if self.number is not None else "the PR"
+
+
+def analysis_phase(obj: Mapping[str, Any] | None) -> str:
+    return str(status(obj).get("analysisPhase") or "")
+
+
+def review_phase(obj: Mapping[str, Any] | None) -> str:
+    return str(status(obj).get("reviewPhase") or "")
+
+
+def decision(option: str, gate: Status | None) -> str | None:
+    """The annotation value ``--experiment-review`` asks for; None leaves the PR open.
+
+    ``auto`` approves only on a passing gate.
+    """
+    if option == "auto":
+        return "approved" if gate is Status.PASS else None
+    return _DECISION.get(option)
+
+
+def annotate_commands(instance: str, namespace: str) -> list[str]:
+    def command(value: str) -> str:
+        # Pasted into a shell by a person: the instance and namespace are quoted.
+        annotation = f"{REVIEW_ANNOTATION}={value}"
+        return shlex.join(
+            ["kubectl", "annotate", "experiment", instance, "-n", namespace, annotation]
+        )
+
+    return [f"To approve later: {command('approved')}", f"To reject later:  {command('rejected')}"]
+
+
+def quality_line(gate: Status | None, figures: Mapping[str, Mapping[str, Any]]) -> str:
+    """``Quality: PASS (3/3 metrics, AI verdict: confirmed)`` beside the PR (seed step 7)."""
+    if gate is None:
+        return "Quality: N/A"
+    notes = []
+    metrics = figures.get("custom-metrics") or {}
+    if "collected" in metrics and "declared" in metrics:
+        notes.append(f"{metrics['collected']}/{metrics['declared']} metrics")
+    verdict = (figures.get("ai-verdict") or {}).get("verdict")
+    if verdict:
+        notes.append(f"AI verdict: {verdict}")
+    return f"Quality: {gate.name}" + (f" ({', '.join(notes)})" if notes else "")
+
+
+def pr_outcome(review: str, *, merged_by_gh: bool = False, closed_by_gh: bool = False) -> str:
+    """The PR's fate for the summary block's ``PR:`` line."""
+    if review == "Approved" or merged_by_gh:
+        return "Merged"
+    if review == "Rejected" or closed_by_gh:
+        return "Rejected"
+    return "Open"
+
+
+# -- toil -----------------------------------------------------------------------------------
+
+
+def analyzer_failed_toil(name: str, instance: str) -> ToilRecord:
+    return ToilRecord(
+        title=f"Analyzer failed for {instance}",
+        priority=3,
+        experiment=name,
+        categories=("analyzer",),
+    )
+
+
+def analyzer_timeout_toil(name: str, instance: str, budget: float | None) -> ToilRecord:
+    return ToilRecord(
+        title=f"Analyzer timeout ({format_duration(budget)}) for {instance}",
+        priority=3,
+        experiment=name,
+        categories=("analyzer", "timing"),
+    )
+
+
+def quality_gate_toil(name: str, instance: str, reason: str) -> ToilRecord:
+    return ToilRecord(
+        title=f"Quality gate failed: {instance} - {reason}",
+        priority=2,
+        experiment=name,
+        categories=("quality",),
+    )
+
+
+def no_pr_toil(name: str, instance: str) -> ToilRecord:
+    return ToilRecord(
+        title=f"No PR created for published experiment {instance}",
+        priority=3,
+        experiment=name,
+        categories=("operator",),
+    )
+
+
+def review_toil(name: str, instance: str, problem: str) -> ToilRecord:
+    return ToilRecord(
+        title=f"Review gate did not resolve for {instance}: {problem}",
+        priority=2,
+        experiment=name,
+        categories=("operator",),
+    )

@@ -1,0 +1,426 @@
+"""Reporting: scorecards, the final summary, the JSON report and the GitHub step summary.
+
+Everything here is rebuilt from test reports (their ``user_properties``),
+never from worker-local state, so a run under pytest-xdist prints the same
+scorecard as a run in one process: the controller sees only reports.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pytest_experiment.core.toil import summary_lines
+from pytest_experiment.core.verdict import Status, gate
+
+REPORT_SCHEMA = Path(__file__).parents[1] / "schemas" / "report.schema.json"
+"""The JSON Schema the ``--experiment-report`` document follows."""
+SCHEMA_VERSION = 1
+"""Bumped whenever a field of the JSON report is renamed or removed (adding one is not)."""
+_TAGS = {s.value: s for s in Status}
+_ANALYZER_PHASES = frozenset({"Succeeded", "Failed", "Skipped", "Timeout", "Deleted"})
+# Reports arrive in worker order under xdist; findings are shown in spec order.
+
+
+@functools.cache
+def _rule_order() -> dict[str, int]:
+    from pytest_experiment.core.rules import RULES
+
+    return {rule.name: i for i, rule in enumerate(RULES)}
+
+
+@functools.cache
+def _check_order() -> dict[str, int]:
+    from pytest_experiment.core.checks import CHECKS
+
+    return {check.name: i for i, check in enumerate(CHECKS)}
+
+
+_CORE = (
+    "experiment",
+    "instance",
+    "step",
+    "check",
+    "verdict",
+    "summary",
+    "details",
+    "run",
+    "intent",
+)
+
+
+@dataclass
+class Finding:
+    check: str
+    status: Status
+    line: str
+    details: list[str]
+    figures: dict[str, Any]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "check": self.check,
+            "verdict": self.status.value,
+            "summary": self.line,
+            "details": self.details,
+            "figures": self.figures,
+        }
+
+
+@dataclass
+class InstanceReport:
+    """One run of an experiment: a live instance, or one result file scored offline."""
+
+    instance: str
+    run: dict[str, Any] = field(default_factory=dict)
+    quality: list[Finding] = field(default_factory=list)
+    lifecycle: Finding | None = None
+    review: Finding | None = None
+
+    @property
+    def gate(self) -> Status | None:
+        scored = [f.status for f in self.quality if not f.line.startswith("[N/A] blocked")]
+        if not scored or all(s is Status.NA for s in scored):
+            return None
+        return gate(scored)
+
+
+@dataclass
+class ExperimentReport:
+    name: str
+    path: str = ""
+    validation: list[Finding] = field(default_factory=list)
+    preflight: list[Finding] = field(default_factory=list)
+    intent: dict[str, Any] = field(default_factory=dict)
+    instances: dict[str, InstanceReport] = field(default_factory=dict)
+
+    def runs(self) -> list[InstanceReport]:
+        """Newest completion first, whatever order xdist workers reported them in."""
+        return sorted(
+            self.instances.values(),
+            key=lambda r: (str(r.run.get("completedAt") or ""), r.instance),
+            reverse=True,
+        )
+
+    def instance(self, name: str) -> InstanceReport:
+        if name not in self.instances:
+            self.instances[name] = InstanceReport(name)
+        return self.instances[name]
+
+    @property
+    def published(self) -> bool:
+        return bool(self.intent.get("publish", True))
+
+
+def property_name(name: str) -> str:
+    """The one naming convention of every JUnit property and JSON report field: camelCase.
+
+    Checks name their figures in Python style (``workload_pods``); the reports a CI reads
+    spell them as the Kubernetes API spells its fields (``workloadPods``, ``completedAt``).
+    Only names are converted, never data (a metric group called ``hdb_write`` stays so).
+    """
+    head, *rest = name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+def timeline_of(run: Mapping[str, Any]) -> dict[str, str]:
+    """Phase → when the harness first saw it (ISO 8601, in the order seen), from the
+    lifecycle's run record.
+
+    The one place the report reads the live run's record of phases entered, so a change
+    in how that record is kept touches only this function.
+    """
+    timeline = run.get("timeline")
+    if not isinstance(timeline, Mapping):
+        return {}
+    # In the order seen: properties travel as JSON with sorted keys, which loses it.
+    return {str(p): str(seen) for p, seen in sorted(timeline.items(), key=lambda x: str(x[1]))}
+
+
+def outages_of(run: Mapping[str, Any]) -> list[dict[str, str]]:
+    """The spans the watch was down, from the phases the run record lists as not
+    observed (each names the outage it fell in), once each, in time order."""
+    missed = run.get("notObserved")
+    if not isinstance(missed, Mapping):
+        return []
+    spans = {
+        (str(span["from"]), str(span["to"]))
+        for span in missed.values()
+        if isinstance(span, Mapping) and span.get("from") and span.get("to")
+    }
+    return [{"start": start, "end": end} for start, end in sorted(spans)]
+
+
+def _parse(value: Any) -> Any:
+    if isinstance(value, str) and value[:1] in "[{":
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+class Scoreboard:
+    """Accumulates findings from reports; renders every output format."""
+
+    def __init__(self) -> None:
+        self.experiments: dict[str, ExperimentReport] = {}
+        self.toil: list[dict[str, Any]] = []
+        self.cleanup: list[dict[str, Any]] = []
+        self.session: dict[str, Any] = {}
+        self.namespaces: set[str] = set()
+        """Where the live runs created instances (for the xdist controller's sweep)."""
+        self.toil_error = ""
+        """Why ``bd sync`` failed, when it did."""
+        self.problems: list[str] = []
+        """Input files that could not be read (site data), one line each."""
+        self.budgets: dict[str, float | None] = {}
+        """Seconds each phase or stage was allowed (None: no limit), for drawing timelines."""
+
+    def merge_facts(self, facts: Mapping[str, Any]) -> None:
+        """What a live run (this process's, or an xdist worker's) did outside any item."""
+        self.toil.extend(facts.get("toil") or [])
+        self.namespaces.update(facts.get("namespaces") or ())
+        for entry in facts.get("cleanup") or []:
+            known = self.cleanup_for(str(entry.get("instance")))
+            if known is None:
+                self.cleanup.append(entry)
+            elif known.get("action") == "gone":
+                # Under xdist the controller and a worker can both report one instance;
+                # "already deleted" says less than what the other one did to it.
+                self.cleanup[self.cleanup.index(known)] = entry
+        for section, counts in (facts.get("session") or {}).items():
+            merged = self.session.setdefault(section, {})
+            for key, value in counts.items():
+                merged[key] = merged.get(key, 0) + value
+
+    def cleanup_for(self, instance: str) -> dict[str, Any] | None:
+        return next((c for c in self.cleanup if c.get("instance") == instance), None)
+
+    def ordered(self) -> list[ExperimentReport]:
+        """By name: reports arrive in worker order under xdist, output must not depend on it."""
+        return [self.experiments[name] for name in sorted(self.experiments)]
+
+    def add(self, *, nodeid: str, properties: Iterable[tuple[str, Any]]) -> None:
+        props = {k: _parse(v) for k, v in properties}
+        name = props.get("experiment")
+        status = _TAGS.get(str(props.get("verdict")))
+        if not isinstance(name, str) or status is None:
+            return
+        report = self.experiments.setdefault(name, ExperimentReport(name))
+        report.path = report.path or nodeid.split("::", 1)[0]
+        figures = {k.removeprefix("figure."): v for k, v in props.items() if k not in _CORE}
+        finding = Finding(
+            check=str(props.get("check", "")),
+            status=status,
+            line=str(props.get("summary", "")),
+            details=[str(d) for d in props.get("details") or []],
+            figures=figures,
+        )
+        if isinstance(props.get("intent"), dict):
+            report.intent = props["intent"]
+        step = props.get("step")
+        instance = str(props.get("instance") or "")
+        if step == "validate":
+            report.validation.append(finding)
+            order = _rule_order()
+            report.validation.sort(key=lambda f: order.get(f.check, len(order)))
+        elif step == "preflight":
+            report.preflight.append(finding)
+        elif step == "lifecycle":
+            record = report.instance(instance)
+            record.lifecycle = finding
+            if isinstance(props.get("run"), dict):
+                record.run = {**props["run"], **record.run}
+        elif step == "quality":
+            record = report.instance(instance)
+            record.quality.append(finding)
+            # Built-in checks first in their order, then hook-added ones by name.
+            record.quality.sort(
+                key=lambda f: (_check_order().get(f.check, len(_check_order())), f.check)
+            )
+            if isinstance(props.get("run"), dict):
+                # The results' record wins, but the lifecycle's phase timeline is kept.
+                record.run = {**record.run, **props["run"]}
+        elif step == "review":
+            record = report.instance(instance)
+            record.review = finding
+            if isinstance(props.get("run"), dict):
+                record.run.update({k: v for k, v in props["run"].items() if v is not None})
+
+    # -- terminal ------------------------------------------------------------------------------
+
+    def terminal_lines(self, *, verbose: bool) -> list[str]:
+        lines: list[str] = []
+        for report in self.ordered():
+            lines.append(f"{report.name} ({report.path})")
+            if verbose and report.intent.get("text"):
+                lines.extend(f"  {t}" for t in str(report.intent["text"]).splitlines())
+            problems = [f for f in report.validation if f.status in (Status.FAIL, Status.WARN)]
+            if problems:
+                lines.append("  Validation:")
+                lines.extend(f"    {f.line}" for f in problems)
+            # Where a run stopped before any result: the pre-flight that blocked it, or the
+            # lifecycle failure (a phase budget, pytest-timeout, a failed target).
+            preflight = [f for f in report.preflight if f.status in (Status.FAIL, Status.WARN)]
+            if preflight:
+                lines.append("  Pre-flight:")
+                lines.extend(f"    {f.line}" for f in preflight)
+            for record in report.runs():
+                if record.lifecycle is not None and record.lifecycle.status is Status.FAIL:
+                    lines.append(f"  Lifecycle ({record.instance}): {record.lifecycle.line}")
+            for record in report.runs():
+                if not record.quality or all(unscored(f) for f in record.quality):
+                    continue
+                label = f" ({record.instance})" if record.instance else ""
+                lines.append(f"  Results Quality{label}:")
+                if record.run.get("completion"):
+                    lines.append(f"    {record.run['completion']}")
+                for finding in record.quality:
+                    lines.append(f"    {finding.line}")
+                lines.extend(f"    {x}" for x in gate_lines(record))
+            for record in report.runs():
+                lines.extend(f"  {x}" for x in summary_block(report, record))
+            lines.append("")
+        return lines
+
+    def closing_lines(self) -> list[str]:
+        """What the live run did with each instance (cleanup policy), then the toil line last."""
+        lines = [f"Problem: {p}" for p in self.problems]
+        if self.cleanup:
+            lines.append("Instances:")
+            for entry in self.cleanup:
+                text = (
+                    f"  {entry['action']} {entry['instance']} ({entry['experiment']}): "
+                    f"{entry['reason']}"
+                )
+                if entry.get("command"):
+                    verb = "inspect" if entry["action"] == "held" else "delete"
+                    text += f"; {verb} with: {entry['command']}"
+                lines.append(text)
+        if self.toil_error:
+            lines.append(f"Toil: {self.toil_error}")
+        lines.extend(summary_lines(self.toil))
+        return lines
+
+    # -- JSON report -------------------------------------------------------------------------------
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "schemaVersion": SCHEMA_VERSION,
+            "session": self.session,
+            "toil": self.toil,
+            "cleanup": self.cleanup,
+            "problems": self.problems,
+            "budgets": self.budgets,
+            "experiments": [
+                {
+                    "name": r.name,
+                    "path": r.path,
+                    "intent": r.intent,
+                    "validation": [f.as_json() for f in r.validation],
+                    "preflight": [f.as_json() for f in r.preflight],
+                    "instances": [
+                        {
+                            "instance": i.instance,
+                            **{k: v for k, v in i.run.items() if k not in ("instance", "timeline")},
+                            "timeline": timeline_of(i.run),
+                            **({"outages": o} if (o := outages_of(i.run)) else {}),
+                            "lifecycle": i.lifecycle.as_json() if i.lifecycle else None,
+                            "checks": [f.as_json() for f in i.quality],
+                            "gate": i.gate.value if i.gate else None,
+                            "review": i.review.as_json() if i.review else None,
+                            "cleanup": self.cleanup_for(i.instance),
+                        }
+                        for i in r.runs()
+                    ],
+                }
+                for r in self.ordered()
+            ],
+        }
+
+    def write_json(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.as_json(), indent=2, default=str) + "\n")
+
+    # -- GitHub step summary -------------------------------------------------------------------
+
+
+def gate_lines(record: InstanceReport) -> list[str]:
+    """The gate, its root causes, the auto-fix attempts and the review."""
+    if record.gate is None:
+        return []
+    lines = [f"Quality gate: {record.gate.name}"]
+    causes = root_causes(record)
+    if causes:
+        lines.append("Root causes:")
+        lines.extend(f"  - {c}" for c in causes)
+    attempts = next(
+        (f.figures["attempts"] for f in record.quality if f.figures.get("attempts")), None
+    )
+    for attempt in attempts or ():
+        fixes = f"; then {', '.join(attempt['fixes'])}" if attempt.get("fixes") else ""
+        lines.append(
+            f"Auto-fix attempt {attempt['attempt']}: {attempt['instance']}: "
+            f"{attempt['outcome']}{fixes}"
+        )
+    if record.review is not None:
+        lines.append(record.review.line)
+    return lines
+
+
+def root_causes(record: InstanceReport) -> list[str]:
+    """The root causes the checks' details name, once each, in check order."""
+    found = [d for f in record.quality for d in f.details if d.startswith("root cause ")]
+    return [c.removeprefix("root cause ") for c in dict.fromkeys(found)]
+
+
+def unscored(finding: Finding) -> bool:
+    return finding.status is Status.NA and not finding.figures
+
+
+def _minutes(seconds: Any) -> str:
+    if not isinstance(seconds, (int, float)) or isinstance(seconds, bool):
+        return "N/A"
+    return f"{round(seconds / 60)}m" if seconds >= 60 else f"{round(seconds)}s"
+
+
+def summary_block(report: ExperimentReport, record: InstanceReport) -> list[str]:
+    """The seed's final summary; publish-only lines omitted for unpublished runs."""
+    run: Mapping[str, Any] = record.run
+    if not run:
+        return []
+    rows = [
+        ("Experiment", record.instance or report.name),
+        ("Phase", run.get("phase") or "N/A"),
+        ("Duration", _minutes(run.get("durationSeconds"))),
+        ("Results", run.get("results") or "N/A"),
+        ("Hypothesis", run.get("hypothesis") or "N/A"),
+    ]
+    if report.published:
+        quality = record.gate.name if record.gate else "N/A"
+        figures = {f.check: f.figures for f in record.quality}
+        counts = figures.get("custom-metrics", {})
+        notes = []
+        if "collected" in counts and "declared" in counts:
+            notes.append(f"{counts['collected']}/{counts['declared']} metrics")
+        verdict = figures.get("ai-verdict", {}).get("verdict") or (
+            run.get("analysis") if run.get("analysis") not in _ANALYZER_PHASES else None
+        )
+        if verdict:
+            notes.append(f"AI verdict: {verdict}")
+        if notes and record.gate is not None:
+            quality += f" ({', '.join(notes)})"
+        rows += [
+            ("Analysis", run.get("analysis") or "N/A"),
+            ("Quality", quality),
+            ("Review", run.get("review") or "N/A"),
+            ("PR", run.get("pr") or "N/A"),
+        ]
+    # The seed's header is for a finished run; a failed or stopped one says where it ended.
+    ended = run.get("phase") if run.get("phase") not in (None, "Complete") else "Complete"
+    return [f"--- Experiment {ended} ---", *(f"{k + ':':<12} {v}" for k, v in rows)]

@@ -1,0 +1,272 @@
+"""What went wrong with an instance, gathered for a failed or timed-out item.
+
+Each part is read on its own and is best effort: a part that cannot be read
+becomes one line saying why, and never hides the other parts. Values from the
+cluster are flattened to one line and shortened, since they end up in
+terminal output, JUnit failure text and toil titles.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pytest_experiment.base.errors import ExperimentError
+from pytest_experiment.core.lifecycle import claim_names, status
+from pytest_experiment.edges.cluster import (
+    ARGOCD_NAMESPACE,
+    EXPERIMENT_NAMESPACE,
+    OPERATOR_NAMESPACE,
+    WORKFLOW_NAMESPACE,
+    Cluster,
+    Labelled,
+    NotFound,
+)
+
+Obj = dict[str, Any]
+
+LOG_LINES = 50
+_MAX_TEXT = 300
+# Container states that mean a pod is failing even though its phase says Running/Pending.
+_FAILING_REASONS = frozenset(
+    {"CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull", "CreateContainerConfigError", "Error"}
+)
+
+
+def one_line(value: Any, *, limit: int = _MAX_TEXT) -> str:
+    """``value`` as a single printable line of at most ``limit`` characters."""
+    text = " ".join(str(value).split())
+    text = "".join(ch if ch.isprintable() else "?" for ch in text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Part:
+    """One section of the diagnostics: its lines, or why it could not be read."""
+
+    key: str
+    title: str
+    lines: tuple[str, ...] = ()
+    error: str | None = None
+
+    def render(self) -> list[str]:
+        if self.error is not None:
+            return [f"{self.title}: unavailable: {self.error}"]
+        if not self.lines:
+            return [f"{self.title}: none"]
+        return [f"{self.title}:", *(f"  {line}" for line in self.lines)]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Diagnostics:
+    instance: str
+    parts: tuple[Part, ...]
+
+    def part(self, key: str) -> Part:
+        return next(p for p in self.parts if p.key == key)
+
+    def render(self) -> list[str]:
+        return [f"diagnostics for {self.instance}:", *(x for p in self.parts for x in p.render())]
+
+
+# -- formatting of each kind (pure) -------------------------------------------------
+
+
+def condition_lines(experiment: Mapping[str, Any]) -> list[str]:
+    lines = []
+    for condition in (experiment.get("status") or {}).get("conditions") or []:
+        reason = f" ({condition['reason']})" if condition.get("reason") else ""
+        message = f": {one_line(condition['message'])}" if condition.get("message") else ""
+        lines.append(f"{condition.get('type')}={condition.get('status')}{reason}{message}")
+    return lines
+
+
+def workflow_lines(workflows: Sequence[Mapping[str, Any]]) -> list[str]:
+    lines = []
+    for workflow in workflows:
+        status = workflow.get("status") or {}
+        message = f": {one_line(status['message'])}" if status.get("message") else ""
+        lines.append(
+            f"{workflow['metadata']['name']}: {status.get('phase', '<no phase>')}{message}"
+        )
+    return lines
+
+
+def pod_failure(pod: Mapping[str, Any]) -> str | None:
+    """Why ``pod`` counts as failed, or None when it does not."""
+    status = pod.get("status") or {}
+    if status.get("phase") == "Failed":
+        return one_line(status.get("message") or status.get("reason") or "phase Failed")
+    for container in status.get("containerStatuses") or []:
+        state = container.get("state") or {}
+        waiting = state.get("waiting") or {}
+        if waiting.get("reason") in _FAILING_REASONS:
+            return one_line(
+                f"{container.get('name')}: {waiting['reason']} {waiting.get('message', '')}"
+            )
+        terminated = state.get("terminated") or {}
+        if terminated and terminated.get("exitCode", 0) != 0:
+            return one_line(
+                f"{container.get('name')}: exit code {terminated.get('exitCode')} "
+                f"({terminated.get('reason', 'terminated')})"
+            )
+    return None
+
+
+def failed_pod_lines(pods: Sequence[Mapping[str, Any]]) -> list[str]:
+    lines = []
+    for pod in pods:
+        failure = pod_failure(pod)
+        if failure is not None:
+            lines.append(f"{pod['metadata']['name']}: {failure}")
+    return lines
+
+
+def claim_lines(claims: Sequence[Mapping[str, Any]]) -> list[str]:
+    lines = []
+    for claim in claims:
+        meta = claim["metadata"]
+        conditions = (claim.get("status") or {}).get("conditions") or []
+        ready = next((c for c in conditions if c.get("type") == "Ready"), None)
+        where = f"{meta.get('namespace')}/{meta['name']}" if meta.get("namespace") else meta["name"]
+        if ready is None:
+            lines.append(f"{where}: no Ready condition yet")
+            continue
+        reason = f" ({ready['reason']})" if ready.get("reason") else ""
+        message = f": {one_line(ready['message'])}" if ready.get("message") else ""
+        lines.append(f"{where}: Ready={ready.get('status')}{reason}{message}")
+    return lines
+
+
+def application_lines(applications: Sequence[Mapping[str, Any]]) -> list[str]:
+    lines = []
+    for app in applications:
+        status = app.get("status") or {}
+        health = status.get("health") or {}
+        sync = (status.get("sync") or {}).get("status", "<unknown>")
+        conditions = status.get("conditions") or []
+        detail = health.get("message") or (conditions[0].get("message") if conditions else None)
+        message = f": {one_line(detail)}" if detail else ""
+        lines.append(
+            f"{app['metadata']['name']}: health {health.get('status', '<unknown>')}, "
+            f"sync {sync}{message}"
+        )
+    return lines
+
+
+def event_lines(events: Sequence[Mapping[str, Any]]) -> list[str]:
+    """``Warning BackOff Pod/web-1: Back-off restarting failed container (x3)``, oldest first."""
+    lines = []
+    for event in events:
+        involved = event.get("involvedObject") or {}
+        count = event.get("count")
+        times = f" (x{count})" if isinstance(count, int) and count > 1 else ""
+        message = one_line(event.get("message") or "", limit=200)
+        lines.append(
+            f"{event.get('type') or 'Normal'} {event.get('reason') or '<no reason>'} "
+            f"{involved.get('kind') or '?'}/{involved.get('name') or '?'}: {message}{times}"
+        )
+    return lines
+
+
+def workflow_name(instance: str, experiment: Mapping[str, Any] | None) -> str:
+    """The instance's Argo Workflow: as its status names it, else ``<instance>-validation``."""
+    workflow = status(experiment).get("workflowStatus")
+    named = workflow.get("name") if isinstance(workflow, Mapping) else None
+    return str(named or f"{instance}-validation")
+
+
+# -- gathering (I/O, each part isolated) ------------------------------------------
+
+
+def _part(key: str, title: str, read: Callable[[], list[str]]) -> Part:
+    try:
+        return Part(key=key, title=title, lines=tuple(read()))
+    except ExperimentError as exc:
+        return Part(key=key, title=title, error=one_line(exc))
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        # A malformed object from the cluster must cost its own part only.
+        return Part(key=key, title=title, error=one_line(f"unexpected object shape ({exc!r})"))
+
+
+def gather(
+    cluster: Cluster,
+    instance: str,
+    *,
+    namespace: str = EXPERIMENT_NAMESPACE,
+    experiment: Mapping[str, Any] | None = None,
+) -> Diagnostics:
+    """All diagnostics for ``instance``; ``experiment`` saves a read when the caller has it."""
+    read: list[Mapping[str, Any] | ExperimentError] = []
+
+    def read_experiment() -> Mapping[str, Any]:
+        """Read once for every part that needs it; a failure is the same for each."""
+        if experiment is not None:
+            return experiment
+        if not read:
+            try:
+                read.append(cluster.get_experiment(instance, namespace=namespace))
+            except ExperimentError as exc:
+                read.append(exc)
+        if isinstance(read[0], ExperimentError):
+            raise read[0]
+        return read[0]
+
+    def known_experiment() -> Mapping[str, Any] | None:
+        """The experiment if it could be read, for the parts that only refine a lookup."""
+        try:
+            return read_experiment()
+        except ExperimentError:
+            return None
+
+    def conditions() -> list[str]:
+        return condition_lines(read_experiment())
+
+    def labelled(
+        kind: Labelled, lines: Callable[[list[Obj]], list[str]]
+    ) -> Callable[[], list[str]]:
+        return lambda: lines(cluster.list_labelled(kind, instance=instance))
+
+    def workflows() -> list[str]:
+        found = cluster.list_labelled(Labelled.WORKFLOWS, instance=instance)
+        name = workflow_name(instance, known_experiment())
+        if all(w.get("metadata", {}).get("name") != name for w in found):
+            # The seeds' operator labels it; otherwise it is found by the name it was given.
+            with contextlib.suppress(NotFound):
+                found.append(cluster.get_workflow(name))
+        return workflow_lines(found)
+
+    def claims() -> list[str]:
+        names = claim_names(known_experiment() or {"metadata": {"name": instance}})
+        return claim_lines(cluster.list_claims(instance=instance, names=names))
+
+    def events() -> list[str]:
+        spaces = (namespace, WORKFLOW_NAMESPACE, ARGOCD_NAMESPACE, OPERATOR_NAMESPACE)
+        return event_lines(cluster.events(instance, namespaces=spaces))
+
+    parts = (
+        _part("conditions", "conditions", conditions),
+        _part(
+            "operator-logs",
+            f"operator logs mentioning {instance} (last {LOG_LINES})",
+            lambda: [
+                one_line(x, limit=500) for x in cluster.operator_log_tail(instance, lines=LOG_LINES)
+            ],
+        ),
+        _part("workflows", f"workflows ({Labelled.WORKFLOWS.title})", workflows),
+        _part(
+            "failed-pods",
+            f"failed pods ({Labelled.PODS.title})",
+            labelled(Labelled.PODS, failed_pod_lines),
+        ),
+        _part("gke-clusters", f"GKECluster claims ({Labelled.GKE_CLUSTERS.title})", claims),
+        _part(
+            "applications",
+            f"ArgoCD applications ({Labelled.APPLICATIONS.title})",
+            labelled(Labelled.APPLICATIONS, application_lines),
+        ),
+        _part("events", f"events of {instance} and its objects", events),
+    )
+    return Diagnostics(instance=instance, parts=parts)
