@@ -23,17 +23,19 @@ import pytest
 
 from pytest_experiment.base.errors import EnvironmentFailure, ExperimentError, SpecError
 from pytest_experiment.core.checks import completion_line
+from pytest_experiment.core.result_file import ResultFile
 from pytest_experiment.core.rules import RULES
 from pytest_experiment.core.spec import Experiment, Source, is_experiment, read_source
 from pytest_experiment.core.verdict import CheckResult, Status
 from pytest_experiment.plugin import markers
 from pytest_experiment.plugin.compat import TerminalRepr, TerminalWriter, skip_at_item
-from pytest_experiment.plugin.state import SESSION, ExperimentSession, ResultFile
+from pytest_experiment.plugin.state import SESSION, ExperimentSession
 from pytest_experiment.reporting.report import property_name
 
 if TYPE_CHECKING:
-    from pytest_experiment.run.live import Deadline, Launch
-    from pytest_experiment.run.publishing import Published
+    from pytest_experiment.run.follow import Deadline
+    from pytest_experiment.run.launch import Launch
+    from pytest_experiment.run.outcome import Published
 
 PREFLIGHT_CHECKS = ("workflow-template", "operator")
 DEADLINE: pytest.StashKey[Deadline] = pytest.StashKey()
@@ -347,7 +349,7 @@ class PreflightItem(ExperimentItem):
             return _skip("offline: scoring published results, no cluster")
         launch = live.add(self.experiment, nodeid=self.parent.nodeid if self.parent else "")
         live.prepare(launch)
-        return launch.preflight[self.check]
+        return launch.preflight.checks[self.check]
 
 
 class LifecycleItem(ExperimentItem):
@@ -444,7 +446,7 @@ def _unpublished(item: ExperimentItem) -> CheckResult:
 
 def _published(item: ExperimentItem) -> tuple[Launch, Published] | CheckResult:
     """The live launch and its published outcome once the lifecycle passed, else a skip."""
-    from pytest_experiment.run import publishing
+    from pytest_experiment.run import publish
 
     live = item.state.live
     assert live is not None
@@ -454,7 +456,7 @@ def _published(item: ExperimentItem) -> tuple[Launch, Published] | CheckResult:
     if lifecycle.status is not Status.PASS:
         return _skip(f"blocked by {item.experiment.name}::lifecycle")
     state = item.state
-    outcome = publishing.published(
+    outcome = publish.published(
         live,
         launch,
         score=lambda exp, result, analyzer: state.quality(exp, result, analyzer=analyzer),
@@ -496,7 +498,7 @@ def _live_quality(item: QualityItem) -> CheckResult:
 
 def _live_review(item: ExperimentItem) -> CheckResult:
     """The review gate of the last instance, once results are scored."""
-    from pytest_experiment.run import publishing
+    from pytest_experiment.run import review_gate
 
     found = _published(item)
     if isinstance(found, CheckResult):
@@ -507,7 +509,7 @@ def _live_review(item: ExperimentItem) -> CheckResult:
         return _skip(f"blocked by the auto-fix re-run: {outcome.stopped}")
     live = item.state.live
     assert live is not None
-    result = publishing.review(live, launch, outcome)
+    result = review_gate.review(live, launch, outcome)
     item.record(run={"review": result.figures.get("reviewPhase"), "pr": result.figures.get("pr")})
     return result
 

@@ -210,7 +210,7 @@ def _prepare_live(config: pytest.Config, state: ExperimentSession) -> None:
     def build() -> Any:
         from pytest_experiment.edges.tracker import ToilLog
         from pytest_experiment.reporting.progress import TerminalOutput
-        from pytest_experiment.run.live import LiveRun
+        from pytest_experiment.run.session import LiveRun
 
         options = state.options
         toil_file = options.toil_file
@@ -422,7 +422,7 @@ def pytest_timeout_set_timer(item: pytest.Item, settings: Any) -> bool | None:
     if getattr(item, "step", None) != "lifecycle" or not settings.timeout:
         return None
     from pytest_experiment.plugin.collect import DEADLINE
-    from pytest_experiment.run.live import Deadline
+    from pytest_experiment.run.follow import Deadline
 
     item.stash[DEADLINE] = Deadline.after(float(settings.timeout))
     return True

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_experiment.core.options import Options
+from pytest_experiment.core.result_file import ResultFile
 from pytest_experiment.core.verdict import CheckResult, Status
 
 if TYPE_CHECKING:
@@ -25,22 +26,11 @@ if TYPE_CHECKING:
     from pytest_experiment.core.intent import Intent
     from pytest_experiment.core.sitedata import SiteData
     from pytest_experiment.core.spec import Experiment
-    from pytest_experiment.run.live import LiveRun
+    from pytest_experiment.run.session import LiveRun
 
 # The rules, checks and their dependencies (jsonschema, yaml) are imported where
 # they are first used: a pytest run that collects no experiment must not pay for
 # them (the plugin-import cost target).
-
-
-@dataclass(frozen=True, slots=True)
-class ResultFile:
-    """One published summary.json scored offline."""
-
-    instance: str
-    path: Path
-    summary: Mapping[str, Any] | None
-    problem: str = ""
-    """Why ``summary`` is None (unreadable or not JSON)."""
 
 
 def nearest(start: Path, relative: str) -> Path | None:

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from pytest_experiment.run.live import Output
+from pytest_experiment.run.output import Output
 
 _CLEAR = "\r\x1b[K"
 

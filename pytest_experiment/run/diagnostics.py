@@ -13,8 +13,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pytest_experiment.base.errors import ExperimentError
-from pytest_experiment.core.lifecycle import claim_names, status
+from pytest_experiment.base.errors import ExperimentError, ResultsError
+from pytest_experiment.core.lifecycle import claim_names, failed_summary_lines, status
 from pytest_experiment.edges.cluster import (
     ARGOCD_NAMESPACE,
     EXPERIMENT_NAMESPACE,
@@ -72,6 +72,21 @@ class Diagnostics:
 
 
 # -- formatting of each kind (pure) -------------------------------------------------
+
+
+def failed_summary(
+    read: Callable[[str], Mapping[str, Any]], url: str, *, declared: Sequence[str]
+) -> list[str]:
+    """What a failed run's summary.json says (which metrics arrived, the workflow's phase):
+    diagnostics, never a quality gate. Best effort: one line when it cannot be read."""
+    if not url:
+        return ["failed run's summary.json: none (no status.resultsURL)"]
+    try:
+        summary = read(url)
+    except ResultsError as exc:
+        return [f"failed run's summary.json: unavailable: {one_line(exc)}"]
+    first, *rest = failed_summary_lines(summary, declared=declared)
+    return [f"failed run's {first}", *rest]
 
 
 def condition_lines(experiment: Mapping[str, Any]) -> list[str]:

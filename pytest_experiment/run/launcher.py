@@ -1,0 +1,215 @@
+"""Applying experiments: the create, the ``--experiment-max-concurrent`` queue, attaching.
+
+Every experiment that may run is applied when the session starts, so they
+run at the same time on the cluster; past ``--experiment-max-concurrent`` the
+rest wait in a queue that a launcher thread drains as slots free. A slot
+frees when the watch sees the instance finish or go. Each instance carries
+this run's label, which is how cleanup finds one whose create an interrupt
+swallowed.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from pytest_experiment.base.errors import ClusterError
+from pytest_experiment.core import lifecycle
+from pytest_experiment.core.lifecycle import shown_path
+from pytest_experiment.core.options import Options
+from pytest_experiment.core.spec import Experiment
+from pytest_experiment.core.toil import ToilRecord
+from pytest_experiment.edges.cluster import Cluster
+from pytest_experiment.edges.watch import Change, ExperimentWatcher
+from pytest_experiment.run.diagnostics import one_line
+from pytest_experiment.run.launch import Launch
+
+Obj = dict[str, Any]
+
+RUN_LABEL = "pytest-experiment/run"
+EXPERIMENT_LABEL = "pytest-experiment/experiment"
+MANAGED_BY = {"app.kubernetes.io/managed-by": "pytest-experiment"}
+# How often a queued item wakes to redraw its status line.
+TICK = 0.5
+
+
+class LaunchContext(Protocol):
+    """What the launcher uses of the live run."""
+
+    @property
+    def options(self) -> Options: ...
+
+    @property
+    def run_id(self) -> str: ...
+
+    @property
+    def cluster(self) -> Cluster | None: ...
+
+    def watcher(self, namespace: str) -> ExperimentWatcher: ...
+
+    def log_toil(self, record: ToilRecord) -> None: ...
+
+    def say(self, text: str) -> None:
+        """A line from any thread, written by the item thread."""
+        ...
+
+
+class Launcher:
+    """Creates the instances of one session, at most ``--experiment-max-concurrent`` at once."""
+
+    def __init__(self, run: LaunchContext) -> None:
+        self.run = run
+        self._queue: list[Launch] = []
+        self._slots = threading.Condition()
+        self._active: set[str] = set()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self, ready: Sequence[Launch]) -> None:
+        """Apply (or attach) every launch now, or queue it until a slot frees."""
+        for launch in ready:
+            if launch.attached is not None:
+                self.attach(launch)
+            elif self._has_slot():
+                self.apply(launch)
+            else:
+                launch.apply.queued = True
+                self._queue.append(launch)
+                self.run.say(f"{launch.name}: queued ({self._limit()})")
+        if self._queue:
+            self._thread = threading.Thread(
+                target=self._drain, name="experiment-launcher", daemon=True
+            )
+            self._thread.start()
+
+    def applied(self, launch: Launch, *, waiting: Callable[[str], None]) -> None:
+        """Return once ``launch`` is applied (or its create failed), applying it now unless
+        the queue holds it; ``waiting`` is called with a status line while it is queued."""
+        state = launch.apply
+        if state.error is not None or state.done.is_set():
+            return
+        if not state.queued:
+            if launch.attached is not None:
+                self.attach(launch)
+            else:
+                self.apply(launch)
+        while not state.done.wait(TICK):
+            waiting(f"{launch.name}: queued ({self._limit()})")
+
+    def apply(self, launch: Launch, experiment: Experiment | None = None) -> None:
+        """Create an instance of ``experiment`` (the collected file by default) as the
+        launch's current attempt."""
+        run = self.run
+        assert run.cluster is not None
+        state = launch.apply
+        spec = experiment or state.experiment or launch.experiment
+        state.experiment, state.instance, state.at, state.error = spec, "", None, None
+        state.queued = False
+        state.done.clear()
+        watcher = run.watcher(launch.namespace)
+        body = _body(
+            spec.data, namespace=launch.namespace, run_id=run.run_id, experiment=launch.name
+        )
+        try:
+            instance = run.cluster.create_experiment(body, namespace=launch.namespace)
+        except ClusterError as exc:
+            state.error = str(exc)
+            run.log_toil(lifecycle.apply_toil(launch.name, one_line(exc)))
+            state.done.set()
+            return
+        state.instance, state.at = instance, datetime.now(UTC)
+        with self._slots:
+            self._active.add(instance)
+        watcher.subscribe(instance, lambda change: self._watched(instance, change))
+        run.say(f"Applied experiment: {instance} (from {shown_path(spec.path.parent)}/)")
+        state.done.set()
+
+    def attach(self, launch: Launch) -> None:
+        """Follow the instance named by ``--experiment-instance`` instead of creating one."""
+        run = self.run
+        assert run.cluster is not None
+        assert launch.attached is not None
+        state = launch.apply
+        state.experiment = launch.experiment
+        try:
+            run.cluster.get_experiment(launch.attached, namespace=launch.namespace)
+        except ClusterError as exc:
+            state.error = f"--experiment-instance {launch.name}={launch.attached}: {exc}"
+            state.done.set()
+            return
+        run.watcher(launch.namespace)
+        state.instance, state.at = launch.attached, datetime.now(UTC)
+        run.say(f"Attached to experiment: {launch.instance} (for {launch.name})")
+        state.done.set()
+
+    def release(self, instance: str) -> None:
+        """``instance`` no longer holds a slot."""
+        with self._slots:
+            if instance in self._active:
+                self._active.discard(instance)
+                self._slots.notify_all()
+
+    def stop(self) -> None:
+        """Apply nothing more from the queue."""
+        self._stopping.set()
+        with self._slots:
+            self._slots.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+
+    def _limit(self) -> str:
+        return f"--experiment-max-concurrent {self.run.options.max_concurrent}"
+
+    def _has_slot(self) -> bool:
+        limit = self.run.options.max_concurrent
+        with self._slots:
+            return not limit or len(self._active) < limit
+
+    def _watched(self, instance: str, change: Change) -> None:
+        # On the watcher thread: only bookkeeping, so a finished run frees its slot.
+        if change.kind == "DELETED" or lifecycle.is_terminal(change.obj):
+            self.release(instance)
+
+    def _drain(self) -> None:
+        limit = self.run.options.max_concurrent
+        while self._queue and not self._stopping.is_set():
+            with self._slots:
+                while limit and len(self._active) >= limit and not self._stopping.is_set():
+                    self._slots.wait(1.0)
+                if self._stopping.is_set():
+                    return
+                launch = self._queue.pop(0)
+                # Held until the create returns, so the slot count includes it.
+                self._active.add(f"<creating {launch.key}>")
+            try:
+                self.apply(launch)
+            finally:
+                self.release(f"<creating {launch.key}>")
+
+
+def _body(data: Mapping[str, Any], *, namespace: str, run_id: str, experiment: str) -> Obj:
+    """The Experiment to create: the file as written, labelled with this run (for cleanup)."""
+    body = dict(data)
+    meta = dict(body.get("metadata") or {})
+    meta["namespace"] = namespace
+    meta["labels"] = {
+        **(meta.get("labels") or {}),
+        **MANAGED_BY,
+        RUN_LABEL: run_id,
+        EXPERIMENT_LABEL: label_value(experiment),
+    }
+    body["metadata"] = meta
+    return body
+
+
+def label_value(text: str) -> str:
+    """``text`` as a valid label value (63 characters of ``[A-Za-z0-9_.-]``, alphanumeric at
+    both ends), so a directory name can label the instances made from it."""
+    cleaned = re.sub(r"[^A-Za-z0-9_.-]", "-", text)[:63]
+    return re.sub(r"^[^A-Za-z0-9]+|[^A-Za-z0-9]+$", "", cleaned)
+
+
+__all__ = ["EXPERIMENT_LABEL", "RUN_LABEL", "LaunchContext", "Launcher", "label_value"]

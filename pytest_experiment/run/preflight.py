@@ -1,0 +1,161 @@
+"""Pre-flight: may an experiment be applied? Its WorkflowTemplate, the operator, the cluster.
+
+Runs once per experiment before anything is created. A missing template
+blocks the apply (or is applied with ``--experiment-apply-templates``); an
+unhealthy operator only warns; an unreachable cluster blocks every experiment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pytest_experiment.base.errors import ClusterError
+from pytest_experiment.core import lifecycle
+from pytest_experiment.core.lifecycle import shown_path
+from pytest_experiment.core.options import Options
+from pytest_experiment.core.spec import Experiment
+from pytest_experiment.core.toil import ToilRecord
+from pytest_experiment.core.verdict import CheckResult, Status
+from pytest_experiment.edges.cluster import Cluster
+from pytest_experiment.run.diagnostics import one_line
+from pytest_experiment.run.launch import Launch
+
+Obj = dict[str, Any]
+
+_UNREACHABLE = "No cluster reachable"
+_REFUSED = "Cluster refused the request"
+# Why a missing template blocks the apply rather than letting the operator find out.
+_EMPTY_WORKFLOW = (
+    "without it the operator runs an empty inline workflow and reports Complete having "
+    "tested nothing"
+)
+
+
+class Preflight:
+    """The pre-flight of every experiment of a session (the operator is read once)."""
+
+    def __init__(
+        self,
+        *,
+        options: Options,
+        log_toil: Callable[[ToilRecord], None],
+        validation_failure: Callable[[Experiment], tuple[str, str] | None],
+    ) -> None:
+        self.options = options
+        self._log_toil = log_toil
+        self._validation_failure = validation_failure
+        self._operator: tuple[int | None, str] | None = None
+
+    def check(
+        self, launch: Launch, cluster: Cluster | None, *, unreachable: str, refused: bool
+    ) -> None:
+        """Fill ``launch.preflight``. ``cluster`` is None when it could not be reached:
+        ``unreachable`` says why, ``refused`` that it answered but denied access.
+        Validation is asked only after connecting: it checks against the cluster's CRD."""
+        state = launch.preflight
+        if state.checks:
+            return
+        experiment = launch.experiment
+        failure = self._validation_failure(experiment)
+        if cluster is None:
+            message = f"{_REFUSED if refused else _UNREACHABLE}: {unreachable}"
+            state.checks = {
+                "workflow-template": CheckResult(Status.FAIL, message),
+                "operator": CheckResult(Status.FAIL, message),
+            }
+            state.blocked = f"blocked by {experiment.name}::preflight[workflow-template]"
+            self._log_toil(lifecycle.unreachable_toil(experiment.name, one_line(unreachable)))
+            return
+        if failure is not None:
+            rule, reason = failure
+            state.blocked = f"blocked by {experiment.name}::validate[{rule}]"
+            self._log_toil(lifecycle.validation_toil(experiment.name, reason))
+            # Pre-flight still reports on the cluster: it is what the user fixes next.
+        state.checks = {
+            "workflow-template": self._template_check(experiment, cluster),
+            "operator": self._operator_check(experiment, cluster),
+        }
+        template = state.checks["workflow-template"]
+        if state.blocked is None and launch.attached is None and template.status is Status.FAIL:
+            state.blocked = f"blocked by {experiment.name}::preflight[workflow-template]"
+
+    def _template_check(self, experiment: Experiment, cluster: Cluster) -> CheckResult:
+        name = experiment.workflow_template
+        if not name:
+            return CheckResult(Status.NA, "no spec.workflow.template to look up")
+        local = experiment.path.parent / "workflow" / "template.yaml"
+        shown = shown_path(local)
+        try:
+            if cluster.workflow_template_exists(name):
+                return CheckResult(Status.PASS, f"WorkflowTemplate {name} found in cluster")
+        except ClusterError as exc:
+            return CheckResult(Status.FAIL, f"WorkflowTemplate {name}: cannot check: {exc}")
+        if not local.is_file():
+            self._log_toil(lifecycle.missing_template_toil(experiment.name, name))
+            return CheckResult(
+                Status.FAIL,
+                f"WorkflowTemplate {name} not found in argo-workflows and there is no {shown} "
+                f"to apply; {_EMPTY_WORKFLOW}",
+            )
+        if not self.options.apply_templates:
+            self._log_toil(lifecycle.missing_template_toil(experiment.name, name))
+            return CheckResult(
+                Status.FAIL,
+                f"WorkflowTemplate {name} not found in argo-workflows; apply it with: "
+                f"{lifecycle.apply_template_command(shown)} "
+                f"(or pass --experiment-apply-templates); {_EMPTY_WORKFLOW}",
+                figures={"command": lifecycle.apply_template_command(shown)},
+            )
+        try:
+            doc = _template_doc(local, name)
+            cluster.apply_workflow_template(doc)
+        except (ClusterError, ValueError) as exc:
+            return CheckResult(Status.FAIL, f"WorkflowTemplate {name}: applying {shown}: {exc}")
+        return CheckResult(
+            Status.PASS,
+            f"WorkflowTemplate {name} applied from {shown}",
+            figures={"applied": str(shown)},
+        )
+
+    def _operator_check(self, experiment: Experiment, cluster: Cluster) -> CheckResult:
+        if self._operator is None:
+            try:
+                self._operator = (cluster.operator_ready_replicas(), "")
+            except ClusterError as exc:
+                self._operator = (None, str(exc))
+        replicas, error = self._operator
+        if replicas:
+            plural = "replica" if replicas == 1 else "replicas"
+            return CheckResult(
+                Status.PASS, f"Operator healthy ({replicas} ready {plural})", figures={"ready": 1}
+            )
+        self._log_toil(lifecycle.operator_toil(experiment.name))
+        why = f"cannot read its Deployment: {error}" if replicas is None else "0 ready replicas"
+        return CheckResult(
+            Status.WARN,
+            f"Operator unhealthy ({why}); the run continues",
+            figures={"ready": replicas or 0},
+        )
+
+
+def _template_doc(path: Path, name: str) -> Obj:
+    """The WorkflowTemplate named ``name`` in ``path`` (a file may hold several documents)."""
+    try:
+        docs = [d for d in yaml.safe_load_all(path.read_text(encoding="utf-8")) if d]
+    except (OSError, yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ValueError(f"cannot read it: {one_line(exc)}") from exc
+    for doc in docs:
+        if (
+            isinstance(doc, dict)
+            and doc.get("kind") == "WorkflowTemplate"
+            and (doc.get("metadata") or {}).get("name") == name
+        ):
+            return doc
+    raise ValueError(f"it holds no WorkflowTemplate named {name}")
+
+
+__all__ = ["Preflight"]

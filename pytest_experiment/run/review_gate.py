@@ -1,0 +1,283 @@
+"""The review gate of a published run: present the PR, approve or reject it, wait for the
+operator to record the decision.
+
+The operator opens a review (``status.reviewPhase`` Pending, a results PR)
+once the analyzer resolves. ``--experiment-review`` decides what the harness
+does with it: approve or reject by annotating the instance, leave it open
+for a person, or skip. Without an operator review gate, ``gh`` merges or
+closes the PR itself. What each observation means is ``core.review``'s.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from pytest_experiment.base.errors import ClusterError
+from pytest_experiment.core import lifecycle
+from pytest_experiment.core import review as rv
+from pytest_experiment.core.lifecycle import Turn, format_duration, phase_of
+from pytest_experiment.core.verdict import CheckResult, Status
+from pytest_experiment.edges.github import GitHub, GitHubError, PullRequest
+from pytest_experiment.edges.watch import InstanceDeleted, WatchTimeout
+from pytest_experiment.run.diagnostics import one_line
+from pytest_experiment.run.launch import Launch
+from pytest_experiment.run.outcome import Published
+from pytest_experiment.run.protocols import RunContext
+
+Obj = dict[str, Any]
+
+
+def review(run: RunContext, launch: Launch, outcome: Published) -> CheckResult:
+    """The review item's verdict for the launch's last instance; computed once."""
+    state = launch.review
+    if state.result is None:
+        state.result = _Reviewer(run, launch, outcome).review()
+    return state.result
+
+
+class _Reviewer:
+    def __init__(self, run: RunContext, launch: Launch, outcome: Published) -> None:
+        self.run = run
+        self.launch = launch
+        self.outcome = outcome
+        self.options = run.options
+        self.instance = launch.instance
+        self.name = launch.name
+        self.watcher = run.watcher(launch.namespace)
+        self.gh = GitHub.find()
+        self.figures: dict[str, Any] = {}
+
+    def say(self, text: str) -> None:
+        self.run.out.clear()
+        self.run.out.line(text)
+
+    def review(self) -> CheckResult:
+        if self.outcome.turn is not None:
+            # The operator publishes nothing for a run it failed: there is no review gate.
+            return self._result(Status.NA, f"Review: no review gate: {self.outcome.turn_line()}")
+        if self.outcome.analyzer == "Timeout":
+            # The operator opens the review gate once the analyzer resolves (seed step 7).
+            return self._result(
+                Status.NA, "Review: the analyzer has not finished, so the review gate is not open"
+            )
+        try:
+            obj = self._wait(
+                lambda o: bool(rv.review_phase(o)) or phase_of(o) == "Failed",
+                what="reviewPhase to be set",
+            )
+        except InstanceDeleted:
+            return self._result(Status.NA, f"Review: {self.instance} was deleted first")
+        if obj is not None and phase_of(obj) == "Failed" and not rv.review_phase(obj):
+            turn = lifecycle.turned_failed(obj) or Turn(
+                type="phase", reason="Failed", message=lifecycle.first_condition_message(obj)
+            )
+            self.run.log_toil(lifecycle.turn_toil(self.name, self.instance, turn))
+            turned = f"{self.instance} turned Failed after Complete: {turn.line()}"
+            return self._result(Status.NA, f"Review: no review gate: {turned}")
+        pr = rv.PullRequestRef.of(
+            obj if obj is not None else self.watcher.observed(self.instance).obj
+        )
+        self.figures.update(prNumber=pr.number, prURL=pr.url or None, branch=pr.branch or None)
+        phase = rv.review_phase(obj)
+        self.figures["reviewPhase"] = phase or None
+        if phase == "Skipped":
+            # The operator opens a review only for a published run with a PR.
+            why = lifecycle.review_skipped_why(obj)
+            if pr.number is None and self.launch.spec.publish:
+                # Asked to publish, yet no PR: its creation failed on the operator's side.
+                self.run.log_toil(rv.no_pr_toil(self.name, self.instance))
+            return self._result(
+                Status.NA, f"Review: skipped by the operator (reviewPhase Skipped: {why})"
+            )
+        if not pr.url:
+            self.run.log_toil(rv.no_pr_toil(self.name, self.instance))
+            return self._result(Status.NA, f"Review: no PR created for {self.instance}")
+        details = self._present(pr)
+        if obj is None:
+            return self._without_gate(pr, details)
+        if phase in rv.REVIEW_DONE:
+            return self._decided(phase, pr, details, ours=False)
+        wanted = rv.decision(self.options.review, self.outcome.gate)
+        viewed = self.figures.get("prState")
+        if viewed in ("CLOSED", "MERGED"):
+            # Decided on GitHub: the operator records it; nothing for us to annotate.
+            return self._await_operator(pr, details, why=f"{pr.name} is {viewed.lower()}")
+        if wanted is None:
+            return self._left_open(pr, details)
+        assert self.run.cluster is not None
+        try:
+            self.run.cluster.annotate_experiment(
+                self.instance,
+                namespace=self.launch.namespace,
+                annotations={rv.REVIEW_ANNOTATION: wanted},
+            )
+        except ClusterError as exc:
+            self.run.log_toil(rv.review_toil(self.name, self.instance, one_line(exc)))
+            return self._result(
+                Status.FAIL,
+                f"Review: could not annotate {self.instance}: {one_line(exc)}",
+                details,
+            )
+        self.say(f"{self.instance}: review {wanted} ({rv.REVIEW_ANNOTATION}={wanted})")
+        self.figures["action"] = wanted
+        return self._await_operator(pr, details, why=f"annotated {wanted}", ours=True)
+
+    def _wait(self, predicate: Callable[[Obj], bool], *, what: str) -> Obj | None:
+        """The object once ``predicate`` holds, or None after ``--experiment-budget-review``."""
+        budget = self.options.budget_review
+        try:
+            return self.watcher.wait_for(
+                self.instance,
+                predicate,
+                timeout=budget if budget is not None else float("inf"),
+                what=what,
+            )
+        except WatchTimeout:
+            return None
+
+    def _present(self, pr: rv.PullRequestRef) -> list[str]:
+        """Seed step 7: the PR and the quality it would publish."""
+        gh = self.gh
+        lines = []
+        viewed: PullRequest | None = None
+        if gh is not None and pr.number is not None:
+            try:
+                viewed = gh.pr_view(pr.number)
+            except GitHubError as exc:
+                lines.append(f"gh pr view: {one_line(exc)}")
+        if viewed is not None:
+            self.figures.update(
+                prTitle=viewed.title,
+                prState=viewed.state,
+                additions=viewed.additions,
+                deletions=viewed.deletions,
+            )
+            lines.append(viewed.line())
+        else:
+            lines.append(f"{pr.name}: {pr.url}" + ("" if gh else " (gh not on PATH: no details)"))
+        if pr.branch:
+            lines.append(f"branch: {pr.branch}")
+        figures = {name: dict(r.figures) for name, r in self.outcome.results or ()}
+        lines.append(rv.quality_line(self.outcome.gate, figures))
+        for line in lines:
+            self.run.out.line(f"  {line}")
+        return lines
+
+    def _await_operator(
+        self, pr: rv.PullRequestRef, details: list[str], *, why: str, ours: bool = False
+    ) -> CheckResult:
+        try:
+            obj = self._wait(
+                lambda o: rv.review_phase(o) in rv.REVIEW_DONE,
+                what="reviewPhase Approved or Rejected",
+            )
+        except InstanceDeleted:
+            return self._result(
+                Status.FAIL,
+                f"Review: {self.instance} was deleted before the review resolved",
+                details,
+            )
+        if obj is None:
+            budget = format_duration(self.options.budget_review)
+            problem = f"reviewPhase still Pending {budget} after {why}"
+            self.run.log_toil(rv.review_toil(self.name, self.instance, problem))
+            return self._result(Status.FAIL, f"Review: {problem}", details)
+        return self._decided(rv.review_phase(obj), pr, details, ours=ours)
+
+    def _decided(
+        self, phase: str, pr: rv.PullRequestRef, details: list[str], *, ours: bool
+    ) -> CheckResult:
+        self.figures["reviewPhase"] = phase
+        self.figures["pr"] = f"{pr.url} ({rv.pr_outcome(phase)})"
+        if phase == "Approved":
+            details = [*details, *self._deploy_run()]
+            by = "" if ours else " (by a reviewer)"
+            return self._result(Status.PASS, f"Review: approved{by}; {pr.name} merged", details)
+        if ours:
+            return self._result(
+                Status.PASS, f"Review: rejected as asked; {pr.name} closed", details
+            )
+        return self._result(
+            Status.FAIL,
+            f"Review: {pr.name} rejected by a reviewer; the results are not published",
+            details,
+        )
+
+    def _left_open(self, pr: rv.PullRequestRef, details: list[str]) -> CheckResult:
+        commands = rv.annotate_commands(self.instance, self.launch.namespace)
+        for line in commands:
+            self.run.out.line(f"  {line}")
+        self.figures["pr"] = f"{pr.url} (Open)"
+        details = [*details, *commands]
+        if self.options.review == "auto":
+            gate = self.outcome.gate.name if self.outcome.gate else "N/A"
+            return self._result(
+                Status.WARN,
+                f"Review: {pr.name} left open for a person: quality gate {gate}",
+                details,
+            )
+        return self._result(
+            Status.NA, f"Review: {pr.name} left open (--experiment-review=skip)", details
+        )
+
+    def _without_gate(self, pr: rv.PullRequestRef, details: list[str]) -> CheckResult:
+        """An operator that never sets reviewPhase; approve merges with gh."""
+        gh = self.gh
+        self.figures["reviewPhase"] = None
+        note = f"the operator set no reviewPhase in {format_duration(self.options.budget_review)}"
+        details = [*details, note]
+        wanted = rv.decision(self.options.review, self.outcome.gate)
+        if wanted is None:
+            self.figures["pr"] = f"{pr.url} (Open)"
+            status = Status.WARN if self.options.review == "auto" else Status.NA
+            return self._result(status, f"Review: {pr.name} left open; {note}", details)
+        if gh is None or pr.number is None:
+            why = "gh is not on PATH" if gh is None else "the status has no PR number"
+            return self._result(
+                Status.FAIL, f"Review: cannot {wanted[:-1]} {pr.name}: {note} and {why}", details
+            )
+        try:
+            if wanted == "approved":
+                gh.pr_merge(pr.number)
+            else:
+                gh.pr_close(pr.number)
+        except GitHubError as exc:
+            return self._result(Status.FAIL, f"Review: {one_line(exc)}", details)
+        self.figures["action"] = wanted
+        if wanted == "approved":
+            self.figures["pr"] = f"{pr.url} (Merged)"
+            details = [*details, *self._deploy_run()]
+            return self._result(
+                Status.PASS, f"Review: {pr.name} squash-merged with gh ({note})", details
+            )
+        self.figures["pr"] = f"{pr.url} (Rejected)"
+        return self._result(Status.PASS, f"Review: {pr.name} closed with gh ({note})", details)
+
+    def _deploy_run(self) -> list[str]:
+        """The site deploy the merge triggers, when gh can say."""
+        gh = self.gh
+        if gh is None:
+            return ["Deploy Benchmark Site: unknown (gh not on PATH)"]
+        try:
+            run = gh.latest_run()
+        except GitHubError as exc:
+            return [f"Deploy Benchmark Site: unavailable: {one_line(exc)}"]
+        if run is None:
+            return ["Deploy Benchmark Site: no run yet"]
+        self.figures["deployRun"] = run.url or run.line()
+        line = run.line()
+        self.run.out.line(f"  {line}")
+        return [line]
+
+    def _result(self, status: Status, summary: str, details: Sequence[str] = ()) -> CheckResult:
+        self.figures.setdefault("pr", self.figures.get("prURL"))
+        return CheckResult(
+            status,
+            summary,
+            details=tuple(details),
+            figures={k: v for k, v in self.figures.items() if v is not None},
+        )
+
+
+__all__ = ["review"]

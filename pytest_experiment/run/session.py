@@ -1,0 +1,328 @@
+"""The live run of one pytest session (one per xdist worker): pre-flight, apply, follow,
+clean up, leaving no instance unaccounted for.
+
+``start()`` connects, runs the pre-flight of every selected experiment and
+applies every one that may run (``run.preflight``, ``run.launcher``). Each
+``lifecycle`` item then calls ``follow()`` (``run.follow``); the quality and
+review items go on to ``run.publish`` and ``run.review_gate``. ``finish()``
+applies the cleanup policy to every instance the session created
+(``run.cleanup``).
+
+Everything a user sees is written from the thread running the items: the
+watcher and the launcher threads only record lines, which ``flush()`` writes.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from pytest_experiment.base.errors import ClusterError, PermissionDenied
+from pytest_experiment.core.options import Options
+from pytest_experiment.core.schema import SchemaUnavailable, schema_from_crd
+from pytest_experiment.core.spec import Experiment
+from pytest_experiment.core.toil import ToilRecord
+from pytest_experiment.core.verdict import CheckResult, Status
+from pytest_experiment.edges.cluster import HTTP_FORBIDDEN, Cluster, connect
+from pytest_experiment.edges.results import ResultsStore
+from pytest_experiment.edges.tracker import ToilLog
+from pytest_experiment.edges.watch import ExperimentWatcher
+from pytest_experiment.run import follow as following
+from pytest_experiment.run.cleanup import Cleaner, Cleanup
+from pytest_experiment.run.follow import Deadline
+from pytest_experiment.run.launch import Launch
+from pytest_experiment.run.launcher import Launcher
+from pytest_experiment.run.output import Output
+from pytest_experiment.run.preflight import Preflight
+
+
+def _import_what_follows_complete() -> None:
+    """Import the modules used after Complete while the session is being set up.
+
+    Imported lazily in the middle of a run, a Ctrl-C can land inside an import,
+    which leaves half a module behind and CPython exiting by SIGINT instead of
+    with pytest's status (seen in about 1 in 20 interrupted runs).
+    """
+    import boto3  # noqa: F401
+
+    from pytest_experiment.run import publish, review_gate  # noqa: F401
+
+
+class LiveRun:
+    def __init__(
+        self,
+        *,
+        options: Options,
+        toil: ToilLog,
+        validation_failure: Callable[[Experiment], tuple[str, str] | None],
+        output: Output | None = None,
+        on_toil: Callable[[ToilRecord], None] | None = None,
+        connector: Callable[[], Cluster] | None = None,
+        verbose: bool = False,
+        run_id: str | None = None,
+        controller: bool = False,
+    ) -> None:
+        self.options = options
+        self.toil = toil
+        self.out = output or Output()
+        self._on_toil = on_toil
+        self._connector = connector or (
+            lambda: connect(kubeconfig=options.kubeconfig, context=options.context)
+        )
+        self.verbose = verbose
+        self.run_id = run_id or secrets.token_hex(4)
+        self.controller = controller
+        """The xdist controller: it creates nothing and sweeps what workers left."""
+        self.launches: dict[str, Launch] = {}
+        self._by_nodeid: dict[str, str] = {}
+        self.cluster: Cluster | None = None
+        self.unreachable: str | None = None
+        self.refused = False
+        """The API answered but refused access (401/403), as opposed to not answering."""
+        self.crd_unreadable: str | None = None
+        """Why the live CRD could not be read (validation then uses the bundled schema)."""
+        self.crd_schema: Mapping[str, Any] | None = None
+        self.cleanups: list[Cleanup] = []
+        self._watchers: dict[str, ExperimentWatcher] = {}
+        self._pending_lines: list[str] = []
+        self._lines_lock = threading.Lock()
+        self._store: ResultsStore | None = None
+        self._preflight = Preflight(
+            options=options, log_toil=self.log_toil, validation_failure=validation_failure
+        )
+        self._launcher = Launcher(self)
+        self._cleaner = Cleaner(self)
+
+    # -- the cluster and the results store ------------------------------------------
+
+    def connect(self) -> Cluster | None:
+        """Connect once; on failure remember why and return None."""
+        if self.cluster is not None or self.unreachable is not None:
+            return self.cluster
+        try:
+            cluster = self._connector()
+            try:
+                crd = cluster.experiment_crd()  # the first request: proves the API answers
+            except PermissionDenied as exc:
+                # Answered, so reachable; reading CRDs is a permission a runner may lack.
+                if exc.status != HTTP_FORBIDDEN:
+                    raise
+                crd, self.crd_unreadable = None, str(exc)
+        except ClusterError as exc:
+            self.unreachable = str(exc)
+            self.refused = isinstance(exc, PermissionDenied)
+            return None
+        if crd is not None:
+            try:
+                self.crd_schema = schema_from_crd(crd)
+            except SchemaUnavailable:
+                self.crd_schema = None
+        self.cluster = cluster
+        _import_what_follows_complete()
+        return cluster
+
+    def read_summary(self, url: str) -> Mapping[str, Any]:
+        """summary.json at ``url``; ``ResultsError`` saying why it cannot be read."""
+        return self._results_store().summary(url)
+
+    def _results_store(self) -> ResultsStore:
+        if self._store is None:
+            wait = self.options.results_wait
+            self._store = ResultsStore(
+                endpoint=self.options.s3_endpoint,
+                wait=wait if wait is not None else float("inf"),
+                notify=self.say,
+            )
+        return self._store
+
+    def watcher(self, namespace: str) -> ExperimentWatcher:
+        """The one watch of ``namespace`` for the whole session."""
+        if namespace not in self._watchers:
+            assert self.cluster is not None
+            self._watchers[namespace] = ExperimentWatcher(
+                self.cluster,
+                namespace=namespace,
+                poll_interval=self.options.poll_interval or 15.0,
+                # Outage lines reach the terminal through the item thread, with or
+                # without log_cli.
+                notify=self.say,
+            ).start()
+        return self._watchers[namespace]
+
+    def watching(self, namespace: str) -> ExperimentWatcher | None:
+        """The watch of ``namespace`` if one was started, without starting one."""
+        return self._watchers.get(namespace)
+
+    # -- the experiments of the session ---------------------------------------------
+
+    def add(self, experiment: Experiment, *, nodeid: str = "") -> Launch:
+        """The session's launch of ``experiment`` (one per file, however often asked)."""
+        key = str(experiment.path.resolve())
+        if key not in self.launches:
+            self.launches[key] = Launch(
+                experiment=experiment,
+                key=key,
+                namespace=experiment.namespace or self.options.namespace,
+                attached=self.options.attach.get(experiment.name),
+            )
+        if nodeid:
+            self._by_nodeid[nodeid] = key
+            self.launches[key].items.named = True
+        return self.launches[key]
+
+    def find(self, name: str) -> Launch | None:
+        """The launch of the experiment whose directory is ``name``."""
+        return next((x for x in self.launches.values() if x.name == name), None)
+
+    def items_done(self, key: str) -> None:
+        """The last selected item of the experiment file with node id ``key`` has run."""
+        launch = self.launches.get(self._by_nodeid.get(key, ""))
+        if launch is not None:
+            launch.items.done = True
+
+    def item_failed(self, key: str) -> None:
+        """An item of the experiment file with node id ``key`` failed: on-success keeps it."""
+        launch = self.launches.get(self._by_nodeid.get(key, ""))
+        if launch is not None:
+            launch.items.failed = True
+
+    # -- start, follow, re-run -------------------------------------------------------
+
+    def start(self, launches: Iterable[Launch]) -> None:
+        """Pre-flight every launch, then apply those that may run."""
+        ready = []
+        # Several items of one experiment name the same launch: each is started once.
+        for launch in {id(launch): launch for launch in launches}.values():
+            self.prepare(launch)
+            if launch.preflight.blocked is None and launch.apply.error is None:
+                ready.append(launch)
+        self._launcher.start(ready)
+
+    def prepare(self, launch: Launch) -> None:
+        """Pre-flight items' verdicts and whether the experiment may be applied."""
+        if not launch.preflight.checks:
+            cluster = self.connect()
+            self._preflight.check(
+                launch, cluster, unreachable=self.unreachable or "", refused=self.refused
+            )
+
+    def follow(self, launch: Launch, *, deadline: Deadline | None = None) -> CheckResult:
+        """The lifecycle verdict of ``launch``; computed once, however many items ask.
+
+        ``deadline`` is pytest-timeout's limit for the item: the wait ends there the way
+        a phase budget ends it, with diagnostics.
+        """
+        try:
+            return following.verdict(
+                self, launch, deadline=deadline, before=lambda: self._applied(launch)
+            )
+        finally:
+            self.out.clear()
+            if launch.instance:
+                self._launcher.release(launch.instance)
+
+    def _applied(self, launch: Launch) -> CheckResult | None:
+        """None once ``launch`` has an instance to follow, else the verdict saying why not."""
+        self.prepare(launch)
+        if launch.preflight.blocked is not None:
+            return CheckResult(Status.NA, launch.preflight.blocked)
+        self._launcher.applied(launch, waiting=self._queued)
+        self.flush()
+        return self._apply_failed(launch)
+
+    def _queued(self, text: str) -> None:
+        self.flush()
+        self.out.status(text)
+
+    def retire(self, launch: Launch, *, reason: str) -> None:
+        """Delete the instance an auto-fix re-run replaces, waiting for the operator."""
+        self._cleaner.retire(launch, reason=reason)
+        self._launcher.release(launch.instance)
+
+    def rerun(self, launch: Launch, experiment: Experiment) -> CheckResult:
+        """Apply ``experiment`` (the fixed file) as a new instance and follow it."""
+        self._launcher.apply(launch, experiment)
+        self.flush()
+        return following.follow_again(self, launch, before=lambda: self._apply_failed(launch))
+
+    @staticmethod
+    def _apply_failed(launch: Launch) -> CheckResult | None:
+        error = launch.apply.error
+        return CheckResult(Status.FAIL, f"Apply failed: {error}") if error is not None else None
+
+    # -- session end -------------------------------------------------------------------
+
+    def finish(
+        self, *, accounted: Iterable[str] = (), namespaces: Iterable[str] = ()
+    ) -> list[Cleanup]:
+        """Stop following and apply the cleanup policy to every instance (and every stray
+        of this run, in ``namespaces`` too, that is not ``accounted`` for)."""
+        self._launcher.stop()
+        self.out.clear()
+        self.cleanups = self._cleaner.finish(
+            list(self.launches.values()), accounted=accounted, namespaces=namespaces
+        )
+        for watcher in self._watchers.values():
+            watcher.stop()
+        return self.cleanups
+
+    def sweep(self, *, namespaces: Iterable[str], accounted: Iterable[str]) -> list[Cleanup]:
+        """As the xdist controller: apply the cleanup policy to whatever carries this run's
+        label in ``namespaces`` that no worker reported on (``accounted``)."""
+        if self.connect() is None:
+            return []
+        return self.finish(accounted=accounted, namespaces=namespaces)
+
+    def request_delete(self, launch: Launch) -> None:
+        """Ask the API to delete the instance; ``wait_gone`` says when it has gone."""
+        self._cleaner.request_delete(launch)
+
+    def wait_gone(self, namespace: str, instance: str) -> str | None:
+        """None once a deleted instance has gone, else why it is still there."""
+        return self._cleaner.wait_gone(namespace, instance)
+
+    # -- what the session reports ------------------------------------------------------
+
+    def api_requests(self) -> dict[str, int]:
+        return dict(self.cluster.requests) if self.cluster is not None else {}
+
+    def watch_stats(self) -> dict[str, int]:
+        totals = {
+            "namespaces": len(self._watchers),
+            "lists": 0,
+            "watches": 0,
+            "relists": 0,
+            "outages": 0,
+        }
+        for watcher in self._watchers.values():
+            stats = watcher.stats
+            totals["outages"] += stats.outages
+            totals["lists"] += stats.lists
+            totals["watches"] += stats.watches
+            totals["relists"] += stats.relists
+        return totals
+
+    def log_toil(self, record: ToilRecord) -> None:
+        self.toil.log(record)
+        if self._on_toil is not None:
+            self._on_toil(record)
+
+    def say(self, text: str) -> None:
+        """A line from any thread; written by the item thread at its next chance."""
+        with self._lines_lock:
+            self._pending_lines.append(text)
+        if threading.current_thread() is threading.main_thread():
+            self.flush()
+
+    def flush(self) -> None:
+        with self._lines_lock:
+            lines, self._pending_lines = self._pending_lines, []
+        if lines:
+            self.out.clear()
+        for text in lines:
+            self.out.line(text)
+
+
+__all__ = ["LiveRun"]
