@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from pytest_experiment.base.errors import ClusterError
 from pytest_experiment.core.lifecycle import (
@@ -25,40 +25,16 @@ from pytest_experiment.core.lifecycle import (
     is_terminal,
     phase_of,
 )
-from pytest_experiment.core.options import Options
 from pytest_experiment.core.review import PullRequestRef, review_phase
 from pytest_experiment.core.verdict import Status
-from pytest_experiment.edges.cluster import Cluster, NotFound
-from pytest_experiment.edges.watch import ExperimentWatcher, WatchTimeout
+from pytest_experiment.edges.cluster import NotFound
+from pytest_experiment.edges.watch import WatchTimeout
 from pytest_experiment.run.diagnostics import one_line
 from pytest_experiment.run.launch import Launch
 from pytest_experiment.run.launcher import EXPERIMENT_LABEL, RUN_LABEL
+from pytest_experiment.run.protocols import SessionContext
 
 Obj = dict[str, Any]
-
-
-class CleanupContext(Protocol):
-    """What cleanup uses of the live run."""
-
-    @property
-    def options(self) -> Options: ...
-
-    @property
-    def run_id(self) -> str: ...
-
-    @property
-    def controller(self) -> bool:
-        """The xdist controller: it created nothing and sweeps what workers left."""
-        ...
-
-    @property
-    def cluster(self) -> Cluster | None: ...
-
-    def watcher(self, namespace: str) -> ExperimentWatcher: ...
-
-    def watching(self, namespace: str) -> ExperimentWatcher | None:
-        """The namespace's watch if the session started one."""
-        ...
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -114,7 +90,7 @@ class _Deleting:
 class Cleaner:
     """Decides and carries out what becomes of each instance; remembers what it deleted."""
 
-    def __init__(self, run: CleanupContext) -> None:
+    def __init__(self, run: SessionContext) -> None:
         self.run = run
         self.retired: list[Cleanup] = []
         """What became of the instances auto-fix re-runs replaced."""
@@ -345,21 +321,18 @@ class Cleaner:
             else "created as the session was interrupted"
         )
         policy = self.run.options.cleanup
-        if policy == "never":
-            return Cleanup(
-                experiment=experiment,
-                instance=instance,
-                action="kept",
-                reason=f"{why}; --experiment-cleanup=never",
-                command=delete_command(instance, namespace),
-            )
         finished = is_terminal(obj)
-        if policy == "on-success" and finished:
+        kept = None
+        if policy == "never":
+            kept = f"{why}; --experiment-cleanup=never"
+        elif policy == "on-success" and finished:
+            kept = f"{why}; {phase_of(obj)}, but not all its items ran"
+        if kept is not None:
             return Cleanup(
                 experiment=experiment,
                 instance=instance,
                 action="kept",
-                reason=f"{why}; {phase_of(obj)}, but not all its items ran",
+                reason=kept,
                 command=delete_command(instance, namespace),
             )
         reason = (
@@ -392,4 +365,4 @@ def _pending_pr(launch: Launch, current: Obj | None) -> PullRequestRef | None:
     return pr if pr.url or pr.number is not None else None
 
 
-__all__ = ["Cleaner", "Cleanup", "CleanupContext"]
+__all__ = ["Cleaner", "Cleanup"]

@@ -14,18 +14,16 @@ import re
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 from pytest_experiment.base.errors import ClusterError
 from pytest_experiment.core import lifecycle
 from pytest_experiment.core.lifecycle import shown_path
-from pytest_experiment.core.options import Options
 from pytest_experiment.core.spec import Experiment
-from pytest_experiment.core.toil import ToilRecord
-from pytest_experiment.edges.cluster import Cluster
-from pytest_experiment.edges.watch import Change, ExperimentWatcher
+from pytest_experiment.edges.watch import Change
 from pytest_experiment.run.diagnostics import one_line
 from pytest_experiment.run.launch import Launch
+from pytest_experiment.run.protocols import SessionContext
 
 Obj = dict[str, Any]
 
@@ -36,31 +34,10 @@ MANAGED_BY = {"app.kubernetes.io/managed-by": "pytest-experiment"}
 TICK = 0.5
 
 
-class LaunchContext(Protocol):
-    """What the launcher uses of the live run."""
-
-    @property
-    def options(self) -> Options: ...
-
-    @property
-    def run_id(self) -> str: ...
-
-    @property
-    def cluster(self) -> Cluster | None: ...
-
-    def watcher(self, namespace: str) -> ExperimentWatcher: ...
-
-    def log_toil(self, record: ToilRecord) -> None: ...
-
-    def say(self, text: str) -> None:
-        """A line from any thread, written by the item thread."""
-        ...
-
-
 class Launcher:
     """Creates the instances of one session, at most ``--experiment-max-concurrent`` at once."""
 
-    def __init__(self, run: LaunchContext) -> None:
+    def __init__(self, run: SessionContext) -> None:
         self.run = run
         self._queue: list[Launch] = []
         self._slots = threading.Condition()
@@ -212,4 +189,4 @@ def label_value(text: str) -> str:
     return re.sub(r"^[^A-Za-z0-9]+|[^A-Za-z0-9]+$", "", cleaned)
 
 
-__all__ = ["EXPERIMENT_LABEL", "RUN_LABEL", "LaunchContext", "Launcher", "label_value"]
+__all__ = ["EXPERIMENT_LABEL", "RUN_LABEL", "Launcher", "label_value"]

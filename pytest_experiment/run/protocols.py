@@ -14,7 +14,7 @@ from pytest_experiment.core.spec import Experiment
 from pytest_experiment.core.toil import ToilRecord
 from pytest_experiment.core.verdict import CheckResult
 from pytest_experiment.edges.cluster import Cluster
-from pytest_experiment.edges.watch import Observed
+from pytest_experiment.edges.watch import ExperimentWatcher, Observed
 from pytest_experiment.run.launch import Launch
 from pytest_experiment.run.output import Output
 
@@ -83,4 +83,38 @@ class PublishContext(RunContext, Protocol):
         ...
 
 
-__all__ = ["FollowContext", "PublishContext", "RunContext", "Watch"]
+class SessionContext(Protocol):
+    """What the session's own parts (the launcher, cleanup) use of it."""
+
+    @property
+    def options(self) -> Options: ...
+
+    @property
+    def run_id(self) -> str:
+        """The label value that marks every instance this run creates."""
+        ...
+
+    @property
+    def controller(self) -> bool:
+        """The xdist controller: it creates nothing and sweeps what workers left."""
+        ...
+
+    @property
+    def cluster(self) -> Cluster | None: ...
+
+    def watcher(self, namespace: str) -> ExperimentWatcher:
+        """The namespace's shared watch, started on first use."""
+        ...
+
+    def watching(self, namespace: str) -> ExperimentWatcher | None:
+        """The namespace's watch if the session started one."""
+        ...
+
+    def log_toil(self, record: ToilRecord) -> None: ...
+
+    def say(self, text: str) -> None:
+        """A line from any thread, written by the item thread."""
+        ...
+
+
+__all__ = ["FollowContext", "PublishContext", "RunContext", "SessionContext", "Watch"]
