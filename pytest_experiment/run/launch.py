@@ -47,7 +47,8 @@ class ApplyState:
     """Why the create (or the attach) failed."""
     at: datetime | None = None
     queued: bool = False
-    """Held back by ``--experiment-max-concurrent`` until a slot frees."""
+    """Held back by ``--experiment-max-concurrent``: the launcher thread applies it, never
+    the item that waits for it."""
     done: threading.Event = field(default_factory=threading.Event)
     """Set once the create has answered, either way."""
 

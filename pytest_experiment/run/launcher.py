@@ -84,7 +84,6 @@ class Launcher:
         state = launch.apply
         spec = experiment or state.experiment or launch.experiment
         state.experiment, state.instance, state.at, state.error = spec, "", None, None
-        state.queued = False
         state.done.clear()
         watcher = run.watcher(launch.namespace)
         body = _body(
