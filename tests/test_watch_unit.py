@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pytest_experiment.edges.watch import Outage, WatchState, skipped_values
+from pytest_experiment.core.watch_state import Outage, WatchState, skipped_values
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 

@@ -14,7 +14,7 @@ import yaml
 from kubernetes import client
 
 from pytest_experiment.base.errors import SandboxError
-from pytest_experiment.edges.cluster import connect
+from pytest_experiment.edges.kubeconfig import connect
 from pytest_experiment.sandbox import Sandbox, SandboxConfig, install, start_sandbox
 from pytest_experiment.sandbox.core import read_state
 from pytest_experiment.sandbox.kube import wait_until
