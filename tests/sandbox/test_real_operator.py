@@ -15,13 +15,15 @@ import json
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
 from kubernetes import client
 
+from pytest_experiment.base.resources import EXPERIMENTS, GKE_CLUSTERS, WORKFLOWS
+from pytest_experiment.base.types import Obj
 from pytest_experiment.sandbox import Sandbox
-from pytest_experiment.sandbox.kube import EXPERIMENTS, GKE_CLUSTERS, WORKFLOWS, wait_until
+from pytest_experiment.sandbox.kube import wait_until
 from pytest_experiment.sandbox.scenarios import (
     OPERATOR_DEPLOYMENT,
     OPERATOR_NAMESPACE,
@@ -36,7 +38,6 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.usefixtures("s3_credentials", "workflow_template", "no_bd")
 
-Obj = dict[str, Any]
 HUB_TARGET = {"name": "side", "cluster": {"type": "hub"}, "components": [{"app": "naive-db-fsync"}]}
 
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import pytest
 from kubernetes import client
 
-from pytest_experiment.sandbox.kube import APPLICATIONS, GKE_CLUSTERS, WORKFLOWS
+from pytest_experiment.base.resources import APPLICATIONS, GKE_CLUSTERS, WORKFLOWS
 from pytest_experiment.sandbox.operator import REVIEW_ANNOTATION
 from pytest_experiment.sandbox.scenarios import (
     OPERATOR_FLAVOURS,

@@ -7,7 +7,9 @@ from typing import TYPE_CHECKING
 import pytest
 from kubernetes import client
 
-from pytest_experiment.sandbox.kube import APPLICATIONS, WORKFLOWS, Obj, wait_until
+from pytest_experiment.base.resources import APPLICATIONS, WORKFLOWS
+from pytest_experiment.base.types import Obj
+from pytest_experiment.sandbox.kube import wait_until
 from pytest_experiment.sandbox.operator import FINALIZER
 from pytest_experiment.sandbox.scenarios import (
     DEFAULT_KEY,

@@ -11,13 +11,13 @@ from typing import Any
 
 from kubernetes import client
 
-from pytest_experiment.sandbox.kube import (
+from pytest_experiment.base.resources import (
     APPLICATIONS,
     GKE_CLUSTERS,
     WORKFLOW_TEMPLATES,
     WORKFLOWS,
-    Obj,
 )
+from pytest_experiment.base.types import Obj
 from pytest_experiment.sandbox.operator.config import (
     ARGOCD_NAMESPACE,
     CLUSTER_LABEL,

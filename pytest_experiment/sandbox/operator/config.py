@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pytest_experiment.sandbox.kube import Obj
+from pytest_experiment.base.types import Obj
 from pytest_experiment.sandbox.s3 import BUCKET
 
 FINALIZER = "experiments.illm.io/finalizer"
