@@ -12,7 +12,13 @@ import pytest
 from kubernetes import client
 
 from pytest_experiment.base.errors import SandboxError
-from pytest_experiment.base.resources import EXPERIMENTS, GKE_CLUSTERS, WORKFLOW_TEMPLATES, Resource
+from pytest_experiment.base.resources import (
+    EXPERIMENTS,
+    GKE_CLUSTERS,
+    OPERATOR_NAMESPACE,
+    WORKFLOW_TEMPLATES,
+    Resource,
+)
 from pytest_experiment.base.types import Obj
 from pytest_experiment.sandbox import Sandbox, SandboxConfig, start_sandbox
 from pytest_experiment.sandbox.core import crd_from_env
@@ -25,7 +31,7 @@ from pytest_experiment.sandbox.kube import (
 )
 from pytest_experiment.sandbox.operator import EXPERIMENT_LABEL, FINALIZER, GITHUB_CONFIGMAP
 from pytest_experiment.sandbox.scenarios import OPERATOR_FLAVOURS as OPERATOR_FLAVOURS
-from pytest_experiment.sandbox.scenarios import OPERATOR_NAMESPACE, ScenarioChoice
+from pytest_experiment.sandbox.scenarios import ScenarioChoice
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

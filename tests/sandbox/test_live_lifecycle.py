@@ -15,10 +15,13 @@ import pytest
 from fakes import FakeTools
 from kubernetes import client
 
-from pytest_experiment.base.resources import WORKFLOW_TEMPLATES
+from pytest_experiment.base.resources import (
+    OPERATOR_DEPLOYMENT,
+    OPERATOR_NAMESPACE,
+    WORKFLOW_TEMPLATES,
+)
 from pytest_experiment.sandbox import Sandbox
 from pytest_experiment.sandbox.kube import custom_lister, list_raw, wait_until
-from pytest_experiment.sandbox.scenarios import OPERATOR_DEPLOYMENT, OPERATOR_NAMESPACE
 
 from .lifecycle import NAMESPACE, OPERATOR_FLAVOURS, TIMEOUT, Run, SetScenario, experiment_doc
 from .runs import DeleteWhenRunning, exists, managed, run_live, wait_gone, write

@@ -20,15 +20,17 @@ from typing import TYPE_CHECKING
 import pytest
 from kubernetes import client
 
-from pytest_experiment.base.resources import EXPERIMENTS, GKE_CLUSTERS, WORKFLOWS
+from pytest_experiment.base.resources import (
+    EXPERIMENTS,
+    GKE_CLUSTERS,
+    OPERATOR_DEPLOYMENT,
+    OPERATOR_NAMESPACE,
+    WORKFLOWS,
+)
 from pytest_experiment.base.types import Obj
 from pytest_experiment.sandbox import Sandbox
 from pytest_experiment.sandbox.kube import wait_until
-from pytest_experiment.sandbox.scenarios import (
-    OPERATOR_DEPLOYMENT,
-    OPERATOR_NAMESPACE,
-    clear_scenario,
-)
+from pytest_experiment.sandbox.scenarios import clear_scenario
 
 from .lifecycle import BUCKET, METRICS, NAMESPACE, TIMEOUT, Run, SetScenario, experiment_doc
 from .runs import LiveProcess, run_live, write

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from kubernetes import client
 
-from pytest_experiment.base.resources import EXPERIMENTS, Resource
+from pytest_experiment.base.resources import EXPERIMENTS, OPERATOR_NAMESPACE, Resource
 from pytest_experiment.base.types import Obj
 from pytest_experiment.sandbox import kube
 from pytest_experiment.sandbox.operator.config import (
@@ -24,7 +24,7 @@ from pytest_experiment.sandbox.operator.config import (
     OperatorConfig,
     meta,
 )
-from pytest_experiment.sandbox.scenarios import OPERATOR_NAMESPACE, ScenarioChoice
+from pytest_experiment.sandbox.scenarios import ScenarioChoice
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
