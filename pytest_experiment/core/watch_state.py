@@ -245,6 +245,19 @@ class WatchState:
                 changes.append(Change(instance=name, kind="DELETED", obj=known.obj))
         return changes
 
+    def replay(self, instance: str) -> Change | None:
+        """All that was seen of ``instance`` as one change, for a subscriber that joins
+        late: SYNC with every transition, or DELETED once it is gone; None if never seen."""
+        known = self._instances.get(instance)
+        if known is None:
+            return None
+        return Change(
+            instance=instance,
+            kind="DELETED" if known.deleted else "SYNC",
+            obj=known.obj,
+            transitions=tuple(known.transitions),
+        )
+
     def observed(self, instance: str) -> Observed:
         known = self._instances.get(instance)
         if known is None:

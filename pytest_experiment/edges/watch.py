@@ -178,16 +178,10 @@ class ExperimentWatcher:
         """
         with self._dispatch:
             self._subscribers.setdefault(instance, []).append(callback)
-            observed = self.observed(instance)
-            if observed.obj is not None:
-                callback(
-                    Change(
-                        instance=instance,
-                        kind="DELETED" if observed.deleted else "SYNC",
-                        obj=observed.obj,
-                        transitions=observed.transitions,
-                    )
-                )
+            with self._changed:
+                replay = self._state.replay(instance)
+            if replay is not None:
+                callback(replay)
 
         def unsubscribe() -> None:
             with self._dispatch:
