@@ -36,7 +36,7 @@ _APPLY_PATCH = "application/apply-patch+yaml"
 
 
 class Cluster(OperatorReads):
-    """An ApiClient for one kubeconfig context, with domain errors and retries."""
+    """Everything the plugin asks of the hub cluster, for one kubeconfig context."""
 
     # -- experiments ------------------------------------------------------------
 
