@@ -17,9 +17,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from pytest_experiment.base.types import ObjView as Obj
 from pytest_experiment.core.toil import ToilRecord
-
-Obj = Mapping[str, Any]
 
 PHASES = ("Pending", "Provisioning", "Ready", "Running")
 TERMINAL = ("Complete", "Failed")

@@ -138,7 +138,7 @@ def _register_markers(config: pytest.Config) -> None:
 def _check_context(kubeconfig: Path | None, context: str) -> None:
     """A context the kubeconfig lacks stops the session now, listing the ones it has."""
     from pytest_experiment.base.errors import ClusterError
-    from pytest_experiment.edges.cluster import check_context
+    from pytest_experiment.edges.kubeconfig import check_context
 
     try:
         check_context(kubeconfig=kubeconfig, context=context)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-Doc = Mapping[str, Any]
+from pytest_experiment.base.types import ObjView as Doc
 
 TERMINAL = frozenset({"Complete", "Failed", "Deleted", "Aborted", "Succeeded"})
 """Phases an experiment does not leave: drawn as a point where it was first seen."""

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from pytest_experiment.base.errors import ClusterError, PermissionDenied, ResultsError
+from pytest_experiment.base.types import Obj
 from pytest_experiment.core import lifecycle
 from pytest_experiment.core.lifecycle import (
     delete_command,
@@ -46,16 +47,19 @@ from pytest_experiment.core.schema import SchemaUnavailable, schema_from_crd
 from pytest_experiment.core.spec import Experiment
 from pytest_experiment.core.toil import ToilRecord
 from pytest_experiment.core.verdict import CheckResult, Status
-from pytest_experiment.edges.cluster import HTTP_FORBIDDEN, Cluster, Labelled, NotFound, connect
+from pytest_experiment.core.watch_state import InstanceDeleted, Observed, WatchTimeout
+from pytest_experiment.edges.api_errors import HTTP_FORBIDDEN, NotFound
+from pytest_experiment.edges.cluster import Cluster
+from pytest_experiment.edges.kubeconfig import connect
+from pytest_experiment.edges.operator_reads import Labelled
 from pytest_experiment.edges.results import ResultsStore
 from pytest_experiment.edges.tracker import ToilLog
-from pytest_experiment.edges.watch import ExperimentWatcher, InstanceDeleted, Observed, WatchTimeout
+from pytest_experiment.edges.watch import ExperimentWatcher
 from pytest_experiment.run.diagnostics import gather, one_line
 
 if TYPE_CHECKING:
     from pytest_experiment.run.publishing import Attempt, Published
 
-Obj = dict[str, Any]
 
 RUN_LABEL = "pytest-experiment/run"
 EXPERIMENT_LABEL = "pytest-experiment/experiment"

@@ -19,8 +19,9 @@ import pytest
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from pytest_experiment.base.resources import EXPERIMENTS
 from pytest_experiment.sandbox import Sandbox
-from pytest_experiment.sandbox.kube import EXPERIMENTS, custom_lister, wait_until
+from pytest_experiment.sandbox.kube import custom_lister, wait_until
 
 from .lifecycle import NAMESPACE, Run, SetScenario, experiment_doc
 from .runs import SESSION_TIMEOUT, Session, exists, managed, run_live, wait_gone, write
