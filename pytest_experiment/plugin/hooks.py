@@ -7,7 +7,7 @@ import json
 import os
 import secrets
 import signal
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
@@ -15,13 +15,14 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_experiment.base.errors import EnvironmentFailure, OptionError
-from pytest_experiment.core.options import OPTION_SPECS, resolve
+from pytest_experiment.core.options import OPTION_SPECS, Options, resolve
 from pytest_experiment.plugin.fixtures import experiment_run  # noqa: F401  (registers the fixture)
 from pytest_experiment.plugin.state import SESSION, ExperimentSession
 from pytest_experiment.reporting.report import Scoreboard
 
 if TYPE_CHECKING:
     from pytest_experiment.core.checks import Check
+    from pytest_experiment.run.ports import Cluster, ResultsStore
 
 SCOREBOARD = pytest.StashKey[Scoreboard]()
 _XDIST_COLLECTED = pytest.StashKey[dict[str, list[str]]]()
@@ -222,12 +223,39 @@ def _prepare_live(config: pytest.Config, state: ExperimentSession) -> None:
             validation_failure=state.validation_reason,
             output=TerminalOutput(config),
             on_toil=lambda record: config.hook.pytest_experiment_toil(config=config, record=record),
+            connector=lambda: config.hook.pytest_experiment_make_cluster(
+                config=config, options=options
+            ),
+            results_store=lambda notify: config.hook.pytest_experiment_make_results_store(
+                config=config, options=options, notify=notify
+            ),
             verbose=config.get_verbosity() > 0,
             run_id=config.stash[RUN_ID],
             controller=_distributing(config),
         )
 
     state.live_factory = build
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_experiment_make_cluster(options: Options) -> Cluster:
+    from pytest_experiment.edges.cluster import connect
+
+    return connect(kubeconfig=options.kubeconfig, context=options.context)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_experiment_make_results_store(
+    options: Options, notify: Callable[[str], None]
+) -> ResultsStore:
+    from pytest_experiment.edges.results import ResultsStore
+
+    wait = options.results_wait
+    return ResultsStore(
+        endpoint=options.s3_endpoint,
+        wait=wait if wait is not None else float("inf"),
+        notify=notify,
+    )
 
 
 def _cli_value(config: pytest.Config, dest: str) -> str | None:

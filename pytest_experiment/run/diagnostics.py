@@ -20,10 +20,10 @@ from pytest_experiment.edges.cluster import (
     EXPERIMENT_NAMESPACE,
     OPERATOR_NAMESPACE,
     WORKFLOW_NAMESPACE,
-    Cluster,
     Labelled,
     NotFound,
 )
+from pytest_experiment.run.ports import Cluster
 
 Obj = dict[str, Any]
 
