@@ -174,7 +174,9 @@ def _missing_s3_credentials(needing: set[str]) -> str | None:
     )
 
 
-def _check_s3_credentials(needing: set[str]) -> None:
+def _check_s3_credentials(config: pytest.Config, needing: set[str]) -> None:
+    if _store_supplied(config):
+        return  # summaries come from where a conftest or plugin said, not from S3
     problem = _missing_s3_credentials(needing)
     if problem is not None:
         # A usage error, like any other bad setting: one line, exit 4, nothing applied.
@@ -202,7 +204,7 @@ def pytest_xdist_node_collection_finished(node: Any, ids: list[str]) -> None:
     dsession = config.pluginmanager.getplugin("dsession")
     workers = len(getattr(getattr(dsession, "nodemanager", None), "specs", None) or ())
     if len(reported) >= workers:
-        _check_s3_credentials({name for names in reported.values() for name in names})
+        _check_s3_credentials(config, {name for names in reported.values() for name in names})
 
 
 def _prepare_live(config: pytest.Config, state: ExperimentSession) -> None:
@@ -258,6 +260,14 @@ def pytest_experiment_make_results_store(
     )
 
 
+def _store_supplied(config: pytest.Config) -> bool:
+    """A conftest.py or plugin other than this one supplies the results store."""
+    hook = config.pluginmanager.hook.pytest_experiment_make_results_store
+    return any(
+        impl.function is not pytest_experiment_make_results_store for impl in hook.get_hookimpls()
+    )
+
+
 def _cli_value(config: pytest.Config, dest: str) -> str | None:
     value = config.getoption(f"experiment_{dest}")
     return ",".join(value) if isinstance(value, list) else value
@@ -310,7 +320,9 @@ def pytest_runtestloop(session: pytest.Session) -> Generator[None, object, objec
             if isinstance(item, ExperimentItem) and item.step in _LIVE_STEPS
         ]
     if not hasattr(session.config, "workerinput"):  # the xdist controller checked for workers
-        _check_s3_credentials({i.experiment.name for i in live_items if i.step == "quality"})
+        _check_s3_credentials(
+            session.config, {i.experiment.name for i in live_items if i.step == "quality"}
+        )
     previous = signal.getsignal(signal.SIGTERM)
     if _main_thread():
         signal.signal(signal.SIGTERM, _interrupt)
