@@ -23,8 +23,8 @@ from pytest_experiment.base.resources import (
 from pytest_experiment.base.types import Obj
 from pytest_experiment.core.lifecycle import claim_names, status
 from pytest_experiment.edges.api_errors import NotFound
-from pytest_experiment.edges.cluster import Cluster
 from pytest_experiment.edges.operator_reads import Labelled
+from pytest_experiment.run.ports import Cluster
 
 LOG_LINES = 50
 _MAX_TEXT = 300
