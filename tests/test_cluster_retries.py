@@ -21,6 +21,7 @@ from kubernetes import client
 from pytest_experiment.base.errors import ClusterError
 from pytest_experiment.edges.api_errors import Endpoint
 from pytest_experiment.edges.cluster import Cluster
+from pytest_experiment.edges.kubeconfig import client_configuration
 from pytest_experiment.edges.session import RetryPolicy
 
 Reply = tuple[int, dict[str, str]]
@@ -85,8 +86,8 @@ def sleeps() -> list[float]:
 
 @pytest.fixture
 def cluster(api: FakeAPI, sleeps: list[float]) -> Iterator[Cluster]:
-    """Configured as ``connect()`` configures it (urllib3's own retries left as they are)."""
-    yield from _cluster(api, sleeps, client.Configuration())
+    """Configured as ``connect()`` configures it."""
+    yield from _cluster(api, sleeps, client_configuration())
 
 
 @pytest.fixture
@@ -152,12 +153,6 @@ def test_retry_after_is_honoured_up_to_the_longest_delay(
     assert api.seen == [GET] * 4
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gap: the client's urllib3 keeps its default Retry, which sleeps a 429's "
-    "Retry-After itself, uncapped, up to 3 times per attempt, before the harness's "
-    "bounded policy sees the answer",
-)
 def test_retry_after_is_waited_by_the_harness_alone(
     api: FakeAPI, cluster: Cluster, sleeps: list[float]
 ) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from kubernetes import client, config
 from kubernetes.config.config_exception import ConfigException
+from urllib3.util import Retry
 
 from pytest_experiment.base.errors import ClusterError
 from pytest_experiment.edges.api_errors import Endpoint
@@ -40,7 +41,7 @@ def connect(
     paths = [Path(p).expanduser() for p in files.split(os.pathsep) if p]
     if not any(p.exists() for p in paths) and context is None:
         return _in_cluster(files, retry=retry, service_account=service_account)
-    configuration = client.Configuration()
+    configuration = client_configuration()
     try:
         _, active = config.list_kube_config_contexts(config_file=files)
         api = config.new_client_from_config(
@@ -87,10 +88,23 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split())
 
 
+def client_configuration() -> client.Configuration:
+    """The client's configuration with urllib3's own retries off.
+
+    Left on, urllib3 sleeps a 429's ``Retry-After`` itself, uncapped and up to
+    three times per request, before the session's bounded policy ever sees the
+    answer; and it would re-send a create whose answer was lost. The session
+    retries, backs off and caps on its own.
+    """
+    configuration = client.Configuration()
+    configuration.retries = Retry(total=0, raise_on_status=False, respect_retry_after_header=False)
+    return configuration
+
+
 def _in_cluster(files: str, *, retry: RetryPolicy, service_account: Path) -> Cluster:
     from kubernetes.config.incluster_config import InClusterConfigLoader
 
-    configuration = client.Configuration()
+    configuration = client_configuration()
     try:
         InClusterConfigLoader(
             token_filename=str(service_account / "token"),
