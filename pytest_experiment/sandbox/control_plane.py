@@ -15,7 +15,7 @@ from pathlib import Path
 import yaml
 
 from pytest_experiment.base.errors import SandboxError
-from pytest_experiment.sandbox.processes import Supervisor, wait_ready, with_fresh_ports
+from pytest_experiment.sandbox.processes import Supervisor, with_fresh_ports
 
 ETCD = "etcd"
 APISERVER = "kube-apiserver"
@@ -77,13 +77,13 @@ def start_etcd(
             f"--initial-cluster=sandbox={peer_url}",
             "--log-level=warn",
         ]
-        child = supervisor.spawn(ETCD, argv, log=log, die_with_parent=die_with_parent)
-        wait_ready(
-            name=ETCD,
-            child=child,
+        supervisor.start(
+            ETCD,
+            argv,
             log=log,
             probe=lambda: _http_ok(f"{client_url}/health"),
             timeout=timeout,
+            die_with_parent=die_with_parent,
         )
         return ports[0], ports[1]
 
@@ -120,6 +120,52 @@ def _apiserver_version(binary: Path) -> tuple[int, int]:
     return int(match.group(1)), int(match.group(2))
 
 
+@dataclass(frozen=True, kw_only=True)
+class Apiserver:
+    """kube-apiserver as started from a state directory (token file, keys, certificates):
+    the same on a first start and on a restart after a crash."""
+
+    binary: Path
+    etcd_port: int
+    state_dir: Path
+    token: str
+    # False: watches are served from etcd, so etcd's compaction ends a client's history.
+    watch_cache: bool = True
+
+    def spawn(
+        self, supervisor: Supervisor, *, port: int, timeout: float, die_with_parent: bool
+    ) -> None:
+        # The insecure port is gone (and its flag rejected) from 1.24; envtest
+        # assets in KUBEBUILDER_ASSETS are usually newer than Debian's 1.20.
+        legacy_flags = ["--insecure-port=0"] if _apiserver_version(self.binary) < (1, 24) else []
+        state_dir = self.state_dir
+        argv = [
+            str(self.binary),
+            f"--etcd-servers=http://127.0.0.1:{self.etcd_port}",
+            f"--secure-port={port}",
+            "--bind-address=127.0.0.1",
+            "--advertise-address=127.0.0.1",
+            *legacy_flags,
+            f"--cert-dir={state_dir / 'certs'}",
+            f"--token-auth-file={state_dir / 'tokens.csv'}",
+            "--service-account-issuer=https://kubernetes.default.svc",
+            f"--service-account-key-file={state_dir / 'sa.pub'}",
+            f"--service-account-signing-key-file={state_dir / 'sa.key'}",
+            "--authorization-mode=RBAC",
+            "--service-cluster-ip-range=10.0.0.0/24",
+            "--profiling=false",
+            *([] if self.watch_cache else ["--watch-cache=false"]),
+        ]
+        supervisor.start(
+            APISERVER,
+            argv,
+            log=state_dir / "logs" / "kube-apiserver.log",
+            probe=lambda: _http_ok(f"https://127.0.0.1:{port}/readyz", token=self.token),
+            timeout=timeout,
+            die_with_parent=die_with_parent,
+        )
+
+
 def start_apiserver(
     supervisor: Supervisor,
     *,
@@ -136,102 +182,34 @@ def start_apiserver(
     tokens.write_text(f'{token},{ADMIN_USER},{ADMIN_USER},"system:masters"\n')
     tokens.chmod(0o600)
     _service_account_keys(state_dir)
-    cert_dir = state_dir / "certs"
+    apiserver = Apiserver(
+        binary=binary,
+        etcd_port=etcd_port,
+        state_dir=state_dir,
+        token=token,
+        watch_cache=watch_cache,
+    )
 
     def start(ports: list[int]) -> ControlPlane:
-        _spawn_apiserver(
-            supervisor,
-            binary=binary,
-            etcd_port=etcd_port,
-            port=ports[0],
-            state_dir=state_dir,
-            token=token,
-            timeout=timeout,
-            die_with_parent=die_with_parent,
-            watch_cache=watch_cache,
-        )
+        apiserver.spawn(supervisor, port=ports[0], timeout=timeout, die_with_parent=die_with_parent)
         return ControlPlane(
             etcd_port=etcd_port,
             etcd_peer_port=etcd_peer_port,
             apiserver_port=ports[0],
             token=token,
-            ca_file=cert_dir / "apiserver.crt",
+            ca_file=state_dir / "certs" / "apiserver.crt",
         )
 
     return with_fresh_ports(1, start)
 
 
-def _spawn_apiserver(
-    supervisor: Supervisor,
-    *,
-    binary: Path,
-    etcd_port: int,
-    port: int,
-    state_dir: Path,
-    token: str,
-    timeout: float,
-    die_with_parent: bool,
-    watch_cache: bool,
-) -> None:
-    """Start kube-apiserver from what ``state_dir`` holds (token file, keys, certificates)."""
-    # The insecure port is gone (and its flag rejected) from 1.24; envtest
-    # assets in KUBEBUILDER_ASSETS are usually newer than Debian's 1.20.
-    legacy_flags = ["--insecure-port=0"] if _apiserver_version(binary) < (1, 24) else []
-    log = state_dir / "logs" / "kube-apiserver.log"
-    argv = [
-        str(binary),
-        f"--etcd-servers=http://127.0.0.1:{etcd_port}",
-        f"--secure-port={port}",
-        "--bind-address=127.0.0.1",
-        "--advertise-address=127.0.0.1",
-        *legacy_flags,
-        f"--cert-dir={state_dir / 'certs'}",
-        f"--token-auth-file={state_dir / 'tokens.csv'}",
-        "--service-account-issuer=https://kubernetes.default.svc",
-        f"--service-account-key-file={state_dir / 'sa.pub'}",
-        f"--service-account-signing-key-file={state_dir / 'sa.key'}",
-        "--authorization-mode=RBAC",
-        "--service-cluster-ip-range=10.0.0.0/24",
-        "--profiling=false",
-        # Without its watch cache the server serves watches from etcd, so etcd's
-        # compaction is what ends a client's history (a 410 on resume).
-        *([] if watch_cache else ["--watch-cache=false"]),
-    ]
-    child = supervisor.spawn(APISERVER, argv, log=log, die_with_parent=die_with_parent)
-    wait_ready(
-        name=APISERVER,
-        child=child,
-        log=log,
-        probe=lambda: _http_ok(f"https://127.0.0.1:{port}/readyz", token=token),
-        timeout=timeout,
-    )
-
-
 def restart_apiserver(
-    supervisor: Supervisor,
-    *,
-    binary: Path,
-    etcd_port: int,
-    port: int,
-    state_dir: Path,
-    token: str,
-    timeout: float,
-    watch_cache: bool = True,
+    supervisor: Supervisor, apiserver: Apiserver, *, port: int, timeout: float
 ) -> None:
     """SIGKILL kube-apiserver and start it again on the same port, certificates and etcd,
     as a crashed control plane comes back: clients keep their kubeconfig."""
     supervisor.kill(APISERVER)
-    _spawn_apiserver(
-        supervisor,
-        binary=binary,
-        etcd_port=etcd_port,
-        port=port,
-        state_dir=state_dir,
-        token=token,
-        timeout=timeout,
-        die_with_parent=False,
-        watch_cache=watch_cache,
-    )
+    apiserver.spawn(supervisor, port=port, timeout=timeout, die_with_parent=False)
 
 
 def write_kubeconfig(path: Path, plane: ControlPlane, *, namespace: str = "experiments") -> None:

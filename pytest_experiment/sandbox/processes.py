@@ -155,6 +155,22 @@ class Supervisor:
         self._children[name] = child
         return child
 
+    def start(
+        self,
+        name: str,
+        argv: Sequence[str],
+        *,
+        log: Path,
+        probe: Callable[[], bool],
+        timeout: float,
+        die_with_parent: bool,
+    ) -> subprocess.Popen[bytes]:
+        """Spawn ``name`` and return once ``probe()`` holds (its port answers); see
+        ``wait_ready`` for how a crash or a taken port is reported."""
+        child = self.spawn(name, argv, log=log, die_with_parent=die_with_parent)
+        wait_ready(name=name, child=child, log=log, probe=probe, timeout=timeout)
+        return child
+
     def alive(self, name: str) -> bool:
         record = self._records.get(name)
         return record is not None and is_alive(record)
