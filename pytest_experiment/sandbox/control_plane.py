@@ -128,9 +128,16 @@ class Apiserver:
     binary: Path
     etcd_port: int
     state_dir: Path
-    token: str
     # False: watches are served from etcd, so etcd's compaction ends a client's history.
     watch_cache: bool = True
+
+    @property
+    def tokens(self) -> Path:
+        return self.state_dir / "tokens.csv"
+
+    def token(self) -> str:
+        """The admin's bearer token, the first field of the token file."""
+        return self.tokens.read_text().split(",", 1)[0]
 
     def spawn(
         self, supervisor: Supervisor, *, port: int, timeout: float, die_with_parent: bool
@@ -147,7 +154,7 @@ class Apiserver:
             "--advertise-address=127.0.0.1",
             *legacy_flags,
             f"--cert-dir={state_dir / 'certs'}",
-            f"--token-auth-file={state_dir / 'tokens.csv'}",
+            f"--token-auth-file={self.tokens}",
             "--service-account-issuer=https://kubernetes.default.svc",
             f"--service-account-key-file={state_dir / 'sa.pub'}",
             f"--service-account-signing-key-file={state_dir / 'sa.key'}",
@@ -156,11 +163,12 @@ class Apiserver:
             "--profiling=false",
             *([] if self.watch_cache else ["--watch-cache=false"]),
         ]
+        token = self.token()
         supervisor.start(
             APISERVER,
             argv,
             log=state_dir / "logs" / "kube-apiserver.log",
-            probe=lambda: _http_ok(f"https://127.0.0.1:{port}/readyz", token=self.token),
+            probe=lambda: _http_ok(f"https://127.0.0.1:{port}/readyz", token=token),
             timeout=timeout,
             die_with_parent=die_with_parent,
         )
@@ -177,18 +185,13 @@ def start_apiserver(
     die_with_parent: bool,
     watch_cache: bool = True,
 ) -> ControlPlane:
-    token = secrets.token_urlsafe(32)
-    tokens = state_dir / "tokens.csv"
-    tokens.write_text(f'{token},{ADMIN_USER},{ADMIN_USER},"system:masters"\n')
-    tokens.chmod(0o600)
-    _service_account_keys(state_dir)
     apiserver = Apiserver(
-        binary=binary,
-        etcd_port=etcd_port,
-        state_dir=state_dir,
-        token=token,
-        watch_cache=watch_cache,
+        binary=binary, etcd_port=etcd_port, state_dir=state_dir, watch_cache=watch_cache
     )
+    token = secrets.token_urlsafe(32)
+    apiserver.tokens.write_text(f'{token},{ADMIN_USER},{ADMIN_USER},"system:masters"\n')
+    apiserver.tokens.chmod(0o600)
+    _service_account_keys(state_dir)
 
     def start(ports: list[int]) -> ControlPlane:
         apiserver.spawn(supervisor, port=ports[0], timeout=timeout, die_with_parent=die_with_parent)

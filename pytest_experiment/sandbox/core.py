@@ -78,11 +78,11 @@ class Sandbox:
         state_dir: Path,
         state: Mapping[str, Any],
         supervisor: Supervisor,
-        owned: bool,
-        owns_state_dir: bool,
-        stop_at_exit: bool = False,
-        grace_period: float,
+        grace_period: float = 3.0,
+        started: SandboxConfig | None = None,
     ) -> None:
+        """``started``: the config this process started the sandbox with, which makes it
+        the owner; None for a sandbox another process started."""
         self.state_dir = state_dir
         self.kubeconfig = Path(state["kubeconfig"])
         self.s3_endpoint: str = state["s3Endpoint"]
@@ -91,25 +91,22 @@ class Sandbox:
         self.bucket: str = state.get("bucket", BUCKET)
         self.time_scale = float(state["timeScale"])
         self.ports: dict[str, int] = {k: int(v) for k, v in state["ports"].items()}
-        self.owned = owned
+        self.owned = started is not None
         self._state = dict(state)
         self._supervisor = supervisor
-        self._owns_state_dir = owns_state_dir
-        self._grace_period = grace_period
+        # A temporary directory made for this sandbox goes with it.
+        self._owns_state_dir = started is not None and started.state_dir is None
+        self._grace_period = started.grace_period if started is not None else grace_period
         self._stopped = False
-        if owned and stop_at_exit:
+        if started is not None and started.stop_with_process:
             atexit.register(self.stop)
 
     @classmethod
     def _adopt(cls, state_dir: Path, state: Mapping[str, Any], *, grace_period: float) -> Sandbox:
         """A sandbox another process started, known from its state file."""
+        supervisor = Supervisor(process_records(state))
         return cls(
-            state_dir=state_dir,
-            state=state,
-            supervisor=Supervisor(process_records(state)),
-            owned=False,
-            owns_state_dir=False,
-            grace_period=grace_period,
+            state_dir=state_dir, state=state, supervisor=supervisor, grace_period=grace_period
         )
 
     @classmethod
@@ -167,7 +164,6 @@ class Sandbox:
     def restart_apiserver(self, *, timeout: float = 60.0) -> int:
         """SIGKILL kube-apiserver and start it again (same port, certificates, token and
         etcd); returns once it is ready, with its new pid."""
-        token = (self.state_dir / "tokens.csv").read_text().split(",", 1)[0]
         # The binary it was started from: the cache may not be findable from here
         # (a test that moved HOME, another user).
         recorded = self._state.get("apiserverBinary")
@@ -180,7 +176,6 @@ class Sandbox:
             binary=binary,
             etcd_port=self.ports["etcd"],
             state_dir=self.state_dir,
-            token=token,
             watch_cache=bool(self._state.get("watchCache", True)),
         )
         control_plane.restart_apiserver(
@@ -293,13 +288,7 @@ def start_sandbox(
             state = launch(config, state_dir=state_dir, supervisor=supervisor, log=log)
             write_state(state_dir, state)
             sandbox = Sandbox(
-                state_dir=state_dir,
-                state=state,
-                supervisor=supervisor,
-                owned=True,
-                owns_state_dir=owns_dir,
-                stop_at_exit=config.stop_with_process,
-                grace_period=config.grace_period,
+                state_dir=state_dir, state=state, supervisor=supervisor, started=config
             )
         except BaseException:
             stop_processes(supervisor, grace=config.grace_period)
