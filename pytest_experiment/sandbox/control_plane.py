@@ -23,19 +23,6 @@ ADMIN_USER = "sandbox-admin"
 CONTEXT = "experiment-sandbox"
 
 
-@dataclass(frozen=True, kw_only=True)
-class ControlPlane:
-    etcd_port: int
-    etcd_peer_port: int
-    apiserver_port: int
-    token: str
-    ca_file: Path
-
-    @property
-    def server(self) -> str:
-        return f"https://127.0.0.1:{self.apiserver_port}"
-
-
 def _http_ok(url: str, *, token: str | None = None) -> bool:
     request = urllib.request.Request(url)
     if token:
@@ -135,6 +122,10 @@ class Apiserver:
     def tokens(self) -> Path:
         return self.state_dir / "tokens.csv"
 
+    @property
+    def certificates(self) -> Path:
+        return self.state_dir / "certs"
+
     def token(self) -> str:
         """The admin's bearer token, the first field of the token file."""
         return self.tokens.read_text().split(",", 1)[0]
@@ -153,7 +144,7 @@ class Apiserver:
             "--bind-address=127.0.0.1",
             "--advertise-address=127.0.0.1",
             *legacy_flags,
-            f"--cert-dir={state_dir / 'certs'}",
+            f"--cert-dir={self.certificates}",
             f"--token-auth-file={self.tokens}",
             "--service-account-issuer=https://kubernetes.default.svc",
             f"--service-account-key-file={state_dir / 'sa.pub'}",
@@ -175,33 +166,18 @@ class Apiserver:
 
 
 def start_apiserver(
-    supervisor: Supervisor,
-    *,
-    binary: Path,
-    etcd_port: int,
-    etcd_peer_port: int,
-    state_dir: Path,
-    timeout: float,
-    die_with_parent: bool,
-    watch_cache: bool = True,
-) -> ControlPlane:
-    apiserver = Apiserver(
-        binary=binary, etcd_port=etcd_port, state_dir=state_dir, watch_cache=watch_cache
-    )
+    supervisor: Supervisor, apiserver: Apiserver, *, timeout: float, die_with_parent: bool
+) -> int:
+    """Write the admin's token and the service-account keys, then start kube-apiserver
+    on a free port; returns the port."""
     token = secrets.token_urlsafe(32)
     apiserver.tokens.write_text(f'{token},{ADMIN_USER},{ADMIN_USER},"system:masters"\n')
     apiserver.tokens.chmod(0o600)
-    _service_account_keys(state_dir)
+    _service_account_keys(apiserver.state_dir)
 
-    def start(ports: list[int]) -> ControlPlane:
+    def start(ports: list[int]) -> int:
         apiserver.spawn(supervisor, port=ports[0], timeout=timeout, die_with_parent=die_with_parent)
-        return ControlPlane(
-            etcd_port=etcd_port,
-            etcd_peer_port=etcd_peer_port,
-            apiserver_port=ports[0],
-            token=token,
-            ca_file=state_dir / "certs" / "apiserver.crt",
-        )
+        return ports[0]
 
     return with_fresh_ports(1, start)
 
@@ -215,10 +191,12 @@ def restart_apiserver(
     apiserver.spawn(supervisor, port=port, timeout=timeout, die_with_parent=False)
 
 
-def write_kubeconfig(path: Path, plane: ControlPlane, *, namespace: str = "experiments") -> None:
+def write_kubeconfig(
+    path: Path, apiserver: Apiserver, *, port: int, namespace: str = "experiments"
+) -> None:
     """A kubeconfig with the CA embedded, so the file stays valid wherever it is copied."""
     try:
-        ca_data = base64.b64encode(plane.ca_file.read_bytes()).decode()
+        ca_data = base64.b64encode((apiserver.certificates / "apiserver.crt").read_bytes()).decode()
     except OSError as exc:
         raise SandboxError(f"kube-apiserver wrote no serving certificate: {exc}") from exc
     document = {
@@ -227,10 +205,13 @@ def write_kubeconfig(path: Path, plane: ControlPlane, *, namespace: str = "exper
         "clusters": [
             {
                 "name": CONTEXT,
-                "cluster": {"server": plane.server, "certificate-authority-data": ca_data},
+                "cluster": {
+                    "server": f"https://127.0.0.1:{port}",
+                    "certificate-authority-data": ca_data,
+                },
             }
         ],
-        "users": [{"name": ADMIN_USER, "user": {"token": plane.token}}],
+        "users": [{"name": ADMIN_USER, "user": {"token": apiserver.token()}}],
         "contexts": [
             {
                 "name": CONTEXT,

@@ -101,18 +101,17 @@ def launch(
         die_with_parent=die,
     )
     log("starting kube-apiserver")
-    plane = control_plane.start_apiserver(
-        supervisor,
+    apiserver = control_plane.Apiserver(
         binary=binaries.kube_apiserver,
         etcd_port=etcd_port,
-        etcd_peer_port=etcd_peer,
         state_dir=state_dir,
-        timeout=config.start_timeout,
-        die_with_parent=die,
         watch_cache=config.watch_cache,
     )
+    apiserver_port = control_plane.start_apiserver(
+        supervisor, apiserver, timeout=config.start_timeout, die_with_parent=die
+    )
     kubeconfig = state_dir / "kubeconfig"
-    control_plane.write_kubeconfig(kubeconfig, plane)
+    control_plane.write_kubeconfig(kubeconfig, apiserver, port=apiserver_port)
     api = api_client(kubeconfig)
     log("installing CRDs, namespaces and the operator Deployment")
     install.install(api, log=log, timeout=config.start_timeout, crd=config.crd)
@@ -160,9 +159,9 @@ def launch(
         "socketDir": str(store.socket_dir),
         "seaweedfsPorts": list(store.all_ports),
         "ports": {
-            "etcd": plane.etcd_port,
-            "etcdPeer": plane.etcd_peer_port,
-            "apiserver": plane.apiserver_port,
+            "etcd": etcd_port,
+            "etcdPeer": etcd_peer,
+            "apiserver": apiserver_port,
             "s3": store.port,
         },
         "processes": [r.to_json() for r in supervisor.records],
