@@ -17,7 +17,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -38,12 +38,7 @@ class ProcessRecord:
     log: Path
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "pid": self.pid,
-            "start_ticks": self.start_ticks,
-            "log": str(self.log),
-        }
+        return {**asdict(self), "log": str(self.log)}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> ProcessRecord:

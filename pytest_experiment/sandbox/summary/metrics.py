@@ -30,10 +30,10 @@ _SOURCE_LABELS = {
 class Collection:
     """One metrics collection of one instance: what every query is built from."""
 
-    instance: str
-    namespace: str
     spec: Mapping[str, Any]
     choice: ScenarioChoice
+    instance: str
+    namespace: str
     start: datetime
     end: datetime
     # Quality-gate re-collections done before this one.
