@@ -10,7 +10,7 @@ import shutil
 import signal
 import sys
 import tempfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
@@ -20,6 +20,7 @@ from kubernetes import client
 from pytest_experiment.base.errors import SandboxError
 from pytest_experiment.sandbox import assets as assets_module
 from pytest_experiment.sandbox import control_plane
+from pytest_experiment.sandbox.assets import Log
 from pytest_experiment.sandbox.kube import api_client
 from pytest_experiment.sandbox.processes import Supervisor, is_alive
 from pytest_experiment.sandbox.s3 import BUCKET, REGION, s3_client
@@ -35,7 +36,6 @@ from pytest_experiment.sandbox.state import (
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-Log = Callable[[str], None]
 
 CRD_ENV = "EXPERIMENT_SANDBOX_CRD"
 

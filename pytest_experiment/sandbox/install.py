@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -12,9 +12,8 @@ import yaml
 from kubernetes import client
 
 from pytest_experiment.base.errors import SandboxError
+from pytest_experiment.sandbox.assets import Log
 from pytest_experiment.sandbox.kube import Obj, wait_until
-
-Log = Callable[[str], None]
 
 # Files next to the code rather than importlib.resources: pytest_experiment
 # may be a namespace package, which resources cannot enumerate.

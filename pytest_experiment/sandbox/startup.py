@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,14 +20,13 @@ from kubernetes import client
 from pytest_experiment.base.errors import SandboxError
 from pytest_experiment.sandbox import assets as assets_module
 from pytest_experiment.sandbox import control_plane, install
+from pytest_experiment.sandbox.assets import Log
 from pytest_experiment.sandbox.kube import api_client, wait_until
 from pytest_experiment.sandbox.operator import DEFAULT_TIME_SCALE
 from pytest_experiment.sandbox.processes import Supervisor, log_tail
 from pytest_experiment.sandbox.s3 import BUCKET, WEED, S3Launch
 from pytest_experiment.sandbox.scenarios import OPERATOR_DEPLOYMENT, OPERATOR_NAMESPACE
 from pytest_experiment.sandbox.state import STATE_VERSION
-
-Log = Callable[[str], None]
 
 OPERATOR = "operator"
 # Marks the operator Deployment unready when the operator process ends, however it ends.
