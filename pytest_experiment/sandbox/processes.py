@@ -17,7 +17,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -39,12 +39,7 @@ class ProcessRecord:
     log: Path
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "pid": self.pid,
-            "start_ticks": self.start_ticks,
-            "log": str(self.log),
-        }
+        return {**asdict(self), "log": str(self.log)}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> ProcessRecord:
@@ -154,6 +149,22 @@ class Supervisor:
             raise SandboxError(f"{name} exited at once; log: {log}\n{log_tail(log)}")
         self._records[name] = ProcessRecord(name=name, pid=child.pid, start_ticks=ticks, log=log)
         self._children[name] = child
+        return child
+
+    def start(
+        self,
+        name: str,
+        argv: Sequence[str],
+        *,
+        log: Path,
+        probe: Callable[[], bool],
+        timeout: float,
+        die_with_parent: bool,
+    ) -> subprocess.Popen[bytes]:
+        """Spawn ``name`` and return once ``probe()`` holds (its port answers); see
+        ``wait_ready`` for how a crash or a taken port is reported."""
+        child = self.spawn(name, argv, log=log, die_with_parent=die_with_parent)
+        wait_ready(name=name, child=child, log=log, probe=probe, timeout=timeout)
         return child
 
     def alive(self, name: str) -> bool:

@@ -138,6 +138,15 @@ class Conventions:
     def publish_branch(self, name: str) -> str:
         return f"results/{name}" if self.legacy else f"experiment/{name}"
 
+    def pull_request(self, name: str) -> Obj:
+        """The status fields of the results PR opened for instance ``name``."""
+        number = pr_number(name)
+        return {
+            "publishBranch": self.publish_branch(name),
+            "publishPRNumber": number,
+            "publishPRURL": f"{PR_REPOSITORY}/pull/{number}",
+        }
+
 
 REAL = Conventions(legacy=False)
 LEGACY = Conventions(legacy=True)

@@ -7,9 +7,10 @@ status cannot be the place to remember when a phase began.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -18,18 +19,24 @@ from kubernetes import client
 from pytest_experiment.base.resources import EXPERIMENTS, OPERATOR_NAMESPACE, Resource
 from pytest_experiment.base.types import Obj
 from pytest_experiment.sandbox import kube
-from pytest_experiment.sandbox.operator.config import (
-    MERGE_PATCH,
-    Conflict,
-    OperatorConfig,
-    meta,
-)
+from pytest_experiment.sandbox.operator.config import MERGE_PATCH, Conflict, OperatorConfig, meta
 from pytest_experiment.sandbox.scenarios import ScenarioChoice
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 GITHUB_CONFIGMAP = "experiment-sandbox-github"
+
+
+@contextlib.contextmanager
+def tolerating(status: int) -> Iterator[None]:
+    """An API error with this status is no error here: 409 on a create (it exists
+    already, as after a restart), 404 on a delete or a patch (it is gone already)."""
+    try:
+        yield
+    except client.ApiException as exc:
+        if exc.status != status:
+            raise
 
 
 # Mutable on purpose: this is the operator's memory of one instance, updated as it goes.
@@ -87,17 +94,18 @@ class Ctx:
 
     def patch_status(self, obj: Obj, fields: Obj) -> Obj:
         """A merge patch of status, guarded by resourceVersion; ``None`` values remove fields."""
+        return self._guarded_patch(obj, {"status": fields}, status=True)
+
+    def set_finalizers(self, obj: Obj, finalizers: Sequence[str]) -> None:
+        self._guarded_patch(obj, {"metadata": {"finalizers": [*finalizers]}}, status=False)
+
+    def _guarded_patch(self, obj: Obj, body: Obj, *, status: bool) -> Obj:
+        """Patch the Experiment as last seen: a write over a newer version is a ``Conflict``."""
         m = meta(obj)
+        version = {"resourceVersion": m["resourceVersion"]}
+        guarded = {**body, "metadata": {**body.get("metadata", {}), **version}}
         try:
-            updated: Obj = self.objects.patch_namespaced_custom_object_status(
-                EXPERIMENTS.group,
-                EXPERIMENTS.version,
-                m["namespace"],
-                EXPERIMENTS.plural,
-                m["name"],
-                {"metadata": {"resourceVersion": m["resourceVersion"]}, "status": fields},
-                _content_type=MERGE_PATCH,
-            )
+            updated = self.patch(EXPERIMENTS, m["namespace"], m["name"], guarded, status=status)
         except client.ApiException as exc:
             if exc.status in (404, 409):
                 raise Conflict from exc
@@ -107,36 +115,13 @@ class Ctx:
         self.schedule(kube.object_key(obj), 0.0)
         return updated
 
-    def set_finalizers(self, obj: Obj, finalizers: Sequence[str]) -> None:
-        m = meta(obj)
-        body = {"metadata": {"resourceVersion": m["resourceVersion"], "finalizers": [*finalizers]}}
-        try:
-            updated: Obj = self.objects.patch_namespaced_custom_object(
-                EXPERIMENTS.group,
-                EXPERIMENTS.version,
-                m["namespace"],
-                EXPERIMENTS.plural,
-                m["name"],
-                body,
-                _content_type=MERGE_PATCH,
-            )
-        except client.ApiException as exc:
-            if exc.status in (404, 409):
-                raise Conflict from exc
-            raise
-        self.remember(updated)
-        self.schedule(kube.object_key(obj), 0.0)
-
     # -- other objects --------------------------------------------------------
 
     def create(self, resource: Resource, namespace: str, body: Obj) -> None:
-        try:
+        with tolerating(409):
             self.objects.create_namespaced_custom_object(
                 resource.group, resource.version, namespace, resource.plural, body
             )
-        except client.ApiException as exc:
-            if exc.status != 409:
-                raise
 
     def get(self, resource: Resource, namespace: str, name: str) -> Obj | None:
         try:
@@ -151,14 +136,14 @@ class Ctx:
 
     def patch(
         self, resource: Resource, namespace: str, name: str, body: Obj, *, status: bool
-    ) -> None:
+    ) -> Obj:
         """Merge-patch an object (``status``: through its status subresource)."""
         call = (
             self.objects.patch_namespaced_custom_object_status
             if status
             else self.objects.patch_namespaced_custom_object
         )
-        call(
+        updated: Obj = call(
             resource.group,
             resource.version,
             namespace,
@@ -167,6 +152,7 @@ class Ctx:
             body,
             _content_type=MERGE_PATCH,
         )
+        return updated
 
     def labelled(self, resource: Resource, namespace: str, selector: str) -> list[Obj]:
         items, _ = kube.list_raw(
@@ -175,13 +161,10 @@ class Ctx:
         return items
 
     def delete(self, resource: Resource, namespace: str, name: str) -> None:
-        try:
+        with tolerating(404):
             self.objects.delete_namespaced_custom_object(
                 resource.group, resource.version, namespace, resource.plural, name
             )
-        except client.ApiException as exc:
-            if exc.status != 404:
-                raise
 
     # -- S3 -------------------------------------------------------------------
 
