@@ -9,17 +9,13 @@ import pytest
 
 from pytest_experiment.core.autofix import (
     FixError,
-    GateDecision,
-    Plan,
     add_components,
     add_load_test,
     add_metric_units,
     apply_fix,
-    decide,
-    plan,
     unified_diff,
 )
-from pytest_experiment.core.checks import RootCause
+from pytest_experiment.core.gate import GateDecision, Plan, RootCause, decide, plan
 from pytest_experiment.core.spec import Experiment, read_source
 from pytest_experiment.core.verdict import CheckResult, Status
 
