@@ -190,14 +190,15 @@ def test_choice_options_take_exactly_the_values_of_their_literal_type() -> None:
 
 
 def test_help_names_the_default_the_dataclass_has() -> None:
-    assert SPECS_BY_DEST["budget_pending"].help.endswith("(default: 20m).")
-    assert SPECS_BY_DEST["budget_running"].help.endswith("(default: none).")
-    assert SPECS_BY_DEST["budget_delete"].help.endswith("(default: 1m).")
-    assert SPECS_BY_DEST["cleanup"].help.endswith("(default: on-success).")
-    assert SPECS_BY_DEST["toil"].help.endswith("(default: on).")
-    assert SPECS_BY_DEST["namespace"].help.endswith("(default: experiments).")
+    assert SPECS_BY_DEST["budget_pending"].help.endswith(" Default: 20m.")
+    assert SPECS_BY_DEST["budget_running"].help.endswith(" Default: none.")
+    assert SPECS_BY_DEST["budget_delete"].help.endswith(" Default: 1m.")
+    assert SPECS_BY_DEST["cleanup"].help.endswith(" Default: on-success.")
+    assert SPECS_BY_DEST["toil"].help.endswith(" Default: on.")
+    assert SPECS_BY_DEST["namespace"].help.endswith(" Default: experiments.")
     for spec in OPTION_SPECS:
-        assert spec.help.count("default") == 1, spec.help
+        assert spec.what.endswith("."), spec.dest
+        assert spec.help.lower().count("default") == 1, spec.help
 
 
 def test_every_default_in_the_help_reads_back_as_the_default() -> None:

@@ -30,7 +30,7 @@ ReviewAction = Literal["skip", "approve", "reject", "auto"]
 class OptionSpec:
     dest: str
     what: str
-    """What the option does; ``help`` adds its default."""
+    """What the option does, in sentences; ``help`` adds a last one naming the default."""
     parse: values.Parse
     """Parses the raw text; relative paths are anchored at the given directory."""
     metavar: str | None = None
@@ -50,7 +50,7 @@ class OptionSpec:
 
     @property
     def help(self) -> str:
-        return f"{self.what.removesuffix('.')} (default: {self.default_text})."
+        return f"{self.what} Default: {self.default_text}."
 
     @property
     def default_text(self) -> str:
