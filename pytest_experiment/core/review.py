@@ -19,7 +19,7 @@ from pytest_experiment.core.verdict import Status
 
 REVIEW_ANNOTATION = "experiments.illm.io/review"
 ANALYZER_DONE = ("Succeeded", "Failed", "Skipped")
-# Seed step 6: what each analyzer phase is reported as, once.
+# What each analyzer phase is reported as, once.
 ANALYZER_LINES = {
     "Pending": "Analyzer job created, waiting for pod scheduling...",
     "Running": "Analyzer running...",
@@ -84,7 +84,7 @@ def annotate_commands(instance: str, namespace: str) -> list[str]:
 
 
 def quality_line(gate: Status | None, figures: Mapping[str, Mapping[str, Any]]) -> str:
-    """``Quality: PASS (3/3 metrics, AI verdict: confirmed)`` beside the PR (seed step 7)."""
+    """``Quality: PASS (3/3 metrics, AI verdict: confirmed)`` beside the PR."""
     if gate is None:
         return "Quality: N/A"
     notes = []

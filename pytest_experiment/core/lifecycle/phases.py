@@ -15,14 +15,14 @@ Obj = Mapping[str, Any]
 
 PHASES = ("Pending", "Provisioning", "Ready", "Running")
 TERMINAL = ("Complete", "Failed")
-# The component a stuck phase is waiting on (seed: Step 4, timeout handling).
+# The component a stuck phase is waiting on: the toil label of its timeout.
 TIMEOUT_LABEL = {
     "Pending": "crossplane",
     "Provisioning": "crossplane",
     "Ready": "argocd",
     "Running": "workflow",
 }
-# Where a failure in a phase comes from (seed: Step 5, on Failed); anything else: operator.
+# Where a failure in a phase comes from; anything else: operator.
 FAILURE_CATEGORY = {"Provisioning": "crossplane", "Ready": "argocd", "Running": "workflow"}
 
 
