@@ -7,7 +7,7 @@ import json
 import os
 import secrets
 import signal
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
@@ -15,13 +15,14 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_experiment.base.errors import EnvironmentFailure, OptionError
-from pytest_experiment.core.options import OPTION_SPECS, resolve
+from pytest_experiment.core.options import OPTION_SPECS, Options, resolve
 from pytest_experiment.plugin.fixtures import experiment_run  # noqa: F401  (registers the fixture)
 from pytest_experiment.plugin.state import SESSION, ExperimentSession
 from pytest_experiment.reporting.report import Scoreboard
 
 if TYPE_CHECKING:
     from pytest_experiment.core.checks import Check
+    from pytest_experiment.run.ports import Cluster, ResultsStore
 
 SCOREBOARD = pytest.StashKey[Scoreboard]()
 _XDIST_COLLECTED = pytest.StashKey[dict[str, list[str]]]()
@@ -138,7 +139,7 @@ def _register_markers(config: pytest.Config) -> None:
 def _check_context(kubeconfig: Path | None, context: str) -> None:
     """A context the kubeconfig lacks stops the session now, listing the ones it has."""
     from pytest_experiment.base.errors import ClusterError
-    from pytest_experiment.edges.cluster import check_context
+    from pytest_experiment.edges.kubeconfig import check_context
 
     try:
         check_context(kubeconfig=kubeconfig, context=context)
@@ -173,7 +174,9 @@ def _missing_s3_credentials(needing: set[str]) -> str | None:
     )
 
 
-def _check_s3_credentials(needing: set[str]) -> None:
+def _check_s3_credentials(config: pytest.Config, needing: set[str]) -> None:
+    if _store_supplied(config):
+        return  # summaries come from where a conftest or plugin said, not from S3
     problem = _missing_s3_credentials(needing)
     if problem is not None:
         # A usage error, like any other bad setting: one line, exit 4, nothing applied.
@@ -201,7 +204,7 @@ def pytest_xdist_node_collection_finished(node: Any, ids: list[str]) -> None:
     dsession = config.pluginmanager.getplugin("dsession")
     workers = len(getattr(getattr(dsession, "nodemanager", None), "specs", None) or ())
     if len(reported) >= workers:
-        _check_s3_credentials({name for names in reported.values() for name in names})
+        _check_s3_credentials(config, {name for names in reported.values() for name in names})
 
 
 def _prepare_live(config: pytest.Config, state: ExperimentSession) -> None:
@@ -222,12 +225,47 @@ def _prepare_live(config: pytest.Config, state: ExperimentSession) -> None:
             validation_failure=state.validation_reason,
             output=TerminalOutput(config),
             on_toil=lambda record: config.hook.pytest_experiment_toil(config=config, record=record),
+            connector=lambda: config.hook.pytest_experiment_make_cluster(
+                config=config, options=options
+            ),
+            results_store=lambda notify: config.hook.pytest_experiment_make_results_store(
+                config=config, options=options, notify=notify
+            ),
             verbose=config.get_verbosity() > 0,
             run_id=config.stash[RUN_ID],
             controller=_distributing(config),
         )
 
     state.live_factory = build
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_experiment_make_cluster(options: Options) -> Cluster:
+    from pytest_experiment.edges.kubeconfig import connect
+
+    return connect(kubeconfig=options.kubeconfig, context=options.context)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_experiment_make_results_store(
+    options: Options, notify: Callable[[str], None]
+) -> ResultsStore:
+    from pytest_experiment.edges.results import ResultsStore
+
+    wait = options.results_wait
+    return ResultsStore(
+        endpoint=options.s3_endpoint,
+        wait=wait if wait is not None else float("inf"),
+        notify=notify,
+    )
+
+
+def _store_supplied(config: pytest.Config) -> bool:
+    """A conftest.py or plugin other than this one supplies the results store."""
+    hook = config.pluginmanager.hook.pytest_experiment_make_results_store
+    return any(
+        impl.function is not pytest_experiment_make_results_store for impl in hook.get_hookimpls()
+    )
 
 
 def _cli_value(config: pytest.Config, dest: str) -> str | None:
@@ -282,7 +320,9 @@ def pytest_runtestloop(session: pytest.Session) -> Generator[None, object, objec
             if isinstance(item, ExperimentItem) and item.step in _LIVE_STEPS
         ]
     if not hasattr(session.config, "workerinput"):  # the xdist controller checked for workers
-        _check_s3_credentials({i.experiment.name for i in live_items if i.step == "quality"})
+        _check_s3_credentials(
+            session.config, {i.experiment.name for i in live_items if i.step == "quality"}
+        )
     previous = signal.getsignal(signal.SIGTERM)
     if _main_thread():
         signal.signal(signal.SIGTERM, _interrupt)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,10 +17,9 @@ from typing import Any
 import jinja2
 
 from pytest_experiment.base.errors import ReportError
+from pytest_experiment.base.types import ObjView as Doc
 from pytest_experiment.core.durations import format_duration
 from pytest_experiment.reporting import html_series, html_view
-
-Doc = Mapping[str, Any]
 
 
 @functools.cache

@@ -14,9 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from pytest_experiment.base.types import ObjView as Doc
 from pytest_experiment.core.durations import format_duration
-
-Doc = Mapping[str, Any]
 
 TERMINAL = frozenset({"Complete", "Failed", "Deleted", "Aborted", "Succeeded"})
 """Phases an experiment does not leave: drawn as a point where it was first seen."""

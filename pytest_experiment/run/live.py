@@ -25,11 +25,12 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import yaml
 
 from pytest_experiment.base.errors import ClusterError, PermissionDenied, ResultsError
+from pytest_experiment.base.types import Obj
 from pytest_experiment.core import lifecycle
 from pytest_experiment.core.lifecycle import (
     delete_command,
@@ -46,16 +47,18 @@ from pytest_experiment.core.schema import SchemaUnavailable, schema_from_crd
 from pytest_experiment.core.spec import Experiment
 from pytest_experiment.core.toil import ToilRecord
 from pytest_experiment.core.verdict import CheckResult, Status
-from pytest_experiment.edges.cluster import HTTP_FORBIDDEN, Cluster, Labelled, NotFound, connect
-from pytest_experiment.edges.results import ResultsStore
+from pytest_experiment.core.watch_state import InstanceDeleted, Observed, WatchTimeout
+from pytest_experiment.edges.api_errors import HTTP_FORBIDDEN, NotFound
+from pytest_experiment.edges.operator_reads import Labelled
 from pytest_experiment.edges.tracker import ToilLog
-from pytest_experiment.edges.watch import ExperimentWatcher, InstanceDeleted, Observed, WatchTimeout
+from pytest_experiment.edges.watch import ExperimentWatcher
 from pytest_experiment.run.diagnostics import gather, one_line
+from pytest_experiment.run.ports import Cluster, ResultsStore
 
 if TYPE_CHECKING:
+    from pytest_experiment.edges import cluster as edges_cluster
     from pytest_experiment.run.publishing import Attempt, Published
 
-Obj = dict[str, Any]
 
 RUN_LABEL = "pytest-experiment/run"
 EXPERIMENT_LABEL = "pytest-experiment/experiment"
@@ -251,7 +254,8 @@ class LiveRun:
         validation_failure: Callable[[Experiment], tuple[str, str] | None],
         output: Output | None = None,
         on_toil: Callable[[ToilRecord], None] | None = None,
-        connector: Callable[[], Cluster] | None = None,
+        connector: Callable[[], Cluster],
+        results_store: Callable[[Callable[[str], None]], ResultsStore],
         verbose: bool = False,
         run_id: str | None = None,
         controller: bool = False,
@@ -261,9 +265,9 @@ class LiveRun:
         self.out = output or Output()
         self._validation_failure = validation_failure
         self._on_toil = on_toil
-        self._connector = connector or (
-            lambda: connect(kubeconfig=options.kubeconfig, context=options.context)
-        )
+        self._connector = connector
+        # Given the run's way of saying a line from any thread (S3 outages are said).
+        self._make_store = results_store
         self.verbose = verbose
         self.run_id = run_id or secrets.token_hex(4)
         self.controller = controller
@@ -326,7 +330,8 @@ class LiveRun:
         if namespace not in self._watchers:
             assert self.cluster is not None
             self._watchers[namespace] = ExperimentWatcher(
-                self.cluster,
+                # The watch uses only list_experiments, watch_experiments and describe of it.
+                cast("edges_cluster.Cluster", self.cluster),
                 namespace=namespace,
                 poll_interval=self.options.poll_interval or 15.0,
                 # Outage lines reach the terminal through the item thread, with or
@@ -907,12 +912,7 @@ class LiveRun:
 
     def _results_store(self) -> ResultsStore:
         if self._store is None:
-            wait = self.options.results_wait
-            self._store = ResultsStore(
-                endpoint=self.options.s3_endpoint,
-                wait=wait if wait is not None else float("inf"),
-                notify=self._say,
-            )
+            self._store = self._make_store(self._say)
         return self._store
 
     def items_done(self, key: str) -> None:

@@ -23,20 +23,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pytest_experiment.base.errors import ClusterError, ResultsError, SpecError
+from pytest_experiment.base.types import Obj
 from pytest_experiment.core import autofix, gate, lifecycle
 from pytest_experiment.core import review as rv
 from pytest_experiment.core.lifecycle import Turn, format_duration, phase_of, shown_path, status
 from pytest_experiment.core.spec import Experiment, read_source
 from pytest_experiment.core.verdict import CheckResult, Status
+from pytest_experiment.core.watch_state import InstanceDeleted, WatchTimeout
 from pytest_experiment.edges.github import GitHub, GitHubError, PullRequest
-from pytest_experiment.edges.watch import InstanceDeleted, WatchTimeout
 from pytest_experiment.plugin.state import ResultFile
 from pytest_experiment.run.diagnostics import one_line
 
 if TYPE_CHECKING:
     from pytest_experiment.run.live import Launch, LiveRun
 
-Obj = dict[str, Any]
 Score = Callable[[Experiment, ResultFile, str | None], Sequence[tuple[str, CheckResult]]]
 TICK = 0.5
 

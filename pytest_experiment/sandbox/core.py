@@ -22,13 +22,13 @@ from typing import TYPE_CHECKING, Any, Self
 from kubernetes import client
 
 from pytest_experiment.base.errors import SandboxError
+from pytest_experiment.base.resources import OPERATOR_DEPLOYMENT, OPERATOR_NAMESPACE
 from pytest_experiment.sandbox import assets as assets_module
 from pytest_experiment.sandbox import control_plane, install
 from pytest_experiment.sandbox.kube import api_client, wait_until
 from pytest_experiment.sandbox.operator import DEFAULT_TIME_SCALE
 from pytest_experiment.sandbox.processes import ProcessRecord, Supervisor, is_alive, log_tail
 from pytest_experiment.sandbox.s3 import BUCKET, REGION, S3Launch, remove_sockets, s3_client
-from pytest_experiment.sandbox.scenarios import OPERATOR_DEPLOYMENT, OPERATOR_NAMESPACE
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

@@ -12,7 +12,8 @@ import yaml
 from kubernetes import client
 
 from pytest_experiment.base.errors import SandboxError
-from pytest_experiment.sandbox.kube import Obj, wait_until
+from pytest_experiment.base.types import Obj
+from pytest_experiment.sandbox.kube import wait_until
 
 Log = Callable[[str], None]
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from pytest_experiment.base.backoff import Backoff
 from pytest_experiment.base.errors import SandboxError
 
 _PR_SET_PDEATHSIG = 1
@@ -267,6 +268,10 @@ def _signal_group(record: ProcessRecord, sig: signal.Signals) -> None:
         raise SandboxError(f"cannot signal {record.name} (pid {record.pid}): {exc}") from exc
 
 
+# Between readiness probes: quick at first, for processes that start in milliseconds.
+_PROBE_INTERVALS = Backoff(first=0.05, cap=0.5, factor=1.5)
+
+
 def wait_ready(
     *,
     name: str,
@@ -281,8 +286,7 @@ def wait_ready(
     the caller can pick new ports and try again.
     """
     deadline = time.monotonic() + timeout
-    interval = 0.05
-    while True:
+    for interval in _PROBE_INTERVALS.delays():
         if probe():
             return
         try:
@@ -300,7 +304,6 @@ def wait_ready(
             raise SandboxError(
                 f"{name} not ready after {timeout:.0f}s; log {log}:\n{log_tail(log)}"
             )
-        interval = min(interval * 1.5, 0.5)
 
 
 class PortInUse(SandboxError):

@@ -20,9 +20,8 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from pytest_experiment.base.types import Obj
 from pytest_experiment.sandbox.scenarios import Scenario, ScenarioChoice
-
-Obj = dict[str, Any]
 
 # Components that deploy monitoring plumbing, and the pods they show in cadvisor.
 _INFRA_COMPONENT_PODS: Mapping[str, Sequence[str]] = {

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-Obj = Mapping[str, Any]
+from pytest_experiment.base.types import ObjView as Obj
 
 PHASES = ("Pending", "Provisioning", "Ready", "Running")
 TERMINAL = ("Complete", "Failed")

@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from pytest_experiment.core.lifecycle.phases import Obj, first_condition_message, phase_of, status
+from pytest_experiment.base.types import ObjView as Obj
+from pytest_experiment.core.lifecycle.phases import first_condition_message, phase_of, status
 
 # Crossplane Ready reasons that only mean "not yet": anything else with Ready False is
 # the cloud refusing the cluster, which no amount of waiting mends.

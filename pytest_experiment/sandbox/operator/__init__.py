@@ -18,11 +18,10 @@ per-instance clock), ``phases`` (up to the end of the workflow), ``results``
 finalizer), ``cloud`` (claims, applications, workflow, Job), ``legacy``.
 """
 
+from pytest_experiment.base.resources import EXPERIMENT_LABEL, LEGACY_EXPERIMENT_LABEL
 from pytest_experiment.sandbox.operator.config import (
     DEFAULT_TIME_SCALE,
-    EXPERIMENT_LABEL,
     FINALIZER,
-    LEGACY_LABEL,
     REVIEW_ANNOTATION,
     Durations,
     OperatorConfig,
@@ -36,7 +35,7 @@ __all__ = [
     "EXPERIMENT_LABEL",
     "FINALIZER",
     "GITHUB_CONFIGMAP",
-    "LEGACY_LABEL",
+    "LEGACY_EXPERIMENT_LABEL",
     "REVIEW_ANNOTATION",
     "Durations",
     "OperatorConfig",

@@ -11,21 +11,22 @@ from typing import Any
 
 from kubernetes import client
 
-from pytest_experiment.sandbox.kube import (
+from pytest_experiment.base.resources import (
     APPLICATIONS,
+    ARGOCD_NAMESPACE,
+    CLAIM_LABEL,
     GKE_CLUSTERS,
+    OPERATOR_NAMESPACE,
+    WORKFLOW_NAMESPACE,
     WORKFLOW_TEMPLATES,
     WORKFLOWS,
-    Obj,
 )
+from pytest_experiment.base.types import Obj
 from pytest_experiment.sandbox.operator.config import (
-    ARGOCD_NAMESPACE,
-    CLUSTER_LABEL,
     LAYER_LABEL,
     MANAGED_BY,
     PR_REPOSITORY,
     TARGET_LABEL,
-    WORKFLOW_NAMESPACE,
     WORKFLOW_SERVICE_ACCOUNT,
     Conventions,
     instance,
@@ -35,7 +36,6 @@ from pytest_experiment.sandbox.operator.config import (
     spec,
 )
 from pytest_experiment.sandbox.operator.context import Ctx
-from pytest_experiment.sandbox.scenarios import OPERATOR_NAMESPACE
 
 # Components that make up a target's observability layer (deployed as `-obs`).
 OBS_COMPONENTS = frozenset({"kube-prometheus-stack", "metrics-agent", "metrics-egress"})
@@ -65,7 +65,7 @@ def create_claim(
     if conventions.legacy:
         labels = conventions.labels(name, **{TARGET_LABEL: target})
     else:
-        labels = {**MANAGED_BY, CLUSTER_LABEL: claim}
+        labels = {**MANAGED_BY, CLAIM_LABEL: claim}
     wanted = {key: cluster[key] for key in CLAIM_KEYS if key in cluster}
     ctx.create(
         GKE_CLUSTERS,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pytest_experiment.sandbox.kube import Obj
+from pytest_experiment.base.types import Obj
 from pytest_experiment.sandbox.operator.config import meta, now, seconds, status
 
 QUALITY_GATE = "QualityGate"

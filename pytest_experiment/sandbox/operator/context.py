@@ -15,15 +15,16 @@ from typing import TYPE_CHECKING, Any
 
 from kubernetes import client
 
+from pytest_experiment.base.resources import EXPERIMENTS, OPERATOR_NAMESPACE, Resource
+from pytest_experiment.base.types import Obj
 from pytest_experiment.sandbox import kube
-from pytest_experiment.sandbox.kube import EXPERIMENTS, CustomResource, Obj
 from pytest_experiment.sandbox.operator.config import (
     MERGE_PATCH,
     Conflict,
     OperatorConfig,
     meta,
 )
-from pytest_experiment.sandbox.scenarios import OPERATOR_NAMESPACE, ScenarioChoice
+from pytest_experiment.sandbox.scenarios import ScenarioChoice
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -128,7 +129,7 @@ class Ctx:
 
     # -- other objects --------------------------------------------------------
 
-    def create(self, resource: CustomResource, namespace: str, body: Obj) -> None:
+    def create(self, resource: Resource, namespace: str, body: Obj) -> None:
         try:
             self.objects.create_namespaced_custom_object(
                 resource.group, resource.version, namespace, resource.plural, body
@@ -137,7 +138,7 @@ class Ctx:
             if exc.status != 409:
                 raise
 
-    def get(self, resource: CustomResource, namespace: str, name: str) -> Obj | None:
+    def get(self, resource: Resource, namespace: str, name: str) -> Obj | None:
         try:
             found: Obj = self.objects.get_namespaced_custom_object(
                 resource.group, resource.version, namespace, resource.plural, name
@@ -149,7 +150,7 @@ class Ctx:
         return found
 
     def patch(
-        self, resource: CustomResource, namespace: str, name: str, body: Obj, *, status: bool
+        self, resource: Resource, namespace: str, name: str, body: Obj, *, status: bool
     ) -> None:
         """Merge-patch an object (``status``: through its status subresource)."""
         call = (
@@ -167,13 +168,13 @@ class Ctx:
             _content_type=MERGE_PATCH,
         )
 
-    def labelled(self, resource: CustomResource, namespace: str, selector: str) -> list[Obj]:
+    def labelled(self, resource: Resource, namespace: str, selector: str) -> list[Obj]:
         items, _ = kube.list_raw(
             kube.custom_lister(self.api, resource, namespace=namespace), label_selector=selector
         )
         return items
 
-    def delete(self, resource: CustomResource, namespace: str, name: str) -> None:
+    def delete(self, resource: Resource, namespace: str, name: str) -> None:
         try:
             self.objects.delete_namespaced_custom_object(
                 resource.group, resource.version, namespace, resource.plural, name

@@ -16,7 +16,8 @@ from typing import Any
 
 from kubernetes import client
 
-from pytest_experiment.sandbox.kube import EXPERIMENTS, Obj
+from pytest_experiment.base.resources import EXPERIMENTS
+from pytest_experiment.base.types import Obj
 from pytest_experiment.sandbox.operator import cloud
 from pytest_experiment.sandbox.operator.config import (
     FINALIZER,

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from pytest_experiment.sandbox.kube import Obj
+from pytest_experiment.base.types import Obj
 from pytest_experiment.sandbox.operator import cloud
 from pytest_experiment.sandbox.operator.config import (
     REAL,

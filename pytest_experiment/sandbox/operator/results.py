@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from pytest_experiment.sandbox.kube import Obj
+from pytest_experiment.base.types import Obj
 from pytest_experiment.sandbox.operator import cloud
 from pytest_experiment.sandbox.operator.conditions import QUALITY_GATE, with_condition
 from pytest_experiment.sandbox.operator.config import (

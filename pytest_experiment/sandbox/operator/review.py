@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from pytest_experiment.sandbox.kube import Obj
+from pytest_experiment.base.types import Obj
 from pytest_experiment.sandbox.operator import cloud
 from pytest_experiment.sandbox.operator.conditions import (
     ANALYSIS_COMPLETE,
