@@ -11,7 +11,7 @@ import pytest
 from fakes.cluster import FINALIZER, FakeCluster, Script
 from fakes.results import FakeResultsStore
 
-from pytest_experiment.core.options import Options
+from pytest_experiment.core.options import CleanupPolicy, Options
 from pytest_experiment.core.spec import Experiment, read_source
 from pytest_experiment.core.verdict import Status
 from pytest_experiment.core.watch_state import Change
@@ -136,7 +136,7 @@ FAILING = Script(
     ],
 )
 def test_each_cleanup_policy_after_a_followed_run(
-    session: Make, policy: str, script: Script, action: str, reason: str
+    session: Make, policy: CleanupPolicy, script: Script, action: str, reason: str
 ) -> None:
     cluster = FakeCluster(script=script)
     run = session(cluster, dataclasses.replace(QUICK, cleanup=policy))

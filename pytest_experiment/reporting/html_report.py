@@ -18,6 +18,7 @@ import jinja2
 
 from pytest_experiment.base.errors import ReportError
 from pytest_experiment.base.types import ObjView as Doc
+from pytest_experiment.core.durations import format_duration
 from pytest_experiment.reporting import html_series, html_view
 
 
@@ -32,7 +33,7 @@ def _environment() -> jinja2.Environment:
         undefined=jinja2.ChainableUndefined,
     )
     env.filters["verdict"] = html_view.verdict
-    env.filters["duration"] = _duration
+    env.filters["duration"] = functools.partial(format_duration, absent="—")
     env.filters["cost"] = _cost
     env.filters["slug"] = slug
     env.globals["view"] = html_view
@@ -43,12 +44,6 @@ def _environment() -> jinja2.Environment:
 def slug(text: Any) -> str:
     """An id usable in an HTML anchor."""
     return re.sub(r"[^A-Za-z0-9_-]+", "-", str(text)).strip("-") or "x"
-
-
-def _duration(seconds: Any) -> str:
-    if not isinstance(seconds, int | float) or isinstance(seconds, bool):
-        return "—"
-    return html_view.short_duration(float(seconds))
 
 
 def _cost(usd: Any) -> str:

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from pytest_experiment.base.types import ObjView as Doc
+from pytest_experiment.core.durations import format_duration
 
 TERMINAL = frozenset({"Complete", "Failed", "Deleted", "Aborted", "Succeeded"})
 """Phases an experiment does not leave: drawn as a point where it was first seen."""
@@ -115,18 +116,6 @@ def _when(text: Any) -> datetime | None:
         return None
 
 
-def short_duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "—"
-    if seconds < 60:
-        return f"{seconds:.1f}s" if seconds < 10 else f"{seconds:.0f}s"
-    minutes, secs = divmod(round(seconds), 60)
-    if minutes < 60:
-        return f"{minutes}m{secs:02d}s" if secs else f"{minutes}m"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m"
-
-
 def _nice_step(total: float) -> float:
     for step in (0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200):
         if total / step <= 6:
@@ -193,7 +182,7 @@ def timeline(instance: Doc, budgets: Mapping[str, Any]) -> Timeline | None:
     stages = _stages(instance, first_row=len(bars))
     step = _nice_step(total)
     ticks = tuple(
-        Tick(x=LEFT + k * step * scale, label=short_duration(k * step))
+        Tick(x=LEFT + k * step * scale, label=format_duration(k * step))
         for k in range(int(total // step) + 1)
     )
     rows = len(bars) + len(stages)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pytest_experiment.core.durations import format_duration
 from pytest_experiment.core.toil import summary_lines
 from pytest_experiment.core.verdict import Status, gate
 
@@ -383,12 +384,6 @@ def unscored(finding: Finding) -> bool:
     return finding.status is Status.NA and not finding.figures
 
 
-def _minutes(seconds: Any) -> str:
-    if not isinstance(seconds, (int, float)) or isinstance(seconds, bool):
-        return "N/A"
-    return f"{round(seconds / 60)}m" if seconds >= 60 else f"{round(seconds)}s"
-
-
 def summary_block(report: ExperimentReport, record: InstanceReport) -> list[str]:
     """The seed's final summary; publish-only lines omitted for unpublished runs."""
     run: Mapping[str, Any] = record.run
@@ -397,7 +392,7 @@ def summary_block(report: ExperimentReport, record: InstanceReport) -> list[str]
     rows = [
         ("Experiment", record.instance or report.name),
         ("Phase", run.get("phase") or "N/A"),
-        ("Duration", _minutes(run.get("durationSeconds"))),
+        ("Duration", format_duration(run.get("durationSeconds"), whole_minutes=True, absent="N/A")),
         ("Results", run.get("results") or "N/A"),
         ("Hypothesis", run.get("hypothesis") or "N/A"),
     ]

@@ -24,8 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from pytest_experiment.base.errors import ClusterError, ResultsError, SpecError
 from pytest_experiment.base.types import Obj
-from pytest_experiment.core import autofix as gates
-from pytest_experiment.core import lifecycle
+from pytest_experiment.core import autofix, gate, lifecycle
 from pytest_experiment.core import review as rv
 from pytest_experiment.core.lifecycle import Turn, format_duration, phase_of, shown_path, status
 from pytest_experiment.core.spec import Experiment, read_source
@@ -71,7 +70,7 @@ class Published:
     results: tuple[tuple[str, CheckResult], ...] | None = None
     problem: str = ""
     """Why there are no results to score (``results`` is None)."""
-    decision: gates.GateDecision | None = None
+    decision: gate.GateDecision | None = None
     analyzer: str = ""
     analyzer_details: tuple[str, ...] = ()
     results_url: str = ""
@@ -113,7 +112,7 @@ class Published:
     def causes_of(self, check: str) -> list[str]:
         if self.decision is None or not self.decision.causes:
             return []
-        return gates.cause_lines(c for c in self.decision.causes if c.check == check)
+        return gate.cause_lines(c for c in self.decision.causes if c.check == check)
 
     def gate_record(self) -> dict[str, Any]:
         decision = self.decision
@@ -162,7 +161,7 @@ class _Publisher:
                 rv.quality_gate_toil(launch.experiment.name, outcome.instance, _primary(outcome))
             )
             self._report_gate(outcome)
-            step = gates.plan(
+            step = gate.plan(
                 decision,
                 mode=self.options.autofix,
                 attempts=len(launch.attempts),
@@ -188,8 +187,8 @@ class _Publisher:
                 )
             )
             self.say(
-                f"Auto-fix attempt {number}/{gates.MAX_ATTEMPTS}: "
-                f"{'; '.join(f'{f} ({gates.FIXES[f]})' for f in written)}. Re-running..."
+                f"Auto-fix attempt {number}/{gate.MAX_ATTEMPTS}: "
+                f"{'; '.join(f'{f} ({autofix.FIXES[f]})' for f in written)}. Re-running..."
             )
             why = self._rerun()
             if why is not None:
@@ -264,7 +263,7 @@ class _Publisher:
             summary=summary,
         )
         outcome.results = tuple(self.score(launch.experiment, result, outcome.analyzer or None))
-        outcome.decision = gates.decide(
+        outcome.decision = gate.decide(
             launch.experiment, outcome.results, applied=launch.applied_fixes
         )
         return outcome
@@ -451,7 +450,7 @@ class _Publisher:
         decision = outcome.decision
         assert decision is not None
         self.say(f"{outcome.instance}: quality gate FAIL")
-        for line in gates.cause_lines(decision.causes):
+        for line in gate.cause_lines(decision.causes):
             self.out.line(f"  {line}")
         if decision.escalation:
             self.out.line(f"  needs a person: {decision.escalation}")
@@ -465,7 +464,7 @@ class _Publisher:
         for fix in fixes:
             path = (
                 experiment.path.parent / "workflow" / "template.yaml"
-                if fix in gates.TEMPLATE_FIXES
+                if fix in autofix.TEMPLATE_FIXES
                 else experiment.path
             )
             if path not in files:
@@ -477,8 +476,8 @@ class _Publisher:
                 files[path] = (text, text, [])
             before, current, made = files[path]
             try:
-                files[path] = (before, gates.apply_fix(fix, current), [*made, fix])
-            except gates.FixError as exc:
+                files[path] = (before, autofix.apply_fix(fix, current), [*made, fix])
+            except autofix.FixError as exc:
                 self._problem(problems, fix, str(exc))
         return {p: v for p, v in files.items() if v[2]}
 
@@ -490,7 +489,7 @@ class _Publisher:
     def _suggest(self, outcome: Published, fixes: Sequence[str]) -> None:
         edits = self._edited(fixes, outcome.fix_problems)
         outcome.diff = "".join(
-            gates.unified_diff(before, after, shown_path(path))
+            autofix.unified_diff(before, after, shown_path(path))
             for path, (before, after, _) in edits.items()
         )
         if outcome.diff:
@@ -512,7 +511,7 @@ class _Publisher:
                     )
                 continue
             written.extend(made)
-            diffs.append(gates.unified_diff(before, after, shown_path(path)))
+            diffs.append(autofix.unified_diff(before, after, shown_path(path)))
         outcome.diff = "".join(diffs)
         self.launch.applied_fixes.extend(written)
         return written
