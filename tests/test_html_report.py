@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from pytest_experiment.reporting import html_report, html_series, html_view
+from pytest_experiment.reporting import html_findings, html_report, html_series, html_view
 from pytest_experiment.reporting.report import Scoreboard
 from pytest_experiment.reporting.step_summary import render as step_summary
 
@@ -167,7 +167,7 @@ def test_the_metrics_matrix_tells_arrived_empty_errored_and_missing() -> None:
         ],
         figures={"metrics": ["a", "b", "c", "d"], "missing": ["b", "c", "d"]},
     )
-    cells = html_view.metrics_matrix(instance(checks=[check]))
+    cells = html_findings.metrics_matrix(instance(checks=[check]))
     assert [(c.name, c.state) for c in cells] == [
         ("a", "arrived"), ("b", "empty"), ("c", "error"), ("d", "missing"),
     ]  # fmt: skip

@@ -18,7 +18,7 @@ from typing import Any
 import jinja2
 
 from pytest_experiment.base.errors import ReportError
-from pytest_experiment.reporting import html_series, html_view
+from pytest_experiment.reporting import html_findings, html_series, html_view
 
 Doc = Mapping[str, Any]
 
@@ -39,6 +39,7 @@ def _environment() -> jinja2.Environment:
     env.filters["slug"] = slug
     env.globals["view"] = html_view
     env.globals["series"] = html_series
+    env.globals["run_view"] = html_findings
     return env
 
 
