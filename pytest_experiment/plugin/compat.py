@@ -118,9 +118,8 @@ def ini_file_lines(config: pytest.Config, name: str) -> list[str]:
         raw = getattr(values.get(name), "value", None)
     else:
         raw = config.inicfg.get(name)
-    if isinstance(raw, str):
-        return raw.splitlines()
-    return [str(line) for line in raw] if isinstance(raw, list) else []
+    lines = raw.splitlines() if isinstance(raw, str) else raw if isinstance(raw, list) else []
+    return [str(line).strip() for line in lines if str(line).strip()]
 
 
 @contextmanager

@@ -72,9 +72,25 @@ def _declared_name(line: str) -> str:
     return line.split(":")[0].split("(")[0].strip()
 
 
-def _ini_markers(config: pytest.Config) -> set[str]:
+_INI_DECLARED = pytest.StashKey[frozenset[str]]()
+
+
+def remember_ini_markers(config: pytest.Config) -> None:
+    """Note the markers the ini file declares before any plugin's ``pytest_configure``
+    adds its own: ``addinivalue_line`` extends a ``pyproject.toml`` list in place, after
+    which the file's lines and the plugins' cannot be told apart."""
+    config.stash[_INI_DECLARED] = frozenset(
+        _declared_name(line) for line in ini_file_lines(config, "markers")
+    )
+
+
+def _ini_markers(config: pytest.Config) -> frozenset[str]:
     """Markers declared in the ini file itself (not added by plugins at configure time)."""
-    return {_declared_name(line) for line in ini_file_lines(config, "markers") if line.strip()}
+    declared = config.stash.get(_INI_DECLARED, None)
+    if declared is None:  # the plugin was registered after start-up (pytester's plugins=)
+        remember_ini_markers(config)
+        declared = config.stash[_INI_DECLARED]
+    return declared
 
 
 def taken_names(config: pytest.Config, *, ours: Iterable[str]) -> frozenset[str]:
