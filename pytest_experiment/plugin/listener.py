@@ -9,7 +9,7 @@ import pytest
 
 from pytest_experiment.plugin.compat import continue_on_collection_errors
 from pytest_experiment.plugin.state import ExperimentSession
-from pytest_experiment.reporting.report import Scoreboard
+from pytest_experiment.reporting.report import Scoreboard, carries_verdict
 
 
 class ReportListener:
@@ -42,8 +42,10 @@ class ReportListener:
         if self.broken_files and not self.other_errors:
             continue_on_collection_errors(session.config)
 
+    @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        if report.when == "call" or (report.when == "setup" and not report.passed):
+        # First, so the pytest-html extras drawn from this report see its verdict.
+        if carries_verdict(when=report.when, passed=report.passed):
             self.board.add(nodeid=report.nodeid, properties=report.user_properties)
         live = self.state.live_started
         if report.failed and live is not None:

@@ -114,6 +114,12 @@ class ExperimentReport:
         return bool(self.intent.get("publish", True))
 
 
+def carries_verdict(*, when: str, passed: bool) -> bool:
+    """Whether a test report is the one an item's verdict travels on: the call's, or a
+    setup's that ended the item (an environment failure, a skip)."""
+    return when == "call" or (when == "setup" and not passed)
+
+
 def property_name(name: str) -> str:
     """The one naming convention of every JUnit property and JSON report field: camelCase.
 
