@@ -14,6 +14,7 @@ from pytest_experiment.base.errors import EnvironmentFailure
 from pytest_experiment.core.options import OPTION_SPECS
 from pytest_experiment.plugin import xdist
 from pytest_experiment.plugin.fixtures import experiment_run  # noqa: F401  (registers the fixture)
+from pytest_experiment.plugin.interrupt import sigterm_as_interrupt
 from pytest_experiment.plugin.listener import ReportListener
 from pytest_experiment.plugin.options import session_options
 from pytest_experiment.plugin.state import SESSION, ExperimentSession
@@ -214,8 +215,6 @@ def pytest_runtestloop(session: pytest.Session) -> Generator[None, object, objec
     state = session.config.stash.get(SESSION, None)
     if state is None or state.live_factory is None or session.config.option.collectonly:
         return (yield)
-    from pytest_experiment.plugin.interrupt import sigterm_as_interrupt
-
     config = session.config
     live_items = _live_items(session) if state.collected else []
     if not xdist.is_worker(config):  # the xdist controller checked for workers
@@ -262,7 +261,8 @@ def pytest_collection_finish(session: pytest.Session) -> Generator[None, None, N
     config = session.config
     if not xdist.loadgroup_worker(config) or not config.stash[SESSION].collected:
         return (yield)
-    return (yield from xdist.scheduled_by_group(session))
+    with xdist.scheduled_by_group(session):
+        return (yield)
 
 
 @pytest.hookimpl(optionalhook=True)

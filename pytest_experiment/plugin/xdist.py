@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Generator
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -114,10 +115,11 @@ def sweep_for_workers(config: pytest.Config, state: ExperimentSession, board: Sc
         publish_facts(config, live, board)
 
 
-def scheduled_by_group(session: pytest.Session) -> Generator[None, None, None]:
-    """The body of a ``pytest_collection_finish`` wrapper: on a worker under ``--dist
-    loadgroup`` the ids sent to the scheduler carry each experiment's group while the
-    collection is reported; the items keep their plain ids for the run."""
+@contextmanager
+def scheduled_by_group(session: pytest.Session) -> Iterator[None]:
+    """Inside, while a worker under ``--dist loadgroup`` reports its collection, the
+    ids the scheduler reads carry each experiment's group; the items keep their plain
+    ids for the run."""
     from pytest_experiment.plugin.collect import id_part
     from pytest_experiment.plugin.items import ExperimentItem
 
