@@ -64,7 +64,7 @@ def _experiment(request: pytest.FixtureRequest, name: str) -> Experiment:
     """The collected experiment called ``name``, else ``experiments/<name>/`` found from the
     requesting test's directory upwards, the invocation directory or the rootdir."""
     from pytest_experiment.core.spec import Experiment, read_source
-    from pytest_experiment.plugin.collect import ExperimentItem
+    from pytest_experiment.plugin.items import ExperimentItem
 
     for item in request.session.items:
         if isinstance(item, ExperimentItem) and item.experiment.name == name:
