@@ -2,29 +2,32 @@
 
 from __future__ import annotations
 
-import dataclasses
-import os
-from collections.abc import Callable, Generator
+from collections.abc import Generator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from pytest_experiment.base.errors import EnvironmentFailure
-from pytest_experiment.core.options import OPTION_SPECS, Options
+from pytest_experiment.core.options import OPTION_SPECS
 from pytest_experiment.plugin import xdist
+from pytest_experiment.plugin.connections import (  # the plugin's own answers to its hooks
+    check_s3_credentials,
+    prepare_live,
+    pytest_experiment_make_cluster,  # noqa: F401
+    pytest_experiment_make_results_store,  # noqa: F401
+    start_sandbox,
+)
 from pytest_experiment.plugin.fixtures import experiment_run  # noqa: F401  (registers the fixture)
 from pytest_experiment.plugin.interrupt import sigterm_as_interrupt
 from pytest_experiment.plugin.listener import ReportListener
 from pytest_experiment.plugin.options import session_options
 from pytest_experiment.plugin.state import SESSION, ExperimentSession
-from pytest_experiment.plugin.xdist import RUN_ID, distributing
 from pytest_experiment.reporting.report import Scoreboard
 
 if TYPE_CHECKING:
     from pytest_experiment.core.checks import Check
     from pytest_experiment.plugin.items import ExperimentItem
-    from pytest_experiment.run.ports import Cluster, ResultsStore
 
 SCOREBOARD = pytest.StashKey[Scoreboard]()
 # Steps that need the experiment running on the cluster.
@@ -73,9 +76,9 @@ def pytest_configure(config: pytest.Config) -> None:
     state = config.stash[SESSION] = ExperimentSession(options=options, extra_checks=extra_checks)
     xdist.assign_run_id(config)
     if options.results is None:
-        _prepare_live(config, state)
+        prepare_live(config, state)
     if options.sandbox and not xdist.is_worker(config) and not config.option.collectonly:
-        _start_sandbox(config)
+        start_sandbox(config)
     board = config.stash[SCOREBOARD] = Scoreboard()
     board.budgets = {
         **{phase: options.budget(phase) for phase in ("Pending", "Provisioning", "Ready")},
@@ -103,42 +106,6 @@ def pytest_configure(config: pytest.Config) -> None:
         register_from_files(config)
 
 
-def _missing_s3_credentials(needing: set[str]) -> str | None:
-    """Why the experiments in ``needing`` (those with live ``quality`` items selected)
-    cannot run without S3 credentials, or None when they can.
-
-    Every live ``quality`` item scores the summary.json the operator wrote to S3; without
-    credentials each would end unverified, which a CI gate must never read as green.
-    """
-    if not needing:
-        return None
-    import boto3
-    import botocore.exceptions
-
-    try:
-        if boto3.session.Session().get_credentials() is not None:
-            return None
-    except botocore.exceptions.BotoCoreError as exc:
-        # A broken profile or credentials file: as unusable as none, and said in one line.
-        return f"S3 credentials cannot be loaded: {exc}"
-    names = sorted(needing)
-    shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
-    return (
-        f"no S3 credentials: the quality items of {shown} read summary.json from S3; "
-        "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or any boto3 credential source), "
-        "or deselect them with -k 'not quality'"
-    )
-
-
-def _check_s3_credentials(config: pytest.Config, needing: set[str]) -> None:
-    if _store_supplied(config):
-        return  # summaries come from where a conftest or plugin said, not from S3
-    problem = _missing_s3_credentials(needing)
-    if problem is not None:
-        # A usage error, like any other bad setting: one line, exit 4, nothing applied.
-        raise pytest.UsageError(problem)
-
-
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_node_collection_finished(node: Any, ids: list[str]) -> None:
     """Under xdist only workers collect: the controller checks what they will run.
@@ -152,97 +119,7 @@ def pytest_xdist_node_collection_finished(node: Any, ids: list[str]) -> None:
         return
     needing = xdist.quality_experiments_once_all_collected(node, ids)
     if needing is not None:
-        _check_s3_credentials(node.config, needing)
-
-
-def _prepare_live(config: pytest.Config, state: ExperimentSession) -> None:
-    """How to build the live run; it is built (and connects) only when an item needs it."""
-
-    def build() -> Any:
-        from pytest_experiment.edges.tracker import ToilLog
-        from pytest_experiment.plugin.progress import TerminalOutput
-        from pytest_experiment.run.live import LiveRun
-
-        options = state.options
-        toil_file = options.toil_file
-        if not toil_file.is_absolute():
-            toil_file = config.rootpath / toil_file
-        return LiveRun(
-            options=options,
-            toil=ToilLog(file=toil_file, enabled=options.toil),
-            validation_failure=state.validation_reason,
-            output=TerminalOutput(config),
-            on_toil=lambda record: config.hook.pytest_experiment_toil(config=config, record=record),
-            connector=lambda: config.hook.pytest_experiment_make_cluster(
-                config=config, options=options
-            ),
-            results_store=lambda notify: config.hook.pytest_experiment_make_results_store(
-                config=config, options=options, notify=notify
-            ),
-            verbose=config.get_verbosity() > 0,
-            run_id=config.stash[RUN_ID],
-            controller=distributing(config),
-        )
-
-    state.live_factory = build
-
-
-@pytest.hookimpl(trylast=True)
-def pytest_experiment_make_cluster(options: Options) -> Cluster:
-    from pytest_experiment.edges.kubeconfig import connect
-
-    return connect(kubeconfig=options.kubeconfig, context=options.context)
-
-
-@pytest.hookimpl(trylast=True)
-def pytest_experiment_make_results_store(
-    options: Options, notify: Callable[[str], None]
-) -> ResultsStore:
-    from pytest_experiment.edges.results import ResultsStore
-
-    wait = options.results_wait
-    return ResultsStore(
-        endpoint=options.s3_endpoint,
-        wait=wait if wait is not None else float("inf"),
-        notify=notify,
-    )
-
-
-def _store_supplied(config: pytest.Config) -> bool:
-    """A conftest.py or plugin other than this one supplies the results store."""
-    hook = config.pluginmanager.hook.pytest_experiment_make_results_store
-    return any(
-        impl.function is not pytest_experiment_make_results_store for impl in hook.get_hookimpls()
-    )
-
-
-def _start_sandbox(config: pytest.Config) -> None:
-    """One sandbox for the session; xdist workers inherit its environment."""
-    from pytest_experiment.base.errors import SandboxError
-    from pytest_experiment.sandbox import SandboxConfig, start_sandbox
-
-    try:
-        sandbox = start_sandbox(SandboxConfig(crd=config.stash[SESSION].options.sandbox_crd))
-    except SandboxError as err:
-        raise pytest.UsageError(f"--experiment-sandbox: {err}") from err
-    config.add_cleanup(sandbox.stop)
-    saved = {key: os.environ.get(key) for key in sandbox.env()}
-    os.environ.update(sandbox.env())
-    # The sandbox is the cluster and the results store of this session, whatever
-    # kubeconfig or endpoint the environment named before it started.
-    state = config.stash[SESSION]
-    state.options = dataclasses.replace(
-        state.options, kubeconfig=sandbox.kubeconfig, s3_endpoint=sandbox.s3_endpoint
-    )
-
-    def restore() -> None:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-    config.add_cleanup(restore)
+        check_s3_credentials(node.config, needing)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -256,9 +133,7 @@ def pytest_runtestloop(session: pytest.Session) -> Generator[None, object, objec
     config = session.config
     live_items = _live_items(session) if state.collected else []
     if not xdist.is_worker(config):  # the xdist controller checked for workers
-        _check_s3_credentials(
-            config, {i.experiment.name for i in live_items if i.step == "quality"}
-        )
+        check_s3_credentials(config, {i.experiment.name for i in live_items if i.step == "quality"})
     controller = xdist.distributing(config)
     try:
         with sigterm_as_interrupt():
