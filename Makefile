@@ -1,14 +1,22 @@
 # Two commands on a fresh machine:
 #   make demo   set up, then run the example experiments (the main job)
 #   make test   set up, then run the project's tests
+# CI also runs `make test-min`: the tests on the lowest pytest pyproject.toml declares.
 PY      ?= python3
 VENV    ?= .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
+MIN_VENV ?= .venv-min
+MIN_STAMP := $(MIN_VENV)/.installed
+# The sandbox tests that drive pytest itself hardest (capture, the terminal, --lf,
+# pytest-timeout, xdist workers and their crashes, SIGTERM); the others exercise the
+# cluster, the same on any pytest.
+MIN_SANDBOX ?= tests/sandbox/test_progress.py tests/sandbox/test_last_failed.py \
+	tests/sandbox/test_session_end.py tests/sandbox/test_live_session.py
 UPSTREAM ?= $(abspath ../shared/upstream)
 export EXPERIMENT_UPSTREAM ?= $(UPSTREAM)
 
-.PHONY: setup assets browser demo score test lint bench fuzz
+.PHONY: setup assets browser demo score test test-min lint bench fuzz
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -54,6 +62,21 @@ score: setup browser
 test: assets browser
 	$(BIN)/pytest -n 2 --dist loadgroup
 
+# A second venv with pytest, pytest-xdist, pytest-timeout and pytest-html at the
+# lowest versions pyproject.toml declares, so the compat branches for them run.
+$(MIN_STAMP): pyproject.toml scripts/lowest_pins.py
+	$(PY) -m venv $(MIN_VENV)
+	$(MIN_VENV)/bin/pip install --quiet --upgrade pip
+	$(MIN_VENV)/bin/pip install --quiet -e '.[dev]' $$($(PY) scripts/lowest_pins.py)
+	$(MIN_VENV)/bin/pip check
+	$(MIN_VENV)/bin/pip list 2>/dev/null | grep -E '^pytest(-xdist|-timeout|-html)? '
+	touch $(MIN_STAMP)
+
+test-min: assets $(MIN_STAMP)
+	$(MIN_VENV)/bin/pytest -p no:cacheprovider -n 2 --dist loadgroup \
+		--ignore=tests/sandbox --ignore=tests/browser
+	$(MIN_VENV)/bin/pytest -p no:cacheprovider -n 2 --dist loadgroup $(MIN_SANDBOX)
+
 # The hypothesis suite with many more, random examples than the bounded "ci"
 # profile make test uses (a few minutes on 2 cores).
 fuzz: setup
@@ -64,6 +87,7 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 bench: assets
 	$(BIN)/python benchmarks/offline_scoring.py

@@ -50,10 +50,11 @@ from typing import Any
 import yaml
 from kubernetes import client
 
+from pytest_experiment.base.resources import EXPERIMENTS
 from pytest_experiment.core.lifecycle import run_total
 from pytest_experiment.sandbox import Sandbox, SandboxConfig, start_sandbox
 from pytest_experiment.sandbox.install import experiment_crd
-from pytest_experiment.sandbox.kube import EXPERIMENTS, custom_lister, list_raw, wait_until
+from pytest_experiment.sandbox.kube import custom_lister, list_raw, wait_until
 from pytest_experiment.sandbox.scenarios import DEFAULT_KEY, set_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -66,7 +67,6 @@ HTTP_LOG = re.compile(
     r"round_trippers\.go:\d+\] (?:GET|POST|PUT|PATCH|DELETE) https?://[^/\s]+(\S*)"
 )
 DISCOVERY = re.compile(r"/(?:openapi/|(?:api|apis)(?:/[^/?]+){0,2}(?:\?|$))")
-Obj = dict[str, Any]
 # Third-party plugins installed for this repository's own tests (hypothesis) are not
 # part of what a user's session loads.
 QUIET = ("-p", "no:hypothesispytest")

@@ -26,19 +26,17 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
 import yaml
 from kubernetes import client
 
+from pytest_experiment.base.resources import EXPERIMENTS
 from pytest_experiment.sandbox import Sandbox, SandboxConfig, start_sandbox
-from pytest_experiment.sandbox.kube import EXPERIMENTS
 from pytest_experiment.sandbox.scenarios import set_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "experiments" / "web-latency"
 NAMESPACE = "experiments"
-Obj = dict[str, Any]
 
 
 class Lines:

@@ -1,4 +1,4 @@
-"""The gate decision and the auto-fixes: pure, on real files, byte for byte."""
+"""The auto-fixes: pure, on real files, byte for byte."""
 
 from __future__ import annotations
 
@@ -9,55 +9,16 @@ import pytest
 
 from pytest_experiment.core.autofix import (
     FixError,
-    GateDecision,
-    Plan,
     add_components,
     add_load_test,
     add_metric_units,
     apply_fix,
-    decide,
-    plan,
     unified_diff,
 )
-from pytest_experiment.core.checks import RootCause
 from pytest_experiment.core.spec import Experiment, read_source
-from pytest_experiment.core.verdict import CheckResult, Status
 
-PASS, WARN, FAIL = (CheckResult(s, "x") for s in (Status.PASS, Status.WARN, Status.FAIL))
-
-SPEC = """\
-apiVersion: experiments.illm.io/v1alpha1
-kind: Experiment
-metadata:
-  generateName: bare-   # keep me
-  namespace: experiments
-spec:
-  publish: true
-  targets:
-    - name: app
-      cluster: {type: gke, machineType: e2-standard-4}
-      components:
-        - app: naive-db    # the workload
-
-        - app: loadgen
-      # trailing comment of the target
-  metrics:
-    - name: write_p99
-      query: 'histogram_quantile(0.99, x{ns="$NAMESPACE"})'
-      group: db
-    - name: "write_latency"   # quoted on purpose
-      query: y
-      unit: seconds
-    - name: read_p50
-      query: z
-"""
-
-
-def experiment(tmp_path: Path, text: str = SPEC) -> Experiment:
-    path = tmp_path / "bare" / "experiment.yaml"
-    path.parent.mkdir(exist_ok=True)
-    path.write_text(text)
-    return Experiment.from_source(read_source(path))
+SPEC = (Path(__file__).parent / "data" / "autofix" / "bare.yaml").read_text()
+"""A spec with comments, quoting and blank lines to keep, and a cause for every fix."""
 
 
 def inserted(before: str, after: str) -> list[str]:
@@ -162,128 +123,3 @@ def test_load_test_step_on_a_real_workflow_template(upstream: Path) -> None:
     assert "    - name: load-test" in added
     with pytest.raises(FixError, match="already has a load-test"):
         add_load_test(after)
-
-
-# -- the decision ----------------------------------------------------------------------------
-
-
-def test_a_passing_gate_names_no_causes(tmp_path: Path) -> None:
-    decision = decide(experiment(tmp_path), [("custom-metrics", PASS), ("presentation", PASS)])
-    assert decision.gate is Status.PASS
-    assert decision.causes == ()
-    assert decision.fixes == ()
-
-
-def test_a_pipeline_failure_is_fixable_even_though_groups_are_empty(tmp_path: Path) -> None:
-    coverage = CheckResult(Status.FAIL, "x", figures={"missing": ["db"]})
-    decision = decide(
-        experiment(tmp_path), [("custom-metrics", FAIL), ("intent-coverage", coverage)]
-    )
-    assert decision.gate is Status.FAIL
-    assert decision.fixes == (
-        "add-kube-prometheus-stack",
-        "add-metrics-pipeline",
-        "fix-namespace-var",
-    )
-    assert decision.escalation is None
-
-
-def test_empty_groups_are_blamed_on_the_pipeline_only_when_no_custom_metric_arrived(
-    tmp_path: Path,
-) -> None:
-    coverage = CheckResult(Status.FAIL, "x", figures={"missing": ["db"]})
-    bare = experiment(tmp_path)
-    nothing_arrived = decide(bare, [("custom-metrics", FAIL), ("intent-coverage", coverage)])
-    assert [c.message for c in nothing_arrived.causes if c.check == "intent-coverage"] == [
-        "Experiment's differentiating data missing — db has no results, as no custom metric "
-        "arrived: the custom-metrics causes above explain it"
-    ]
-    # Other groups have data: the pipeline works, so this group's emptiness is its own.
-    some_arrived = decide(bare, [("custom-metrics", WARN), ("intent-coverage", coverage)])
-    assert [c.message for c in some_arrived.causes if c.check == "intent-coverage"] == [
-        "Experiment's differentiating data missing — db has no results; the spec shows no "
-        "infrastructure mismatch (check the target's PVCs and events)"
-    ]
-
-
-def test_intent_coverage_alone_escalates_and_is_never_fixed(tmp_path: Path) -> None:
-    spec = SPEC.replace(
-        "        - app: loadgen\n",
-        "        - app: loadgen\n        - app: kube-prometheus-stack\n"
-        "        - app: metrics-agent\n        - app: metrics-egress\n",
-    ).replace("$NAMESPACE", "$EXPERIMENT")
-    coverage = CheckResult(Status.FAIL, "x", figures={"missing": ["db"]})
-    decision = decide(
-        experiment(tmp_path, spec), [("custom-metrics", WARN), ("intent-coverage", coverage)]
-    )
-    assert decision.fixes == ()
-    assert decision.escalation == "intent coverage failed: never auto-fixed, a person must decide"
-
-
-def test_a_fix_already_applied_is_not_offered_again(tmp_path: Path) -> None:
-    exp = experiment(tmp_path)
-    applied = ["add-kube-prometheus-stack", "add-metrics-pipeline", "fix-namespace-var"]
-    decision = decide(exp, [("custom-metrics", FAIL)], applied=applied)
-    assert decision.fixes == ()
-    assert decision.escalation == (
-        "no new fix applies (already applied: add-kube-prometheus-stack, "
-        "add-metrics-pipeline, fix-namespace-var)"
-    )
-
-
-def test_a_warn_gate_names_causes_without_escalating(tmp_path: Path) -> None:
-    decision = decide(experiment(tmp_path), [("presentation", WARN)])
-    assert decision.gate is Status.WARN
-    assert decision.causes == (
-        RootCause(
-            "presentation",
-            "latency metrics without a unit: write_p99, read_p50",
-            "add-metric-units",
-        ),
-    )
-    assert decision.escalation is None
-
-
-# -- the loop's next step ---------------------------------------------------------------------
-
-
-def failing(*fixes: str, escalation: str | None = None) -> GateDecision:
-    return GateDecision(gate=Status.FAIL, causes=(), fixes=fixes, escalation=escalation)
-
-
-def test_the_loop_applies_new_fixes_until_three_re_runs_were_made() -> None:
-    applied: list[str] = []
-    steps = []
-    for attempt, fix in enumerate(["add-kube-prometheus-stack", "fix-namespace-var",
-                                   "add-load-test", "add-metric-units"]):  # fmt: skip
-        step = plan(failing(fix), mode="apply", attempts=attempt, applied=applied)
-        steps.append(step)
-        applied.extend(step.apply)
-    assert [s.apply for s in steps[:3]] == [
-        ("add-kube-prometheus-stack",), ("fix-namespace-var",), ("add-load-test",)
-    ]  # fmt: skip
-    # A fourth fix would be a fourth re-run: the loop ends and says what it tried.
-    assert steps[3] == Plan(
-        stopped="3 auto-fix attempts exhausted: "
-        "add-kube-prometheus-stack, fix-namespace-var, add-load-test"
-    )
-
-
-def test_the_loop_stops_when_no_new_fix_applies() -> None:
-    escalation = "no new fix applies (already applied: add-load-test)"
-    step = plan(failing(escalation=escalation), mode="apply", attempts=1, applied=["add-load-test"])
-    assert step == Plan(stopped=escalation)
-
-
-def test_suggest_prints_fixes_and_off_does_nothing() -> None:
-    decision = failing("add-metric-units")
-    assert plan(decision, mode="suggest", attempts=0, applied=[]) == Plan(
-        suggest=("add-metric-units",)
-    )
-    assert plan(decision, mode="off", attempts=0, applied=[]) == Plan()
-
-
-def test_a_gate_that_does_not_fail_ends_the_loop_without_a_reason() -> None:
-    warn = GateDecision(gate=Status.WARN, causes=(), fixes=("add-metric-units",), escalation=None)
-    assert plan(warn, mode="apply", attempts=0, applied=[]) == Plan()
-    assert plan(None, mode="apply", attempts=0, applied=[]) == Plan()

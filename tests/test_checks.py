@@ -20,7 +20,6 @@ from pytest_experiment.core.checks import (
     CHECKS,
     Check,
     CheckInput,
-    RootCause,
     ai_verdict,
     completion_line,
     custom_metrics,
@@ -31,10 +30,10 @@ from pytest_experiment.core.checks import (
     metrics_source,
     point_value,
     presentation,
-    root_causes,
     run_checks,
     workload_pods,
 )
+from pytest_experiment.core.gate import RootCause, root_causes
 from pytest_experiment.core.intent import Intent, build_intent
 from pytest_experiment.core.sitedata import SiteData, load_site_data
 from pytest_experiment.core.spec import Experiment, load_experiment, read_source

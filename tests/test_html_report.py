@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from pytest_experiment.reporting import html_report, html_series, html_view
+from pytest_experiment.reporting import html_findings, html_report, html_series, html_view
 from pytest_experiment.reporting.report import Scoreboard
 from pytest_experiment.reporting.step_summary import render as step_summary
 
@@ -167,7 +167,7 @@ def test_the_metrics_matrix_tells_arrived_empty_errored_and_missing() -> None:
         ],
         figures={"metrics": ["a", "b", "c", "d"], "missing": ["b", "c", "d"]},
     )
-    cells = html_view.metrics_matrix(instance(checks=[check]))
+    cells = html_findings.metrics_matrix(instance(checks=[check]))
     assert [(c.name, c.state) for c in cells] == [
         ("a", "arrived"), ("b", "empty"), ("c", "error"), ("d", "missing"),
     ]  # fmt: skip
@@ -292,21 +292,27 @@ def test_a_run_without_the_option_imports_no_template_library(project: pytest.Py
     assert not list(project.path.glob("*.html"))
 
 
-@pytest.mark.parametrize("xdist", [False, True], ids=["serial", "xdist"])
-def test_pytest_html_entries_carry_the_scorecard_and_a_verdict_column(
-    project: pytest.Pytester, xdist: bool
-) -> None:
-    result = score(project, "--html=ph.html", *(["-n", "2"] if xdist else []))
+def html_rows(project: pytest.Pytester, *args: str) -> dict[str, Any]:
+    """pytest-html's rows of an offline run, as ``<item name>@<experiment>``."""
+    result = score(project, "--html=ph.html", *args)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     page = (project.path / "ph.html").read_text()
     # pytest-html keeps its rows as JSON inside the page: read them back.
     blob = re.search(r'data-jsonblob="([^"]*)"', page)
     assert blob is not None
-
     tests = json.loads(html_lib.unescape(blob.group(1)))["tests"]
-    rows = {
+    return {
         nodeid.split("::", 1)[-1] + "@" + nodeid.split("/")[1]: r[0] for nodeid, r in tests.items()
     }
+
+
+@pytest.mark.parametrize(
+    "args", [(), ("-n", "2", "--dist", "loadgroup")], ids=["serial", "xdist-loadgroup"]
+)
+def test_pytest_html_entries_carry_the_scorecard_and_a_verdict_column(
+    project: pytest.Pytester, args: tuple[str, ...]
+) -> None:
+    rows = html_rows(project, *args)
     warn = rows["quality[metrics-source@web-lat-2bc7d]@web-latency"]
     na = rows["quality[machine-verdict@kv-base-m4x2p]@kv-baseline"]
     assert ">⚠ WARN</span>" in "".join(warn["resultsTableRow"])
@@ -315,7 +321,23 @@ def test_pytest_html_entries_carry_the_scorecard_and_a_verdict_column(
     assert extra["format_type"] == "html"
     assert 'data-instance="web-lat-2bc7d"' in extra["content"]
     assert "web-lat-8fz2q" not in extra["content"], "an item carries its own run only"
+    # Reported before it on the same worker: the custom-metrics check of the same run.
     assert "Custom metrics: 0/3 collected" in extra["content"]
+
+
+def test_under_load_distribution_an_entry_is_sure_of_its_own_verdict_only(
+    project: pytest.Pytester,
+) -> None:
+    # The experiment's other checks may still be running on the other worker.
+    rows = html_rows(project, "-n", "2", "--dist", "load", "--experiment-report=r.json")
+    [extra] = rows["quality[metrics-source@web-lat-2bc7d]@web-latency"]["extras"]
+    assert 'data-instance="web-lat-2bc7d"' in extra["content"]
+    assert "web-lat-8fz2q" not in extra["content"], "an item carries its own run only"
+    doc = json.loads((project.path / "r.json").read_text())
+    [web] = [e for e in doc["experiments"] if e["name"] == "web-latency"]
+    [run] = [i for i in web["instances"] if i["instance"] == "web-lat-2bc7d"]
+    [own] = [c for c in run["checks"] if c["check"] == "metrics-source"]
+    assert html_lib.escape(own["summary"].split("] ", 1)[-1]) in extra["content"]
 
 
 def test_without_pytest_html_the_run_is_the_same(project: pytest.Pytester) -> None:

@@ -9,6 +9,7 @@ import pytest
 
 from pytest_experiment.base.errors import ResultsError
 from pytest_experiment.core import lifecycle
+from pytest_experiment.core.toil import ToilRecord
 from pytest_experiment.edges.results import summary_location
 
 
@@ -50,15 +51,6 @@ def test_first_condition_message_prefers_the_failed_condition() -> None:
     ]
     assert lifecycle.first_condition_message(obj(conditions=conditions)) == 'quota "CPUS" exceeded'
     assert lifecycle.first_condition_message(obj()) == "no condition message"
-
-
-@pytest.mark.parametrize(
-    ("seconds", "text"),
-    [(None, "no limit"), (1.0, "1s"), (2.5, "2.5s"), (45, "45s"), (1200, "20m"), (90, "1m30s"),
-     (5400, "1h30m"), (3600, "1h")],
-)  # fmt: skip
-def test_format_duration(seconds: float | None, text: str) -> None:
-    assert lifecycle.format_duration(seconds) == text
 
 
 def test_progress_line_shows_elapsed_against_budget() -> None:
@@ -269,17 +261,6 @@ def test_parse_time_reads_rfc3339_at_any_precision(text: Any, expected: datetime
     assert lifecycle.parse_time(text) == expected
 
 
-@pytest.mark.parametrize(
-    ("text", "seconds"),
-    [("43m26.8s", 2606.8), ("43m26.855137229s", 2606.855137229), ("20m0s", 1200.0),
-     ("1h2m3s", 3723.0), ("500ms", 0.5), ("90", None), ("m", None), ("", None), (True, None),
-     (12, 12.0)],
-)  # fmt: skip
-def test_parse_go_duration(text: Any, seconds: float | None) -> None:
-    parsed = lifecycle.parse_go_duration(text)
-    assert parsed == (pytest.approx(seconds) if seconds is not None else None)
-
-
 def test_run_total_is_creation_to_completed_at() -> None:
     current = {
         "metadata": {"creationTimestamp": "2026-02-18T17:20:17Z"},
@@ -380,3 +361,58 @@ def test_recollect_delay_defaults_as_the_crd() -> None:
     assert lifecycle.recollect_delay({}) == 120.0
     assert lifecycle.recollect_delay({"qualityGate": {"recollectDelaySeconds": 30}}) == 30.0
     assert lifecycle.recollect_delay({"qualityGate": {"recollectDelaySeconds": True}}) == 120.0
+
+
+STUCK = lifecycle.StuckTarget(target="db", reason="quota", source="status.targets")
+GATE_TURN = lifecycle.Turn(type="QualityGate", reason="Exhausted", message="iteration 3 of 3")
+
+
+@pytest.mark.parametrize(
+    ("record", "title", "priority", "categories"),
+    [
+        (lifecycle.validation_toil("e", "bad"), "Validation failed: e - bad", 2, ("config",)),
+        (lifecycle.missing_template_toil("e", "t"), "Missing WorkflowTemplate: t for e", 2,
+         ("workflow", "config")),
+        (lifecycle.operator_toil("e"), "Operator unhealthy at experiment start: e", 1,
+         ("operator",)),
+        (lifecycle.unreachable_toil("e", "refused"),
+         "Cluster unreachable at experiment start: e - refused", 1, ("networking",)),
+        (lifecycle.apply_toil("e", "denied"), "Apply failed: e - denied", 1, ("config",)),
+        (lifecycle.timeout_toil("e", "e-1", "Ready", 600), "Ready timeout (10m) for e-1", 2,
+         ("timing", "argocd")),
+        (lifecycle.timeout_toil("e", "e-1", "Running", 90, by="pytest-timeout"),
+         "pytest-timeout (1m30s) in Running for e-1", 2, ("timing", "workflow")),
+        (lifecycle.timeout_toil("e", "e-1", "Complete", 60), "Complete timeout (1m) for e-1", 2,
+         ("timing", "operator")),
+        (lifecycle.failed_toil("e", "e-1", "Complete", "boom"), "Experiment failed: e-1 - boom",
+         2, ("operator",)),
+        (lifecycle.deleted_toil("e", "e-1", "Ready"), "Experiment deleted while Ready: e-1", 2,
+         ("operator",)),
+        (lifecycle.results_toil("e", "e-1", "no summary"),
+         "No results to score for e-1: no summary", 3, ("quality",)),
+        (lifecycle.stuck_toil("e", "e-1", "Provisioning", STUCK),
+         "Target db failed, e-1 stuck in Provisioning - quota", 2, ("crossplane",)),
+        (lifecycle.stuck_toil("e", "e-1", "Pending", STUCK),
+         "Target db failed, e-1 stuck in Pending - quota", 2, ("crossplane",)),
+        (lifecycle.turn_toil("e", "e-1", GATE_TURN),
+         "Experiment turned Failed after Complete: e-1 - QualityGate Exhausted: iteration 3 of 3",
+         2, ("quality",)),
+        (lifecycle.turn_toil("e", "e-1", lifecycle.Turn(type="AnalysisComplete",
+                                                        reason="Failed", message="")),
+         "Experiment turned Failed after Complete: e-1 - AnalysisComplete Failed", 2,
+         ("analyzer",)),
+    ],
+)  # fmt: skip
+def test_every_lifecycle_toil_record_is_the_seeds(
+    record: ToilRecord, title: str, priority: int, categories: tuple[str, ...]
+) -> None:
+    assert (record.title, record.priority, record.labels) == (
+        title,
+        priority,
+        ("toil", "e", *categories),
+    )
+
+
+def test_a_field_with_braces_is_text_not_a_template() -> None:
+    record = lifecycle.validation_toil("e", "spec.x: {name} {0} {missing}")
+    assert record.title == "Validation failed: e - spec.x: {name} {0} {missing}"

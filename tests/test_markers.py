@@ -108,11 +108,18 @@ def test_every_hostile_label_is_a_prefixed_marker_that_selects(
     assert "lint-demo/experiment.yaml::validate[schema]" in selected.stdout.str()
 
 
+@pytest.mark.parametrize("ini", ["pytest.ini", "pyproject.toml"])
 def test_ordinary_tags_and_ini_markers_keep_their_names(
-    pytester: pytest.Pytester, examples: Path
+    pytester: pytest.Pytester, examples: Path, ini: str
 ) -> None:
     copy_lint_demo(pytester, examples, tags='["networking", "slowish", "declared"]')
-    pytester.makeini("[pytest]\nmarkers =\n    declared: a marker the user declared\n")
+    if ini == "pytest.ini":
+        pytester.makeini("[pytest]\nmarkers =\n    declared: a marker the user declared\n")
+    else:
+        # A TOML list, which plugins' marker lines are appended to in place.
+        pytester.makepyprojecttoml(
+            '[tool.pytest.ini_options]\nmarkers = ["declared: a marker the user declared"]\n'
+        )
     # A conftest (a plugin) gives "slowish" a meaning: the tag must not inherit it.
     pytester.makeconftest(
         """

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal, get_args, get_origin, get_type_hints
 
 import pytest
 
 from pytest_experiment.base.errors import OptionError
-from pytest_experiment.core.options import OPTION_SPECS, Options, resolve
+from pytest_experiment.core.option_values import Choice
+from pytest_experiment.core.options import OPTION_SPECS, SPECS_BY_DEST, Options, resolve
 
 
 def test_every_option_has_flag_ini_and_env_twins() -> None:
@@ -175,3 +177,31 @@ def test_the_readme_option_table_is_one_table_with_every_option() -> None:
         spec = next(s for s in OPTION_SPECS if s.flag == flag)
         assert f"`{spec.ini}`" in row, row
         assert f"`{spec.env}`" in row, row
+
+
+def test_choice_options_take_exactly_the_values_of_their_literal_type() -> None:
+    hints = get_type_hints(Options)
+    choices = {s.dest: s.parse for s in OPTION_SPECS if isinstance(s.parse, Choice)}
+    assert set(choices) == {"on_timeout", "cleanup", "autofix", "review"}
+    for dest, parse in choices.items():
+        assert get_origin(hints[dest]) is Literal
+        assert parse.choices == get_args(hints[dest])
+        assert getattr(Options(), dest) in parse.choices
+
+
+def test_help_names_the_default_the_dataclass_has() -> None:
+    assert SPECS_BY_DEST["budget_pending"].help.endswith(" Default: 20m.")
+    assert SPECS_BY_DEST["budget_running"].help.endswith(" Default: none.")
+    assert SPECS_BY_DEST["budget_delete"].help.endswith(" Default: 1m.")
+    assert SPECS_BY_DEST["cleanup"].help.endswith(" Default: on-success.")
+    assert SPECS_BY_DEST["toil"].help.endswith(" Default: on.")
+    assert SPECS_BY_DEST["namespace"].help.endswith(" Default: experiments.")
+    for spec in OPTION_SPECS:
+        assert spec.what.endswith("."), spec.dest
+        assert spec.help.lower().count("default") == 1, spec.help
+
+
+def test_every_default_in_the_help_reads_back_as_the_default() -> None:
+    for spec in OPTION_SPECS:
+        if spec.unset is None:
+            assert spec.parse(spec.default_text, Path()) == spec.default, spec.dest

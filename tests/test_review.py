@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pytest_experiment.core import review as rv
+from pytest_experiment.core.options import ReviewAction
 from pytest_experiment.core.toil import ToilRecord
 from pytest_experiment.core.verdict import Status
 
@@ -21,7 +22,7 @@ from pytest_experiment.core.verdict import Status
         ("auto", None, None),
     ],
 )
-def test_review_decision(option: str, gate: Status | None, wanted: str | None) -> None:
+def test_review_decision(option: ReviewAction, gate: Status | None, wanted: str | None) -> None:
     assert rv.decision(option, gate) == wanted
 
 

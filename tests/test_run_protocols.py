@@ -15,23 +15,22 @@ from typing import Any
 import pytest
 
 from pytest_experiment.base.errors import ResultsError
+from pytest_experiment.base.types import Obj
 from pytest_experiment.core.options import Options
 from pytest_experiment.core.result_file import ResultFile
 from pytest_experiment.core.spec import Experiment, read_source
 from pytest_experiment.core.toil import ToilRecord
 from pytest_experiment.core.verdict import CheckResult, Status
-from pytest_experiment.edges.cluster import Cluster
-from pytest_experiment.edges.watch import Observed, Transition, WatchTimeout
+from pytest_experiment.core.watch_state import Observed, Transition, WatchTimeout
 from pytest_experiment.run import publish, review_gate
 from pytest_experiment.run.launch import Launch
 from pytest_experiment.run.output import Output
+from pytest_experiment.run.ports import Cluster
 from pytest_experiment.run.protocols import PublishContext, RunContext, Watch
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "experiments" / "web-latency" / "experiment.yaml"
 INSTANCE = "web-latency-x1"
 RESULTS = f"s3://results/{INSTANCE}/summary.json"
-
-Obj = dict[str, Any]
 
 
 class Lines(Output):

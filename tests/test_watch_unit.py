@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pytest_experiment.edges.watch import Outage, WatchState, skipped_values
+from pytest_experiment.core.watch_state import Outage, WatchState, skipped_values
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 
@@ -148,3 +148,19 @@ def test_skipped_values_follow_what_the_operator_always_writes() -> None:
     assert (
         Outage(started=at(0), ended=at(3), polled=True).describe().startswith("between two polls")
     )
+
+
+def test_a_late_subscriber_is_replayed_everything_seen_then_the_deletion() -> None:
+    state = WatchState()
+    assert state.replay("a") is None
+    state.apply("ADDED", exp("a", 1), seen_at=at(0))
+    state.apply("MODIFIED", exp("a", 2, "Provisioning"), seen_at=at(1))
+    replay = state.replay("a")
+    assert replay is not None
+    assert replay.kind == "SYNC"
+    assert [t.value for t in replay.transitions] == ["Pending", "Provisioning"]
+    assert replay.obj["metadata"]["resourceVersion"] == "2"
+    state.apply("DELETED", exp("a", 3, "Provisioning"), seen_at=at(2))
+    deleted = state.replay("a")
+    assert deleted is not None
+    assert deleted.kind == "DELETED"

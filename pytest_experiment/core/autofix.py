@@ -1,10 +1,10 @@
-"""The quality gate's decision, its root causes, and the auto-fixes.
+"""The auto-fixes: the edits that address a failed gate's root causes (see ``gate``).
 
-Pure: checks' results in, a decision out; file text in, edited text out. The
-edits are made on the text itself at the lines ruamel.yaml locates, so every
-byte the fix does not touch (comments, quoting, key order, blank lines,
-indentation) stays as the author wrote it. A fix that cannot be made
-safely (a flow-style list, say) raises ``FixError`` rather than guess.
+Pure: file text in, edited text out. The edits are made on the text itself at
+the lines ruamel.yaml locates, so every byte the fix does not touch (comments,
+quoting, key order, blank lines, indentation) stays as the author wrote it. A
+fix that cannot be made safely (a flow-style list, say) raises ``FixError``
+rather than guess.
 """
 
 from __future__ import annotations
@@ -12,8 +12,7 @@ from __future__ import annotations
 import difflib
 import io
 import re
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any
 
 from ruamel.yaml import YAML
@@ -21,12 +20,9 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 
 from pytest_experiment.base.errors import ExperimentError
-from pytest_experiment.core.checks import LATENCY_SUFFIXES, RootCause, root_causes
-from pytest_experiment.core.spec import Experiment
-from pytest_experiment.core.verdict import CheckResult, Status, gate
+from pytest_experiment.core.spec import LATENCY_SUFFIXES
 
-MAX_ATTEMPTS = 3
-# Seed step 6.5: what each fix does, as the attempt line reports it.
+# What each fix does, as the attempt line reports it.
 FIXES = {
     "add-kube-prometheus-stack": "add kube-prometheus-stack to every target's components",
     "add-metrics-pipeline": "add metrics-agent and metrics-egress to every target's components",
@@ -41,95 +37,6 @@ _NAMESPACE_VAR = re.compile(r"\$NAMESPACE\b")
 
 class FixError(ExperimentError):
     """A fix does not apply to this file as written."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class GateDecision:
-    gate: Status
-    causes: tuple[RootCause, ...]
-    fixes: tuple[str, ...]
-    """Fixes that address a cause and have not been applied yet, in the order found."""
-    escalation: str | None
-    """Why a person must decide instead of an auto-fix (None when a fix applies or the gate
-    does not fail)."""
-
-    @property
-    def failed(self) -> bool:
-        return self.gate is Status.FAIL
-
-
-def decide(
-    experiment: Experiment,
-    results: Sequence[tuple[str, CheckResult]],
-    *,
-    applied: Iterable[str] = (),
-) -> GateDecision:
-    """Gate the results, name the root causes and pick the fixes still to try."""
-    status = gate(r.status for _, r in results)
-    if status is Status.PASS:
-        return GateDecision(gate=status, causes=(), fixes=(), escalation=None)
-    causes = tuple(root_causes(experiment, results))
-    done = set(applied)
-    fixes = tuple(dict.fromkeys(c.fix for c in causes if c.fix and c.fix not in done))
-    escalation: str | None = None
-    # Groups empty because no custom metric arrived at all are the pipeline's doing: its fix
-    # is the answer. A group empty on its own, or a machine that cannot mount the storage,
-    # is an infrastructure question.
-    pipeline = any(c.check == "custom-metrics" and c.fix for c in causes)
-    if status is Status.FAIL:
-        if any(c.check == "intent-coverage" and (c.infrastructure or not pipeline) for c in causes):
-            # Seed 6.5: a missing differentiating group is an infrastructure question;
-            # making the workload skip the variant would hide it.
-            escalation = "intent coverage failed: never auto-fixed, a person must decide"
-            fixes = ()
-        elif not fixes:
-            escalation = (
-                f"no new fix applies (already applied: {', '.join(sorted(done))})"
-                if done
-                else "no fixable root cause identified"
-            )
-    return GateDecision(gate=status, causes=causes, fixes=fixes, escalation=escalation)
-
-
-@dataclass(frozen=True, kw_only=True)
-class Plan:
-    """What the auto-fix loop does after one attempt's gate."""
-
-    suggest: tuple[str, ...] = ()
-    """Fixes to print as a diff, leaving the file alone."""
-    apply: tuple[str, ...] = ()
-    """Fixes to write before re-running; empty when the loop ends here."""
-    stopped: str | None = None
-    """Why ``apply`` mode ends without a passing gate (None otherwise)."""
-
-
-def plan(
-    decision: GateDecision | None, *, mode: str, attempts: int, applied: Sequence[str]
-) -> Plan:
-    """The next step after an attempt: apply ``decision.fixes`` and re-run, or stop and say why.
-
-    ``attempts`` counts the re-runs already made; the seed stops at three even
-    while new fixes keep appearing, so a loop of partial fixes cannot run on.
-    """
-    if decision is None or not decision.failed or mode == "off":
-        return Plan()
-    if mode == "suggest":
-        return Plan(suggest=decision.fixes)
-    if not decision.fixes:
-        return Plan(stopped=decision.escalation or "no fix applies")
-    if attempts >= MAX_ATTEMPTS:
-        return Plan(stopped=f"{MAX_ATTEMPTS} auto-fix attempts exhausted: {', '.join(applied)}")
-    return Plan(apply=decision.fixes)
-
-
-def cause_lines(causes: Iterable[RootCause]) -> list[str]:
-    return [
-        f"root cause ({c.check}): {c.message}" + (f" [fix: {c.fix}]" if c.fix else "")
-        for c in causes
-    ]
-
-
-# -- edits ---------------------------------------------------------------------------------------
 
 
 def _load(text: str) -> Any:

@@ -10,13 +10,14 @@ and one broken file never hides the rest of the catalogue.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pytest_experiment.base.errors import SpecError
-from pytest_experiment.core.spec import read_source
+from pytest_experiment.core.limits import strings
+from pytest_experiment.core.yaml_source import read_source
 
 COMPONENT_FILE = "component.yaml"
 COMPONENT_KIND = "Component"
@@ -61,19 +62,7 @@ class Catalogue:
         if entry is None:
             return None
         needle = word.lower()
-        return next((text for text in _strings(entry.data) if needle in text.lower()), None)
-
-
-def _strings(value: Any) -> Iterator[str]:
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, Mapping):
-        for key, child in value.items():
-            yield from _strings(key)
-            yield from _strings(child)
-    elif isinstance(value, list):
-        for child in value:
-            yield from _strings(child)
+        return next((text for text in strings(entry.data) if needle in text.lower()), None)
 
 
 def load_catalogue(directory: Path) -> Catalogue:

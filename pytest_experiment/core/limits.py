@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 MAX_YAML_BYTES = 1 << 20
@@ -55,6 +56,19 @@ def json_type_name(value: Any) -> str:
     if isinstance(value, dict):
         return "object"
     return type(value).__name__
+
+
+def strings(value: Any) -> Iterator[str]:
+    """Every string in a JSON-shaped document, mapping keys included, in document order."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, Mapping):
+        for key, child in value.items():
+            yield from strings(key)
+            yield from strings(child)
+    elif isinstance(value, list):
+        for child in value:
+            yield from strings(child)
 
 
 def line_at(text: str, offset: int) -> int:

@@ -4,136 +4,67 @@ Each option has a CLI flag, an ini twin and an environment variable; the
 value is taken from the first that is set, in that order, then parsed.
 A bad value fails start-up with the option *and where it came from* named,
 the way pytest-timeout does, rather than surfacing later as a confusing item
-failure.
+failure. Each option's help names its default as the ``Options`` dataclass
+has it, and a choice is checked against the ``Literal`` type of its field.
 """
 
 from __future__ import annotations
 
 import os
-import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from pytest_experiment.base.errors import OptionError
+from pytest_experiment.core import option_values as values
+from pytest_experiment.core.durations import format_duration
 
-
-def _path(text: str, base: Path) -> Path:
-    return base / Path(text).expanduser()
-
-
-def _boolean(text: str, base: Path) -> bool:
-    value = text.strip().lower()
-    if value in ("1", "true", "yes", "on"):
-        return True
-    if value in ("0", "false", "no", "off"):
-        return False
-    raise ValueError(f"{text!r} is not a boolean (true/false)")
-
-
-def _existing(text: str, base: Path) -> Path:
-    path = _path(text, base)
-    if not path.exists():
-        raise ValueError(f"{text!r} does not exist")
-    return path
-
-
-def _text(text: str, base: Path) -> str:
-    return text.strip()
-
-
-def _url(text: str, base: Path) -> str:
-    """An http(s) URL with a host: anything else would only fail later, once per item,
-    inside the S3 client."""
-    from urllib.parse import urlsplit
-
-    value = text.strip()
-    try:
-        parts = urlsplit(value)
-        port_ok = parts.port is None or parts.port > 0
-    except ValueError:
-        parts, port_ok = None, False
-    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or not port_ok:
-        raise ValueError(f"{text!r} is not a URL (like http://127.0.0.1:8333)")
-    return value
-
-
-_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0}
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)([smh])")
-
-
-def parse_duration(text: str) -> float | None:
-    """Seconds in ``90s``, ``20m``, ``1h30m`` or a number; None for ``none`` or ``0`` (no limit)."""
-    value = text.strip().lower()
-    if value in ("none", "off", "never", "0", "inf"):
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        parts = _DURATION.findall(value)
-        if not parts or "".join(n + u for n, u in parts) != value:
-            raise ValueError(
-                f"{text!r} is not a duration (like 90s, 20m, 1h30m, or none)"
-            ) from None
-        seconds = sum(float(n) * _UNITS[u] for n, u in parts)
-    if seconds <= 0:
-        raise ValueError(f"{text!r} must be positive (or none for no limit)")
-    return seconds
-
-
-def _duration(text: str, base: Path) -> float | None:
-    return parse_duration(text)
-
-
-def _count(text: str, base: Path) -> int:
-    try:
-        value = int(text.strip())
-    except ValueError:
-        raise ValueError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise ValueError(f"{text!r} must not be negative")
-    return value
-
-
-def _choice(*allowed: str) -> Callable[[str, Path], str]:
-    def parse(text: str, base: Path) -> str:
-        value = text.strip().lower()
-        if value not in allowed:
-            raise ValueError(f"{text!r} is not one of {', '.join(allowed)}")
-        return value
-
-    parse.choices = allowed  # type: ignore[attr-defined]
-    return parse
-
-
-def _instances(text: str, base: Path) -> tuple[tuple[str, str], ...]:
-    """``name=instance`` pairs, separated by commas or whitespace."""
-    pairs: dict[str, str] = {}
-    for entry in text.replace(",", " ").split():
-        name, sep, instance = entry.partition("=")
-        if not sep or not name or not instance:
-            raise ValueError(f"{entry!r} is not <experiment>=<instance>")
-        if name in pairs and pairs[name] != instance:
-            raise ValueError(f"experiment {name!r} is given two instances")
-        pairs[name] = instance
-    return tuple(pairs.items())
+OnTimeout = Literal["fail", "extend", "abort"]
+CleanupPolicy = Literal["on-success", "always", "never"]
+AutofixMode = Literal["off", "suggest", "apply"]
+ReviewAction = Literal["skip", "approve", "reject", "auto"]
 
 
 @dataclass(frozen=True, slots=True)
 class OptionSpec:
     dest: str
-    help: str
-    parse: Callable[[str, Path], Any]
+    what: str
+    """What the option does, in sentences; ``help`` adds a last one naming the default."""
+    parse: values.Parse
     """Parses the raw text; relative paths are anchored at the given directory."""
     metavar: str | None = None
     repeatable: bool = False
     """On the command line the flag may be given several times; the values are joined."""
+    unset: str | None = None
+    """What happens when the option is not given, for a field whose default is empty."""
 
     @property
     def is_flag(self) -> bool:
         """A switch on the command line (``--experiment-sandbox``), a boolean in ini/env."""
-        return self.parse is _boolean and self.metavar is None
+        return self.parse is values.boolean and self.metavar is None
+
+    @property
+    def default(self) -> Any:
+        return Options.__dataclass_fields__[self.dest].default
+
+    @property
+    def help(self) -> str:
+        return f"{self.what} Default: {self.default_text}."
+
+    @property
+    def default_text(self) -> str:
+        """The default as a user would write it, read off ``Options``."""
+        default = self.default
+        if self.parse is values.duration:
+            return format_duration(default, absent="none")
+        if default is None or default == ():
+            if self.unset is None:
+                raise ValueError(f"option {self.dest} has an empty default and no unset text")
+            return self.unset
+        if isinstance(default, bool):
+            return "on" if default else "off"
+        return str(default)
 
     @property
     def flag(self) -> str:
@@ -153,144 +84,154 @@ OPTION_SPECS: tuple[OptionSpec, ...] = (
         "sandbox",
         "Start the local sandbox (kube-apiserver, etcd, SeaweedFS, simulated operator) for "
         "this session and point the run at it; stopped when the session ends.",
-        _boolean,
+        values.boolean,
     ),
     OptionSpec(
         "sandbox_crd",
         "Experiment CRD the sandbox installs (e.g. the lab's real one, whose status schema "
-        "prunes undeclared fields); default: the bundled CRD.",
-        _existing,
+        "prunes undeclared fields).",
+        values.existing,
         metavar="PATH",
+        unset="the bundled CRD",
     ),
     OptionSpec(
         "results",
         "Score published results offline: a summary JSON file or a directory of them "
         "(no cluster needed; lifecycle and review items are skipped).",
-        _existing,
+        values.existing,
         metavar="PATH",
+        unset="none, the run is live",
     ),
     OptionSpec(
         "site_data",
         "Published-results directory holding _series.json, used for series position and "
-        "differentiating metric groups (default: the nearest site/data above the experiment).",
-        _existing,
+        "differentiating metric groups.",
+        values.existing,
         metavar="DIR",
+        unset="the nearest site/data above the experiment",
     ),
     OptionSpec(
         "components_dir",
-        "Component catalogue that spec.targets[].components[].app must resolve in "
-        "(default: the nearest components/ above the experiment).",
-        _existing,
+        "Component catalogue that spec.targets[].components[].app must resolve in.",
+        values.existing,
         metavar="DIR",
+        unset="the nearest components/ above the experiment",
     ),
     OptionSpec(
         "report",
         "Write one JSON document with every experiment, check, gate and toil record.",
-        _path,
+        values.path,
         metavar="PATH",
+        unset="not written",
     ),
     OptionSpec(
         "html",
         "Write one self-contained HTML scorecard: an overview, each instance's phase "
         "timeline, each experiment's checks, and for offline scoring the history of a series.",
-        _path,
+        values.path,
         metavar="PATH",
+        unset="not written",
     ),
     OptionSpec(
         "s3_endpoint",
-        "S3 endpoint summary.json is read from (default: boto3's; credentials from boto3's "
-        "own chain, e.g. AWS_ACCESS_KEY_ID).",
-        _url,
+        "S3 endpoint summary.json is read from (credentials from boto3's own chain, e.g. "
+        "AWS_ACCESS_KEY_ID).",
+        values.url,
         metavar="URL",
+        unset="boto3's",
     ),
     OptionSpec(
         "kubeconfig",
-        "Kubeconfig of the hub cluster (default: $KUBECONFIG, ~/.kube/config, in-cluster).",
-        _existing,
+        "Kubeconfig of the hub cluster.",
+        values.existing,
         metavar="PATH",
+        unset="$KUBECONFIG, ~/.kube/config, in-cluster",
     ),
     OptionSpec(
-        "context", "Kubeconfig context to use (default: the current one).", _text, metavar="NAME"
+        "context",
+        "Kubeconfig context to use.",
+        values.stripped,
+        metavar="NAME",
+        unset="the current one",
     ),
-    OptionSpec("namespace", "Namespace the Experiments are created in.", _text, metavar="NS"),
+    OptionSpec(
+        "namespace", "Namespace the Experiments are created in.", values.stripped, metavar="NS"
+    ),
     OptionSpec(
         "apply_templates",
         "Apply experiments/<name>/workflow/template.yaml when its WorkflowTemplate is missing.",
-        _boolean,
+        values.boolean,
     ),
     OptionSpec(
         "max_concurrent",
         "Run at most N experiments on the cluster at once; the rest start as others finish "
         "(0: no limit).",
-        _count,
+        values.count,
         metavar="N",
     ),
     *(
         OptionSpec(
             f"budget_{phase}",
             f"How long an experiment may stay {phase.capitalize()} (like 90s, 20m; none: "
-            f"no limit; default {default}).",
-            _duration,
+            "no limit).",
+            values.duration,
             metavar="DURATION",
         )
-        for phase, default in (
-            ("pending", "20m"),
-            ("provisioning", "20m"),
-            ("ready", "10m"),
-            ("running", "none"),
-        )
+        for phase in ("pending", "provisioning", "ready", "running")
     ),
     OptionSpec(
         "poll_interval",
         "How often to list Experiments when the API refuses to be watched (the fallback; "
-        "with a watch nothing is polled; default 15s).",
-        _duration,
+        "with a watch nothing is polled).",
+        values.duration,
         metavar="DURATION",
     ),
     OptionSpec(
         "on_timeout",
         "When a phase outlives its budget: fail (with diagnostics), extend (by the same "
         "budget, up to --experiment-max-extensions) or abort (delete the instance and fail).",
-        _choice("fail", "extend", "abort"),
+        values.Choice(OnTimeout),
         metavar="ACTION",
     ),
     OptionSpec(
-        "max_extensions", "How often on-timeout=extend may extend one phase.", _count, metavar="N"
+        "max_extensions",
+        "How often on-timeout=extend may extend one phase.",
+        values.count,
+        metavar="N",
     ),
     OptionSpec(
         "cleanup",
         "Which instances to delete at the end: on-success (those whose items all passed), "
         "always, never.",
-        _choice("on-success", "always", "never"),
+        values.Choice(CleanupPolicy),
         metavar="POLICY",
     ),
     OptionSpec(
         "budget_delete",
         "How long a deleted instance may take to disappear (the operator's finalizer cleans "
-        "up its cloud resources first) before it is reported as held by its finalizer "
-        "(default 60s).",
-        _duration,
+        "up its cloud resources first) before it is reported as held by its finalizer.",
+        values.duration,
         metavar="DURATION",
     ),
     OptionSpec(
         "results_wait",
         "How long to wait for status.resultsURL after Complete (each new quality-gate "
         "re-collection restarts the wait) and to retry reading a summary.json that is not "
-        "in S3 yet (default 30s).",
-        _duration,
+        "in S3 yet.",
+        values.duration,
         metavar="DURATION",
     ),
     OptionSpec(
         "budget_analyzer",
-        "How long the AI analyzer may take once it has started (default 15m).",
-        _duration,
+        "How long the AI analyzer may take once it has started.",
+        values.duration,
         metavar="DURATION",
     ),
     OptionSpec(
         "budget_analyzer_start",
         "How long an empty status.analysisPhase after Complete is waited out before the "
-        "analysis counts as skipped (default 2m).",
-        _duration,
+        "analysis counts as skipped.",
+        values.duration,
         metavar="DURATION",
     ),
     OptionSpec(
@@ -298,40 +239,41 @@ OPTION_SPECS: tuple[OptionSpec, ...] = (
         "When the quality gate fails with a fixable root cause: off, suggest (print the fix "
         "as a diff of experiment.yaml) or apply (edit the file, delete the instance, close "
         "its PR and re-run, at most 3 times).",
-        _choice("off", "suggest", "apply"),
+        values.Choice(AutofixMode),
         metavar="MODE",
     ),
     OptionSpec(
         "review",
         "The review gate of a published run: skip (leave the PR open and print the commands), "
         "approve, reject, or auto (approve only when the quality gate passes).",
-        _choice("skip", "approve", "reject", "auto"),
+        values.Choice(ReviewAction),
         metavar="ACTION",
     ),
     OptionSpec(
         "budget_review",
         "How long to wait for reviewPhase Pending, and for Approved or Rejected after the "
-        "review annotation (default 2m).",
-        _duration,
+        "review annotation.",
+        values.duration,
         metavar="DURATION",
     ),
     OptionSpec(
         "instance",
         "Follow an existing instance instead of creating one (attach mode); repeatable.",
-        _instances,
+        values.instances,
         metavar="NAME=INSTANCE",
         repeatable=True,
+        unset="none, every experiment is created",
     ),
     OptionSpec(
         "toil",
         "Log toil records when the happy path does not happen (on/off).",
-        _boolean,
+        values.boolean,
         metavar="on|off",
     ),
     OptionSpec(
         "toil_file",
         "JSON-lines file for toil records when bd is not on PATH.",
-        _path,
+        values.path,
         metavar="PATH",
     ),
 )
@@ -363,14 +305,14 @@ class Options:
     budget_ready: float | None = 10 * 60.0
     budget_running: float | None = None
     poll_interval: float | None = 15.0
-    on_timeout: str = "fail"
+    on_timeout: OnTimeout = "fail"
     max_extensions: int = 1
-    cleanup: str = "on-success"
+    cleanup: CleanupPolicy = "on-success"
     results_wait: float | None = 30.0
     budget_analyzer: float | None = 15 * 60.0
     budget_analyzer_start: float | None = 2 * 60.0
-    autofix: str = "suggest"
-    review: str = "skip"
+    autofix: AutofixMode = "suggest"
+    review: ReviewAction = "skip"
     budget_review: float | None = 2 * 60.0
     budget_delete: float | None = 60.0
     instance: tuple[tuple[str, str], ...] = ()

@@ -11,13 +11,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pytest_experiment.core.lifecycle import format_duration, status
-from pytest_experiment.core.toil import ToilRecord
+from pytest_experiment.core.durations import format_duration
+from pytest_experiment.core.lifecycle.phases import status
+from pytest_experiment.core.options import ReviewAction
+from pytest_experiment.core.toil import ToilRecord, toil_record
 from pytest_experiment.core.verdict import Status
 
 REVIEW_ANNOTATION = "experiments.illm.io/review"
 ANALYZER_DONE = ("Succeeded", "Failed", "Skipped")
-# Seed step 6: what each analyzer phase is reported as, once.
+# What each analyzer phase is reported as, once.
 ANALYZER_LINES = {
     "Pending": "Analyzer job created, waiting for pod scheduling...",
     "Running": "Analyzer running...",
@@ -60,7 +62,7 @@ def review_phase(obj: Mapping[str, Any] | None) -> str:
     return str(status(obj).get("reviewPhase") or "")
 
 
-def decision(option: str, gate: Status | None) -> str | None:
+def decision(option: ReviewAction, gate: Status | None) -> str | None:
     """The annotation value ``--experiment-review`` asks for; None leaves the PR open.
 
     ``auto`` approves only on a passing gate.
@@ -82,7 +84,7 @@ def annotate_commands(instance: str, namespace: str) -> list[str]:
 
 
 def quality_line(gate: Status | None, figures: Mapping[str, Mapping[str, Any]]) -> str:
-    """``Quality: PASS (3/3 metrics, AI verdict: confirmed)`` beside the PR (seed step 7)."""
+    """``Quality: PASS (3/3 metrics, AI verdict: confirmed)`` beside the PR."""
     if gate is None:
         return "Quality: N/A"
     notes = []
@@ -108,45 +110,20 @@ def pr_outcome(review: str, *, merged_by_gh: bool = False, closed_by_gh: bool = 
 
 
 def analyzer_failed_toil(name: str, instance: str) -> ToilRecord:
-    return ToilRecord(
-        title=f"Analyzer failed for {instance}",
-        priority=3,
-        experiment=name,
-        categories=("analyzer",),
-    )
+    return toil_record("analyzer-failed", name, instance=instance)
 
 
 def analyzer_timeout_toil(name: str, instance: str, budget: float | None) -> ToilRecord:
-    return ToilRecord(
-        title=f"Analyzer timeout ({format_duration(budget)}) for {instance}",
-        priority=3,
-        experiment=name,
-        categories=("analyzer", "timing"),
-    )
+    return toil_record("analyzer-timeout", name, instance=instance, budget=format_duration(budget))
 
 
 def quality_gate_toil(name: str, instance: str, reason: str) -> ToilRecord:
-    return ToilRecord(
-        title=f"Quality gate failed: {instance} - {reason}",
-        priority=2,
-        experiment=name,
-        categories=("quality",),
-    )
+    return toil_record("quality-gate", name, instance=instance, reason=reason)
 
 
 def no_pr_toil(name: str, instance: str) -> ToilRecord:
-    return ToilRecord(
-        title=f"No PR created for published experiment {instance}",
-        priority=3,
-        experiment=name,
-        categories=("operator",),
-    )
+    return toil_record("no-pr", name, instance=instance)
 
 
 def review_toil(name: str, instance: str, problem: str) -> ToilRecord:
-    return ToilRecord(
-        title=f"Review gate did not resolve for {instance}: {problem}",
-        priority=2,
-        experiment=name,
-        categories=("operator",),
-    )
+    return toil_record("review", name, instance=instance, problem=problem)

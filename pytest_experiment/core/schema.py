@@ -24,8 +24,8 @@ from jsonschema.exceptions import SchemaError, ValidationError
 
 from pytest_experiment.base.errors import ExperimentError
 from pytest_experiment.core.limits import json_type_name
-from pytest_experiment.core.spec import Source
 from pytest_experiment.core.verdict import CheckResult, Status
+from pytest_experiment.core.yaml_source import Source
 
 BUNDLED_SCHEMA = Path(__file__).parents[1] / "schemas" / "experiment.schema.json"
 CRD_VERSION = "v1alpha1"

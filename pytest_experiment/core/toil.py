@@ -1,7 +1,8 @@
 """Toil records: friction logged without asking whenever the happy path did not happen.
 
-Plain data: what one record says, its ``bd create`` argument list, and the
-summary line per experiment. Where records go is ``edges.tracker``.
+Plain data: what one record says, the table of every kind of record the harness
+logs, its ``bd create`` argument list, and the summary line per experiment.
+Where records go is ``edges.tracker``.
 """
 
 from __future__ import annotations
@@ -49,6 +50,61 @@ class ToilRecord:
         for label in self.labels:
             argv += ["-l", label]
         return argv
+
+
+@dataclass(frozen=True, slots=True)
+class ToilKind:
+    priority: int
+    categories: tuple[str, ...]
+    """Categories; ``{label}`` stands for the one the record's fields name."""
+    title: str
+    """A ``str.format`` template over the record's fields (``name`` is the experiment)."""
+
+
+TOIL_KINDS: Mapping[str, ToilKind] = {
+    # A live run: apply and follow.
+    "validation": ToilKind(2, ("config",), "Validation failed: {name} - {reason}"),
+    "missing-template": ToilKind(
+        2, ("workflow", "config"), "Missing WorkflowTemplate: {template} for {name}"
+    ),
+    "operator": ToilKind(1, ("operator",), "Operator unhealthy at experiment start: {name}"),
+    "unreachable": ToilKind(
+        1, ("networking",), "Cluster unreachable at experiment start: {name} - {error}"
+    ),
+    "apply": ToilKind(1, ("config",), "Apply failed: {name} - {error}"),
+    "timeout": ToilKind(2, ("timing", "{label}"), "{phase} timeout ({budget}) for {instance}"),
+    "timeout-by": ToilKind(2, ("timing", "{label}"), "{by} ({budget}) in {phase} for {instance}"),
+    "failed": ToilKind(2, ("{label}",), "Experiment failed: {instance} - {message}"),
+    "deleted": ToilKind(2, ("operator",), "Experiment deleted while {phase}: {instance}"),
+    "results": ToilKind(3, ("quality",), "No results to score for {instance}: {problem}"),
+    "stuck": ToilKind(
+        2, ("{label}",), "Target {target} failed, {instance} stuck in {phase} - {reason}"
+    ),
+    "turn": ToilKind(
+        2, ("{label}",), "Experiment turned Failed after Complete: {instance} - {turn}"
+    ),
+    # A published run: analyzer, gate and review.
+    "analyzer-failed": ToilKind(3, ("analyzer",), "Analyzer failed for {instance}"),
+    "analyzer-timeout": ToilKind(
+        3, ("analyzer", "timing"), "Analyzer timeout ({budget}) for {instance}"
+    ),
+    "quality-gate": ToilKind(2, ("quality",), "Quality gate failed: {instance} - {reason}"),
+    "no-pr": ToilKind(3, ("operator",), "No PR created for published experiment {instance}"),
+    "review": ToilKind(2, ("operator",), "Review gate did not resolve for {instance}: {problem}"),
+}
+
+
+def toil_record(kind: str, experiment: str, **fields: str) -> ToilRecord:
+    """The record of ``kind`` for ``experiment``, its title and categories filled from
+    ``fields``; the values are text, never templates, whatever braces they hold."""
+    entry = TOIL_KINDS[kind]
+    values = {"name": experiment, **fields}
+    return ToilRecord(
+        title=entry.title.format_map(values),
+        priority=entry.priority,
+        experiment=experiment,
+        categories=tuple(category.format_map(values) for category in entry.categories),
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,18 +12,21 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
+from pytest_experiment.base.backoff import Backoff
 from pytest_experiment.base.errors import ResultsError
 from pytest_experiment.core.limits import LimitError, json_problem, json_type_name, parse_json
+from pytest_experiment.edges.outages import OutageNotice
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 SUMMARY = "summary.json"
 _MISSING = frozenset({"NoSuchKey", "404", "NotFound"})
+# Between reads of a summary not yet written, or of an S3 that does not answer.
+_NOT_YET_WRITTEN = Backoff(first=0.2, cap=2.0)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -67,32 +70,23 @@ class ResultsStore:
         self._wait = wait
         self._client = client
         self._sleep = sleep
-        self._notify = notify
-        self._down_since: datetime | None = None
-
-    def _say(self, line: str) -> None:
-        if self._notify is not None:
-            self._notify(line)
+        self._outage = OutageNotice(notify=notify)
 
     def _lost(self, exc: BaseException) -> None:
-        if self._down_since is not None:
-            return
-        self._down_since = datetime.now(UTC)
         reason = " ".join(str(exc).split())
-        self._say(
-            f"S3 {self._endpoint or '(default endpoint)'} not answering at "
-            f"{self._down_since:%H:%M:%S} UTC: {reason}; retrying"
+        self._outage.lost(
+            lambda at: (
+                f"S3 {self._endpoint or '(default endpoint)'} not answering at "
+                f"{at:%H:%M:%S} UTC: {reason}; retrying"
+            )
         )
 
     def _back(self) -> None:
-        if self._down_since is None:
-            return
-        now = datetime.now(UTC)
-        seconds = (now - self._down_since).total_seconds()
-        self._down_since = None
-        self._say(
-            f"S3 {self._endpoint or '(default endpoint)'} answering again at "
-            f"{now:%H:%M:%S} UTC after {seconds:.1f}s"
+        self._outage.back(
+            lambda at, seconds: (
+                f"S3 {self._endpoint or '(default endpoint)'} answering again at "
+                f"{at:%H:%M:%S} UTC after {seconds:.1f}s"
+            )
         )
 
     def _s3(self) -> S3Client:
@@ -120,8 +114,7 @@ class ResultsStore:
 
         where = summary_location(results_url)
         started = time.monotonic()
-        deadline = started + self._wait
-        delay = 0.2
+        retries = _NOT_YET_WRITTEN.retries(deadline=started + self._wait, sleep=self._sleep)
         while True:
             try:
                 body = self._s3().get_object(Bucket=where.bucket, Key=where.key)["Body"].read()
@@ -133,7 +126,7 @@ class ResultsStore:
                 code = str(exc.response.get("Error", {}).get("Code", ""))
                 if code not in _MISSING:
                     raise ResultsError(f"{where.url}: {code or exc}") from exc
-                if time.monotonic() + delay > deadline:
+                if not retries.pause():
                     raise ResultsError(f"{where.url} not found after {self._wait:.0f}s") from exc
             except botocore.exceptions.NoCredentialsError as exc:
                 # Not transient: waiting will not make credentials appear.
@@ -143,13 +136,11 @@ class ResultsStore:
                 ) from exc
             except (botocore.exceptions.BotoCoreError, OSError) as exc:
                 self._lost(exc)
-                if time.monotonic() + delay > deadline:
+                if not retries.pause():
                     waited = time.monotonic() - started
                     raise ResultsError(
                         f"{where.url}: S3 unreachable (gave up after {waited:.0f}s): {exc}"
                     ) from exc
-            self._sleep(delay)
-            delay = min(delay * 2, 2.0)
         if not body.strip():
             raise ResultsError(f"{where.url} is empty")
         try:

@@ -1,36 +1,60 @@
-"""Work-arounds for the plugins we run beside, each with the reason it exists.
+"""Every use of pytest's, pytest-xdist's and the last-failed plugin's private API.
 
-Every use of pytest's private API in this plugin lives here, so a pytest or
-pytest-xdist release that changes one of them breaks one module, not five.
+Each one is here, behind a version check or feature detection with a stated
+fallback, so a release that changes one of them breaks one function of one
+module (and its test in ``tests/test_compat.py``), not five modules. No other
+module of the package imports ``_pytest`` or reads an underscored attribute of
+a pytest object; ``tests/test_compat.py`` checks both.
+
+Supported: pytest 8.3 (the lowest declared, run by ``make test-min``) to 9.x.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import contextlib
+import inspect
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import pytest
 
-# A failure shown as a scorecard line, not a traceback, has to be a
-# ``TerminalRepr`` drawn on a ``TerminalWriter``: ``repr_failure`` accepts only
-# a string or one of those, and pytest exports neither class.
-from _pytest._code.code import TerminalRepr as TerminalRepr
-from _pytest._io import TerminalWriter as TerminalWriter
+try:
+    # A failure shown as a scorecard line, not a traceback, has to be a
+    # ``TerminalRepr`` drawn on a ``TerminalWriter``: ``repr_failure`` accepts only
+    # a string or one of those, and pytest exports neither class.
+    from _pytest._code.code import TerminalRepr as TerminalRepr
+    from _pytest._io import TerminalWriter as TerminalWriter
+except ImportError as exc:  # pragma: no cover - no supported pytest lacks them
+    raise ImportError(
+        f"pytest-experiment cannot draw verdict lines on pytest {pytest.__version__}: "
+        f"its TerminalRepr/TerminalWriter moved ({exc}); pytest 8.3 to 9.x are supported"
+    ) from exc
+
+if TYPE_CHECKING or hasattr(pytest, "TerminalReporter"):
+    TerminalReporter = pytest.TerminalReporter
+else:  # pytest 8.3 does not export it yet
+    from _pytest.terminal import TerminalReporter as TerminalReporter
+
+PYTEST: tuple[int, ...] = tuple(v for v in pytest.version_tuple if isinstance(v, int))
+"""``pytest.__version__`` as numbers (a dev or local part dropped)."""
+NODEID_PARSED = PYTEST >= (9, 2)
+"""From pytest 9.2 a node keeps its id parsed, in ``_id``; before, as text in ``_nodeid``."""
+INI_VALUES_WRAPPED = PYTEST >= (9,)
+"""From pytest 9 the ini file's values are ``ConfigValue`` objects in ``_inicfg``;
+``inicfg``, a plain dict before, is a deprecated proxy."""
+SKIP_AT_ITEM = "_use_item_location" in inspect.signature(pytest.skip.Exception).parameters
+"""pytest 7 added the flag its skip marks use to report a skip at the item."""
 
 
 def set_nodeid(item: pytest.Item, nodeid: str) -> None:
-    """Replace ``item``'s node id.
-
-    pytest has no public way to rename an item after collection. From 9.2 the
-    id is a parsed ``NodeId`` kept in ``_id``; before, a string in ``_nodeid``.
-    """
-    if hasattr(item, "_id"):
+    """Replace ``item``'s node id (pytest has no public way to rename an item)."""
+    if NODEID_PARSED:
         from _pytest.nodeid import NodeId
 
         item._id = NodeId.parse(nodeid)
-    else:  # pragma: no cover - pytest < 9.2
-        item._nodeid = nodeid  # type: ignore[attr-defined]
+    else:
+        item._nodeid = nodeid  # type: ignore[attr-defined]  # pytest < 9.2 only
 
 
 @contextmanager
@@ -75,7 +99,85 @@ def skip_at_item(reason: str) -> NoReturn:
 
     ``-rs`` and JUnit show a skip's location; a plain ``pytest.skip`` raised here
     would name ``collect.py`` for every N/A check. ``_use_item_location`` is what
-    pytest's own skip marks use to point at the item instead.
+    pytest's own skip marks use to point at the item instead; without it the skip
+    is plain (same outcome, this module's location).
     """
     __tracebackhide__ = True
-    raise pytest.skip.Exception(reason, _use_item_location=True)
+    if SKIP_AT_ITEM:
+        raise pytest.skip.Exception(reason, _use_item_location=True)
+    pytest.skip(reason)  # pragma: no cover - pytest < 7
+
+
+def ini_file_lines(config: pytest.Config, name: str) -> list[str]:
+    """The lines the ini file itself gives ``name``, without those plugins added.
+
+    ``config.getini`` returns both; only the file tells which markers a user declared.
+    """
+    if INI_VALUES_WRAPPED:
+        values: Any = getattr(config, "_inicfg", {})
+        raw = getattr(values.get(name), "value", None)
+    else:
+        raw = config.inicfg.get(name)
+    lines = raw.splitlines() if isinstance(raw, str) else raw if isinstance(raw, list) else []
+    return [str(line).strip() for line in lines if str(line).strip()]
+
+
+@contextmanager
+def capture_suspended(config: pytest.Config) -> Iterator[None]:
+    """Output written inside reaches the terminal even while an item's output is
+    captured, the way pytest's live logging writes.
+
+    Without the capture manager's (undocumented) switch the lines are captured with
+    the item's output: shown on failure, never lost.
+    """
+    capture = config.pluginmanager.get_plugin("capturemanager")
+    disabled = getattr(capture, "global_and_fixture_disabled", None)
+    with disabled() if callable(disabled) else contextlib.nullcontext():
+        yield
+
+
+def continue_on_collection_errors(config: pytest.Config) -> None:
+    """Run the items that did collect although some file failed to collect, as
+    ``--continue-on-collection-errors`` would.
+
+    pytest reads the option when the run loop starts, so setting it at the end of
+    collection is honoured; an option namespace without it (a pytest that renamed it)
+    is a usage error rather than a silent stop of every experiment.
+    """
+    if not hasattr(config.option, "continue_on_collection_errors"):  # pragma: no cover
+        raise pytest.UsageError(
+            f"pytest {pytest.__version__} has no --continue-on-collection-errors: "
+            "fix the experiment files that failed to collect, or pass the option's successor"
+        )
+    config.option.continue_on_collection_errors = True
+
+
+def rerun_also(
+    config: pytest.Config, prefix: str, items: Iterable[pytest.Item | pytest.Collector]
+) -> None:
+    """Under ``--lf``/``--ff``, when a test under ``prefix`` failed last time, mark
+    ``items`` failed too so the last-failed plugin keeps them all.
+
+    The plugin filters a file's items right after its collect report, from its
+    ``lastfailed`` mapping, keyed by the item's structured ``id`` where pytest has
+    one (9.x), by its node id before. Without the plugin (``-p no:cacheprovider``)
+    or its mapping, nothing is marked.
+    """
+    last = config.pluginmanager.get_plugin("lfplugin")
+    failed = getattr(last, "lastfailed", None)
+    if not getattr(last, "active", False) or not isinstance(failed, dict) or not failed:
+        return
+    if any(str(nodeid).startswith(prefix) for nodeid in failed):
+        failed.update((getattr(item, "id", item.nodeid), True) for item in items)
+
+
+def xdist_worker_count(config: pytest.Config) -> int:
+    """How many workers this xdist controller started (0 when it is not one).
+
+    From the node manager's specs: ``-n auto`` and ``--tx`` both end there, and
+    xdist offers no public count. A manager without specs reads as no workers, so
+    the caller's check waits for none.
+    """
+    dsession = config.pluginmanager.getplugin("dsession")
+    specs = getattr(getattr(dsession, "nodemanager", None), "specs", None)
+    return len(specs) if isinstance(specs, Sequence) else 0

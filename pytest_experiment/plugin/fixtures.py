@@ -24,7 +24,6 @@ import pytest
 
 from pytest_experiment.base.errors import ResultsError
 from pytest_experiment.core.verdict import CheckResult
-from pytest_experiment.edges.results import ResultsStore
 from pytest_experiment.plugin.state import SESSION
 
 if TYPE_CHECKING:
@@ -38,7 +37,7 @@ class ExperimentRun:
     status: Mapping[str, Any]
     lifecycle: CheckResult
     """The verdict of the experiment's lifecycle (PASS once Complete)."""
-    _store: ResultsStore = field(repr=False)
+    _read_summary: Callable[[str], Mapping[str, Any]] = field(repr=False)
 
     @property
     def phase(self) -> str:
@@ -50,7 +49,7 @@ class ExperimentRun:
         url = self.status.get("resultsURL")
         if not url:
             raise ResultsError(f"{self.instance} has no status.resultsURL (phase {self.phase})")
-        return self._store.summary(str(url))
+        return self._read_summary(str(url))
 
     def metric(self, name: str) -> Sequence[Mapping[str, Any]]:
         """The ``data`` of one custom metric in the summary (empty when it returned nothing)."""
@@ -65,7 +64,7 @@ def _experiment(request: pytest.FixtureRequest, name: str) -> Experiment:
     """The collected experiment called ``name``, else ``experiments/<name>/`` found from the
     requesting test's directory upwards, the invocation directory or the rootdir."""
     from pytest_experiment.core.spec import Experiment, read_source
-    from pytest_experiment.plugin.collect import ExperimentItem
+    from pytest_experiment.plugin.items import ExperimentItem
 
     for item in request.session.items:
         if isinstance(item, ExperimentItem) and item.experiment.name == name:
@@ -89,7 +88,6 @@ def experiment_run(request: pytest.FixtureRequest) -> Callable[[str], Experiment
     live = state.live
     if live is None:
         pytest.skip("experiment_run needs a cluster; this session scores published results")
-    store = ResultsStore(endpoint=state.options.s3_endpoint)
 
     def run(name: str) -> ExperimentRun:
         launch = live.find(name) or live.add(_experiment(request, name))
@@ -103,7 +101,9 @@ def experiment_run(request: pytest.FixtureRequest) -> Callable[[str], Experiment
             instance=launch.instance,
             status=status,
             lifecycle=verdict,
-            _store=store,
+            # The session's store: the one the quality items read, with the session's
+            # --experiment-results-wait and whatever store a hook supplied.
+            _read_summary=live.read_summary,
         )
 
     return run

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import pytest
 
 if TYPE_CHECKING:
     from pytest_experiment.core.checks import Check
+    from pytest_experiment.core.options import Options
     from pytest_experiment.core.toil import ToilRecord
+    from pytest_experiment.run.ports import Cluster, ResultsStore
 
 
 @pytest.hookspec
@@ -26,4 +29,33 @@ def pytest_experiment_toil(config: pytest.Config, record: ToilRecord) -> None:
 
     ``record`` has ``title``, ``priority``, ``experiment`` and ``labels``; use it
     to forward friction to another tracker or to a chat channel.
+    """
+
+
+@pytest.hookspec(firstresult=True)
+def pytest_experiment_make_cluster(config: pytest.Config, options: Options) -> Cluster | None:
+    """Return the cluster the live run uses, or None to leave it to the next implementation.
+
+    Called once per session (per xdist worker), when the first item needs the
+    cluster. The first non-None result is used; the plugin's own implementation
+    runs last and connects to ``options.kubeconfig``/``options.context``. The
+    object must satisfy ``pytest_experiment.run.ports.Cluster`` (the calls the
+    run makes) and raise ``ClusterError`` (``NotFound`` on a 404) as the real one
+    does; raising ``ClusterError`` here reports the cluster as unreachable.
+    """
+
+
+@pytest.hookspec(firstresult=True)
+def pytest_experiment_make_results_store(
+    config: pytest.Config, options: Options, notify: Callable[[str], None]
+) -> ResultsStore | None:
+    """Return the store summary.json is read from, or None to leave it to the next one.
+
+    Called once, when the first summary is read (by a quality item or by
+    ``experiment_run``). The first non-None result is used; the plugin's own
+    implementation runs last and reads S3 at ``options.s3_endpoint``, retrying a
+    summary not written yet for ``options.results_wait``. ``notify(line)`` shows
+    a line in the session's output from any thread (an outage, say). The object
+    must satisfy ``pytest_experiment.run.ports.ResultsStore`` and raise
+    ``ResultsError`` saying why when there is no summary to score.
     """

@@ -22,9 +22,15 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import pytest
+
+from pytest_experiment.plugin.compat import ini_file_lines
+from pytest_experiment.plugin.state import SESSION
+
+if TYPE_CHECKING:
+    from pytest_experiment.core.spec import Experiment
 
 PREFIX = "experiment-"
 # Markers with behaviour whether or not their plugin registered them yet when a
@@ -66,14 +72,25 @@ def _declared_name(line: str) -> str:
     return line.split(":")[0].split("(")[0].strip()
 
 
-def _ini_markers(config: pytest.Config) -> set[str]:
+_INI_DECLARED = pytest.StashKey[frozenset[str]]()
+
+
+def remember_ini_markers(config: pytest.Config) -> None:
+    """Note the markers the ini file declares before any plugin's ``pytest_configure``
+    adds its own: ``addinivalue_line`` extends a ``pyproject.toml`` list in place, after
+    which the file's lines and the plugins' cannot be told apart."""
+    config.stash[_INI_DECLARED] = frozenset(
+        _declared_name(line) for line in ini_file_lines(config, "markers")
+    )
+
+
+def _ini_markers(config: pytest.Config) -> frozenset[str]:
     """Markers declared in the ini file itself (not added by plugins at configure time)."""
-    raw: Any = None
-    inicfg = getattr(config, "_inicfg", None)  # pytest 9 keeps the file's values here
-    if isinstance(inicfg, dict) and "markers" in inicfg:
-        raw = getattr(inicfg["markers"], "value", inicfg["markers"])
-    lines = raw.splitlines() if isinstance(raw, str) else raw if isinstance(raw, list) else []
-    return {_declared_name(str(line)) for line in lines if str(line).strip()}
+    declared = config.stash.get(_INI_DECLARED, None)
+    if declared is None:  # the plugin was registered after start-up (pytester's plugins=)
+        remember_ini_markers(config)
+        declared = config.stash[_INI_DECLARED]
+    return declared
 
 
 def taken_names(config: pytest.Config, *, ours: Iterable[str]) -> frozenset[str]:
@@ -105,6 +122,32 @@ def register(
         if name not in names:
             names.append(name)
     return names
+
+
+def experiment_markers(config: pytest.Config, experiment: Experiment) -> list[str]:
+    """The series and tag marker names of ``experiment``, registered so
+    ``--strict-markers`` accepts them."""
+    state = config.stash[SESSION]
+    labels = [("tag", tag) for tag in experiment.tags]
+    series = state.intent(experiment).series
+    if series:
+        labels.append(("series", series))
+    return register(config, labels, ours=state.markers)
+
+
+def register_from_files(config: pytest.Config) -> None:
+    """``pytest --markers`` lists no collected items: name the series and tags of the
+    experiment files under the given paths instead."""
+    from pytest_experiment.base.errors import SpecError
+    from pytest_experiment.core.spec import load_experiment
+
+    for path in experiment_files(config):
+        try:
+            experiment = load_experiment(path)
+        except SpecError:
+            continue  # reported as a collection error by a run that collects it
+        if experiment is not None:
+            experiment_markers(config, experiment)
 
 
 def experiment_files(config: pytest.Config) -> Iterator[Path]:

@@ -14,7 +14,7 @@ import pytest
 from pytest_html import extras
 
 from pytest_experiment.reporting import html_report, html_view
-from pytest_experiment.reporting.report import Scoreboard
+from pytest_experiment.reporting.report import Scoreboard, carries_verdict
 
 # Inline: the cell sits in pytest-html's own page, outside the scorecard's stylesheet.
 _CHIP = {
@@ -35,11 +35,18 @@ class PytestHtmlExtras:
     def __init__(self, board: Scoreboard) -> None:
         self.board = board
 
-    @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        """On the teardown report, once the item's verdict is on the scoreboard: pytest-html
-        gathers an item's extras from all its reports when the teardown arrives."""
-        if report.when != "teardown":
+        """On the report that carries the item's verdict, after the scoreboard took it
+        (its listener runs first) and before pytest-html (last) reads the report's extras:
+        pytest-html 4.1 shows only that report's, 4.2 gathers all of the item's.
+
+        The extra shows the experiment as it stood when the item's verdict arrived: its
+        own finding and those of the experiment's items reported before it. Serially and
+        under ``--dist loadgroup`` those are all the items before it in the file; under
+        another xdist mode an item running at the same time on another worker may be
+        missing (the ``--experiment-html`` scorecard, written at the end, has them all).
+        """
+        if not carries_verdict(when=report.when, passed=report.passed):
             return
         props = _properties(report)
         name = props.get("experiment")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,9 +17,9 @@ from typing import Any
 import jinja2
 
 from pytest_experiment.base.errors import ReportError
-from pytest_experiment.reporting import html_series, html_view
-
-Doc = Mapping[str, Any]
+from pytest_experiment.base.types import ObjView as Doc
+from pytest_experiment.core.durations import format_duration
+from pytest_experiment.reporting import html_findings, html_series, html_view
 
 
 @functools.cache
@@ -34,23 +33,18 @@ def _environment() -> jinja2.Environment:
         undefined=jinja2.ChainableUndefined,
     )
     env.filters["verdict"] = html_view.verdict
-    env.filters["duration"] = _duration
+    env.filters["duration"] = functools.partial(format_duration, absent="—")
     env.filters["cost"] = _cost
     env.filters["slug"] = slug
     env.globals["view"] = html_view
     env.globals["series"] = html_series
+    env.globals["run_view"] = html_findings
     return env
 
 
 def slug(text: Any) -> str:
     """An id usable in an HTML anchor."""
     return re.sub(r"[^A-Za-z0-9_-]+", "-", str(text)).strip("-") or "x"
-
-
-def _duration(seconds: Any) -> str:
-    if not isinstance(seconds, int | float) or isinstance(seconds, bool):
-        return "—"
-    return html_view.short_duration(float(seconds))
 
 
 def _cost(usd: Any) -> str:

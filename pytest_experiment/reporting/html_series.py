@@ -6,11 +6,11 @@ Plain data and arithmetic, like ``html_view``: the templates only lay it out.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-Doc = Mapping[str, Any]
+from pytest_experiment.base.types import ObjView as Doc
 
 
 def series(doc: Doc) -> list[dict[str, Any]]:

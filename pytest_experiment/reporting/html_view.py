@@ -3,8 +3,9 @@
 The page is drawn from the dict the ``--experiment-report`` file holds, never
 from the scoreboard's internal objects, so the HTML depends only on that
 document's schema. Everything here is plain data and arithmetic (no Jinja2,
-no pytest): the geometry of each phase timeline, the metrics × data matrix,
-a series' history and its criterion charts. The templates only lay it out.
+no pytest): the overview rows and the geometry of each phase timeline; a run's
+findings are in ``html_findings``, a series' history and its criterion charts in
+``html_series``. The templates only lay it out.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-Doc = Mapping[str, Any]
+from pytest_experiment.base.types import ObjView as Doc
+from pytest_experiment.core.durations import format_duration
 
 TERMINAL = frozenset({"Complete", "Failed", "Deleted", "Aborted", "Succeeded"})
 """Phases an experiment does not leave: drawn as a point where it was first seen."""
@@ -115,18 +117,6 @@ def _when(text: Any) -> datetime | None:
         return None
 
 
-def short_duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "—"
-    if seconds < 60:
-        return f"{seconds:.1f}s" if seconds < 10 else f"{seconds:.0f}s"
-    minutes, secs = divmod(round(seconds), 60)
-    if minutes < 60:
-        return f"{minutes}m{secs:02d}s" if secs else f"{minutes}m"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m"
-
-
 def _nice_step(total: float) -> float:
     for step in (0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200):
         if total / step <= 6:
@@ -193,7 +183,7 @@ def timeline(instance: Doc, budgets: Mapping[str, Any]) -> Timeline | None:
     stages = _stages(instance, first_row=len(bars))
     step = _nice_step(total)
     ticks = tuple(
-        Tick(x=LEFT + k * step * scale, label=short_duration(k * step))
+        Tick(x=LEFT + k * step * scale, label=format_duration(k * step))
         for k in range(int(total // step) + 1)
     )
     rows = len(bars) + len(stages)
@@ -230,142 +220,6 @@ def _stages(instance: Doc, *, first_row: int) -> tuple[Stage, ...]:
         )
         for i, (name, finding) in enumerate(found)
     )
-
-
-@dataclass(frozen=True, slots=True)
-class MetricCell:
-    name: str
-    state: str
-    """``arrived``, ``empty``, ``error`` or ``missing``."""
-    reason: str
-
-
-def metrics_matrix(instance: Doc) -> tuple[MetricCell, ...]:
-    """Which declared metrics arrived, and why each other one did not (from the
-    custom-metrics check: its declared names and one detail line per gap)."""
-    check = next(
-        (c for c in instance.get("checks") or () if c.get("check") == "custom-metrics"), None
-    )
-    if check is None:
-        return ()
-    figures = check.get("figures") or {}
-    missing = [str(n) for n in figures.get("missing") or ()]
-    gaps = {}
-    for line in check.get("details") or ():
-        name, sep, why = str(line).partition(": ")
-        if sep and name in missing:
-            gaps[name] = why
-    names = [str(n) for n in figures.get("metrics") or ()] or missing
-    cells = []
-    for name in names:
-        why = gaps.get(name, "")
-        if name not in missing:
-            cells.append(MetricCell(name=name, state="arrived", reason="data"))
-        elif why.startswith("query error"):
-            cells.append(MetricCell(name=name, state="error", reason=why))
-        elif why == "not in results":
-            cells.append(MetricCell(name=name, state="missing", reason=why))
-        else:
-            cells.append(MetricCell(name=name, state="empty", reason=why or "no data"))
-    return tuple(cells)
-
-
-@dataclass(frozen=True, slots=True)
-class Group:
-    name: str
-    with_data: int
-    declared: int
-
-
-def groups(instance: Doc) -> tuple[Group, ...]:
-    """The differentiating metric groups and how many of each one's metrics had data."""
-    check = next(
-        (c for c in instance.get("checks") or () if c.get("check") == "intent-coverage"), None
-    )
-    tally = ((check or {}).get("figures") or {}).get("groups") or {}
-    return tuple(
-        Group(name=str(g), with_data=int(n.get("with_data", 0)), declared=int(n.get("declared", 0)))
-        for g, n in tally.items()
-        if isinstance(n, Mapping)
-    )
-
-
-def root_causes(instance: Doc) -> list[str]:
-    found = [
-        str(d)
-        for c in instance.get("checks") or ()
-        for d in c.get("details") or ()
-        if str(d).startswith("root cause ")
-    ]
-    return [c.removeprefix("root cause ") for c in dict.fromkeys(found)]
-
-
-def plain_details(finding: Doc) -> list[str]:
-    """A finding's details without its root causes (those are listed once, per run)."""
-    return [str(d) for d in finding.get("details") or () if not str(d).startswith("root cause ")]
-
-
-@dataclass(frozen=True, slots=True)
-class DiffLine:
-    kind: str
-    """``add``, ``del``, ``hunk``, ``file`` or ``same``."""
-    text: str
-
-
-def fix_diff(instance: Doc) -> tuple[DiffLine, ...]:
-    review = instance.get("review") or {}
-    gate = (review.get("figures") or {}).get("gateReport")
-    text = str(gate.get("fixDiff") or "") if isinstance(gate, Mapping) else ""
-    lines = []
-    for line in text.rstrip("\n").splitlines():
-        if line.startswith(("+++", "---")):
-            kind = "file"
-        elif line.startswith("@@"):
-            kind = "hunk"
-        elif line.startswith("+"):
-            kind = "add"
-        elif line.startswith("-"):
-            kind = "del"
-        else:
-            kind = "same"
-        lines.append(DiffLine(kind=kind, text=line))
-    return tuple(lines)
-
-
-def diagnostics(instance: Doc) -> list[tuple[str, list[str]]]:
-    """What the harness gathered where the run itself failed (the lifecycle, the review)
-    or could not be verified (an errored check); a check's own details sit in its row."""
-    found = []
-    errored = [c for c in instance.get("checks") or () if c.get("verdict") == "error"]
-    for finding in (instance.get("lifecycle"), *errored, instance.get("review")):
-        if isinstance(finding, Mapping) and finding.get("verdict") in ("fail", "error"):
-            details = [str(d) for d in finding.get("details") or ()]
-            if details:
-                found.append((str(finding.get("check")), details))
-    return found
-
-
-_NOT_FIGURES = frozenset({"gateReport", "gate", "metrics", "attempts"})
-"""Shown elsewhere on the page (the gate, the metrics matrix, the fix), not as figures."""
-
-
-def figures_text(figures: Mapping[str, Any]) -> list[str]:
-    """A finding's figures as short ``name: value`` lines (long lists are cut)."""
-    lines = []
-    for key, value in figures.items():
-        if key in _NOT_FIGURES or value in (None, "", [], {}):
-            continue
-        if isinstance(value, list):
-            shown = ", ".join(str(v) for v in value[:6])
-            text = shown + (f", … (+{len(value) - 6})" if len(value) > 6 else "")
-        elif isinstance(value, float):
-            text = f"{value:.4g}"
-        elif isinstance(value, Mapping):
-            text = ", ".join(f"{k}={v}" for k, v in list(value.items())[:6])
-        else:
-            text = str(value)
-        lines.append(f"{key}: {text}")
-    return lines
 
 
 def overview(doc: Doc) -> list[dict[str, Any]]:

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pytest_experiment.core.toil import summary_lines
 from pytest_experiment.core.verdict import Status, gate
 
 REPORT_SCHEMA = Path(__file__).parents[1] / "schemas" / "report.schema.json"
@@ -22,7 +21,6 @@ REPORT_SCHEMA = Path(__file__).parents[1] / "schemas" / "report.schema.json"
 SCHEMA_VERSION = 1
 """Bumped whenever a field of the JSON report is renamed or removed (adding one is not)."""
 _TAGS = {s.value: s for s in Status}
-_ANALYZER_PHASES = frozenset({"Succeeded", "Failed", "Skipped", "Timeout", "Deleted"})
 # Reports arrive in worker order under xdist; findings are shown in spec order.
 
 
@@ -114,6 +112,12 @@ class ExperimentReport:
     @property
     def published(self) -> bool:
         return bool(self.intent.get("publish", True))
+
+
+def carries_verdict(*, when: str, passed: bool) -> bool:
+    """Whether a test report is the one an item's verdict travels on: the call's, or a
+    setup's that ended the item (an environment failure, a skip)."""
+    return when == "call" or (when == "setup" and not passed)
 
 
 def property_name(name: str) -> str:
@@ -252,61 +256,6 @@ class Scoreboard:
             if isinstance(props.get("run"), dict):
                 record.run.update({k: v for k, v in props["run"].items() if v is not None})
 
-    # -- terminal ------------------------------------------------------------------------------
-
-    def terminal_lines(self, *, verbose: bool) -> list[str]:
-        lines: list[str] = []
-        for report in self.ordered():
-            lines.append(f"{report.name} ({report.path})")
-            if verbose and report.intent.get("text"):
-                lines.extend(f"  {t}" for t in str(report.intent["text"]).splitlines())
-            problems = [f for f in report.validation if f.status in (Status.FAIL, Status.WARN)]
-            if problems:
-                lines.append("  Validation:")
-                lines.extend(f"    {f.line}" for f in problems)
-            # Where a run stopped before any result: the pre-flight that blocked it, or the
-            # lifecycle failure (a phase budget, pytest-timeout, a failed target).
-            preflight = [f for f in report.preflight if f.status in (Status.FAIL, Status.WARN)]
-            if preflight:
-                lines.append("  Pre-flight:")
-                lines.extend(f"    {f.line}" for f in preflight)
-            for record in report.runs():
-                if record.lifecycle is not None and record.lifecycle.status is Status.FAIL:
-                    lines.append(f"  Lifecycle ({record.instance}): {record.lifecycle.line}")
-            for record in report.runs():
-                if not record.quality or all(unscored(f) for f in record.quality):
-                    continue
-                label = f" ({record.instance})" if record.instance else ""
-                lines.append(f"  Results Quality{label}:")
-                if record.run.get("completion"):
-                    lines.append(f"    {record.run['completion']}")
-                for finding in record.quality:
-                    lines.append(f"    {finding.line}")
-                lines.extend(f"    {x}" for x in gate_lines(record))
-            for record in report.runs():
-                lines.extend(f"  {x}" for x in summary_block(report, record))
-            lines.append("")
-        return lines
-
-    def closing_lines(self) -> list[str]:
-        """What the live run did with each instance (cleanup policy), then the toil line last."""
-        lines = [f"Problem: {p}" for p in self.problems]
-        if self.cleanup:
-            lines.append("Instances:")
-            for entry in self.cleanup:
-                text = (
-                    f"  {entry['action']} {entry['instance']} ({entry['experiment']}): "
-                    f"{entry['reason']}"
-                )
-                if entry.get("command"):
-                    verb = "inspect" if entry["action"] == "held" else "delete"
-                    text += f"; {verb} with: {entry['command']}"
-                lines.append(text)
-        if self.toil_error:
-            lines.append(f"Toil: {self.toil_error}")
-        lines.extend(summary_lines(self.toil))
-        return lines
-
     # -- JSON report -------------------------------------------------------------------------------
 
     def as_json(self) -> dict[str, Any]:
@@ -347,31 +296,6 @@ class Scoreboard:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(self.as_json(), indent=2, default=str) + "\n")
 
-    # -- GitHub step summary -------------------------------------------------------------------
-
-
-def gate_lines(record: InstanceReport) -> list[str]:
-    """The gate, its root causes, the auto-fix attempts and the review."""
-    if record.gate is None:
-        return []
-    lines = [f"Quality gate: {record.gate.name}"]
-    causes = root_causes(record)
-    if causes:
-        lines.append("Root causes:")
-        lines.extend(f"  - {c}" for c in causes)
-    attempts = next(
-        (f.figures["attempts"] for f in record.quality if f.figures.get("attempts")), None
-    )
-    for attempt in attempts or ():
-        fixes = f"; then {', '.join(attempt['fixes'])}" if attempt.get("fixes") else ""
-        lines.append(
-            f"Auto-fix attempt {attempt['attempt']}: {attempt['instance']}: "
-            f"{attempt['outcome']}{fixes}"
-        )
-    if record.review is not None:
-        lines.append(record.review.line)
-    return lines
-
 
 def root_causes(record: InstanceReport) -> list[str]:
     """The root causes the checks' details name, once each, in check order."""
@@ -381,46 +305,3 @@ def root_causes(record: InstanceReport) -> list[str]:
 
 def unscored(finding: Finding) -> bool:
     return finding.status is Status.NA and not finding.figures
-
-
-def _minutes(seconds: Any) -> str:
-    if not isinstance(seconds, (int, float)) or isinstance(seconds, bool):
-        return "N/A"
-    return f"{round(seconds / 60)}m" if seconds >= 60 else f"{round(seconds)}s"
-
-
-def summary_block(report: ExperimentReport, record: InstanceReport) -> list[str]:
-    """The seed's final summary; publish-only lines omitted for unpublished runs."""
-    run: Mapping[str, Any] = record.run
-    if not run:
-        return []
-    rows = [
-        ("Experiment", record.instance or report.name),
-        ("Phase", run.get("phase") or "N/A"),
-        ("Duration", _minutes(run.get("durationSeconds"))),
-        ("Results", run.get("results") or "N/A"),
-        ("Hypothesis", run.get("hypothesis") or "N/A"),
-    ]
-    if report.published:
-        quality = record.gate.name if record.gate else "N/A"
-        figures = {f.check: f.figures for f in record.quality}
-        counts = figures.get("custom-metrics", {})
-        notes = []
-        if "collected" in counts and "declared" in counts:
-            notes.append(f"{counts['collected']}/{counts['declared']} metrics")
-        verdict = figures.get("ai-verdict", {}).get("verdict") or (
-            run.get("analysis") if run.get("analysis") not in _ANALYZER_PHASES else None
-        )
-        if verdict:
-            notes.append(f"AI verdict: {verdict}")
-        if notes and record.gate is not None:
-            quality += f" ({', '.join(notes)})"
-        rows += [
-            ("Analysis", run.get("analysis") or "N/A"),
-            ("Quality", quality),
-            ("Review", run.get("review") or "N/A"),
-            ("PR", run.get("pr") or "N/A"),
-        ]
-    # The seed's header is for a finished run; a failed or stopped one says where it ended.
-    ended = run.get("phase") if run.get("phase") not in (None, "Complete") else "Complete"
-    return [f"--- Experiment {ended} ---", *(f"{k + ':':<12} {v}" for k, v in rows)]

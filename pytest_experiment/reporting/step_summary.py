@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from pytest_experiment.core.durations import format_duration
 from pytest_experiment.core.verdict import Status
 from pytest_experiment.reporting.report import (
     ExperimentReport,
@@ -80,7 +81,7 @@ def _overview(board: Scoreboard) -> list[str]:
                         _lifecycle(report, record),
                         record.gate.name if record.gate else "—",
                         _verdict(record.review) if record.review else "—",
-                        _duration(run.get("durationSeconds")),
+                        format_duration(run.get("durationSeconds"), whole_minutes=True, absent="—"),
                         _cost(run.get("costUSD")),
                     ]
                 )
@@ -192,13 +193,6 @@ def _instances(cleanup: Sequence[Mapping[str, Any]]) -> list[str]:
 
 def _verdict(finding: Finding) -> str:
     return finding.status.tag.strip("[]")
-
-
-def _duration(seconds: Any) -> str:
-    if not isinstance(seconds, (int, float)) or isinstance(seconds, bool):
-        return "—"
-    minutes, secs = divmod(round(seconds), 60)
-    return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
 
 
 def _cost(usd: Any) -> str:

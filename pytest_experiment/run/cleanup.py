@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from pytest_experiment.base.errors import ClusterError
+from pytest_experiment.base.types import Obj
 from pytest_experiment.core.lifecycle import (
     delete_command,
     format_duration,
@@ -27,14 +27,12 @@ from pytest_experiment.core.lifecycle import (
 )
 from pytest_experiment.core.review import PullRequestRef, review_phase
 from pytest_experiment.core.verdict import Status
-from pytest_experiment.edges.cluster import NotFound
-from pytest_experiment.edges.watch import WatchTimeout
+from pytest_experiment.core.watch_state import WatchTimeout
+from pytest_experiment.edges.api_errors import NotFound
 from pytest_experiment.run.diagnostics import one_line
 from pytest_experiment.run.launch import Launch
 from pytest_experiment.run.launcher import EXPERIMENT_LABEL, RUN_LABEL
 from pytest_experiment.run.protocols import SessionContext
-
-Obj = dict[str, Any]
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -14,16 +14,15 @@ from collections.abc import Mapping
 from typing import Any
 
 from pytest_experiment.base.errors import ClusterError
+from pytest_experiment.base.types import Obj
 from pytest_experiment.core import lifecycle
 from pytest_experiment.core.lifecycle import format_duration, phase_of, status
 from pytest_experiment.core.verdict import CheckResult, Status
-from pytest_experiment.edges.cluster import Labelled
-from pytest_experiment.edges.watch import InstanceDeleted, Observed, WatchTimeout
+from pytest_experiment.core.watch_state import InstanceDeleted, Observed, WatchTimeout
+from pytest_experiment.edges.operator_reads import Labelled
 from pytest_experiment.run.diagnostics import failed_summary, gather, one_line
 from pytest_experiment.run.launch import Launch
 from pytest_experiment.run.protocols import RunContext, Watch
-
-Obj = dict[str, Any]
 
 # How often the GKECluster claims of a provisioning instance are read: a cloud error shows
 # there before (or without) the operator marking the target Failed. Kept slow so that a

@@ -14,20 +14,18 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 from pytest_experiment.base.errors import ClusterError
+from pytest_experiment.base.types import Obj
 from pytest_experiment.core import lifecycle
 from pytest_experiment.core.lifecycle import format_duration, phase_of, status
 from pytest_experiment.core.verdict import CheckResult, Status
-from pytest_experiment.edges.cluster import Labelled
-from pytest_experiment.edges.watch import InstanceDeleted, Observed, WatchTimeout
+from pytest_experiment.core.watch_state import InstanceDeleted, Observed, WatchTimeout
+from pytest_experiment.edges.operator_reads import Labelled
 from pytest_experiment.run.diagnostics import one_line
 from pytest_experiment.run.endings import Endings
 from pytest_experiment.run.launch import Launch
 from pytest_experiment.run.protocols import FollowContext
-
-Obj = dict[str, Any]
 
 # How often a waiting item wakes to redraw its progress line; the watch, not
 # this tick, is what notices a transition.

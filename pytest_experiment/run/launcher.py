@@ -17,15 +17,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pytest_experiment.base.errors import ClusterError
+from pytest_experiment.base.types import Obj
 from pytest_experiment.core import lifecycle
 from pytest_experiment.core.lifecycle import shown_path
 from pytest_experiment.core.spec import Experiment
-from pytest_experiment.edges.watch import Change
+from pytest_experiment.core.watch_state import Change
 from pytest_experiment.run.diagnostics import one_line
 from pytest_experiment.run.launch import Launch
 from pytest_experiment.run.protocols import SessionContext
-
-Obj = dict[str, Any]
 
 RUN_LABEL = "pytest-experiment/run"
 EXPERIMENT_LABEL = "pytest-experiment/experiment"

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from pytest_experiment.core import autofix as gates
+from pytest_experiment.core import gate
 from pytest_experiment.core.lifecycle import Turn
 from pytest_experiment.core.verdict import CheckResult, Status
 
@@ -43,7 +43,7 @@ class Published:
     results: tuple[tuple[str, CheckResult], ...] | None = None
     problem: str = ""
     """Why there are no results to score (``results`` is None)."""
-    decision: gates.GateDecision | None = None
+    decision: gate.GateDecision | None = None
     analyzer: str = ""
     analyzer_details: tuple[str, ...] = ()
     results_url: str = ""
@@ -85,7 +85,7 @@ class Published:
     def causes_of(self, check: str) -> list[str]:
         if self.decision is None or not self.decision.causes:
             return []
-        return gates.cause_lines(c for c in self.decision.causes if c.check == check)
+        return gate.cause_lines(c for c in self.decision.causes if c.check == check)
 
     def gate_record(self) -> dict[str, Any]:
         decision = self.decision

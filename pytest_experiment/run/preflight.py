@@ -9,22 +9,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import yaml
 
 from pytest_experiment.base.errors import ClusterError
+from pytest_experiment.base.types import Obj
 from pytest_experiment.core import lifecycle
 from pytest_experiment.core.lifecycle import shown_path
 from pytest_experiment.core.options import Options
 from pytest_experiment.core.spec import Experiment
 from pytest_experiment.core.toil import ToilRecord
 from pytest_experiment.core.verdict import CheckResult, Status
-from pytest_experiment.edges.cluster import Cluster
 from pytest_experiment.run.diagnostics import one_line
 from pytest_experiment.run.launch import Launch
-
-Obj = dict[str, Any]
+from pytest_experiment.run.ports import Cluster
 
 _UNREACHABLE = "No cluster reachable"
 _REFUSED = "Cluster refused the request"

@@ -9,16 +9,16 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
+from pytest_experiment.base.types import Obj
 from pytest_experiment.core.options import Options
 from pytest_experiment.core.spec import Experiment
 from pytest_experiment.core.toil import ToilRecord
 from pytest_experiment.core.verdict import CheckResult
-from pytest_experiment.edges.cluster import Cluster
-from pytest_experiment.edges.watch import ExperimentWatcher, Observed
+from pytest_experiment.core.watch_state import Observed
+from pytest_experiment.edges.watch import ExperimentWatcher
 from pytest_experiment.run.launch import Launch
 from pytest_experiment.run.output import Output
-
-Obj = dict[str, Any]
+from pytest_experiment.run.ports import Cluster
 
 
 class Watch(Protocol):

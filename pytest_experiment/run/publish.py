@@ -5,8 +5,8 @@ and is computed once per launch: ``published()`` waits for the results,
 follows the analyzer (``run.analyzer``), scores the summary, decides the gate
 and, with ``--experiment-autofix=apply``, edits the file and re-runs the
 experiment until the gate passes, no new fix applies or three attempts are
-spent. What the observations mean is decided in ``core.autofix``,
-``core.review`` and the checks; the review gate is ``run.review_gate``.
+spent. What the observations mean is decided in ``core.gate``,
+``core.autofix``, ``core.review`` and the checks; the review gate is ``run.review_gate``.
 """
 
 from __future__ import annotations
@@ -19,22 +19,21 @@ from pathlib import Path
 from typing import Any
 
 from pytest_experiment.base.errors import ResultsError, SpecError
-from pytest_experiment.core import autofix as gates
-from pytest_experiment.core import lifecycle
+from pytest_experiment.base.types import Obj
+from pytest_experiment.core import autofix, gate, lifecycle
 from pytest_experiment.core import review as rv
 from pytest_experiment.core.lifecycle import Turn, format_duration, phase_of, shown_path, status
 from pytest_experiment.core.result_file import ResultFile
 from pytest_experiment.core.spec import Experiment, read_source
 from pytest_experiment.core.verdict import CheckResult, Status
+from pytest_experiment.core.watch_state import InstanceDeleted, WatchTimeout
 from pytest_experiment.edges.github import GitHub, GitHubError
-from pytest_experiment.edges.watch import InstanceDeleted, WatchTimeout
 from pytest_experiment.run.analyzer import Analyzer
 from pytest_experiment.run.diagnostics import failed_summary, one_line
 from pytest_experiment.run.launch import Launch
 from pytest_experiment.run.outcome import Attempt, Published
 from pytest_experiment.run.protocols import PublishContext
 
-Obj = dict[str, Any]
 Score = Callable[[Experiment, ResultFile, str | None], Sequence[tuple[str, CheckResult]]]
 """Scores one summary: the plugin's checks, memoised per result."""
 TICK = 0.5
@@ -73,7 +72,7 @@ class _Publisher:
                 rv.quality_gate_toil(launch.name, outcome.instance, _primary(outcome))
             )
             self._report_gate(outcome)
-            step = gates.plan(
+            step = gate.plan(
                 decision,
                 mode=self.options.autofix,
                 attempts=len(state.attempts),
@@ -99,8 +98,8 @@ class _Publisher:
                 )
             )
             self.say(
-                f"Auto-fix attempt {number}/{gates.MAX_ATTEMPTS}: "
-                f"{'; '.join(f'{f} ({gates.FIXES[f]})' for f in written)}. Re-running..."
+                f"Auto-fix attempt {number}/{gate.MAX_ATTEMPTS}: "
+                f"{'; '.join(f'{f} ({autofix.FIXES[f]})' for f in written)}. Re-running..."
             )
             why = self._rerun()
             if why is not None:
@@ -175,7 +174,7 @@ class _Publisher:
             summary=summary,
         )
         outcome.results = tuple(self.score(launch.spec, result, outcome.analyzer or None))
-        outcome.decision = gates.decide(
+        outcome.decision = gate.decide(
             launch.spec, outcome.results, applied=self.state.applied_fixes
         )
         return outcome
@@ -264,7 +263,7 @@ class _Publisher:
         decision = outcome.decision
         assert decision is not None
         self.say(f"{outcome.instance}: quality gate FAIL")
-        for line in gates.cause_lines(decision.causes):
+        for line in gate.cause_lines(decision.causes):
             self.out.line(f"  {line}")
         if decision.escalation:
             self.out.line(f"  needs a person: {decision.escalation}")
@@ -278,7 +277,7 @@ class _Publisher:
         for fix in fixes:
             path = (
                 experiment.path.parent / "workflow" / "template.yaml"
-                if fix in gates.TEMPLATE_FIXES
+                if fix in autofix.TEMPLATE_FIXES
                 else experiment.path
             )
             if path not in files:
@@ -290,8 +289,8 @@ class _Publisher:
                 files[path] = (text, text, [])
             before, current, made = files[path]
             try:
-                files[path] = (before, gates.apply_fix(fix, current), [*made, fix])
-            except gates.FixError as exc:
+                files[path] = (before, autofix.apply_fix(fix, current), [*made, fix])
+            except autofix.FixError as exc:
                 self._problem(problems, fix, str(exc))
         return {p: v for p, v in files.items() if v[2]}
 
@@ -303,7 +302,7 @@ class _Publisher:
     def _suggest(self, outcome: Published, fixes: Sequence[str]) -> None:
         edits = self._edited(fixes, outcome.fix_problems)
         outcome.diff = "".join(
-            gates.unified_diff(before, after, shown_path(path))
+            autofix.unified_diff(before, after, shown_path(path))
             for path, (before, after, _) in edits.items()
         )
         if outcome.diff:
@@ -325,7 +324,7 @@ class _Publisher:
                     )
                 continue
             written.extend(made)
-            diffs.append(gates.unified_diff(before, after, shown_path(path)))
+            diffs.append(autofix.unified_diff(before, after, shown_path(path)))
         outcome.diff = "".join(diffs)
         self.state.applied_fixes.extend(written)
         return written

@@ -14,18 +14,17 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from pytest_experiment.base.errors import ClusterError
+from pytest_experiment.base.types import Obj
 from pytest_experiment.core import lifecycle
 from pytest_experiment.core import review as rv
 from pytest_experiment.core.lifecycle import Turn, format_duration, phase_of
 from pytest_experiment.core.verdict import CheckResult, Status
+from pytest_experiment.core.watch_state import InstanceDeleted, WatchTimeout
 from pytest_experiment.edges.github import GitHub, GitHubError, PullRequest
-from pytest_experiment.edges.watch import InstanceDeleted, WatchTimeout
 from pytest_experiment.run.diagnostics import one_line
 from pytest_experiment.run.launch import Launch
 from pytest_experiment.run.outcome import Published
 from pytest_experiment.run.protocols import RunContext
-
-Obj = dict[str, Any]
 
 
 def review(run: RunContext, launch: Launch, outcome: Published) -> CheckResult:

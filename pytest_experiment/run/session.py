@@ -17,7 +17,7 @@ from __future__ import annotations
 import secrets
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from pytest_experiment.base.errors import ClusterError, PermissionDenied
 from pytest_experiment.core.options import Options
@@ -25,8 +25,7 @@ from pytest_experiment.core.schema import SchemaUnavailable, schema_from_crd
 from pytest_experiment.core.spec import Experiment
 from pytest_experiment.core.toil import ToilRecord
 from pytest_experiment.core.verdict import CheckResult, Status
-from pytest_experiment.edges.cluster import HTTP_FORBIDDEN, Cluster, connect
-from pytest_experiment.edges.results import ResultsStore
+from pytest_experiment.edges.api_errors import HTTP_FORBIDDEN
 from pytest_experiment.edges.tracker import ToilLog
 from pytest_experiment.edges.watch import ExperimentWatcher
 from pytest_experiment.run import follow as following
@@ -35,7 +34,11 @@ from pytest_experiment.run.follow import Deadline
 from pytest_experiment.run.launch import Launch
 from pytest_experiment.run.launcher import Launcher
 from pytest_experiment.run.output import Output
+from pytest_experiment.run.ports import Cluster, ResultsStore
 from pytest_experiment.run.preflight import Preflight
+
+if TYPE_CHECKING:
+    from pytest_experiment.edges import cluster as edges_cluster
 
 
 def _import_what_follows_complete() -> None:
@@ -59,7 +62,8 @@ class LiveRun:
         validation_failure: Callable[[Experiment], tuple[str, str] | None],
         output: Output | None = None,
         on_toil: Callable[[ToilRecord], None] | None = None,
-        connector: Callable[[], Cluster] | None = None,
+        connector: Callable[[], Cluster],
+        results_store: Callable[[Callable[[str], None]], ResultsStore],
         verbose: bool = False,
         run_id: str | None = None,
         controller: bool = False,
@@ -68,9 +72,9 @@ class LiveRun:
         self.toil = toil
         self.out = output or Output()
         self._on_toil = on_toil
-        self._connector = connector or (
-            lambda: connect(kubeconfig=options.kubeconfig, context=options.context)
-        )
+        self._connector = connector
+        # Given the run's way of saying a line from any thread (S3 outages are said).
+        self._make_store = results_store
         self.verbose = verbose
         self.run_id = run_id or secrets.token_hex(4)
         self.controller = controller
@@ -129,12 +133,7 @@ class LiveRun:
 
     def _results_store(self) -> ResultsStore:
         if self._store is None:
-            wait = self.options.results_wait
-            self._store = ResultsStore(
-                endpoint=self.options.s3_endpoint,
-                wait=wait if wait is not None else float("inf"),
-                notify=self.say,
-            )
+            self._store = self._make_store(self.say)
         return self._store
 
     def watcher(self, namespace: str) -> ExperimentWatcher:
@@ -142,7 +141,8 @@ class LiveRun:
         if namespace not in self._watchers:
             assert self.cluster is not None
             self._watchers[namespace] = ExperimentWatcher(
-                self.cluster,
+                # The watch uses only list_experiments, watch_experiments and describe of it.
+                cast("edges_cluster.Cluster", self.cluster),
                 namespace=namespace,
                 poll_interval=self.options.poll_interval or 15.0,
                 # Outage lines reach the terminal through the item thread, with or

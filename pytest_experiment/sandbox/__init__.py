@@ -17,16 +17,16 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from pytest_experiment.sandbox.core import (
         Sandbox,
-        SandboxConfig,
         default_state_dir,
         start_sandbox,
         stop_sandbox,
     )
     from pytest_experiment.sandbox.scenarios import Scenario, clear_scenario, set_scenario
+    from pytest_experiment.sandbox.startup import SandboxConfig
 
 _EXPORTS = {
     "Sandbox": "pytest_experiment.sandbox.core",
-    "SandboxConfig": "pytest_experiment.sandbox.core",
+    "SandboxConfig": "pytest_experiment.sandbox.startup",
     "default_state_dir": "pytest_experiment.sandbox.core",
     "start_sandbox": "pytest_experiment.sandbox.core",
     "stop_sandbox": "pytest_experiment.sandbox.core",

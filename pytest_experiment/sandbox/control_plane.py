@@ -15,25 +15,12 @@ from pathlib import Path
 import yaml
 
 from pytest_experiment.base.errors import SandboxError
-from pytest_experiment.sandbox.processes import Supervisor, wait_ready, with_fresh_ports
+from pytest_experiment.sandbox.processes import Supervisor, with_fresh_ports
 
 ETCD = "etcd"
 APISERVER = "kube-apiserver"
 ADMIN_USER = "sandbox-admin"
 CONTEXT = "experiment-sandbox"
-
-
-@dataclass(frozen=True, kw_only=True)
-class ControlPlane:
-    etcd_port: int
-    etcd_peer_port: int
-    apiserver_port: int
-    token: str
-    ca_file: Path
-
-    @property
-    def server(self) -> str:
-        return f"https://127.0.0.1:{self.apiserver_port}"
 
 
 def _http_ok(url: str, *, token: str | None = None) -> bool:
@@ -77,13 +64,13 @@ def start_etcd(
             f"--initial-cluster=sandbox={peer_url}",
             "--log-level=warn",
         ]
-        child = supervisor.spawn(ETCD, argv, log=log, die_with_parent=die_with_parent)
-        wait_ready(
-            name=ETCD,
-            child=child,
+        supervisor.start(
+            ETCD,
+            argv,
             log=log,
             probe=lambda: _http_ok(f"{client_url}/health"),
             timeout=timeout,
+            die_with_parent=die_with_parent,
         )
         return ports[0], ports[1]
 
@@ -120,124 +107,96 @@ def _apiserver_version(binary: Path) -> tuple[int, int]:
     return int(match.group(1)), int(match.group(2))
 
 
-def start_apiserver(
-    supervisor: Supervisor,
-    *,
-    binary: Path,
-    etcd_port: int,
-    etcd_peer_port: int,
-    state_dir: Path,
-    timeout: float,
-    die_with_parent: bool,
-    watch_cache: bool = True,
-) -> ControlPlane:
-    token = secrets.token_urlsafe(32)
-    tokens = state_dir / "tokens.csv"
-    tokens.write_text(f'{token},{ADMIN_USER},{ADMIN_USER},"system:masters"\n')
-    tokens.chmod(0o600)
-    _service_account_keys(state_dir)
-    cert_dir = state_dir / "certs"
+@dataclass(frozen=True, kw_only=True)
+class Apiserver:
+    """kube-apiserver as started from a state directory (token file, keys, certificates):
+    the same on a first start and on a restart after a crash."""
 
-    def start(ports: list[int]) -> ControlPlane:
-        _spawn_apiserver(
-            supervisor,
-            binary=binary,
-            etcd_port=etcd_port,
-            port=ports[0],
-            state_dir=state_dir,
-            token=token,
+    binary: Path
+    etcd_port: int
+    state_dir: Path
+    # False: watches are served from etcd, so etcd's compaction ends a client's history.
+    watch_cache: bool = True
+
+    @property
+    def tokens(self) -> Path:
+        return self.state_dir / "tokens.csv"
+
+    @property
+    def certificates(self) -> Path:
+        return self.state_dir / "certs"
+
+    def token(self) -> str:
+        """The admin's bearer token, the first field of the token file."""
+        return self.tokens.read_text().split(",", 1)[0]
+
+    def spawn(
+        self, supervisor: Supervisor, *, port: int, timeout: float, die_with_parent: bool
+    ) -> None:
+        # The insecure port is gone (and its flag rejected) from 1.24; envtest
+        # assets in KUBEBUILDER_ASSETS are usually newer than Debian's 1.20.
+        legacy_flags = ["--insecure-port=0"] if _apiserver_version(self.binary) < (1, 24) else []
+        state_dir = self.state_dir
+        argv = [
+            str(self.binary),
+            f"--etcd-servers=http://127.0.0.1:{self.etcd_port}",
+            f"--secure-port={port}",
+            "--bind-address=127.0.0.1",
+            "--advertise-address=127.0.0.1",
+            *legacy_flags,
+            f"--cert-dir={self.certificates}",
+            f"--token-auth-file={self.tokens}",
+            "--service-account-issuer=https://kubernetes.default.svc",
+            f"--service-account-key-file={state_dir / 'sa.pub'}",
+            f"--service-account-signing-key-file={state_dir / 'sa.key'}",
+            "--authorization-mode=RBAC",
+            "--service-cluster-ip-range=10.0.0.0/24",
+            "--profiling=false",
+            *([] if self.watch_cache else ["--watch-cache=false"]),
+        ]
+        token = self.token()
+        supervisor.start(
+            APISERVER,
+            argv,
+            log=state_dir / "logs" / "kube-apiserver.log",
+            probe=lambda: _http_ok(f"https://127.0.0.1:{port}/readyz", token=token),
             timeout=timeout,
             die_with_parent=die_with_parent,
-            watch_cache=watch_cache,
         )
-        return ControlPlane(
-            etcd_port=etcd_port,
-            etcd_peer_port=etcd_peer_port,
-            apiserver_port=ports[0],
-            token=token,
-            ca_file=cert_dir / "apiserver.crt",
-        )
+
+
+def start_apiserver(
+    supervisor: Supervisor, apiserver: Apiserver, *, timeout: float, die_with_parent: bool
+) -> int:
+    """Write the admin's token and the service-account keys, then start kube-apiserver
+    on a free port; returns the port."""
+    token = secrets.token_urlsafe(32)
+    apiserver.tokens.write_text(f'{token},{ADMIN_USER},{ADMIN_USER},"system:masters"\n')
+    apiserver.tokens.chmod(0o600)
+    _service_account_keys(apiserver.state_dir)
+
+    def start(ports: list[int]) -> int:
+        apiserver.spawn(supervisor, port=ports[0], timeout=timeout, die_with_parent=die_with_parent)
+        return ports[0]
 
     return with_fresh_ports(1, start)
 
 
-def _spawn_apiserver(
-    supervisor: Supervisor,
-    *,
-    binary: Path,
-    etcd_port: int,
-    port: int,
-    state_dir: Path,
-    token: str,
-    timeout: float,
-    die_with_parent: bool,
-    watch_cache: bool,
-) -> None:
-    """Start kube-apiserver from what ``state_dir`` holds (token file, keys, certificates)."""
-    # The insecure port is gone (and its flag rejected) from 1.24; envtest
-    # assets in KUBEBUILDER_ASSETS are usually newer than Debian's 1.20.
-    legacy_flags = ["--insecure-port=0"] if _apiserver_version(binary) < (1, 24) else []
-    log = state_dir / "logs" / "kube-apiserver.log"
-    argv = [
-        str(binary),
-        f"--etcd-servers=http://127.0.0.1:{etcd_port}",
-        f"--secure-port={port}",
-        "--bind-address=127.0.0.1",
-        "--advertise-address=127.0.0.1",
-        *legacy_flags,
-        f"--cert-dir={state_dir / 'certs'}",
-        f"--token-auth-file={state_dir / 'tokens.csv'}",
-        "--service-account-issuer=https://kubernetes.default.svc",
-        f"--service-account-key-file={state_dir / 'sa.pub'}",
-        f"--service-account-signing-key-file={state_dir / 'sa.key'}",
-        "--authorization-mode=RBAC",
-        "--service-cluster-ip-range=10.0.0.0/24",
-        "--profiling=false",
-        # Without its watch cache the server serves watches from etcd, so etcd's
-        # compaction is what ends a client's history (a 410 on resume).
-        *([] if watch_cache else ["--watch-cache=false"]),
-    ]
-    child = supervisor.spawn(APISERVER, argv, log=log, die_with_parent=die_with_parent)
-    wait_ready(
-        name=APISERVER,
-        child=child,
-        log=log,
-        probe=lambda: _http_ok(f"https://127.0.0.1:{port}/readyz", token=token),
-        timeout=timeout,
-    )
-
-
 def restart_apiserver(
-    supervisor: Supervisor,
-    *,
-    binary: Path,
-    etcd_port: int,
-    port: int,
-    state_dir: Path,
-    token: str,
-    timeout: float,
-    watch_cache: bool = True,
+    supervisor: Supervisor, apiserver: Apiserver, *, port: int, timeout: float
 ) -> None:
     """SIGKILL kube-apiserver and start it again on the same port, certificates and etcd,
     as a crashed control plane comes back: clients keep their kubeconfig."""
     supervisor.kill(APISERVER)
-    _spawn_apiserver(
-        supervisor,
-        binary=binary,
-        etcd_port=etcd_port,
-        port=port,
-        state_dir=state_dir,
-        token=token,
-        timeout=timeout,
-        die_with_parent=False,
-        watch_cache=watch_cache,
-    )
+    apiserver.spawn(supervisor, port=port, timeout=timeout, die_with_parent=False)
 
 
-def write_kubeconfig(path: Path, plane: ControlPlane, *, namespace: str = "experiments") -> None:
+def write_kubeconfig(
+    path: Path, apiserver: Apiserver, *, port: int, namespace: str = "experiments"
+) -> None:
     """A kubeconfig with the CA embedded, so the file stays valid wherever it is copied."""
     try:
-        ca_data = base64.b64encode(plane.ca_file.read_bytes()).decode()
+        ca_data = base64.b64encode((apiserver.certificates / "apiserver.crt").read_bytes()).decode()
     except OSError as exc:
         raise SandboxError(f"kube-apiserver wrote no serving certificate: {exc}") from exc
     document = {
@@ -246,10 +205,13 @@ def write_kubeconfig(path: Path, plane: ControlPlane, *, namespace: str = "exper
         "clusters": [
             {
                 "name": CONTEXT,
-                "cluster": {"server": plane.server, "certificate-authority-data": ca_data},
+                "cluster": {
+                    "server": f"https://127.0.0.1:{port}",
+                    "certificate-authority-data": ca_data,
+                },
             }
         ],
-        "users": [{"name": ADMIN_USER, "user": {"token": plane.token}}],
+        "users": [{"name": ADMIN_USER, "user": {"token": apiserver.token()}}],
         "contexts": [
             {
                 "name": CONTEXT,

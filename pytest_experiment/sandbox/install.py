@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -12,9 +12,9 @@ import yaml
 from kubernetes import client
 
 from pytest_experiment.base.errors import SandboxError
-from pytest_experiment.sandbox.kube import Obj, wait_until
-
-Log = Callable[[str], None]
+from pytest_experiment.base.types import Obj
+from pytest_experiment.sandbox.assets import Log
+from pytest_experiment.sandbox.kube import wait_until
 
 # Files next to the code rather than importlib.resources: pytest_experiment
 # may be a namespace package, which resources cannot enumerate.
@@ -140,14 +140,11 @@ def read_crd(path: Path) -> Obj:
         docs = [d for d in yaml.safe_load_all(path.read_text()) if d]
     except (OSError, yaml.YAMLError) as exc:
         raise SandboxError(f"cannot read the Experiment CRD {path}: {exc}") from exc
-    for doc in docs:
-        if (
-            isinstance(doc, dict)
-            and doc.get("kind") == "CustomResourceDefinition"
-            and (doc.get("metadata") or {}).get("name") == EXPERIMENT_CRD
-        ):
-            return doc
-    raise SandboxError(f"{path} holds no CustomResourceDefinition named {EXPERIMENT_CRD}")
+    crds = [d for d in docs if isinstance(d, dict) and d.get("kind") == "CustomResourceDefinition"]
+    found = next((d for d in crds if (d.get("metadata") or {}).get("name") == EXPERIMENT_CRD), None)
+    if found is None:
+        raise SandboxError(f"{path} holds no CustomResourceDefinition named {EXPERIMENT_CRD}")
+    return found
 
 
 def experiment_crd(*, log: Log, path: Path | None = None) -> Obj:

@@ -14,7 +14,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,34 +21,16 @@ import urllib3
 from kubernetes import client, config
 from kubernetes.watch.watch import iter_resp_lines
 
+from pytest_experiment.base.backoff import Backoff
 from pytest_experiment.base.errors import SandboxError
+from pytest_experiment.base.resources import Resource
+from pytest_experiment.base.types import Obj
 
-Obj = dict[str, Any]
 ListFn = Callable[..., Any]
 
 _log = logging.getLogger(__name__)
 
 HTTP_GONE = 410
-
-
-@dataclass(frozen=True, kw_only=True)
-class CustomResource:
-    group: str
-    version: str
-    plural: str
-
-    @property
-    def api_version(self) -> str:
-        return f"{self.group}/{self.version}"
-
-
-EXPERIMENTS = CustomResource(group="experiments.illm.io", version="v1alpha1", plural="experiments")
-WORKFLOWS = CustomResource(group="argoproj.io", version="v1alpha1", plural="workflows")
-WORKFLOW_TEMPLATES = CustomResource(
-    group="argoproj.io", version="v1alpha1", plural="workflowtemplates"
-)
-APPLICATIONS = CustomResource(group="argoproj.io", version="v1alpha1", plural="applications")
-GKE_CLUSTERS = CustomResource(group="illm.io", version="v1alpha1", plural="gkeclusters")
 
 
 class Gone(Exception):
@@ -68,9 +49,7 @@ def api_client(kubeconfig: Path, *, context: str | None = None) -> client.ApiCli
         raise SandboxError(f"cannot load kubeconfig {kubeconfig}: {exc}") from exc
 
 
-def custom_lister(
-    api: client.ApiClient, resource: CustomResource, *, namespace: str | None
-) -> ListFn:
+def custom_lister(api: client.ApiClient, resource: Resource, *, namespace: str | None) -> ListFn:
     """A list function for ``resource`` in one namespace, or in all when ``namespace`` is None."""
     objects = client.CustomObjectsApi(api)
     if namespace is None:
@@ -227,6 +206,10 @@ def _timeout_message(what: str, timeout: float, objects: Mapping[str, Obj]) -> s
     return f"timed out after {timeout:.1f}s waiting for {what}; last seen: {states or 'nothing'}"
 
 
+# Between an informer's failed list or watch and the next try: it never gives up.
+_RELIST = Backoff(first=0.1, cap=5.0)
+
+
 class Informer:
     """List + watch forever, handing every object to ``on_event`` (type, object).
 
@@ -253,7 +236,7 @@ class Informer:
         self._selectors = selectors
 
     def run(self, stop: threading.Event) -> None:
-        backoff = 0.1
+        retries = _RELIST.retries(stop=stop)
         while not stop.is_set():
             try:
                 items, version = list_raw(self._list_fn, **self._selectors)
@@ -261,7 +244,7 @@ class Informer:
                     self._on_event("SYNC", item)
                 if self._on_synced is not None:
                     self._on_synced()
-                backoff = 0.1
+                retries.reset()
                 while not stop.is_set():
                     for event in watch_raw(
                         self._list_fn,
@@ -280,6 +263,7 @@ class Informer:
             except (client.ApiException, urllib3.exceptions.HTTPError, OSError) as exc:
                 if stop.is_set():
                     return
-                _log.warning("%s watch failed (%s); retrying in %.1fs", self._name, exc, backoff)
-                stop.wait(backoff)
-                backoff = min(backoff * 2, 5.0)
+                delay = retries.next_delay()
+                assert delay is not None  # _RELIST has no bound on attempts, and no deadline
+                _log.warning("%s watch failed (%s); retrying in %.1fs", self._name, exc, delay)
+                retries.wait(delay)

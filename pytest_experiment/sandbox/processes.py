@@ -17,10 +17,11 @@ import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from pytest_experiment.base.backoff import Backoff
 from pytest_experiment.base.errors import SandboxError
 
 _PR_SET_PDEATHSIG = 1
@@ -38,12 +39,7 @@ class ProcessRecord:
     log: Path
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "pid": self.pid,
-            "start_ticks": self.start_ticks,
-            "log": str(self.log),
-        }
+        return {**asdict(self), "log": str(self.log)}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> ProcessRecord:
@@ -153,6 +149,22 @@ class Supervisor:
             raise SandboxError(f"{name} exited at once; log: {log}\n{log_tail(log)}")
         self._records[name] = ProcessRecord(name=name, pid=child.pid, start_ticks=ticks, log=log)
         self._children[name] = child
+        return child
+
+    def start(
+        self,
+        name: str,
+        argv: Sequence[str],
+        *,
+        log: Path,
+        probe: Callable[[], bool],
+        timeout: float,
+        die_with_parent: bool,
+    ) -> subprocess.Popen[bytes]:
+        """Spawn ``name`` and return once ``probe()`` holds (its port answers); see
+        ``wait_ready`` for how a crash or a taken port is reported."""
+        child = self.spawn(name, argv, log=log, die_with_parent=die_with_parent)
+        wait_ready(name=name, child=child, log=log, probe=probe, timeout=timeout)
         return child
 
     def alive(self, name: str) -> bool:
@@ -267,6 +279,10 @@ def _signal_group(record: ProcessRecord, sig: signal.Signals) -> None:
         raise SandboxError(f"cannot signal {record.name} (pid {record.pid}): {exc}") from exc
 
 
+# Between readiness probes: quick at first, for processes that start in milliseconds.
+_PROBE_INTERVALS = Backoff(first=0.05, cap=0.5, factor=1.5)
+
+
 def wait_ready(
     *,
     name: str,
@@ -281,8 +297,7 @@ def wait_ready(
     the caller can pick new ports and try again.
     """
     deadline = time.monotonic() + timeout
-    interval = 0.05
-    while True:
+    for interval in _PROBE_INTERVALS.delays():
         if probe():
             return
         try:
@@ -300,7 +315,6 @@ def wait_ready(
             raise SandboxError(
                 f"{name} not ready after {timeout:.0f}s; log {log}:\n{log_tail(log)}"
             )
-        interval = min(interval * 1.5, 0.5)
 
 
 class PortInUse(SandboxError):

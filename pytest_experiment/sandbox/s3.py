@@ -32,6 +32,9 @@ _PROBE_KEY = ".sandbox-probe"
 
 @dataclass(frozen=True, kw_only=True)
 class S3Store:
+    """SeaweedFS once a write succeeds: its S3 port, the credentials, and what to clean up
+    at the end (the socket directory, every port its gRPC sockets are named after)."""
+
     port: int
     access_key: str
     secret_key: str

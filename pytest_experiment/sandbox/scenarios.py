@@ -41,9 +41,8 @@ from typing import Any
 from kubernetes import client
 
 from pytest_experiment.base.errors import SandboxError
+from pytest_experiment.base.resources import OPERATOR_DEPLOYMENT, OPERATOR_NAMESPACE
 
-OPERATOR_NAMESPACE = "experiment-operator-system"
-OPERATOR_DEPLOYMENT = "experiment-operator-controller-manager"
 SCENARIO_CONFIGMAP = "experiment-sandbox-scenarios"
 DEFAULT_KEY = "_default"
 

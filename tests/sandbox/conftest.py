@@ -17,7 +17,8 @@ import pytest
 from fakes import FakeTools, install_fake_tools
 from kubernetes import client
 
-from pytest_experiment.edges.cluster import Cluster, connect
+from pytest_experiment.edges.cluster import Cluster
+from pytest_experiment.edges.kubeconfig import connect
 from pytest_experiment.sandbox import Sandbox
 from pytest_experiment.sandbox.scenarios import ScenarioChoice, clear_scenario, set_scenario
 

@@ -12,14 +12,17 @@ import pytest
 from kubernetes import client
 
 from pytest_experiment.base.errors import SandboxError
+from pytest_experiment.base.resources import (
+    EXPERIMENTS,
+    GKE_CLUSTERS,
+    OPERATOR_NAMESPACE,
+    WORKFLOW_TEMPLATES,
+    Resource,
+)
+from pytest_experiment.base.types import Obj
 from pytest_experiment.sandbox import Sandbox, SandboxConfig, start_sandbox
 from pytest_experiment.sandbox.core import crd_from_env
 from pytest_experiment.sandbox.kube import (
-    EXPERIMENTS,
-    GKE_CLUSTERS,
-    WORKFLOW_TEMPLATES,
-    CustomResource,
-    Obj,
     WaitTimeout,
     custom_lister,
     list_raw,
@@ -28,7 +31,7 @@ from pytest_experiment.sandbox.kube import (
 )
 from pytest_experiment.sandbox.operator import EXPERIMENT_LABEL, FINALIZER, GITHUB_CONFIGMAP
 from pytest_experiment.sandbox.scenarios import OPERATOR_FLAVOURS as OPERATOR_FLAVOURS
-from pytest_experiment.sandbox.scenarios import OPERATOR_NAMESPACE, ScenarioChoice
+from pytest_experiment.sandbox.scenarios import ScenarioChoice
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -234,9 +237,7 @@ class Run:
         """The label selector of the instance's objects under either operator."""
         return f"experiment={self.name}" if legacy else f"{EXPERIMENT_LABEL}={self.name}"
 
-    def labelled(
-        self, resource: CustomResource, namespace: str, *, legacy: bool = False
-    ) -> list[Obj]:
+    def labelled(self, resource: Resource, namespace: str, *, legacy: bool = False) -> list[Obj]:
         items, _ = list_raw(
             custom_lister(self.api, resource, namespace=namespace),
             label_selector=self.selector(legacy=legacy),
@@ -256,7 +257,7 @@ class Run:
 
     def wait_labelled(
         self,
-        resource: CustomResource,
+        resource: Resource,
         namespace: str,
         predicate: Callable[[list[Obj]], bool],
         *,

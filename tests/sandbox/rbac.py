@@ -9,14 +9,13 @@ import secrets
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import yaml
 from kubernetes import client, utils
 
+from pytest_experiment.base.types import Obj
 from pytest_experiment.sandbox import Sandbox
 
-Obj = dict[str, Any]
 RBAC_FILE = Path(__file__).resolve().parents[2] / "deploy" / "rbac.yaml"
 RUNNER = "experiment-runner"
 RUNNER_NAMESPACE = "experiment-ci"

@@ -11,25 +11,18 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
 from kubernetes import client
 
+from pytest_experiment.base.resources import EXPERIMENTS, WORKFLOW_TEMPLATES
+from pytest_experiment.base.types import Obj
 from pytest_experiment.sandbox import Sandbox
-from pytest_experiment.sandbox.kube import (
-    EXPERIMENTS,
-    WORKFLOW_TEMPLATES,
-    WaitTimeout,
-    custom_lister,
-    list_raw,
-    wait_until,
-)
+from pytest_experiment.sandbox.kube import WaitTimeout, custom_lister, list_raw, wait_until
 
 from .lifecycle import NAMESPACE, TIMEOUT, Run, status_of
 
-Obj = dict[str, Any]
 # A pytest run that outlives this is hung: fail it rather than wait for the CI limit.
 SESSION_TIMEOUT = 180.0
 

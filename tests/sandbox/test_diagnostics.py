@@ -9,11 +9,12 @@ from typing import Any
 import pytest
 from kubernetes import client
 
-from pytest_experiment.edges.cluster import Cluster, connect
+from pytest_experiment.base.resources import GKE_CLUSTERS, WORKFLOWS
+from pytest_experiment.edges.cluster import Cluster
+from pytest_experiment.edges.kubeconfig import connect
 from pytest_experiment.edges.watch import ExperimentWatcher
 from pytest_experiment.run.diagnostics import gather
 from pytest_experiment.sandbox import Sandbox
-from pytest_experiment.sandbox.kube import GKE_CLUSTERS, WORKFLOWS
 
 from .lifecycle import NAMESPACE, OPERATOR_FLAVOURS, TIMEOUT, Run, experiment_doc, status_of
 

@@ -22,8 +22,10 @@ from typing import Any
 import pytest
 
 from pytest_experiment.base.errors import SandboxError
-from pytest_experiment.edges.cluster import Cluster, connect
-from pytest_experiment.edges.watch import Change, ExperimentWatcher
+from pytest_experiment.core.watch_state import Change
+from pytest_experiment.edges.cluster import Cluster
+from pytest_experiment.edges.kubeconfig import connect
+from pytest_experiment.edges.watch import ExperimentWatcher
 from pytest_experiment.sandbox import Sandbox, SandboxConfig, start_sandbox
 from pytest_experiment.sandbox.core import crd_from_env
 from pytest_experiment.sandbox.faults import Link, compact_etcd

@@ -18,15 +18,16 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from fakes import FakeTools
 from kubernetes import client
 
+from pytest_experiment.base.resources import EXPERIMENTS
+from pytest_experiment.base.types import Obj
 from pytest_experiment.sandbox import Sandbox
 from pytest_experiment.sandbox.faults import Link
-from pytest_experiment.sandbox.kube import EXPERIMENTS, custom_lister, wait_until
+from pytest_experiment.sandbox.kube import custom_lister, wait_until
 from pytest_experiment.sandbox.operator import FINALIZER
 from pytest_experiment.sandbox.scenarios import clear_scenario, set_scenario
 
@@ -35,7 +36,6 @@ from .runs import SESSION_TIMEOUT, managed, run_live, write
 
 pytestmark = pytest.mark.xdist_group("faults-run")
 
-Obj = dict[str, Any]
 CLOCK = r"\d\d:\d\d:\d\d"
 
 

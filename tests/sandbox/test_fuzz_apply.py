@@ -18,11 +18,12 @@ from kubernetes import client
 from test_fuzz import PROFILE, experiment_files
 
 from pytest_experiment.base.errors import SpecError
+from pytest_experiment.base.resources import EXPERIMENTS
 from pytest_experiment.core.rules import RuleContext, run_rules
 from pytest_experiment.core.spec import Experiment, is_experiment, read_source
 from pytest_experiment.core.verdict import Status
 from pytest_experiment.sandbox import Sandbox
-from pytest_experiment.sandbox.kube import EXPERIMENTS, custom_lister, list_raw
+from pytest_experiment.sandbox.kube import custom_lister, list_raw
 
 from .runs import SESSION_TIMEOUT
 

@@ -10,27 +10,24 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
-from typing import Any
 
 import pytest
 from fakes import FakeTools
 from kubernetes import client
 
-from pytest_experiment.sandbox import Sandbox
-from pytest_experiment.sandbox.kube import (
+from pytest_experiment.base.resources import (
+    OPERATOR_DEPLOYMENT,
+    OPERATOR_NAMESPACE,
     WORKFLOW_TEMPLATES,
-    custom_lister,
-    list_raw,
-    wait_until,
 )
-from pytest_experiment.sandbox.scenarios import OPERATOR_DEPLOYMENT, OPERATOR_NAMESPACE
+from pytest_experiment.sandbox import Sandbox
+from pytest_experiment.sandbox.kube import custom_lister, list_raw, wait_until
 
 from .lifecycle import NAMESPACE, OPERATOR_FLAVOURS, TIMEOUT, Run, SetScenario, experiment_doc
 from .runs import DeleteWhenRunning, exists, managed, run_live, wait_gone, write
 
 pytestmark = pytest.mark.usefixtures("s3_credentials")
 
-Obj = dict[str, Any]
 PHASES = ("Pending", "Provisioning", "Ready", "Running")
 # Where the seed files a failure in each phase.
 FAILURE_LABEL = {

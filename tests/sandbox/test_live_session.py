@@ -13,21 +13,21 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
 from kubernetes import client
 
+from pytest_experiment.base.resources import EXPERIMENTS
+from pytest_experiment.base.types import Obj
 from pytest_experiment.sandbox import Sandbox
-from pytest_experiment.sandbox.kube import EXPERIMENTS, WaitTimeout, custom_lister, wait_until
+from pytest_experiment.sandbox.kube import WaitTimeout, custom_lister, wait_until
 
 from .lifecycle import NAMESPACE, Run, SetScenario, experiment_doc, status_of
 from .runs import SESSION_TIMEOUT, Session, managed, run_live, write
 
 pytestmark = pytest.mark.usefixtures("s3_credentials", "workflow_template", "no_bd")
 
-Obj = dict[str, Any]
 TERMINAL = ("Complete", "Failed")
 
 

@@ -14,19 +14,19 @@ import signal
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
-from typing import Any
 
 import pytest
 from fakes import FakeTools
 from kubernetes import client
 
+from pytest_experiment.base.resources import EXPERIMENTS
+from pytest_experiment.base.types import Obj
 from pytest_experiment.sandbox import Sandbox
-from pytest_experiment.sandbox.kube import EXPERIMENTS, custom_lister, list_raw, wait_until
+from pytest_experiment.sandbox.kube import custom_lister, list_raw, wait_until
 
 from .lifecycle import METRICS, NAMESPACE, OPERATOR_FLAVOURS, Run, SetScenario, experiment_doc
 from .runs import SESSION_TIMEOUT, Session, managed, run_live, wait_gone, write
 
-Obj = dict[str, Any]
 CHECKS = (
     "custom-metrics", "metrics-source", "machine-verdict", "workload-pods",
     "presentation", "intent-coverage", "ai-verdict",

@@ -16,7 +16,9 @@ from fakes import FakeTools
 from kubernetes import client
 
 from pytest_experiment.base.errors import ClusterError, PermissionDenied
-from pytest_experiment.edges.cluster import Cluster, Labelled, connect
+from pytest_experiment.edges.cluster import Cluster
+from pytest_experiment.edges.kubeconfig import connect
+from pytest_experiment.edges.operator_reads import Labelled
 from pytest_experiment.reporting.report import REPORT_SCHEMA
 from pytest_experiment.sandbox import Sandbox
 

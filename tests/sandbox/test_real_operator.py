@@ -15,18 +15,22 @@ import json
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
 from kubernetes import client
 
-from pytest_experiment.sandbox import Sandbox
-from pytest_experiment.sandbox.kube import EXPERIMENTS, GKE_CLUSTERS, WORKFLOWS, wait_until
-from pytest_experiment.sandbox.scenarios import (
+from pytest_experiment.base.resources import (
+    EXPERIMENTS,
+    GKE_CLUSTERS,
     OPERATOR_DEPLOYMENT,
     OPERATOR_NAMESPACE,
-    clear_scenario,
+    WORKFLOWS,
 )
+from pytest_experiment.base.types import Obj
+from pytest_experiment.sandbox import Sandbox
+from pytest_experiment.sandbox.kube import wait_until
+from pytest_experiment.sandbox.scenarios import clear_scenario
 
 from .lifecycle import BUCKET, METRICS, NAMESPACE, TIMEOUT, Run, SetScenario, experiment_doc
 from .runs import LiveProcess, run_live, write
@@ -36,7 +40,6 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.usefixtures("s3_credentials", "workflow_template", "no_bd")
 
-Obj = dict[str, Any]
 HUB_TARGET = {"name": "side", "cluster": {"type": "hub"}, "components": [{"app": "naive-db-fsync"}]}
 
 

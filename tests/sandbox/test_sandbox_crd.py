@@ -11,15 +11,15 @@ import pytest
 import yaml
 from kubernetes import client
 
-from pytest_experiment.sandbox import install
-from pytest_experiment.sandbox.core import crd_from_env
-from pytest_experiment.sandbox.kube import (
+from pytest_experiment.base.resources import (
     APPLICATIONS,
     EXPERIMENTS,
     GKE_CLUSTERS,
     WORKFLOW_TEMPLATES,
     WORKFLOWS,
 )
+from pytest_experiment.sandbox import install
+from pytest_experiment.sandbox.core import crd_from_env
 from pytest_experiment.sandbox.scenarios import clear_scenario, set_scenario
 
 from .lifecycle import NAMESPACE, experiment_doc

@@ -8,13 +8,14 @@ from typing import TYPE_CHECKING
 import pytest
 from kubernetes import client
 
-from pytest_experiment.sandbox.kube import APPLICATIONS, GKE_CLUSTERS, WORKFLOWS
-from pytest_experiment.sandbox.operator import REVIEW_ANNOTATION
-from pytest_experiment.sandbox.scenarios import (
-    OPERATOR_FLAVOURS,
+from pytest_experiment.base.resources import (
+    APPLICATIONS,
+    GKE_CLUSTERS,
     OPERATOR_NAMESPACE,
-    flavour_options,
+    WORKFLOWS,
 )
+from pytest_experiment.sandbox.operator import REVIEW_ANNOTATION
+from pytest_experiment.sandbox.scenarios import OPERATOR_FLAVOURS, flavour_options
 
 from .lifecycle import NAMESPACE, Run, SetScenario, experiment_doc, status_of, summary
 

@@ -8,9 +8,8 @@ from typing import TYPE_CHECKING
 import pytest
 from kubernetes import client
 
-from pytest_experiment.sandbox.kube import APPLICATIONS, WORKFLOWS
+from pytest_experiment.base.resources import APPLICATIONS, OPERATOR_NAMESPACE, WORKFLOWS
 from pytest_experiment.sandbox.operator import FINALIZER, REVIEW_ANNOTATION
-from pytest_experiment.sandbox.scenarios import OPERATOR_NAMESPACE
 
 from .lifecycle import (
     BUCKET,

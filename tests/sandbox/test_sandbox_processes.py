@@ -14,9 +14,9 @@ import yaml
 from kubernetes import client
 
 from pytest_experiment.base.errors import SandboxError
-from pytest_experiment.edges.cluster import connect
+from pytest_experiment.base.resources import OPERATOR_DEPLOYMENT, OPERATOR_NAMESPACE
+from pytest_experiment.edges.kubeconfig import connect
 from pytest_experiment.sandbox import Sandbox, SandboxConfig, install, start_sandbox
-from pytest_experiment.sandbox.core import read_state
 from pytest_experiment.sandbox.kube import wait_until
 from pytest_experiment.sandbox.processes import (
     PortInUse,
@@ -27,7 +27,7 @@ from pytest_experiment.sandbox.processes import (
     wait_ready,
     with_fresh_ports,
 )
-from pytest_experiment.sandbox.scenarios import OPERATOR_DEPLOYMENT, OPERATOR_NAMESPACE
+from pytest_experiment.sandbox.state import read_state
 
 IGNORES_SIGTERM = """
 import os, signal, sys, time

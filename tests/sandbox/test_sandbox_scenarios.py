@@ -7,15 +7,16 @@ from typing import TYPE_CHECKING
 import pytest
 from kubernetes import client
 
-from pytest_experiment.sandbox.kube import APPLICATIONS, WORKFLOWS, Obj, wait_until
-from pytest_experiment.sandbox.operator import FINALIZER
-from pytest_experiment.sandbox.scenarios import (
-    DEFAULT_KEY,
+from pytest_experiment.base.resources import (
+    APPLICATIONS,
     OPERATOR_DEPLOYMENT,
     OPERATOR_NAMESPACE,
-    clear_scenario,
-    set_scenario,
+    WORKFLOWS,
 )
+from pytest_experiment.base.types import Obj
+from pytest_experiment.sandbox.kube import wait_until
+from pytest_experiment.sandbox.operator import FINALIZER
+from pytest_experiment.sandbox.scenarios import DEFAULT_KEY, clear_scenario, set_scenario
 
 from .lifecycle import (
     DECLARED,

@@ -1,4 +1,4 @@
-"""Pure parts of the sandbox: schema conversion, scenario choice, summary building."""
+"""Pure parts of the sandbox: schema conversion, scenario choice, summary building, ownership."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 
 from pytest_experiment.base.errors import SandboxError
-from pytest_experiment.sandbox import assets
+from pytest_experiment.sandbox import Sandbox, SandboxConfig, assets
 from pytest_experiment.sandbox.install import load_experiment_schema, structural
+from pytest_experiment.sandbox.processes import Supervisor
 from pytest_experiment.sandbox.scenarios import (
     DEFAULT_KEY,
     Scenario,
@@ -20,6 +21,7 @@ from pytest_experiment.sandbox.scenarios import (
     operator_down,
     parse_choice,
 )
+from pytest_experiment.sandbox.state import STATE_VERSION, read_state, write_state
 from pytest_experiment.sandbox.summary import build_analysis, build_summary, intent_gap_group
 
 from .lifecycle import METRICS, experiment_doc
@@ -261,3 +263,44 @@ def test_missing_assets_name_the_install_command(
 
     with pytest.raises(SandboxError, match="experiment-sandbox install"):
         assets.resolve_assets(install=False)
+
+
+def _recorded_state(state_dir: Path) -> dict[str, Any]:
+    return {
+        "kubeconfig": str(state_dir / "kubeconfig"),
+        "s3Endpoint": "http://127.0.0.1:1",
+        "accessKey": "a",
+        "secretKey": "s",
+        "timeScale": 0.001,
+        "ports": {"apiserver": 1},
+    }
+
+
+def test_the_starter_owns_the_sandbox_and_its_temporary_directory(tmp_path: Path) -> None:
+    state_dir = tmp_path / "made-for-it"
+    (state_dir / "logs").mkdir(parents=True)
+    started = Sandbox(
+        state_dir=state_dir,
+        state=_recorded_state(state_dir),
+        supervisor=Supervisor(),
+        started=SandboxConfig(stop_with_process=False),
+    )
+    assert started.owned
+    with started:
+        pass
+    assert not state_dir.exists()
+
+
+def test_an_adopted_sandbox_is_not_stopped_on_exit_and_its_stop_keeps_the_logs(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "logs").mkdir()
+    write_state(tmp_path, {"version": STATE_VERSION, **_recorded_state(tmp_path)})
+    adopted = Sandbox(state_dir=tmp_path, state=_recorded_state(tmp_path), supervisor=Supervisor())
+    assert not adopted.owned
+    with adopted:
+        pass
+    assert read_state(tmp_path) is not None
+    adopted.stop()
+    assert read_state(tmp_path) is None
+    assert (tmp_path / "logs").is_dir()

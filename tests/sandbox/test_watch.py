@@ -8,8 +8,10 @@ from typing import Any
 
 import pytest
 
-from pytest_experiment.edges.cluster import Cluster, connect
-from pytest_experiment.edges.watch import Change, ExperimentWatcher, InstanceDeleted, WatchTimeout
+from pytest_experiment.core.watch_state import Change, InstanceDeleted, WatchTimeout
+from pytest_experiment.edges.cluster import Cluster
+from pytest_experiment.edges.kubeconfig import connect
+from pytest_experiment.edges.watch import ExperimentWatcher
 from pytest_experiment.sandbox import Sandbox
 
 from .lifecycle import NAMESPACE, OPERATOR_FLAVOURS, TIMEOUT, SetScenario, experiment_doc

@@ -13,16 +13,17 @@ option ``"operator": "legacy"`` (or the ``legacy-operator`` scenario) runs an
 experiment under the older operator the seeds describe instead.
 
 Modules: ``loop`` (caches, timers, dispatch), ``context`` (clients, writes,
-per-instance clock), ``phases`` (up to the end of the workflow), ``results``
-(summary, quality gate, cleanup, PR), ``review`` (analyzer, review gate,
-finalizer), ``cloud`` (claims, applications, workflow, Job), ``legacy``.
+per-instance clock), ``real`` (one reconcile step of the current operator),
+``phases`` (up to the end of the workflow), ``results`` (summary, quality
+gate, cleanup, PR), ``review`` (analyzer, review gate, finalizer),
+``conditions``, ``cloud`` (claims, applications, workflow, Job), ``legacy``
+(the older operator's steps) and ``legacy_status`` (its status writes and Events).
 """
 
+from pytest_experiment.base.resources import EXPERIMENT_LABEL, LEGACY_EXPERIMENT_LABEL
 from pytest_experiment.sandbox.operator.config import (
     DEFAULT_TIME_SCALE,
-    EXPERIMENT_LABEL,
     FINALIZER,
-    LEGACY_LABEL,
     REVIEW_ANNOTATION,
     Durations,
     OperatorConfig,
@@ -36,7 +37,7 @@ __all__ = [
     "EXPERIMENT_LABEL",
     "FINALIZER",
     "GITHUB_CONFIGMAP",
-    "LEGACY_LABEL",
+    "LEGACY_EXPERIMENT_LABEL",
     "REVIEW_ANNOTATION",
     "Durations",
     "OperatorConfig",

@@ -11,21 +11,23 @@ from typing import Any
 
 from kubernetes import client
 
-from pytest_experiment.sandbox.kube import (
+from pytest_experiment.base.resources import (
     APPLICATIONS,
+    ARGOCD_NAMESPACE,
+    CLAIM_LABEL,
     GKE_CLUSTERS,
+    OPERATOR_NAMESPACE,
+    WORKFLOW_NAMESPACE,
     WORKFLOW_TEMPLATES,
     WORKFLOWS,
-    Obj,
 )
+from pytest_experiment.base.types import Obj
 from pytest_experiment.sandbox.operator.config import (
-    ARGOCD_NAMESPACE,
-    CLUSTER_LABEL,
     LAYER_LABEL,
     MANAGED_BY,
+    MERGE_PATCH,
     PR_REPOSITORY,
     TARGET_LABEL,
-    WORKFLOW_NAMESPACE,
     WORKFLOW_SERVICE_ACCOUNT,
     Conventions,
     instance,
@@ -34,8 +36,7 @@ from pytest_experiment.sandbox.operator.config import (
     seconds,
     spec,
 )
-from pytest_experiment.sandbox.operator.context import Ctx
-from pytest_experiment.sandbox.scenarios import OPERATOR_NAMESPACE
+from pytest_experiment.sandbox.operator.context import Ctx, tolerating
 
 # Components that make up a target's observability layer (deployed as `-obs`).
 OBS_COMPONENTS = frozenset({"kube-prometheus-stack", "metrics-agent", "metrics-egress"})
@@ -65,7 +66,7 @@ def create_claim(
     if conventions.legacy:
         labels = conventions.labels(name, **{TARGET_LABEL: target})
     else:
-        labels = {**MANAGED_BY, CLUSTER_LABEL: claim}
+        labels = {**MANAGED_BY, CLAIM_LABEL: claim}
     wanted = {key: cluster[key] for key in CLAIM_KEYS if key in cluster}
     ctx.create(
         GKE_CLUSTERS,
@@ -117,11 +118,19 @@ def set_claim(
             ],
         }
     }
-    try:
+    with tolerating(404):
         ctx.patch(GKE_CLUSTERS, where, name, body, status=True)
-    except client.ApiException as exc:
-        if exc.status != 404:
-            raise
+
+
+def fail_claim(ctx: Ctx, where: str, name: str, *, message: str) -> None:
+    """The cloud refused the cluster: the claim is not Ready, with Crossplane's error."""
+    set_claim(
+        ctx, where, name, ready=False, state="ERROR", reason="ReconcileError", message=message
+    )
+
+
+def claim_ready(ctx: Ctx, where: str, name: str, *, message: str = "") -> None:
+    set_claim(ctx, where, name, ready=True, state="RUNNING", reason="Available", message=message)
 
 
 # -- Argo CD Applications --------------------------------------------------------
@@ -299,11 +308,8 @@ def create_analyzer_job(ctx: Ctx, obj: Obj, conventions: Conventions) -> str:
             },
         },
     }
-    try:
+    with tolerating(409):
         ctx.batch.create_namespaced_job(OPERATOR_NAMESPACE, body)
-    except client.ApiException as exc:
-        if exc.status != 409:
-            raise
     _patch_job(ctx, job, {"active": 1, "startTime": seconds(now())})
     return job
 
@@ -339,16 +345,13 @@ def analyzer_job_exists(ctx: Ctx, job: str) -> bool:
 
 
 def delete_analyzer_job(ctx: Ctx, job: str) -> None:
-    try:
+    with tolerating(404):
         ctx.batch.delete_namespaced_job(job, OPERATOR_NAMESPACE, propagation_policy="Background")
-    except client.ApiException as exc:
-        if exc.status != 404:
-            raise
 
 
 def _patch_job(ctx: Ctx, job: str, state: Obj) -> None:
     ctx.batch.patch_namespaced_job_status(
-        job, OPERATOR_NAMESPACE, {"status": state}, _content_type="application/merge-patch+json"
+        job, OPERATOR_NAMESPACE, {"status": state}, _content_type=MERGE_PATCH
     )
 
 

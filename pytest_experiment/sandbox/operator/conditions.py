@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pytest_experiment.sandbox.kube import Obj
+from pytest_experiment.base.types import Obj
 from pytest_experiment.sandbox.operator.config import meta, now, seconds, status
+from pytest_experiment.sandbox.operator.context import Ctx
 
 QUALITY_GATE = "QualityGate"
 ANALYSIS_COMPLETE = "AnalysisComplete"
@@ -32,6 +33,14 @@ def with_condition(
         "observedGeneration": int(meta(obj).get("generation") or 1),
     }
     return [*(c for c in current if c.get("type") != kind), entry]
+
+
+def patch_with_condition(
+    ctx: Ctx, obj: Obj, fields: Obj, *, kind: str, true: bool, reason: str, message: str
+) -> None:
+    """Write ``fields`` and set condition ``kind`` in the same status patch."""
+    conditions = with_condition(obj, kind=kind, true=true, reason=reason, message=message)
+    ctx.patch_status(obj, {**fields, "conditions": conditions})
 
 
 def condition(obj: Mapping[str, Any], kind: str) -> Obj | None:

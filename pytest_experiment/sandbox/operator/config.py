@@ -9,25 +9,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pytest_experiment.sandbox.kube import Obj
+from pytest_experiment.base.resources import EXPERIMENT_LABEL, LEGACY_EXPERIMENT_LABEL, NAME_LIMIT
+from pytest_experiment.base.types import Obj
 from pytest_experiment.sandbox.s3 import BUCKET
 
 FINALIZER = "experiments.illm.io/finalizer"
 REVIEW_ANNOTATION = "experiments.illm.io/review"
-EXPERIMENT_LABEL = "experiments.illm.io/experiment"
-LEGACY_LABEL = "experiment"
 TARGET_LABEL = "experiments.illm.io/target"
 LAYER_LABEL = "experiments.illm.io/layer"
-CLUSTER_LABEL = "experiments.illm.io/cluster"
-WORKFLOW_NAMESPACE = "argo-workflows"
 WORKFLOW_SERVICE_ACCOUNT = "argo-workflow"
-ARGOCD_NAMESPACE = "argocd"
 PR_REPOSITORY = "https://github.com/illm-lab/benchmarks"
 MANAGED_BY = {"app.kubernetes.io/managed-by": "experiment-operator"}
 DEFAULT_TIME_SCALE = 0.001
 MERGE_PATCH = "application/merge-patch+json"
-# Kubernetes object names (and so Job names) stop at 63 characters.
-NAME_LIMIT = 63
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -122,11 +116,11 @@ class Conventions:
     legacy: bool
 
     def labels(self, name: str, **extra: str) -> dict[str, str]:
-        key = LEGACY_LABEL if self.legacy else EXPERIMENT_LABEL
+        key = LEGACY_EXPERIMENT_LABEL if self.legacy else EXPERIMENT_LABEL
         return {key: name, **MANAGED_BY, **extra}
 
     def selector(self, name: str) -> str:
-        return f"{LEGACY_LABEL if self.legacy else EXPERIMENT_LABEL}={name}"
+        return f"{LEGACY_EXPERIMENT_LABEL if self.legacy else EXPERIMENT_LABEL}={name}"
 
     def cluster_name(self, name: str, target: str, cluster: Mapping[str, Any]) -> str:
         if cluster.get("type") != "gke":
@@ -143,6 +137,15 @@ class Conventions:
 
     def publish_branch(self, name: str) -> str:
         return f"results/{name}" if self.legacy else f"experiment/{name}"
+
+    def pull_request(self, name: str) -> Obj:
+        """The status fields of the results PR opened for instance ``name``."""
+        number = pr_number(name)
+        return {
+            "publishBranch": self.publish_branch(name),
+            "publishPRNumber": number,
+            "publishPRURL": f"{PR_REPOSITORY}/pull/{number}",
+        }
 
 
 REAL = Conventions(legacy=False)

@@ -7,28 +7,36 @@ status cannot be the place to remember when a phase began.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from kubernetes import client
 
+from pytest_experiment.base.resources import EXPERIMENTS, OPERATOR_NAMESPACE, Resource
+from pytest_experiment.base.types import Obj
 from pytest_experiment.sandbox import kube
-from pytest_experiment.sandbox.kube import EXPERIMENTS, CustomResource, Obj
-from pytest_experiment.sandbox.operator.config import (
-    MERGE_PATCH,
-    Conflict,
-    OperatorConfig,
-    meta,
-)
-from pytest_experiment.sandbox.scenarios import OPERATOR_NAMESPACE, ScenarioChoice
+from pytest_experiment.sandbox.operator.config import MERGE_PATCH, Conflict, OperatorConfig, meta
+from pytest_experiment.sandbox.scenarios import ScenarioChoice
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 GITHUB_CONFIGMAP = "experiment-sandbox-github"
+
+
+@contextlib.contextmanager
+def tolerating(status: int) -> Iterator[None]:
+    """An API error with this status is no error here: 409 on a create (it exists
+    already, as after a restart), 404 on a delete or a patch (it is gone already)."""
+    try:
+        yield
+    except client.ApiException as exc:
+        if exc.status != status:
+            raise
 
 
 # Mutable on purpose: this is the operator's memory of one instance, updated as it goes.
@@ -86,17 +94,18 @@ class Ctx:
 
     def patch_status(self, obj: Obj, fields: Obj) -> Obj:
         """A merge patch of status, guarded by resourceVersion; ``None`` values remove fields."""
+        return self._guarded_patch(obj, {"status": fields}, status=True)
+
+    def set_finalizers(self, obj: Obj, finalizers: Sequence[str]) -> None:
+        self._guarded_patch(obj, {"metadata": {"finalizers": [*finalizers]}}, status=False)
+
+    def _guarded_patch(self, obj: Obj, body: Obj, *, status: bool) -> Obj:
+        """Patch the Experiment as last seen: a write over a newer version is a ``Conflict``."""
         m = meta(obj)
+        version = {"resourceVersion": m["resourceVersion"]}
+        guarded = {**body, "metadata": {**body.get("metadata", {}), **version}}
         try:
-            updated: Obj = self.objects.patch_namespaced_custom_object_status(
-                EXPERIMENTS.group,
-                EXPERIMENTS.version,
-                m["namespace"],
-                EXPERIMENTS.plural,
-                m["name"],
-                {"metadata": {"resourceVersion": m["resourceVersion"]}, "status": fields},
-                _content_type=MERGE_PATCH,
-            )
+            updated = self.patch(EXPERIMENTS, m["namespace"], m["name"], guarded, status=status)
         except client.ApiException as exc:
             if exc.status in (404, 409):
                 raise Conflict from exc
@@ -106,38 +115,15 @@ class Ctx:
         self.schedule(kube.object_key(obj), 0.0)
         return updated
 
-    def set_finalizers(self, obj: Obj, finalizers: Sequence[str]) -> None:
-        m = meta(obj)
-        body = {"metadata": {"resourceVersion": m["resourceVersion"], "finalizers": [*finalizers]}}
-        try:
-            updated: Obj = self.objects.patch_namespaced_custom_object(
-                EXPERIMENTS.group,
-                EXPERIMENTS.version,
-                m["namespace"],
-                EXPERIMENTS.plural,
-                m["name"],
-                body,
-                _content_type=MERGE_PATCH,
-            )
-        except client.ApiException as exc:
-            if exc.status in (404, 409):
-                raise Conflict from exc
-            raise
-        self.remember(updated)
-        self.schedule(kube.object_key(obj), 0.0)
-
     # -- other objects --------------------------------------------------------
 
-    def create(self, resource: CustomResource, namespace: str, body: Obj) -> None:
-        try:
+    def create(self, resource: Resource, namespace: str, body: Obj) -> None:
+        with tolerating(409):
             self.objects.create_namespaced_custom_object(
                 resource.group, resource.version, namespace, resource.plural, body
             )
-        except client.ApiException as exc:
-            if exc.status != 409:
-                raise
 
-    def get(self, resource: CustomResource, namespace: str, name: str) -> Obj | None:
+    def get(self, resource: Resource, namespace: str, name: str) -> Obj | None:
         try:
             found: Obj = self.objects.get_namespaced_custom_object(
                 resource.group, resource.version, namespace, resource.plural, name
@@ -149,15 +135,15 @@ class Ctx:
         return found
 
     def patch(
-        self, resource: CustomResource, namespace: str, name: str, body: Obj, *, status: bool
-    ) -> None:
+        self, resource: Resource, namespace: str, name: str, body: Obj, *, status: bool
+    ) -> Obj:
         """Merge-patch an object (``status``: through its status subresource)."""
         call = (
             self.objects.patch_namespaced_custom_object_status
             if status
             else self.objects.patch_namespaced_custom_object
         )
-        call(
+        updated: Obj = call(
             resource.group,
             resource.version,
             namespace,
@@ -166,21 +152,19 @@ class Ctx:
             body,
             _content_type=MERGE_PATCH,
         )
+        return updated
 
-    def labelled(self, resource: CustomResource, namespace: str, selector: str) -> list[Obj]:
+    def labelled(self, resource: Resource, namespace: str, selector: str) -> list[Obj]:
         items, _ = kube.list_raw(
             kube.custom_lister(self.api, resource, namespace=namespace), label_selector=selector
         )
         return items
 
-    def delete(self, resource: CustomResource, namespace: str, name: str) -> None:
-        try:
+    def delete(self, resource: Resource, namespace: str, name: str) -> None:
+        with tolerating(404):
             self.objects.delete_namespaced_custom_object(
                 resource.group, resource.version, namespace, resource.plural, name
             )
-        except client.ApiException as exc:
-            if exc.status != 404:
-                raise
 
     # -- S3 -------------------------------------------------------------------
 

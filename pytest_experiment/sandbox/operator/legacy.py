@@ -10,18 +10,11 @@ confirmed/rejected verdicts; and an early failure fails the experiment.
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Sequence
-from typing import Any
-
-from kubernetes import client
-
-from pytest_experiment.sandbox.kube import EXPERIMENTS, Obj
+from pytest_experiment.base.types import Obj
 from pytest_experiment.sandbox.operator import cloud
 from pytest_experiment.sandbox.operator.config import (
     FINALIZER,
     LEGACY,
-    PR_REPOSITORY,
     REVIEW_ANNOTATION,
     instance,
     manual,
@@ -29,17 +22,15 @@ from pytest_experiment.sandbox.operator.config import (
     micros,
     namespace,
     now,
-    pr_number,
     publishes,
     seconds,
     spec,
     status,
 )
 from pytest_experiment.sandbox.operator.context import Ctx, Track
+from pytest_experiment.sandbox.operator.legacy_status import event, fail, set_stamped, transition
 from pytest_experiment.sandbox.scenarios import Scenario
 from pytest_experiment.sandbox.summary import build_analysis, build_summary, machine_verdict
-
-log = logging.getLogger("experiment-operator")
 
 
 def reconcile(ctx: Ctx, obj: Obj, track: Track) -> None:
@@ -65,7 +56,7 @@ def reconcile(ctx: Ctx, obj: Obj, track: Track) -> None:
 
 
 def _start(ctx: Ctx, obj: Obj, track: Track) -> None:
-    _transition(ctx, obj, track, "Pending", message="Experiment accepted")
+    transition(ctx, obj, track, "Pending", message="Experiment accepted")
 
 
 def _early_failure(ctx: Ctx, obj: Obj, track: Track, phase: str, default: str) -> bool:
@@ -82,19 +73,11 @@ def _early_failure(ctx: Ctx, obj: Obj, track: Track, phase: str, default: str) -
         for target in targets:
             target["phase"] = "Failed"
             if target.get("clusterName") != "hub":
-                cloud.set_claim(
-                    ctx,
-                    namespace(obj),
-                    str(target["clusterName"]),
-                    ready=False,
-                    state="ERROR",
-                    reason="ReconcileError",
-                    message=message,
-                )
+                cloud.fail_claim(ctx, namespace(obj), str(target["clusterName"]), message=message)
     if phase == "Ready":
         cloud.set_applications(ctx, obj, LEGACY, health="Degraded", sync="Synced", message=message)
     extra: Obj = {"targets": targets} if phase == "Provisioning" else {}
-    _fail(ctx, obj, track, phase, message, **extra)
+    fail(ctx, obj, track, phase, message, **extra)
     return True
 
 
@@ -118,7 +101,7 @@ def _pending(ctx: Ctx, obj: Obj, track: Track) -> None:
                 "components": cloud.component_apps(declared),
             }
         )
-    _transition(
+    transition(
         ctx, obj, track, "Provisioning", message="Provisioning target clusters", targets=targets
     )
 
@@ -134,14 +117,8 @@ def _provisioning(ctx: Ctx, obj: Obj, track: Track) -> None:
     declared = {str(t.get("name")): t for t in cloud.spec_targets(obj)}
     for target in targets:
         if target.get("clusterName") != "hub":
-            cloud.set_claim(
-                ctx,
-                namespace(obj),
-                str(target["clusterName"]),
-                ready=True,
-                state="RUNNING",
-                reason="Available",
-                message="Cluster is running",
+            cloud.claim_ready(
+                ctx, namespace(obj), str(target["clusterName"]), message="Cluster is running"
             )
         cloud.create_applications(
             ctx, obj, LEGACY, {**declared.get(str(target["name"]), {}), **target}
@@ -149,7 +126,7 @@ def _provisioning(ctx: Ctx, obj: Obj, track: Track) -> None:
         target.update(
             phase="Ready", appsCreated=True, deployedLayers=["infrastructure", "applications"]
         )
-    _transition(
+    transition(
         ctx, obj, track, "Ready", message="Clusters ready; applications syncing", targets=targets
     )
 
@@ -161,7 +138,7 @@ def _ready(ctx: Ctx, obj: Obj, track: Track) -> None:
     cloud.set_applications(ctx, obj, LEGACY, health="Healthy", sync="Synced")
     name = cloud.create_workflow(ctx, obj, LEGACY, inline=False, manual=manual(obj))
     workflow = {"name": name, "phase": "Running", "startedAt": seconds(now())}
-    _transition(
+    transition(
         ctx, obj, track, "Running", message=f"Workflow {name} running", workflowStatus=workflow
     )
 
@@ -177,7 +154,7 @@ def _running(ctx: Ctx, obj: Obj, track: Track) -> None:
         cloud.finish_workflow(ctx, workflow["name"], phase="Error", message=message)
         workflow.update(phase="Error", finishedAt=seconds(now()))
         text = f"Workflow {workflow['name']} failed: {message}"
-        _fail(ctx, obj, track, "Running", text, workflowStatus=workflow)
+        fail(ctx, obj, track, "Running", text, workflowStatus=workflow)
         return
     if track.choice.scenario is Scenario.STUCK_RUNNING or not ctx.due(
         obj, track, "Running", ctx.config.durations.running
@@ -188,7 +165,7 @@ def _running(ctx: Ctx, obj: Obj, track: Track) -> None:
         cloud.finish_workflow(ctx, workflow["name"], phase="Failed", message=message)
         workflow.update(phase="Failed", finishedAt=seconds(now()))
         text = f"Workflow {workflow['name']} failed: {message}"
-        _fail(ctx, obj, track, "Running", text, workflowStatus=workflow)
+        fail(ctx, obj, track, "Running", text, workflowStatus=workflow)
         return
     cloud.finish_workflow(ctx, workflow["name"], phase="Succeeded")
     workflow.update(phase="Succeeded", finishedAt=seconds(now()))
@@ -223,12 +200,7 @@ def _complete_run(ctx: Ctx, obj: Obj, track: Track, workflow: Obj) -> None:
     if publishes(obj):
         fields["published"] = True
         if track.choice.scenario is not Scenario.NO_PR:
-            number = pr_number(name)
-            fields.update(
-                publishBranch=LEGACY.publish_branch(name),
-                publishPRNumber=number,
-                publishPRURL=f"{PR_REPOSITORY}/pull/{number}",
-            )
+            fields.update(LEGACY.pull_request(name))
         skipped = track.choice.scenario is Scenario.ANALYZER_SKIP
         fields["analysisPhase"] = "Skipped" if skipped else "Pending"
         fields["analysisPhaseTimestamps"] = {fields["analysisPhase"]: micros(now())}
@@ -236,7 +208,7 @@ def _complete_run(ctx: Ctx, obj: Obj, track: Track, workflow: Obj) -> None:
             fields["analysisJobName"] = LEGACY.analyzer_job(name)
         track.enter(f"analysis-{fields['analysisPhase']}")
     done = {"type": "Complete", "status": "True", "reason": "Succeeded"}
-    _transition(
+    transition(
         ctx, obj, track, "Complete", message="Results collected", conditions=[done], **fields
     )
 
@@ -252,7 +224,7 @@ def _complete(ctx: Ctx, obj: Obj, track: Track) -> None:
     if phase == "Pending":
         if ctx.due(obj, track, "analysis-Pending", durations.analyzer_pending):
             cloud.create_analyzer_job(ctx, obj, LEGACY)
-            _set_stamped(ctx, obj, track, "analysisPhase", "Running")
+            set_stamped(ctx, obj, track, "analysisPhase", "Running")
         return
     if phase == "Running":
         if scenario is Scenario.ANALYZER_TIMEOUT or not ctx.due(
@@ -261,7 +233,7 @@ def _complete(ctx: Ctx, obj: Obj, track: Track) -> None:
             return
         if scenario is Scenario.ANALYZER_FAIL:
             cloud.finish_analyzer_job(ctx, job, succeeded=False)
-            _set_stamped(ctx, obj, track, "analysisPhase", "Failed")
+            set_stamped(ctx, obj, track, "analysisPhase", "Failed")
             return
         key = f"{instance(obj)}/summary.json"
         summary = ctx.get_json(key)
@@ -270,14 +242,14 @@ def _complete(ctx: Ctx, obj: Obj, track: Track) -> None:
         )
         ctx.put_json(key, summary)
         cloud.finish_analyzer_job(ctx, job, succeeded=True)
-        _set_stamped(ctx, obj, track, "analysisPhase", "Succeeded")
+        set_stamped(ctx, obj, track, "analysisPhase", "Succeeded")
         return
     review = current.get("reviewPhase")
     if scenario is Scenario.NO_REVIEW_GATE:
         return
     if not review:
         if ctx.due(obj, track, f"analysis-{phase}", durations.review_pending):
-            _set_stamped(ctx, obj, track, "reviewPhase", "Pending")
+            set_stamped(ctx, obj, track, "reviewPhase", "Pending")
         return
     if review != "Pending":
         return
@@ -285,15 +257,15 @@ def _complete(ctx: Ctx, obj: Obj, track: Track) -> None:
     number = current.get("publishPRNumber")
     if decision == "approved":
         if number:
-            _event(ctx, obj, "PRMerged", f"Squash-merged PR #{number} and deleted its branch")
-        _set_stamped(ctx, obj, track, "reviewPhase", "Approved")
+            event(ctx, obj, "PRMerged", f"Squash-merged PR #{number} and deleted its branch")
+        set_stamped(ctx, obj, track, "reviewPhase", "Approved")
     elif decision == "rejected" or (
         scenario is Scenario.REVIEW_REJECTED
         and ctx.due(obj, track, "review-Pending", durations.reviewer_rejects)
     ):
         if number:
-            _event(ctx, obj, "PRClosed", f"Closed PR #{number} and deleted its branch")
-        _set_stamped(ctx, obj, track, "reviewPhase", "Rejected")
+            event(ctx, obj, "PRClosed", f"Closed PR #{number} and deleted its branch")
+        set_stamped(ctx, obj, track, "reviewPhase", "Rejected")
 
 
 def _finalize(ctx: Ctx, obj: Obj) -> None:
@@ -306,7 +278,7 @@ def _finalize(ctx: Ctx, obj: Obj) -> None:
     if current.get("reviewPhase") == "Pending" and current.get("publishPRNumber"):
         number = current["publishPRNumber"]
         ctx.record_pr(int(number), "closed")
-        _event(
+        event(
             ctx,
             obj,
             "PRClosed",
@@ -314,90 +286,3 @@ def _finalize(ctx: Ctx, obj: Obj) -> None:
             "experiment deleted while review was pending",
         )
     ctx.set_finalizers(obj, [f for f in finalizers if f != FINALIZER])
-
-
-# -- status writes ----------------------------------------------------------------
-
-
-def _set_stamped(ctx: Ctx, obj: Obj, track: Track, field: str, phase: str) -> None:
-    stamps_field = f"{field}Timestamps"
-    stamps = {**(status(obj).get(stamps_field) or {}), phase: micros(now())}
-    ctx.patch_status(obj, {field: phase, stamps_field: stamps})
-    track.enter(f"{field.removesuffix('Phase')}-{phase}")
-
-
-def _transition(
-    ctx: Ctx,
-    obj: Obj,
-    track: Track,
-    phase: str,
-    *,
-    message: str,
-    conditions: Sequence[Obj] = (),
-    **fields: Any,
-) -> None:
-    current = status(obj)
-    entered = micros(now())
-    stamps = {**(current.get("phaseTimestamps") or {}), phase: entered}
-    terminal = phase in ("Complete", "Failed")
-    generation = meta(obj).get("generation", 1)
-    updates = [
-        {"type": "Progressing", "status": "False" if terminal else "True", "reason": phase},
-        *conditions,
-    ]
-    merged = {c.get("type"): dict(c) for c in current.get("conditions") or []}
-    for update in updates:
-        merged[update["type"]] = {
-            **update,
-            "message": message,
-            "lastTransitionTime": seconds(now()),
-            "observedGeneration": generation,
-        }
-    if terminal:
-        fields.setdefault("completedAt", entered)
-    ctx.patch_status(
-        obj,
-        {
-            "phase": phase,
-            "phaseTimestamps": stamps,
-            "observedGeneration": generation,
-            "conditions": list(merged.values()),
-            **fields,
-        },
-    )
-    track.enter(phase)
-    log.info(
-        "experiment=%s phase %s -> %s: %s", instance(obj), current.get("phase"), phase, message
-    )
-    _event(ctx, obj, phase, message, warning=phase == "Failed")
-
-
-def _fail(ctx: Ctx, obj: Obj, track: Track, during: str, message: str, **fields: Any) -> None:
-    failed = {"type": "Failed", "status": "True", "reason": f"{during}Failed"}
-    _transition(ctx, obj, track, "Failed", message=message, conditions=[failed], **fields)
-
-
-def _event(ctx: Ctx, obj: Obj, reason: str, message: str, *, warning: bool = False) -> None:
-    m = meta(obj)
-    at = seconds(now())
-    body = {
-        "metadata": {"generateName": f"{m['name']}.", "namespace": m["namespace"]},
-        "involvedObject": {
-            "apiVersion": EXPERIMENTS.api_version,
-            "kind": "Experiment",
-            "name": m["name"],
-            "namespace": m["namespace"],
-            "uid": m.get("uid"),
-        },
-        "reason": reason,
-        "message": message,
-        "type": "Warning" if warning else "Normal",
-        "source": {"component": "experiment-operator"},
-        "firstTimestamp": at,
-        "lastTimestamp": at,
-        "count": 1,
-    }
-    try:
-        ctx.core.create_namespaced_event(m["namespace"], body)
-    except client.ApiException as exc:
-        log.warning("experiment=%s event %s not recorded: %s", instance(obj), reason, exc)

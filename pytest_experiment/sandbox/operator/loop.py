@@ -21,14 +21,14 @@ import urllib3
 from kubernetes import client
 
 from pytest_experiment.base.errors import SandboxError
+from pytest_experiment.base.resources import EXPERIMENTS, OPERATOR_NAMESPACE
+from pytest_experiment.base.types import Obj
 from pytest_experiment.sandbox import kube
-from pytest_experiment.sandbox.kube import EXPERIMENTS, Obj
 from pytest_experiment.sandbox.operator import legacy, real
 from pytest_experiment.sandbox.operator.config import Conflict, OperatorConfig, meta
 from pytest_experiment.sandbox.operator.context import Ctx, Track
 from pytest_experiment.sandbox.s3 import s3_client
 from pytest_experiment.sandbox.scenarios import (
-    OPERATOR_NAMESPACE,
     SCENARIO_CONFIGMAP,
     Scenario,
     ScenarioChoice,

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from pytest_experiment.sandbox.kube import Obj
+from pytest_experiment.base.types import Obj
 from pytest_experiment.sandbox.operator import cloud
 from pytest_experiment.sandbox.operator.config import (
     REAL,
@@ -59,15 +59,7 @@ def _fail_targets(
         target["phase"] = "Failed"
         cluster = str(target.get("clusterName") or "")
         if claims and cluster and cluster != "hub":
-            cloud.set_claim(
-                ctx,
-                namespace(obj),
-                cluster,
-                ready=False,
-                state="ERROR",
-                reason="ReconcileError",
-                message=message,
-            )
+            cloud.fail_claim(ctx, namespace(obj), cluster, message=message)
     log.info("experiment=%s target failed (%s); the experiment stays", instance(obj), message)
     return targets
 
@@ -104,11 +96,16 @@ def start(ctx: Ctx, obj: Obj, track: Track) -> None:
     log.info("experiment=%s phase -> Provisioning", name)
 
 
+def _ends(ctx: Ctx, obj: Obj, track: Track, stage: str, *, stuck: Scenario) -> bool:
+    """Whether ``stage`` ends now: no target failed in it, it is not stuck, its time is up."""
+    if _failed(obj) or track.choice.scenario is stuck:
+        return False
+    return ctx.due(obj, track, stage, getattr(ctx.config.durations, stage.lower()))
+
+
 def provisioning(ctx: Ctx, obj: Obj, track: Track) -> None:
     choice = track.choice
-    if _failed(obj) or choice.scenario is Scenario.STUCK_PROVISIONING:
-        return
-    if not ctx.due(obj, track, "Provisioning", ctx.config.durations.provisioning):
+    if not _ends(ctx, obj, track, "Provisioning", stuck=Scenario.STUCK_PROVISIONING):
         return
     targets = [dict(t) for t in status(obj).get("targets") or []]
     if choice.scenario is Scenario.FAIL_PROVISIONING:
@@ -120,9 +117,7 @@ def provisioning(ctx: Ctx, obj: Obj, track: Track) -> None:
     for target in targets:
         cluster = str(target.get("clusterName"))
         if cluster != "hub":
-            cloud.set_claim(
-                ctx, namespace(obj), cluster, ready=True, state="RUNNING", reason="Available"
-            )
+            cloud.claim_ready(ctx, namespace(obj), cluster)
             target["endpoint"] = f"https://{cluster}.gke.sandbox.invalid"
             target["kubeconfigSecret"] = f"{cluster}-kubeconfig"
         else:
@@ -137,9 +132,7 @@ def provisioning(ctx: Ctx, obj: Obj, track: Track) -> None:
 
 def ready(ctx: Ctx, obj: Obj, track: Track) -> None:
     choice = track.choice
-    if _failed(obj) or choice.scenario is Scenario.STUCK_READY:
-        return
-    if not ctx.due(obj, track, "Ready", ctx.config.durations.ready):
+    if not _ends(ctx, obj, track, "Ready", stuck=Scenario.STUCK_READY):
         return
     if choice.scenario is Scenario.FAIL_READY:
         message = str(choice.option("message", UNHEALTHY))

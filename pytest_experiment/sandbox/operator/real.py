@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pytest_experiment.sandbox.kube import Obj
+from pytest_experiment.base.types import Obj
 from pytest_experiment.sandbox.operator import phases, results, review
 from pytest_experiment.sandbox.operator.config import FINALIZER, meta, publishes, status
 from pytest_experiment.sandbox.operator.context import Ctx, Track

@@ -11,15 +11,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from pytest_experiment.sandbox.kube import Obj
+from pytest_experiment.base.types import Obj
 from pytest_experiment.sandbox.operator import cloud
 from pytest_experiment.sandbox.operator.conditions import QUALITY_GATE, with_condition
 from pytest_experiment.sandbox.operator.config import (
-    PR_REPOSITORY,
     REAL,
     instance,
     now,
-    pr_number,
     publishes,
     seconds,
     spec,
@@ -185,14 +183,10 @@ def publish(ctx: Ctx, obj: Obj, track: Track) -> None:
         fields = {"published": False, "analysisPhase": "Skipped", "reviewPhase": "Skipped"}
         ctx.patch_status(obj, fields)
         return
-    number = pr_number(name)
+    pull_request = REAL.pull_request(name)
+    number = int(pull_request["publishPRNumber"])
     ctx.record_pr(number, "open")
-    fields = {
-        "published": True,
-        "publishBranch": REAL.publish_branch(name),
-        "publishPRNumber": number,
-        "publishPRURL": f"{PR_REPOSITORY}/pull/{number}",
-    }
+    fields = {"published": True, **pull_request}
     if track.choice.scenario is Scenario.ANALYZER_SKIP:
         fields["analysisPhase"] = "Skipped"
     else:

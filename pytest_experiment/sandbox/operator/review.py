@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import logging
 
-from pytest_experiment.sandbox.kube import Obj
+from pytest_experiment.base.types import Obj
 from pytest_experiment.sandbox.operator import cloud
 from pytest_experiment.sandbox.operator.conditions import (
     ANALYSIS_COMPLETE,
     REVIEW_GATE,
-    with_condition,
+    patch_with_condition,
 )
 from pytest_experiment.sandbox.operator.config import (
     FINALIZER,
@@ -42,16 +42,9 @@ def released(obj: Obj) -> bool:
 
 
 def _fail_analysis(ctx: Ctx, obj: Obj, *, reason: str, message: str) -> None:
-    ctx.patch_status(
-        obj,
-        {
-            "phase": "Failed",
-            "analysisPhase": "Failed",
-            "reviewPhase": "Skipped",
-            "conditions": with_condition(
-                obj, kind=ANALYSIS_COMPLETE, true=False, reason=reason, message=message
-            ),
-        },
+    fields = {"phase": "Failed", "analysisPhase": "Failed", "reviewPhase": "Skipped"}
+    patch_with_condition(
+        ctx, obj, fields, kind=ANALYSIS_COMPLETE, true=False, reason=reason, message=message
     )
     log.info("experiment=%s Complete -> Failed: %s", instance(obj), message)
 
@@ -107,18 +100,14 @@ def _succeed(ctx: Ctx, obj: Obj, track: Track, job: str) -> None:
     )
     ctx.put_json(key, summary)
     cloud.finish_analyzer_job(ctx, job, succeeded=True)
-    ctx.patch_status(
+    patch_with_condition(
+        ctx,
         obj,
-        {
-            "analysisPhase": "Succeeded",
-            "conditions": with_condition(
-                obj,
-                kind=ANALYSIS_COMPLETE,
-                true=True,
-                reason="Succeeded",
-                message=f"Analyzer Job {job} completed",
-            ),
-        },
+        {"analysisPhase": "Succeeded"},
+        kind=ANALYSIS_COMPLETE,
+        true=True,
+        reason="Succeeded",
+        message=f"Analyzer Job {job} completed",
     )
 
 
@@ -131,14 +120,14 @@ def _decide(ctx: Ctx, obj: Obj, number: int, decision: str) -> None:
         else f"PR #{number} closed after human rejection"
     )
     phase = "Approved" if approved else "Rejected"
-    ctx.patch_status(
+    patch_with_condition(
+        ctx,
         obj,
-        {
-            "reviewPhase": phase,
-            "conditions": with_condition(
-                obj, kind=REVIEW_GATE, true=approved, reason=phase, message=message
-            ),
-        },
+        {"reviewPhase": phase},
+        kind=REVIEW_GATE,
+        true=approved,
+        reason=phase,
+        message=message,
     )
     log.info("experiment=%s %s", instance(obj), message)
 
@@ -159,14 +148,14 @@ def review(ctx: Ctx, obj: Obj, track: Track) -> None:
                 f"Review PR #{number}, then: kubectl annotate experiment {instance(obj)} "
                 f"-n {namespace(obj)} {REVIEW_ANNOTATION}=approved (or =rejected)"
             )
-            ctx.patch_status(
+            patch_with_condition(
+                ctx,
                 obj,
-                {
-                    "reviewPhase": "Pending",
-                    "conditions": with_condition(
-                        obj, kind=REVIEW_GATE, true=False, reason="AwaitingReview", message=hint
-                    ),
-                },
+                {"reviewPhase": "Pending"},
+                kind=REVIEW_GATE,
+                true=False,
+                reason="AwaitingReview",
+                message=hint,
             )
             track.enter("review")
         return

@@ -9,12 +9,11 @@ at all, so the log holds one line per transition and nothing else.
 
 from __future__ import annotations
 
-import contextlib
 import shutil
-from collections.abc import Iterator
 
 import pytest
 
+from pytest_experiment.plugin.compat import TerminalReporter, capture_suspended
 from pytest_experiment.run.output import Output
 
 _CLEAR = "\r\x1b[K"
@@ -30,18 +29,9 @@ class TerminalOutput(Output):
         self._held: list[str] = []
 
     @property
-    def _reporter(self) -> pytest.TerminalReporter | None:
+    def _reporter(self) -> TerminalReporter | None:
         reporter = self._config.pluginmanager.get_plugin("terminalreporter")
-        return reporter if isinstance(reporter, pytest.TerminalReporter) else None
-
-    @contextlib.contextmanager
-    def _uncaptured(self) -> Iterator[None]:
-        capture = self._config.pluginmanager.get_plugin("capturemanager")
-        if capture is None:
-            yield
-            return
-        with capture.global_and_fixture_disabled():
-            yield
+        return reporter if isinstance(reporter, TerminalReporter) else None
 
     def line(self, text: str) -> None:
         if self._quiet:
@@ -51,7 +41,7 @@ class TerminalOutput(Output):
         if reporter is None:
             return
         self.clear()
-        with self._uncaptured():
+        with capture_suspended(self._config):
             reporter.ensure_newline()
             reporter.write_line(text)
 
@@ -63,7 +53,7 @@ class TerminalOutput(Output):
         reporter = self._reporter
         if reporter is None or not reporter.isatty or self._quiet:
             return
-        with self._uncaptured():
+        with capture_suspended(self._config):
             if not self._shown:
                 reporter.ensure_newline()
             width = max(20, shutil.get_terminal_size().columns - 1)
@@ -74,6 +64,6 @@ class TerminalOutput(Output):
         reporter = self._reporter
         if reporter is None or not self._shown:
             return
-        with self._uncaptured():
+        with capture_suspended(self._config):
             reporter.write(_CLEAR, flush=True)
         self._shown = False

@@ -1,0 +1,202 @@
+"""Phases and status reads: where an instance is, how it failed, what its spec allows.
+
+No I/O here: ``live`` feeds these functions the objects the watch saw.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from pytest_experiment.base.types import ObjView as Obj
+
+PHASES = ("Pending", "Provisioning", "Ready", "Running")
+TERMINAL = ("Complete", "Failed")
+# The component a stuck phase is waiting on: the toil label of its timeout.
+TIMEOUT_LABEL = {
+    "Pending": "crossplane",
+    "Provisioning": "crossplane",
+    "Ready": "argocd",
+    "Running": "workflow",
+}
+# Where a failure in a phase comes from; anything else: operator.
+FAILURE_CATEGORY = {"Provisioning": "crossplane", "Ready": "argocd", "Running": "workflow"}
+
+
+def status(obj: Obj | None) -> Obj:
+    if not obj:
+        return {}
+    value = obj.get("status")
+    return value if isinstance(value, Mapping) else {}
+
+
+def phase_of(obj: Obj | None) -> str:
+    """The experiment's phase; an object the operator has not touched yet is Pending.
+
+    The real operator never writes ``Pending``: a new experiment has no phase
+    (or ``""``) until it starts provisioning, and both count as Pending.
+    """
+    return normal_phase(status(obj).get("phase"))
+
+
+def normal_phase(value: Any) -> str:
+    """A status phase as the harness reports it: absent or empty is Pending."""
+    return str(value or "Pending")
+
+
+def is_terminal(obj: Obj | None) -> bool:
+    return phase_of(obj) in TERMINAL
+
+
+def manual_completion(spec: Obj) -> bool:
+    workflow = spec.get("workflow") if isinstance(spec.get("workflow"), Mapping) else {}
+    completion = workflow.get("completion") if isinstance(workflow, Mapping) else None
+    return isinstance(completion, Mapping) and completion.get("mode") == "manual"
+
+
+def failed_in(timeline: Sequence[str], obj: Obj | None) -> str:
+    """The phase an experiment failed in: the last one the watch saw before Failed.
+
+    Only what the harness observed counts: the real CRD keeps no record of
+    when each phase was entered. An instance first seen already Failed is
+    placed by what its status still shows: a workflow means it ran, a
+    target's phase where provisioning got to.
+    """
+    seen = [p for p in timeline if p in PHASES]
+    if seen and seen[-1] != "Pending":
+        return seen[-1]
+    current = status(obj)
+    workflow = current.get("workflowStatus")
+    if isinstance(workflow, Mapping) and workflow.get("name"):
+        return "Running"
+    targets = [t for t in current.get("targets") or [] if isinstance(t, Mapping)]
+    if targets:
+        return "Ready" if all(t.get("phase") == "Ready" for t in targets) else "Provisioning"
+    return seen[-1] if seen else "Pending"
+
+
+def first_condition_message(obj: Obj | None) -> str:
+    """The message of the condition that explains a failure: ``Failed`` first, then any
+    condition whose status is not the healthy one, then any message at all."""
+    conditions = [c for c in status(obj).get("conditions") or [] if isinstance(c, Mapping)]
+    ranked = sorted(
+        (c for c in conditions if c.get("message")),
+        key=lambda c: (c.get("type") != "Failed", c.get("status") == "True"),
+    )
+    return " ".join(str(ranked[0]["message"]).split()) if ranked else "no condition message"
+
+
+def parse_time(value: Any) -> datetime | None:
+    """An RFC 3339 timestamp (second precision or finer, ``Z`` or an offset), else None."""
+    if not isinstance(value, str) or not value:
+        return None
+    text = value.strip().replace("Z", "+00:00").replace("z", "+00:00")
+    # Go writes nanoseconds; Python reads at most microseconds.
+    text = re.sub(r"(\.\d{6})\d+", r"\1", text)
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+def run_total(obj: Obj | None) -> float | None:
+    """Seconds from ``metadata.creationTimestamp`` to ``status.completedAt``, when both exist."""
+    created = parse_time(((obj or {}).get("metadata") or {}).get("creationTimestamp"))
+    completed = parse_time(status(obj).get("completedAt"))
+    if created is None or completed is None or completed < created:
+        return None
+    return (completed - created).total_seconds()
+
+
+# Conditions with which the real operator turns a Complete run Failed, and the
+# reasons that mean it did.
+TURN_CONDITIONS = {
+    "QualityGate": frozenset({"Exhausted"}),
+    "AnalysisComplete": frozenset({"Failed", "JobNotFound"}),
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Turn:
+    """Why a Complete run turned Failed: the operator's condition."""
+
+    type: str
+    reason: str
+    message: str
+
+    def line(self) -> str:
+        message = f": {self.message}" if self.message else ""
+        return f"{self.type} {self.reason}{message}"
+
+
+def turned_failed(obj: Obj | None) -> Turn | None:
+    """The condition that explains a Failed phase reached after Complete, or None."""
+    if phase_of(obj) != "Failed":
+        return None
+    for condition in status(obj).get("conditions") or []:
+        if not isinstance(condition, Mapping):
+            continue
+        kind = str(condition.get("type") or "")
+        reason = str(condition.get("reason") or "")
+        if reason in TURN_CONDITIONS.get(kind, ()):
+            return Turn(
+                type=kind,
+                reason=reason,
+                message=" ".join(str(condition.get("message") or "").split()),
+            )
+    iteration = status(obj).get("iterationStatus")
+    if isinstance(iteration, Mapping) and iteration.get("phase") == "Exhausted":
+        return Turn(type="QualityGate", reason="Exhausted", message=_iteration_text(iteration))
+    return None
+
+
+def _iteration_text(iteration: Obj) -> str:
+    current, limit = iteration.get("currentIteration"), iteration.get("maxIterations")
+    if current is None:
+        return ""
+    return f"iteration {current} of {limit}" if limit is not None else f"iteration {current}"
+
+
+def quality_gate_progress(obj: Obj | None, *, max_iterations: int | None = None) -> str | None:
+    """``quality gate re-collecting, iteration 2 of 3`` while the operator re-collects."""
+    iteration = status(obj).get("iterationStatus")
+    if not isinstance(iteration, Mapping) or iteration.get("phase") != "Recollecting":
+        return None
+    current = iteration.get("currentIteration")
+    limit = iteration.get("maxIterations") or max_iterations
+    if current is None:
+        return "quality gate re-collecting"
+    of = f" of {limit}" if limit is not None else ""
+    return f"quality gate re-collecting, iteration {current}{of}"
+
+
+def max_iterations(spec: Obj) -> int:
+    """``spec.qualityGate.maxIterations`` (the CRD's default is 3)."""
+    gate = spec.get("qualityGate")
+    value = gate.get("maxIterations") if isinstance(gate, Mapping) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else 3
+
+
+def recollect_delay(spec: Obj) -> float:
+    """``spec.qualityGate.recollectDelaySeconds`` (the CRD's default is 120)."""
+    gate = spec.get("qualityGate")
+    value = gate.get("recollectDelaySeconds") if isinstance(gate, Mapping) else None
+    if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
+        return float(value)
+    return 120.0
+
+
+def review_skipped_why(obj: Obj | None) -> str:
+    """Why the operator skipped review: it opens one only for a published run with a PR."""
+    current = status(obj)
+    reasons = []
+    if current.get("published") is not True:
+        reasons.append("published: false")
+    number = current.get("publishPRNumber")
+    if not isinstance(number, int) or isinstance(number, bool):
+        reasons.append("no PR number")
+    return ", ".join(reasons) or "published with a PR, yet skipped by the operator"

@@ -1,0 +1,92 @@
+"""Parsers of option values: each takes the raw text and the directory it was written
+relative to, and returns the value or raises ``ValueError`` saying what was expected.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, get_args
+from urllib.parse import urlsplit
+
+from pytest_experiment.core.durations import parse_duration
+
+Parse = Callable[[str, Path], Any]
+
+
+def path(text: str, base: Path) -> Path:
+    return base / Path(text).expanduser()
+
+
+def boolean(text: str, base: Path) -> bool:
+    value = text.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{text!r} is not a boolean (true/false)")
+
+
+def existing(text: str, base: Path) -> Path:
+    found = path(text, base)
+    if not found.exists():
+        raise ValueError(f"{text!r} does not exist")
+    return found
+
+
+def stripped(text: str, base: Path) -> str:
+    return text.strip()
+
+
+def url(text: str, base: Path) -> str:
+    """An http(s) URL with a host: anything else would only fail later, once per item,
+    inside the S3 client."""
+    value = text.strip()
+    try:
+        parts = urlsplit(value)
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError:
+        parts, port_ok = None, False
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or not port_ok:
+        raise ValueError(f"{text!r} is not a URL (like http://127.0.0.1:8333)")
+    return value
+
+
+def duration(text: str, base: Path) -> float | None:
+    return parse_duration(text)
+
+
+def count(text: str, base: Path) -> int:
+    try:
+        value = int(text.strip())
+    except ValueError:
+        raise ValueError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise ValueError(f"{text!r} must not be negative")
+    return value
+
+
+class Choice:
+    """One of the values of a ``Literal`` type, the type the option's field has."""
+
+    def __init__(self, literal: Any) -> None:
+        self.choices: tuple[str, ...] = get_args(literal)
+
+    def __call__(self, text: str, base: Path) -> str:
+        value = text.strip().lower()
+        if value not in self.choices:
+            raise ValueError(f"{text!r} is not one of {', '.join(self.choices)}")
+        return value
+
+
+def instances(text: str, base: Path) -> tuple[tuple[str, str], ...]:
+    """``name=instance`` pairs, separated by commas or whitespace."""
+    pairs: dict[str, str] = {}
+    for entry in text.replace(",", " ").split():
+        name, sep, instance = entry.partition("=")
+        if not sep or not name or not instance:
+            raise ValueError(f"{entry!r} is not <experiment>=<instance>")
+        if name in pairs and pairs[name] != instance:
+            raise ValueError(f"experiment {name!r} is given two instances")
+        pairs[name] = instance
+    return tuple(pairs.items())

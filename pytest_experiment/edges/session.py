@@ -1,0 +1,186 @@
+"""Requests to the Kubernetes API: bounded retries, errors in the project's terms, counts.
+
+Objects travel as plain dicts (``_preload_content=False`` + ``json.loads``) so
+custom and core resources are handled alike and nothing is lost to the
+client's model classes.
+
+Transient failures (429, 5xx, connection resets) are retried a bounded number
+of times with exponential backoff; any other 4xx fails at once. A create is
+only retried when the server cannot have acted on it (429, or the connection
+was never made), because a blind retry of a ``generateName`` create could
+leave a second instance nobody accounts for.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import urllib3
+from kubernetes import client
+
+from pytest_experiment.base.backoff import Backoff
+from pytest_experiment.base.resources import Resource
+from pytest_experiment.base.types import Obj
+from pytest_experiment.edges.api_errors import (
+    HTTP_TOO_MANY,
+    TRANSIENT,
+    Endpoint,
+    api_error,
+    never_sent,
+    retry_after,
+    unreachable,
+)
+
+T = TypeVar("T")
+
+# (connect, read) seconds for ordinary requests: a hung server must not hang the run.
+REQUEST_TIMEOUT = (10.0, 60.0)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RetryPolicy:
+    """Bounded retries for transient failures (429, 5xx, connection resets)."""
+
+    attempts: int = 4
+    first_delay: float = 0.2
+    max_delay: float = 2.0
+
+    def backoff(self) -> Backoff:
+        return Backoff(first=self.first_delay, cap=self.max_delay, attempts=self.attempts)
+
+
+DEFAULT_RETRY = RetryPolicy()
+
+
+class ApiSession:
+    """An ApiClient for one kubeconfig context, with domain errors and retries."""
+
+    def __init__(
+        self,
+        api: client.ApiClient,
+        *,
+        endpoint: Endpoint,
+        retry: RetryPolicy = DEFAULT_RETRY,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._api = api
+        self.endpoint = endpoint
+        self._backoff = retry.backoff()
+        self._sleep = sleep
+        self._objects = client.CustomObjectsApi(api)
+        self._core = client.CoreV1Api(api)
+        self._apps = client.AppsV1Api(api)
+        self._batch = client.BatchV1Api(api)
+        self._extensions = client.ApiextensionsV1Api(api)
+        self._lock = threading.Lock()
+        self._requests: Counter[str] = Counter()
+
+    def __repr__(self) -> str:
+        # The ApiClient's configuration holds the token: never let a repr show it.
+        return f"{type(self).__name__}({self.endpoint.describe()})"
+
+    def describe(self) -> str:
+        return self.endpoint.describe()
+
+    def close(self) -> None:
+        self._api.close()
+
+    @property
+    def requests(self) -> Mapping[str, int]:
+        """API requests made so far, by verb (``list``, ``watch``, ``get``…), for benchmarks."""
+        with self._lock:
+            return dict(self._requests)
+
+    def _call(
+        self, what: str, verb: str, fn: Callable[..., T], *args: Any, idempotent: bool = True
+    ) -> T:
+        """``fn(*args)`` with retries; failures become ``ClusterError`` naming ``what``."""
+        retries = self._backoff.retries(sleep=self._sleep)
+        while True:
+            with self._lock:
+                self._requests[verb] += 1
+            try:
+                return fn(*args)
+            except client.ApiException as exc:
+                status = int(exc.status) if exc.status else None
+                retryable = status in TRANSIENT and (idempotent or status == HTTP_TOO_MANY)
+                if not (retryable and retries.pause(server_delay=retry_after(exc))):
+                    raise api_error(what, exc, verb=verb) from exc
+            except (urllib3.exceptions.HTTPError, OSError) as exc:
+                retryable = idempotent or (
+                    isinstance(exc, urllib3.exceptions.HTTPError) and never_sent(exc)
+                )
+                if not (retryable and retries.pause()):
+                    raise unreachable(what, self.endpoint, exc) from exc
+
+    def _raw(
+        self,
+        what: str,
+        verb: str,
+        fn: Callable[..., Any],
+        *args: Any,
+        idempotent: bool = True,
+        **kwargs: Any,
+    ) -> Obj:
+        """``fn``'s JSON answer as a dict (see ``_call``)."""
+
+        def request() -> Obj:
+            response = fn(*args, _preload_content=False, _request_timeout=REQUEST_TIMEOUT, **kwargs)
+            document: Obj = json.loads(response.data)
+            return document
+
+        return self._call(what, verb, request, idempotent=idempotent)
+
+    def _custom(
+        self,
+        what: str,
+        verb: str,
+        fn: Callable[..., Any],
+        resource: Resource,
+        namespace: str | None,
+        *args: Any,
+        idempotent: bool = True,
+        **kwargs: Any,
+    ) -> Obj:
+        """``_raw`` for a custom-objects call on ``resource`` (cluster-wide when no namespace)."""
+        where = (namespace,) if namespace is not None else ()
+        return self._raw(
+            what,
+            verb,
+            fn,
+            resource.group,
+            resource.version,
+            *where,
+            resource.plural,
+            *args,
+            idempotent=idempotent,
+            **kwargs,
+        )
+
+
+class _QuietRetries(logging.Filter):
+    """Drops urllib3's per-attempt "Retrying (...)" warnings.
+
+    The harness retries and backs off itself and says once when the API is
+    lost and once when it is back; with ``log_cli`` on, urllib3 would
+    otherwise print a warning for every attempt of every request.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Retrying (")
+
+
+_QUIET_RETRIES = _QuietRetries()
+
+
+def quiet_urllib3_retries() -> None:
+    logger = logging.getLogger("urllib3.connectionpool")
+    if _QUIET_RETRIES not in logger.filters:
+        logger.addFilter(_QUIET_RETRIES)

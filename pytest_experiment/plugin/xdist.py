@@ -1,0 +1,164 @@
+"""What a session under pytest-xdist needs beyond a serial one.
+
+* One run label for the whole session: the controller draws it and hands it to
+  every worker, so each instance a worker creates carries it and the controller
+  can find what a worker created and never accounted for.
+* The live-run facts (namespaces used, toil, cleanup, API counts) a worker sends
+  back when it ends, merged into the controller's scoreboard.
+* The controller's sweep of the run label's instances once the workers are done.
+* Under ``--dist loadgroup``, the ids the scheduler reads carry each experiment's
+  group; reports never do.
+
+Nothing here is imported by a run without xdist beyond the two predicates.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from pytest_experiment.plugin.compat import grouped_for_scheduling, without_group
+from pytest_experiment.reporting.report import Scoreboard
+
+if TYPE_CHECKING:
+    from pytest_experiment.plugin.state import ExperimentSession
+    from pytest_experiment.run.session import LiveRun
+
+RUN_ID = pytest.StashKey[str]()
+"""The label every instance of this session carries."""
+_COLLECTED = pytest.StashKey[dict[str, list[str]]]()
+"""Per xdist worker, the experiments with live quality items it collected."""
+_FACTS = "pytest_experiment"
+"""The ``workeroutput`` key a worker sends its live-run facts under."""
+_RUN_ID_KEY = "experiment_run_id"
+"""The ``workerinput`` key the controller hands its run label to workers under."""
+
+
+def is_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+def distributing(config: pytest.Config) -> bool:
+    """This process is an xdist controller handing items to workers."""
+    return not is_worker(config) and config.pluginmanager.has_plugin("dsession")
+
+
+def assign_run_id(config: pytest.Config) -> str:
+    """The controller's label on a worker, a new one anywhere else."""
+    workerinput = getattr(config, "workerinput", None)
+    run_id = (
+        str(workerinput[_RUN_ID_KEY])
+        if workerinput and _RUN_ID_KEY in workerinput
+        else secrets.token_hex(4)
+    )
+    config.stash[RUN_ID] = run_id
+    return run_id
+
+
+def quality_experiments_once_all_collected(node: Any, ids: list[str]) -> set[str] | None:
+    """Record which experiments with live ``quality`` items ``node`` (a worker) collected;
+    once every worker has reported, all of them, else None."""
+    from pytest_experiment.plugin.compat import xdist_worker_count
+
+    config: pytest.Config = node.config
+    reported = config.stash.setdefault(_COLLECTED, {})
+    reported[str(getattr(node, "gateway", node))] = [
+        Path(path).parent.name
+        for path, _, name in (nodeid.partition("::") for nodeid in ids)
+        if path.endswith("experiment.yaml") and name.startswith("quality[")
+    ]
+    if len(reported) < xdist_worker_count(config):
+        return None
+    return {name for names in reported.values() for name in names}
+
+
+def publish_facts(config: pytest.Config, live: LiveRun, board: Scoreboard) -> None:
+    """What this process's live run did outside any item: sent to the controller from
+    a worker, merged into the scoreboard anywhere else."""
+    facts = {
+        "namespaces": sorted({launch.namespace for launch in live.launches.values()}),
+        "toil": [entry.as_json() for entry in live.toil.logged],
+        "cleanup": [c.as_json() for c in live.cleanups],
+        "session": {"apiRequests": live.api_requests(), "watch": live.watch_stats()},
+    }
+    workeroutput = getattr(config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput[_FACTS] = json.dumps(facts)
+    else:
+        board.merge_facts(facts)
+
+
+def sweep_for_workers(config: pytest.Config, state: ExperimentSession, board: Scoreboard) -> None:
+    """The controller owns the final list of instances: whatever carries this session's
+    run label and no worker reported on (a worker killed, or stopped by Ctrl-C before
+    its cleanup) gets the cleanup policy here.
+
+    The controller collects nothing itself: that experiments ran is known from the
+    workers' reports, and where from the namespaces they used (plus the default one,
+    for a worker killed before it said)."""
+    if not board.experiments:
+        return
+    live = state.live
+    assert live is not None
+    try:
+        live.sweep(
+            namespaces={state.options.namespace, *board.namespaces},
+            accounted=(str(c.get("instance")) for c in board.cleanup),
+        )
+    finally:
+        publish_facts(config, live, board)
+
+
+@contextmanager
+def scheduled_by_group(session: pytest.Session) -> Iterator[None]:
+    """Inside, while a worker under ``--dist loadgroup`` reports its collection, the
+    ids the scheduler reads carry each experiment's group; the items keep their plain
+    ids for the run."""
+    from pytest_experiment.plugin.collect import id_part
+    from pytest_experiment.plugin.items import ExperimentItem
+
+    grouped = [
+        (item, item.plain_nodeid, id_part(item.experiment.name))
+        for item in session.items
+        if isinstance(item, ExperimentItem)
+    ]
+    with grouped_for_scheduling(grouped):
+        yield
+
+
+def loadgroup_worker(config: pytest.Config) -> bool:
+    return is_worker(config) and bool(getattr(config.option, "loadgroup", False))
+
+
+def report_crash_under_plain_id(crashitem: str, report: pytest.TestReport) -> None:
+    """A crashed worker's item is reported under its plain id, like every other report."""
+    if not crashitem.split("::", 1)[0].endswith("experiment.yaml"):
+        return
+    plain = without_group(crashitem)
+    report.nodeid = plain
+    if isinstance(report.longrepr, str):
+        report.longrepr = report.longrepr.replace(crashitem, plain)
+
+
+class WorkerFacts:
+    """The controller's side of the exchange: hands out the run label, merges what
+    each worker reports when it goes down."""
+
+    def __init__(self, board: Scoreboard) -> None:
+        self.board = board
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node: Any) -> None:
+        node.workerinput[_RUN_ID_KEY] = node.config.stash[RUN_ID]
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        facts = getattr(node, "workeroutput", {}).get(_FACTS)
+        if facts:
+            self.board.merge_facts(json.loads(facts))

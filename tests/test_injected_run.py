@@ -1,0 +1,182 @@
+"""What a user sees of a live run whose cluster and results store a conftest.py supplies
+through ``pytest_experiment_make_cluster`` / ``pytest_experiment_make_results_store``:
+JUnit under xdist, the toil hook, and ``experiment_run`` honouring
+``--experiment-results-wait``. No sandbox: the in-memory fakes of tests/fakes."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+TESTS = Path(__file__).resolve().parent
+SUMMARY = "experiments/site/data/web-lat-2bc7d.json"
+
+CONFTEST = f"""
+import json, sys
+from pathlib import Path
+
+sys.path.insert(0, {str(TESTS)!r})
+from fakes.cluster import FakeCluster, Script
+from fakes.results import FakeResultsStore
+
+SCRIPT = Script()
+READY = 1
+
+def pytest_experiment_make_cluster(config, options):
+    return FakeCluster(script=SCRIPT, ready_replicas=READY)
+"""
+
+STORE = f"""
+SUMMARY = json.loads(Path({SUMMARY!r}).read_text())
+
+def pytest_experiment_make_results_store(options):
+    return FakeResultsStore(default=lambda instance: SUMMARY)
+"""
+
+
+@pytest.fixture
+def project(pytester: pytest.Pytester, examples: Path) -> pytest.Pytester:
+    for name in ("web-latency", "echo-scaling", "site", "components"):
+        shutil.copytree(examples / name, pytester.path / "experiments" / name)
+    return pytester
+
+
+def _cases(path: Path) -> dict[str, ET.Element]:
+    """Test cases by ``<experiment>::<item>`` (the classname names the file)."""
+    cases = {}
+    for case in ET.parse(path).getroot().iter("testcase"):
+        experiment = next(
+            n for n in ("web-latency", "echo-scaling") if n in case.get("classname", "")
+        )
+        cases[f"{experiment}::{case.get('name')}"] = case
+    return cases
+
+
+def _outcome(case: ET.Element) -> str:
+    for tag in ("failure", "error", "skipped"):
+        if case.find(tag) is not None:
+            return tag
+    return "passed"
+
+
+def test_junit_under_xdist_has_every_item_with_its_outcome_and_verdict(
+    project: pytest.Pytester,
+) -> None:
+    project.makeconftest(CONFTEST + STORE)
+    collected = project.runpytest("experiments", "--collect-only", "-q")
+    ids = [
+        f"{Path(path).parent.name}::{item}"
+        for path, _, item in (line.partition("::") for line in collected.outlines)
+        if item
+    ]
+    result = project.runpytest_subprocess(
+        "experiments", "-n", "2", "--dist", "loadgroup", "--junitxml=report.xml"
+    )
+    out = result.stdout.str()
+    assert result.ret == pytest.ExitCode.TESTS_FAILED, out  # echo-scaling's gate fails
+    cases = _cases(project.path / "report.xml")
+    assert len(ids) > 40
+    assert sorted(cases) == sorted(ids)
+    verdicts: dict[str, tuple[str, str]] = {}
+    for name, case in cases.items():
+        properties = {p.get("name"): p.get("value") for p in case.iter("property")}
+        verdicts[name] = (str(properties.get("verdict")), _outcome(case))
+    expected_outcome = {"pass": "passed", "fail": "failure", "warn": "skipped", "n-a": "skipped"}
+    assert all(expected_outcome[v] == outcome for v, outcome in verdicts.values()), verdicts
+    assert verdicts["web-latency::lifecycle"] == ("pass", "passed")
+    assert verdicts["echo-scaling::lifecycle"] == ("pass", "passed")
+    assert verdicts["web-latency::preflight[operator]"] == ("pass", "passed")
+    assert verdicts["echo-scaling::quality[custom-metrics]"] == ("fail", "failure")
+
+
+FAILING = """
+READY = 0
+SCRIPT = Script(
+    phases=("Provisioning", "Failed"),
+    final=lambda _: {"conditions": [{"type": "Failed", "status": "True", "message": "quota"}]},
+)
+
+def pytest_experiment_toil(config, record):
+    with open("hooked.jsonl", "a") as out:
+        out.write(json.dumps({"title": record.title, "priority": record.priority}) + "\\n")
+"""
+
+
+def test_the_toil_hook_gets_every_record_the_run_logs(project: pytest.Pytester) -> None:
+    project.makeconftest(CONFTEST + STORE + FAILING)
+    result = project.runpytest("experiments/web-latency", "--experiment-toil-file=toil.jsonl")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED, result.stdout.str()
+    logged = [json.loads(line) for line in (project.path / "toil.jsonl").read_text().splitlines()]
+    hooked = [json.loads(line) for line in (project.path / "hooked.jsonl").read_text().splitlines()]
+    assert [(r["title"], r["priority"]) for r in logged] == [
+        (r["title"], r["priority"]) for r in hooked
+    ]
+    assert [r["title"] for r in hooked] == [
+        "Operator unhealthy at experiment start: web-latency",
+        "Experiment failed: web-lat-00001 - quota",
+    ]
+
+
+class _NoSuchKey(BaseHTTPRequestHandler):
+    """S3 that has no summary yet: every GetObject is a 404 NoSuchKey."""
+
+    def do_GET(self) -> None:
+        body = b"<?xml version='1.0'?><Error><Code>NoSuchKey</Code><Message>no</Message></Error>"
+        self.send_response(404)
+        self.send_header("Content-Type", "application/xml")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def empty_s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _NoSuchKey)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(key, value)
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_experiment_run_waits_for_a_summary_only_as_long_as_results_wait(
+    project: pytest.Pytester, empty_s3: str
+) -> None:
+    project.makeconftest(CONFTEST)
+    project.makepyfile(
+        test_user="""
+        import pytest
+        from pytest_experiment.base.errors import ResultsError
+
+        def test_summary(experiment_run):
+            run = experiment_run("web-latency")
+            assert run.phase == "Complete"
+            with pytest.raises(ResultsError) as missing:
+                run.summary
+            print("MISSING:", missing.value)
+        """
+    )
+    started = time.monotonic()
+    result = project.runpytest(
+        "test_user.py", "-s", f"--experiment-s3-endpoint={empty_s3}", "--experiment-results-wait=2s"
+    )
+    took = time.monotonic() - started
+    assert result.ret == pytest.ExitCode.OK, result.stdout.str()
+    result.stdout.fnmatch_lines(["MISSING: s3://results/web-lat-*/summary.json not found after 2s"])
+    assert took < 20  # the default wait (30 s) is not the one used

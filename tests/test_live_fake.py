@@ -1,0 +1,238 @@
+"""The live run against the in-memory cluster: the queue, the cleanup policies and the
+polling fallback, through ``LiveRun``'s public methods (no sandbox, no kubernetes)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from fakes.cluster import FINALIZER, FakeCluster, Script
+from fakes.results import FakeResultsStore
+
+from pytest_experiment.core.options import CleanupPolicy, Options
+from pytest_experiment.core.spec import Experiment, read_source
+from pytest_experiment.core.verdict import Status
+from pytest_experiment.core.watch_state import Change
+from pytest_experiment.edges.tracker import ToilLog
+from pytest_experiment.run.cleanup import Cleanup
+from pytest_experiment.run.output import Output
+from pytest_experiment.run.session import LiveRun
+
+NAMESPACE = "experiments"
+QUICK = Options(poll_interval=0.05, budget_delete=2.0, results_wait=1.0)
+
+
+class Lines(Output):
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def line(self, text: str) -> None:
+        self.lines.append(text)
+
+
+@dataclasses.dataclass
+class Session:
+    cluster: FakeCluster
+    live: LiveRun
+    out: Lines
+    root: Path
+
+    def experiment(self, name: str) -> Experiment:
+        path = self.root / name / "experiment.yaml"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(
+            "apiVersion: experiments.illm.io/v1alpha1\n"
+            "kind: Experiment\n"
+            f"metadata:\n  generateName: {name}-\n  namespace: {NAMESPACE}\n"
+            f"spec:\n  title: {name}\n  workflow:\n    template: {name}-validation\n"
+        )
+        return Experiment.from_source(read_source(path))
+
+
+Make = Callable[..., Session]
+
+
+@pytest.fixture
+def session(tmp_path: Path) -> Iterator[Make]:
+    sessions: list[Session] = []
+
+    def make(cluster: FakeCluster, options: Options = QUICK) -> Session:
+        out = Lines()
+        live = LiveRun(
+            options=options,
+            toil=ToilLog(file=tmp_path / "toil.jsonl", bd=None),
+            validation_failure=lambda _: None,
+            output=out,
+            connector=lambda: cluster,
+            results_store=lambda _: FakeResultsStore(),
+        )
+        sessions.append(Session(cluster=cluster, live=live, out=out, root=tmp_path))
+        return sessions[-1]
+
+    yield make
+    for made in sessions:
+        made.cluster.stop()
+        made.live.finish()
+
+
+def test_max_concurrent_applies_the_next_only_when_one_ends(session: Make) -> None:
+    cluster = FakeCluster(script=Script(hold="Running"))
+    run = session(cluster, dataclasses.replace(QUICK, max_concurrent=2))
+    launches = [run.live.add(run.experiment(name)) for name in ("a", "b", "c")]
+    run.live.start(launches)
+    first, second, third = launches
+    assert cluster.created == [first.instance, second.instance]
+    assert third.apply.queued
+    assert not third.instance
+    assert "c: queued (--experiment-max-concurrent 2)" in run.out.lines
+
+    cluster.release(first.instance)
+    assert run.live.follow(first).status is Status.PASS
+    cluster.release(second.instance)
+    third.apply.done.wait(5)
+    cluster.release(third.instance)
+    assert [run.live.follow(x).status for x in (second, third)] == [Status.PASS] * 2
+
+    assert cluster.created == [first.instance, second.instance, third.instance]
+    # The third was created after the first ended, never alongside two running ones.
+    assert cluster.version_of(third.instance, "created") > cluster.version_of(
+        first.instance, "Complete"
+    )
+    assert max(_running_at_once(cluster)) == 2
+
+
+def _running_at_once(cluster: FakeCluster) -> list[int]:
+    running: set[str] = set()
+    counts = []
+    for _, _, kind, obj in cluster.log:
+        name = obj["metadata"]["name"]
+        phase = (obj.get("status") or {}).get("phase")
+        if kind == "ADDED":
+            running.add(name)
+        elif kind == "DELETED" or phase in ("Complete", "Failed"):
+            running.discard(name)
+        counts.append(len(running))
+    return counts
+
+
+FAILING = Script(
+    phases=("Provisioning", "Failed"),
+    final=lambda _: {"conditions": [{"type": "Failed", "status": "True", "message": "quota"}]},
+)
+
+
+@pytest.mark.parametrize(
+    ("policy", "script", "action", "reason"),
+    [
+        ("on-success", Script(), "deleted", "passed"),
+        (
+            "on-success",
+            FAILING,
+            "kept",
+            "lifecycle FAIL: [FAIL] Experiment {i} failed in Provisioning: quota",
+        ),
+        ("always", FAILING, "deleted", "--experiment-cleanup=always"),
+        ("never", Script(), "kept", "--experiment-cleanup=never"),
+    ],
+)
+def test_each_cleanup_policy_after_a_followed_run(
+    session: Make, policy: CleanupPolicy, script: Script, action: str, reason: str
+) -> None:
+    cluster = FakeCluster(script=script)
+    run = session(cluster, dataclasses.replace(QUICK, cleanup=policy))
+    launch = run.live.add(run.experiment("a"))
+    run.live.start([launch])
+    run.live.follow(launch)
+    [cleanup] = run.live.finish()
+    assert (cleanup.action, cleanup.instance) == (action, launch.instance)
+    assert cleanup.reason.startswith(reason.format(i=launch.instance)), cleanup.reason
+    gone = (NAMESPACE, launch.instance) not in cluster.objects
+    assert gone is (action == "deleted")
+    if action == "kept":
+        assert cleanup.command == f"kubectl delete experiment {launch.instance} -n {NAMESPACE}"
+
+
+def test_on_success_deletes_an_instance_the_session_left_unfinished(session: Make) -> None:
+    cluster = FakeCluster(script=Script(hold="Running"))
+    run = session(cluster)
+    launch = run.live.add(run.experiment("a"))
+    run.live.start([launch])
+    run.live.watcher(NAMESPACE).wait_for(
+        launch.instance, lambda o: o.get("status", {}).get("phase") == "Running", timeout=5
+    )
+    [cleanup] = run.live.finish()  # stopped (Ctrl-C, -x) before its lifecycle item ran
+    assert cleanup.action == "deleted"
+    assert cleanup.reason.startswith("unfinished (Running) when the session ended")
+    assert launch.instance in cluster.deleted
+
+
+def test_a_finalizer_that_holds_on_is_reported_held_not_deleted(session: Make) -> None:
+    cluster = FakeCluster(script=Script(finalizers=(FINALIZER,)))
+    run = session(cluster, dataclasses.replace(QUICK, budget_delete=0.3))
+    launch = run.live.add(run.experiment("a"))
+    run.live.start([launch])
+    run.live.follow(launch)
+    [cleanup] = run.live.finish()
+    assert cleanup == Cleanup(
+        experiment="a",
+        instance=launch.instance,
+        action="held",
+        reason=f"passed; deletion requested but still held by finalizer {FINALIZER} after 0.3s",
+        command=cleanup.command,
+    )
+    assert (NAMESPACE, launch.instance) in cluster.objects
+
+
+def test_a_finalizer_let_go_in_time_is_deleted(session: Make) -> None:
+    cluster = FakeCluster(script=Script(finalizers=(FINALIZER,)))
+    run = session(cluster)
+    launch = run.live.add(run.experiment("a"))
+    run.live.start([launch])
+    run.live.follow(launch)
+
+    def operator_cleans_up(change: Change) -> None:
+        if change.obj["metadata"].get("deletionTimestamp"):
+            cluster.let_go(launch.instance)
+
+    run.live.watcher(NAMESPACE).subscribe(launch.instance, operator_cleans_up)
+    [cleanup] = run.live.finish()
+    assert (cleanup.action, cleanup.reason) == ("deleted", "passed")
+
+
+def test_the_watch_refused_falls_back_to_listing_and_says_what_it_missed(session: Make) -> None:
+    cluster = FakeCluster(script=Script(phases=("Provisioning",)), refuse_watch=True)
+    run = session(cluster)
+    launch = run.live.add(run.experiment("a"))
+    run.live.start([launch])
+    watcher = run.live.watcher(NAMESPACE)
+    watcher.wait_for(
+        launch.instance, lambda o: o.get("status", {}).get("phase") == "Provisioning", timeout=5
+    )
+    lists = cluster.requests["list"]
+    # Three patches no list can fall between: only the last is seen by the next poll.
+    cluster.set_statuses(
+        launch.instance,
+        {"phase": "Ready"},
+        {"phase": "Running"},
+        {"phase": "Complete", "completedAt": "2025-01-01T00:00:00Z"},
+    )
+    assert run.live.follow(launch).status is Status.PASS
+    assert cluster.requests["watch"] == 1  # refused once, then never asked again
+    assert cluster.requests["list"] > lists
+    timeline = watcher.observed(launch.instance).timeline()
+    assert [(t.value, t.observed) for t in timeline] == [
+        # Created and moved on between two polls: Pending was never seen (and is never
+        # inferred: the real operator does not write it).
+        ("Provisioning", True),
+        ("Ready", False),
+        ("Running", False),
+        ("Complete", True),
+    ]
+    missed = [line for line in run.out.lines if "not observed" in line]
+    assert [line.split(" (")[0] for line in missed] == [
+        f"{launch.instance}: Ready",
+        f"{launch.instance}: Running",
+    ]
+    assert all("between two polls" in line for line in missed)
