@@ -89,6 +89,10 @@ class ResultsStore:
             )
         )
 
+    def prepare(self) -> None:
+        """Build the S3 client now, at session start, not at the first read."""
+        self._s3()
+
     def _s3(self) -> S3Client:
         if self._client is None:
             import boto3

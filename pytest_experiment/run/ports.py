@@ -12,7 +12,7 @@ for a 404, ``PermissionDenied`` for 401/403) from the cluster, a
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from pytest_experiment.base.types import Obj
 
@@ -93,4 +93,13 @@ class ResultsStore(Protocol):
         ...
 
 
-__all__ = ["Cluster", "EventStream", "ResultsStore"]
+@runtime_checkable
+class Preparable(Protocol):
+    """A results store with set-up worth doing before the run rather than during it."""
+
+    def prepare(self) -> None:
+        """Build what the first read would build (clients, endpoint data)."""
+        ...
+
+
+__all__ = ["Cluster", "EventStream", "Preparable", "ResultsStore"]

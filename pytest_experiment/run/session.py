@@ -34,7 +34,7 @@ from pytest_experiment.run.follow import Deadline
 from pytest_experiment.run.launch import Launch
 from pytest_experiment.run.launcher import Launcher
 from pytest_experiment.run.output import Output
-from pytest_experiment.run.ports import Cluster, ResultsStore
+from pytest_experiment.run.ports import Cluster, Preparable, ResultsStore
 from pytest_experiment.run.preflight import Preflight
 
 if TYPE_CHECKING:
@@ -125,6 +125,11 @@ class LiveRun:
                 self.crd_schema = None
         self.cluster = cluster
         _import_what_follows_complete()
+        store = self._results_store()
+        if isinstance(store, Preparable):
+            # Building the S3 client loads botocore's endpoint data; a Ctrl-C landing
+            # in that loader made pytest crash rendering the interrupt (exit 1, not 2).
+            store.prepare()
         return cluster
 
     def read_summary(self, url: str) -> Mapping[str, Any]:
