@@ -12,6 +12,11 @@ from typing import Any
 Doc = Mapping[str, Any]
 
 
+def _check(instance: Doc, name: str) -> Doc | None:
+    """The instance's finding of check ``name``, if it ran."""
+    return next((c for c in instance.get("checks") or () if c.get("check") == name), None)
+
+
 @dataclass(frozen=True, slots=True)
 class MetricCell:
     name: str
@@ -23,9 +28,7 @@ class MetricCell:
 def metrics_matrix(instance: Doc) -> tuple[MetricCell, ...]:
     """Which declared metrics arrived, and why each other one did not (from the
     custom-metrics check: its declared names and one detail line per gap)."""
-    check = next(
-        (c for c in instance.get("checks") or () if c.get("check") == "custom-metrics"), None
-    )
+    check = _check(instance, "custom-metrics")
     if check is None:
         return ()
     figures = check.get("figures") or {}
@@ -59,9 +62,7 @@ class Group:
 
 def groups(instance: Doc) -> tuple[Group, ...]:
     """The differentiating metric groups and how many of each one's metrics had data."""
-    check = next(
-        (c for c in instance.get("checks") or () if c.get("check") == "intent-coverage"), None
-    )
+    check = _check(instance, "intent-coverage")
     tally = ((check or {}).get("figures") or {}).get("groups") or {}
     return tuple(
         Group(name=str(g), with_data=int(n.get("with_data", 0)), declared=int(n.get("declared", 0)))

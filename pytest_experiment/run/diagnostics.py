@@ -88,12 +88,17 @@ def failed_summary(
     return [f"failed run's {first}", *rest]
 
 
+def _why(condition: Mapping[str, Any]) -> str:
+    """`` (Reason): message`` of a condition, each part only when it is set."""
+    reason = f" ({condition['reason']})" if condition.get("reason") else ""
+    message = f": {one_line(condition['message'])}" if condition.get("message") else ""
+    return reason + message
+
+
 def condition_lines(experiment: Mapping[str, Any]) -> list[str]:
     lines = []
     for condition in (experiment.get("status") or {}).get("conditions") or []:
-        reason = f" ({condition['reason']})" if condition.get("reason") else ""
-        message = f": {one_line(condition['message'])}" if condition.get("message") else ""
-        lines.append(f"{condition.get('type')}={condition.get('status')}{reason}{message}")
+        lines.append(f"{condition.get('type')}={condition.get('status')}{_why(condition)}")
     return lines
 
 
@@ -148,9 +153,7 @@ def claim_lines(claims: Sequence[Mapping[str, Any]]) -> list[str]:
         if ready is None:
             lines.append(f"{where}: no Ready condition yet")
             continue
-        reason = f" ({ready['reason']})" if ready.get("reason") else ""
-        message = f": {one_line(ready['message'])}" if ready.get("message") else ""
-        lines.append(f"{where}: Ready={ready.get('status')}{reason}{message}")
+        lines.append(f"{where}: Ready={ready.get('status')}{_why(ready)}")
     return lines
 
 
