@@ -289,9 +289,16 @@ class _Publisher:
                 files[path] = (text, text, [])
             before, current, made = files[path]
             try:
-                files[path] = (before, autofix.apply_fix(fix, current), [*made, fix])
+                after = autofix.apply_fix(fix, current)
             except autofix.FixError as exc:
                 self._problem(problems, fix, str(exc))
+                continue
+            if after == current:
+                # The gate reads causes from the parsed spec, the fix edits the text; where
+                # they disagree (an empty unit), applying it would re-run the same file.
+                self._problem(problems, fix, f"it changes nothing in {path.name}")
+                continue
+            files[path] = (before, after, [*made, fix])
         return {p: v for p, v in files.items() if v[2]}
 
     def _problem(self, problems: list[str], fix: str, why: str) -> None:
