@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from fakes.cluster import FINALIZER, FakeCluster, Script
+from fakes.output import Lines
 from fakes.results import FakeResultsStore
 
 from pytest_experiment.base.errors import ClusterError
@@ -20,19 +21,10 @@ from pytest_experiment.edges.api_errors import OutcomeUnknown
 from pytest_experiment.edges.tracker import ToilLog
 from pytest_experiment.run.cleanup import Cleanup
 from pytest_experiment.run.launcher import CREATE_LABEL, EXPERIMENT_LABEL, RUN_LABEL
-from pytest_experiment.run.output import Output
 from pytest_experiment.run.session import LiveRun
 
 NAMESPACE = "experiments"
 QUICK = Options(poll_interval=0.05, budget_delete=2.0, results_wait=1.0)
-
-
-class Lines(Output):
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    def line(self, text: str) -> None:
-        self.lines.append(text)
 
 
 @dataclasses.dataclass

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from fakes.output import Lines
 from fakes.results import FakeResultsStore
 from kubernetes import client
 
@@ -26,20 +27,11 @@ from pytest_experiment.edges.kubeconfig import connect
 from pytest_experiment.edges.tracker import ToilLog
 from pytest_experiment.run.cleanup import Cleanup
 from pytest_experiment.run.launcher import RUN_LABEL
-from pytest_experiment.run.output import Output
 from pytest_experiment.run.session import LiveRun
 from pytest_experiment.sandbox import Sandbox
 from pytest_experiment.sandbox.faults import Link
 
 from .lifecycle import NAMESPACE, TIMEOUT, experiment_doc
-
-
-class Lines(Output):
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    def line(self, text: str) -> None:
-        self.lines.append(text)
 
 
 @pytest.fixture
