@@ -304,7 +304,7 @@ def test_an_instance_of_a_lost_create_seen_only_at_the_end_is_named_for_it(
     [cleanup] = run.live.finish()
     assert (cleanup.instance, cleanup.action) == (late, "deleted")
     assert cleanup.reason.startswith(
-        "created by a create whose answer was lost, and not followed; unfinished"
+        "made by a create of this session whose answer was lost; not followed; unfinished"
     ), cleanup.reason
 
 
@@ -327,7 +327,7 @@ def test_a_lost_create_that_made_several_fails_naming_them_and_cleanup_deletes_t
     assert sorted(c.instance for c in cleanups) == made
     assert {c.action for c in cleanups} == {"deleted"}
     assert all(
-        c.reason.startswith("created by a create whose answer was lost, and not followed")
+        c.reason.startswith("made by a create of this session whose answer was lost; not followed")
         for c in cleanups
     ), cleanups
 
@@ -348,7 +348,9 @@ def test_a_failed_lookup_fails_the_apply_saying_why(session: Make) -> None:
     )
     [cleanup] = run.live.finish()
     assert cleanup.instance == cluster.created[0]
-    assert cleanup.reason.startswith("created by a create whose answer was lost"), cleanup
+    assert cleanup.reason.startswith("made by a create of this session whose answer was lost"), (
+        cleanup
+    )
 
 
 def test_a_create_that_certainly_made_nothing_is_not_looked_for(session: Make) -> None:

@@ -310,7 +310,7 @@ class Cleaner:
                 labels = meta.get("labels") or {}
                 experiment = str(labels.get(EXPERIMENT_LABEL) or "?")
                 why = (
-                    "created by a create whose answer was lost, and not followed"
+                    "made by a create of this session whose answer was lost; not followed"
                     if labels.get(CREATE_LABEL) in unanswered
                     else None
                 )
@@ -321,7 +321,8 @@ class Cleaner:
         self, obj: Obj, *, experiment: str, namespace: str, why: str | None
     ) -> Cleanup | _Deleting:
         """The policy for an instance no item of this process reported on: what a worker
-        would have decided, from what the cluster shows (its items' outcomes are lost)."""
+        would have decided, from what the cluster shows (its items' outcomes are lost).
+        ``why`` it is a stray, when the caller knows."""
         instance = str(obj["metadata"]["name"])
         if why is None:
             why = (
