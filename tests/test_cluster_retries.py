@@ -10,6 +10,7 @@ recorded instead of slept.
 from __future__ import annotations
 
 import json
+import socket
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ import pytest
 from kubernetes import client
 
 from pytest_experiment.base.errors import ClusterError
-from pytest_experiment.edges.api_errors import Endpoint
+from pytest_experiment.edges.api_errors import Endpoint, OutcomeUnknown
 from pytest_experiment.edges.cluster import Cluster
 from pytest_experiment.edges.kubeconfig import client_configuration
 from pytest_experiment.edges.session import RetryPolicy
@@ -138,6 +139,7 @@ def test_retries_are_bounded_with_exponential_backoff(
         get(cluster)
     assert failed.value.status == 503
     assert "HTTP 503" in str(failed.value)
+    assert not isinstance(failed.value, OutcomeUnknown)  # a read can simply be asked again
     assert isinstance(failed.value.__cause__, client.ApiException)
     assert api.seen == [GET] * 4
     assert sleeps == [0.2, 0.4, 0.8]
@@ -179,7 +181,7 @@ def test_a_create_answered_with_a_server_error_is_never_sent_again(
     # The server may have created the instance before failing: a second POST of a
     # generateName object would make a second one nobody accounts for.
     api.replies = [(status, {})]
-    with pytest.raises(ClusterError) as failed:
+    with pytest.raises(OutcomeUnknown) as failed:
         cluster.create_experiment(NEW, namespace="experiments")
     assert failed.value.status == status
     assert api.seen == [POST]
@@ -195,14 +197,47 @@ def test_a_create_refused_with_429_is_retried_as_nothing_was_created(
     assert sleeps == [1.0]
 
 
+def test_a_create_refused_with_429_to_the_end_made_nothing(
+    api: FakeAPI, harness_only: Cluster, sleeps: list[float]
+) -> None:
+    api.replies = [(429, {})] * 4
+    with pytest.raises(ClusterError) as failed:
+        harness_only.create_experiment(NEW, namespace="experiments")
+    assert failed.value.status == 429
+    assert not isinstance(failed.value, OutcomeUnknown)
+    assert api.seen == [POST] * 4
+
+
+def test_a_create_that_never_reached_the_server_is_retried_and_made_nothing(
+    sleeps: list[float],
+) -> None:
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    # Nothing listens on the port: the connection is refused before a byte is sent.
+    configuration = client.Configuration()
+    configuration.retries = False
+    configuration.host = f"http://127.0.0.1:{port}"
+    cluster = Cluster(
+        client.ApiClient(configuration),
+        endpoint=Endpoint(server=configuration.host, context="test", source="test"),
+        retry=RetryPolicy(attempts=4, first_delay=0.2, max_delay=2.0),
+        sleep=sleeps.append,
+    )
+    with pytest.raises(ClusterError, match="cannot reach the Kubernetes API") as failed:
+        cluster.create_experiment(NEW, namespace="experiments")
+    assert not isinstance(failed.value, OutcomeUnknown)
+    assert sleeps == [0.2, 0.4, 0.8]
+    cluster.close()
+
+
 def test_a_create_whose_answer_was_lost_is_not_sent_again(
     api: FakeAPI, cluster: Cluster, sleeps: list[float]
 ) -> None:
     api.replies = [DROP]
-    with pytest.raises(ClusterError, match="cannot reach the Kubernetes API"):
+    with pytest.raises(OutcomeUnknown, match="did not answer after the request was sent"):
         cluster.create_experiment(NEW, namespace="experiments")
-    # No second POST, and no GET either: whether the server created it is left to the
-    # session's end, which lists the run's label for instances no launch knows.
+    # No second POST, and no GET either: the launcher looks for the instance by its labels.
     assert api.seen == [POST]
     assert sleeps == []
 

@@ -9,27 +9,22 @@ from pathlib import Path
 
 import pytest
 from fakes.cluster import FINALIZER, FakeCluster, Script
+from fakes.output import Lines
 from fakes.results import FakeResultsStore
 
+from pytest_experiment.base.errors import ClusterError
 from pytest_experiment.core.options import CleanupPolicy, Options
 from pytest_experiment.core.spec import Experiment, read_source
 from pytest_experiment.core.verdict import Status
 from pytest_experiment.core.watch_state import Change
+from pytest_experiment.edges.api_errors import OutcomeUnknown
 from pytest_experiment.edges.tracker import ToilLog
 from pytest_experiment.run.cleanup import Cleanup
-from pytest_experiment.run.output import Output
+from pytest_experiment.run.launcher import CREATE_LABEL, EXPERIMENT_LABEL, RUN_LABEL
 from pytest_experiment.run.session import LiveRun
 
 NAMESPACE = "experiments"
 QUICK = Options(poll_interval=0.05, budget_delete=2.0, results_wait=1.0)
-
-
-class Lines(Output):
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    def line(self, text: str) -> None:
-        self.lines.append(text)
 
 
 @dataclasses.dataclass
@@ -236,3 +231,134 @@ def test_the_watch_refused_falls_back_to_listing_and_says_what_it_missed(session
         f"{launch.instance}: Running",
     ]
     assert all("between two polls" in line for line in missed)
+
+
+LOST = OutcomeUnknown(
+    "create Experiment a-* in experiments: the Kubernetes API (fake) did not answer after "
+    "the request was sent: Connection aborted."
+)
+
+
+def _lookups(cluster: FakeCluster) -> list[str]:
+    """The lists that looked for one create's instance (the watch lists by no label)."""
+    return [s for s in cluster.selectors if s is not None and CREATE_LABEL in s]
+
+
+def test_a_create_whose_answer_was_lost_is_found_by_its_labels_and_followed(
+    session: Make,
+) -> None:
+    cluster = FakeCluster()
+    cluster.lose_next_answer(LOST)
+    run = session(cluster)
+    launch = run.live.add(run.experiment("a"))
+    run.live.start([launch])
+    [instance] = cluster.created
+    assert launch.instance == instance
+    assert run.live.follow(launch).status is Status.PASS
+    assert cluster.requests["create"] == 1  # never sent again
+    [lookup] = _lookups(cluster)
+    assert lookup.startswith(f"{RUN_LABEL}={run.live.run_id},{EXPERIMENT_LABEL}=a,")
+    [said] = [line for line in run.out.lines if line.startswith("Applied experiment")]
+    assert said.startswith(f"Applied experiment: {instance} (from ")
+    assert said.endswith(f"the create's answer was lost ({LOST}); found it by its labels"), said
+    # Followed like any other: cleaned up as passed, never reported as a stray.
+    assert run.live.finish() == [
+        Cleanup(experiment="a", instance=instance, action="deleted", reason="passed")
+    ]
+
+
+def test_a_lost_create_that_made_nothing_fails_the_apply(session: Make) -> None:
+    cluster = FakeCluster()
+    cluster.fail_next("create", LOST)  # lost before the server made anything
+    run = session(cluster)
+    launch = run.live.add(run.experiment("a"))
+    run.live.start([launch])
+    result = run.live.follow(launch)
+    assert result.status is Status.FAIL
+    [lookup] = _lookups(cluster)
+    assert result.summary == f"Apply failed: {LOST}; no instance carries its labels ({lookup})"
+    assert not launch.instance
+    assert run.live.finish() == []
+
+
+def test_an_instance_of_a_lost_create_seen_only_at_the_end_is_named_for_it(
+    session: Make,
+) -> None:
+    cluster = FakeCluster(script=Script(hold="Running"))
+    cluster.fail_next("create", LOST)
+    run = session(cluster)
+    launch = run.live.add(run.experiment("a"))
+    run.live.start([launch])
+    assert run.live.follow(launch).status is Status.FAIL
+    # The server finished the create after the lookup (a write that committed late).
+    [create] = launch.apply.unanswered
+    late = cluster.create_experiment(
+        {
+            "metadata": {
+                "generateName": "a-",
+                "labels": {RUN_LABEL: run.live.run_id, EXPERIMENT_LABEL: "a", CREATE_LABEL: create},
+            }
+        },
+        namespace=NAMESPACE,
+    )
+    [cleanup] = run.live.finish()
+    assert (cleanup.instance, cleanup.action) == (late, "deleted")
+    assert cleanup.reason.startswith(
+        "made by a create of this session whose answer was lost; not followed; unfinished"
+    ), cleanup.reason
+
+
+def test_a_lost_create_that_made_several_fails_naming_them_and_cleanup_deletes_them(
+    session: Make,
+) -> None:
+    cluster = FakeCluster(script=Script(hold="Running"))
+    cluster.lose_next_answer(LOST, copies=2)
+    run = session(cluster)
+    launch = run.live.add(run.experiment("a"))
+    run.live.start([launch])
+    made = sorted(cluster.created)
+    result = run.live.follow(launch)
+    assert result.status is Status.FAIL
+    assert result.summary == (
+        f"Apply failed: {LOST}; 2 instances carry its labels ({', '.join(made)}); "
+        "the session's cleanup decides what becomes of them"
+    )
+    cleanups = run.live.finish()
+    assert sorted(c.instance for c in cleanups) == made
+    assert {c.action for c in cleanups} == {"deleted"}
+    assert all(
+        c.reason.startswith("made by a create of this session whose answer was lost; not followed")
+        for c in cleanups
+    ), cleanups
+
+
+def test_a_failed_lookup_fails_the_apply_saying_why(session: Make) -> None:
+    cluster = FakeCluster(script=Script(hold="Running"))
+    cluster.lose_next_answer(LOST)
+    run = session(cluster)
+    run.live.connect()
+    run.live.watcher(NAMESPACE)  # its list made, so the next list is the lookup
+    cluster.fail_next("list", ClusterError("list Experiments in experiments: HTTP 503"))
+    launch = run.live.add(run.experiment("a"))
+    run.live.start([launch])
+    result = run.live.follow(launch)
+    assert result.summary == (
+        f"Apply failed: {LOST}; looking for it by its labels failed: "
+        "list Experiments in experiments: HTTP 503"
+    )
+    [cleanup] = run.live.finish()
+    assert cleanup.instance == cluster.created[0]
+    assert cleanup.reason.startswith("made by a create of this session whose answer was lost"), (
+        cleanup
+    )
+
+
+def test_a_create_that_certainly_made_nothing_is_not_looked_for(session: Make) -> None:
+    cluster = FakeCluster()
+    refused = ClusterError("create Experiment a-* in experiments: quota (HTTP 429)", status=429)
+    cluster.fail_next("create", refused)
+    run = session(cluster)
+    launch = run.live.add(run.experiment("a"))
+    run.live.start([launch])
+    assert run.live.follow(launch).summary == f"Apply failed: {refused}"
+    assert _lookups(cluster) == []

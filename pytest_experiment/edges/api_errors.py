@@ -3,7 +3,9 @@
 A client-library failure becomes a ``ClusterError`` whose message names what
 was attempted and what the API said; a 404 is a ``NotFound``, a 410 a
 ``Gone``, a 401/403 a ``PermissionDenied`` naming the verb, resource and
-identity, and a connection failure names the endpoint that did not answer.
+identity, and a connection failure names the endpoint that did not answer. A
+request that must not be repeated (a create) and may still have been carried
+out raises ``OutcomeUnknown``, so the caller knows to look for what it made.
 """
 
 from __future__ import annotations
@@ -25,6 +27,10 @@ HTTP_CONFLICT = 409
 HTTP_GONE = 410
 HTTP_TOO_MANY = 429
 TRANSIENT = frozenset({HTTP_TOO_MANY, 500, 502, 503, 504})
+# A server error may come after the server (or the proxy in front of it) acted: an
+# etcd write that timed out can still commit, a gateway can time out on a create
+# that then completes. A 429 is refused before anything is done.
+MAYBE_DONE = TRANSIENT - {HTTP_TOO_MANY}
 
 
 class NotFound(ClusterError):
@@ -39,6 +45,13 @@ class Gone(ClusterError):
 
     def __init__(self, message: str) -> None:
         super().__init__(message, status=HTTP_GONE)
+
+
+class OutcomeUnknown(ClusterError):
+    """A request that is not safe to repeat may have been carried out all the same: the
+    connection was lost after it was sent, or the API failed it with a server error.
+
+    It is not sent again; the caller looks for what it may have made."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -56,8 +69,11 @@ class Endpoint:
         return f"{context}, server {self.server} ({self.source})"
 
 
-def api_error(what: str, exc: client.ApiException, *, verb: str = "") -> ClusterError:
-    """The API's refusal of ``what`` (``verb`` is the request's, for a 403)."""
+def api_error(
+    what: str, exc: client.ApiException, *, verb: str = "", repeatable: bool = True
+) -> ClusterError:
+    """The API's refusal of ``what`` (``verb`` is the request's, for a 403); an
+    ``OutcomeUnknown`` for a server error on a request that is not ``repeatable``."""
     message = f"{what}: {_status_message(exc)}"
     if exc.status == HTTP_NOT_FOUND:
         return NotFound(message)
@@ -66,6 +82,8 @@ def api_error(what: str, exc: client.ApiException, *, verb: str = "") -> Cluster
     status = int(exc.status) if exc.status else None
     if status in (HTTP_UNAUTHORIZED, HTTP_FORBIDDEN):
         return _refused(what, exc, status, verb)
+    if not repeatable and status in MAYBE_DONE:
+        return OutcomeUnknown(f"{message} (HTTP {status})", status=status)
     return ClusterError(f"{message} (HTTP {status})", status=status)
 
 
@@ -73,6 +91,14 @@ def unreachable(what: str, endpoint: Endpoint, exc: BaseException) -> ClusterErr
     return ClusterError(
         f"{what}: cannot reach the Kubernetes API ({endpoint.describe()}): "
         f"{_connection_reason(exc)}"
+    )
+
+
+def answer_lost(what: str, endpoint: Endpoint, exc: BaseException) -> OutcomeUnknown:
+    """The connection failed after ``what`` was sent: it may have been carried out."""
+    return OutcomeUnknown(
+        f"{what}: the Kubernetes API ({endpoint.describe()}) did not answer after the "
+        f"request was sent: {_connection_reason(exc)}"
     )
 
 
@@ -183,10 +209,13 @@ __all__ = [
     "HTTP_NOT_FOUND",
     "HTTP_TOO_MANY",
     "HTTP_UNAUTHORIZED",
+    "MAYBE_DONE",
     "TRANSIENT",
     "Endpoint",
     "Gone",
     "NotFound",
+    "OutcomeUnknown",
+    "answer_lost",
     "api_error",
     "never_sent",
     "retry_after",

@@ -8,7 +8,8 @@ Transient failures (429, 5xx, connection resets) are retried a bounded number
 of times with exponential backoff; any other 4xx fails at once. A create is
 only retried when the server cannot have acted on it (429, or the connection
 was never made), because a blind retry of a ``generateName`` create could
-leave a second instance nobody accounts for.
+leave a second instance nobody accounts for; when it may have acted, the
+create fails with ``OutcomeUnknown`` and the caller looks for the instance.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from pytest_experiment.edges.api_errors import (
     HTTP_TOO_MANY,
     TRANSIENT,
     Endpoint,
+    answer_lost,
     api_error,
     never_sent,
     retry_after,
@@ -112,12 +114,12 @@ class ApiSession:
                 status = int(exc.status) if exc.status else None
                 retryable = status in TRANSIENT and (idempotent or status == HTTP_TOO_MANY)
                 if not (retryable and retries.pause(server_delay=retry_after(exc))):
-                    raise api_error(what, exc, verb=verb) from exc
+                    raise api_error(what, exc, verb=verb, repeatable=idempotent) from exc
             except (urllib3.exceptions.HTTPError, OSError) as exc:
-                retryable = idempotent or (
-                    isinstance(exc, urllib3.exceptions.HTTPError) and never_sent(exc)
-                )
-                if not (retryable and retries.pause()):
+                sent = not (isinstance(exc, urllib3.exceptions.HTTPError) and never_sent(exc))
+                if not ((idempotent or not sent) and retries.pause()):
+                    if sent and not idempotent:
+                        raise answer_lost(what, self.endpoint, exc) from exc
                     raise unreachable(what, self.endpoint, exc) from exc
 
     def _raw(

@@ -31,7 +31,7 @@ from pytest_experiment.core.watch_state import WatchTimeout
 from pytest_experiment.edges.api_errors import NotFound
 from pytest_experiment.run.diagnostics import one_line
 from pytest_experiment.run.launch import Launch
-from pytest_experiment.run.launcher import EXPERIMENT_LABEL, RUN_LABEL
+from pytest_experiment.run.launcher import CREATE_LABEL, EXPERIMENT_LABEL, RUN_LABEL
 from pytest_experiment.run.protocols import SessionContext
 
 
@@ -285,13 +285,15 @@ class Cleaner:
         self, launches: Sequence[Launch], *, accounted: Iterable[str], namespaces: Iterable[str]
     ) -> list[Cleanup | _Deleting]:
         """Instances carrying this run's label that no launch of this process knows: a
-        create whose answer an interrupt swallowed, or, on the xdist controller, what a
-        worker created and did not account for (it was killed, or stopped before its
-        cleanup). Deleted unless the policy is never."""
+        create whose answer an interrupt swallowed or that was lost and not found when
+        looked for, or, on the xdist controller, what a worker created and did not
+        account for (it was killed, or stopped before its cleanup). Deleted unless the
+        policy is never."""
         cluster = self.run.cluster
         if cluster is None:
             return []
         known = {launch.instance for launch in launches} | set(accounted)
+        unanswered = {create for launch in launches for create in launch.apply.unanswered}
         found: list[Cleanup | _Deleting] = []
         for namespace in sorted({launch.namespace for launch in launches} | set(namespaces)):
             try:
@@ -305,19 +307,29 @@ class Cleaner:
                 instance = str(meta.get("name"))
                 if instance in known:
                     continue
-                experiment = str((meta.get("labels") or {}).get(EXPERIMENT_LABEL) or "?")
-                found.append(self._stray(item, experiment=experiment, namespace=namespace))
+                labels = meta.get("labels") or {}
+                experiment = str(labels.get(EXPERIMENT_LABEL) or "?")
+                why = (
+                    "made by a create of this session whose answer was lost; not followed"
+                    if labels.get(CREATE_LABEL) in unanswered
+                    else None
+                )
+                found.append(self._stray(item, experiment=experiment, namespace=namespace, why=why))
         return found
 
-    def _stray(self, obj: Obj, *, experiment: str, namespace: str) -> Cleanup | _Deleting:
+    def _stray(
+        self, obj: Obj, *, experiment: str, namespace: str, why: str | None
+    ) -> Cleanup | _Deleting:
         """The policy for an instance no item of this process reported on: what a worker
-        would have decided, from what the cluster shows (its items' outcomes are lost)."""
+        would have decided, from what the cluster shows (its items' outcomes are lost).
+        ``why`` it is a stray, when the caller knows."""
         instance = str(obj["metadata"]["name"])
-        why = (
-            "created by an xdist worker that stopped before its cleanup"
-            if self.run.controller
-            else "created as the session was interrupted"
-        )
+        if why is None:
+            why = (
+                "created by an xdist worker that stopped before its cleanup"
+                if self.run.controller
+                else "created as the session was interrupted"
+            )
         policy = self.run.options.cleanup
         finished = is_terminal(obj)
         kept = None

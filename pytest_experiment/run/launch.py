@@ -51,6 +51,9 @@ class ApplyState:
     the item that waits for it."""
     done: threading.Event = field(default_factory=threading.Event)
     """Set once the create has answered, either way."""
+    unanswered: list[str] = field(default_factory=list)
+    """The create labels of every attempt whose create may have made an instance the
+    launch does not follow (its answer lost, and not exactly one found)."""
 
 
 @dataclass(eq=False, kw_only=True)

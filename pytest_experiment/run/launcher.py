@@ -5,12 +5,16 @@ run at the same time on the cluster; past ``--experiment-max-concurrent`` the
 rest wait in a queue that a launcher thread drains as slots free. A slot
 frees when the watch sees the instance finish or go. Each instance carries
 this run's label, which is how cleanup finds one whose create an interrupt
-swallowed.
+swallowed, and a label of its own create: a create that may have been carried
+out although it failed (its answer lost, a server error) is never sent again,
+so the launcher looks for the instance by that label and follows it if the
+create made exactly one.
 """
 
 from __future__ import annotations
 
 import re
+import secrets
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -22,12 +26,16 @@ from pytest_experiment.core import lifecycle
 from pytest_experiment.core.lifecycle import shown_path
 from pytest_experiment.core.spec import Experiment
 from pytest_experiment.core.watch_state import Change
+from pytest_experiment.edges.api_errors import OutcomeUnknown
 from pytest_experiment.run.diagnostics import one_line
 from pytest_experiment.run.launch import Launch
 from pytest_experiment.run.protocols import SessionContext
 
 RUN_LABEL = "pytest-experiment/run"
 EXPERIMENT_LABEL = "pytest-experiment/experiment"
+CREATE_LABEL = "pytest-experiment/create"
+"""Unique to one create, so the instance of a create whose answer was lost is told
+apart from an earlier attempt's and from another worker's."""
 MANAGED_BY = {"app.kubernetes.io/managed-by": "pytest-experiment"}
 # How often a queued item wakes to redraw its status line.
 TICK = 0.5
@@ -85,22 +93,63 @@ class Launcher:
         state.experiment, state.instance, state.at, state.error = spec, "", None, None
         state.done.clear()
         watcher = run.watcher(launch.namespace)
-        body = _body(
-            spec.data, namespace=launch.namespace, run_id=run.run_id, experiment=launch.name
-        )
+        labels = {
+            RUN_LABEL: run.run_id,
+            EXPERIMENT_LABEL: label_value(launch.name),
+            CREATE_LABEL: secrets.token_hex(4),
+        }
+        body = _body(spec.data, namespace=launch.namespace, labels=labels)
+        sent = datetime.now(UTC)
+        how = ""
         try:
             instance = run.cluster.create_experiment(body, namespace=launch.namespace)
+            at = datetime.now(UTC)
+        except OutcomeUnknown as exc:
+            instance = self._made_by(launch, exc, labels=labels)
+            if not instance:
+                return
+            # Its budgets count from when the create was sent: when it answered is unknown.
+            at = sent
+            how = f": the create's answer was lost ({one_line(exc)}); found it by its labels"
         except ClusterError as exc:
-            state.error = str(exc)
-            run.log_toil(lifecycle.apply_toil(launch.name, one_line(exc)))
-            state.done.set()
+            self._failed(launch, str(exc))
             return
-        state.instance, state.at = instance, datetime.now(UTC)
+        state.instance, state.at = instance, at
         with self._slots:
             self._active.add(instance)
         watcher.subscribe(instance, lambda change: self._watched(instance, change))
-        run.say(f"Applied experiment: {instance} (from {shown_path(spec.path.parent)}/)")
+        run.say(f"Applied experiment: {instance} (from {shown_path(spec.path.parent)}/){how}")
         state.done.set()
+
+    def _made_by(self, launch: Launch, lost: OutcomeUnknown, *, labels: Mapping[str, str]) -> str:
+        """The instance a create whose outcome is unknown made, found by its labels; ""
+        (and the launch failed) unless it made exactly one."""
+        assert self.run.cluster is not None
+        selector = ",".join(f"{key}={value}" for key, value in labels.items())
+        try:
+            found, _ = self.run.cluster.list_experiments(
+                namespace=launch.namespace, label_selector=selector
+            )
+        except ClusterError as exc:
+            why = f"looking for it by its labels failed: {one_line(exc)}"
+        else:
+            names = sorted(str(obj["metadata"]["name"]) for obj in found)
+            if len(names) == 1:
+                return names[0]
+            why = (
+                f"{len(names)} instances carry its labels ({', '.join(names)}); "
+                "the session's cleanup decides what becomes of them"
+                if names
+                else f"no instance carries its labels ({selector})"
+            )
+        launch.apply.unanswered.append(labels[CREATE_LABEL])
+        self._failed(launch, f"{lost}; {why}")
+        return ""
+
+    def _failed(self, launch: Launch, error: str) -> None:
+        launch.apply.error = error
+        self.run.log_toil(lifecycle.apply_toil(launch.name, one_line(error)))
+        launch.apply.done.set()
 
     def attach(self, launch: Launch) -> None:
         """Follow the instance named by ``--experiment-instance`` instead of creating one."""
@@ -165,17 +214,12 @@ class Launcher:
                 self.release(f"<creating {launch.key}>")
 
 
-def _body(data: Mapping[str, Any], *, namespace: str, run_id: str, experiment: str) -> Obj:
-    """The Experiment to create: the file as written, labelled with this run (for cleanup)."""
+def _body(data: Mapping[str, Any], *, namespace: str, labels: Mapping[str, str]) -> Obj:
+    """The Experiment to create: the file as written, with ``labels`` (for cleanup)."""
     body = dict(data)
     meta = dict(body.get("metadata") or {})
     meta["namespace"] = namespace
-    meta["labels"] = {
-        **(meta.get("labels") or {}),
-        **MANAGED_BY,
-        RUN_LABEL: run_id,
-        EXPERIMENT_LABEL: label_value(experiment),
-    }
+    meta["labels"] = {**(meta.get("labels") or {}), **MANAGED_BY, **labels}
     body["metadata"] = meta
     return body
 
@@ -187,4 +231,4 @@ def label_value(text: str) -> str:
     return re.sub(r"^[^A-Za-z0-9]+|[^A-Za-z0-9]+$", "", cleaned)
 
 
-__all__ = ["EXPERIMENT_LABEL", "RUN_LABEL", "Launcher", "label_value"]
+__all__ = ["CREATE_LABEL", "EXPERIMENT_LABEL", "RUN_LABEL", "Launcher", "label_value"]

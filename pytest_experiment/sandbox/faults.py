@@ -8,7 +8,8 @@
   ``410 Gone``;
 - ``Link``: a plain TCP relay between a client and kube-apiserver (TLS passes
   through untouched) whose connections a test can cut, as a restarted load
-  balancer or a network blip does, or hold down for a while.
+  balancer or a network blip does, hold down for a while, or cut just as the
+  server answers a request, so the request is carried out and its answer lost.
 """
 
 from __future__ import annotations
@@ -59,8 +60,19 @@ def compact_etcd(etcd_port: int) -> int:
     return revision
 
 
+class _Pair:
+    """One relayed connection: the client's side, the server's, and whether the answer
+    to the request now on it is to be lost."""
+
+    def __init__(self, near: socket.socket, far: socket.socket) -> None:
+        self.near = near
+        self.far = far
+        self.doomed = threading.Event()
+
+
 class Link:
-    """A TCP relay on loopback to ``target_port``; ``cut()`` and ``down()`` break it.
+    """A TCP relay on loopback to ``target_port``; ``cut()``, ``down()`` and
+    ``lose_next_answer()`` break it.
 
     Use as a context manager; ``kubeconfig()`` writes a copy of a kubeconfig
     that goes through the relay.
@@ -71,10 +83,12 @@ class Link:
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port: int = self._listener.getsockname()[1]
         self._lock = threading.Lock()
-        self._pairs: list[tuple[socket.socket, socket.socket]] = []
+        self._pairs: list[_Pair] = []
         self._refusing = threading.Event()
         self._closed = threading.Event()
+        self._lose_next = False
         self.accepted = 0
+        self.answers_lost = 0
         self._thread = threading.Thread(target=self._accept, name="fault-link", daemon=True)
         self._thread.start()
 
@@ -92,11 +106,16 @@ class Link:
         with self._lock:
             pairs, self._pairs = self._pairs, []
         for pair in pairs:
-            for side in pair:
-                with contextlib.suppress(OSError):
-                    side.shutdown(socket.SHUT_RDWR)
-                side.close()
+            _end(pair)
         return len(pairs)
+
+    def lose_next_answer(self) -> None:
+        """The next request any client sends reaches the server, but its answer does not
+        come back: the connection is cut as the answer arrives, as a proxy that dies
+        mid-request does. One request only; the bytes are TLS, so "request" means the
+        next bytes a client sends on any connection."""
+        with self._lock:
+            self._lose_next = True
 
     @contextlib.contextmanager
     def down(self) -> Iterator[None]:
@@ -140,15 +159,26 @@ class Link:
             except OSError:
                 near.close()
                 continue
+            pair = _Pair(near, far)
             with self._lock:
-                self._pairs.append((near, far))
+                self._pairs.append(pair)
                 self.accepted += 1
-            for source, sink in ((near, far), (far, near)):
-                threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
+            for upstream in (True, False):
+                threading.Thread(target=self._pump, args=(pair, upstream), daemon=True).start()
 
-    def _pump(self, source: socket.socket, sink: socket.socket) -> None:
+    def _pump(self, pair: _Pair, upstream: bool) -> None:
+        source, sink = (pair.near, pair.far) if upstream else (pair.far, pair.near)
         try:
             while data := source.recv(_CHUNK):
+                if upstream:
+                    with self._lock:
+                        if self._lose_next:
+                            self._lose_next = False
+                            pair.doomed.set()
+                elif pair.doomed.is_set():
+                    with self._lock:
+                        self.answers_lost += 1
+                    break
                 sink.sendall(data)
         except OSError:
             pass
@@ -158,5 +188,12 @@ class Link:
                 with contextlib.suppress(OSError):
                     side.shutdown(socket.SHUT_RDWR)
             with self._lock:
-                self._pairs = [p for p in self._pairs if source not in p]
+                self._pairs = [p for p in self._pairs if p is not pair]
             source.close()
+
+
+def _end(pair: _Pair) -> None:
+    for side in (pair.near, pair.far):
+        with contextlib.suppress(OSError):
+            side.shutdown(socket.SHUT_RDWR)
+        side.close()

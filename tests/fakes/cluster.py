@@ -5,8 +5,9 @@ interface. Experiments are kept by namespace and name with a cluster-wide
 resourceVersion; every change is appended to an event log that watches replay
 from the version they start at, as the API server does. A scripted operator
 walks each created instance through its phases; tests can hold an instance in
-a phase, keep a finalizer on it, refuse the watch verb, or make the next call
-of a verb fail.
+a phase, keep a finalizer on it, refuse the watch verb, make the next call
+of a verb fail, or make the next create fail after it made its instance (its
+answer lost).
 """
 
 from __future__ import annotations
@@ -110,11 +111,14 @@ class FakeCluster:
         self.log: list[tuple[int, str, str, Obj]] = []
         """(resourceVersion, namespace, event type, object) of every change."""
         self.created: list[str] = []
+        self.selectors: list[str | None] = []
+        """The label selector of every list asked for, in order."""
         self.deleted: list[str] = []
         self.changed = threading.Condition()
         self._versions = itertools.count(1)
         self._names = itertools.count(1)
         self._failures: dict[str, list[ClusterError]] = {}
+        self._lost_answers: list[tuple[ClusterError, int]] = []
         self._released: dict[str, threading.Event] = {}
         self._requests: Counter[str] = Counter()
         self._threads: list[threading.Thread] = []
@@ -125,6 +129,12 @@ class FakeCluster:
         """The next call of ``verb`` (create, get, delete, list, watch, patch) raises ``error``."""
         with self.changed:
             self._failures.setdefault(verb, []).append(error)
+
+    def lose_next_answer(self, error: ClusterError, *, copies: int = 1) -> None:
+        """The next create makes ``copies`` instances (as a proxy replaying it would),
+        then raises ``error`` as if its answer had been lost."""
+        with self.changed:
+            self._lost_answers.append((error, copies))
 
     def release(self, name: str) -> None:
         """Let an instance held by ``Script.hold`` move on."""
@@ -191,6 +201,16 @@ class FakeCluster:
 
     def create_experiment(self, experiment_doc: Mapping[str, Any], *, namespace: str) -> str:
         self._request("create")
+        with self.changed:
+            lost = self._lost_answers.pop(0) if self._lost_answers else None
+        if lost is None:
+            return self._create(experiment_doc, namespace=namespace)
+        error, copies = lost
+        for _ in range(copies):
+            self._create(experiment_doc, namespace=namespace)
+        raise error
+
+    def _create(self, experiment_doc: Mapping[str, Any], *, namespace: str) -> str:
         obj = copy.deepcopy(dict(experiment_doc))
         meta = obj.setdefault("metadata", {})
         with self.changed:
@@ -253,6 +273,8 @@ class FakeCluster:
     def list_experiments(
         self, *, namespace: str, label_selector: str | None = None
     ) -> tuple[list[Obj], str]:
+        with self.changed:
+            self.selectors.append(label_selector)
         self._request("list")
         wanted = dict(s.split("=", 1) for s in (label_selector or "").split(",") if "=" in s)
         with self.changed:
