@@ -53,9 +53,10 @@ Make = Callable[..., Session]
 def session(tmp_path: Path) -> Iterator[Make]:
     sessions: list[Session] = []
 
-    def make(cluster: FakeCluster, options: Options = QUICK) -> Session:
+    def make(cluster: FakeCluster, options: Options = QUICK, run_id: str | None = None) -> Session:
         out = Lines()
         live = LiveRun(
+            run_id=run_id,
             options=options,
             toil=ToilLog(file=tmp_path / "toil.jsonl", bd=None),
             validation_failure=lambda _: None,
@@ -147,6 +148,26 @@ def test_each_cleanup_policy_after_a_followed_run(
     assert gone is (action == "deleted")
     if action == "kept":
         assert cleanup.command == f"kubectl delete experiment {launch.instance} -n {NAMESPACE}"
+
+
+def test_a_worker_ending_first_leaves_the_other_workers_instances_alone(session: Make) -> None:
+    # Under xdist every worker carries the controller's run label; a worker that ends
+    # first must not sweep, as a stray of its own, what another worker is still following.
+    cluster = FakeCluster(script=Script(hold="Running"))
+    first, second = session(cluster, run_id="shared"), session(cluster, run_id="shared")
+    running = second.live.add(second.experiment("b"))
+    second.live.start([running])
+    second.live.watcher(NAMESPACE).wait_for(
+        running.instance, lambda o: o.get("status", {}).get("phase") == "Running", timeout=5
+    )
+    ended = first.live.add(first.experiment("a"))
+    first.live.start([ended])
+    cluster.release(ended.instance)
+    first.live.follow(ended)
+    cleanups = first.live.finish()
+    assert [c.instance for c in cleanups] == [ended.instance]
+    assert running.instance not in cluster.deleted
+    assert (NAMESPACE, running.instance) in cluster.objects
 
 
 def test_on_success_deletes_an_instance_the_session_left_unfinished(session: Make) -> None:

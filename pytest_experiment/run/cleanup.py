@@ -284,7 +284,8 @@ class Cleaner:
     def _strays(
         self, launches: Sequence[Launch], *, accounted: Iterable[str], namespaces: Iterable[str]
     ) -> list[Cleanup | _Deleting]:
-        """Instances carrying this run's label that no launch of this process knows: a
+        """Instances carrying this run's label that no launch of this process knows but one
+        of its creates made (a worker's view), or any (the xdist controller's): a
         create whose answer an interrupt swallowed or that was lost and not found when
         looked for, or, on the xdist controller, what a worker created and did not
         account for (it was killed, or stopped before its cleanup). Deleted unless the
@@ -294,6 +295,7 @@ class Cleaner:
             return []
         known = {launch.instance for launch in launches} | set(accounted)
         unanswered = {create for launch in launches for create in launch.apply.unanswered}
+        sent = {create for launch in launches for create in launch.apply.sent}
         found: list[Cleanup | _Deleting] = []
         for namespace in sorted({launch.namespace for launch in launches} | set(namespaces)):
             try:
@@ -308,6 +310,10 @@ class Cleaner:
                 if instance in known:
                     continue
                 labels = meta.get("labels") or {}
+                if not self.run.controller and labels.get(CREATE_LABEL) not in sent:
+                    # Another xdist worker's (they share the run label): that worker,
+                    # or the controller's sweep if it dies, accounts for it.
+                    continue
                 experiment = str(labels.get(EXPERIMENT_LABEL) or "?")
                 why = (
                     "made by a create of this session whose answer was lost; not followed"

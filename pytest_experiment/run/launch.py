@@ -51,6 +51,9 @@ class ApplyState:
     the item that waits for it."""
     done: threading.Event = field(default_factory=threading.Event)
     """Set once the create has answered, either way."""
+    sent: list[str] = field(default_factory=list)
+    """The create label of every create this process sent for the launch: what its
+    session-end sweep may call its own (xdist workers share one run label)."""
     unanswered: list[str] = field(default_factory=list)
     """The create labels of every attempt whose create may have made an instance the
     launch does not follow (its answer lost, and not exactly one found)."""

@@ -99,6 +99,9 @@ class Launcher:
             CREATE_LABEL: secrets.token_hex(4),
         }
         body = _body(spec.data, namespace=launch.namespace, labels=labels)
+        # Recorded before sending: a create an interrupt cuts short is still this
+        # process's to clean up.
+        state.sent.append(labels[CREATE_LABEL])
         sent = datetime.now(UTC)
         how = ""
         try:
