@@ -128,3 +128,24 @@ def test_a_named_profile_that_does_not_exist_is_one_line(
     line = one_line_usage_error(run(pytester))
     assert line.startswith("ERROR: S3 credentials cannot be loaded: ")
     assert "ci-results" in line
+
+
+def test_a_session_without_experiments_imports_none_of_the_collection_code(
+    pytester: pytest.Pytester,
+) -> None:
+    # The plugin is installed for every pytest run in the environment: one with no
+    # experiment file must not pay for the rules, the schema or jsonschema.
+    pytester.makepyfile(test_plain="def test_plain():\n    pass\n")
+    pytester.makeconftest(
+        """
+        import sys
+
+        def pytest_unconfigure(config):
+            names = ("pytest_experiment.plugin.collect", "pytest_experiment.core.rules",
+                     "jsonschema", "kubernetes", "boto3")
+            print("IMPORTED", sorted(m for m in names if m in sys.modules))
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-s")
+    assert result.ret == pytest.ExitCode.OK
+    result.stdout.fnmatch_lines(["IMPORTED []"])

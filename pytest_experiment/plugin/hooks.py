@@ -234,6 +234,8 @@ def _rerun_whole_experiments(collector: pytest.Collector, report: pytest.Collect
     state = collector.config.stash.get(SESSION, None)
     if state is None or state.live_factory is None:
         return  # scoring result files offline: each item stands alone
+    if collector.path.name != "experiment.yaml":
+        return  # and a session without experiments never imports the collection code
     from pytest_experiment.plugin.collect import ExperimentFile
     from pytest_experiment.plugin.compat import rerun_also
 
