@@ -64,3 +64,29 @@ def test_the_s3_store_builds_its_client_when_prepared() -> None:
     store.prepare()
     # The client exists without a request having been made (nothing listens on port 9).
     assert store._client is not None
+
+
+def test_a_run_that_reads_no_summary_builds_no_store(tmp_path: Path) -> None:
+    store = CountingStore()
+    made: list[object] = []
+    cluster = FakeCluster()
+
+    def make(_: object) -> CountingStore:
+        made.append(store)
+        return store
+
+    live = LiveRun(
+        options=Options(),
+        toil=ToilLog(file=tmp_path / "toil.jsonl", bd=None),
+        validation_failure=lambda _: None,
+        output=Quiet(),
+        connector=lambda: cluster,
+        results_store=make,
+        reads_results=False,
+    )
+    try:
+        assert live.connect() is cluster
+        assert made == [], "no S3 client for a session whose items read no summary"
+    finally:
+        cluster.stop()
+        live.finish()

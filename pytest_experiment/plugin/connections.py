@@ -85,6 +85,7 @@ def prepare_live(config: pytest.Config, state: ExperimentSession) -> None:
             verbose=config.get_verbosity() > 0,
             run_id=config.stash[RUN_ID],
             controller=distributing(config),
+            reads_results=state.reads_results,
         )
 
     state.live_factory = build

@@ -57,6 +57,9 @@ class ExperimentSession:
     """Series and tag markers already registered this session."""
     collected: bool = False
     """Whether any experiment file was collected (nothing else needs the heavy modules)."""
+    reads_results: bool = True
+    """Whether a selected live item reads summaries (a published experiment's ``quality``
+    item): only then is the S3 client built at the start of the run (about 14 MB)."""
     live_factory: Callable[[], LiveRun] | None = None
     """Builds the live run; None when scoring published results offline."""
     _live: LiveRun | None = None

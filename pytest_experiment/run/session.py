@@ -67,6 +67,7 @@ class LiveRun:
         verbose: bool = False,
         run_id: str | None = None,
         controller: bool = False,
+        reads_results: bool = True,
     ) -> None:
         self.options = options
         self.toil = toil
@@ -79,6 +80,9 @@ class LiveRun:
         self.run_id = run_id or secrets.token_hex(4)
         self.controller = controller
         """The xdist controller: it creates nothing and sweeps what workers left."""
+        self.reads_results = reads_results
+        """Whether any selected item reads a summary: the results store is then prepared
+        when the run connects, not at the first read."""
         self.launches: dict[str, Launch] = {}
         self._by_nodeid: dict[str, str] = {}
         self.cluster: Cluster | None = None
@@ -125,7 +129,7 @@ class LiveRun:
                 self.crd_schema = None
         self.cluster = cluster
         _import_what_follows_complete()
-        store = self._results_store()
+        store = self._results_store() if self.reads_results else None
         if isinstance(store, Preparable):
             # Building the S3 client loads botocore's endpoint data; a Ctrl-C landing
             # in that loader made pytest crash rendering the interrupt (exit 1, not 2).
