@@ -247,3 +247,41 @@ def test_xdist_worker_count(pytester: pytest.Pytester) -> None:
     assert (pytester.path / "workers.txt").read_text().split() == ["2", "2"]
     pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:xdist")
     assert (pytester.path / "serial.txt").read_text() == "0"
+
+
+UNLOCATED_INTERRUPT = """
+import sys
+import types
+
+
+def test_interrupted():
+    # A Ctrl-C that CPython reports at an instruction without a line (as in a
+    # generator-based context manager): the frame's tb_lineno is None.
+    frame = sys._getframe()
+    unlocated = types.TracebackType(None, frame, 1_000_000, -1)
+    assert unlocated.tb_lineno is None
+    raise KeyboardInterrupt().with_traceback(unlocated)
+"""
+
+
+def test_an_interrupt_through_a_frame_without_a_line_ends_as_an_interrupt(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(test_unlocated=UNLOCATED_INTERRUPT)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.INTERRUPTED, result.stdout.str() + result.stderr.str()
+    assert "TypeError" not in result.stdout.str() + result.stderr.str()
+    result.stdout.fnmatch_lines(["*test_unlocated.py:*: KeyboardInterrupt"])
+
+
+def test_without_the_plugin_pytest_itself_crashes_on_such_an_interrupt(
+    pytester: pytest.Pytester,
+) -> None:
+    # Pins why drop_unlocated_frames exists: when pytest renders these frames itself,
+    # this test fails and the work-around can go.
+    pytester.makepyfile(test_unlocated=UNLOCATED_INTERRUPT)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:experiment")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    assert "TypeError: unsupported operand type(s) for -: 'NoneType' and 'int'" in (
+        result.stdout.str() + result.stderr.str()
+    )

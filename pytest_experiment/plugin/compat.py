@@ -181,3 +181,22 @@ def xdist_worker_count(config: pytest.Config) -> int:
     dsession = config.pluginmanager.getplugin("dsession")
     specs = getattr(getattr(dsession, "nodemanager", None), "specs", None)
     return len(specs) if isinstance(specs, Sequence) else 0
+
+
+def drop_unlocated_frames(excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+    """Leave out of ``excinfo``'s traceback the frames CPython gives no line number.
+
+    A Ctrl-C that lands at an instruction without a line (inside a generator-based
+    context manager, or while botocore loads its data) yields a frame whose
+    ``tb_lineno`` is None; pytest's rendering of the interrupt then fails on
+    ``None - 1`` and the session ends with exit 1 and an internal traceback
+    instead of 2. Such a frame has no source line to show anyway. When the
+    entries' raw traceback is not where pytest 8.3 to 9.x keep it, nothing is
+    changed.
+    """
+    entries = list(excinfo.traceback)
+    if not all(hasattr(entry, "_rawentry") for entry in entries):
+        return
+    kept = [e for e in entries if e._rawentry.tb_lineno is not None]
+    if len(kept) != len(entries):
+        excinfo.traceback = type(excinfo.traceback)(kept)

@@ -182,6 +182,15 @@ def pytest_collection_finish(session: pytest.Session) -> Generator[None, None, N
         return (yield)
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_keyboard_interrupt(excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+    """Before the terminal renders a Ctrl-C, drop the frames it cannot render: a live
+    run is interrupted in its waits and threads, where CPython sometimes has no line."""
+    from pytest_experiment.plugin.compat import drop_unlocated_frames
+
+    drop_unlocated_frames(excinfo)
+
+
 @pytest.hookimpl(optionalhook=True)
 def pytest_handlecrashitem(crashitem: str, report: pytest.TestReport, sched: Any) -> None:
     xdist.report_crash_under_plain_id(crashitem, report)
