@@ -266,28 +266,19 @@ EXPECTED: dict[str, tuple[str, tuple[str, ...]]] = {
         ),
     ),
     # tracing-comparison declares no metrics: nothing is missing.
-    "tracing-comparison-fk5n4": (
-        "tracing-comparison",
+    **dict.fromkeys(
+        ("tracing-comparison-fk5n4", "tracing-comparison-scwp7"),
         (
-            "[PASS] Custom metrics: none defined",
-            NO_SECTION_SOURCE,
-            NO_CRITERIA,
-            NO_SECTION_PODS,
-            NO_SECTION_RENDER,
-            NO_GROUPS,
-            NO_ANALYSIS,
-        ),
-    ),
-    "tracing-comparison-scwp7": (
-        "tracing-comparison",
-        (
-            "[PASS] Custom metrics: none defined",
-            NO_SECTION_SOURCE,
-            NO_CRITERIA,
-            NO_SECTION_PODS,
-            NO_SECTION_RENDER,
-            NO_GROUPS,
-            NO_ANALYSIS,
+            "tracing-comparison",
+            (
+                "[PASS] Custom metrics: none defined",
+                NO_SECTION_SOURCE,
+                NO_CRITERIA,
+                NO_SECTION_PODS,
+                NO_SECTION_RENDER,
+                NO_GROUPS,
+                NO_ANALYSIS,
+            ),
         ),
     ),
     # cadvisor's four queries, none of the 10 declared names; metrics have no groups.

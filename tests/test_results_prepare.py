@@ -7,7 +7,7 @@ run builds it while the session is being set up.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -37,17 +37,24 @@ class CountingStore:
         return {}
 
 
-def test_connecting_prepares_the_results_store_once(tmp_path: Path) -> None:
-    store = CountingStore()
-    cluster = FakeCluster()
-    live = LiveRun(
+def live_run(
+    tmp_path: Path, cluster: FakeCluster, store: Callable[[object], Any], **kw: Any
+) -> LiveRun:
+    return LiveRun(
         options=Options(),
         toil=ToilLog(file=tmp_path / "toil.jsonl", bd=None),
         validation_failure=lambda _: None,
         output=Quiet(),
         connector=lambda: cluster,
-        results_store=lambda _: store,
+        results_store=store,
+        **kw,
     )
+
+
+def test_connecting_prepares_the_results_store_once(tmp_path: Path) -> None:
+    store = CountingStore()
+    cluster = FakeCluster()
+    live = live_run(tmp_path, cluster, lambda _: store)
     try:
         assert store.prepared == 0, "nothing is built before the run connects"
         assert live.connect() is cluster
@@ -75,15 +82,7 @@ def test_a_run_that_reads_no_summary_builds_no_store(tmp_path: Path) -> None:
         made.append(store)
         return store
 
-    live = LiveRun(
-        options=Options(),
-        toil=ToilLog(file=tmp_path / "toil.jsonl", bd=None),
-        validation_failure=lambda _: None,
-        output=Quiet(),
-        connector=lambda: cluster,
-        results_store=make,
-        reads_results=False,
-    )
+    live = live_run(tmp_path, cluster, make, reads_results=False)
     try:
         assert live.connect() is cluster
         assert made == [], "no S3 client for a session whose items read no summary"

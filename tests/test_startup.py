@@ -6,26 +6,14 @@ import shutil
 from pathlib import Path
 
 import pytest
-import yaml
-
-KUBECONFIG = {
-    "apiVersion": "v1",
-    "kind": "Config",
-    "clusters": [{"name": "lab", "cluster": {"server": "https://127.0.0.1:1"}}],
-    "users": [{"name": "me", "user": {"token": "not-a-real-token"}}],
-    "contexts": [
-        {"name": "lab-hub", "context": {"cluster": "lab", "user": "me"}},
-        {"name": "staging-hub", "context": {"cluster": "lab", "user": "me"}},
-    ],
-    "current-context": "lab-hub",
-}
+from fakes.kubeconfig import write_unreachable
 
 
 @pytest.fixture
 def project(pytester: pytest.Pytester, examples: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     shutil.copytree(examples / "web-latency", pytester.path / "experiments" / "web-latency")
     shutil.copytree(examples / "components", pytester.path / "experiments" / "components")
-    (pytester.path / "kubeconfig").write_text(yaml.safe_dump(KUBECONFIG))
+    write_unreachable(pytester.path / "kubeconfig", "lab-hub", "staging-hub")
     # No S3 credential from anywhere boto3 looks: environment, files, instance metadata.
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
         monkeypatch.delenv(name, raising=False)

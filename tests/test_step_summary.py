@@ -6,17 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-import yaml
-
-# A cluster nobody listens on, with a token that must never be printed.
-KUBECONFIG = {
-    "apiVersion": "v1",
-    "kind": "Config",
-    "clusters": [{"name": "lab", "cluster": {"server": "https://127.0.0.1:1"}}],
-    "users": [{"name": "me", "user": {"token": "not-a-real-token"}}],
-    "contexts": [{"name": "lab-hub", "context": {"cluster": "lab", "user": "me"}}],
-    "current-context": "lab-hub",
-}
+from fakes.kubeconfig import TOKEN, write_unreachable
 
 
 @pytest.fixture
@@ -61,7 +51,7 @@ def test_an_unreachable_cluster_is_in_the_summary_not_just_a_heading(
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "unused")
     shutil.copytree(examples / "web-latency", pytester.path / "experiments" / "web-latency")
     kubeconfig = pytester.path / "kubeconfig"
-    kubeconfig.write_text(yaml.safe_dump(KUBECONFIG))
+    write_unreachable(kubeconfig)
     result = pytester.runpytest(
         "experiments", f"--experiment-kubeconfig={kubeconfig}", "--experiment-toil=off"
     )
@@ -74,7 +64,7 @@ def test_an_unreachable_cluster_is_in_the_summary_not_just_a_heading(
     )
     assert "[FAIL] No cluster reachable: " in failure
     assert "context 'lab-hub'" in failure
-    assert "not-a-real-token" not in text
+    assert TOKEN not in text
     # The terminal scorecard says where the experiment stopped, too.
     result.stdout.fnmatch_lines(
         ["web-latency (*)", "  Pre-flight:", "    [[]FAIL[]] No cluster reachable: *"]

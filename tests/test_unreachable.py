@@ -7,16 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-import yaml
-
-KUBECONFIG = {
-    "apiVersion": "v1",
-    "kind": "Config",
-    "clusters": [{"name": "lab", "cluster": {"server": "https://127.0.0.1:1"}}],
-    "users": [{"name": "me", "user": {"token": "not-a-real-token"}}],
-    "contexts": [{"name": "lab-hub", "context": {"cluster": "lab", "user": "me"}}],
-    "current-context": "lab-hub",
-}
+from fakes.kubeconfig import TOKEN, write_unreachable
 
 
 def test_unreachable_cluster_fails_preflight_and_applies_nothing(
@@ -28,7 +19,7 @@ def test_unreachable_cluster_fails_preflight_and_applies_nothing(
     shutil.copytree(examples / "web-latency", pytester.path / "experiments" / "web-latency")
     shutil.copytree(examples / "components", pytester.path / "experiments" / "components")
     kubeconfig = pytester.path / "kubeconfig"
-    kubeconfig.write_text(yaml.safe_dump(KUBECONFIG))
+    write_unreachable(kubeconfig)
     result = pytester.runpytest(
         "experiments",
         "--experiment-kubeconfig", str(kubeconfig),
@@ -50,7 +41,7 @@ def test_unreachable_cluster_fails_preflight_and_applies_nothing(
         ["SKIPPED [[]1[]] *: [[]N/A[]] blocked by web-latency::preflight[[]workflow-template[]]"]
     )
     assert "Applied experiment" not in result.stdout.str()
-    assert "not-a-real-token" not in result.stdout.str()
+    assert TOKEN not in result.stdout.str()
     (record,) = [json.loads(x) for x in (pytester.path / "toil.jsonl").read_text().splitlines()]
     assert record["priority"] == 1
     assert record["labels"] == ["toil", "web-latency", "networking"]
