@@ -146,15 +146,18 @@ def wait_direct(hub: Sandbox, instance: str, what: str, predicate: Any) -> dict[
         cluster.close()
 
 
-def create_held(hub: Sandbox, watcher: ExperimentWatcher, prefix: str) -> str:
-    """An experiment the (frozen) operator has not touched yet, seen by the watch."""
+def create_held(hub: Sandbox, watcher: ExperimentWatcher, prefix: str) -> tuple[str, list[Change]]:
+    """An experiment the (frozen) operator has not touched yet, seen by the watch, and
+    the list every change the watch delivers for it from now on is appended to."""
     cluster = direct(hub)
     try:
         instance = cluster.create_experiment(experiment_doc(prefix), namespace=NAMESPACE)
     finally:
         cluster.close()
     watcher.wait_for(instance, lambda _: True, timeout=TIMEOUT, what="the new instance")
-    return instance
+    changes: list[Change] = []
+    watcher.subscribe(instance, changes.append)
+    return instance, changes
 
 
 def delivered(changes: list[Change]) -> list[tuple[str, bool]]:
@@ -165,9 +168,7 @@ def test_a_watch_lost_while_the_operator_moves_on_resumes_and_replays_every_phas
     hub: Sandbox, link: Link, watcher: ExperimentWatcher, lines: Lines, frozen_operator: None,
     prefix: str,
 ) -> None:  # fmt: skip
-    instance = create_held(hub, watcher, prefix)
-    changes: list[Change] = []
-    watcher.subscribe(instance, changes.append)
+    instance, changes = create_held(hub, watcher, prefix)
     with link.down():
         lines.wait(1)
         hub.resume("operator")
@@ -188,9 +189,7 @@ def test_phases_passed_while_the_api_server_restarted_are_reported_not_observed(
     hub: Sandbox, link: Link, watcher: ExperimentWatcher, lines: Lines, frozen_operator: None,
     prefix: str,
 ) -> None:  # fmt: skip
-    instance = create_held(hub, watcher, prefix)
-    changes: list[Change] = []
-    watcher.subscribe(instance, changes.append)
+    instance, changes = create_held(hub, watcher, prefix)
     api = hub.api_client()
     try:
         with link.down():
@@ -227,9 +226,7 @@ def test_phases_passed_while_the_api_server_restarted_are_reported_not_observed(
 def test_api_server_killed_and_restarted_the_watch_comes_back_and_misses_nothing(
     hub: Sandbox, watcher: ExperimentWatcher, lines: Lines, frozen_operator: None, prefix: str
 ) -> None:
-    instance = create_held(hub, watcher, prefix)
-    changes: list[Change] = []
-    watcher.subscribe(instance, changes.append)
+    instance, changes = create_held(hub, watcher, prefix)
     before = hub.pids["kube-apiserver"]
 
     assert hub.restart_apiserver() != before
@@ -246,9 +243,7 @@ def test_cut_watch_streams_are_resumed_without_a_relist(
     hub: Sandbox, link: Link, watcher: ExperimentWatcher, lines: Lines, frozen_operator: None,
     prefix: str,
 ) -> None:  # fmt: skip
-    instance = create_held(hub, watcher, prefix)
-    changes: list[Change] = []
-    watcher.subscribe(instance, changes.append)
+    instance, changes = create_held(hub, watcher, prefix)
     watches = watcher.stats.watches
     for cut in range(1, 4):
         assert link.cut() >= 1
@@ -295,9 +290,7 @@ def test_compaction_then_a_cut_gives_a_real_410_and_a_relist_that_misses_nothing
     ):
         hub.pause("operator")
         try:
-            instance = create_held(hub, watcher, prefix)
-            changes: list[Change] = []
-            watcher.subscribe(instance, changes.append)
+            instance, changes = create_held(hub, watcher, prefix)
             with link.down():
                 lines.wait(1)
                 # Later changes, then etcd forgets everything before now: the watch's
@@ -331,9 +324,7 @@ def instance_version(watcher: ExperimentWatcher, instance: str) -> str:
 def test_etcd_and_api_server_frozen_is_a_pause_not_an_outage(
     hub: Sandbox, watcher: ExperimentWatcher, lines: Lines, frozen_operator: None, prefix: str
 ) -> None:
-    instance = create_held(hub, watcher, prefix)
-    changes: list[Change] = []
-    watcher.subscribe(instance, changes.append)
+    instance, changes = create_held(hub, watcher, prefix)
     stopped = threading.Event()
     with hub.paused("etcd", "kube-apiserver"):
         hub.resume("operator")  # its writes now hang on the frozen API server
