@@ -65,6 +65,12 @@ def test_namespace_var_becomes_experiment_everywhere_and_nothing_else_changes() 
     assert after == SPEC.replace("$NAMESPACE", "$EXPERIMENT")
 
 
+def test_the_braced_namespace_variable_becomes_the_braced_experiment_one() -> None:
+    braced = SPEC.replace("$NAMESPACE", "${NAMESPACE}")
+    after = apply_fix("fix-namespace-var", braced)
+    assert after == SPEC.replace("$NAMESPACE", "${EXPERIMENT}")
+
+
 def test_flow_lists_are_refused_rather_than_rewritten() -> None:
     flow = SPEC.replace(
         "      components:\n        - app: naive-db    # the workload\n\n        - app: loadgen\n",

@@ -61,6 +61,16 @@ def test_empty_groups_are_blamed_on_the_pipeline_only_when_no_custom_metric_arri
     ]
 
 
+def test_both_spellings_of_the_namespace_variable_are_a_cause_and_a_lookalike_is_not(
+    tmp_path: Path,
+) -> None:
+    # The lint rule, the gate and the fix read $NAMESPACE the same way.
+    for spelling, named in (("$NAMESPACE", True), ("${NAMESPACE}", True), ("$NAMESPACES", False)):
+        spec = SPEC.replace("$NAMESPACE", spelling)
+        decision = decide(experiment(tmp_path, spec), [("custom-metrics", FAIL)])
+        assert ("fix-namespace-var" in decision.fixes) is named, spelling
+
+
 def test_intent_coverage_alone_escalates_and_is_never_fixed(tmp_path: Path) -> None:
     spec = SPEC.replace(
         "        - app: loadgen\n",

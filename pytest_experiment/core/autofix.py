@@ -20,7 +20,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 
 from pytest_experiment.base.errors import ExperimentError
-from pytest_experiment.core.spec import LATENCY_SUFFIXES
+from pytest_experiment.core.spec import LATENCY_SUFFIXES, NAMESPACE_VAR
 
 # What each fix does, as the attempt line reports it.
 FIXES = {
@@ -32,7 +32,6 @@ FIXES = {
 }
 TEMPLATE_FIXES = frozenset({"add-load-test"})
 """Fixes made in ``workflow/template.yaml`` rather than experiment.yaml."""
-_NAMESPACE_VAR = re.compile(r"\$NAMESPACE\b")
 
 
 class FixError(ExperimentError):
@@ -97,7 +96,8 @@ def add_components(text: str, apps: Sequence[str]) -> str:
 
 
 def fix_namespace_var(text: str) -> str:
-    return _NAMESPACE_VAR.sub("$EXPERIMENT", text)
+    # $NAMESPACE becomes $EXPERIMENT, ${NAMESPACE} becomes ${EXPERIMENT}.
+    return NAMESPACE_VAR.sub(lambda m: m.group(0).replace("NAMESPACE", "EXPERIMENT"), text)
 
 
 def add_metric_units(text: str) -> str:

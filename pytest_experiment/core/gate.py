@@ -14,7 +14,12 @@ from typing import Any
 from pytest_experiment.core.checks.reading import shown_names
 from pytest_experiment.core.limits import strings
 from pytest_experiment.core.options import AutofixMode
-from pytest_experiment.core.spec import HYPERDISK_FAMILIES, LATENCY_SUFFIXES, Experiment
+from pytest_experiment.core.spec import (
+    HYPERDISK_FAMILIES,
+    LATENCY_SUFFIXES,
+    NAMESPACE_VAR,
+    Experiment,
+)
 from pytest_experiment.core.verdict import CheckResult, Status, gate
 
 MAX_ATTEMPTS = 3
@@ -135,7 +140,7 @@ def root_causes(
                     "add-metrics-pipeline",
                 )
             )
-        namespaced = [m.name for m in experiment.metrics if "$NAMESPACE" in m.query]
+        namespaced = [m.name for m in experiment.metrics if NAMESPACE_VAR.search(m.query)]
         if namespaced:
             causes.append(
                 RootCause(

@@ -8,6 +8,7 @@ hides the other findings. Reading the file (strict, with line numbers) is
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +38,9 @@ LATENCY_SUFFIXES = ("_latency", "_p50", "_p99")
 """Metric names that end so are latencies, shown in seconds."""
 HYPERDISK_FAMILIES = ("c3", "c4", "n4", "a3", "m3", "m4")
 """Machine families that can attach Hyperdisk volumes."""
+NAMESPACE_VAR = re.compile(r"\$(?:\{NAMESPACE\}|NAMESPACE\b)")
+"""A metric query naming the Experiment's own namespace, in either spelling (the lint
+rule, the gate's root cause and its fix all read it so)."""
 
 
 def is_experiment(data: Mapping[str, Any]) -> bool:

@@ -15,10 +15,14 @@ from pytest_experiment.core.catalog import Catalogue
 from pytest_experiment.core.rules.names import EXPECTED_NAMESPACE
 from pytest_experiment.core.rules.text import TITLES, app_path, at, counted, plural
 from pytest_experiment.core.schema import format_path
-from pytest_experiment.core.spec import HYPERDISK_FAMILIES, LATENCY_SUFFIXES, Experiment
+from pytest_experiment.core.spec import (
+    HYPERDISK_FAMILIES,
+    LATENCY_SUFFIXES,
+    NAMESPACE_VAR,
+    Experiment,
+)
 from pytest_experiment.core.verdict import CheckResult, Status
 
-NAMESPACE_VAR = re.compile(r"\$(?:\{NAMESPACE\}|NAMESPACE\b)")
 GKE_DEFAULT_MACHINE = "e2-medium"
 PROMETHEUS = "kube-prometheus-stack"
 PIPELINE = ("metrics-agent", "metrics-egress")
