@@ -15,7 +15,6 @@ create fails with ``OutcomeUnknown`` and the caller looks for the instance.
 from __future__ import annotations
 
 import json
-import logging
 import threading
 import time
 from collections import Counter
@@ -165,24 +164,3 @@ class ApiSession:
             idempotent=idempotent,
             **kwargs,
         )
-
-
-class _QuietRetries(logging.Filter):
-    """Drops urllib3's per-attempt "Retrying (...)" warnings.
-
-    The harness retries and backs off itself and says once when the API is
-    lost and once when it is back; with ``log_cli`` on, urllib3 would
-    otherwise print a warning for every attempt of every request.
-    """
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not str(record.msg).startswith("Retrying (")
-
-
-_QUIET_RETRIES = _QuietRetries()
-
-
-def quiet_urllib3_retries() -> None:
-    logger = logging.getLogger("urllib3.connectionpool")
-    if _QUIET_RETRIES not in logger.filters:
-        logger.addFilter(_QUIET_RETRIES)

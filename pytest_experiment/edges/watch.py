@@ -35,7 +35,6 @@ from pytest_experiment.core.watch_state import (
 from pytest_experiment.edges.api_errors import Gone
 from pytest_experiment.edges.cluster import Cluster, WatchStream
 from pytest_experiment.edges.outages import OutageNotice
-from pytest_experiment.edges.session import quiet_urllib3_retries
 
 # Statuses with which a server refuses the watch verb itself: follow by listing instead.
 _WATCH_REFUSED = frozenset({403, 405})
@@ -114,7 +113,6 @@ class ExperimentWatcher:
 
     def start(self, *, timeout: float = 30.0) -> Self:
         """Start the thread; returns after the first list, or raises why it failed."""
-        quiet_urllib3_retries()
         self._thread = threading.Thread(
             target=self._run, name=f"experiment-watch[{self._namespace}]", daemon=True
         )

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_experiment.base.errors import ResultsError
+from pytest_experiment.core import lifecycle
 from pytest_experiment.core.verdict import CheckResult
 from pytest_experiment.plugin.state import SESSION
 
@@ -95,7 +96,7 @@ def experiment_run(request: pytest.FixtureRequest) -> Callable[[str], Experiment
         if not launch.instance:
             pytest.skip(f"experiment_run({name!r}): not applied: {verdict.summary}")
         observed = live.watcher(launch.namespace).observed(launch.instance)
-        status = (observed.obj or {}).get("status") or {}
+        status = lifecycle.status(observed.obj)
         return ExperimentRun(
             name=name,
             instance=launch.instance,

@@ -132,10 +132,13 @@ def pytest_runtestloop(session: pytest.Session) -> Generator[None, object, objec
         return (yield)
     config = session.config
     live_items = _live_items(session) if state.collected else []
-    # Only a published experiment's quality items read a summary.
-    state.reads_results = any(i.step == "quality" and i.experiment.publish for i in live_items)
+    # Only a published experiment's quality items read a summary from S3.
+    reading = {
+        i.experiment.name for i in live_items if i.step == "quality" and i.experiment.publish
+    }
+    state.reads_results = bool(reading)
     if not xdist.is_worker(config):  # the xdist controller checked for workers
-        check_s3_credentials(config, {i.experiment.name for i in live_items if i.step == "quality"})
+        check_s3_credentials(config, reading)
     controller = xdist.distributing(config)
     try:
         with sigterm_as_interrupt():

@@ -19,11 +19,7 @@ import pytest
 from pytest_experiment.base.errors import EnvironmentFailure, ExperimentError
 from pytest_experiment.core.verdict import CheckResult, Status
 from pytest_experiment.plugin.compat import TerminalRepr, TerminalWriter, skip_at_item
-from pytest_experiment.reporting.report import property_name
-
-_RESERVED = frozenset(
-    {"experiment", "instance", "step", "check", "verdict", "summary", "details", "run", "intent"}
-)
+from pytest_experiment.reporting.report import RESERVED_PROPERTIES, property_name
 
 
 class CheckFailed(Exception):
@@ -101,7 +97,7 @@ def conclude(item: pytest.Item, *, identity: dict[str, str], result: CheckResult
     record(
         item,
         **{
-            (f"figure.{k}" if k in _RESERVED else property_name(k)): v
+            (f"figure.{k}" if k in RESERVED_PROPERTIES else property_name(k)): v
             for k, v in result.figures.items()
         },
     )

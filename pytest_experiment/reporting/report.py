@@ -38,17 +38,11 @@ def _check_order() -> dict[str, int]:
     return {check.name: i for i, check in enumerate(CHECKS)}
 
 
-_CORE = (
-    "experiment",
-    "instance",
-    "step",
-    "check",
-    "verdict",
-    "summary",
-    "details",
-    "run",
-    "intent",
+RESERVED_PROPERTIES = frozenset(
+    {"experiment", "instance", "step", "check", "verdict", "summary", "details", "run", "intent"}
 )
+"""The properties every item's report carries; a figure of the same name is written
+``figure.<name>`` so it can never overwrite one."""
 
 
 @dataclass
@@ -217,7 +211,9 @@ class Scoreboard:
             return
         report = self.experiments.setdefault(name, ExperimentReport(name))
         report.path = report.path or nodeid.split("::", 1)[0]
-        figures = {k.removeprefix("figure."): v for k, v in props.items() if k not in _CORE}
+        figures = {
+            k.removeprefix("figure."): v for k, v in props.items() if k not in RESERVED_PROPERTIES
+        }
         finding = Finding(
             check=str(props.get("check", "")),
             status=status,

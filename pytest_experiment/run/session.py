@@ -41,14 +41,16 @@ if TYPE_CHECKING:
     from pytest_experiment.edges import cluster as edges_cluster
 
 
-def _import_what_follows_complete() -> None:
+def _import_what_follows_complete(*, reads_results: bool) -> None:
     """Import the modules used after Complete while the session is being set up.
 
     Imported lazily in the middle of a run, a Ctrl-C can land inside an import,
     which leaves half a module behind and CPython exiting by SIGINT instead of
-    with pytest's status (seen in about 1 in 20 interrupted runs).
+    with pytest's status (seen in about 1 in 20 interrupted runs). boto3 (about
+    20 MB) only when a selected item will read a summary.
     """
-    import boto3  # noqa: F401
+    if reads_results:
+        import boto3  # noqa: F401
 
     from pytest_experiment.run import publish, review_gate  # noqa: F401
 
@@ -128,7 +130,7 @@ class LiveRun:
             except SchemaUnavailable:
                 self.crd_schema = None
         self.cluster = cluster
-        _import_what_follows_complete()
+        _import_what_follows_complete(reads_results=self.reads_results)
         store = self._results_store() if self.reads_results else None
         if isinstance(store, Preparable):
             # Building the S3 client loads botocore's endpoint data; a Ctrl-C landing
