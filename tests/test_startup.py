@@ -85,6 +85,17 @@ def test_without_quality_items_no_s3_credentials_are_needed(
     assert "no S3 credentials" not in result.stderr.str()
 
 
+def test_an_unpublished_experiment_needs_no_s3_credentials(
+    pytester: pytest.Pytester, project: Path
+) -> None:
+    # Its quality items are N/A without reading S3, so they need no credentials either.
+    spec = project / "experiments" / "web-latency" / "experiment.yaml"
+    spec.write_text(spec.read_text().replace("publish: true", "publish: false"))
+    result = run(pytester)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    assert "no S3 credentials" not in result.stderr.str()
+
+
 def test_a_valid_context_and_endpoint_start_normally(
     pytester: pytest.Pytester, project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
