@@ -292,7 +292,14 @@ def test_a_turn_after_complete_names_the_condition() -> None:
                                                 "maxIterations": 2})  # fmt: skip
     assert lifecycle.turned_failed(bare).line() == "QualityGate Exhausted: iteration 2 of 2"  # type: ignore[union-attr]
     assert lifecycle.turned_failed(obj(phase="Complete")) is None
-    assert lifecycle.turned_failed(obj(phase="Failed")) is None
+    # No condition says why: the phase itself, with the first condition message.
+    assert lifecycle.turned_failed(obj(phase="Failed")) == lifecycle.Turn(
+        type="phase", reason="Failed", message="no condition message"
+    )
+    other = obj(phase="Failed", conditions=[{"type": "Failed", "message": "target  gone"}])
+    assert lifecycle.turned_failed(other) == lifecycle.Turn(
+        type="phase", reason="Failed", message="target gone"
+    )
 
 
 def test_quality_gate_progress_while_recollecting() -> None:

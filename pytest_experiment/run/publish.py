@@ -203,11 +203,7 @@ class _Publisher:
         observed = self.run.watcher(self.launch.namespace).observed(self.launch.instance)
         if observed.deleted or phase_of(observed.obj) != "Failed":
             return None
-        return lifecycle.turned_failed(observed.obj) or Turn(
-            type="phase",
-            reason="Failed",
-            message=lifecycle.first_condition_message(observed.obj),
-        )
+        return lifecycle.turned_failed(observed.obj)
 
     def _await_results(self) -> None:
         """Wait for ``status.resultsURL`` within ``--experiment-results-wait``, showing the

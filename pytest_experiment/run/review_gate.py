@@ -17,7 +17,7 @@ from pytest_experiment.base.errors import ClusterError
 from pytest_experiment.base.types import Obj
 from pytest_experiment.core import lifecycle
 from pytest_experiment.core import review as rv
-from pytest_experiment.core.lifecycle import Turn, format_duration, phase_of
+from pytest_experiment.core.lifecycle import format_duration, phase_of
 from pytest_experiment.core.verdict import CheckResult, Status
 from pytest_experiment.core.watch_state import InstanceDeleted, WatchTimeout
 from pytest_experiment.edges.github import GitHub, GitHubError, PullRequest
@@ -68,9 +68,8 @@ class _Reviewer:
         except InstanceDeleted:
             return self._result(Status.NA, f"Review: {self.instance} was deleted first")
         if obj is not None and phase_of(obj) == "Failed" and not rv.review_phase(obj):
-            turn = lifecycle.turned_failed(obj) or Turn(
-                type="phase", reason="Failed", message=lifecycle.first_condition_message(obj)
-            )
+            turn = lifecycle.turned_failed(obj)
+            assert turn is not None  # the phase is Failed
             self.run.log_toil(lifecycle.turn_toil(self.name, self.instance, turn))
             turned = f"{self.instance} turned Failed after Complete: {turn.line()}"
             return self._result(Status.NA, f"Review: no review gate: {turned}")

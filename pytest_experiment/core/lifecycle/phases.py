@@ -134,7 +134,8 @@ class Turn:
 
 
 def turned_failed(obj: Obj | None) -> Turn | None:
-    """The condition that explains a Failed phase reached after Complete, or None."""
+    """What explains a Failed phase reached after Complete (the operator's condition,
+    else the phase itself with its first condition message); None while not Failed."""
     if phase_of(obj) != "Failed":
         return None
     for condition in status(obj).get("conditions") or []:
@@ -151,7 +152,7 @@ def turned_failed(obj: Obj | None) -> Turn | None:
     iteration = status(obj).get("iterationStatus")
     if isinstance(iteration, Mapping) and iteration.get("phase") == "Exhausted":
         return Turn(type="QualityGate", reason="Exhausted", message=_iteration_text(iteration))
-    return None
+    return Turn(type="phase", reason="Failed", message=first_condition_message(obj))
 
 
 def _iteration_text(iteration: Obj) -> str:
