@@ -15,9 +15,11 @@ from typing import TYPE_CHECKING
 import pytest
 from kubernetes import client
 
+from pytest_experiment.base.types import Obj
 from pytest_experiment.sandbox import Sandbox
+from pytest_experiment.sandbox.operator import REVIEW_ANNOTATION
 
-from .lifecycle import BUCKET, Run, experiment_doc
+from .lifecycle import BUCKET, Run, SetScenario, experiment_doc, pr_state, status_of
 from .runs import LiveProcess, write
 from .test_real_operator import by_hand, patch_status, put_summary, seconds, toil
 
@@ -70,3 +72,82 @@ def test_a_summary_cut_short_in_transit_is_read_again_within_the_results_wait(
     assert instance["gate"] == "warn", text
     assert [t["title"] for t in toil(report) if t["title"].startswith("No results")] == []
     assert code == pytest.ExitCode.OK, text
+
+
+# -- a review GitHub will not merge or close ---------------------------------------------
+
+GITHUB = "https://api.github.com/repos/illm-lab/benchmarks/pulls/{n}"
+
+
+def review_gate(obj: Obj) -> Obj:
+    return next(
+        (c for c in status_of(obj).get("conditions") or [] if c.get("type") == "ReviewGate"), {}
+    )
+
+
+def test_the_sandbox_operator_retries_a_merge_github_refused_at_its_review_poll(
+    k8s: client.ApiClient, prefix: str, scenario: SetScenario
+) -> None:
+    scenario(prefix, "review-merge-failed", recoverAfter=2)
+    run = Run.create(k8s, experiment_doc(prefix, publish=True))
+    number = status_of(run.wait_status("reviewPhase", "Pending"))["publishPRNumber"]
+    run.annotate(REVIEW_ANNOTATION, "approved")
+
+    refused = run.wait(lambda o: review_gate(o).get("reason") == "MergeFailed", what="MergeFailed")
+    # GitHub said no: the review stays Pending, the condition carries GitHub's error.
+    assert status_of(refused)["reviewPhase"] == "Pending"
+    assert review_gate(refused)["status"] == "False"
+    assert review_gate(refused)["message"] == (
+        f"Failed to merge PR #{number}: PUT {GITHUB.format(n=number)}/merge: "
+        "405 Pull Request is not mergeable []"
+    )
+    assert pr_state(k8s, number) == "open"
+    # Tried again at the next review poll(s); the third attempt merges.
+    approved = run.wait_status("reviewPhase", "Approved")
+    assert review_gate(approved)["reason"] == "Approved"
+    assert pr_state(k8s, number) == "merged"
+    run.delete()
+    run.wait_gone()
+
+
+@pytest.mark.parametrize(
+    ("action", "refusing", "reason", "verb", "error"),
+    [
+        ("approve", "review-merge-failed", "MergeFailed", "merge",
+         "PUT " + GITHUB + "/merge: 405 Pull Request is not mergeable []"),
+        ("reject", "review-close-failed", "CloseFailed", "close",
+         "PATCH " + GITHUB + ": 403 Resource not accessible by integration []"),
+    ],
+)  # fmt: skip
+def test_a_review_github_refuses_names_the_condition_while_it_waits_and_in_the_fail(
+    pytester: pytest.Pytester, sandbox: Sandbox, prefix: str, scenario: SetScenario,
+    action: str, refusing: str, reason: str, verb: str, error: str,
+) -> None:  # fmt: skip
+    scenario(f"{prefix}gh-", refusing)
+    write(pytester, "refused", experiment_doc(f"{prefix}gh-", publish=True))
+    live = LiveProcess(
+        pytester, sandbox, f"--experiment-review={action}", "--experiment-budget-review=15s",
+        "--experiment-cleanup=always",
+    )  # fmt: skip
+    said = live.wait_line("*: review Pending: ReviewGate *")
+    code, report, text = live.finish()
+    [instance] = report["experiments"][0]["instances"]
+    name, number = instance["instance"], instance["review"]["figures"]["prNumber"]
+    refusal = f"ReviewGate {reason}: Failed to {verb} PR #{number}: {error.format(n=number)}"
+    # Said while the harness waits, before the item ends...
+    assert said == f"{name}: review Pending: {refusal}; the operator retries it", text
+    ended = live.lines.index(live.wait_line("experiments/refused/*::review FAILED*"))
+    assert live.lines.index(said) < ended, text
+    # ...and in the FAIL, where the budget ran out.
+    decided = {"approve": "approved", "reject": "rejected"}[action]
+    assert instance["review"]["summary"] == (
+        f"[FAIL] Review: reviewPhase still Pending 15s after annotated {decided}: {refusal}"
+    ), text
+    assert instance["review"]["figures"]["reviewGate"] == refusal
+    # GitHub's problem, not the operator's.
+    records = [t for t in toil(report) if name in t["title"]]
+    assert [(t["title"], t["labels"]) for t in records] == [
+        (f"GitHub refused to {verb} the results PR of {name}: {refusal}",
+         ["toil", "refused", "github"]),
+    ], records  # fmt: skip
+    assert code == pytest.ExitCode.TESTS_FAILED, text
