@@ -82,9 +82,7 @@ class InstanceReport:
             recorded = finding.figures.get("gateVerdicts")
             if isinstance(recorded, Mapping) and recorded:
                 return {str(k): _TAGS.get(str(v), Status.ERROR) for k, v in recorded.items()}
-        return {
-            f.check: f.status for f in self.quality if not f.line.startswith("[N/A] blocked")
-        }
+        return {f.check: f.status for f in self.quality if not f.line.startswith("[N/A] blocked")}
 
     @property
     def gate(self) -> Status | None:

@@ -15,9 +15,11 @@ from typing import TYPE_CHECKING
 import pytest
 from kubernetes import client
 
+from pytest_experiment.base.resources import WORKFLOWS
 from pytest_experiment.base.types import Obj
 from pytest_experiment.sandbox import Sandbox
 from pytest_experiment.sandbox.operator import REVIEW_ANNOTATION
+from pytest_experiment.sandbox.operator.argo import failed_status, node_id
 
 from .lifecycle import BUCKET, Run, SetScenario, experiment_doc, pr_state, status_of
 from .runs import LiveProcess, write
@@ -151,3 +153,127 @@ def test_a_review_github_refuses_names_the_condition_while_it_waits_and_in_the_f
          ["toil", "refused", "github"]),
     ], records  # fmt: skip
     assert code == pytest.ExitCode.TESTS_FAILED, text
+
+
+# -- a failed Argo Workflow ----------------------------------------------------------------
+
+
+def test_the_sandbox_operator_fails_a_workflow_as_argo_does_generic_message_failed_step_node(
+    k8s: client.ApiClient, prefix: str, scenario: SetScenario
+) -> None:
+    scenario(prefix, "fail-running", step="run-k6", message="Error (exit code 3)")
+    run = Run.create(k8s, experiment_doc(prefix))
+    name = f"{run.name}-validation"
+    (workflow,) = run.wait_labelled(
+        WORKFLOWS, "argo-workflows",
+        lambda found: any((w.get("status") or {}).get("phase") == "Failed" for w in found),
+        what="the Workflow Failed",
+    )  # fmt: skip
+    argo = workflow["status"]
+    pod = node_id(name, f"{name}[0].run-k6")
+    # Argo's own message names a node, not a reason...
+    assert argo["message"] == f"child '{pod}' failed"
+    # ...the failed step's node has it.
+    assert argo["nodes"][pod] == {
+        **argo["nodes"][pod],
+        "type": "Pod", "displayName": "run-k6", "templateName": "run-k6", "phase": "Failed",
+        "message": "Error (exit code 3)",
+    }  # fmt: skip
+    assert argo["nodes"][name]["type"] == "Steps"
+    assert {n["phase"] for n in argo["nodes"].values()} == {"Failed"}
+    # And cleanup deletes it, a reconcile after the experiment turned Failed.
+    run.wait_labelled(WORKFLOWS, "argo-workflows", lambda found: not found, what="deleted")
+    assert status_of(run.wait_settled())["phase"] == "Failed"
+    run.delete()
+    run.wait_gone()
+
+
+def _workflow(k8s: client.ApiClient, instance: str) -> str:
+    name = f"{instance}-validation"
+    client.CustomObjectsApi(k8s).create_namespaced_custom_object(
+        WORKFLOWS.group, WORKFLOWS.version, "argo-workflows", WORKFLOWS.plural,
+        {"apiVersion": WORKFLOWS.api_version, "kind": "Workflow",
+         "metadata": {"name": name, "labels": {"experiments.illm.io/experiment": instance}},
+         "spec": {"workflowTemplateRef": {"name": "validate"}},
+         "status": {"phase": "Running", "startedAt": seconds()}},
+    )  # fmt: skip
+    return name
+
+
+def _patch_workflow(k8s: client.ApiClient, name: str, state: Obj) -> None:
+    client.CustomObjectsApi(k8s).patch_namespaced_custom_object(
+        WORKFLOWS.group, WORKFLOWS.version, "argo-workflows", WORKFLOWS.plural, name,
+        {"status": state}, _content_type="application/merge-patch+json",
+    )  # fmt: skip
+
+
+def _delete_workflow(k8s: client.ApiClient, name: str) -> None:
+    client.CustomObjectsApi(k8s).delete_namespaced_custom_object(
+        WORKFLOWS.group, WORKFLOWS.version, "argo-workflows", WORKFLOWS.plural, name
+    )
+
+
+def test_a_failed_workflow_is_explained_by_its_failed_step_not_argos_child_failed(
+    pytester: pytest.Pytester, sandbox: Sandbox, k8s: client.ApiClient, by_hand: str,
+) -> None:  # fmt: skip
+    write(pytester, "broken", experiment_doc(by_hand))
+    live = LiveProcess(pytester, sandbox)
+    instance = live.wait_line("Applied experiment: *").split()[2]
+    workflow = _workflow(k8s, instance)
+    try:
+        patch_status(k8s, instance, {
+            "phase": "Running", "workflowStatus": {"name": workflow, "phase": "Running"},
+        })  # fmt: skip
+        live.wait_line(f"{instance}: Running")
+        # What Argo writes when the step run-k6 fails, then the operator's copy of its phase.
+        _patch_workflow(k8s, workflow, failed_status(
+            workflow, step="run-k6", message="Error (exit code 1)", started_at=seconds(),
+            finished_at=seconds(),
+        ))  # fmt: skip
+        patch_status(k8s, instance, {
+            "phase": "Failed", "workflowStatus": {"name": workflow, "phase": "Failed"},
+        })  # fmt: skip
+        code, report, text = live.finish()
+    finally:
+        _delete_workflow(k8s, workflow)
+        Run(api=k8s, name=instance).delete()
+    assert code == pytest.ExitCode.TESTS_FAILED, text
+    reason = f"workflow {workflow} Failed at step run-k6: Error (exit code 1)"
+    lifecycle = report["experiments"][0]["instances"][0]["lifecycle"]
+    assert lifecycle["summary"] == f"[FAIL] Experiment {instance} failed in Running: {reason}"
+    assert f"  {workflow}: Failed at step run-k6: Error (exit code 1)" in lifecycle["details"]
+    assert "child '" not in text
+    [record] = toil(report)
+    assert record["title"] == f"Experiment failed: {instance} - {reason}"
+
+
+def test_a_workflow_the_operator_already_deleted_at_cleanup_is_said_so_not_not_found(
+    pytester: pytest.Pytester, sandbox: Sandbox, k8s: client.ApiClient, by_hand: str,
+) -> None:  # fmt: skip
+    write(pytester, "cleaned", experiment_doc(by_hand))
+    live = LiveProcess(pytester, sandbox)
+    instance = live.wait_line("Applied experiment: *").split()[2]
+    workflow = _workflow(k8s, instance)
+    patch_status(k8s, instance, {
+        "phase": "Running", "workflowStatus": {"name": workflow, "phase": "Running"},
+    })  # fmt: skip
+    live.wait_line(f"{instance}: Running")
+    # The harness sees the Failed run only after the operator's cleanup (its watch lagged
+    # or it was paused): the Workflow, and the reason on it, are gone.
+    _delete_workflow(k8s, workflow)
+    try:
+        patch_status(k8s, instance, {
+            "phase": "Failed", "completedAt": seconds(), "resourcesCleaned": True,
+            "workflowStatus": {"name": workflow, "phase": "Failed"},
+        })  # fmt: skip
+        code, report, text = live.finish()
+    finally:
+        Run(api=k8s, name=instance).delete()
+    assert code == pytest.ExitCode.TESTS_FAILED, text
+    gone = "Failed; its failed step cannot be read: the operator deleted it at cleanup"
+    lifecycle = report["experiments"][0]["instances"][0]["lifecycle"]
+    assert lifecycle["summary"] == (
+        f"[FAIL] Experiment {instance} failed in Running: workflow {workflow} {gone}"
+    )
+    assert f"  {workflow}: {gone}" in lifecycle["details"]
+    assert "not found" not in text.lower()
