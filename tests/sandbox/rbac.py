@@ -50,13 +50,22 @@ def role_documents() -> list[Obj]:
 
 
 def granted(documents: list[Obj]) -> list[Permission]:
-    """Every permission the Roles and ClusterRoles in ``documents`` grant."""
+    """Every permission the bindings in ``documents`` grant: a RoleBinding grants its
+    role's rules in its own namespace (a ClusterRole's too), a ClusterRoleBinding grants
+    its ClusterRole's cluster-wide. A role nothing binds grants nothing."""
+    roles = {
+        (doc["kind"], doc["metadata"].get("namespace"), doc["metadata"]["name"]): doc
+        for doc in documents
+        if doc["kind"] in ("Role", "ClusterRole")
+    }
     found = []
     for doc in documents:
-        if doc["kind"] not in ("Role", "ClusterRole"):
+        if doc["kind"] not in ("RoleBinding", "ClusterRoleBinding"):
             continue
         namespace = doc["metadata"].get("namespace")
-        for rule in doc["rules"]:
+        ref = doc["roleRef"]
+        role = roles[(ref["kind"], namespace if ref["kind"] == "Role" else None, ref["name"])]
+        for rule in role["rules"]:
             for group in rule["apiGroups"]:
                 for resource in rule["resources"]:
                     for verb in rule["verbs"]:
@@ -68,30 +77,39 @@ def granted(documents: list[Obj]) -> list[Permission]:
     return found
 
 
+def _bound_in(documents: list[Obj], namespace: str | None) -> set[tuple[str, str | None, str]]:
+    """(kind, namespace, name) of the roles whose rules apply in ``namespace`` (None:
+    cluster-wide)."""
+    kind = "ClusterRoleBinding" if namespace is None else "RoleBinding"
+    return {
+        (ref["kind"], namespace if ref["kind"] == "Role" else None, ref["name"])
+        for doc in documents
+        if doc["kind"] == kind and doc["metadata"].get("namespace") == namespace
+        for ref in [doc["roleRef"]]
+    }
+
+
 def _variant(documents: list[Obj], *, suffix: str, without: Permission | None) -> list[Obj]:
     """The role under names nobody else uses, optionally with one permission removed."""
     out = []
     account = f"{RUNNER}-{suffix}"
+    removing = _bound_in(documents, without.namespace) if without is not None else set()
     for original in documents:
         doc = copy.deepcopy(original)
         kind, meta = doc["kind"], doc["metadata"]
         if kind == "Namespace":
             out.append(doc)
             continue
+        if (kind, meta.get("namespace"), meta["name"]) in removing:
+            for rule in doc["rules"]:
+                if without.group in rule["apiGroups"] and without.resource in rule["resources"]:
+                    rule["verbs"] = [v for v in rule["verbs"] if v != without.verb]
+            doc["rules"] = [r for r in doc["rules"] if r["verbs"]]
         meta["name"] = f"{meta['name']}-{suffix}"
         if kind in ("RoleBinding", "ClusterRoleBinding"):
             doc["roleRef"]["name"] = f"{doc['roleRef']['name']}-{suffix}"
             for subject in doc["subjects"]:
                 subject["name"] = account
-        if (
-            kind in ("Role", "ClusterRole")
-            and without is not None
-            and meta.get("namespace") == without.namespace
-        ):
-            for rule in doc["rules"]:
-                if without.group in rule["apiGroups"] and without.resource in rule["resources"]:
-                    rule["verbs"] = [v for v in rule["verbs"] if v != without.verb]
-            doc["rules"] = [r for r in doc["rules"] if r["verbs"]]
         out.append(doc)
     return out
 

@@ -343,6 +343,7 @@ USES: dict[tuple[str | None, str, str, str], Callable[[Cluster], object]] = {
     ("argo-workflows", "argoproj.io", "workflows", "list"): (
         lambda c: c.list_labelled(Labelled.WORKFLOWS, instance="x")
     ),
+    ("argo-workflows", "argoproj.io", "workflows", "get"): lambda c: c.get_workflow("rbac-x"),
     ("argocd", "argoproj.io", "applications", "list"): (
         lambda c: c.list_labelled(Labelled.APPLICATIONS, instance="x")
     ),
