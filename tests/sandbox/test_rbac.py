@@ -14,8 +14,10 @@ import pytest
 import yaml
 from fakes import FakeTools
 from kubernetes import client
+from troubleshooting import documented
 
 from pytest_experiment.base.errors import ClusterError, PermissionDenied
+from pytest_experiment.core.access import RUNNER
 from pytest_experiment.edges.cluster import Cluster
 from pytest_experiment.edges.kubeconfig import connect
 from pytest_experiment.edges.operator_reads import Labelled
@@ -134,6 +136,10 @@ def test_without_create_the_run_fails_with_a_403_naming_verb_resource_and_namesp
     assert "Traceback" not in out + result.stderr.str()
     cards = scorecards(examples_project / "report.xml")
     assert cards["web-latency"].outcomes["lifecycle"] == "failure"
+    documented(
+        "The runner's role lacks a verb (an older `deploy/rbac.yaml`)",
+        cards["web-latency"].messages["lifecycle"].replace(runner.user, RUNNER),
+    )
 
 
 def test_without_crd_read_validation_falls_back_to_the_bundled_schema_with_a_warn(
@@ -247,6 +253,8 @@ def test_a_rejected_token_is_refused_not_unreachable(
     assert "No cluster reachable" not in out
     assert "cannot reach" not in out
     assert "revoked-token" not in out
+    [line, *_] = [x for x in result.stdout.lines if x.startswith("[FAIL] Cluster refused")]
+    documented("The runner's token expired or was revoked", line)
 
 
 def test_diagnostics_of_a_failed_run_read_everything_as_the_runner(
