@@ -43,8 +43,7 @@ def documented(mistake: str, printed: str) -> None:
     table = rows()
     escaped = printed.replace("|", "\\|")
     assert mistake in table, (
-        f"README.md {HEADING} has no row for {mistake!r}; add one whose second cell is: "
-        f"`{escaped}`"
+        f"README.md {HEADING} has no row for {mistake!r}; add one whose second cell is: `{escaped}`"
     )
     assert printed in code_spans(table[mistake][1]), (
         f"README.md {HEADING}, row {mistake!r}: the harness now prints\n  {printed}\n"

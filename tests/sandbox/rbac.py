@@ -108,7 +108,7 @@ def _variant(documents: list[Obj], *, suffix: str, without: Permission | None) -
         if kind == "Namespace":
             out.append(doc)
             continue
-        if (kind, meta.get("namespace"), meta["name"]) in removing:
+        if without is not None and (kind, meta.get("namespace"), meta["name"]) in removing:
             for rule in doc["rules"]:
                 if without.group in rule["apiGroups"] and without.resource in rule["resources"]:
                     rule["verbs"] = [v for v in rule["verbs"] if v != without.verb]

@@ -57,6 +57,16 @@ class Item:
     """The JSON report's verdict line for the item."""
 
 
+@dataclass(frozen=True)
+class Seen:
+    """What one run showed, normalised: per item, its details, the scorecard lines."""
+
+    items: dict[str, Item]
+    details: dict[str, list[str]]
+    scorecard: list[str]
+    stdout: str
+
+
 def normalise(text: str, instances: dict[str, str]) -> str:
     for instance, name in instances.items():
         text = text.replace(instance, f"<{name}>")
@@ -129,7 +139,7 @@ def test_failed_runs_read_the_same_as_the_runner_as_with_admin(
         scenario(f"{prefix}{i}-", chosen, **options)
         write(pytester, name, experiment_doc(f"{prefix}{i}-", publish=published))
     runner = install_runner(k8s, sandbox, pytester.path / "runner")
-    seen = {}
+    seen: dict[str, Seen] = {}
     for who, kubeconfig in (("admin", sandbox.kubeconfig), ("runner", runner.kubeconfig)):
         session = run_live(
             pytester, sandbox, "--experiment-cleanup=always", f"--junitxml={who}.xml",
@@ -140,8 +150,8 @@ def test_failed_runs_read_the_same_as_the_runner_as_with_admin(
         assert sorted(instances.values()) == sorted(SCENARIOS), instances
         junit = junit_items(pytester.path / f"{who}.xml")
         findings = report_findings(session.report)
-        seen[who] = {
-            "items": {
+        seen[who] = Seen(
+            items={
                 key: Item(
                     outcome=outcome,
                     message=normalise(message, instances),
@@ -149,34 +159,34 @@ def test_failed_runs_read_the_same_as_the_runner_as_with_admin(
                 )
                 for key, (outcome, message) in junit.items()
             },
-            "details": {
+            details={
                 key: [normalise(line, instances) for line in details]
                 for key, (_, details) in findings.items()
             },
-            "scorecard": scorecard(session.stdout, instances),
-            "stdout": session.stdout,
-        }
+            scorecard=scorecard(session.stdout, instances),
+            stdout=session.stdout,
+        )
     admin, runner_seen = seen["admin"], seen["runner"]
     # Each scenario failed where it should, as admin (so the comparison means something).
-    failed = {k for k, item in admin["items"].items() if item.outcome == "failure"}
+    failed = {k for k, item in admin.items.items() if item.outcome == "failure"}
     assert {k.split("::")[0] for k in failed} == set(SCENARIOS) - {"d-analyzer-failed"}, failed
-    assert admin["items"]["d-analyzer-failed::quality[ai-verdict]"].message == (
+    assert admin.items["d-analyzer-failed::quality[ai-verdict]"].message == (
         "[N/A] AI verdict: analyzer failed"
     )
     assert "workflow <a-failed-running>-validation Failed: workflow step crashed" in (
-        admin["items"]["a-failed-running::lifecycle"].message
+        admin.items["a-failed-running::lifecycle"].message
     )
     # The headline: every item's outcome, JUnit message and JSON summary, as admin's.
-    for key, item in admin["items"].items():
-        assert runner_seen["items"].get(key) == item, key
-    assert runner_seen["items"].keys() == admin["items"].keys()
-    assert runner_seen["scorecard"] == admin["scorecard"]
+    for key, item in admin.items.items():
+        assert runner_seen.items.get(key) == item, key
+    assert runner_seen.items.keys() == admin.items.keys()
+    assert runner_seen.scorecard == admin.scorecard
     # The details: every diagnostic part read, none refused.
-    for key, lines in admin["details"].items():
-        theirs = runner_seen["details"][key]
+    for key, lines in admin.details.items():
+        theirs = runner_seen.details[key]
         refused = [line for line in theirs if REFUSED.search(line)]
         assert refused == [], (key, refused)
         # A part's title, not its content: the operator's cleanup may delete the objects
         # between the two runs' reads.
         assert titles(theirs) == titles(lines), key
-    assert not REFUSED.search(runner_seen["stdout"]), runner_seen["stdout"]
+    assert not REFUSED.search(runner_seen.stdout), runner_seen.stdout

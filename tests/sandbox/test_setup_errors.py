@@ -187,7 +187,9 @@ def test_a_namespace_without_the_runners_role_fails_preflight_naming_the_rolebin
     # RoleBinding the command names makes the namespace usable.
     apply, create = (shlex.split(part) for part in bind.split(" && "))
     assert apply == ["kubectl", "apply", "-f", "deploy/rbac.yaml"]
-    assert create[:6] == ["kubectl", "create", "rolebinding", "experiment-runner", "-n", team_namespace]
+    assert create[:6] == [
+        "kubectl", "create", "rolebinding", "experiment-runner", "-n", team_namespace
+    ]  # fmt: skip
     flags = dict(flag.removeprefix("--").split("=", 1) for flag in create[6:])
     sa_namespace, sa_name = flags["serviceaccount"].split(":")
     rbac = client.RbacAuthorizationV1Api(k8s)
