@@ -93,7 +93,8 @@ def test_the_examples_pass_as_the_runner_service_account_as_they_do_with_admin(
     # which the shipped role does not cover: its pre-flight says so, and how to grant it.
     assert result.ret == pytest.ExitCode.TESTS_FAILED, out
     refused = [line for line in out.splitlines() if "forbidden" in line.lower()]
-    assert refused and all("[FAIL] Namespace default: " in line for line in refused), out
+    assert refused, out
+    assert all("[FAIL] Namespace default: " in line for line in refused), out
     cards = scorecards(examples_project / "report.xml")
     assert cards["web-latency"].gates() == {P}
     assert cards["web-latency"].properties["review"]["reviewPhase"] == "Approved"
