@@ -108,7 +108,7 @@ def sweep_for_workers(config: pytest.Config, state: ExperimentSession, board: Sc
     assert live is not None
     try:
         live.sweep(
-            namespaces={state.options.namespace, *board.namespaces},
+            namespaces={state.options.default_namespace, *board.namespaces},
             accounted=(str(c.get("instance")) for c in board.cleanup),
         )
     finally:
