@@ -21,7 +21,7 @@ from pytest_experiment.plugin.connections import (  # the plugin's own answers t
 from pytest_experiment.plugin.fixtures import experiment_run  # noqa: F401  (registers the fixture)
 from pytest_experiment.plugin.interrupt import sigterm_as_interrupt
 from pytest_experiment.plugin.listener import ReportListener
-from pytest_experiment.plugin.options import session_options
+from pytest_experiment.plugin.options import check_output_files, session_options
 from pytest_experiment.plugin.state import SESSION, ExperimentSession
 from pytest_experiment.reporting.report import Scoreboard
 
@@ -69,6 +69,11 @@ def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     # Last, so every plugin has registered its markers before series and tags are named.
     options = session_options(config)
+    if not xdist.is_worker(config):
+        check_output_files(config)
+        from pytest_experiment.plugin.compat import junit_written_whole
+
+        junit_written_whole(config, say_error=lambda text: _say_error(config, text))
 
     def extra_checks() -> list[Check]:
         return [c for batch in config.hook.pytest_experiment_checks(config=config) for c in batch]
@@ -304,7 +309,6 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int | pytest.ExitC
         return
     from pytest_experiment.reporting import files
 
-    reporter = config.pluginmanager.get_plugin("terminalreporter")
     files.write_all(
         board,
         report=state.options.report,
@@ -314,6 +318,23 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int | pytest.ExitC
             if exitstatus == pytest.ExitCode.INTERRUPTED
             else str(session.shouldstop or session.shouldfail or "")
         ),
-        say=lambda text: reporter.write_sep("-", text) if reporter is not None else None,
-        say_error=lambda text: config.get_terminal_writer().line(text, red=True),
+        say=lambda text: _own_line(config, text, sep="-"),
+        say_error=lambda text: _say_error(config, text),
     )
+
+
+def _say_error(config: pytest.Config, text: str) -> None:
+    _own_line(config, text, red=True)
+
+
+def _own_line(config: pytest.Config, text: str, *, sep: str = "", **markup: bool) -> None:
+    """``text`` on a line of its own (a title between ``sep`` characters, as pytest
+    names the JUnit file): at session end the line of progress dots is still open,
+    pytest ends it after this plugin's last word."""
+    writer = config.get_terminal_writer()
+    if writer.width_of_current_line:
+        writer.line()
+    if sep:
+        writer.sep(sep, text, **markup)
+    else:
+        writer.line(text, **markup)

@@ -288,10 +288,6 @@ class Scoreboard:
             ],
         }
 
-    def write_json(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.as_json(), indent=2, default=str) + "\n")
-
 
 def root_causes(record: InstanceReport) -> list[str]:
     """The root causes the checks' details name, once each, in check order."""
