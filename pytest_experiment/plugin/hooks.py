@@ -91,7 +91,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "analyzer": options.budget_analyzer,
         "review": options.budget_review,
     }
-    config.pluginmanager.register(ReportListener(board, state), "experiment-scoreboard")
+    config.pluginmanager.register(ReportListener(board, state, config), "experiment-scoreboard")
     config.pluginmanager.register(xdist.WorkerFacts(board), "experiment-xdist-facts")
     if (
         config.pluginmanager.hasplugin("html")
@@ -215,6 +215,15 @@ def pytest_runtest_makereport(
     excinfo = call.excinfo
     if call.when == "setup" and excinfo and isinstance(excinfo.value, EnvironmentFailure):
         report.longrepr = item.repr_failure(excinfo)
+    if xdist.is_worker(item.config):
+        # A worker's lines reach the controller's terminal on its reports.
+        from pytest_experiment.plugin.progress import relay
+
+        state = item.config.stash.get(SESSION, None)
+        live = state.live_started if state is not None else None
+        if live is not None:
+            live.flush()
+        relay(item.config, report)
     return report
 
 
@@ -276,15 +285,15 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
 def pytest_terminal_summary(
     terminalreporter: pytest.TerminalReporter, exitstatus: int, config: pytest.Config
 ) -> None:
+    from pytest_experiment.plugin.progress import held_lines
     from pytest_experiment.reporting.terminal import write_summary
 
     state = config.stash.get(SESSION, None)
     nothing = (pytest.ExitCode.NO_TESTS_COLLECTED, pytest.ExitCode.USAGE_ERROR)
-    live = state.live_started if state is not None else None
     write_summary(
         terminalreporter,
         config.stash[SCOREBOARD],
-        held=live.out.held() if live is not None else (),
+        held=held_lines(config),
         verbose=config.get_verbosity() > 0,
         nothing_collected=state is not None and not state.collected and exitstatus in nothing,
     )

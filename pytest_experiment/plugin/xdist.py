@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_experiment.plugin.compat import grouped_for_scheduling, without_group
+from pytest_experiment.plugin.progress import relayed, taken
 from pytest_experiment.reporting.report import Scoreboard
 
 if TYPE_CHECKING:
@@ -89,7 +90,8 @@ def publish_facts(config: pytest.Config, live: LiveRun, board: Scoreboard) -> No
     }
     workeroutput = getattr(config, "workeroutput", None)
     if workeroutput is not None:
-        workeroutput[_FACTS] = json.dumps(facts)
+        # What it said after its last report (its cleanup) travels with the facts.
+        workeroutput[_FACTS] = json.dumps({**facts, "lines": taken(config)})
     else:
         board.merge_facts(facts)
 
@@ -152,6 +154,7 @@ class WorkerFacts:
 
     def __init__(self, board: Scoreboard) -> None:
         self.board = board
+        self._merged: set[int] = set()
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node: Any) -> None:
@@ -160,5 +163,11 @@ class WorkerFacts:
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
         facts = getattr(node, "workeroutput", {}).get(_FACTS)
-        if facts:
-            self.board.merge_facts(json.loads(facts))
+        # xdist reports an interrupted worker down twice (finished, then errored):
+        # its facts count once.
+        if not facts or id(node) in self._merged:
+            return
+        self._merged.add(id(node))
+        merged = json.loads(facts)
+        relayed(node.config, merged.pop("lines", None))
+        self.board.merge_facts(merged)
