@@ -15,6 +15,7 @@ import contextlib
 import inspect
 import os
 import secrets
+import signal
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -262,3 +263,72 @@ def junit_written_whole(config: pytest.Config, *, say_error: Callable[[str], Non
     xml.pytest_sessionfinish = pytest_sessionfinish
     xml.pytest_terminal_summary = pytest_terminal_summary
     manager.register(xml, name)
+
+
+def running_workers(config: pytest.Config) -> list[Any]:
+    """The xdist workers this controller has not yet seen finish (none elsewhere).
+
+    From the scheduler session's set of active nodes, which xdist keeps and offers no
+    public view of; without it, none.
+    """
+    dsession = config.pluginmanager.getplugin("dsession")
+    nodes = getattr(dsession, "_active_nodes", None)
+    return list(nodes) if isinstance(nodes, (set, list)) else []
+
+
+def interrupt_worker(node: Any) -> bool:
+    """Send SIGINT to a worker running on this machine; whether it was sent.
+
+    Its process id is in the remote info execnet caches as xdist starts it (xdist
+    asks for it at once, so it is never fetched here from a busy worker); a worker on
+    another host (``--tx ssh=…``) or through a proxy has no local process to signal.
+    """
+    gateway = getattr(node, "gateway", None)
+    spec = getattr(gateway, "spec", None)
+    if spec is None or not getattr(spec, "popen", False) or getattr(spec, "via", None):
+        return False
+    pid = getattr(getattr(gateway, "_cache_rinfo", None), "pid", None)
+    if not isinstance(pid, int) or pid <= 0 or pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, signal.SIGINT)
+    except OSError:  # it has already ended
+        return False
+    return True
+
+
+def hear_workers(config: pytest.Config, nodes: Sequence[Any], *, until: float) -> list[Any]:
+    """Take the events of ``nodes`` that xdist's own loop, stopped by an interrupt, no
+    longer takes, until each has ended or the monotonic time ``until``; the nodes not
+    heard from.
+
+    A test report goes to ``pytest_runtest_logreport`` and a worker's end to
+    ``pytest_testnodedown``, as xdist's loop does them; anything else is dropped. The
+    events wait in the scheduler session's queue, which xdist offers no public way to
+    read; without it, nothing is heard.
+    """
+    import queue
+    import time
+
+    dsession = config.pluginmanager.getplugin("dsession")
+    events = getattr(dsession, "queue", None)
+    pending = list(nodes)
+    if not isinstance(events, queue.Queue):
+        return pending
+    while pending:
+        left = until - time.monotonic()
+        if left <= 0:
+            break
+        try:
+            name, kwargs = events.get(timeout=min(left, 1.0))
+        except queue.Empty:
+            continue
+        node = kwargs.get("node")
+        if name == "testreport" and node in pending:
+            report = kwargs["rep"]
+            report.node = node
+            config.hook.pytest_runtest_logreport(report=report)
+        elif name in ("workerfinished", "errordown") and node in pending:
+            pending.remove(node)
+            config.hook.pytest_testnodedown(node=node, error=kwargs.get("error"))
+    return pending

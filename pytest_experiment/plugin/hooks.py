@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Generator
+from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +20,7 @@ from pytest_experiment.plugin.connections import (  # the plugin's own answers t
     start_sandbox,
 )
 from pytest_experiment.plugin.fixtures import experiment_run  # noqa: F401  (registers the fixture)
-from pytest_experiment.plugin.interrupt import sigterm_as_interrupt
+from pytest_experiment.plugin.interrupt import interrupted_once, sigterm_as_interrupt
 from pytest_experiment.plugin.listener import ReportListener
 from pytest_experiment.plugin.options import check_output_files, session_options
 from pytest_experiment.plugin.state import SESSION, ExperimentSession
@@ -69,7 +70,9 @@ def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     # Last, so every plugin has registered its markers before series and tags are named.
     options = session_options(config)
-    if not xdist.is_worker(config):
+    if xdist.is_worker(config):
+        config.add_cleanup(interrupted_once())
+    else:
         check_output_files(config)
         from pytest_experiment.plugin.compat import junit_written_whole
 
@@ -145,8 +148,10 @@ def pytest_runtestloop(session: pytest.Session) -> Generator[None, object, objec
     if not xdist.is_worker(config):  # the xdist controller checked for workers
         check_s3_credentials(config, reading)
     controller = xdist.distributing(config)
+    interrupted = False
     try:
-        with sigterm_as_interrupt():
+        # A worker takes its interrupts once, from start-up on (see pytest_configure).
+        with sigterm_as_interrupt() if not xdist.is_worker(config) else nullcontext():
             if live_items and not xdist.is_worker(config) and not controller:
                 # Under xdist each worker applies what it is given, as it reaches it.
                 live = state.live
@@ -156,8 +161,14 @@ def pytest_runtestloop(session: pytest.Session) -> Generator[None, object, objec
                     for item in live_items
                 )
             return (yield)
+    except KeyboardInterrupt:
+        interrupted = True
+        raise
     finally:
         board = config.stash[SCOREBOARD]
+        if controller and interrupted and board.experiments:
+            # Each worker cleans up and accounts for what it created, as serially.
+            xdist.hear_out_workers(config, budget_delete=state.options.budget_delete)
         if controller and state.live_factory is not None:
             xdist.sweep_for_workers(config, state, board)
         # Whatever used the cluster (items, the experiment_run fixture) is cleaned up.
@@ -316,6 +327,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int | pytest.ExitC
             board.toil_error = error
     if not board.experiments:
         return
+    from pytest_experiment.plugin.progress import own_line
     from pytest_experiment.reporting import files
 
     files.write_all(
@@ -327,23 +339,12 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int | pytest.ExitC
             if exitstatus == pytest.ExitCode.INTERRUPTED
             else str(session.shouldstop or session.shouldfail or "")
         ),
-        say=lambda text: _own_line(config, text, sep="-"),
+        say=lambda text: own_line(config, text, sep="-"),
         say_error=lambda text: _say_error(config, text),
     )
 
 
 def _say_error(config: pytest.Config, text: str) -> None:
-    _own_line(config, text, red=True)
+    from pytest_experiment.plugin.progress import own_line
 
-
-def _own_line(config: pytest.Config, text: str, *, sep: str = "", **markup: bool) -> None:
-    """``text`` on a line of its own (a title between ``sep`` characters, as pytest
-    names the JUnit file): at session end the line of progress dots is still open,
-    pytest ends it after this plugin's last word."""
-    writer = config.get_terminal_writer()
-    if writer.width_of_current_line:
-        writer.line()
-    if sep:
-        writer.sep(sep, text, **markup)
-    else:
-        writer.line(text, **markup)
+    own_line(config, text, red=True)

@@ -67,6 +67,19 @@ def relayed(config: pytest.Config, lines: object) -> None:
         output.line(str(text))
 
 
+def own_line(config: pytest.Config, text: str, *, sep: str = "", **markup: bool) -> None:
+    """``text`` at once, on a line of its own (a title between ``sep`` characters, as
+    pytest names the JUnit file), whatever ``-q`` holds back: after an interrupt and at
+    session end, a line of progress letters may still be open."""
+    writer = config.get_terminal_writer()
+    if writer.width_of_current_line:
+        writer.line()
+    if sep:
+        writer.sep(sep, text, **markup)
+    else:
+        writer.line(text, **markup)
+
+
 class WorkerOutput(Output):
     """An xdist worker's lines, kept until they can travel to the controller."""
 

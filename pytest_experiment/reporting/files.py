@@ -91,6 +91,7 @@ def append_file(path: Path, text: str) -> None:
     """Append ``text`` to ``path`` whole: a write that fails part-way is cut off again,
     leaving what the file held before."""
     data = memoryview(text.encode("utf-8"))
+    path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "ab", buffering=0) as out:
         start = out.seek(0, os.SEEK_END)
         try:
