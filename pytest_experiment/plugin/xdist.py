@@ -124,7 +124,7 @@ def hear_out_workers(config: pytest.Config, *, budget_delete: float | None) -> N
     try:
         unheard = hear_workers(config, workers, until=time.monotonic() + wait)
     except KeyboardInterrupt:
-        unheard = ["?"]
+        unheard = workers
     if unheard:
         own_line(
             config,
@@ -135,8 +135,8 @@ def hear_out_workers(config: pytest.Config, *, budget_delete: float | None) -> N
 
 def sweep_for_workers(config: pytest.Config, state: ExperimentSession, board: Scoreboard) -> None:
     """The controller owns the final list of instances: whatever carries this session's
-    run label and no worker reported on (a worker killed, or stopped by Ctrl-C before
-    its cleanup) gets the cleanup policy here.
+    run label and no worker reported on (a worker killed, or not heard from in time
+    after an interrupt) gets the cleanup policy here.
 
     The controller collects nothing itself: that experiments ran is known from the
     workers' reports, and where from the namespaces they used (plus the default one,
