@@ -121,7 +121,7 @@ OPTION_SPECS: tuple[OptionSpec, ...] = (
     OptionSpec(
         "report",
         "Write one JSON document with every experiment, check, gate and toil record.",
-        values.path,
+        values.output_file,
         metavar="PATH",
         unset="not written",
     ),
@@ -129,7 +129,7 @@ OPTION_SPECS: tuple[OptionSpec, ...] = (
         "html",
         "Write one self-contained HTML scorecard: an overview, each instance's phase "
         "timeline, each experiment's checks, and for offline scoring the history of a series.",
-        values.path,
+        values.output_file,
         metavar="PATH",
         unset="not written",
     ),

@@ -287,6 +287,9 @@ class LiveRun:
         )
         for watcher in self._watchers.values():
             watcher.stop()
+        # What the watch said while the cleanup waited (an outage, its end) is printed
+        # too: no item is left to write it.
+        self.flush()
         return self.cleanups
 
     def sweep(self, *, namespaces: Iterable[str], accounted: Iterable[str]) -> list[Cleanup]:
