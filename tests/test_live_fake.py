@@ -383,3 +383,36 @@ def test_a_create_that_certainly_made_nothing_is_not_looked_for(session: Make) -
     run.live.start([launch])
     assert run.live.follow(launch).summary == f"Apply failed: {refused}"
     assert _lookups(cluster) == []
+
+
+def test_a_paused_harness_never_fails_a_phase_that_ended_within_its_budget(
+    session: Make,
+) -> None:
+    """Events wait unread (the harness was stopped) while the instance completes, and the
+    follower wakes past its Running budget: one read of the instance, and what the watch
+    then delivers, come before any budget is declared spent."""
+    cluster = FakeCluster(script=Script(hold="Running"))
+    run = session(cluster, dataclasses.replace(QUICK, budget_running=0.5))
+    launch = run.live.add(run.experiment("a"))
+    run.live.start([launch])
+    watcher = run.live.watcher(NAMESPACE)
+    watcher.wait_for(
+        launch.instance, lambda o: o.get("status", {}).get("phase") == "Running", timeout=5
+    )
+    cluster.pause_watches()
+    cluster.release(launch.instance)
+    # The fault acts: the API has it Complete, the watch still says Running.
+    with cluster.changed:
+        assert cluster.changed.wait_for(
+            lambda: cluster.phases_of(launch.instance)[-1] == "Complete", timeout=5
+        )
+    assert watcher.observed(launch.instance).obj["status"]["phase"] == "Running"  # type: ignore[index]
+
+    verdict = run.live.follow(launch)
+    cluster.resume_watches()
+
+    assert verdict.status is Status.PASS, verdict.line
+    assert verdict.summary.startswith(f"Experiment {launch.instance} completed in "), verdict
+    assert "timedOutIn" not in verdict.figures
+    assert verdict.figures["run"]["phase"] == "Complete"
+    assert not (run.root / "toil.jsonl").exists()
