@@ -212,7 +212,9 @@ class Follower:
         assert self.run.cluster is not None
         workflow = status(observed.obj).get("workflowStatus") or {}
         state = workflow.get("phase") if isinstance(workflow, Mapping) else None
-        duration = self.ends.duration(observed)
+        now = datetime.now(UTC)
+        running = self.ends.running_time(observed, until=now)
+        duration = self.ends.duration(observed, until=now)
         try:
             # Requested here; "deleted" is said at cleanup, once the object is gone.
             self.run.request_delete(self.launch)
@@ -227,7 +229,7 @@ class Follower:
         return CheckResult(
             Status.PASS,
             f"Experiment {self.instance} ended by --experiment-budget-running "
-            f"({format_duration(budget)}): deleted after {format_duration(duration)} Running "
+            f"({format_duration(budget)}): deleted after {format_duration(running)} Running "
             f"(manual completion; workflow {state or '<no phase>'})",
             figures={"run": self.ends.run_record(observed, duration=duration), "endedBy": "budget"},
         )

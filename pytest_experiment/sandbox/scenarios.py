@@ -27,7 +27,8 @@ Options understood by every scenario:
   ``{"Running": 3, "recollect": 8}``: an ordering that matters at the real
   operator's timing (a 120 s re-collection against a 30 s wait) keeps its ratio
   in a test whose other stages stay fast. Stages: ``Pending``,
-  ``Provisioning``, ``Ready``, ``Running``, ``evaluate`` (how long the
+  ``Provisioning``, ``Ready``, ``Running``, ``Complete`` (from the phase to
+  ``completedAt`` and the results, a reconcile later), ``evaluate`` (how long the
   resultsURL of a collection is shown before the quality gate decides; at once
   by default), ``recollect`` (the quality gate's delay), ``analysis`` (the
   analyzer Pending), ``analysis-running`` and ``turn`` (from the
