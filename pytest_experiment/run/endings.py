@@ -147,7 +147,6 @@ class Endings:
         )
 
     def failed(self, observed: Observed) -> CheckResult:
-        observed = self._ended(observed)
         phases = [t.value for t in observed.timeline("phase")]
         phase = lifecycle.failed_in(
             phases[:-1] if phases[-1:] == ["Failed"] else phases, observed.obj
@@ -155,15 +154,18 @@ class Endings:
         message = lifecycle.first_condition_message(observed.obj)
         if message == "no condition message":
             # The real operator leaves no condition on a failed workflow: Argo has the reason.
+            # Read at once: its cleanup deletes the Workflow soon after.
             message = self._workflow_reason(observed.obj) or message
         self.run.log_toil(lifecycle.failed_toil(self.name, self.instance, phase, one_line(message)))
         details = [*self.diagnostics(observed), *self._failed_summary(observed)]
+        # Once the operator recorded the end: an attached run's length is completedAt's.
+        ended = self._ended(observed)
         return CheckResult(
             Status.FAIL,
             f"Experiment {self.instance} failed in {phase}: {one_line(message)}",
             details=tuple(details),
             figures={
-                "run": self.run_record(observed, duration=self.duration(observed)),
+                "run": self.run_record(ended, duration=self.duration(ended)),
                 "failedIn": phase,
             },
         )
