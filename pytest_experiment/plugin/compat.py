@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -200,3 +200,101 @@ def drop_unlocated_frames(excinfo: pytest.ExceptionInfo[BaseException]) -> None:
     kept = [e for e in entries if e._rawentry.tb_lineno is not None]
     if len(kept) != len(entries):
         excinfo.traceback = type(excinfo.traceback)(kept)
+
+
+def load_keeping_files_together(
+    config: pytest.Config, log: Any, *, together: Callable[[str], bool]
+) -> Any | None:
+    """A scheduler for ``--dist load`` that sends all the items of a file to one worker
+    when ``together`` names them (by node id), or None when this pytest-xdist lacks
+    what it is built on (the caller then refuses the mode).
+
+    Until every worker has collected, it cannot be known whether the session holds
+    such items, so both of xdist's schedulers are fed the nodes and collections, and
+    the first ``schedule()`` picks one: ``LoadScheduling`` untouched when no item is
+    to be kept together (a test suite that merely has the plugin installed is
+    scheduled as ``load`` always was), else ``LoadScopeScheduling`` whose scope is the
+    file for those items and the item itself for every other (each other test is then
+    its own unit, balanced one by one as under ``load``). ``_split_scope`` is how
+    xdist's own ``loadfile`` and ``loadgroup`` choose their units.
+    """
+    try:
+        from xdist.scheduler import LoadScheduling, LoadScopeScheduling
+    except ImportError:  # pragma: no cover - xdist without its scheduler package
+        return None
+    if not callable(getattr(LoadScopeScheduling, "_split_scope", None)):
+        return None  # pragma: no cover - an xdist that chooses its units otherwise
+
+    class ByFile(LoadScopeScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            return nodeid.split("::", 1)[0] if together(nodeid) else nodeid
+
+    return LoadKeepingFilesTogether(
+        plain=LoadScheduling(config, log),
+        grouped=ByFile(config, log),
+        group_when=lambda ids: any(together(nodeid) for nodeid in ids),
+    )
+
+
+class LoadKeepingFilesTogether:
+    """xdist's ``Scheduling`` protocol over two schedulers fed alike until the first
+    ``schedule()``, which keeps ``grouped`` when ``group_when`` holds for the collection,
+    else ``plain``."""
+
+    def __init__(self, *, plain: Any, grouped: Any, group_when: Callable[[list[str]], bool]):
+        self._plain = plain
+        self._grouped = grouped
+        self._group_when = group_when
+        self._chosen: Any = None
+        self._collection: list[str] = []
+
+    def _fed(self) -> tuple[Any, ...]:
+        return (self._chosen,) if self._chosen is not None else (self._plain, self._grouped)
+
+    @property
+    def _active(self) -> Any:
+        return self._chosen if self._chosen is not None else self._plain
+
+    @property
+    def nodes(self) -> Any:
+        return self._active.nodes
+
+    @property
+    def collection_is_completed(self) -> bool:
+        return bool(self._active.collection_is_completed)
+
+    @property
+    def tests_finished(self) -> bool:
+        return bool(self._active.tests_finished)
+
+    @property
+    def has_pending(self) -> bool:
+        return bool(self._active.has_pending)
+
+    def add_node(self, node: Any) -> None:
+        for scheduler in self._fed():
+            scheduler.add_node(node)
+
+    def add_node_collection(self, node: Any, collection: Sequence[str]) -> None:
+        self._collection = self._collection or list(collection)
+        for scheduler in self._fed():
+            scheduler.add_node_collection(node, collection)
+
+    def remove_node(self, node: Any) -> str | None:
+        crashed: list[str | None] = [scheduler.remove_node(node) for scheduler in self._fed()]
+        return crashed[0]
+
+    def schedule(self) -> None:
+        if self._chosen is None:
+            grouped = self._group_when(self._collection)
+            self._chosen = self._grouped if grouped else self._plain
+        self._chosen.schedule()
+
+    def mark_test_complete(self, node: Any, item_index: int, duration: float = 0) -> None:
+        self._active.mark_test_complete(node, item_index, duration)
+
+    def mark_test_pending(self, item: str) -> None:
+        self._active.mark_test_pending(item)
+
+    def remove_pending_tests_from_node(self, node: Any, indices: Sequence[int]) -> None:
+        self._active.remove_pending_tests_from_node(node, indices)

@@ -10,7 +10,7 @@ import pytest
 
 from pytest_experiment.base.errors import EnvironmentFailure
 from pytest_experiment.core.options import OPTION_SPECS
-from pytest_experiment.plugin import xdist
+from pytest_experiment.plugin import distribution, xdist
 from pytest_experiment.plugin.connections import (  # the plugin's own answers to its hooks
     check_s3_credentials,
     prepare_live,
@@ -30,8 +30,6 @@ if TYPE_CHECKING:
     from pytest_experiment.plugin.items import ExperimentItem
 
 SCOREBOARD = pytest.StashKey[Scoreboard]()
-# Steps that need the experiment running on the cluster.
-_LIVE_STEPS = frozenset({"lifecycle", "quality", "review"})
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -117,9 +115,19 @@ def pytest_xdist_node_collection_finished(node: Any, ids: list[str]) -> None:
     state = node.config.stash.get(SESSION, None)
     if state is None or state.live_factory is None:
         return
+    if any(distribution.experiment_item(nodeid) for nodeid in ids):
+        # The controller collects nothing: what its workers collected is what it ran.
+        state.collected = True
+    distribution.check_once_all_collected(node, ids)
     needing = xdist.quality_experiments_once_all_collected(node, ids)
     if needing is not None:
         check_s3_credentials(node.config, needing)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any | None:
+    """Under ``--dist load``, an experiment file's items go to one worker."""
+    return distribution.make_scheduler(config, log)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -170,7 +178,7 @@ def _live_items(session: pytest.Session) -> list[ExperimentItem]:
     return [
         item
         for item in session.items
-        if isinstance(item, ExperimentItem) and item.step in _LIVE_STEPS
+        if isinstance(item, ExperimentItem) and item.step in distribution.LIVE_STEPS
     ]
 
 
