@@ -42,27 +42,35 @@ def make_scheduler(config: pytest.Config, log: Any) -> Any | None:
     return scheduler
 
 
-def live_experiments(ids: list[str]) -> set[str]:
-    """The experiments (directory names) with a live item among ``ids``."""
+def live_files(ids: list[str]) -> set[str]:
+    """The experiment files (as the ids name them) with a live item among ``ids``."""
     found = set()
     for nodeid in ids:
         path, _, name = nodeid.partition("::")
         if experiment_item(nodeid) and name.partition("[")[0].partition("@")[0] in LIVE_STEPS:
-            found.add(PurePosixPath(path).parent.name)
+            found.add(path)
     return found
 
 
-def check_once_all_collected(node: Any, ids: list[str]) -> None:
-    """Stop the session before anything is scheduled when the live experiments the
-    workers collected cannot each be kept on one worker under this ``--dist``."""
+def live_experiments(ids: list[str]) -> set[str]:
+    """The experiments (directory names) with a live item among ``ids``."""
+    return {PurePosixPath(path).parent.name for path in live_files(ids)}
+
+
+def check_once_all_collected(node: Any, ids: list[str]) -> set[str] | None:
+    """Once every worker has reported its collection: the experiment files with live
+    items, after stopping the session (before anything is scheduled) when they cannot
+    each be kept on one worker under this ``--dist``. None until then."""
     config: pytest.Config = node.config
     seen = config.stash.setdefault(_SEEN, {})
-    seen[str(getattr(node, "gateway", node))] = live_experiments(ids)
+    seen[str(getattr(node, "gateway", node))] = live_files(ids)
     if len(seen) < xdist_worker_count(config):
-        return
-    experiments = set().union(*seen.values())
+        return None
+    files: set[str] = set().union(*seen.values())
+    experiments = {PurePosixPath(path).parent.name for path in files}
     problem = refusal(
         str(config.getvalue("dist")), experiments, load_kept=config.stash.get(_LOAD_KEPT, False)
     )
     if problem is not None:
         raise pytest.UsageError(problem)
+    return files

@@ -10,7 +10,7 @@ import pytest
 
 from pytest_experiment.base.errors import EnvironmentFailure
 from pytest_experiment.core.options import OPTION_SPECS
-from pytest_experiment.plugin import distribution, xdist
+from pytest_experiment.plugin import distribution, sweep, xdist
 from pytest_experiment.plugin.connections import (  # the plugin's own answers to its hooks
     check_s3_credentials,
     prepare_live,
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from pytest_experiment.plugin.items import ExperimentItem
 
 SCOREBOARD = pytest.StashKey[Scoreboard]()
+_GREEN = (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED)
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -118,10 +119,13 @@ def pytest_xdist_node_collection_finished(node: Any, ids: list[str]) -> None:
     if any(distribution.experiment_item(nodeid) for nodeid in ids):
         # The controller collects nothing: what its workers collected is what it ran.
         state.collected = True
-    distribution.check_once_all_collected(node, ids)
+    files = distribution.check_once_all_collected(node, ids)
     needing = xdist.quality_experiments_once_all_collected(node, ids)
     if needing is not None:
         check_s3_credentials(node.config, needing)
+    if files is not None and (files or state.options.sweep):
+        namespaces = sweep.namespaces_of_files(state, node.config.rootpath, files)
+        sweep.sweep_at_start(state, node.config.stash[SCOREBOARD], namespaces)
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -150,14 +154,23 @@ def pytest_runtestloop(session: pytest.Session) -> Generator[None, object, objec
     controller = xdist.distributing(config)
     try:
         with sigterm_as_interrupt():
-            if live_items and not xdist.is_worker(config) and not controller:
-                # Under xdist each worker applies what it is given, as it reaches it.
+            # Under xdist each worker applies what it is given, as it reaches it; the
+            # controller swept once its workers had collected.
+            if (
+                (live_items or state.options.sweep)
+                and not xdist.is_worker(config)
+                and not controller
+            ):
                 live = state.live
                 assert live is not None
-                live.start(
+                launches = [
                     live.add(item.experiment, nodeid=item.nodeid.split("::", 1)[0])
                     for item in live_items
+                ]
+                sweep.sweep_at_start(
+                    state, config.stash[SCOREBOARD], {launch.namespace for launch in launches}
                 )
+                live.start(launches)
             return (yield)
     finally:
         board = config.stash[SCOREBOARD]
@@ -308,7 +321,14 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int | pytest.ExitC
         error = live.toil.finish(others_used_bd=others)
         if error:
             board.toil_error = error
-    if not board.experiments:
+    if sweep.only_sweep(state, session.exitstatus):
+        session.exitstatus = pytest.ExitCode.OK
+    if (board.kept_by_error() or sweep.asked_and_failed(state, board)) and (
+        session.exitstatus in _GREEN
+    ):
+        # An instance the policy said to delete is still on the cluster, billing.
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    if not board.experiments and not board.orphans:
         return
     from pytest_experiment.reporting import files
 

@@ -85,6 +85,7 @@ def publish_facts(config: pytest.Config, live: LiveRun, board: Scoreboard) -> No
         "namespaces": sorted({launch.namespace for launch in live.launches.values()}),
         "toil": [entry.as_json() for entry in live.toil.logged],
         "cleanup": [c.as_json() for c in live.cleanups],
+        "orphans": [o.as_json() for o in live.orphans],
         "session": {"apiRequests": live.api_requests(), "watch": live.watch_stats()},
     }
     workeroutput = getattr(config, "workeroutput", None)
@@ -102,8 +103,8 @@ def sweep_for_workers(config: pytest.Config, state: ExperimentSession, board: Sc
     The controller collects nothing itself: that experiments ran is known from the
     workers' reports, and where from the namespaces they used (plus the default one,
     for a worker killed before it said)."""
-    if not board.experiments:
-        return
+    if not board.experiments and state.live_started is None:
+        return  # nothing ran, nothing was swept
     live = state.live
     assert live is not None
     try:

@@ -14,9 +14,9 @@ no longer has.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from pytest_experiment.base.errors import ClusterError
+from pytest_experiment.base.errors import ClusterError, PermissionDenied
 from pytest_experiment.base.types import Obj
 from pytest_experiment.core.lifecycle import (
     delete_command,
@@ -46,6 +46,9 @@ class Cleanup:
     ``kept``, ``left`` (attached) or ``gone`` (already deleted)."""
     reason: str
     command: str = ""
+    error: bool = False
+    """The instance was to be deleted and the API refused (or failed) the delete: it
+    still holds cloud resources, and the session fails."""
 
     def line(self) -> str:
         text = f"{self.action} {self.instance} ({self.experiment}): {self.reason}"
@@ -54,13 +57,14 @@ class Cleanup:
         verb = "inspect" if self.action == "held" else "delete"
         return f"{text}; {verb} with: {self.command}"
 
-    def as_json(self) -> dict[str, str]:
+    def as_json(self) -> dict[str, str | bool]:
         return {
             "experiment": self.experiment,
             "instance": self.instance,
             "action": self.action,
             "reason": self.reason,
             "command": self.command,
+            **({"error": True} if self.error else {}),
         }
 
 
@@ -100,9 +104,33 @@ class Cleaner:
     ) -> list[Cleanup]:
         """Apply the cleanup policy to every instance of ``launches`` and to the strays of
         this run in their namespaces and ``namespaces`` that are not ``accounted`` for."""
-        decided = [self._decide(launch) for launch in launches if launch.instance]
+        decided = [
+            (launch.namespace, self._decide(launch)) for launch in launches if launch.instance
+        ]
         decided += self._strays(launches, accounted=accounted, namespaces=namespaces)
-        return [*self.retired, *(self._settle(entry) for entry in decided)]
+        settled = [
+            self._lease_after(namespace, self._settle(entry)) for namespace, entry in decided
+        ]
+        return [*self.retired, *settled]
+
+    def _lease_after(self, namespace: str, cleanup: Cleanup) -> Cleanup:
+        """The owner lease once the instance is decided: ended, with the reason, when it
+        is kept on purpose (it is no orphan); otherwise no longer renewed (deleted, going,
+        or kept only because the delete failed: a later session then sweeps it)."""
+        leases = self.run.leases
+        if cleanup.action != "kept" or cleanup.error:
+            leases.drop(namespace, cleanup.instance)
+            return cleanup
+        failed = leases.end(
+            namespace, cleanup.instance, reason=f"run {self.run.run_id}: {cleanup.reason}"
+        )
+        if failed is None:
+            return cleanup
+        return replace(
+            cleanup,
+            reason=f"{cleanup.reason}; its owner lease could not be ended ({failed}), so a "
+            "later session will take it for an orphan",
+        )
 
     def _decide(self, launch: Launch) -> Cleanup | _Deleting:
         name = launch.name
@@ -234,12 +262,15 @@ class Cleaner:
             try:
                 cluster.delete_experiment(entry.instance, namespace=entry.namespace)
             except ClusterError as exc:
+                # Whole: a 403 names the identity and the permission the role lacks.
+                how = "refused" if isinstance(exc, PermissionDenied) else "failed"
                 return Cleanup(
                     experiment=entry.experiment,
                     instance=entry.instance,
                     action="kept",
-                    reason=f"delete failed: {one_line(exc, limit=160)}",
+                    reason=f"delete {how}: {one_line(exc, limit=1000)}",
                     command=delete_command(entry.instance, entry.namespace),
+                    error=True,
                 )
             self._requested.add(entry.instance)
         held = self.wait_gone(entry.namespace, entry.instance)
@@ -279,11 +310,11 @@ class Cleaner:
             )
         else:
             entry = _Deleting.of(launch, pr=_pending_pr(launch, current), reason=reason)
-            self.retired.append(self._settle(entry))
+            self.retired.append(self._lease_after(launch.namespace, self._settle(entry)))
 
     def _strays(
         self, launches: Sequence[Launch], *, accounted: Iterable[str], namespaces: Iterable[str]
-    ) -> list[Cleanup | _Deleting]:
+    ) -> list[tuple[str, Cleanup | _Deleting]]:
         """Instances carrying this run's label that no launch of this process knows but one
         of its creates made (a worker's view), or any (the xdist controller's): a
         create whose answer an interrupt swallowed or that was lost and not found when
@@ -296,7 +327,7 @@ class Cleaner:
         known = {launch.instance for launch in launches} | set(accounted)
         unanswered = {create for launch in launches for create in launch.apply.unanswered}
         sent = {create for launch in launches for create in launch.apply.sent}
-        found: list[Cleanup | _Deleting] = []
+        found: list[tuple[str, Cleanup | _Deleting]] = []
         for namespace in sorted({launch.namespace for launch in launches} | set(namespaces)):
             try:
                 items = cluster.list_experiments(
@@ -320,7 +351,12 @@ class Cleaner:
                     if labels.get(CREATE_LABEL) in unanswered
                     else None
                 )
-                found.append(self._stray(item, experiment=experiment, namespace=namespace, why=why))
+                found.append(
+                    (
+                        namespace,
+                        self._stray(item, experiment=experiment, namespace=namespace, why=why),
+                    )
+                )
         return found
 
     def _stray(

@@ -17,6 +17,7 @@ from pytest_experiment.core.verdict import CheckResult
 from pytest_experiment.core.watch_state import Observed
 from pytest_experiment.edges.watch import ExperimentWatcher
 from pytest_experiment.run.launch import Launch
+from pytest_experiment.run.leases import LeaseKeeper
 from pytest_experiment.run.output import Output
 from pytest_experiment.run.ports import Cluster
 
@@ -101,6 +102,11 @@ class SessionContext(Protocol):
 
     @property
     def cluster(self) -> Cluster | None: ...
+
+    @property
+    def leases(self) -> LeaseKeeper:
+        """The owner leases of the instances this process created."""
+        ...
 
     def watcher(self, namespace: str) -> ExperimentWatcher:
         """The namespace's shared watch, started on first use."""

@@ -33,6 +33,8 @@ from pytest_experiment.run.cleanup import Cleaner, Cleanup
 from pytest_experiment.run.follow import Deadline
 from pytest_experiment.run.launch import Launch
 from pytest_experiment.run.launcher import Launcher
+from pytest_experiment.run.leases import LeaseKeeper, this_process
+from pytest_experiment.run.orphans import Sweeper, Swept
 from pytest_experiment.run.output import Output
 from pytest_experiment.run.ports import Cluster, Preparable, ResultsStore
 from pytest_experiment.run.preflight import Preflight
@@ -102,8 +104,17 @@ class LiveRun:
         self._preflight = Preflight(
             options=options, log_toil=self.log_toil, validation_failure=validation_failure
         )
+        self.leases = LeaseKeeper(
+            owner=this_process(self.run_id),
+            duration=options.lease,
+            cluster=lambda: self.cluster,
+            say=self.say,
+        )
+        self.orphans: list[Swept] = []
+        """What the sweep did with the instances whose owner lease had expired."""
         self._launcher = Launcher(self)
         self._cleaner = Cleaner(self)
+        self._sweeper = Sweeper(self, self._cleaner)
 
     # -- the cluster and the results store ------------------------------------------
 
@@ -211,6 +222,16 @@ class LiveRun:
                 ready.append(launch)
         self._launcher.start(ready)
 
+    def sweep_orphans(self, namespaces: Iterable[str]) -> bool:
+        """Say the instances in ``namespaces`` whose owner lease expired, and request the
+        deletion of each unless the policy is never (confirmed at ``finish``); False when
+        no cluster is reachable to look in."""
+        if self.connect() is None:
+            return False
+        self._sweeper.start(namespaces)
+        self.flush()
+        return True
+
     def prepare(self, launch: Launch) -> None:
         """Pre-flight items' verdicts and whether the experiment may be applied."""
         if not launch.preflight.checks:
@@ -275,6 +296,8 @@ class LiveRun:
         self.cleanups = self._cleaner.finish(
             list(self.launches.values()), accounted=accounted, namespaces=namespaces
         )
+        self.leases.stop()
+        self.orphans = self._sweeper.finish()
         for watcher in self._watchers.values():
             watcher.stop()
         return self.cleanups
