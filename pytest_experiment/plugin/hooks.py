@@ -302,7 +302,12 @@ def pytest_terminal_summary(
         config.stash[SCOREBOARD],
         held=live.out.held() if live is not None else (),
         verbose=config.get_verbosity() > 0,
-        nothing_collected=state is not None and not state.collected and exitstatus in nothing,
+        nothing_collected=(
+            state is not None
+            and not state.collected
+            and not state.options.sweep  # a sweep alone needs no experiment
+            and exitstatus in nothing
+        ),
     )
 
 

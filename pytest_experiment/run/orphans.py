@@ -96,7 +96,7 @@ class Sweeper:
         command = delete_command(orphan.instance, orphan.namespace)
         if policy == "never":
             self.run.say(
-                f"{head}: {why}; kept (--experiment-cleanup=never): delete with: {command}"
+                f"{head}: {why}; kept (--experiment-cleanup=never); delete with: {command}"
             )
             self._decided.append(
                 self._record(orphan, "kept", f"{why}; --experiment-cleanup=never", command)
