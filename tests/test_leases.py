@@ -104,13 +104,13 @@ def session(tmp_path: Path) -> Iterator[Make]:
         done.live.finish()
 
 
-def annotations(cluster: FakeCluster, instance: str) -> dict[str, str]:
+def notes_of(cluster: FakeCluster, instance: str) -> dict[str, str]:
     found: dict[str, str] = cluster.objects[(NAMESPACE, instance)]["metadata"]["annotations"]
     return found
 
 
 def expires(cluster: FakeCluster, instance: str) -> datetime:
-    moment = lease.parse_time(annotations(cluster, instance).get(lease.EXPIRES))
+    moment = lease.parse_time(notes_of(cluster, instance).get(lease.EXPIRES))
     assert moment is not None
     return moment
 
@@ -133,7 +133,7 @@ def test_every_created_instance_carries_a_lease_that_its_session_renews(session:
     cluster = FakeCluster(script=HOLD)
     run = session(cluster, run_id="r1")
     instance = run.create("a")
-    first = Lease.of(annotations(cluster, instance))
+    first = Lease.of(notes_of(cluster, instance))
     assert first is not None
     assert first.owner == Owner(run="r1", host=socket.gethostname(), pid=os.getpid())
     assert timedelta(0) < first.expires - local_now() <= timedelta(seconds=LEASE)
@@ -241,7 +241,7 @@ def test_an_instance_kept_on_purpose_ends_its_lease_and_is_no_orphan(session: Ma
     kept.follow("a")
     [cleanup] = kept.live.finish()
     assert cleanup.action == "kept"
-    notes = annotations(cluster, instance)
+    notes = notes_of(cluster, instance)
     assert lease.EXPIRES not in notes
     assert notes[lease.KEPT] == "run keeper: --experiment-cleanup=never"
     time.sleep(LEASE)
@@ -290,8 +290,8 @@ def test_a_refused_delete_at_cleanup_is_an_error_with_the_whole_reason(session: 
     assert cleanup.command == f"kubectl delete experiment {instance} -n {NAMESPACE}"
     assert cleanup.as_json()["error"] is True
     # Not kept on purpose: its lease is left to expire, so a later session sweeps it.
-    assert lease.KEPT not in annotations(cluster, instance)
-    assert lease.EXPIRES in annotations(cluster, instance)
+    assert lease.KEPT not in notes_of(cluster, instance)
+    assert lease.EXPIRES in notes_of(cluster, instance)
 
 
 def test_a_refused_delete_of_an_orphan_is_an_error(session: Make) -> None:
