@@ -333,7 +333,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int | pytest.ExitC
     ):
         # An instance the policy said to delete is still on the cluster, billing.
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
-    if not board.experiments and not board.orphans:
+    if not board.experiments and not board.orphans and not state.options.sweep:
         return
     from pytest_experiment.reporting import files
 
