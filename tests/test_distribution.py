@@ -222,3 +222,36 @@ def test_under_load_a_suite_without_experiments_keeps_xdist_load_scheduling(
     # xdist's LoadScheduling answers, not a scope scheduler: it can put a test back,
     # which pytest-rerunfailures relies on to re-run a crashed test.
     scheduler.mark_test_pending(ids[0])
+
+
+def test_under_load_a_replaced_worker_runs_what_a_crashed_one_left_without_hanging(
+    pytester: pytest.Pytester,
+) -> None:
+    # xdist 3.8's scope scheduling hangs here: the crashed worker's finished unit went back
+    # on the queue, and a replacement handed a single item waited for a second one.
+    ids = [
+        *(f"e/web/experiment.yaml::{step}" for step in ("validate[schema]", "lifecycle", "review")),
+        *(f"e/kv/experiment.yaml::{step}" for step in ("validate[schema]", "lifecycle", "review")),
+        *(f"e/db/experiment.yaml::{step}" for step in ("validate[schema]", "lifecycle", "review")),
+    ]
+    scheduler, (first, second) = scheduled(pytester, ids)
+    assert (first.sent, second.sent) == ([0, 1, 2], [3, 4, 5])
+    # Nearly done with web, the first is handed db, the last unit...
+    scheduler.mark_test_complete(first, 0)
+    assert first.sent == [0, 1, 2, 6, 7, 8]
+    assert first.shutting_down, "nothing left to send: told so, it runs its last item"
+    for index in (1, 2, 6):
+        scheduler.mark_test_complete(first, index)
+    for index in second.sent:
+        scheduler.mark_test_complete(second, index)
+    # ...and dies on db's lifecycle, with db's review still to run.
+    assert scheduler.remove_node(first) == ids[7]
+    replacement = Worker("gw2")
+    scheduler.add_node(replacement)
+    scheduler.add_node_collection(replacement, ids)
+    scheduler.schedule()
+    # Only db's review: the crashed item is reported, not run again; web is done.
+    assert replacement.sent == [8]
+    assert replacement.shutting_down
+    scheduler.mark_test_complete(replacement, 8)
+    assert scheduler.tests_finished

@@ -222,12 +222,46 @@ def load_keeping_files_together(
         from xdist.scheduler import LoadScheduling, LoadScopeScheduling
     except ImportError:  # pragma: no cover - xdist without its scheduler package
         return None
-    if not callable(getattr(LoadScopeScheduling, "_split_scope", None)):
-        return None  # pragma: no cover - an xdist that chooses its units otherwise
+    if not all(
+        callable(getattr(LoadScopeScheduling, name, None))
+        for name in ("_split_scope", "_assign_work_unit", "_reschedule", "remove_node")
+    ):
+        return None  # pragma: no cover - an xdist that schedules by scope otherwise
 
     class ByFile(LoadScopeScheduling):  # type: ignore[misc]
+        """Also mends two ways xdist 3.8's scope scheduling hangs once a crashed worker is
+        replaced (pytest-xdist issues 1323, 1327 and 1378): a unit the dead worker had
+        finished went back on the queue, and a worker handed a single item waits for a
+        second one before it runs the first."""
+
         def _split_scope(self, nodeid: str) -> str:
             return nodeid.split("::", 1)[0] if together(nodeid) else nodeid
+
+        def remove_node(self, node: Any) -> str | None:
+            workload: dict[str, dict[str, bool]] = self.assigned_work.pop(node)
+            pending = [
+                (scope, nodeid)
+                for scope, unit in workload.items()
+                for nodeid, done in unit.items()
+                if not done
+            ]
+            if not pending:
+                return None
+            scope, crashed = pending[0]
+            # Reported as crashed by xdist; not run again, as under xdist's own load.
+            workload[scope][crashed] = True
+            self.workqueue.update(
+                (scope, unit) for scope, unit in workload.items() if not all(unit.values())
+            )
+            for other in self.assigned_work:
+                self._reschedule(other)
+            return crashed
+
+        def _assign_work_unit(self, node: Any) -> None:
+            super()._assign_work_unit(node)
+            if not self.workqueue and not node.shutting_down:
+                # Nothing left to send: told so, the worker runs its last item.
+                node.shutdown()
 
     return LoadKeepingFilesTogether(
         plain=LoadScheduling(config, log),
