@@ -20,6 +20,7 @@ from typing import Any
 from pytest_experiment.base.errors import ClusterError, PermissionDenied
 from pytest_experiment.core.lease import MANAGED_BY, Orphan, orphans
 from pytest_experiment.core.lifecycle import delete_command, inspect_command
+from pytest_experiment.edges.api_errors import NotFound
 from pytest_experiment.run.cleanup import Cleaner, Cleanup
 from pytest_experiment.run.diagnostics import one_line
 from pytest_experiment.run.launcher import EXPERIMENT_LABEL
@@ -125,7 +126,11 @@ class Sweeper:
         policy = self.run.options.cleanup
         for orphan in self._deleting:
             why = f"owner lease expired: {orphan.describe()}; --experiment-cleanup={policy}"
-            held = self._cleaner.wait_gone(orphan.namespace, orphan.instance)
+            held = (
+                None
+                if self._gone(orphan)
+                else self._cleaner.wait_gone(orphan.namespace, orphan.instance)
+            )
             if held is None:
                 self._decided.append(self._record(orphan, "deleted", why))
             else:
@@ -139,6 +144,18 @@ class Sweeper:
                 )
         self._deleting = []
         return sorted(self._decided, key=lambda s: (s.orphan.namespace, s.orphan.instance))
+
+    def _gone(self, orphan: Orphan) -> bool:
+        """Already gone: asked once, since a watch started after it went never sees it go."""
+        cluster = self.run.cluster
+        assert cluster is not None
+        try:
+            cluster.get_experiment(orphan.instance, namespace=orphan.namespace)
+        except NotFound:
+            return True
+        except ClusterError:
+            return False  # the wait decides, and says why if it cannot
+        return False
 
     @staticmethod
     def _record(
