@@ -84,9 +84,16 @@ Make = Callable[..., Session]
 def session(tmp_path: Path) -> Iterator[Make]:
     made: list[tuple[FakeCluster, Session]] = []
 
-    def make(cluster: FakeCluster, options: Options = QUICK, run_id: str | None = None) -> Session:
+    def make(
+        cluster: FakeCluster,
+        options: Options = QUICK,
+        run_id: str | None = None,
+        *,
+        ends_leases: bool = True,
+    ) -> Session:
         out = Lines()
         live = LiveRun(
+            ends_leases=ends_leases,
             run_id=run_id,
             options=options,
             toil=ToilLog(file=tmp_path / "toil.jsonl", bd=None),
@@ -250,6 +257,27 @@ def test_an_instance_kept_on_purpose_ends_its_lease_and_is_no_orphan(session: Ma
     later.live.finish()
     assert later.live.orphans == []
     assert instance not in cluster.deleted
+
+
+def test_a_worker_leaves_the_lease_of_what_it_keeps_to_the_controller(session: Make) -> None:
+    # The worker's decision reaches the user only through the controller: should the
+    # controller be dead, the lease must run out so that a later session sweeps it.
+    cluster = FakeCluster()
+    never = dataclasses.replace(QUICK, cleanup="never")
+    worker = session(cluster, never, run_id="shared", ends_leases=False)
+    instance = worker.create("a")
+    worker.follow("a")
+    [cleanup] = worker.live.finish()
+    assert (cleanup.action, cleanup.namespace) == ("kept", NAMESPACE)
+    assert lease.KEPT not in notes_of(cluster, instance)
+    renewed = expires(cluster, instance)
+    time.sleep(LEASE)
+    assert expires(cluster, instance) == renewed, "no longer renewed"
+    # The controller, once the worker's facts reach it:
+    controller = session(cluster, never, run_id="shared")
+    controller.live.end_lease(NAMESPACE, instance, reason=cleanup.reason)
+    assert notes_of(cluster, instance)[lease.KEPT] == "run shared: --experiment-cleanup=never"
+    assert lease.EXPIRES not in notes_of(cluster, instance)
 
 
 def test_an_instance_the_harness_did_not_create_is_never_touched(session: Make) -> None:

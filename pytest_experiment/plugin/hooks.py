@@ -87,6 +87,8 @@ def pytest_configure(config: pytest.Config) -> None:
     }
     config.pluginmanager.register(ReportListener(board, state), "experiment-scoreboard")
     config.pluginmanager.register(xdist.WorkerFacts(board), "experiment-xdist-facts")
+    if xdist.distributing(config) and state.live_factory is not None:
+        config.pluginmanager.register(sweep.LeasesWorkersKept(state), "experiment-xdist-leases")
     if (
         config.pluginmanager.hasplugin("html")
         and getattr(config.option, "htmlpath", None)

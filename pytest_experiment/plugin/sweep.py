@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -58,3 +59,27 @@ def only_sweep(state: ExperimentSession, exitstatus: int | pytest.ExitCode) -> b
         and exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED
         and state.live_started is not None
     )
+
+
+class LeasesWorkersKept:
+    """On the xdist controller: a worker's decision to keep an instance reaches the
+    controller when the worker goes down; only then is the instance's lease ended."""
+
+    def __init__(self, state: ExperimentSession) -> None:
+        self.state = state
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        from pytest_experiment.plugin.xdist import worker_facts
+
+        kept = [
+            entry
+            for entry in worker_facts(node).get("cleanup") or []
+            if entry.get("action") == "kept" and not entry.get("error") and entry.get("namespace")
+        ]
+        live = self.state.live if kept else None
+        for entry in kept:
+            assert live is not None
+            live.end_lease(
+                str(entry["namespace"]), str(entry["instance"]), reason=str(entry["reason"])
+            )

@@ -147,6 +147,13 @@ def report_crash_under_plain_id(crashitem: str, report: pytest.TestReport) -> No
         report.longrepr = report.longrepr.replace(crashitem, plain)
 
 
+def worker_facts(node: Any) -> dict[str, Any]:
+    """What worker ``node`` reported of its live run when it went down (empty if nothing)."""
+    facts = getattr(node, "workeroutput", {}).get(_FACTS)
+    found: dict[str, Any] = json.loads(facts) if facts else {}
+    return found
+
+
 class WorkerFacts:
     """The controller's side of the exchange: hands out the run label, merges what
     each worker reports when it goes down."""

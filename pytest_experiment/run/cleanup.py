@@ -46,6 +46,7 @@ class Cleanup:
     ``kept``, ``left`` (attached) or ``gone`` (already deleted)."""
     reason: str
     command: str = ""
+    namespace: str = ""
     error: bool = False
     """The instance was to be deleted and the API refused (or failed) the delete: it
     still holds cloud resources, and the session fails."""
@@ -64,6 +65,7 @@ class Cleanup:
             "action": self.action,
             "reason": self.reason,
             "command": self.command,
+            **({"namespace": self.namespace} if self.namespace else {}),
             **({"error": True} if self.error else {}),
         }
 
@@ -118,7 +120,10 @@ class Cleaner:
         is kept on purpose (it is no orphan); otherwise no longer renewed (deleted, going,
         or kept only because the delete failed: a later session then sweeps it)."""
         leases = self.run.leases
-        if cleanup.action != "kept" or cleanup.error:
+        cleanup = replace(cleanup, namespace=namespace)
+        if cleanup.action != "kept" or cleanup.error or not self.run.ends_leases:
+            # An xdist worker stops renewing and leaves the end to the controller, which
+            # alone reports the decision: should the controller die, the lease runs out.
             leases.drop(namespace, cleanup.instance)
             return cleanup
         failed = leases.end(

@@ -108,6 +108,12 @@ class SessionContext(Protocol):
         """The owner leases of the instances this process created."""
         ...
 
+    @property
+    def ends_leases(self) -> bool:
+        """Whether this process ends the lease of an instance it keeps (an xdist worker
+        leaves that to the controller, which reports the decision)."""
+        ...
+
     def watcher(self, namespace: str) -> ExperimentWatcher:
         """The namespace's shared watch, started on first use."""
         ...

@@ -71,6 +71,7 @@ class LiveRun:
         verbose: bool = False,
         run_id: str | None = None,
         controller: bool = False,
+        ends_leases: bool = True,
         reads_results: bool = True,
     ) -> None:
         self.options = options
@@ -84,6 +85,8 @@ class LiveRun:
         self.run_id = run_id or secrets.token_hex(4)
         self.controller = controller
         """The xdist controller: it creates nothing and sweeps what workers left."""
+        self.ends_leases = ends_leases
+        """False on an xdist worker: the controller ends the leases of what it keeps."""
         self.reads_results = reads_results
         """Whether any selected item reads a summary: the results store is then prepared
         when the run connects, not at the first read."""
@@ -308,6 +311,18 @@ class LiveRun:
         if self.connect() is None:
             return []
         return self.finish(accounted=accounted, namespaces=namespaces)
+
+    def end_lease(self, namespace: str, instance: str, *, reason: str) -> None:
+        """As the xdist controller: end the lease of an instance a worker kept on purpose,
+        once its decision has reached the controller."""
+        if self.connect() is None:
+            return
+        failed = self.leases.end(namespace, instance, reason=f"run {self.run_id}: {reason}")
+        if failed is not None:
+            self.say(
+                f"{instance}: its owner lease could not be ended ({failed}), so a later "
+                "session will take it for an orphan"
+            )
 
     def request_delete(self, launch: Launch) -> None:
         """Ask the API to delete the instance; ``wait_gone`` says when it has gone."""

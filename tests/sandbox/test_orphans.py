@@ -208,6 +208,30 @@ def test_a_live_sessions_instance_is_left_alone_and_swept_once_its_runner_is_kil
         delete_all(k8s, prefix)
 
 
+def test_under_xdist_the_controller_ends_the_lease_of_what_a_worker_kept(
+    pytester: pytest.Pytester, sandbox: Sandbox, k8s: client.ApiClient, prefix: str,
+    scenario: SetScenario,
+) -> None:  # fmt: skip
+    failing = f"{prefix}f-"
+    scenario(failing, "fail-running", message="disk full")
+    write(pytester, "fails", experiment_doc(failing))
+    write(pytester, "passes", experiment_doc(prefix))
+    try:
+        session = run_live(pytester, sandbox, "-n", "2")
+        assert session.result.ret == pytest.ExitCode.TESTS_FAILED, session.stdout
+        kept = session.cleanup("fails")
+        assert kept["action"] == "kept"
+        assert session.cleanup("passes")["action"] == "deleted"
+        [obj] = managed(k8s, failing)
+        assert (
+            notes(obj)[lease.KEPT]
+            == f"run {obj['metadata']['labels']['pytest-experiment/run']}: {kept['reason']}"
+        )
+        assert lease.EXPIRES not in notes(obj)
+    finally:
+        delete_all(k8s, prefix)
+
+
 # -- a refused delete --------------------------------------------------------------------------
 
 
