@@ -14,7 +14,7 @@ no longer has.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from pytest_experiment.base.errors import ClusterError, PermissionDenied
 from pytest_experiment.base.types import Obj
@@ -46,7 +46,9 @@ class Cleanup:
     ``kept``, ``left`` (attached) or ``gone`` (already deleted)."""
     reason: str
     command: str = ""
-    namespace: str = ""
+    namespace: str = field(default="", compare=False)
+    """Where the instance is (set once decided; the xdist controller ends a worker's
+    lease there). Not part of what was decided, so not compared."""
     error: bool = False
     """The instance was to be deleted and the API refused (or failed) the delete: it
     still holds cloud resources, and the session fails."""
