@@ -125,7 +125,7 @@ def pytest_xdist_node_collection_finished(node: Any, ids: list[str]) -> None:
     needing = xdist.quality_experiments_once_all_collected(node, ids)
     if needing is not None:
         check_s3_credentials(node.config, needing)
-    if files is not None and (files or state.options.sweep):
+    if files is not None and not node.config.option.collectonly and (files or state.options.sweep):
         namespaces = sweep.namespaces_of_files(state, node.config.rootpath, files)
         sweep.sweep_at_start(state, node.config.stash[SCOREBOARD], namespaces)
 

@@ -49,6 +49,7 @@ def test_instances_created_per_experiment_under_each_dist_mode(
         per_experiment = collections.Counter(
             o["metadata"]["labels"][EXPERIMENT_LABEL] for o in on_cluster
         )
+        print(f"--dist {dist}: instances per experiment {dict(sorted(per_experiment.items()))}")
         assert per_experiment == dict.fromkeys(EXPERIMENTS, 1), session.stdout
         for name in EXPERIMENTS:
             instance = session.instance(name)  # exactly one in the report
