@@ -18,6 +18,7 @@ import pytest
 
 from pytest_experiment.base.errors import SpecError
 from pytest_experiment.plugin.state import ExperimentSession
+from pytest_experiment.plugin.xdist import worker_facts
 from pytest_experiment.reporting.report import Scoreboard
 
 
@@ -70,8 +71,6 @@ class LeasesWorkersKept:
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
-        from pytest_experiment.plugin.xdist import worker_facts
-
         kept = [
             entry
             for entry in worker_facts(node).get("cleanup") or []

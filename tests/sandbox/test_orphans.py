@@ -41,6 +41,9 @@ DELETE_EXPERIMENTS = Permission(
 LEASE = 4.0
 CHAOS_SEED = int(os.environ.get("EXPERIMENT_CHAOS_SEED", "20261122"))
 CHAOS_TRIALS = int(os.environ.get("EXPERIMENT_CHAOS_TRIALS", "10"))
+MILESTONES = ("start", "created", "running", "complete", "deleting")
+"""Where in a run a chaos kill can land: from the start, once an instance was created,
+was Running, was Complete, or was being deleted (the run's own cleanup)."""
 
 
 def notes(obj: Obj) -> dict[str, str]:
@@ -49,11 +52,13 @@ def notes(obj: Obj) -> dict[str, str]:
 
 
 class Recorder:
-    """Every instance whose name starts with ``prefix`` that ever appears on the sandbox."""
+    """Every instance whose name starts with ``prefix`` that ever appears on the sandbox,
+    and how far the furthest of them got (the milestones a chaos kill waits for)."""
 
     def __init__(self, k8s: client.ApiClient, prefix: str) -> None:
         self.prefix = prefix
         self.seen: dict[str, Obj] = {}
+        self.reached: set[str] = set()
         self._lock = threading.Lock()
         self._stop = threading.Event()
         informer = Informer(
@@ -66,13 +71,24 @@ class Recorder:
 
     def _event(self, kind: str, obj: Obj) -> None:
         name = str(obj["metadata"]["name"])
-        if name.startswith(self.prefix) and kind != "DELETED":
-            with self._lock:
+        if not name.startswith(self.prefix):
+            return
+        with self._lock:
+            self.reached.add("created")
+            if status_of(obj).get("phase") in ("Running", "Complete"):
+                self.reached.add(str(status_of(obj)["phase"]).lower())
+            if kind == "DELETED" or obj["metadata"].get("deletionTimestamp"):
+                self.reached.add("deleting")
+            else:
                 self.seen[name] = obj
 
     def names(self) -> set[str]:
         with self._lock:
             return set(self.seen)
+
+    def has_reached(self, milestone: str) -> bool:
+        with self._lock:
+            return milestone == "start" or milestone in self.reached
 
     def stop(self) -> None:
         self._stop.set()
@@ -304,9 +320,10 @@ def alive(pid: int) -> bool:
 class Trial:
     number: int
     target: str
-    after: int
-    """Killed once this many instances had appeared (0: from the start)."""
+    after: str
+    """The milestone the kill waits for (one of ``MILESTONES``)."""
     delay: float
+    """Seconds from that milestone to the kill."""
     killed: str = ""
     made: set[str] = field(default_factory=set)
     swept: list[str] = field(default_factory=list)
@@ -327,10 +344,10 @@ def test_no_instance_is_left_unaccounted_after_sigkill_at_random_points(
     rng = random.Random(CHAOS_SEED)
     trials = []
     for number in range(CHAOS_TRIALS):
-        # Each target in turn; where it is killed is drawn: after 0 to 3 instances
-        # appeared, then 0 to 8 seconds on (past the run's end, nothing is killed).
+        # Each target in turn; where it is killed is drawn: a milestone of the run,
+        # then up to a second on (past the run's end, nothing is killed).
         target = ("serial", "controller", "worker")[number % 3]
-        trial = Trial(number, target, after=rng.randint(0, 3), delay=rng.uniform(0.0, 8.0))
+        trial = Trial(number, target, after=rng.choice(MILESTONES), delay=rng.uniform(0.0, 1.0))
         trials.append(trial)
         one_chaos_trial(pytester, sandbox, k8s, trial, rng)
         print(trial.line())
@@ -384,14 +401,18 @@ def one_chaos_trial(
 def kill_at_a_random_point(
     proc: subprocess.Popen[bytes], recorder: Recorder, trial: Trial
 ) -> list[int]:
-    """SIGKILL the trial's target once ``trial.after`` instances appeared, ``trial.delay``
-    seconds later; the pids of the run's processes."""
+    """SIGKILL the trial's target ``trial.delay`` seconds after the run reached the
+    milestone ``trial.after``; the pids of the run's processes."""
     deadline = time.monotonic() + SESSION_TIMEOUT
-    while len(recorder.names()) < trial.after and proc.poll() is None:
+    while not recorder.has_reached(trial.after) and proc.poll() is None:
         assert time.monotonic() < deadline
-        time.sleep(0.05)
+        time.sleep(0.02)
     time.sleep(trial.delay)
     workers = children(proc.pid)
+    while trial.target == "worker" and not workers and proc.poll() is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.02)  # a worker to kill: xdist is still starting them
+        workers = children(proc.pid)
     family = [proc.pid, *workers]
     if proc.poll() is not None:
         trial.killed = "nothing (the run had ended)"
@@ -401,10 +422,10 @@ def kill_at_a_random_point(
             trial.killed = "nothing (no worker yet)"
             return family
         pid = workers[0]
-        trial.killed = f"worker {pid} after {len(recorder.names())} instance(s)"
+        trial.killed = f"worker {pid} at {trial.after} +{trial.delay:.1f}s"
         os.kill(pid, signal.SIGKILL)
         return family
-    trial.killed = f"{trial.target} after {len(recorder.names())} instance(s)"
+    trial.killed = f"{trial.target} at {trial.after} +{trial.delay:.1f}s"
     os.kill(proc.pid, signal.SIGKILL)
     return family
 
