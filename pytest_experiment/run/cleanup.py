@@ -14,7 +14,7 @@ no longer has.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 from pytest_experiment.base.errors import ClusterError, PermissionDenied
 from pytest_experiment.base.types import Obj
@@ -29,47 +29,11 @@ from pytest_experiment.core.review import PullRequestRef, review_phase
 from pytest_experiment.core.verdict import Status
 from pytest_experiment.core.watch_state import WatchTimeout
 from pytest_experiment.edges.api_errors import NotFound
+from pytest_experiment.run.cleanup_record import Cleanup
 from pytest_experiment.run.diagnostics import one_line
 from pytest_experiment.run.launch import Launch
 from pytest_experiment.run.launcher import CREATE_LABEL, EXPERIMENT_LABEL, RUN_LABEL
 from pytest_experiment.run.protocols import SessionContext
-
-
-@dataclass(frozen=True, kw_only=True)
-class Cleanup:
-    """What the session did with one instance (cleanup policy); every created instance gets one."""
-
-    experiment: str
-    instance: str
-    action: str
-    """``deleted`` (and gone), ``held`` (deletion requested, a finalizer still holds it),
-    ``kept``, ``left`` (attached) or ``gone`` (already deleted)."""
-    reason: str
-    command: str = ""
-    namespace: str = field(default="", compare=False)
-    """Where the instance is (set once decided; the xdist controller ends a worker's
-    lease there). Not part of what was decided, so not compared."""
-    error: bool = False
-    """The instance was to be deleted and the API refused (or failed) the delete: it
-    still holds cloud resources, and the session fails."""
-
-    def line(self) -> str:
-        text = f"{self.action} {self.instance} ({self.experiment}): {self.reason}"
-        if not self.command:
-            return text
-        verb = "inspect" if self.action == "held" else "delete"
-        return f"{text}; {verb} with: {self.command}"
-
-    def as_json(self) -> dict[str, str | bool]:
-        return {
-            "experiment": self.experiment,
-            "instance": self.instance,
-            "action": self.action,
-            "reason": self.reason,
-            "command": self.command,
-            **({"namespace": self.namespace} if self.namespace else {}),
-            **({"error": True} if self.error else {}),
-        }
 
 
 @dataclass(frozen=True, kw_only=True)
