@@ -328,11 +328,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int | pytest.ExitC
         error = live.toil.finish(others_used_bd=others)
         if error:
             board.toil_error = error
-    if sweep.only_sweep(state, session.exitstatus):
-        session.exitstatus = pytest.ExitCode.OK
-    if (board.kept_by_error() or sweep.asked_and_failed(state, board)) and (
-        session.exitstatus in _GREEN
-    ):
+    status = exitstatus
+    if sweep.only_sweep(state, status):
+        status = session.exitstatus = pytest.ExitCode.OK
+    if (board.kept_by_error() or sweep.asked_and_failed(state, board)) and status in _GREEN:
         # An instance the policy said to delete is still on the cluster, billing.
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
     if not board.experiments and not board.orphans and not state.options.sweep:
