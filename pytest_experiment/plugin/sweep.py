@@ -44,8 +44,9 @@ def sweep_at_start(state: ExperimentSession, board: Scoreboard, namespaces: Iter
     assert live is not None
     if live.sweep_orphans({state.options.namespace, *namespaces}):
         return
-    if state.options.sweep:
-        board.problems.append(f"--experiment-sweep: no orphan was looked for: {live.unreachable}")
+    problem = f"--experiment-sweep: no orphan was looked for: {live.unreachable}"
+    if state.options.sweep and problem not in board.problems:  # a replaced worker asks again
+        board.problems.append(problem)
 
 
 def asked_and_failed(state: ExperimentSession, board: Scoreboard) -> bool:
