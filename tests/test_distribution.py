@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from pytest_experiment.core.distribution import refusal
-from pytest_experiment.plugin.compat import load_keeping_files_together
 from pytest_experiment.plugin.distribution import experiment_item, live_experiments
+from pytest_experiment.plugin.scheduling import load_keeping_files_together
 
 TESTS = Path(__file__).resolve().parent
 SUMMARY = "experiments/site/data/web-lat-2bc7d.json"

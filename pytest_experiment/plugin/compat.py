@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import os
+import secrets
+import signal
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -202,133 +205,130 @@ def drop_unlocated_frames(excinfo: pytest.ExceptionInfo[BaseException]) -> None:
         excinfo.traceback = type(excinfo.traceback)(kept)
 
 
-def load_keeping_files_together(
-    config: pytest.Config, log: Any, *, together: Callable[[str], bool]
-) -> Any | None:
-    """A scheduler for ``--dist load`` that sends all the items of a file to one worker
-    when ``together`` names them (by node id), or None when this pytest-xdist lacks
-    what it is built on (the caller then refuses the mode).
+def junit_written_whole(config: pytest.Config, *, say_error: Callable[[str], None]) -> None:
+    """pytest's ``--junitxml`` file written whole or not at all, and a failed write one line.
 
-    Until every worker has collected, it cannot be known whether the session holds
-    such items, so both of xdist's schedulers are fed the nodes and collections, and
-    the first ``schedule()`` picks one: ``LoadScheduling`` untouched when no item is
-    to be kept together (a test suite that merely has the plugin installed is
-    scheduled as ``load`` always was), else ``LoadScopeScheduling`` whose scope is the
-    file for those items and the item itself for every other (each other test is then
-    its own unit, balanced one by one as under ``load``). ``_split_scope`` is how
-    xdist's own ``loadfile`` and ``loadgroup`` choose their units.
+    pytest's junitxml plugin opens the file in place from its ``pytest_sessionfinish``
+    and lets an ``OSError`` (a full disk) out of it: the file is left truncated, every
+    later ``pytest_sessionfinish`` (this plugin's reports, the cache, the session's
+    teardown) is skipped, the scorecard is never printed, and pytest exits 1 with an
+    internal error. Here its writer is given a temporary file beside the target,
+    renamed over it once complete; a failed write removes it, says so with
+    ``say_error`` and is not announced as "generated xml file". Its object is where
+    pytest 8.3 to 9.x keep it (``config.stash[xml_key]``, the path in ``logfile``);
+    anywhere else, nothing is changed.
     """
     try:
-        from xdist.scheduler import LoadScheduling, LoadScopeScheduling
-    except ImportError:  # pragma: no cover - xdist without its scheduler package
-        return None
-    if not all(
-        callable(getattr(LoadScopeScheduling, name, None))
-        for name in ("_split_scope", "_assign_work_unit", "_reschedule", "remove_node")
-    ):
-        return None  # pragma: no cover - an xdist that schedules by scope otherwise
+        from _pytest.junitxml import xml_key
+    except ImportError:  # pragma: no cover - pytest 8.3 to 9.x have it
+        return
+    xml: Any = config.stash.get(xml_key, None)
+    finish = getattr(xml, "pytest_sessionfinish", None)
+    summary = getattr(xml, "pytest_terminal_summary", None)
+    if not isinstance(getattr(xml, "logfile", None), str) or not callable(finish):
+        return
+    if not callable(summary):  # pragma: no cover - pytest 8.3 to 9.x have it
+        return
+    failed: list[str] = []
 
-    class ByFile(LoadScopeScheduling):  # type: ignore[misc]
-        """Also mends two ways xdist 3.8's scope scheduling hangs once a crashed worker is
-        replaced (pytest-xdist issues 1323, 1327 and 1378): a unit the dead worker had
-        finished went back on the queue, and a worker handed a single item waits for a
-        second one before it runs the first."""
+    def pytest_sessionfinish() -> None:
+        final: str = xml.logfile
+        temporary = os.path.join(
+            os.path.dirname(final),
+            f".{os.path.basename(final)}.{os.getpid()}.{secrets.token_hex(4)}.tmp",
+        )
+        xml.logfile = temporary
+        try:
+            finish()
+            os.replace(temporary, final)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+            failed.append(final)
+            say_error(f"--junitxml: cannot write {final}: {exc.strerror or exc}")
+        finally:
+            xml.logfile = final
 
-        def _split_scope(self, nodeid: str) -> str:
-            return nodeid.split("::", 1)[0] if together(nodeid) else nodeid
+    accepts = inspect.signature(summary).parameters
 
-        def remove_node(self, node: Any) -> str | None:
-            workload: dict[str, dict[str, bool]] = self.assigned_work.pop(node)
-            pending = [
-                (scope, nodeid)
-                for scope, unit in workload.items()
-                for nodeid, done in unit.items()
-                if not done
-            ]
-            if not pending:
-                return None
-            scope, crashed = pending[0]
-            # Reported as crashed by xdist; not run again, as under xdist's own load.
-            workload[scope][crashed] = True
-            self.workqueue.update(
-                (scope, unit) for scope, unit in workload.items() if not all(unit.values())
-            )
-            for other in self.assigned_work:
-                self._reschedule(other)
-            return crashed
+    def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+        if failed:
+            return  # not "generated xml file": it was not
+        given = {"terminalreporter": terminalreporter, "config": config}
+        summary(**{name: value for name, value in given.items() if name in accepts})
 
-        def _assign_work_unit(self, node: Any) -> None:
-            super()._assign_work_unit(node)
-            if not self.workqueue and not node.shutting_down:
-                # Nothing left to send: told so, the worker runs its last item.
-                node.shutdown()
-
-    return LoadKeepingFilesTogether(
-        plain=LoadScheduling(config, log),
-        grouped=ByFile(config, log),
-        group_when=lambda ids: any(together(nodeid) for nodeid in ids),
-    )
+    manager = config.pluginmanager
+    name = manager.get_name(xml)
+    manager.unregister(xml)
+    xml.pytest_sessionfinish = pytest_sessionfinish
+    xml.pytest_terminal_summary = pytest_terminal_summary
+    manager.register(xml, name)
 
 
-class LoadKeepingFilesTogether:
-    """xdist's ``Scheduling`` protocol over two schedulers fed alike until the first
-    ``schedule()``, which keeps ``grouped`` when ``group_when`` holds for the collection,
-    else ``plain``."""
+def running_workers(config: pytest.Config) -> list[Any]:
+    """The xdist workers this controller has not yet seen finish (none elsewhere).
 
-    def __init__(self, *, plain: Any, grouped: Any, group_when: Callable[[list[str]], bool]):
-        self._plain = plain
-        self._grouped = grouped
-        self._group_when = group_when
-        self._chosen: Any = None
-        self._collection: list[str] = []
+    From the scheduler session's set of active nodes, which xdist keeps and offers no
+    public view of; without it, none.
+    """
+    dsession = config.pluginmanager.getplugin("dsession")
+    nodes = getattr(dsession, "_active_nodes", None)
+    return list(nodes) if isinstance(nodes, (set, list)) else []
 
-    def _fed(self) -> tuple[Any, ...]:
-        return (self._chosen,) if self._chosen is not None else (self._plain, self._grouped)
 
-    @property
-    def _active(self) -> Any:
-        return self._chosen if self._chosen is not None else self._plain
+def interrupt_worker(node: Any) -> bool:
+    """Send SIGINT to a worker running on this machine; whether it was sent.
 
-    @property
-    def nodes(self) -> Any:
-        return self._active.nodes
+    Its process id is in the remote info execnet caches as xdist starts it (xdist
+    asks for it at once, so it is never fetched here from a busy worker); a worker on
+    another host (``--tx ssh=…``) or through a proxy has no local process to signal.
+    """
+    gateway = getattr(node, "gateway", None)
+    spec = getattr(gateway, "spec", None)
+    if spec is None or not getattr(spec, "popen", False) or getattr(spec, "via", None):
+        return False
+    pid = getattr(getattr(gateway, "_cache_rinfo", None), "pid", None)
+    if not isinstance(pid, int) or pid <= 0 or pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, signal.SIGINT)
+    except OSError:  # it has already ended
+        return False
+    return True
 
-    @property
-    def collection_is_completed(self) -> bool:
-        return bool(self._active.collection_is_completed)
 
-    @property
-    def tests_finished(self) -> bool:
-        return bool(self._active.tests_finished)
+def hear_workers(config: pytest.Config, nodes: Sequence[Any], *, until: float) -> list[Any]:
+    """Take the events of ``nodes`` that xdist's own loop, stopped by an interrupt, no
+    longer takes, until each has ended or the monotonic time ``until``; the nodes not
+    heard from.
 
-    @property
-    def has_pending(self) -> bool:
-        return bool(self._active.has_pending)
+    A test report goes to ``pytest_runtest_logreport`` and a worker's end to
+    ``pytest_testnodedown``, as xdist's loop does them; anything else is dropped. The
+    events wait in the scheduler session's queue, which xdist offers no public way to
+    read; without it, nothing is heard.
+    """
+    import queue
+    import time
 
-    def add_node(self, node: Any) -> None:
-        for scheduler in self._fed():
-            scheduler.add_node(node)
-
-    def add_node_collection(self, node: Any, collection: Sequence[str]) -> None:
-        self._collection = self._collection or list(collection)
-        for scheduler in self._fed():
-            scheduler.add_node_collection(node, collection)
-
-    def remove_node(self, node: Any) -> str | None:
-        crashed: list[str | None] = [scheduler.remove_node(node) for scheduler in self._fed()]
-        return crashed[0]
-
-    def schedule(self) -> None:
-        if self._chosen is None:
-            grouped = self._group_when(self._collection)
-            self._chosen = self._grouped if grouped else self._plain
-        self._chosen.schedule()
-
-    def mark_test_complete(self, node: Any, item_index: int, duration: float = 0) -> None:
-        self._active.mark_test_complete(node, item_index, duration)
-
-    def mark_test_pending(self, item: str) -> None:
-        self._active.mark_test_pending(item)
-
-    def remove_pending_tests_from_node(self, node: Any, indices: Sequence[int]) -> None:
-        self._active.remove_pending_tests_from_node(node, indices)
+    dsession = config.pluginmanager.getplugin("dsession")
+    events = getattr(dsession, "queue", None)
+    pending = list(nodes)
+    if not isinstance(events, queue.Queue):
+        return pending
+    while pending:
+        left = until - time.monotonic()
+        if left <= 0:
+            break
+        try:
+            name, kwargs = events.get(timeout=min(left, 1.0))
+        except queue.Empty:
+            continue
+        node = kwargs.get("node")
+        if name == "testreport" and node in pending:
+            report = kwargs["rep"]
+            report.node = node
+            config.hook.pytest_runtest_logreport(report=report)
+        elif name in ("workerfinished", "errordown") and node in pending:
+            pending.remove(node)
+            config.hook.pytest_testnodedown(node=node, error=kwargs.get("error"))
+    return pending

@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 
 from pytest_experiment.core.distribution import refusal
-from pytest_experiment.plugin.compat import load_keeping_files_together, xdist_worker_count
+from pytest_experiment.plugin.compat import xdist_worker_count
+from pytest_experiment.plugin.scheduling import load_keeping_files_together
 from pytest_experiment.plugin.state import SESSION
 
 _LOAD_KEPT = pytest.StashKey[bool]()

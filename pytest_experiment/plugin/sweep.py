@@ -33,7 +33,7 @@ def namespaces_of_files(state: ExperimentSession, root: Path, files: Iterable[st
             experiment = Experiment.from_source(read_source(root / name))
         except SpecError:
             continue
-        found.add(experiment.namespace or state.options.namespace)
+        found.add(experiment.namespace or state.options.default_namespace)
     return found
 
 
@@ -42,7 +42,7 @@ def sweep_at_start(state: ExperimentSession, board: Scoreboard, namespaces: Iter
     ``--experiment-sweep`` that cannot reach the cluster is a problem of the session."""
     live = state.live
     assert live is not None
-    if live.sweep_orphans({state.options.namespace, *namespaces}):
+    if live.sweep_orphans({state.options.default_namespace, *namespaces}):
         return
     problem = f"--experiment-sweep: no orphan was looked for: {live.unreachable}"
     if state.options.sweep and problem not in board.problems:  # a replaced worker asks again
