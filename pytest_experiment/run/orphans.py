@@ -124,12 +124,13 @@ class Sweeper:
     def finish(self) -> list[Swept]:
         """What became of every orphan: its deletion confirmed (or found held) now."""
         policy = self.run.options.cleanup
+        until = self._cleaner.deadline()  # one budget for them all: they go together
         for orphan in self._deleting:
             why = f"owner lease expired: {orphan.describe()}; --experiment-cleanup={policy}"
             held = (
                 None
                 if self._gone(orphan)
-                else self._cleaner.wait_gone(orphan.namespace, orphan.instance)
+                else self._cleaner.wait_gone(orphan.namespace, orphan.instance, until=until)
             )
             if held is None:
                 self._decided.append(self._record(orphan, "deleted", why))
