@@ -12,8 +12,10 @@ from __future__ import annotations
 import json
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -37,6 +39,8 @@ class FakeAPI:
     replies: list[Reply] = field(default_factory=list)
     seen: list[str] = field(default_factory=list)
     """``METHOD path`` of every request, in order."""
+    clock_offset: float = 0.0
+    """How far the server's clock (its ``Date`` header) is from this machine's, in seconds."""
 
 
 def _handler(api: FakeAPI) -> type[BaseHTTPRequestHandler]:
@@ -61,6 +65,9 @@ def _handler(api: FakeAPI) -> type[BaseHTTPRequestHandler]:
             self.wfile.write(body)
 
         do_GET = do_POST = do_DELETE = _reply
+
+        def date_time_string(self, timestamp: float | None = None) -> str:
+            return super().date_time_string(time.time() + api.clock_offset)
 
         def log_message(self, format: str, *args: object) -> None:
             pass
@@ -249,3 +256,14 @@ def test_a_read_whose_answer_was_lost_is_retried(
     assert get(cluster) == EXPERIMENT
     assert api.seen[-1] == GET
     assert len(sleeps) <= 1
+
+
+@pytest.mark.parametrize("offset", [3600.0, -3600.0, 0.0])
+def test_the_servers_clock_is_read_off_its_answers(
+    api: FakeAPI, cluster: Cluster, offset: float
+) -> None:
+    api.clock_offset = offset
+    get(cluster)
+    skew = cluster.server_now() - datetime.now(UTC)
+    # The Date header has whole seconds: within a second of the server's clock.
+    assert abs(skew - timedelta(seconds=offset)) <= timedelta(seconds=1), skew

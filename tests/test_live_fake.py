@@ -226,6 +226,34 @@ def test_a_finalizer_let_go_in_time_is_deleted(session: Make) -> None:
     assert (cleanup.action, cleanup.reason) == ("deleted", "passed")
 
 
+def test_every_delete_is_requested_before_any_is_waited_on(session: Make) -> None:
+    # Each finalizer holds its instance until both deletes have been asked for (whatever
+    # the clock says): waiting on one before asking for the other spends the whole
+    # budget on it, and it is reported held.
+    cluster = FakeCluster(script=Script(finalizers=(FINALIZER,)))
+    run = session(cluster)
+    launches = [run.live.add(run.experiment(name)) for name in ("a", "b")]
+    run.live.start(launches)
+    for launch in launches:
+        run.live.follow(launch)
+    both = {launch.instance for launch in launches}
+    let_go: list[str] = []
+
+    def operator_cleans_up(change: Change) -> None:
+        if both <= set(cluster.deleted) and not let_go:
+            let_go.extend(sorted(both))
+            for instance in let_go:
+                cluster.let_go(instance)
+
+    for launch in launches:
+        run.live.watcher(NAMESPACE).subscribe(launch.instance, operator_cleans_up)
+    cleanups = run.live.finish()
+    assert [(c.instance, c.action, c.reason) for c in cleanups] == [
+        (launch.instance, "deleted", "passed") for launch in launches
+    ]
+    assert cluster.deleted == [launch.instance for launch in launches]
+
+
 def test_the_watch_refused_falls_back_to_listing_and_says_what_it_missed(session: Make) -> None:
     cluster = FakeCluster(script=Script(phases=("Provisioning",)), refuse_watch=True)
     run = session(cluster)

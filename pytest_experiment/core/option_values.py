@@ -86,6 +86,15 @@ def duration(text: str, base: Path) -> float | None:
     return parse_duration(text)
 
 
+def lease(text: str, base: Path) -> float:
+    """A duration that must be there and above zero (``none`` would let a killed run's
+    instances hold cloud clusters for ever)."""
+    value = parse_duration(text)
+    if value is None or value <= 0:
+        raise ValueError(f"{text!r} is not a duration above zero (like 10m or 90s)")
+    return value
+
+
 def count(text: str, base: Path) -> int:
     try:
         value = int(text.strip())

@@ -57,7 +57,7 @@ class OptionSpec:
     def default_text(self) -> str:
         """The default as a user would write it, read off ``Options``."""
         default = self.default
-        if self.parse is values.duration:
+        if self.parse in (values.duration, values.lease):
             return format_duration(default, absent="none")
         if default is None or default == ():
             if self.unset is None:
@@ -220,6 +220,20 @@ OPTION_SPECS: tuple[OptionSpec, ...] = (
         metavar="DURATION",
     ),
     OptionSpec(
+        "lease",
+        "Length of the owner lease every created instance carries: the session renews it "
+        "every third of this while it runs; once it has expired (the runner was killed) a "
+        "later session lists the instance and applies its cleanup policy to it.",
+        values.lease,
+        metavar="DURATION",
+    ),
+    OptionSpec(
+        "sweep",
+        "Look for orphans (instances whose owner lease expired) at the start of this session "
+        "even if it runs no live item; a live session always does.",
+        values.boolean,
+    ),
+    OptionSpec(
         "results_wait",
         "How long to wait for status.resultsURL after Complete (each new quality-gate "
         "re-collection restarts the wait) and to retry reading a summary.json that is not "
@@ -321,6 +335,8 @@ class Options:
     review: ReviewAction = "skip"
     budget_review: float | None = 2 * 60.0
     budget_delete: float | None = 60.0
+    lease: float = 10 * 60.0
+    sweep: bool = False
     instance: tuple[tuple[str, str], ...] = ()
     toil: bool = True
     toil_file: Path = Path(".experiment-toil.jsonl")

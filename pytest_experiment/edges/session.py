@@ -20,6 +20,8 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 
 import urllib3
@@ -60,6 +62,37 @@ class RetryPolicy:
 DEFAULT_RETRY = RetryPolicy()
 
 
+class ServerClock:
+    """The API server's clock, read off the ``Date`` header of its answers.
+
+    Leases are written and judged on it, so two runner machines whose clocks
+    disagree judge each other's leases alike. ``Date`` has whole seconds: the
+    offset is taken from the middle of the second it names, which leaves half a
+    second of error, plus the time the answer took to arrive.
+    """
+
+    def __init__(self) -> None:
+        self._offset = timedelta(0)
+        self._lock = threading.Lock()
+
+    def heard(self, date: str | None) -> None:
+        if not date:
+            return
+        try:
+            server = parsedate_to_datetime(date)
+        except (TypeError, ValueError):
+            return
+        if server.tzinfo is None:
+            return
+        offset = server + timedelta(seconds=0.5) - datetime.now(UTC)
+        with self._lock:
+            self._offset = offset
+
+    def now(self) -> datetime:
+        with self._lock:
+            return datetime.now(UTC) + self._offset
+
+
 class ApiSession:
     """An ApiClient for one kubeconfig context, with domain errors and retries."""
 
@@ -82,6 +115,7 @@ class ApiSession:
         self._extensions = client.ApiextensionsV1Api(api)
         self._lock = threading.Lock()
         self._requests: Counter[str] = Counter()
+        self._clock = ServerClock()
 
     def __repr__(self) -> str:
         # The ApiClient's configuration holds the token: never let a repr show it.
@@ -92,6 +126,11 @@ class ApiSession:
 
     def close(self) -> None:
         self._api.close()
+
+    def server_now(self) -> datetime:
+        """Now on the API server's clock, as far as its answers have told it (the local
+        clock until the first answer)."""
+        return self._clock.now()
 
     @property
     def requests(self) -> Mapping[str, int]:
@@ -134,6 +173,7 @@ class ApiSession:
 
         def request() -> Obj:
             response = fn(*args, _preload_content=False, _request_timeout=REQUEST_TIMEOUT, **kwargs)
+            self._clock.heard(getattr(response, "headers", {}).get("Date"))
             document: Obj = json.loads(response.data)
             return document
 

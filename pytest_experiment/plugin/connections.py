@@ -16,7 +16,7 @@ import pytest
 
 from pytest_experiment.core.options import Options
 from pytest_experiment.plugin.state import SESSION, ExperimentSession
-from pytest_experiment.plugin.xdist import RUN_ID, distributing
+from pytest_experiment.plugin.xdist import RUN_ID, distributing, is_worker
 
 if TYPE_CHECKING:
     from pytest_experiment.run.ports import Cluster, ResultsStore
@@ -85,6 +85,7 @@ def prepare_live(config: pytest.Config, state: ExperimentSession) -> None:
             verbose=config.get_verbosity() > 0,
             run_id=config.stash[RUN_ID],
             controller=distributing(config),
+            ends_leases=not is_worker(config),
             reads_results=state.reads_results,
         )
 

@@ -11,7 +11,7 @@ import pytest
 
 from pytest_experiment.base.errors import EnvironmentFailure
 from pytest_experiment.core.options import OPTION_SPECS
-from pytest_experiment.plugin import xdist
+from pytest_experiment.plugin import distribution, sweep, xdist
 from pytest_experiment.plugin.connections import (  # the plugin's own answers to its hooks
     check_s3_credentials,
     prepare_live,
@@ -31,8 +31,7 @@ if TYPE_CHECKING:
     from pytest_experiment.plugin.items import ExperimentItem
 
 SCOREBOARD = pytest.StashKey[Scoreboard]()
-# Steps that need the experiment running on the cluster.
-_LIVE_STEPS = frozenset({"lifecycle", "quality", "review"})
+_GREEN = (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED)
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -96,6 +95,8 @@ def pytest_configure(config: pytest.Config) -> None:
     }
     config.pluginmanager.register(ReportListener(board, state, config), "experiment-scoreboard")
     config.pluginmanager.register(xdist.WorkerFacts(board), "experiment-xdist-facts")
+    if xdist.distributing(config) and state.live_factory is not None:
+        config.pluginmanager.register(sweep.LeasesWorkersKept(state), "experiment-xdist-leases")
     if (
         config.pluginmanager.hasplugin("html")
         and getattr(config.option, "htmlpath", None)
@@ -125,9 +126,22 @@ def pytest_xdist_node_collection_finished(node: Any, ids: list[str]) -> None:
     state = node.config.stash.get(SESSION, None)
     if state is None or state.live_factory is None:
         return
+    if any(distribution.experiment_item(nodeid) for nodeid in ids):
+        # The controller collects nothing: what its workers collected is what it ran.
+        state.collected = True
+    files = distribution.check_once_all_collected(node, ids)
     needing = xdist.quality_experiments_once_all_collected(node, ids)
     if needing is not None:
         check_s3_credentials(node.config, needing)
+    if files is not None and not node.config.option.collectonly and (files or state.options.sweep):
+        namespaces = sweep.namespaces_of_files(state, node.config.rootpath, files)
+        sweep.sweep_at_start(state, node.config.stash[SCOREBOARD], namespaces)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any | None:
+    """Under ``--dist load``, an experiment file's items go to one worker."""
+    return distribution.make_scheduler(config, log)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -152,14 +166,23 @@ def pytest_runtestloop(session: pytest.Session) -> Generator[None, object, objec
     try:
         # A worker takes its interrupts once, from start-up on (see pytest_configure).
         with sigterm_as_interrupt() if not xdist.is_worker(config) else nullcontext():
-            if live_items and not xdist.is_worker(config) and not controller:
-                # Under xdist each worker applies what it is given, as it reaches it.
+            # Under xdist each worker applies what it is given, as it reaches it; the
+            # controller swept once its workers had collected.
+            if (
+                (live_items or state.options.sweep)
+                and not xdist.is_worker(config)
+                and not controller
+            ):
                 live = state.live
                 assert live is not None
-                live.start(
+                launches = [
                     live.add(item.experiment, nodeid=item.nodeid.split("::", 1)[0])
                     for item in live_items
+                ]
+                sweep.sweep_at_start(
+                    state, config.stash[SCOREBOARD], {launch.namespace for launch in launches}
                 )
+                live.start(launches)
             return (yield)
     except KeyboardInterrupt:
         interrupted = True
@@ -186,7 +209,7 @@ def _live_items(session: pytest.Session) -> list[ExperimentItem]:
     return [
         item
         for item in session.items
-        if isinstance(item, ExperimentItem) and item.step in _LIVE_STEPS
+        if isinstance(item, ExperimentItem) and item.step in distribution.LIVE_STEPS
     ]
 
 
@@ -306,7 +329,12 @@ def pytest_terminal_summary(
         config.stash[SCOREBOARD],
         held=held_lines(config),
         verbose=config.get_verbosity() > 0,
-        nothing_collected=state is not None and not state.collected and exitstatus in nothing,
+        nothing_collected=(
+            state is not None
+            and not state.collected
+            and not state.options.sweep  # a sweep alone needs no experiment
+            and exitstatus in nothing
+        ),
     )
 
 
@@ -325,7 +353,13 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int | pytest.ExitC
         error = live.toil.finish(others_used_bd=others)
         if error:
             board.toil_error = error
-    if not board.experiments:
+    status = exitstatus
+    if sweep.only_sweep(state, status):
+        status = session.exitstatus = pytest.ExitCode.OK
+    if (board.kept_by_error() or sweep.asked_and_failed(state, board)) and status in _GREEN:
+        # An instance the policy said to delete is still on the cluster, billing.
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    if not board.experiments and not board.orphans and not state.options.sweep:
         return
     from pytest_experiment.plugin.progress import own_line
     from pytest_experiment.reporting import files

@@ -92,6 +92,7 @@ def publish_facts(config: pytest.Config, live: LiveRun, board: Scoreboard) -> No
         "namespaces": sorted({launch.namespace for launch in live.launches.values()}),
         "toil": [entry.as_json() for entry in live.toil.logged],
         "cleanup": [c.as_json() for c in live.cleanups],
+        "orphans": [o.as_json() for o in live.orphans],
         "session": {"apiRequests": live.api_requests(), "watch": live.watch_stats()},
     }
     workeroutput = getattr(config, "workeroutput", None)
@@ -141,8 +142,8 @@ def sweep_for_workers(config: pytest.Config, state: ExperimentSession, board: Sc
     The controller collects nothing itself: that experiments ran is known from the
     workers' reports, and where from the namespaces they used (plus the default one,
     for a worker killed before it said)."""
-    if not board.experiments:
-        return
+    if not board.experiments and state.live_started is None:
+        return  # nothing ran, nothing was swept
     live = state.live
     assert live is not None
     try:
@@ -183,6 +184,13 @@ def report_crash_under_plain_id(crashitem: str, report: pytest.TestReport) -> No
     report.nodeid = plain
     if isinstance(report.longrepr, str):
         report.longrepr = report.longrepr.replace(crashitem, plain)
+
+
+def worker_facts(node: Any) -> dict[str, Any]:
+    """What worker ``node`` reported of its live run when it went down (empty if nothing)."""
+    facts = getattr(node, "workeroutput", {}).get(_FACTS)
+    found: dict[str, Any] = json.loads(facts) if facts else {}
+    return found
 
 
 class WorkerFacts:

@@ -186,6 +186,8 @@ class Scoreboard:
         self.experiments: dict[str, ExperimentReport] = {}
         self.toil: list[dict[str, Any]] = []
         self.cleanup: list[dict[str, Any]] = []
+        self.orphans: list[dict[str, Any]] = []
+        """What the sweep did with instances of earlier runs whose owner lease expired."""
         self.session: dict[str, Any] = {}
         self.namespaces: set[str] = set()
         """Where the live runs created instances (for the xdist controller's sweep)."""
@@ -200,6 +202,7 @@ class Scoreboard:
         """What a live run (this process's, or an xdist worker's) did outside any item."""
         self.toil.extend(facts.get("toil") or [])
         self.namespaces.update(facts.get("namespaces") or ())
+        self.orphans.extend(facts.get("orphans") or [])
         for entry in facts.get("cleanup") or []:
             known = self.cleanup_for(str(entry.get("instance")))
             if known is None:
@@ -212,6 +215,10 @@ class Scoreboard:
             merged = self.session.setdefault(section, {})
             for key, value in counts.items():
                 merged[key] = merged.get(key, 0) + value
+
+    def kept_by_error(self) -> list[dict[str, Any]]:
+        """Instances the policy said to delete whose delete the API refused or failed."""
+        return [entry for entry in [*self.cleanup, *self.orphans] if entry.get("error")]
 
     def cleanup_for(self, instance: str) -> dict[str, Any] | None:
         return next((c for c in self.cleanup if c.get("instance") == instance), None)
@@ -277,6 +284,7 @@ class Scoreboard:
             "session": self.session,
             "toil": self.toil,
             "cleanup": self.cleanup,
+            "orphans": self.orphans,
             "problems": self.problems,
             "budgets": self.budgets,
             "experiments": [

@@ -50,7 +50,7 @@ def write_summary(
         terminal.write_sep("-", "experiment progress")
         for line in held:
             terminal.write_line(line)
-    if not board.experiments and not board.cleanup and not board.toil and not board.problems:
+    if not (board.experiments or board.cleanup or board.orphans or board.toil or board.problems):
         return
     terminal.write_sep("=", "experiment scorecard")
     for line in [*scorecard_lines(board, verbose=verbose), *closing_lines(board)]:
@@ -107,6 +107,24 @@ def closing_lines(board: Scoreboard) -> list[str]:
                 verb = "inspect" if entry["action"] == "held" else "delete"
                 text += f"; {verb} with: {entry['command']}"
             lines.append(text)
+    if board.orphans:
+        lines.append("Orphans of earlier runs (owner lease expired):")
+        for entry in board.orphans:
+            text = (
+                f"  {entry['action']} {entry['instance']} ({entry['experiment']}, "
+                f"{entry['namespace']}): {entry['reason']}"
+            )
+            if entry.get("command"):
+                verb = "inspect" if entry["action"] == "held" else "delete"
+                text += f"; {verb} with: {entry['command']}"
+            lines.append(text)
+    failed = board.kept_by_error()
+    if failed:
+        names = ", ".join(str(entry["instance"]) for entry in failed)
+        lines.append(
+            f"Cleanup failed: {names} could not be deleted and still "
+            f"{'holds' if len(failed) == 1 else 'hold'} cloud resources; the session fails"
+        )
     if board.toil_error:
         lines.append(f"Toil: {board.toil_error}")
     lines.extend(summary_lines(board.toil))

@@ -13,10 +13,11 @@ no longer has.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from pytest_experiment.base.errors import ClusterError
+from pytest_experiment.base.errors import ClusterError, PermissionDenied
 from pytest_experiment.base.types import Obj
 from pytest_experiment.core.lifecycle import (
     delete_command,
@@ -25,43 +26,16 @@ from pytest_experiment.core.lifecycle import (
     is_terminal,
     phase_of,
 )
-from pytest_experiment.core.review import PullRequestRef, review_phase
+from pytest_experiment.core.review import PullRequestRef
 from pytest_experiment.core.verdict import Status
 from pytest_experiment.core.watch_state import WatchTimeout
 from pytest_experiment.edges.api_errors import NotFound
+from pytest_experiment.run.cleanup_reasons import deleted_by_run, kept_reason, pending_pr
+from pytest_experiment.run.cleanup_record import Cleanup
 from pytest_experiment.run.diagnostics import one_line
 from pytest_experiment.run.launch import Launch
 from pytest_experiment.run.launcher import CREATE_LABEL, EXPERIMENT_LABEL, RUN_LABEL
 from pytest_experiment.run.protocols import SessionContext
-
-
-@dataclass(frozen=True, kw_only=True)
-class Cleanup:
-    """What the session did with one instance (cleanup policy); every created instance gets one."""
-
-    experiment: str
-    instance: str
-    action: str
-    """``deleted`` (and gone), ``held`` (deletion requested, a finalizer still holds it),
-    ``kept``, ``left`` (attached) or ``gone`` (already deleted)."""
-    reason: str
-    command: str = ""
-
-    def line(self) -> str:
-        text = f"{self.action} {self.instance} ({self.experiment}): {self.reason}"
-        if not self.command:
-            return text
-        verb = "inspect" if self.action == "held" else "delete"
-        return f"{text}; {verb} with: {self.command}"
-
-    def as_json(self) -> dict[str, str]:
-        return {
-            "experiment": self.experiment,
-            "instance": self.instance,
-            "action": self.action,
-            "reason": self.reason,
-            "command": self.command,
-        }
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -100,9 +74,45 @@ class Cleaner:
     ) -> list[Cleanup]:
         """Apply the cleanup policy to every instance of ``launches`` and to the strays of
         this run in their namespaces and ``namespaces`` that are not ``accounted`` for."""
-        decided = [self._decide(launch) for launch in launches if launch.instance]
+        decided = [
+            (launch.namespace, self._decide(launch)) for launch in launches if launch.instance
+        ]
         decided += self._strays(launches, accounted=accounted, namespaces=namespaces)
-        return [*self.retired, *(self._settle(entry) for entry in decided)]
+        # Every delete is asked for before any is waited on: the finalizers then tear the
+        # instances down together, within one --experiment-budget-delete for them all.
+        requested = [(namespace, self._request(entry)) for namespace, entry in decided]
+        until = self.deadline()
+        settled = [
+            self._lease_after(namespace, self._settle(entry, until=until))
+            for namespace, entry in requested
+        ]
+        return [*self.retired, *settled]
+
+    def deadline(self) -> float:
+        """The monotonic time by which deletions asked for now must be seen through."""
+        return time.monotonic() + (self.run.options.budget_delete or 0.0)
+
+    def _lease_after(self, namespace: str, cleanup: Cleanup) -> Cleanup:
+        """The owner lease once the instance is decided: ended, with the reason, when it
+        is kept on purpose (it is no orphan); otherwise no longer renewed (deleted, going,
+        or kept only because the delete failed: a later session then sweeps it)."""
+        leases = self.run.leases
+        cleanup = replace(cleanup, namespace=namespace)
+        if cleanup.action != "kept" or cleanup.error or not self.run.ends_leases:
+            # An xdist worker stops renewing and leaves the end to the controller, which
+            # alone reports the decision: should the controller die, the lease runs out.
+            leases.drop(namespace, cleanup.instance)
+            return cleanup
+        failed = leases.end(
+            namespace, cleanup.instance, reason=f"run {self.run.run_id}: {cleanup.reason}"
+        )
+        if failed is None:
+            return cleanup
+        return replace(
+            cleanup,
+            reason=f"{cleanup.reason}; its owner lease could not be ended ({failed}), so a "
+            "later session will take it for an orphan",
+        )
 
     def _decide(self, launch: Launch) -> Cleanup | _Deleting:
         name = launch.name
@@ -135,7 +145,7 @@ class Cleaner:
                     experiment=name,
                     instance=launch.instance,
                     action="deleted",
-                    reason=_deleted_by_run(launch),
+                    reason=deleted_by_run(launch),
                 )
             return Cleanup(
                 experiment=name, instance=launch.instance, action="gone", reason="already deleted"
@@ -149,14 +159,14 @@ class Cleaner:
             and not launch.items.failed
             and (launch.items.done or not launch.items.named)
         )
-        pr = _pending_pr(launch, current)
+        pr = pending_pr(launch, current)
         if policy == "on-success" and pr is not None:
             # Deleting it would close the PR the review gate holds open.
             held = (
                 f"review Pending: {pr.name} ({pr.url}) left open for review; "
                 "deleting the instance closes it"
             )
-            keep = held if succeeded else f"{_kept_reason(launch, current)}; {held}"
+            keep = held if succeeded else f"{kept_reason(launch, current)}; {held}"
         elif (
             policy == "on-success"
             and not is_terminal(current)
@@ -170,7 +180,7 @@ class Cleaner:
                 "it holds no cloud resources (--experiment-cleanup=never keeps it)",
             )
         elif policy == "on-success" and not succeeded:
-            keep = _kept_reason(launch, current)
+            keep = kept_reason(launch, current)
         else:
             return _Deleting.of(
                 launch, pr=pr, reason="passed" if succeeded else f"--experiment-cleanup={policy}"
@@ -200,13 +210,15 @@ class Cleaner:
         self.run.cluster.delete_experiment(launch.instance, namespace=launch.namespace)
         self._requested.add(launch.instance)
 
-    def wait_gone(self, namespace: str, instance: str) -> str | None:
-        """Wait, at most ``--experiment-budget-delete``, until a deleted instance has
-        disappeared. None once it has; else why it is still there, for the report:
-        "deleted" is only ever said of an instance the API no longer has."""
+    def wait_gone(self, namespace: str, instance: str, *, until: float | None = None) -> str | None:
+        """Wait until a deleted instance has disappeared, at most until the monotonic time
+        ``until`` (by default ``--experiment-budget-delete`` from now). None once it has;
+        else why it is still there, for the report: "deleted" is only ever said of an
+        instance the API no longer has."""
         wait = self.run.options.budget_delete or 0.0
+        left = wait if until is None else max(0.0, until - time.monotonic())
         try:
-            self.run.watcher(namespace).wait_deleted(instance, timeout=wait)
+            self.run.watcher(namespace).wait_deleted(instance, timeout=left)
             return None
         except (WatchTimeout, ClusterError):
             # The watch may have been cut (an interrupt tearing the session down) or
@@ -224,25 +236,34 @@ class Cleaner:
         holder = f"finalizer {finalizers}" if finalizers else "the API server"
         return f"still held by {holder} after {format_duration(wait)}"
 
-    def _settle(self, entry: Cleanup | _Deleting) -> Cleanup:
-        """Carry out a decided deletion and say what became of the instance."""
-        if isinstance(entry, Cleanup):
+    def _request(self, entry: Cleanup | _Deleting) -> Cleanup | _Deleting:
+        """Ask for a decided deletion; what became of the instance if the delete failed."""
+        if isinstance(entry, Cleanup) or entry.instance in self._requested:
             return entry
         cluster = self.run.cluster
         assert cluster is not None
-        if entry.instance not in self._requested:
-            try:
-                cluster.delete_experiment(entry.instance, namespace=entry.namespace)
-            except ClusterError as exc:
-                return Cleanup(
-                    experiment=entry.experiment,
-                    instance=entry.instance,
-                    action="kept",
-                    reason=f"delete failed: {one_line(exc, limit=160)}",
-                    command=delete_command(entry.instance, entry.namespace),
-                )
-            self._requested.add(entry.instance)
-        held = self.wait_gone(entry.namespace, entry.instance)
+        try:
+            cluster.delete_experiment(entry.instance, namespace=entry.namespace)
+        except ClusterError as exc:
+            # Whole: a 403 names the identity and the permission the role lacks.
+            how = "refused" if isinstance(exc, PermissionDenied) else "failed"
+            return Cleanup(
+                experiment=entry.experiment,
+                instance=entry.instance,
+                action="kept",
+                reason=f"delete {how}: {one_line(exc, limit=1000)}",
+                command=delete_command(entry.instance, entry.namespace),
+                error=True,
+            )
+        self._requested.add(entry.instance)
+        return entry
+
+    def _settle(self, entry: Cleanup | _Deleting, *, until: float) -> Cleanup:
+        """Wait, until the monotonic time ``until``, for a requested deletion and say what
+        became of the instance."""
+        if isinstance(entry, Cleanup):
+            return entry
+        held = self.wait_gone(entry.namespace, entry.instance, until=until)
         if held is not None:
             reason = f"{entry.reason}; deletion requested but {held}"
             if entry.pr is not None:
@@ -278,12 +299,13 @@ class Cleaner:
                 )
             )
         else:
-            entry = _Deleting.of(launch, pr=_pending_pr(launch, current), reason=reason)
-            self.retired.append(self._settle(entry))
+            entry = _Deleting.of(launch, pr=pending_pr(launch, current), reason=reason)
+            settled = self._settle(self._request(entry), until=self.deadline())
+            self.retired.append(self._lease_after(launch.namespace, settled))
 
     def _strays(
         self, launches: Sequence[Launch], *, accounted: Iterable[str], namespaces: Iterable[str]
-    ) -> list[Cleanup | _Deleting]:
+    ) -> list[tuple[str, Cleanup | _Deleting]]:
         """Instances carrying this run's label that no launch of this process knows but one
         of its creates made (a worker's view), or any (the xdist controller's): a
         create whose answer an interrupt swallowed or that was lost and not found when
@@ -296,7 +318,7 @@ class Cleaner:
         known = {launch.instance for launch in launches} | set(accounted)
         unanswered = {create for launch in launches for create in launch.apply.unanswered}
         sent = {create for launch in launches for create in launch.apply.sent}
-        found: list[Cleanup | _Deleting] = []
+        found: list[tuple[str, Cleanup | _Deleting]] = []
         for namespace in sorted({launch.namespace for launch in launches} | set(namespaces)):
             try:
                 items = cluster.list_experiments(
@@ -320,7 +342,12 @@ class Cleaner:
                     if labels.get(CREATE_LABEL) in unanswered
                     else None
                 )
-                found.append(self._stray(item, experiment=experiment, namespace=namespace, why=why))
+                found.append(
+                    (
+                        namespace,
+                        self._stray(item, experiment=experiment, namespace=namespace, why=why),
+                    )
+                )
         return found
 
     def _stray(
@@ -359,36 +386,6 @@ class Cleaner:
         return _Deleting(
             experiment=experiment, instance=instance, namespace=namespace, reason=reason
         )
-
-
-def _deleted_by_run(launch: Launch) -> str:
-    """Why the run itself deleted an instance, from its lifecycle verdict."""
-    figures = launch.follow.result.figures if launch.follow.result is not None else {}
-    if figures.get("endedBy") == "budget":
-        return "deleted by the run: --experiment-budget-running ended the manual-completion run"
-    if figures.get("timedOutIn"):
-        return "deleted by the run: --experiment-on-timeout=abort"
-    return "deleted by the run (--experiment-on-timeout=abort or --experiment-budget-running)"
-
-
-def _kept_reason(launch: Launch, current: Obj | None) -> str:
-    result = launch.follow.result
-    if result is None:
-        phase = phase_of(current) if current is not None else launch.follow.phase or "Pending"
-        return f"not finished: the session stopped while it was {phase}"
-    if result.status is not Status.PASS:
-        return f"lifecycle {result.status.name}: {one_line(result.line, limit=160)}"
-    if launch.items.failed:
-        return "an item of this experiment failed"
-    return "not all its items ran: the session stopped after its lifecycle passed"
-
-
-def _pending_pr(launch: Launch, current: Obj | None) -> PullRequestRef | None:
-    """The PR a published instance's Pending review gate holds open, or None."""
-    if not launch.spec.publish or current is None or review_phase(current) != "Pending":
-        return None
-    pr = PullRequestRef.of(current)
-    return pr if pr.url or pr.number is not None else None
 
 
 __all__ = ["Cleaner", "Cleanup"]

@@ -22,7 +22,7 @@ from typing import Any
 
 from pytest_experiment.base.errors import ClusterError
 from pytest_experiment.base.types import Obj
-from pytest_experiment.core import lifecycle
+from pytest_experiment.core import lease, lifecycle
 from pytest_experiment.core.lifecycle import shown_path
 from pytest_experiment.core.spec import Experiment
 from pytest_experiment.core.watch_state import Change
@@ -36,7 +36,7 @@ EXPERIMENT_LABEL = "pytest-experiment/experiment"
 CREATE_LABEL = "pytest-experiment/create"
 """Unique to one create, so the instance of a create whose answer was lost is told
 apart from an earlier attempt's and from another worker's."""
-MANAGED_BY = {"app.kubernetes.io/managed-by": "pytest-experiment"}
+MANAGED_BY = dict([lease.MANAGED_BY])
 # How often a queued item wakes to redraw its status line.
 TICK = 0.5
 
@@ -104,7 +104,12 @@ class Launcher:
             EXPERIMENT_LABEL: label_value(launch.name),
             CREATE_LABEL: secrets.token_hex(4),
         }
-        body = _body(spec.data, namespace=launch.namespace, labels=labels)
+        body = _body(
+            spec.data,
+            namespace=launch.namespace,
+            labels=labels,
+            annotations=run.leases.lease().annotations(),
+        )
         # Recorded before sending: a create an interrupt cuts short is still this
         # process's to clean up.
         state.sent.append(labels[CREATE_LABEL])
@@ -124,6 +129,7 @@ class Launcher:
             self._failed(launch, str(exc))
             return
         state.instance, state.at = instance, at
+        run.leases.hold(launch.namespace, instance)
         with self._slots:
             self._active.add(instance)
         watcher.subscribe(instance, lambda change: self._watched(instance, change))
@@ -223,12 +229,20 @@ class Launcher:
                 self.release(f"<creating {launch.key}>")
 
 
-def _body(data: Mapping[str, Any], *, namespace: str, labels: Mapping[str, str]) -> Obj:
-    """The Experiment to create: the file as written, with ``labels`` (for cleanup)."""
+def _body(
+    data: Mapping[str, Any],
+    *,
+    namespace: str,
+    labels: Mapping[str, str],
+    annotations: Mapping[str, str],
+) -> Obj:
+    """The Experiment to create: the file as written, with ``labels`` (for cleanup) and
+    ``annotations`` (its owner lease)."""
     body = dict(data)
     meta = dict(body.get("metadata") or {})
     meta["namespace"] = namespace
     meta["labels"] = {**(meta.get("labels") or {}), **MANAGED_BY, **labels}
+    meta["annotations"] = {**(meta.get("annotations") or {}), **annotations}
     body["metadata"] = meta
     return body
 

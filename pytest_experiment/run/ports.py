@@ -12,6 +12,7 @@ for a 404, ``PermissionDenied`` for 401/403) from the cluster, a
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from pytest_experiment.base.types import Obj
@@ -97,6 +98,13 @@ class ResultsStore(Protocol):
 
 
 @runtime_checkable
+class Clocked(Protocol):
+    """A cluster that can tell the time on the API server (owner leases are judged on it)."""
+
+    def server_now(self) -> datetime: ...
+
+
+@runtime_checkable
 class Preparable(Protocol):
     """A results store with set-up worth doing before the run rather than during it."""
 
@@ -105,4 +113,4 @@ class Preparable(Protocol):
         ...
 
 
-__all__ = ["Cluster", "EventStream", "Preparable", "ResultsStore"]
+__all__ = ["Clocked", "Cluster", "EventStream", "Preparable", "ResultsStore"]

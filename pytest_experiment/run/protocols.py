@@ -17,6 +17,7 @@ from pytest_experiment.core.verdict import CheckResult
 from pytest_experiment.core.watch_state import Observed
 from pytest_experiment.edges.watch import ExperimentWatcher
 from pytest_experiment.run.launch import Launch
+from pytest_experiment.run.leases import LeaseKeeper
 from pytest_experiment.run.output import Output
 from pytest_experiment.run.ports import Cluster
 
@@ -106,6 +107,17 @@ class SessionContext(Protocol):
 
     @property
     def cluster(self) -> Cluster | None: ...
+
+    @property
+    def leases(self) -> LeaseKeeper:
+        """The owner leases of the instances this process created."""
+        ...
+
+    @property
+    def ends_leases(self) -> bool:
+        """Whether this process ends the lease of an instance it keeps (an xdist worker
+        leaves that to the controller, which reports the decision)."""
+        ...
 
     def watcher(self, namespace: str) -> ExperimentWatcher:
         """The namespace's shared watch, started on first use."""

@@ -33,6 +33,8 @@ from pytest_experiment.run.cleanup import Cleaner, Cleanup
 from pytest_experiment.run.follow import Deadline
 from pytest_experiment.run.launch import Launch
 from pytest_experiment.run.launcher import Launcher
+from pytest_experiment.run.leases import LeaseKeeper, this_process
+from pytest_experiment.run.orphans import Sweeper, Swept
 from pytest_experiment.run.output import Output
 from pytest_experiment.run.ports import Cluster, Preparable, ResultsStore
 from pytest_experiment.run.preflight import Preflight
@@ -69,6 +71,7 @@ class LiveRun:
         verbose: bool = False,
         run_id: str | None = None,
         controller: bool = False,
+        ends_leases: bool = True,
         reads_results: bool = True,
     ) -> None:
         self.options = options
@@ -82,6 +85,8 @@ class LiveRun:
         self.run_id = run_id or secrets.token_hex(4)
         self.controller = controller
         """The xdist controller: it creates nothing and sweeps what workers left."""
+        self.ends_leases = ends_leases
+        """False on an xdist worker: the controller ends the leases of what it keeps."""
         self.reads_results = reads_results
         """Whether any selected item reads a summary: the results store is then prepared
         when the run connects, not at the first read."""
@@ -107,8 +112,17 @@ class LiveRun:
             validation_failure=validation_failure,
             watch=self.watcher,
         )
+        self.leases = LeaseKeeper(
+            owner=this_process(self.run_id),
+            duration=options.lease,
+            cluster=lambda: self.cluster,
+            say=self.say,
+        )
+        self.orphans: list[Swept] = []
+        """What the sweep did with the instances whose owner lease had expired."""
         self._launcher = Launcher(self)
         self._cleaner = Cleaner(self)
+        self._sweeper = Sweeper(self, self._cleaner)
 
     # -- the cluster and the results store ------------------------------------------
 
@@ -217,6 +231,16 @@ class LiveRun:
                 ready.append(launch)
         self._launcher.start(ready)
 
+    def sweep_orphans(self, namespaces: Iterable[str]) -> bool:
+        """Say the instances in ``namespaces`` whose owner lease expired, and request the
+        deletion of each unless the policy is never (confirmed at ``finish``); False when
+        no cluster is reachable to look in."""
+        if self.connect() is None:
+            return False
+        self._sweeper.start(namespaces)
+        self.flush()
+        return True
+
     def prepare(self, launch: Launch) -> None:
         """Pre-flight items' verdicts and whether the experiment may be applied."""
         if not launch.preflight.checks:
@@ -285,6 +309,8 @@ class LiveRun:
         self.cleanups = self._cleaner.finish(
             list(self.launches.values()), accounted=accounted, namespaces=namespaces
         )
+        self.leases.stop()
+        self.orphans = self._sweeper.finish()
         for watcher in self._watchers.values():
             watcher.stop()
         # What the watch said while the cleanup waited (an outage, its end) is printed
@@ -298,6 +324,18 @@ class LiveRun:
         if self.connect() is None:
             return []
         return self.finish(accounted=accounted, namespaces=namespaces)
+
+    def end_lease(self, namespace: str, instance: str, *, reason: str) -> None:
+        """As the xdist controller: end the lease of an instance a worker kept on purpose,
+        once its decision has reached the controller."""
+        if self.connect() is None:
+            return
+        failed = self.leases.end(namespace, instance, reason=f"run {self.run_id}: {reason}")
+        if failed is not None:
+            self.say(
+                f"{instance}: its owner lease could not be ended ({failed}), so a later "
+                "session will take it for an orphan"
+            )
 
     def request_delete(self, launch: Launch) -> None:
         """Ask the API to delete the instance; ``wait_gone`` says when it has gone."""

@@ -119,7 +119,7 @@ def test_happy_path_applies_follows_and_deletes(
     assert session.instance("fsync")["phase"] == "Complete"
     assert session.report["cleanup"] == [
         {"experiment": "fsync", "instance": instance, "action": "deleted", "reason": "passed",
-         "command": ""}
+         "command": "", "namespace": NAMESPACE}
     ]  # fmt: skip
     # The quality checks scored the summary the run wrote.
     checks = {c["check"]: c for c in session.instance("fsync")["checks"]}

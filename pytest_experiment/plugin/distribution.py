@@ -1,0 +1,77 @@
+"""Under pytest-xdist, each experiment on one worker, so it is applied once.
+
+The controller hands xdist the plugin's scheduler for ``--dist load`` (the
+mode ``-n N`` alone gives) and, once every worker has collected and before any
+item is scheduled, stops the session (exit 4, one line, the fix) when live
+items would run under a mode that cannot keep an experiment's items together
+(``core.distribution`` says which).
+"""
+
+from __future__ import annotations
+
+from pathlib import PurePosixPath
+from typing import Any
+
+import pytest
+
+from pytest_experiment.core.distribution import refusal
+from pytest_experiment.plugin.compat import xdist_worker_count
+from pytest_experiment.plugin.scheduling import load_keeping_files_together
+from pytest_experiment.plugin.state import SESSION
+
+_LOAD_KEPT = pytest.StashKey[bool]()
+"""The plugin's scheduler serves ``--dist load`` in this session."""
+_SEEN = pytest.StashKey[dict[str, set[str]]]()
+"""Per worker that reported its collection, the experiments with live items in it."""
+LIVE_STEPS = frozenset({"lifecycle", "quality", "review"})
+"""Steps whose items need the experiment applied on the cluster."""
+
+
+def experiment_item(nodeid: str) -> bool:
+    """An item of an experiment file (its id is ``<dir>/experiment.yaml::<item>``)."""
+    return PurePosixPath(nodeid.split("::", 1)[0]).name == "experiment.yaml"
+
+
+def make_scheduler(config: pytest.Config, log: Any) -> Any | None:
+    """The plugin's scheduler for ``--dist load`` in a live session; None otherwise
+    (xdist's own is used)."""
+    state = config.stash.get(SESSION, None)
+    if config.getvalue("dist") != "load" or state is None or state.live_factory is None:
+        return None  # offline scoring applies nothing: xdist's own load is right
+    scheduler = load_keeping_files_together(config, log, together=experiment_item)
+    config.stash[_LOAD_KEPT] = scheduler is not None
+    return scheduler
+
+
+def live_files(ids: list[str]) -> set[str]:
+    """The experiment files (as the ids name them) with a live item among ``ids``."""
+    found = set()
+    for nodeid in ids:
+        path, _, name = nodeid.partition("::")
+        if experiment_item(nodeid) and name.partition("[")[0].partition("@")[0] in LIVE_STEPS:
+            found.add(path)
+    return found
+
+
+def live_experiments(ids: list[str]) -> set[str]:
+    """The experiments (directory names) with a live item among ``ids``."""
+    return {PurePosixPath(path).parent.name for path in live_files(ids)}
+
+
+def check_once_all_collected(node: Any, ids: list[str]) -> set[str] | None:
+    """Once every worker has reported its collection: the experiment files with live
+    items, after stopping the session (before anything is scheduled) when they cannot
+    each be kept on one worker under this ``--dist``. None until then."""
+    config: pytest.Config = node.config
+    seen = config.stash.setdefault(_SEEN, {})
+    seen[str(getattr(node, "gateway", node))] = live_files(ids)
+    if len(seen) < xdist_worker_count(config):
+        return None
+    files: set[str] = set().union(*seen.values())
+    experiments = {PurePosixPath(path).parent.name for path in files}
+    problem = refusal(
+        str(config.getvalue("dist")), experiments, load_kept=config.stash.get(_LOAD_KEPT, False)
+    )
+    if problem is not None:
+        raise pytest.UsageError(problem)
+    return files
