@@ -32,6 +32,7 @@ from pytest_experiment.edges.api_errors import NotFound
 from pytest_experiment.run.diagnostics import one_line
 from pytest_experiment.run.launch import Launch
 from pytest_experiment.run.launcher import CREATE_LABEL, EXPERIMENT_LABEL, RUN_LABEL
+from pytest_experiment.run.outcome import Published
 from pytest_experiment.run.protocols import SessionContext
 
 
@@ -147,6 +148,7 @@ class Cleaner:
             result is not None
             and result.status is Status.PASS
             and not launch.items.failed
+            and _gate_failed(launch) is None
             and (launch.items.done or not launch.items.named)
         )
         pr = _pending_pr(launch, current)
@@ -380,7 +382,16 @@ def _kept_reason(launch: Launch, current: Obj | None) -> str:
         return f"lifecycle {result.status.name}: {one_line(result.line, limit=160)}"
     if launch.items.failed:
         return "an item of this experiment failed"
+    if outcome := _gate_failed(launch):
+        # Under -k the selected checks may all pass: the gate is decided on every check.
+        return f"quality gate FAIL (decided on all {len(outcome.results or ())} checks)"
     return "not all its items ran: the session stopped after its lifecycle passed"
+
+
+def _gate_failed(launch: Launch) -> Published | None:
+    """The run's outcome when its quality gate, decided on every check, failed."""
+    outcome = launch.publish.outcome
+    return outcome if outcome is not None and outcome.gate is Status.FAIL else None
 
 
 def _pending_pr(launch: Launch, current: Obj | None) -> PullRequestRef | None:
