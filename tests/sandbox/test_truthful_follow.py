@@ -131,8 +131,8 @@ def test_a_quality_gate_re_collection_at_real_timing_is_followed_to_the_passing_
     assert code == pytest.ExitCode.OK, text
     # The ordering held: the harness saw the gate re-collect for longer than its results
     # wait (and the analyzer's start budget) before the passing collection came.
-    recollecting = live.lines.index(f"{name}: quality gate re-collecting, iteration 1 of 3")
-    evaluating = live.lines.index(f"{name}: quality gate evaluating, iteration 1 of 3")
+    recollecting = live.lines.index(f"{name}: quality gate re-collecting, re-collection 1 of 3")
+    evaluating = live.lines.index(f"{name}: quality gate evaluating re-collection 1 of 3")
     assert recollecting < evaluating
     assert live.times[evaluating] - live.times[recollecting] > analyzer_start
 
