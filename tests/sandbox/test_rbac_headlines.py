@@ -43,8 +43,9 @@ SCENARIOS: dict[str, tuple[str, dict[str, Any], bool]] = {
 }
 REFUSED = re.compile(r"forbidden|HTTP 40[13]|cannot (get|list|watch) ", re.IGNORECASE)
 # What differs between two runs of one scenario whatever the identity: times and counts
-# of the simulated operator's clock.
+# of the simulated operator's clock, and the cost estimated from a run's time.
 _DURATION = re.compile(r"\b\d+(\.\d+)?(ms|s|m|h)\b")
+_COST = re.compile(r"\$\d+(\.\d+)?")
 _TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?Z?|\b\d{2}:\d{2}:\d{2}\b")
 
 
@@ -70,6 +71,7 @@ class Seen:
 def normalise(text: str, instances: dict[str, str]) -> str:
     for instance, name in instances.items():
         text = text.replace(instance, f"<{name}>")
+    text = _COST.sub("<cost>", text)
     return _TIMESTAMP.sub("<time>", _DURATION.sub("<duration>", text))
 
 
