@@ -263,3 +263,43 @@ def test_k_selecting_one_check_keeps_the_gate_decided_on_every_check(
     everything = project.runpytest(*args[:1], *args[3:])
     assert "    Quality gate: FAIL" in everything.stdout.str().splitlines()
     assert "selected here" not in everything.stdout.str()
+
+
+def test_k_selecting_only_checks_that_pass_keeps_the_instance_whose_gate_failed(
+    project: pytest.Pytester,
+) -> None:
+    """On-success means the gate decided on every check passed, not only the selected
+    items: the instance is kept, and the cleanup line says why."""
+    project.makeconftest(CONFTEST + STORE)
+    result = project.runpytest(
+        "experiments/echo-scaling", "-k", "metrics-source", "--experiment-cleanup=on-success",
+        "--experiment-report=r.json",
+    )  # fmt: skip
+    assert result.ret == pytest.ExitCode.OK, result.stdout.str()  # the selection only warns
+    report = json.loads((project.path / "r.json").read_text())
+    [cleanup] = report["cleanup"]
+    reason = "quality gate FAIL (decided on all 7 checks)"
+    assert (cleanup["action"], cleanup["reason"]) == ("kept", reason), cleanup
+    result.stdout.fnmatch_lines(
+        [f"  kept echo-scale-00001 (echo-scaling): {reason}; delete with: kubectl delete *"]
+    )
+
+
+def test_a_manual_run_ended_by_the_running_budget_is_summarised_as_deleted_by_it(
+    project: pytest.Pytester,
+) -> None:
+    """The run's summary block says how a manual-completion run ended: deleted by the
+    running budget, not still Running."""
+    project.makeconftest(CONFTEST + STORE + "\nSCRIPT = Script(hold='Running')\n")
+    spec = project.path / "experiments" / "web-latency" / "experiment.yaml"
+    spec.write_text(spec.read_text().replace("mode: workflow", "mode: manual"))
+    result = project.runpytest("experiments/web-latency", "--experiment-budget-running=1s")
+    assert result.ret == pytest.ExitCode.OK, result.stdout.str()
+    result.stdout.fnmatch_lines(
+        [
+            "  --- Experiment Deleted ---",
+            "  Experiment:  web-lat-00001",
+            "  Phase:       Deleted by --experiment-budget-running (manual completion)",
+        ]
+    )
+    assert "Experiment Running" not in result.stdout.str()

@@ -17,6 +17,7 @@ OWNERS = {
     "preflight": "run/preflight.py",
     "apply": "run/launcher.py",
     "follow": "run/follow.py",
+    "failure": "run/failure_capture.py",
     "items": "run/session.py",
     "publish": "run/publish.py",
     "review": "run/review_gate.py",

@@ -302,11 +302,44 @@ def test_a_turn_after_complete_names_the_condition() -> None:
     )
 
 
-def test_quality_gate_progress_while_recollecting() -> None:
-    recollecting = obj(iterationStatus={"phase": "Recollecting", "currentIteration": 2})
-    assert lifecycle.quality_gate_progress(recollecting, max_iterations=3) == (
-        "quality gate re-collecting, iteration 2 of 3"
+def _results(*iterations: int) -> list[dict[str, Any]]:
+    return [{"iteration": n, "coverage": 0.5, "passed": False} for n in iterations]
+
+
+@pytest.mark.parametrize(
+    ("iteration", "line"),
+    [
+        # The real operator counts from 0: currentIteration is the re-collections so far,
+        # maxIterations (3 by default) the most it makes.
+        ({"phase": "Evaluating", "currentIteration": 0, "qualityResults": _results(0)},
+         "quality gate evaluating the first collection (up to 3 re-collections)"),
+        ({"phase": "Recollecting", "currentIteration": 1, "qualityResults": _results(0)},
+         "quality gate re-collecting, re-collection 1 of 3"),
+        ({"phase": "Evaluating", "currentIteration": 1, "qualityResults": _results(0, 1)},
+         "quality gate evaluating re-collection 1 of 3"),
+        ({"phase": "Recollecting", "currentIteration": 2, "maxIterations": 2},
+         "quality gate re-collecting, re-collection 2 of 2"),
+        ({"phase": "Evaluating", "currentIteration": 0},
+         "quality gate evaluating the first collection (up to 3 re-collections)"),
+        # An operator counting from 1 numbers its quality results from 1: read alike.
+        ({"phase": "Evaluating", "currentIteration": 1, "qualityResults": _results(1)},
+         "quality gate evaluating the first collection (up to 3 re-collections)"),
+        ({"phase": "Recollecting", "currentIteration": 2, "qualityResults": _results(1)},
+         "quality gate re-collecting, re-collection 1 of 3"),
+        ({"phase": "Evaluating", "currentIteration": 2, "qualityResults": _results(1, 2)},
+         "quality gate evaluating re-collection 1 of 3"),
+        ({"phase": "Recollecting"}, "quality gate re-collecting"),
+    ],
+)  # fmt: skip
+def test_quality_gate_progress_names_the_collection_whichever_way_the_operator_counts(
+    iteration: dict[str, Any], line: str
+) -> None:
+    assert lifecycle.quality_gate_progress(obj(iterationStatus=iteration), max_iterations=3) == (
+        line
     )
+
+
+def test_quality_gate_progress_is_said_only_while_the_gate_decides() -> None:
     assert lifecycle.quality_gate_progress(obj(iterationStatus={"phase": "Passed"})) is None
     assert lifecycle.quality_gate_progress(obj()) is None
     assert lifecycle.max_iterations({"qualityGate": {"maxIterations": 5}}) == 5
@@ -332,13 +365,6 @@ def test_only_a_decided_quality_gate_makes_the_results_final(
     current = obj(phase="Complete", resultsURL=url, iterationStatus=iteration)
     assert lifecycle.quality_gate_deciding(current) == deciding
     assert lifecycle.results_final(current) is final
-
-
-def test_quality_gate_progress_while_evaluating() -> None:
-    evaluating = obj(iterationStatus={"phase": "Evaluating", "currentIteration": 1})
-    assert lifecycle.quality_gate_progress(evaluating, max_iterations=3) == (
-        "quality gate evaluating, iteration 1 of 3"
-    )
 
 
 def test_the_turn_condition_counts_before_the_phase_turns() -> None:

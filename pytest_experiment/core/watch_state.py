@@ -250,6 +250,10 @@ class WatchState:
                 changes.append(Change(instance=name, kind="DELETED", obj=known.obj))
         return changes
 
+    def instances(self) -> list[str]:
+        """Every instance seen, gone or not, in the order first seen."""
+        return list(self._instances)
+
     def replay(self, instance: str) -> Change | None:
         """All that was seen of ``instance`` as one change, for a subscriber that joins
         late: SYNC with every transition, or DELETED once it is gone; None if never seen."""

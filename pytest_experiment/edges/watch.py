@@ -41,6 +41,8 @@ from pytest_experiment.edges.outages import OutageNotice
 _WATCH_REFUSED = frozenset({403, 405})
 # How long a resumed watch must hold without a 410 before the watch is announced back.
 _RESUME_GRACE = 1.0
+# The longest single wait on the condition variable (an infinite one overflows).
+_LONGEST_WAIT = 3600.0
 
 _log = logging.getLogger(__name__)
 
@@ -94,6 +96,7 @@ class ExperimentWatcher:
         # Serialises deliveries so a new subscriber's replay never interleaves with live events.
         self._dispatch = threading.RLock()
         self._subscribers: dict[str, list[Subscriber]] = {}
+        self._everyone: list[Subscriber] = []
         self._stop = threading.Event()
         self._synced = threading.Event()
         self._relist_requested = threading.Event()
@@ -186,6 +189,25 @@ class ExperimentWatcher:
 
         return unsubscribe
 
+    def subscribe_all(self, callback: Subscriber) -> Callable[[], None]:
+        """Call ``callback`` (on the thread that applied it) for each change to any instance
+        of the namespace, after one SYNC change for each instance seen so far. Returns the
+        function that unsubscribes."""
+        with self._dispatch:
+            self._everyone.append(callback)
+            with self._changed:
+                replays = [self._state.replay(name) for name in self._state.instances()]
+            for replay in replays:
+                if replay is not None:
+                    callback(replay)
+
+        def unsubscribe() -> None:
+            with self._dispatch:
+                if callback in self._everyone:
+                    self._everyone.remove(callback)
+
+        return unsubscribe
+
     def wait_for(
         self, instance: str, predicate: Callable[[Obj], bool], *, timeout: float, what: str = ""
     ) -> Obj:
@@ -210,7 +232,9 @@ class ExperimentWatcher:
                     raise WatchTimeout(
                         self._timeout_message(observed, what, timeout), observed=observed
                     )
-                self._changed.wait(remaining)
+                # Without a limit (a budget of none) the wait is endless, in slices a
+                # condition variable accepts.
+                self._changed.wait(min(remaining, _LONGEST_WAIT))
 
     def catch_up(self, instance: str, *, timeout: float) -> Observed:
         """What the watch knows of ``instance`` once it has caught up with one direct read.
@@ -431,7 +455,8 @@ class ExperimentWatcher:
     def _deliver(self, changes: Iterable[Change]) -> None:
         with self._dispatch:
             for change in changes:
-                for callback in list(self._subscribers.get(change.instance, ())):
+                callbacks = [*self._subscribers.get(change.instance, ()), *self._everyone]
+                for callback in callbacks:
                     try:
                         callback(change)
                     except Exception:

@@ -169,9 +169,13 @@ def summary_block(report: ExperimentReport, record: InstanceReport) -> list[str]
     run: Mapping[str, Any] = record.run
     if not run:
         return []
+    phase = run.get("phase") or "N/A"
+    if run.get("endedBy") == "budget":
+        # A manual-completion run the harness ended by deleting it.
+        phase = f"{phase} by --experiment-budget-running (manual completion)"
     rows = [
         ("Experiment", record.instance or report.name),
-        ("Phase", run.get("phase") or "N/A"),
+        ("Phase", phase),
         ("Duration", format_duration(run.get("durationSeconds"), whole_minutes=True, absent="N/A")),
         ("Results", run.get("results") or "N/A"),
         ("Hypothesis", run.get("hypothesis") or "N/A"),

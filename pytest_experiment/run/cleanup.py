@@ -30,7 +30,12 @@ from pytest_experiment.core.review import PullRequestRef
 from pytest_experiment.core.verdict import Status
 from pytest_experiment.core.watch_state import WatchTimeout
 from pytest_experiment.edges.api_errors import NotFound
-from pytest_experiment.run.cleanup_reasons import deleted_by_run, kept_reason, pending_pr
+from pytest_experiment.run.cleanup_reasons import (
+    deleted_by_run,
+    gate_failed,
+    kept_reason,
+    pending_pr,
+)
 from pytest_experiment.run.cleanup_record import Cleanup
 from pytest_experiment.run.diagnostics import one_line
 from pytest_experiment.run.launch import Launch
@@ -157,6 +162,7 @@ class Cleaner:
             result is not None
             and result.status is Status.PASS
             and not launch.items.failed
+            and gate_failed(launch) is None
             and (launch.items.done or not launch.items.named)
         )
         pr = pending_pr(launch, current)

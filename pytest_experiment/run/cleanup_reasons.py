@@ -9,6 +9,7 @@ from pytest_experiment.core.review import PullRequestRef, review_phase
 from pytest_experiment.core.verdict import Status
 from pytest_experiment.run.diagnostics import one_line
 from pytest_experiment.run.launch import Launch
+from pytest_experiment.run.outcome import Published
 
 
 def deleted_by_run(launch: Launch) -> str:
@@ -31,7 +32,16 @@ def kept_reason(launch: Launch, current: Obj | None) -> str:
         return f"lifecycle {result.status.name}: {one_line(result.line, limit=160)}"
     if launch.items.failed:
         return "an item of this experiment failed"
+    if outcome := gate_failed(launch):
+        # Under -k the selected checks may all pass: the gate is decided on every check.
+        return f"quality gate FAIL (decided on all {len(outcome.results or ())} checks)"
     return "not all its items ran: the session stopped after its lifecycle passed"
+
+
+def gate_failed(launch: Launch) -> Published | None:
+    """The run's outcome when its quality gate, decided on every check, failed."""
+    outcome = launch.publish.outcome
+    return outcome if outcome is not None and outcome.gate is Status.FAIL else None
 
 
 def pending_pr(launch: Launch, current: Obj | None) -> PullRequestRef | None:

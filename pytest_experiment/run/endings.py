@@ -20,7 +20,8 @@ from pytest_experiment.core.lifecycle import format_duration, phase_of, status
 from pytest_experiment.core.verdict import CheckResult, Status
 from pytest_experiment.core.watch_state import InstanceDeleted, Observed, WatchTimeout
 from pytest_experiment.edges.operator_reads import Labelled
-from pytest_experiment.run.diagnostics import failed_summary, gather, one_line, workflow_reason
+from pytest_experiment.run import failure_capture
+from pytest_experiment.run.diagnostics import failed_summary, gather, one_line
 from pytest_experiment.run.launch import Launch
 from pytest_experiment.run.protocols import RunContext, Watch
 
@@ -151,12 +152,15 @@ class Endings:
             phases[:-1] if phases[-1:] == ["Failed"] else phases, observed.obj
         )
         message = lifecycle.first_condition_message(observed.obj)
-        if message == "no condition message" and self.run.cluster is not None:
-            # The real operator leaves no condition on a failed workflow: Argo has the reason.
-            # Read at once: its cleanup deletes the Workflow soon after.
-            message = workflow_reason(self.run.cluster, observed.obj) or message
+        assert self.run.cluster is not None
+        # Read when the watch first showed it Failed, whichever item ran then: the
+        # operator's cleanup deletes the Workflow (the reason) and the cloud objects soon
+        # after.
+        captured = failure_capture.explained(self.run.cluster, self.launch, observed.obj or {})
+        if message == "no condition message":
+            message = captured.reason or message
         self.run.log_toil(lifecycle.failed_toil(self.name, self.instance, phase, one_line(message)))
-        details = [*self.diagnostics(observed), *self._failed_summary(observed)]
+        details = [*captured.details, *self._failed_summary(observed)]
         # Once the operator recorded the end: an attached run's length is completedAt's.
         ended = self._ended(observed)
         return CheckResult(

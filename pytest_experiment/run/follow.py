@@ -226,12 +226,18 @@ class Follower:
                 f"{one_line(exc)}",
                 figures={"run": self.ends.run_record(observed, duration=duration)},
             )
+        # How it ended, for the summary: deleted by the run, not still Running.
+        record = {
+            **self.ends.run_record(observed, duration=duration),
+            "phase": "Deleted",
+            "endedBy": "budget",
+        }
         return CheckResult(
             Status.PASS,
             f"Experiment {self.instance} ended by --experiment-budget-running "
             f"({format_duration(budget)}): deleted after {format_duration(running)} Running "
             f"(manual completion; workflow {state or '<no phase>'})",
-            figures={"run": self.ends.run_record(observed, duration=duration), "endedBy": "budget"},
+            figures={"run": record, "endedBy": "budget"},
         )
 
     def _cut_short(self, observed: Observed, phase: str, elapsed: float) -> CheckResult:

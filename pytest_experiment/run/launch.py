@@ -7,6 +7,8 @@ module only and read by any:
 - ``preflight`` by ``run.preflight``: the pre-flight verdicts and whether it may be applied;
 - ``apply`` by ``run.launcher``: the instance of the current attempt, or why there is none;
 - ``follow`` by ``run.follow``: the lifecycle verdict of that instance;
+- ``failure`` by ``run.failure_capture``: what explained each instance that failed, read
+  when the watch first showed it Failed;
 - ``items`` by ``run.session``: what the plugin reported of the experiment's items;
 - ``publish`` by ``run.publish``: the scored outcome and the auto-fix attempts;
 - ``review`` by ``run.review_gate``: the review verdict.
@@ -72,6 +74,30 @@ class FollowState:
 
 
 @dataclass(eq=False, kw_only=True)
+class Capture:
+    """What explained one failed instance, read once, when it was first seen Failed."""
+
+    instance: str
+    done: threading.Event = field(default_factory=threading.Event)
+    """Set once the read has ended, either way."""
+    read: bool = False
+    """The read ended normally (each part of it may still say why it could not be read)."""
+    reason: str | None = None
+    """Why the run's Workflow failed (its failed step), when no condition says why."""
+    details: tuple[str, ...] = ()
+    """The diagnostics, as the lifecycle item shows them."""
+
+
+@dataclass(eq=False, kw_only=True)
+class FailureState:
+    """Written by ``run.failure_capture``: one capture per failed instance of the launch
+    (an auto-fix re-run is another instance), whoever reads it first."""
+
+    captures: dict[str, Capture] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+@dataclass(eq=False, kw_only=True)
 class ItemsState:
     """Written by ``run.session`` from what the plugin reports of the items."""
 
@@ -112,6 +138,7 @@ class Launch:
     preflight: PreflightState = field(default_factory=PreflightState)
     apply: ApplyState = field(default_factory=ApplyState)
     follow: FollowState = field(default_factory=FollowState)
+    failure: FailureState = field(default_factory=FailureState)
     items: ItemsState = field(default_factory=ItemsState)
     publish: PublishState = field(default_factory=PublishState)
     review: ReviewState = field(default_factory=ReviewState)
@@ -138,6 +165,8 @@ class Launch:
 
 __all__ = [
     "ApplyState",
+    "Capture",
+    "FailureState",
     "FollowState",
     "ItemsState",
     "Launch",

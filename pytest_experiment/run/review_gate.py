@@ -28,6 +28,10 @@ from pytest_experiment.run.launch import Launch
 from pytest_experiment.run.outcome import Published
 from pytest_experiment.run.protocols import RunContext
 
+# How long the watch is given to deliver what a direct read shows, before the review
+# budget is declared spent.
+CATCH_UP = 2.0
+
 
 def review(run: RunContext, launch: Launch, outcome: Published) -> CheckResult:
     """The review item's verdict for the launch's last instance; computed once."""
@@ -132,16 +136,28 @@ class _Reviewer:
 
     def _wait(self, predicate: Callable[[Obj], bool], *, what: str) -> Obj | None:
         """The object once ``predicate`` holds, or None after ``--experiment-budget-review``."""
-        budget = self.options.budget_review
         try:
-            return self.watcher.wait_for(
-                self.instance,
-                predicate,
-                timeout=budget if budget is not None else float("inf"),
-                what=what,
-            )
+            return self._within(predicate, deadline=self._deadline(), what=what)
         except WatchTimeout:
             return None
+
+    def _deadline(self) -> float:
+        budget = self.options.budget_review
+        return time.monotonic() + (budget if budget is not None else float("inf"))
+
+    def _within(self, predicate: Callable[[Obj], bool], *, deadline: float, what: str) -> Obj:
+        """The object once ``predicate`` holds, before ``deadline`` (``time.monotonic()``).
+        ``WatchTimeout`` only once what already waits on the watch, and one direct read of
+        the instance, show that it still does not hold: a harness that was paused wakes
+        past its budget with the watch behind, and the review may have resolved in time."""
+        try:
+            return self.watcher.wait_for(
+                self.instance, predicate, timeout=max(0.0, deadline - time.monotonic()), what=what
+            )
+        except WatchTimeout:
+            pass
+        self.watcher.catch_up(self.instance, timeout=CATCH_UP)
+        return self.watcher.wait_for(self.instance, predicate, timeout=0.0, what=what)
 
     def _present(self, pr: rv.PullRequestRef) -> list[str]:
         """Seed step 7: the PR and the quality it would publish."""
@@ -174,17 +190,15 @@ class _Reviewer:
     def _await_operator(
         self, pr: rv.PullRequestRef, details: list[str], *, why: str, ours: bool = False
     ) -> CheckResult:
-        budget = self.options.budget_review
-        deadline = time.monotonic() + (budget if budget is not None else float("inf"))
+        deadline = self._deadline()
         said: rv.Refusal | None = None
         while True:
             # Until the review resolves, or GitHub refuses (again, differently): each
             # refusal the operator records is said once, while the wait goes on.
             try:
-                obj = self.watcher.wait_for(
-                    self.instance,
+                obj = self._within(
                     functools.partial(_resolved_or_refused, said=said),
-                    timeout=max(0.0, deadline - time.monotonic()),
+                    deadline=deadline,
                     what="reviewPhase Approved or Rejected",
                 )
             except InstanceDeleted:

@@ -30,6 +30,7 @@ from pytest_experiment.edges.tracker import ToilLog
 from pytest_experiment.edges.watch import ExperimentWatcher
 from pytest_experiment.run import follow as following
 from pytest_experiment.run.cleanup import Cleaner, Cleanup
+from pytest_experiment.run.failure_capture import FailureCapture
 from pytest_experiment.run.follow import Deadline
 from pytest_experiment.run.launch import Launch
 from pytest_experiment.run.launcher import Launcher
@@ -123,6 +124,7 @@ class LiveRun:
         self._launcher = Launcher(self)
         self._cleaner = Cleaner(self)
         self._sweeper = Sweeper(self, self._cleaner)
+        self._failures = FailureCapture(cluster=lambda: self.cluster, launch_of=self._launch_of)
 
     # -- the cluster and the results store ------------------------------------------
 
@@ -171,7 +173,7 @@ class LiveRun:
         """The one watch of ``namespace`` for the whole session."""
         if namespace not in self._watchers:
             assert self.cluster is not None
-            self._watchers[namespace] = ExperimentWatcher(
+            watcher = ExperimentWatcher(
                 # The watch uses only list_experiments, watch_experiments and describe of it.
                 cast("edges_cluster.Cluster", self.cluster),
                 namespace=namespace,
@@ -180,6 +182,9 @@ class LiveRun:
                 # without log_cli.
                 notify=self.say,
             ).start()
+            # A run seen Failed is explained at once, whichever item is running.
+            watcher.subscribe_all(self._failures.seen)
+            self._watchers[namespace] = watcher
         return self._watchers[namespace]
 
     def watching(self, namespace: str) -> ExperimentWatcher | None:
@@ -202,6 +207,10 @@ class LiveRun:
             self._by_nodeid[nodeid] = key
             self.launches[key].items.named = True
         return self.launches[key]
+
+    def _launch_of(self, instance: str) -> Launch | None:
+        """The launch whose current instance is ``instance`` (from any thread)."""
+        return next((x for x in list(self.launches.values()) if x.instance == instance), None)
 
     def find(self, name: str) -> Launch | None:
         """The launch of the experiment whose directory is ``name``."""

@@ -38,7 +38,9 @@ Options understood by every scenario:
   by default), ``recollect`` (the quality gate's delay), ``analysis`` (the
   analyzer Pending), ``analysis-running`` and ``turn`` (from the
   ``AnalysisComplete`` condition of a failed analyzer to the phase Failed it
-  brings, a status write later; at once by default).
+  brings, a status write later; at once by default), ``cleanup`` (from a failed
+  run's phase Failed to the cleanup that deletes its Workflow: 15 s by default,
+  at any time scale, the least the real operator takes).
 
 The scenario ``legacy-operator`` is the happy path run by the legacy operator.
 

@@ -138,6 +138,10 @@ class FakeCluster:
         """How often every watch stream was dropped (``drop_watches``)."""
         self.watch_paused = False
         """Watches deliver nothing while set (a paused reader: events wait on the stream)."""
+        self.workflows: dict[str, Obj] = {}
+        """Argo Workflows by name (a test puts them and deletes them, as the operator does)."""
+        self.workflow_reads: list[str] = []
+        """The name of every Workflow asked for, in order."""
 
     # -- what tests do ---------------------------------------------------------------
 
@@ -376,7 +380,13 @@ class FakeCluster:
 
     def get_workflow(self, name: str) -> Obj:
         self._request("get")
-        raise NotFound(f"get Workflow argo-workflows/{name}: not found")
+        with self.changed:
+            self.workflow_reads.append(name)
+            self.changed.notify_all()
+            found = self.workflows.get(name)
+        if found is None:
+            raise NotFound(f"get Workflow argo-workflows/{name}: not found")
+        return copy.deepcopy(found)
 
     def events(self, instance: str, *, namespaces: Sequence[str]) -> list[Obj]:
         self._request("list")

@@ -22,7 +22,7 @@ from pytest_experiment.sandbox.operator import REVIEW_ANNOTATION
 from pytest_experiment.sandbox.operator.argo import failed_status, node_id
 
 from .lifecycle import BUCKET, Run, SetScenario, experiment_doc, pr_state, status_of
-from .runs import LiveProcess, write
+from .runs import LiveProcess, exists, write
 from .test_real_operator import by_hand, patch_status, put_summary, seconds, toil
 
 if TYPE_CHECKING:
@@ -90,7 +90,9 @@ def review_gate(obj: Obj) -> Obj:
 def test_the_sandbox_operator_retries_a_merge_github_refused_at_its_review_poll(
     k8s: client.ApiClient, prefix: str, scenario: SetScenario
 ) -> None:
-    scenario(prefix, "review-merge-failed", recoverAfter=2)
+    """Refused three times with the same error: the second and third refusals change
+    nothing in the status, so only the operator's own timer brings the next attempt."""
+    scenario(prefix, "review-merge-failed", recoverAfter=3)
     run = Run.create(k8s, experiment_doc(prefix, publish=True))
     number = status_of(run.wait_status("reviewPhase", "Pending"))["publishPRNumber"]
     run.annotate(REVIEW_ANNOTATION, "approved")
@@ -103,7 +105,7 @@ def test_the_sandbox_operator_retries_a_merge_github_refused_at_its_review_poll(
         f"Failed to merge PR #{number}: PUT {GITHUB.format(n=number)}/merge: "
         "405 Pull Request is not mergeable []"
     )
-    # Tried again at the next review poll(s); the third attempt merges.
+    # Tried again at each review poll; the fourth attempt merges.
     approved = run.wait_status("reviewPhase", "Approved")
     assert review_gate(approved)["reason"] == "Approved"
     assert pr_state(k8s, number) == "merged"
@@ -276,3 +278,50 @@ def test_a_workflow_the_operator_already_deleted_at_cleanup_is_said_so_not_not_f
     )
     assert f"  {workflow}: {gone}" in lifecycle["details"]
     assert "not found" not in text.lower()
+
+
+def test_a_failed_runs_reason_is_read_before_cleanup_though_its_item_runs_after_it(
+    pytester: pytest.Pytester, sandbox: Sandbox, k8s: client.ApiClient, workflow_template: str,
+    prefix: str, scenario: SetScenario,
+) -> None:  # fmt: skip
+    """Several experiments; the failed one's items come last (its file is collected
+    last). The simulated operator deletes its Workflow at cleanup, at the real operator's
+    timing, while the items of a manual-completion run still wait: its lifecycle item,
+    run after that, names the failed step all the same, read when the watch first showed
+    the run Failed."""
+    scenario(f"{prefix}a-", "happy")
+    scenario(f"{prefix}b-", "happy")
+    scenario(f"{prefix}z-", "fail-running", step="run-k6", message="Error (exit code 3)")
+    write(pytester, "a-manual", experiment_doc(f"{prefix}a-", mode="manual"))
+    write(pytester, "b-passing", experiment_doc(f"{prefix}b-"))
+    write(pytester, "z-failing", experiment_doc(f"{prefix}z-"))
+    live = LiveProcess(pytester, sandbox)
+    manual = Run(api=k8s, name=live.wait_line("Applied experiment: * (from *a-manual/)").split()[2])
+    failing = Run(
+        api=k8s, name=live.wait_line("Applied experiment: * (from *z-failing/)").split()[2]
+    )
+    try:
+        # The operator's cleanup, a while after the phase Failed: the Workflow is gone...
+        failing.wait(
+            lambda o: status_of(o).get("resourcesCleaned") is True, what="cleanup", timeout=90
+        )
+        assert failing.labelled(WORKFLOWS, "argo-workflows") == []
+        # ...and the manual run's lifecycle item still waits, so nothing after it has run.
+        assert not any("z-failing" in line and "::" in line for line in live.lines), live.lines
+        manual.delete()  # a person ends the manual-completion run; the items go on
+        code, report, text = live.finish()
+    finally:
+        for run in (manual, failing):
+            if exists(k8s, run.name):
+                run.delete()
+    assert code == pytest.ExitCode.TESTS_FAILED, text
+    workflow = f"{failing.name}-validation"
+    [lifecycle] = [
+        i["lifecycle"] for e in report["experiments"] if e["name"] == "z-failing"
+        for i in e["instances"]
+    ]  # fmt: skip
+    assert lifecycle["summary"] == (
+        f"[FAIL] Experiment {failing.name} failed in Running: workflow {workflow} Failed at "
+        "step run-k6: Error (exit code 3)"
+    ), text
+    assert f"  {workflow}: Failed at step run-k6: Error (exit code 3)" in lifecycle["details"]

@@ -198,7 +198,7 @@ def test_a_claim_the_cloud_refused_fails_the_item_naming_target_and_reason(
 
 def completed(k8s: client.ApiClient, prefix: str) -> Run:
     """A published instance the real operator has just marked Complete: no resultsURL yet,
-    its quality gate re-collecting (iteration 1 of 2)."""
+    its quality gate re-collecting (re-collection 1 of 2)."""
     run = Run.create(k8s, experiment_doc(prefix, publish=True))
     patch_status(k8s, run.name, {
         "phase": "Complete", "completedAt": seconds(),
@@ -221,9 +221,9 @@ def test_a_late_results_url_is_waited_for_showing_the_quality_gate_then_review_s
         "--experiment-results-wait=60s", "--experiment-budget-analyzer-start=5s",
     )  # fmt: skip
     try:
-        live.wait_line(f"{run.name}: quality gate re-collecting, iteration 1 of 2")
+        live.wait_line(f"{run.name}: quality gate re-collecting, re-collection 1 of 2")
         patch_status(k8s, run.name, {"iterationStatus": {"currentIteration": 2}})
-        live.wait_line(f"{run.name}: quality gate re-collecting, iteration 2 of 2")
+        live.wait_line(f"{run.name}: quality gate re-collecting, re-collection 2 of 2")
         url = put_summary(s3, run.name)
         # Not published (say the PR could not be created): no analysis, review Skipped.
         patch_status(k8s, run.name, {
@@ -257,7 +257,7 @@ def test_complete_turning_failed_by_an_exhausted_quality_gate_is_reported(
     live = LiveProcess(pytester, sandbox, f"--experiment-instance=exhausted={run.name}")
     message = "metrics coverage 0.25 below 1.00 after 3 iterations; nothing published"
     try:
-        live.wait_line(f"{run.name}: quality gate re-collecting, iteration 1 of 3")
+        live.wait_line(f"{run.name}: quality gate re-collecting, re-collection 1 of 3")
         patch_status(k8s, run.name, {
             "phase": "Failed", "analysisPhase": "Skipped",
             "iterationStatus": {"phase": "Exhausted", "currentIteration": 3},

@@ -200,8 +200,13 @@ def results_final(obj: Obj | None) -> bool:
 
 
 def quality_gate_progress(obj: Obj | None, *, max_iterations: int | None = None) -> str | None:
-    """``quality gate re-collecting, iteration 2 of 3`` (or ``evaluating``) while the
-    operator's quality gate has not decided."""
+    """``quality gate evaluating the first collection (up to 3 re-collections)``,
+    ``quality gate re-collecting, re-collection 2 of 3``, ``quality gate evaluating
+    re-collection 2 of 3`` while the operator's quality gate has not decided.
+
+    The real operator counts from 0 (``currentIteration`` 0 is the first collection and
+    ``maxIterations`` bounds the re-collections); an operator counting from 1 numbers its
+    ``qualityResults`` from 1, and is read the same way."""
     deciding = quality_gate_deciding(obj)
     if deciding is None:
         return None
@@ -210,10 +215,27 @@ def quality_gate_progress(obj: Obj | None, *, max_iterations: int | None = None)
     doing = _GATE_DECIDING[deciding]
     current = iteration.get("currentIteration")
     limit = iteration.get("maxIterations") or max_iterations
-    if current is None:
+    if not isinstance(current, int) or isinstance(current, bool):
         return f"quality gate {doing}"
+    again = current - _first_iteration(iteration, current)
+    if again <= 0 and deciding == "Evaluating":
+        most = f" (up to {limit} re-collections)" if limit is not None else ""
+        return f"quality gate evaluating the first collection{most}"
     of = f" of {limit}" if limit is not None else ""
-    return f"quality gate {doing}, iteration {current}{of}"
+    if deciding == "Recollecting":
+        return f"quality gate re-collecting, re-collection {max(again, 1)}{of}"
+    return f"quality gate evaluating re-collection {again}{of}"
+
+
+def _first_iteration(iteration: Obj, current: int) -> int:
+    """The number the operator gives its first collection: 0 (the real operator) or 1,
+    as its ``qualityResults`` show; 0 when they do not say."""
+    numbers = [
+        number
+        for r in iteration.get("qualityResults") or ()
+        if isinstance(r, Mapping) and isinstance(number := r.get("iteration"), int)
+    ]
+    return 1 if current > 0 and numbers and min(numbers) == 1 else 0
 
 
 def max_iterations(spec: Obj) -> int:

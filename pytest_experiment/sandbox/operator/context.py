@@ -94,6 +94,15 @@ class Ctx:
         self.schedule(kube.object_key(obj), remaining)
         return False
 
+    def after(self, obj: Obj, track: Track, stage: str, seconds: float) -> bool:
+        """Whether ``seconds`` real seconds (never scaled) passed in ``stage``; if not, a
+        timer is set."""
+        remaining = seconds - track.since(stage)
+        if remaining <= 0:
+            return True
+        self.schedule(kube.object_key(obj), remaining)
+        return False
+
     # -- the Experiment -------------------------------------------------------
 
     def patch_status(self, obj: Obj, fields: Obj) -> Obj:

@@ -30,6 +30,11 @@ from pytest_experiment.sandbox.summary import build_summary, coverage, machine_v
 log = logging.getLogger("experiment-operator")
 
 DEFAULT_MAX_ITERATIONS = 3
+# The real operator deletes a failed run's Workflow, the only place its reason is, at
+# cleanup: one results requeue (15 s) or more after the phase Failed. The sandbox keeps
+# it that long in real seconds, whatever its time scale: a harness that reads it in time
+# on the lab's hub reads it in time here, and one that does not fails here too.
+FAILED_WORKFLOW_KEPT = 15.0
 GATE_SCENARIOS = (Scenario.QUALITY_GATE_RECOLLECT, Scenario.QUALITY_GATE_EXHAUSTED)
 
 
@@ -199,6 +204,17 @@ def publish(ctx: Ctx, obj: Obj, track: Track) -> None:
     log.info("experiment=%s published as PR #%d", name, number)
 
 
+def _failed_workflow_read(ctx: Ctx, obj: Obj, track: Track) -> bool:
+    """Whether a failed Workflow has been there ``FAILED_WORKFLOW_KEPT`` real seconds since
+    the phase Failed (or the scenario's ``seconds`` for ``cleanup``); True for any other
+    run (a quality gate that failed a completed run left no failed step to read)."""
+    workflow = status(obj).get("workflowStatus") or {}
+    if status(obj).get("phase") != "Failed" or workflow.get("phase") not in ("Failed", "Error"):
+        return True
+    kept = track.choice.real_seconds("cleanup")
+    return ctx.after(obj, track, "Failed", FAILED_WORKFLOW_KEPT if kept is None else kept)
+
+
 def after_workflow(ctx: Ctx, obj: Obj, track: Track) -> bool:
     """Results, gate, cleanup, publish; True once nothing of these is left to do."""
     current = status(obj)
@@ -224,7 +240,9 @@ def after_workflow(ctx: Ctx, obj: Obj, track: Track) -> bool:
             evaluate(ctx, obj, track)
         return False
     if not current.get("resourcesCleaned"):
-        if ctx.due(obj, track, "results", durations.cleanup):
+        if ctx.due(obj, track, "results", durations.cleanup) and _failed_workflow_read(
+            ctx, obj, track
+        ):
             cleanup(ctx, obj, track)
         return False
     if current.get("phase") == "Complete" and publishes(obj) and "published" not in current:

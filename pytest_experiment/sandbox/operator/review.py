@@ -191,6 +191,10 @@ def _github_refuses(ctx: Ctx, obj: Obj, track: Track, number: int, decision: str
             ctx, obj, {}, kind=REVIEW_GATE, true=False, reason=reason, message=message
         )
         log.info("experiment=%s %s", instance(obj), message)
+    else:
+        # The same refusal again writes nothing, so no event will come: the next review
+        # poll is a timer, as the real operator's requeue is.
+        ctx.due(obj, track, "github-refused", ctx.config.durations.review_retry)
     return True
 
 
