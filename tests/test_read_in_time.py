@@ -14,6 +14,7 @@ from fakes.cluster import FakeCluster, Script
 from test_live_fake import NAMESPACE, QUICK, Make, session
 
 from pytest_experiment.base.types import Obj
+from pytest_experiment.core.review import REVIEW_ANNOTATION
 from pytest_experiment.core.verdict import Status
 from pytest_experiment.run import review_gate
 from pytest_experiment.run.outcome import Published
@@ -139,8 +140,10 @@ def test_a_paused_harness_reads_the_instance_before_a_review_budget_is_spent(
         # It merges the PR as soon as it sees the annotation, while the harness is paused.
         with cluster.changed:
             cluster.changed.wait_for(
-                lambda: bool(cluster.objects[(NAMESPACE, launch.instance)]["metadata"].get(
-                    "annotations")),
+                # The review annotation, not the owner lease that is there from the start.
+                lambda: REVIEW_ANNOTATION in (
+                    cluster.objects[(NAMESPACE, launch.instance)]["metadata"].get("annotations")
+                    or {}),
                 timeout=5,
             )  # fmt: skip
         cluster.pause_watches()
