@@ -254,6 +254,23 @@ def test_the_watch_refused_falls_back_to_listing_and_says_what_it_missed(session
     assert all("between two polls" in line for line in missed)
 
 
+
+def test_a_refused_watch_says_once_that_it_polls_instead(session: Make) -> None:
+    cluster = FakeCluster(refuse_watch=True)
+    run = session(cluster, dataclasses.replace(QUICK, poll_interval=0.5))
+    launch = run.live.add(run.experiment("a"))
+    run.live.start([launch])
+    assert run.live.follow(launch).status is Status.PASS
+    assert cluster.requests["list"] >= 3  # several polls, each a list after the refusal
+    said = [line for line in run.out.lines if "watch of Experiments" in line]
+    # A refusal is for good: no outage that is "lost", "reconnecting" and "back" per poll.
+    assert said == [
+        f"watch of Experiments in {NAMESPACE} refused (watch Experiments in {NAMESPACE}: "
+        "forbidden (HTTP 403)); polling every 0.5s"
+    ]
+    assert run.live.watcher(NAMESPACE).stats.outages == 0
+
+
 LOST = OutcomeUnknown(
     "create Experiment a-* in experiments: the Kubernetes API (fake) did not answer after "
     "the request was sent: Connection aborted."
