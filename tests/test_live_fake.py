@@ -254,7 +254,6 @@ def test_the_watch_refused_falls_back_to_listing_and_says_what_it_missed(session
     assert all("between two polls" in line for line in missed)
 
 
-
 def test_a_refused_watch_says_once_that_it_polls_instead(session: Make) -> None:
     cluster = FakeCluster(refuse_watch=True)
     run = session(cluster, dataclasses.replace(QUICK, poll_interval=0.5))
