@@ -310,8 +310,11 @@ class ExperimentWatcher:
                 self._synced.set()  # lets start() report the failure instead of waiting
                 if exc.status in _WATCH_REFUSED and self._lists > 0 and not self._polling:
                     # Not an outage: the API answers, it only refuses this verb for good.
+                    # The list just before the watch is fresh: the first poll is one
+                    # interval later, as every poll after it.
                     self._refused(_first_line(exc))
                     version = None
+                    self._stop.wait(self._poll_interval)
                     continue
                 self._lost(_first_line(exc))
                 if exc.status is not None:
