@@ -88,6 +88,7 @@ lint: setup
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+	$(BIN)/actionlint -shellcheck=$(BIN)/shellcheck docs/ci/github-actions.yml
 
 bench: assets
 	$(BIN)/python benchmarks/offline_scoring.py

@@ -10,6 +10,7 @@ import shutil
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
@@ -292,52 +293,74 @@ def test_a_run_without_the_option_imports_no_template_library(project: pytest.Py
     assert not list(project.path.glob("*.html"))
 
 
-def html_rows(project: pytest.Pytester, *args: str) -> dict[str, Any]:
-    """pytest-html's rows of an offline run, as ``<item name>@<experiment>``."""
-    result = score(project, "--html=ph.html", *args)
+def pytest_html_tests(project: pytest.Pytester, page: str, *args: str) -> dict[str, Any]:
+    """pytest-html's entries of an offline run, by node id (each a list of rows)."""
+    result = score(project, f"--html={page}", *args)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
-    page = (project.path / "ph.html").read_text()
+    text = (project.path / page).read_text()
     # pytest-html keeps its rows as JSON inside the page: read them back.
-    blob = re.search(r'data-jsonblob="([^"]*)"', page)
+    blob = re.search(r'data-jsonblob="([^"]*)"', text)
     assert blob is not None
-    tests = json.loads(html_lib.unescape(blob.group(1)))["tests"]
-    return {
-        nodeid.split("::", 1)[-1] + "@" + nodeid.split("/")[1]: r[0] for nodeid, r in tests.items()
-    }
+    tests: dict[str, Any] = json.loads(html_lib.unescape(blob.group(1)))["tests"]
+    return tests
 
 
 @pytest.mark.parametrize(
-    "args", [(), ("-n", "2", "--dist", "loadgroup")], ids=["serial", "xdist-loadgroup"]
+    "args",
+    [(), ("-n", "2", "--dist", "loadgroup"), ("-n", "2", "--dist", "load")],
+    ids=["serial", "xdist-loadgroup", "xdist-load"],
 )
-def test_pytest_html_entries_carry_the_scorecard_and_a_verdict_column(
+def test_pytest_html_carries_each_scorecard_once_and_links_to_it(
     project: pytest.Pytester, args: tuple[str, ...]
 ) -> None:
-    rows = html_rows(project, *args)
-    warn = rows["quality[metrics-source@web-lat-2bc7d]@web-latency"]
-    na = rows["quality[machine-verdict@kv-base-m4x2p]@kv-baseline"]
+    tests = pytest_html_tests(project, "ph.html", "--experiment-report=r.json", *args)
+    doc = json.loads((project.path / "r.json").read_text())
+    experiments = {e["name"]: e for e in doc["experiments"]}
+    rows = [row for entries in tests.values() for row in entries]
+    by_experiment: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        by_experiment.setdefault(row["testId"].split("/")[1], []).append(row)
+    assert set(by_experiment) == set(experiments)
+    for name, entries in by_experiment.items():
+        contents = [extra["content"] for row in entries for extra in row["extras"]]
+        assert all(row["extras"] for row in entries), f"{name}: an entry without its extra"
+        scorecards = [c for c in contents if "xr-extra" in c]
+        links = [c for c in contents if "xr-scorecard-link" in c]
+        # Once per experiment; every other entry of it links to that one.
+        assert len(scorecards) == 1, name
+        assert len(links) == len(entries) - 1, name
+        [anchor] = [row for row in entries if "xr-extra" in row["extras"][0]["content"]]
+        href = "#" + quote(anchor["testId"], safe="/:@")
+        assert all(f'<a href="{html_lib.escape(href)}">' in link for link in links), name
+        # The whole experiment as it ended, whatever order its items ran in: every run and
+        # every check, also those reported after the entry that carries it.
+        page = html_lib.unescape(scorecards[0])
+        runs = [run for run in experiments[name]["instances"] if run["instance"]]
+        for run in runs:
+            assert f'data-instance="{run["instance"]}"' in page, (name, run["instance"])
+            for check in run["checks"]:
+                assert check["summary"].split("] ", 1)[-1] in page, check
+    assert sum(len(r["checks"]) for e in experiments.values() for r in e["instances"]) > 20
+    web = by_experiment["web-latency"]
+    warn = next(r for r in web if r["testId"].endswith("quality[metrics-source@web-lat-2bc7d]"))
+    na = next(
+        row
+        for row in by_experiment["kv-baseline"]
+        if row["testId"].endswith("quality[machine-verdict@kv-base-m4x2p]")
+    )
     assert ">⚠ WARN</span>" in "".join(warn["resultsTableRow"])
     assert ">N/A</span>" in "".join(na["resultsTableRow"])
-    [extra] = warn["extras"]
-    assert extra["format_type"] == "html"
-    assert 'data-instance="web-lat-2bc7d"' in extra["content"]
-    assert "web-lat-8fz2q" not in extra["content"], "an item carries its own run only"
-    # Reported before it on the same worker: the custom-metrics check of the same run.
-    assert "Custom metrics: 0/3 collected" in extra["content"]
 
 
-def test_under_load_distribution_an_entry_is_sure_of_its_own_verdict_only(
+def test_pytest_html_report_is_at_most_three_times_its_size_without_the_scorecards(
     project: pytest.Pytester,
 ) -> None:
-    # The experiment's other checks may still be running on the other worker.
-    rows = html_rows(project, "-n", "2", "--dist", "load", "--experiment-report=r.json")
-    [extra] = rows["quality[metrics-source@web-lat-2bc7d]@web-latency"]["extras"]
-    assert 'data-instance="web-lat-2bc7d"' in extra["content"]
-    assert "web-lat-8fz2q" not in extra["content"], "an item carries its own run only"
-    doc = json.loads((project.path / "r.json").read_text())
-    [web] = [e for e in doc["experiments"] if e["name"] == "web-latency"]
-    [run] = [i for i in web["instances"] if i["instance"] == "web-lat-2bc7d"]
-    [own] = [c for c in run["checks"] if c["check"] == "metrics-source"]
-    assert html_lib.escape(own["summary"].split("] ", 1)[-1]) in extra["content"]
+    score(project, "--html=with.html")
+    score(project, "--html=without.html", "-p", "no:experiment-html-extras")
+    with_extras = (project.path / "with.html").stat().st_size
+    without = (project.path / "without.html").stat().st_size
+    assert "xr-extra" not in (project.path / "without.html").read_text()
+    assert with_extras <= 3 * without, (with_extras, without)
 
 
 def test_without_pytest_html_the_run_is_the_same(project: pytest.Pytester) -> None:

@@ -291,6 +291,29 @@ def test_the_watch_refused_falls_back_to_listing_and_says_what_it_missed(session
     assert all("between two polls" in line for line in missed)
 
 
+def test_a_refused_watch_says_once_that_it_polls_instead(session: Make) -> None:
+    cluster = FakeCluster(script=Script(hold="Running"), refuse_watch=True)
+    run = session(cluster, dataclasses.replace(QUICK, poll_interval=0.2))
+    launch = run.live.add(run.experiment("a"))
+    run.live.start([launch])
+    run.live.watcher(NAMESPACE).wait_for(
+        launch.instance, lambda o: o.get("status", {}).get("phase") == "Running", timeout=30
+    )
+    # Several polls after the refusal, each a list, before the run may end.
+    lists = cluster.requests["list"]
+    with cluster.changed:
+        assert cluster.changed.wait_for(lambda: cluster.requests["list"] >= lists + 3, 30)
+    cluster.release(launch.instance)
+    assert run.live.follow(launch).status is Status.PASS
+    said = [line for line in run.out.lines if "watch of Experiments" in line]
+    # A refusal is for good: no outage that is "lost", "reconnecting" and "back" per poll.
+    assert said == [
+        f"watch of Experiments in {NAMESPACE} refused (watch Experiments in {NAMESPACE}: "
+        "forbidden (HTTP 403)); polling every 0.2s"
+    ]
+    assert run.live.watcher(NAMESPACE).stats.outages == 0
+
+
 LOST = OutcomeUnknown(
     "create Experiment a-* in experiments: the Kubernetes API (fake) did not answer after "
     "the request was sent: Connection aborted."

@@ -83,7 +83,7 @@ def test_github_step_summary_gets_markdown(
     text = summary.read_text()
     assert text.startswith("earlier step\n")  # appended, never overwritten
     assert "### kv-hyperdisk — `kv-hdb-t9r3k`: quality FAIL" in text
-    assert "| FAIL | `intent-coverage` |" in text
+    assert "| 🔴 **FAIL** | `intent-coverage` |" in text
 
 
 CAMEL = re.compile(r"^(figure\.)?[a-z][a-zA-Z0-9]*$")

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -78,8 +81,10 @@ def test_json_lines_fallback_without_bd(tmp_path: Path) -> None:
     assert data["labels"] == ["toil", "gateway-comparison", "timing", "crossplane"]
     assert data["type"] == "bug"
     assert log.finish() is None
+    # No "run bd list" where there is no bd: the file, and how to file its records later.
     assert summary_lines(e.as_json() for e in log.logged) == [
-        f"Toil logged: 1 issue(s) — run bd list -l gateway-comparison to review (in {path})"
+        f"Toil logged: 1 issue(s) for gateway-comparison in {path} (bd is not on PATH)",
+        f"File them in bd later with: experiment-toil import {path}",
     ]
 
 
@@ -91,8 +96,13 @@ def test_failing_bd_falls_back_to_the_file_and_says_why(
     entry = ToilLog(file=path, bd=str(bd.bin_dir / "bd")).log(record())
     assert entry is not None
     assert entry.backend == "file"
-    assert "bd exited" in entry.note
+    assert entry.note == "bd exited 1: Error: database is locked"
     assert len(path.read_text().splitlines()) == 1
+    assert summary_lines([entry.as_json()]) == [
+        f"Toil logged: 1 issue(s) for gateway-comparison in {path} "
+        "(bd exited 1: Error: database is locked)",
+        f"File them in bd later with: experiment-toil import {path}",
+    ]
 
 
 def test_off_logs_nothing(bd: FakeTools, tmp_path: Path) -> None:
@@ -109,3 +119,67 @@ def test_off_logs_nothing(bd: FakeTools, tmp_path: Path) -> None:
 def test_bad_records_are_refused(priority: int, categories: tuple[str, ...], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         ToilRecord(title="x", priority=priority, experiment="e", categories=categories)
+
+
+def test_the_summary_names_each_file_once_with_its_import_command(tmp_path: Path) -> None:
+    entries = [
+        {"experiment": "a", "backend": "bd", "reference": "bd-1"},
+        {"experiment": "b", "backend": "file", "reference": "/x/toil file.jsonl"},
+        {"experiment": "c", "backend": "file", "reference": "/x/toil file.jsonl"},
+        {"experiment": "b", "backend": "file", "reference": "/x/toil file.jsonl"},
+    ]
+    assert summary_lines(entries) == [
+        "Toil logged: 1 issue(s) — run bd list -l a to review",
+        "Toil logged: 2 issue(s) for b in /x/toil file.jsonl (bd is not on PATH)",
+        "Toil logged: 1 issue(s) for c in /x/toil file.jsonl (bd is not on PATH)",
+        "File them in bd later with: experiment-toil import '/x/toil file.jsonl'",
+    ]
+
+
+def experiment_toil(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """The installed ``experiment-toil`` command, as a user runs it."""
+    script = Path(sys.executable).parent / "experiment-toil"
+    return subprocess.run(
+        [str(script), *args], capture_output=True, text=True, env=env, check=False, timeout=60
+    )
+
+
+def test_the_import_command_files_the_records_in_bd_as_the_run_would_have(
+    bd: FakeTools, tmp_path: Path
+) -> None:
+    path = tmp_path / "toil.jsonl"
+    log = ToilLog(file=path, bd=None)
+    log.log(record(HOSTILE, priority=1))
+    log.log(record("Phase timeout", priority=3))
+    env = {**os.environ, "PATH": f"{bd.bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    done = experiment_toil("import", str(path), env=env)
+    assert (done.returncode, done.stderr) == (0, "")
+    assert done.stdout == f"filed 2 issue(s) in bd from {path}\n"
+    assert bd.calls("bd") == [
+        ["create", f"--title={HOSTILE}", "--type=bug", "--priority=1",
+         "-l", "toil", "-l", "gateway-comparison", "-l", "timing", "-l", "crossplane"],
+        ["create", "--title=Phase timeout", "--type=bug", "--priority=3",
+         "-l", "toil", "-l", "gateway-comparison", "-l", "timing", "-l", "crossplane"],
+        ["sync"],
+    ]  # fmt: skip
+    assert not path.exists(), "filed records leave the file: a second import files nothing"
+
+
+def test_records_bd_refused_stay_in_the_file(
+    bd: FakeTools, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "toil.jsonl"
+    ToilLog(file=path, bd=None).log(record())
+    before = path.read_text()
+    env = {**os.environ, "PATH": f"{bd.bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    done = experiment_toil("import", str(path), env={**env, "FAKE_BD_FAIL": "create"})
+    assert done.returncode == 1
+    assert done.stderr == f"experiment-toil: {path}:1: bd exited 1: Error: database is locked\n"
+    assert path.read_text() == before
+
+
+def test_the_import_command_without_bd_says_so(tmp_path: Path) -> None:
+    path = tmp_path / "toil.jsonl"
+    ToilLog(file=path, bd=None).log(record())
+    done = experiment_toil("import", str(path), env={**os.environ, "PATH": str(tmp_path)})
+    assert (done.returncode, done.stderr) == (2, "experiment-toil: bd is not on PATH\n")

@@ -132,21 +132,34 @@ class Logged:
 
 
 def summary_lines(entries: Iterable[Mapping[str, Any]]) -> list[str]:
-    """``Toil logged: N issue(s) — run bd list -l <name> to review`` per experiment.
+    """Per experiment, where its toil went: ``Toil logged: N issue(s) — run bd list -l
+    <name> to review`` when bd took it; else the JSON-lines file it is in, why bd did not
+    take it, and, once per file, the command that files its records in bd later.
 
     ``entries`` are ``Logged.as_json()`` documents, so the controller of an xdist
     run can summarise what its workers logged.
     """
-    counts: dict[str, int] = {}
-    files: dict[str, str] = {}
+    in_bd: dict[str, int] = {}
+    in_file: dict[str, dict[str, int]] = {}
+    why: dict[str, str] = {}
     for entry in entries:
         name = str(entry["experiment"])
-        counts[name] = counts.get(name, 0) + 1
         if entry.get("backend") == "file":
-            files[name] = str(entry.get("reference"))
-    lines = []
-    for name, count in counts.items():
-        where = f" (in {files[name]})" if name in files else ""
-        command = shlex.join(["bd", "list", "-l", name])
-        lines.append(f"Toil logged: {count} issue(s) — run {command} to review{where}")
+            counts = in_file.setdefault(str(entry.get("reference")), {})
+            counts[name] = counts.get(name, 0) + 1
+            if entry.get("note"):
+                why.setdefault(name, str(entry["note"]))
+        else:
+            in_bd[name] = in_bd.get(name, 0) + 1
+    lines = [
+        f"Toil logged: {count} issue(s) — run {shlex.join(['bd', 'list', '-l', name])} to review"
+        for name, count in in_bd.items()
+    ]
+    for path, counts in in_file.items():
+        for name, count in counts.items():
+            reason = why.get(name, "bd is not on PATH")
+            lines.append(f"Toil logged: {count} issue(s) for {name} in {path} ({reason})")
+        lines.append(
+            f"File them in bd later with: {shlex.join(['experiment-toil', 'import', path])}"
+        )
     return lines

@@ -22,6 +22,7 @@ from typing import Self
 from pytest_experiment.base.backoff import Backoff
 from pytest_experiment.base.errors import ClusterError
 from pytest_experiment.base.types import Obj
+from pytest_experiment.core.durations import format_duration
 from pytest_experiment.core.lifecycle import normal_phase
 from pytest_experiment.core.watch_state import (
     Change,
@@ -73,7 +74,8 @@ class ExperimentWatcher:
     """Follows every Experiment in one namespace with a single list + watch.
 
     ``notify`` receives one line when the watch is lost and one when it is
-    back (called on the watcher thread; the caller decides where it goes).
+    back, or one when the server refuses to watch and it polls instead (called on the
+    watcher thread; the caller decides where it goes).
     """
 
     def __init__(
@@ -105,6 +107,7 @@ class ExperimentWatcher:
         self._thread: threading.Thread | None = None
         self._last_error: ClusterError | None = None
         self._polling = False
+        self._notify = notify
         self._outage = OutageNotice(notify=notify, log=_log)
         self._gone = False
         # Since when events may have gone unseen: set when the stream is lost, cleared
@@ -329,8 +332,14 @@ class ExperimentWatcher:
                 self._errors += 1
                 self._last_error = exc
                 self._synced.set()  # lets start() report the failure instead of waiting
-                if exc.status in _WATCH_REFUSED and self._lists > 0:
-                    self._polling = True
+                if exc.status in _WATCH_REFUSED and self._lists > 0 and not self._polling:
+                    # Not an outage: the API answers, it only refuses this verb for good.
+                    # The list just before the watch is fresh: the first poll is one
+                    # interval later, as every poll after it.
+                    self._refused(_first_line(exc))
+                    version = None
+                    self._stop.wait(self._poll_interval)
+                    continue
                 self._lost(_first_line(exc))
                 if exc.status is not None:
                     # The API answered, and refused: resuming would only be refused again.
@@ -354,6 +363,18 @@ class ExperimentWatcher:
                 f"{at:%H:%M:%S} UTC: {reason}; reconnecting"
             )
         )
+
+    def _refused(self, reason: str) -> None:
+        """The server refuses the watch verb: list every poll interval from now on, and say
+        so once (a refusal is no outage to announce lost and back again)."""
+        self._polling = True
+        line = (
+            f"watch of Experiments in {self._namespace} refused ({reason}); "
+            f"polling every {format_duration(self._poll_interval)}"
+        )
+        _log.warning("%s", line)
+        if self._notify is not None:
+            self._notify(line)
 
     def _back(self, how: str) -> None:
         """The watch answers again: say so once per outage."""

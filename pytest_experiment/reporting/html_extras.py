@@ -1,5 +1,5 @@
-"""pytest-html integration: each experiment item's entry carries its experiment's
-timeline and scorecard, and a Verdict column tells WARN from N/A.
+"""pytest-html integration: each experiment's scorecard once, on its first item's entry,
+linked from its other items' entries; and a Verdict column that tells WARN from N/A.
 
 pytest-html shows a WARN item as an expected failure and an N/A item as a skip;
 the column names the verdict itself, in its own colour. Registered by the
@@ -8,7 +8,10 @@ plugin only when pytest-html is active, so nothing here is imported otherwise.
 
 from __future__ import annotations
 
+import html
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from pytest_html import extras
@@ -31,35 +34,61 @@ def _properties(report: pytest.TestReport) -> dict[str, Any]:
     return dict(report.user_properties)
 
 
+def row_id(report: pytest.TestReport) -> str:
+    """The id pytest-html gives the entry of ``report``: its node id, with the phase
+    appended when the entry comes from a setup (a skip) rather than the call."""
+    return report.nodeid if report.when == "call" else f"{report.nodeid}::{report.when}"
+
+
+@dataclass
+class _Anchor:
+    """The entry that carries an experiment's scorecard."""
+
+    row: str
+    extra: dict[str, Any]
+
+
 class PytestHtmlExtras:
     def __init__(self, board: Scoreboard) -> None:
         self.board = board
+        self._anchors: dict[str, _Anchor] = {}
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         """On the report that carries the item's verdict, after the scoreboard took it
         (its listener runs first) and before pytest-html (last) reads the report's extras:
         pytest-html 4.1 shows only that report's, 4.2 gathers all of the item's.
 
-        The extra shows the experiment as it stood when the item's verdict arrived: its
-        own finding and those of the experiment's items reported before it. Serially and
-        under ``--dist loadgroup`` those are all the items before it in the file; under
-        another xdist mode an item running at the same time on another worker may be
-        missing (the ``--experiment-html`` scorecard, written at the end, has them all).
+        The experiment's first item to report carries its scorecard; the others link to
+        that entry. One scorecard per experiment, not one per item: the report stays
+        about the size of the scorecards themselves, whatever the number of checks.
         """
         if not carries_verdict(when=report.when, passed=report.passed):
             return
-        props = _properties(report)
-        name = props.get("experiment")
+        name = _properties(report).get("experiment")
         if not isinstance(name, str):
             return
-        step = props.get("step")
-        instance = props.get("instance") if step in ("lifecycle", "quality", "review") else None
-        page = html_report.render_experiment(
-            self.board.as_json(), name, instance=str(instance) if instance is not None else None
-        )
-        if page:
-            # pytest-html reads this attribute; pytest's report type does not declare it.
-            setattr(report, "extras", [*getattr(report, "extras", []), extras.html(page)])  # noqa: B010
+        anchor = self._anchors.get(name)
+        if anchor is None:
+            # As the experiment stands now; the whole scorecard replaces it at the end.
+            page = html_report.render_experiment(self.board.as_json(), name)
+            anchor = self._anchors[name] = _Anchor(row=row_id(report), extra=extras.html(page))
+            extra = anchor.extra
+        else:
+            extra = extras.html(_link(name, anchor.row))
+        # pytest-html reads this attribute; pytest's report type does not declare it.
+        setattr(report, "extras", [*getattr(report, "extras", []), extra])  # noqa: B010
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionfinish(self) -> None:
+        """Every experiment's complete scorecard into the entry that carries it, before
+        pytest-html (last) writes its page: pytest-html keeps the extras it was given
+        and renders them only then. Under xdist this is the controller, which has every
+        item's report."""
+        doc = self.board.as_json()
+        for name, anchor in self._anchors.items():
+            page = html_report.render_experiment(doc, name)
+            if page:
+                anchor.extra["content"] = page
 
     def pytest_html_results_table_header(self, cells: list[str]) -> None:
         cells.insert(1, '<th class="sortable" data-column-type="verdict">Verdict</th>')
@@ -74,3 +103,13 @@ class PytestHtmlExtras:
             f'<td class="col-verdict"><span class="xr-verdict {shown.css}" '
             f'style="{style}">{label}</span></td>',
         )
+
+
+def _link(name: str, row: str) -> str:
+    """A line pointing at the entry that carries the experiment's scorecard."""
+    item = row.split("::", 1)[-1]
+    return (
+        f'<p class="xr-scorecard-link" data-experiment="{html.escape(name)}">'
+        f"The scorecard of <b>{html.escape(name)}</b> (timelines, checks, review) is on "
+        f'<a href="#{html.escape(quote(row, safe="/:@"))}">{html.escape(item)}</a>.</p>'
+    )

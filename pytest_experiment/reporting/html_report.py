@@ -64,15 +64,12 @@ def render(doc: Doc, *, title: str = "Experiment scorecard") -> str:
     )
 
 
-def render_experiment(doc: Doc, name: str, *, instance: str | None = None) -> str:
-    """One experiment's timelines and scorecard, with its own styles, for a pytest-html
-    entry; only ``instance``'s run when given (an item of one run), none of the runs
-    when not (a validation or pre-flight item). Empty when the document does not have
+def render_experiment(doc: Doc, name: str) -> str:
+    """One experiment's scorecard with its own styles, for a pytest-html entry: its
+    problems, and every run's timeline and checks. Empty when the document does not have
     that experiment (yet)."""
     experiment = next((e for e in doc.get("experiments") or () if e.get("name") == name), None)
     if experiment is None:
         return ""
-    runs = [i for i in experiment.get("instances") or () if i.get("instance") == instance]
-    experiment = {**experiment, "instances": runs}
     template = _environment().get_template("extra.html.j2")
     return template.render(experiment=experiment, budgets=doc.get("budgets") or {})

@@ -27,6 +27,16 @@ from pytest_experiment.reporting.report import (
 _DIAGNOSTIC_LINES = 12
 """How much of a failure's diagnostics the summary shows; the JUnit file has the rest."""
 
+# GitHub's Markdown has no colours of its own: a coloured emoji before each verdict is
+# the badge, and what failed is also bold, so a FAIL row stands out in a long table.
+_BADGES = {
+    Status.PASS: "🟢 PASS",
+    Status.WARN: "🟡 WARN",
+    Status.FAIL: "🔴 **FAIL**",
+    Status.NA: "⚪ N/A",
+    Status.ERROR: "🟣 **ERROR**",
+}
+
 
 def render(
     board: Scoreboard, *, interrupted: str = "", html_file: str = "", artifacts_url: str = ""
@@ -79,7 +89,7 @@ def _overview(board: Scoreboard) -> list[str]:
                         _cell(report.name),
                         f"`{_cell(record.instance)}`" if record.instance else "—",
                         _lifecycle(report, record),
-                        record.gate.name if record.gate else "—",
+                        badge(record.gate) if record.gate else "—",
                         _verdict(record.review) if record.review else "—",
                         format_duration(run.get("durationSeconds"), whole_minutes=True, absent="—"),
                         _cost(run.get("costUSD")),
@@ -99,10 +109,10 @@ def _lifecycle(report: ExperimentReport, record: InstanceReport) -> str:
 def _stopped_before(report: ExperimentReport) -> str:
     """Why an experiment has no lifecycle verdict: where it stopped."""
     if any(f.status is Status.FAIL for f in report.validation):
-        return "not applied (validation FAIL)"
+        return "🔴 not applied (validation **FAIL**)"
     if any(f.status is Status.FAIL for f in report.preflight):
-        return "not applied (pre-flight FAIL)"
-    return "N/A"
+        return "🔴 not applied (pre-flight **FAIL**)"
+    return badge(Status.NA)
 
 
 def _failures(report: ExperimentReport) -> list[str]:
@@ -144,9 +154,8 @@ def _scorecard(report: ExperimentReport, record: InstanceReport) -> list[str]:
     title = f"{report.name} — `{record.instance}`" if record.instance else report.name
     out = [f"### {title}: quality {gate_text}", "", "| | Check | Result |", "|---|---|---|"]
     for finding in record.quality:
-        tag = finding.status.tag.strip("[]")
         text = _cell(finding.line.split("] ", 1)[-1])
-        out.append(f"| {tag} | `{finding.check}` | {text} |")
+        out.append(f"| {badge(finding.status)} | `{finding.check}` | {text} |")
     out.append("")
     causes = root_causes(record)
     if causes:
@@ -192,7 +201,12 @@ def _instances(cleanup: Sequence[Mapping[str, Any]]) -> list[str]:
 
 
 def _verdict(finding: Finding) -> str:
-    return finding.status.tag.strip("[]")
+    return badge(finding.status)
+
+
+def badge(status: Status) -> str:
+    """A verdict as the summary shows it: its coloured badge and its word."""
+    return _BADGES[status]
 
 
 def _cost(usd: Any) -> str:

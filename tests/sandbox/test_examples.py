@@ -146,7 +146,7 @@ def test_the_junit_file_of_the_examples_is_a_complete_scorecard(
     web_review = web.properties["review"]
     for line in (
         f"### echo-scaling — `{echo_review['instance']}`: quality FAIL",
-        "| FAIL | `custom-metrics` | Custom metrics: 0/2 collected |",
+        "| 🔴 **FAIL** | `custom-metrics` | Custom metrics: 0/2 collected |",
         "Root causes:",
         f"{echo_review['summary']} — {echo_review['prURL']}",
         f"### web-latency — `{web_review['instance']}`: quality PASS",

@@ -596,9 +596,11 @@ def test_toil_falls_back_to_json_lines_without_bd(
     assert record["labels"] == ["toil", "hostile", "argocd"]
     assert record["priority"] == 2
     assert record["type"] == "bug"
+    toil_file = pytester.path / ".experiment-toil.jsonl"
     session.result.stdout.fnmatch_lines(
         [
-            "Toil logged: 1 issue(s) — run bd list -l hostile to review "
-            f"(in {pytester.path / '.experiment-toil.jsonl'})"
+            f"Toil logged: 1 issue(s) for hostile in {toil_file} (bd is not on PATH)",
+            f"File them in bd later with: experiment-toil import {toil_file}",
         ]
     )
+    assert "bd list" not in session.stdout
