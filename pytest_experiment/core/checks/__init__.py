@@ -20,11 +20,13 @@ from pytest_experiment.core.checks.data import (
 from pytest_experiment.core.checks.reading import (
     Check,
     CheckInput,
+    Reproducibility,
     finite_number,
     has_data,
     point_value,
     type_name,
 )
+from pytest_experiment.core.checks.reproducibility import reproducibility
 from pytest_experiment.core.checks.verdicts import (
     ai_verdict,
     completion_line,
@@ -47,6 +49,8 @@ __all__ = [
     "metrics_source",
     "point_value",
     "presentation",
+    "reproducibility",
+    "Reproducibility",
     "run_checks",
     "workload_pods",
 ]
@@ -59,6 +63,7 @@ CHECKS: tuple[Check, ...] = (
     Check("presentation", "Presentation", presentation),
     Check("intent-coverage", "Intent coverage", intent_coverage),
     Check("ai-verdict", "AI verdict", ai_verdict),
+    Check("reproducibility", "Reproducibility", reproducibility),
 )
 
 

@@ -1,0 +1,266 @@
+"""A published run as the reproducibility check reads it: when it ran, what it ran on, and
+the values of each metric's series.
+
+A run is comparable with another only when both have the same *fingerprint*: each
+target's machine type, node count and components. Each metric has its own: its query
+text (with the instance's own name taken out, since the operator substitutes it), its
+type and its unit. A series is one label set of a query; labels that change from run to
+run whatever the experiment does (the node, the container id, the scrape address) are
+left out, and so are the random suffixes Kubernetes gives pod names, so ``alloy-lddjb``
+in one run and ``alloy-gf49m`` in the next are the same series.
+
+Pure and defensive, like the checks: a section of the wrong shape reads as absent.
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from pytest_experiment.core.checks.reading import point_value
+
+NOT_RECORDED = "not recorded"
+INSTANCE = "<instance>"
+MIN_POINTS = 3
+"""A range query's series needs this many points before its median says anything."""
+
+# Labels that identify a scrape, not what was measured: they differ between any two runs.
+_VOLATILE_LABELS = frozenset(
+    {"id", "name", "instance", "node", "pod_ip", "uid", "container_id", "image_id", "endpoint"}
+)
+# Kubernetes' random name suffixes use this alphabet (no vowels, no 0, 1, 3), five
+# characters for a pod or a hub, six to ten for a ReplicaSet's template hash.
+_SAFE = "bcdfghjklmnpqrstvwxz2456789"
+_GENERATED = re.compile(rf"-(?:[{_SAFE}]{{6,10}}-)?[{_SAFE}]{{5}}(?=-|$)")
+_SPACES = re.compile(r"\s+")
+_VERDICT_WORDS = {
+    "validated": "validated",
+    "confirmed": "validated",
+    "invalidated": "invalidated",
+    "rejected": "invalidated",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Series:
+    labels: str
+    """The label set as shown (``pod=alloy``), empty for a query's single series."""
+    points: tuple[float, ...]
+    kind: str
+    """The query type: ``instant`` or ``range``."""
+
+    @property
+    def value(self) -> float:
+        """The run's value of this series: its one point, or the median of its points."""
+        return statistics.median(self.points)
+
+    @property
+    def short(self) -> bool:
+        return self.kind == "range" and len(self.points) < MIN_POINTS
+
+
+@dataclass(frozen=True, slots=True)
+class Metric:
+    fingerprint: tuple[str, str, str]
+    """(query, type, unit), the query without the instance's name."""
+    series: Mapping[str, Series]
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    name: str
+    at: datetime | None
+    """``createdAt`` (``completedAt`` when absent): the order of the history."""
+    fingerprint: tuple[tuple[str, str], ...]
+    metrics: Mapping[str, Metric]
+    verdicts: Mapping[str, str] = field(default_factory=dict)
+    """``machine verdict`` / ``AI verdict`` → validated or invalidated, when given."""
+
+
+def parse_time(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _without_instance(text: str, instance: str) -> str:
+    return text.replace(instance, INSTANCE) if instance else text
+
+
+def pod_name(value: str) -> str:
+    """A pod (or hub) name without the suffixes Kubernetes generated for it."""
+    return _GENERATED.sub("", value)
+
+
+def series_labels(labels: Any, instance: str) -> str:
+    """The identity of one series: its stable labels as ``key=value`` pairs."""
+    if not isinstance(labels, Mapping):
+        return ""
+    pairs = []
+    for key in sorted(str(k) for k in labels):
+        if key in _VOLATILE_LABELS:
+            continue
+        value = _without_instance(str(labels[key]), instance)
+        pairs.append(f"{key}={pod_name(value) if key == 'pod' else value}")
+    return ", ".join(pairs)
+
+
+def _text(value: Any) -> str:
+    if value is None or value == "":
+        return NOT_RECORDED
+    return str(value)
+
+
+def fingerprint(summary: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    """What a run ran on: each target's machine type, node count and components."""
+    instance = summary.get("name") if isinstance(summary.get("name"), str) else ""
+    targets = summary.get("targets")
+    found: list[tuple[str, str]] = []
+    for index, target in enumerate(targets if isinstance(targets, list) else ()):
+        if not isinstance(target, Mapping):
+            continue
+        name = str(target.get("name") or f"target {index + 1}")
+        components = target.get("components")
+        listed = sorted(
+            _without_instance(str(c), str(instance))
+            for c in (components if isinstance(components, list) else ())
+        )
+        found += [
+            (f"{name} machineType", _text(target.get("machineType"))),
+            (f"{name} nodeCount", _text(target.get("nodeCount"))),
+            (f"{name} components", ", ".join(listed) if listed else NOT_RECORDED),
+        ]
+    return tuple(sorted(found))
+
+
+def _metric(entry: Mapping[str, Any], instance: str) -> Metric | None:
+    data = entry.get("data")
+    if entry.get("error") or not isinstance(data, list):
+        return None
+    kind = _text(entry.get("type"))
+    query = _SPACES.sub(" ", _without_instance(str(entry.get("query") or ""), instance)).strip()
+    grouped: dict[str, list[float]] = {}
+    for point in data:
+        value = point_value(point)
+        if value is None:
+            continue
+        labels = point.get("labels") if isinstance(point, Mapping) else None
+        grouped.setdefault(series_labels(labels, instance), []).append(value)
+    if not grouped:
+        return None
+    return Metric(
+        fingerprint=(query or NOT_RECORDED, kind, _text(entry.get("unit"))),
+        series={k: Series(labels=k, points=tuple(v), kind=kind) for k, v in grouped.items()},
+    )
+
+
+def _verdicts(summary: Mapping[str, Any]) -> dict[str, str]:
+    found = {}
+    for label, section, key in (
+        ("machine verdict", "hypothesis", "machineVerdict"),
+        ("AI verdict", "analysis", "hypothesisVerdict"),
+    ):
+        part = summary.get(section)
+        word = part.get(key) if isinstance(part, Mapping) else None
+        if isinstance(word, str) and word.strip().lower() in _VERDICT_WORDS:
+            found[label] = _VERDICT_WORDS[word.strip().lower()]
+    return found
+
+
+def read_run(summary: Mapping[str, Any]) -> Run:
+    """One published summary as the reproducibility check compares it."""
+    name = summary.get("name")
+    instance = name if isinstance(name, str) else ""
+    metrics_section = summary.get("metrics")
+    queries = metrics_section.get("queries") if isinstance(metrics_section, Mapping) else None
+    metrics: dict[str, Metric] = {}
+    for metric_name, entry in (queries.items() if isinstance(queries, Mapping) else ()):
+        read = _metric(entry, instance) if isinstance(entry, Mapping) else None
+        if read is not None:
+            metrics[str(metric_name)] = read
+    return Run(
+        name=instance,
+        at=parse_time(summary.get("createdAt")) or parse_time(summary.get("completedAt")),
+        fingerprint=fingerprint(summary),
+        metrics=metrics,
+        verdicts=_verdicts(summary),
+    )
+
+
+_READ: dict[int, tuple[Mapping[str, Any], Run]] = {}
+_READ_LIMIT = 4096
+
+
+def _read_once(summary: Mapping[str, Any]) -> Run:
+    """``read_run``, once per summary object: scoring a directory compares every run with
+    the same earlier ones. The summary is kept with its run, so its id is not reused."""
+    hit = _READ.get(id(summary))
+    if hit is not None and hit[0] is summary:
+        return hit[1]
+    if len(_READ) >= _READ_LIMIT:
+        _READ.clear()
+    run = read_run(summary)
+    _READ[id(summary)] = (summary, run)
+    return run
+
+
+def earlier_runs(new: Run, history: Sequence[Mapping[str, Any]]) -> list[Run]:
+    """The runs of ``history`` before ``new``, oldest first; ``new`` itself is left out.
+
+    A run without a time cannot be placed before or after another: it is left out, unless
+    the new run has no time either (a live summary not yet stamped), when every other
+    run counts as earlier.
+    """
+    runs = [_read_once(s) for s in history if isinstance(s, Mapping)]
+    runs = [r for r in runs if r.name != new.name]
+    if new.at is None:
+        dated = sorted((r for r in runs if r.at is not None), key=lambda r: (r.at, r.name))
+        return [*dated, *sorted((r for r in runs if r.at is None), key=lambda r: r.name)]
+    before = [r for r in runs if r.at is not None and r.at < new.at]
+    return sorted(before, key=lambda r: (r.at, r.name))
+
+
+def _listed(items: Sequence[str]) -> str:
+    shown = ", ".join(items[:3])
+    return f"{shown} (+{len(items) - 3} more)" if len(items) > 3 else shown
+
+
+def _components_change(before: str, after: str) -> str:
+    old = [] if before == NOT_RECORDED else before.split(", ")
+    new = [] if after == NOT_RECORDED else after.split(", ")
+    if not old or not new:
+        def count(items: list[str]) -> str:
+            return f"{len(items)} components" if items else NOT_RECORDED
+
+        return f"{count(old)} → {count(new)}"
+    added = sorted(set(new) - set(old))
+    removed = sorted(set(old) - set(new))
+    return "; ".join(
+        [*([f"+{_listed(added)}"] if added else []), *([f"−{_listed(removed)}"] if removed else [])]
+    )
+
+
+def fingerprint_changes(
+    before: Sequence[tuple[str, str]], after: Sequence[tuple[str, str]]
+) -> list[str]:
+    """What differs between two fingerprints, one phrase each (``app machineType
+    e2-medium → e2-standard-8``)."""
+    old, new = dict(before), dict(after)
+    changes = []
+    for key in sorted(set(old) | set(new)):
+        was, now = old.get(key, "absent"), new.get(key, "absent")
+        if was == now:
+            continue
+        if key.endswith(" components") and "absent" not in (was, now):
+            changes.append(f"{key} {_components_change(was, now)}")
+        else:
+            changes.append(f"{key} {was} → {now}")
+    return changes
