@@ -194,7 +194,12 @@ class ExperimentSession:
     ) -> list[tuple[str, CheckResult]]:
         key = (experiment.path, result.path)
         if key not in self._quality:
-            from pytest_experiment.core.checks import CHECKS, CheckInput, run_checks
+            from pytest_experiment.core.checks import (
+                CHECKS,
+                CheckInput,
+                Reproducibility,
+                run_checks,
+            )
 
             assert result.summary is not None
             inp = CheckInput(
@@ -202,9 +207,28 @@ class ExperimentSession:
                 summary=result.summary,
                 intent=self.intent(experiment),
                 analyzer=analyzer,
+                history=self.history(experiment),
+                reproducibility=Reproducibility(
+                    floor=self.options.reproducibility_floor,
+                    fail=self.options.reproducibility == "fail",
+                ),
             )
             self._quality[key] = run_checks(inp, extra=self.checks()[len(CHECKS) :])
         return self._quality[key]
+
+    def history(self, experiment: Experiment) -> list[Mapping[str, Any]] | None:
+        """The published runs of ``experiment`` (its generateName) the reproducibility check
+        compares a run with: the results directory's when scoring one offline (each run is
+        then compared with those before it), else the site data's; None when there is none."""
+        target = self.options.results
+        site = (
+            self._load_site(target)
+            if target is not None and target.is_dir()
+            else self.site_data(experiment)
+        )
+        if site is None:
+            return None
+        return [summary for _, summary in site.results_for(experiment.generate_name)]
 
     # -- offline results -----------------------------------------------------------------------
 

@@ -52,7 +52,7 @@ def t_quantile(df: int, probability: float) -> float:
 
 
 def percent(value: float) -> str:
-    return f"{value:+.0%}"
+    return "±0%" if abs(value) < 0.005 else f"{value:+.0%}"
 
 
 def judge(

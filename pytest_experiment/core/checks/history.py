@@ -37,6 +37,10 @@ _VOLATILE_LABELS = frozenset(
 _SAFE = "bcdfghjklmnpqrstvwxz2456789"
 _GENERATED = re.compile(rf"-(?:[{_SAFE}]{{6,10}}-)?[{_SAFE}]{{5}}(?=-|$)")
 _SPACES = re.compile(r"\s+")
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|[smhdwy])")
+_DURATION = re.compile(r"^(?:\d+(?:\.\d+)?(?:ms|[smhdwy]))+$")
+_SELECTOR = re.compile(r"\[([0-9.a-z]+)(?=[]:])")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
 _VERDICT_WORDS = {
     "validated": "validated",
     "confirmed": "validated",
@@ -141,12 +145,45 @@ def fingerprint(summary: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
     return tuple(sorted(found))
 
 
-def _metric(entry: Mapping[str, Any], instance: str) -> Metric | None:
+def duration_seconds(text: str) -> float | None:
+    """A Go or PromQL duration (``42m38.05s``, ``1h``) in seconds; None if it is not one."""
+    if not _DURATION.match(text):
+        return None
+    return sum(float(n) * _UNIT_SECONDS[unit] for n, unit in _DURATION_PART.findall(text))
+
+
+def run_seconds(summary: Mapping[str, Any]) -> float | None:
+    """How long the run's metrics cover: what the operator substitutes for $DURATION."""
+    section = summary.get("metrics")
+    window = section.get("timeRange") if isinstance(section, Mapping) else None
+    text = window.get("duration") if isinstance(window, Mapping) else None
+    found = duration_seconds(text) if isinstance(text, str) else None
+    seconds = summary.get("durationSeconds")
+    if found is None and isinstance(seconds, int | float) and not isinstance(seconds, bool):
+        found = float(seconds)
+    return found
+
+
+def query_text(query: str, *, instance: str, seconds: float | None) -> str:
+    """A query as it compares between runs: without the instance's name, and with the
+    run's own duration (the operator's $DURATION, within a minute of how long the run
+    lasted) written back as ``$DURATION``; a rate window like ``[1m]`` stays."""
+
+    def window(match: re.Match[str]) -> str:
+        length = duration_seconds(match.group(1))
+        if seconds is None or length is None or abs(length - seconds) > 60 or length <= 60:
+            return match.group(0)
+        return "[$DURATION"
+
+    return _SPACES.sub(" ", _SELECTOR.sub(window, _without_instance(query, instance))).strip()
+
+
+def _metric(entry: Mapping[str, Any], instance: str, seconds: float | None) -> Metric | None:
     data = entry.get("data")
     if entry.get("error") or not isinstance(data, list):
         return None
     kind = _text(entry.get("type"))
-    query = _SPACES.sub(" ", _without_instance(str(entry.get("query") or ""), instance)).strip()
+    query = query_text(str(entry.get("query") or ""), instance=instance, seconds=seconds)
     grouped: dict[str, list[float]] = {}
     for point in data:
         value = point_value(point)
@@ -182,8 +219,9 @@ def read_run(summary: Mapping[str, Any]) -> Run:
     metrics_section = summary.get("metrics")
     queries = metrics_section.get("queries") if isinstance(metrics_section, Mapping) else None
     metrics: dict[str, Metric] = {}
+    seconds = run_seconds(summary)
     for metric_name, entry in (queries.items() if isinstance(queries, Mapping) else ()):
-        read = _metric(entry, instance) if isinstance(entry, Mapping) else None
+        read = _metric(entry, instance, seconds) if isinstance(entry, Mapping) else None
         if read is not None:
             metrics[str(metric_name)] = read
     return Run(
