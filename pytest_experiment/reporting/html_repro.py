@@ -1,0 +1,121 @@
+"""The reproducibility check in the HTML scorecard: one small chart per metric across the
+experiment's published runs, from the check's figures in the JSON report alone.
+
+Each chart puts every run oldest to newest, the new run marked, the band where a run
+like the comparable earlier ones lands (their prediction interval), and a vertical rule
+where the fingerprint changed (the runs before it are not compared).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pytest_experiment.base.types import ObjView as Doc
+
+WIDTH, HEIGHT, PAD, LEFT = 320.0, 120.0, 16.0, 48.0
+
+
+@dataclass(frozen=True, slots=True)
+class Dot:
+    x: float
+    y: float
+    value: float
+    instance: str
+    new: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    x: float
+    changes: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReproChart:
+    metric: str
+    outcome: str
+    line: str
+    dots: tuple[Dot, ...]
+    rules: tuple[Rule, ...]
+    band: tuple[float, float] | None
+    """The band's top and bottom y."""
+    low: str
+    high: str
+    width: float = WIDTH
+    height: float = HEIGHT
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if value == value and abs(value) != float("inf") else None
+
+
+def _pick(rows: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """One series per metric: the one that differs, else the first judged."""
+    rank = {"differs": 0, "inconclusive": 1, "agrees": 2}
+    chosen: dict[str, Mapping[str, Any]] = {}
+    for row in rows:
+        metric = str(row.get("metric"))
+        best = chosen.get(metric)
+        if best is None or rank.get(str(row.get("outcome")), 3) < rank.get(
+            str(best.get("outcome")), 3
+        ):
+            chosen[metric] = row
+    return list(chosen.values())
+
+
+def charts(check: Doc) -> tuple[ReproChart, ...]:
+    """The charts of one reproducibility finding (empty for any other check)."""
+    figures = check.get("figures") or {}
+    runs = figures.get("history") or []
+    rows = figures.get("comparisons") or []
+    if check.get("check") != "reproducibility" or not runs or not rows:
+        return ()
+    return tuple(
+        c for row in _pick(rows) if (c := _chart(row, runs)) is not None
+    )
+
+
+def _chart(row: Mapping[str, Any], runs: Sequence[Mapping[str, Any]]) -> ReproChart | None:
+    values = [_number(v) for v in row.get("values") or ()]
+    band = row.get("band")
+    band_values = [b for b in (band or ()) if _number(b) is not None]
+    numbers = [v for v in values if v is not None] + band_values
+    if not numbers or len(values) != len(runs):
+        return None
+    low, high = min(numbers), max(numbers)
+    if high == low:
+        low, high = low - abs(low) * 0.1 - 1e-9, high + abs(high) * 0.1 + 1e-9
+    span = high - low
+
+    def y(v: float) -> float:
+        return HEIGHT - PAD - (v - low) / span * (HEIGHT - 2 * PAD)
+
+    step = (WIDTH - LEFT - PAD) / max(len(runs) - 1, 1)
+    dots = tuple(
+        Dot(LEFT + i * step, y(v), v, str(runs[i].get("instance")), i == len(runs) - 1)
+        for i, v in enumerate(values)
+        if v is not None
+    )
+    line = " ".join(f"{'M' if i == 0 else 'L'}{d.x:.1f},{d.y:.1f}" for i, d in enumerate(dots))
+    rules = tuple(
+        Rule(LEFT + (i - 0.5) * step, "; ".join(run.get("changes") or ()))
+        for i, run in enumerate(runs)
+        if i and run.get("changes")
+    )
+    label = str(row.get("metric"))
+    if row.get("labels"):
+        label += f"{{{row['labels']}}}"
+    return ReproChart(
+        metric=label,
+        outcome=str(row.get("outcome")),
+        line=line,
+        dots=dots,
+        rules=rules,
+        band=(y(max(band_values)), y(min(band_values))) if len(band_values) == 2 else None,
+        low=f"{low:.4g}",
+        high=f"{high:.4g}",
+    )
