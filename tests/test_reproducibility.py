@@ -436,3 +436,20 @@ def test_a_bad_floor_is_named_at_start_up(project: pytest.Pytester) -> None:
     result.stderr.fnmatch_lines(
         ["*--experiment-reproducibility-floor: 'lots' is not a percentage (like 10%)*"]
     )
+
+
+def test_a_session_that_compares_no_run_imports_no_statistics(project: pytest.Pytester) -> None:
+    project.makeconftest(
+        """
+        import sys
+
+        def pytest_unconfigure(config):
+            print("IMPORTED", sorted(m for m in ("scipy", "numpy") if m in sys.modules))
+        """
+    )
+    # Validation of every example, the published runs offered for scoring.
+    result = project.runpytest_subprocess(
+        "experiments", "-p", "no:cacheprovider", "-s", "-k", "validate",
+        "--experiment-results=experiments/site/data",
+    )
+    result.stdout.fnmatch_lines(["IMPORTED []"])
