@@ -53,9 +53,7 @@ def score_once(upstream: Path) -> int:
         history = [summary for _, summary in results]
         for _, summary in results:
             run_checks(
-                CheckInput(
-                    experiment=experiment, summary=summary, intent=intent, history=history
-                )
+                CheckInput(experiment=experiment, summary=summary, intent=intent, history=history)
             )
             scored += 1
     return scored

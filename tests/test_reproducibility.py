@@ -113,9 +113,12 @@ def test_a_shift_credibly_beyond_the_floor_differs() -> None:
     judged = judge([1.0, 1.01, 0.99, 1.005, 0.995], 1.30, floor=0.10)
     assert judged.outcome == DIFFERS
     assert judged.shift == pytest.approx(0.30, abs=0.01)
-    assert judged.interval is not None and judged.interval[0] > 0.10
+    assert judged.interval is not None
+    assert judged.interval[0] > 0.10
     low = judge([1.0, 1.01, 0.99, 1.005, 0.995], 0.70, floor=0.10)
-    assert low.outcome == DIFFERS and low.interval is not None and low.interval[1] < -0.10
+    assert low.outcome == DIFFERS
+    assert low.interval is not None
+    assert low.interval[1] < -0.10
 
 
 def test_a_shift_below_the_floor_is_never_differs_however_tight_the_runs() -> None:
@@ -449,7 +452,12 @@ def test_a_session_that_compares_no_run_imports_no_statistics(project: pytest.Py
     )
     # Validation of every example, the published runs offered for scoring.
     result = project.runpytest_subprocess(
-        "experiments", "-p", "no:cacheprovider", "-s", "-k", "validate",
+        "experiments",
+        "-p",
+        "no:cacheprovider",
+        "-s",
+        "-k",
+        "validate",
         "--experiment-results=experiments/site/data",
     )
     result.stdout.fnmatch_lines(["IMPORTED []"])

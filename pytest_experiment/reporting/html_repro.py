@@ -74,15 +74,13 @@ def charts(check: Doc) -> tuple[ReproChart, ...]:
     rows = figures.get("comparisons") or []
     if check.get("check") != "reproducibility" or not runs or not rows:
         return ()
-    return tuple(
-        c for row in _pick(rows) if (c := _chart(row, runs)) is not None
-    )
+    return tuple(c for row in _pick(rows) if (c := _chart(row, runs)) is not None)
 
 
 def _chart(row: Mapping[str, Any], runs: Sequence[Mapping[str, Any]]) -> ReproChart | None:
     values = [_number(v) for v in row.get("values") or ()]
     band = row.get("band")
-    band_values = [b for b in (band or ()) if _number(b) is not None]
+    band_values = [n for b in (band or ()) if (n := _number(b)) is not None]
     numbers = [v for v in values if v is not None] + band_values
     if not numbers or len(values) != len(runs):
         return None
@@ -92,7 +90,7 @@ def _chart(row: Mapping[str, Any], runs: Sequence[Mapping[str, Any]]) -> ReproCh
     span = high - low
 
     def y(v: float) -> float:
-        return HEIGHT - PAD - (v - low) / span * (HEIGHT - 2 * PAD)
+        return float(HEIGHT - PAD - (v - low) / span * (HEIGHT - 2 * PAD))
 
     step = (WIDTH - LEFT - PAD) / max(len(runs) - 1, 1)
     dots = tuple(

@@ -39,6 +39,7 @@ __all__ = [
     "CHECKS",
     "Check",
     "CheckInput",
+    "Reproducibility",
     "ai_verdict",
     "completion_line",
     "custom_metrics",
@@ -50,7 +51,6 @@ __all__ = [
     "point_value",
     "presentation",
     "reproducibility",
-    "Reproducibility",
     "run_checks",
     "workload_pods",
 ]

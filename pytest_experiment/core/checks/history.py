@@ -220,7 +220,7 @@ def read_run(summary: Mapping[str, Any]) -> Run:
     queries = metrics_section.get("queries") if isinstance(metrics_section, Mapping) else None
     metrics: dict[str, Metric] = {}
     seconds = run_seconds(summary)
-    for metric_name, entry in (queries.items() if isinstance(queries, Mapping) else ()):
+    for metric_name, entry in queries.items() if isinstance(queries, Mapping) else ():
         read = _metric(entry, instance, seconds) if isinstance(entry, Mapping) else None
         if read is not None:
             metrics[str(metric_name)] = read
@@ -275,6 +275,7 @@ def _components_change(before: str, after: str) -> str:
     old = [] if before == NOT_RECORDED else before.split(", ")
     new = [] if after == NOT_RECORDED else after.split(", ")
     if not old or not new:
+
         def count(items: list[str]) -> str:
             return f"{len(items)} components" if items else NOT_RECORDED
 

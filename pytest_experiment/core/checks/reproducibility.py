@@ -144,7 +144,7 @@ def _judge_metric(
 
 
 def _metric_outcome(rows: Sequence[Mapping[str, Any]]) -> str:
-    outcomes = {r["outcome"] for r in rows}
+    outcomes = {str(r["outcome"]) for r in rows}
     if outcomes == {NOT_APPLICABLE}:
         return NOT_APPLICABLE
     outcomes.discard(NOT_APPLICABLE)
@@ -275,19 +275,18 @@ def _verdict(
         status = Status.FAIL if fail else Status.WARN
         return CheckResult(status, f"{TITLE}: {head}", details, figures)
     if unsure:
-        first = next(r for r in ranked if r["outcome"] == INCONCLUSIVE)
+        reason = next(r["reason"] for r in ranked if r["outcome"] == INCONCLUSIVE)
         return CheckResult(
             Status.WARN,
             f"{TITLE}: inconclusive for {len(unsure)} of {judged} metrics "
-            f"({shown_names(unsure)}) — {first['reason']}",
+            f"({shown_names(unsure)}) — {reason}",
             details,
             figures,
         )
     if agree:
         return CheckResult(
             Status.PASS,
-            f"{TITLE}: {len(agree)} metrics agree with {against} "
-            f"(within ±{figures['floor']:.0%})",
+            f"{TITLE}: {len(agree)} metrics agree with {against} (within ±{figures['floor']:.0%})",
             details,
             figures,
         )
