@@ -34,6 +34,7 @@ CHECK_NAMES = (
     "presentation",
     "intent-coverage",
     "ai-verdict",
+    "reproducibility",
 )
 
 # Lines shared by many rows.
@@ -74,6 +75,7 @@ EXPECTED: dict[str, tuple[str, tuple[str, ...]]] = {
             # db-fvm (earlier in the series) published timeseries and cluster metrics.
             "[PASS] Intent coverage: 5/5 differentiating groups",
             "[PASS] AI verdict: invalidated",
+            "[N/A] Reproducibility: no earlier run of db-dsc-",
         ),
     ),
     # 20 of 26 queries have no `data` key; only the cluster, memory and row-count ones do.
@@ -89,6 +91,7 @@ EXPECTED: dict[str, tuple[str, tuple[str, ...]]] = {
             "[FAIL] Intent coverage: 3/7 differentiating groups (fsync: 0/6 metrics, "
             "nosync: 0/6 metrics, batch: 0/2 metrics, timeseries: 0/4 metrics)",
             '[FAIL] AI verdict: insufficient — "This experiment is insufficient',
+            "[WARN] Reproducibility: inconclusive for 6 of 6 metrics (cluster_cpu, cluster_memory, fsyn",
         ),
     ),
     # Sub-5 ms first values: fsync_read_p99, the six nosync latencies but one, both cpus.
@@ -102,6 +105,7 @@ EXPECTED: dict[str, tuple[str, tuple[str, ...]]] = {
             "[WARN] Presentation: 18/26 metrics render correctly",
             "[PASS] Intent coverage: 7/7 differentiating groups",
             "[PASS] AI verdict: validated",
+            "[WARN] Reproducibility: 1 of 26 metrics differ from the 2 earlier runs of the same fingerp",
         ),
     ),
     # Every latency is ~4.96 ms or less here, and both cpu series start near zero.
@@ -115,6 +119,7 @@ EXPECTED: dict[str, tuple[str, tuple[str, ...]]] = {
             "[WARN] Presentation: 12/26 metrics render correctly",
             "[PASS] Intent coverage: 7/7 differentiating groups",
             NO_ANALYSIS,
+            "[N/A] Reproducibility: no earlier run of db-fvm-",
         ),
     ),
     "id-102": (
@@ -127,6 +132,7 @@ EXPECTED: dict[str, tuple[str, tuple[str, ...]]] = {
             NO_SECTION_RENDER,
             NO_GROUPS,
             NO_ANALYSIS,
+            "[N/A] Reproducibility: ",
         ),
     ),
     # cadvisor only: of the declared names, memory_by_pod, cpu_total and memory_total.
@@ -140,6 +146,7 @@ EXPECTED: dict[str, tuple[str, tuple[str, ...]]] = {
             "[PASS] Presentation: 4/4 metrics render correctly",
             LOGGING_GROUPS_NO_LOKI_ES,
             "[N/A] AI verdict: not given in analysis",
+            "[N/A] Reproducibility: not comparable with the 9 earlier runs: app machineType e2-medium →",
         ),
     ),
     # cpu_usage/memory_usage carry no pod label; cpu_total and memory_total are declared.
@@ -153,6 +160,7 @@ EXPECTED: dict[str, tuple[str, tuple[str, ...]]] = {
             "[PASS] Presentation: 4/4 metrics render correctly",
             LOGGING_GROUPS_ONLY_CLUSTER,
             NO_ANALYSIS,
+            "[WARN] Reproducibility: inconclusive for 4 of 4 metrics (cpu_total, cpu_usage, memory_tota",
         ),
     ),
     "logging-comparison-8nqdq": (
@@ -165,6 +173,7 @@ EXPECTED: dict[str, tuple[str, tuple[str, ...]]] = {
             "[PASS] Presentation: 4/4 metrics render correctly",
             LOGGING_GROUPS_ONLY_CLUSTER,
             "[N/A] AI verdict: analyzer errored — Error: Could not resolve authentication",
+            "[N/A] Reproducibility: no metric of this run was measured by the 3 earlier runs of the sam",
         ),
     ),
     "logging-comparison-bdnn8": (
@@ -177,6 +186,7 @@ EXPECTED: dict[str, tuple[str, tuple[str, ...]]] = {
             "[PASS] Presentation: 4/4 metrics render correctly",
             LOGGING_GROUPS_NO_LOKI_ES,
             "[N/A] AI verdict: not given in analysis",
+            "[WARN] Reproducibility: inconclusive for 2 of 2 metrics (cpu_total, memory_total) — noise ",
         ),
     ),
     "logging-comparison-c2gzq": (
@@ -189,6 +199,7 @@ EXPECTED: dict[str, tuple[str, tuple[str, ...]]] = {
             NO_SECTION_RENDER,
             LOGGING_GROUPS_NONE,
             NO_ANALYSIS,
+            "[N/A] Reproducibility: not comparable with the 1 earlier run: app components not recorded ",
         ),
     ),
     # Both queries lack `data` and the section has no `source`.
@@ -202,6 +213,7 @@ EXPECTED: dict[str, tuple[str, tuple[str, ...]]] = {
             "[N/A] Presentation: no metrics with data",
             LOGGING_GROUPS_NONE,
             "[N/A] AI verdict: not given in analysis",
+            "[N/A] Reproducibility: no earlier run of logging-comparison-",
         ),
     ),
     "logging-comparison-hzrhq": (
@@ -214,6 +226,7 @@ EXPECTED: dict[str, tuple[str, tuple[str, ...]]] = {
             "[PASS] Presentation: 4/4 metrics render correctly",
             LOGGING_GROUPS_ONLY_CLUSTER,
             "[N/A] AI verdict: analyzer errored — Error: ENOENT",
+            "[N/A] Reproducibility: not comparable with the 5 earlier runs: app machineType not recorde",
         ),
     ),
     # Ten pods, elasticsearch-master-0 among the six workload ones.
@@ -227,6 +240,7 @@ EXPECTED: dict[str, tuple[str, tuple[str, ...]]] = {
             "[PASS] Presentation: 4/4 metrics render correctly",
             LOGGING_GROUPS_NO_LOKI_ES,
             NO_ANALYSIS,
+            "[N/A] Reproducibility: not comparable with the 10 earlier runs: app machineType e2-standar",
         ),
     ),
     "logging-comparison-qfw2x": (
@@ -239,6 +253,7 @@ EXPECTED: dict[str, tuple[str, tuple[str, ...]]] = {
             "[PASS] Presentation: 4/4 metrics render correctly",
             LOGGING_GROUPS_ONLY_CLUSTER,
             "[N/A] AI verdict: not given in analysis",
+            "[WARN] Reproducibility: inconclusive for 4 of 4 metrics (cpu_total, cpu_usage, memory_tota",
         ),
     ),
     "logging-comparison-vmmcr": (
@@ -251,6 +266,7 @@ EXPECTED: dict[str, tuple[str, tuple[str, ...]]] = {
             NO_SECTION_RENDER,
             LOGGING_GROUPS_NONE,
             "[N/A] AI verdict: analyzer errored — Error: ENOENT",
+            "[N/A] Reproducibility: no metric of this run was measured by the 1 earlier run of the same",
         ),
     ),
     "logging-comparison-zpcdc": (
@@ -263,6 +279,7 @@ EXPECTED: dict[str, tuple[str, tuple[str, ...]]] = {
             NO_SECTION_RENDER,
             LOGGING_GROUPS_NONE,
             "[N/A] AI verdict: analyzer errored — Error: Could not resolve authentication",
+            "[N/A] Reproducibility: no metric of this run was measured by the 2 earlier runs of the sam",
         ),
     ),
     # tracing-comparison declares no metrics: nothing is missing.
@@ -278,6 +295,7 @@ EXPECTED: dict[str, tuple[str, tuple[str, ...]]] = {
                 NO_SECTION_RENDER,
                 NO_GROUPS,
                 NO_ANALYSIS,
+                "[N/A] Reproducibility: ",
             ),
         ),
     ),
@@ -294,6 +312,7 @@ EXPECTED: dict[str, tuple[str, tuple[str, ...]]] = {
             "[PASS] Presentation: 4/4 metrics render correctly",
             NO_GROUPS,
             '[FAIL] AI verdict: insufficient — "The experiment provides partial support',
+            "[N/A] Reproducibility: not comparable with the 6 earlier runs: app components 220 componen",
         ),
     ),
     # Old runs that published no metrics section: all 10 declared metrics are missing.
@@ -314,6 +333,7 @@ EXPECTED: dict[str, tuple[str, tuple[str, ...]]] = {
                 NO_SECTION_RENDER,
                 NO_GROUPS,
                 NO_ANALYSIS,
+                "[N/A] Reproducibility: ",
             ),
         ),
     ),
@@ -328,6 +348,7 @@ EXPECTED: dict[str, tuple[str, tuple[str, ...]]] = {
             "[WARN] Presentation: 3/4 metrics render correctly",
             NO_GROUPS,
             NO_ANALYSIS,
+            "[N/A] Reproducibility: no metric of this run was measured by the 1 earlier run of the same",
         ),
     ),
     "tsdb-comparison-xg4fv": (
@@ -340,6 +361,7 @@ EXPECTED: dict[str, tuple[str, tuple[str, ...]]] = {
             "[N/A] Presentation: no metrics with data",
             NO_GROUPS,
             "[N/A] AI verdict: not given in analysis",
+            "[N/A] Reproducibility: no earlier run of tsdb-comparison-",
         ),
     ),
     # Ten declared names with data (the stack, peak and by-pod series); total_cpu and
@@ -354,6 +376,7 @@ EXPECTED: dict[str, tuple[str, tuple[str, ...]]] = {
             "[PASS] Presentation: 14/14 metrics render correctly",
             "[FAIL] Intent coverage: 3/4 differentiating groups (cluster: 0/2 metrics)",
             "[PASS] AI verdict: validated",
+            "[N/A] Reproducibility: ",
         ),
     ),
 }
@@ -391,7 +414,10 @@ def test_verdicts_of_a_real_result(
         series=site.series,
         prior_metric_names=site.prior_metric_names(experiment),
     )
-    checks = run_checks(CheckInput(experiment=experiment, summary=result.summary, intent=intent))
+    history = [summary for _, summary in site.results_for(experiment.generate_name)]
+    checks = run_checks(
+        CheckInput(experiment=experiment, summary=result.summary, intent=intent, history=history)
+    )
     assert [name for name, _ in checks] == list(CHECK_NAMES)
     lines = [verdict.line for _, verdict in checks]
     mismatched = [
