@@ -4,13 +4,17 @@ INCONCLUSIVE.
 Each earlier run is one observation (its value: the instant value, or the median of a
 range query's points), so the variation *between* runs is the unit of comparison; the
 new run's points are never pooled with the earlier runs' (that would call every run
-different). The earlier runs' values give a Student-t prediction interval: where a run
-like them lands with 95 % confidence. Shifted by the new run's value and divided by the
-earlier mean, it is the confidence interval of the new run's relative shift. Then:
+different). The earlier runs' values give a Student-t prediction interval: where the
+value of one more run like them lands with the given confidence (95 %). Shifted by the
+new run's value and divided by the earlier mean, its half-width gives the confidence
+interval of the new run's relative shift. Then:
 
-- DIFFERS when the whole interval is beyond the floor (the shift that matters),
-- AGREES when the whole interval is within ±floor,
-- INCONCLUSIVE otherwise, saying why: too few runs, or noise wider than the floor.
+- DIFFERS when the new value lies outside the prediction interval (a test at 5 %: a run
+  like the earlier ones lands outside it one time in twenty) *and* the observed shift is
+  larger than the floor (the shift that matters), so a smaller shift is never DIFFERS;
+- AGREES when the whole confidence interval of the shift lies within ±floor;
+- INCONCLUSIVE otherwise, saying why: too few runs, noise between runs wider than the
+  floor, or a shift whose interval reaches across the floor.
 
 The t quantile comes from SciPy (``scipy.special.stdtrit``, the routine
 ``scipy.stats.t.ppf`` calls), imported when a comparison is made.
@@ -22,7 +26,7 @@ import functools
 import math
 import statistics
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 AGREES = "agrees"
 DIFFERS = "differs"
@@ -78,32 +82,28 @@ def judge(
         )
     half = t_quantile(n - 1, 1 - (1 - confidence) / 2) * spread * math.sqrt(1 + 1 / n)
     shift = (new - mean) / reference
-    low, high = (new - mean - half) / reference, (new - mean + half) / reference
+    noise = half / reference
     found = Judgement(
         INCONCLUSIVE,
         mean=mean,
         band=(mean - half, mean + half),
         shift=shift,
-        interval=(low, high),
+        interval=(shift - noise, shift + noise),
     )
-    if low > floor or high < -floor:
-        return _with(found, DIFFERS)
-    if low >= -floor and high <= floor:
-        return _with(found, AGREES)
-    if half / reference > floor:
-        noise = f"±{half / reference:.0%}"
-        return _with(
-            found,
-            INCONCLUSIVE,
-            f"noise between runs ({noise}) is wider than the {floor:.0%} shift that matters",
+    outside = abs(new - mean) > half
+    if outside and abs(shift) > floor:
+        return replace(found, outcome=DIFFERS)
+    if abs(shift) + noise <= floor:
+        return replace(found, outcome=AGREES)
+    if noise > floor:
+        reason = (
+            f"noise between runs (±{noise:.0%}) is wider than the {floor:.0%} shift that matters"
         )
-    return _with(
-        found,
-        INCONCLUSIVE,
-        f"the shift {percent(shift)} ({percent(low)} to {percent(high)}) "
-        f"straddles the {floor:.0%} floor",
-    )
-
-
-def _with(found: Judgement, outcome: str, reason: str = "") -> Judgement:
-    return Judgement(outcome, reason, found.mean, found.band, found.shift, found.interval)
+    else:
+        where = "beyond the earlier runs' noise but within" if outside else "within the noise, near"
+        reason = (
+            f"the shift {percent(shift)} is {where} the {floor:.0%} floor; its "
+            f"{confidence:.0%} CI ({percent(shift - noise)} to {percent(shift + noise)}) "
+            "reaches across it"
+        )
+    return replace(found, reason=reason)
