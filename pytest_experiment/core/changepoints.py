@@ -74,7 +74,7 @@ def change_points(
             continue
         observed = _energy(segment[None, :], min_size)[0]
         best = int(np.argmax(observed))
-        shuffled = np.stack([generator.permutation(segment) for _ in range(permutations)])
+        shuffled = generator.permuted(np.tile(segment, (permutations, 1)), axis=1)
         beaten = int((_energy(shuffled, min_size).max(axis=1) >= observed[best]).sum())
         if (beaten + 1) / (permutations + 1) > significance:
             continue

@@ -17,6 +17,7 @@ from pytest_experiment.core.checks.data import (
     presentation,
     workload_pods,
 )
+from pytest_experiment.core.checks.history import History
 from pytest_experiment.core.checks.reading import (
     Check,
     CheckInput,
@@ -37,8 +38,10 @@ from pytest_experiment.core.verdict import CheckResult, Status
 
 __all__ = [
     "CHECKS",
+    "ON_DEMAND",
     "Check",
     "CheckInput",
+    "History",
     "Reproducibility",
     "ai_verdict",
     "completion_line",
@@ -51,6 +54,7 @@ __all__ = [
     "point_value",
     "presentation",
     "reproducibility",
+    "run_check",
     "run_checks",
     "workload_pods",
 ]
@@ -67,26 +71,33 @@ CHECKS: tuple[Check, ...] = (
 )
 
 
+ON_DEMAND = frozenset({"reproducibility"})
+"""Checks a session judges only when their item runs, not with the others of a result:
+the reproducibility check imports the statistics, which nothing else needs."""
+
+
 def run_checks(inp: CheckInput, *, extra: Iterable[Check] = ()) -> list[tuple[str, CheckResult]]:
-    """Run the built-in checks in scorecard order, then ``extra`` ones (from the plugin hook).
+    """Run the built-in checks in scorecard order, then ``extra`` ones (from the plugin hook)."""
+    return [(check.name, run_check(check, inp)) for check in (*CHECKS, *extra)]
+
+
+def run_check(check: Check, inp: CheckInput) -> CheckResult:
+    """One check's verdict.
 
     A check that raises, or returns something other than a ``CheckResult``,
     becomes a FAIL naming the error: like an erroring pytest test, a check
     that could not conclude must not let the gate pass unnoticed.
     """
-    results: list[tuple[str, CheckResult]] = []
-    for check in (*CHECKS, *extra):
-        try:
-            result: object = check.func(inp)
-        except Exception as err:
-            error = f"{type(err).__name__}: {err}"
-            result = CheckResult(
-                Status.FAIL, f"{check.title}: check error — {error}", figures={"error": error}
-            )
-        if not isinstance(result, CheckResult):
-            error = f"returned {type_name(result)}, not a CheckResult"
-            result = CheckResult(
-                Status.FAIL, f"{check.title}: check error — {error}", figures={"error": error}
-            )
-        results.append((check.name, result))
-    return results
+    try:
+        result: object = check.func(inp)
+    except Exception as err:
+        error = f"{type(err).__name__}: {err}"
+        return CheckResult(
+            Status.FAIL, f"{check.title}: check error — {error}", figures={"error": error}
+        )
+    if not isinstance(result, CheckResult):
+        error = f"returned {type_name(result)}, not a CheckResult"
+        return CheckResult(
+            Status.FAIL, f"{check.title}: check error — {error}", figures={"error": error}
+        )
+    return result

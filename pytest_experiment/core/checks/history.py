@@ -14,12 +14,13 @@ Pure and defensive, like the checks: a section of the wrong shape reads as absen
 
 from __future__ import annotations
 
+import functools
 import re
 import statistics
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, overload
 
 from pytest_experiment.core.checks.reading import point_value
 
@@ -37,6 +38,7 @@ _VOLATILE_LABELS = frozenset(
 _SAFE = "bcdfghjklmnpqrstvwxz2456789"
 _GENERATED = re.compile(rf"-(?:[{_SAFE}]{{6,10}}-)?[{_SAFE}]{{5}}(?=-|$)")
 _SPACES = re.compile(r"\s+")
+_NAME = r"[a-z0-9][a-z0-9.-]*"
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|[smhdwy])")
 _DURATION = re.compile(r"^(?:\d+(?:\.\d+)?(?:ms|[smhdwy]))+$")
 _SELECTOR = re.compile(r"\[([0-9.a-z]+)(?=[]:])")
@@ -164,10 +166,31 @@ def run_seconds(summary: Mapping[str, Any]) -> float | None:
     return found
 
 
-def query_text(query: str, *, instance: str, seconds: float | None) -> str:
-    """A query as it compares between runs: without the instance's name, and with the
-    run's own duration (the operator's $DURATION, within a minute of how long the run
-    lasted) written back as ``$DURATION``; a rate window like ``[1m]`` stays."""
+@functools.lru_cache(maxsize=1024)
+def _template_pattern(template: str) -> re.Pattern[str]:
+    """What the operator makes of a declared query: ``$EXPERIMENT`` and ``$NAMESPACE``
+    become the instance (or, on the hub fallback, a namespace), and ``$DURATION`` how
+    long the run lasted (``42m38s``, ``1m``)."""
+    pattern = re.escape(_SPACES.sub(" ", template).strip())
+    pattern = pattern.replace(r"\ ", r"\s+")
+    for variable in (r"\$EXPERIMENT", r"\$NAMESPACE"):
+        pattern = pattern.replace(variable, _NAME)
+    pattern = pattern.replace(r"\$DURATION", r"(?:\d+(?:\.\d+)?(?:ms|[smhdwy]))+")
+    return re.compile(pattern)
+
+
+def query_text(
+    query: str, *, instance: str, seconds: float | None, template: str | None = None
+) -> str:
+    """A query as it compares between runs.
+
+    When it is what the experiment's declared query (``template``) becomes once the
+    operator has substituted its variables, it is that declaration. Otherwise: without
+    the instance's name, and with the run's own duration (the operator's $DURATION,
+    within a minute of how long the run lasted) written back as ``$DURATION``; a rate
+    window like ``[1m]`` stays."""
+    if template and _template_pattern(template).fullmatch(query.strip()):
+        return _SPACES.sub(" ", template).strip()
 
     def window(match: re.Match[str]) -> str:
         length = duration_seconds(match.group(1))
@@ -178,12 +201,16 @@ def query_text(query: str, *, instance: str, seconds: float | None) -> str:
     return _SPACES.sub(" ", _SELECTOR.sub(window, _without_instance(query, instance))).strip()
 
 
-def _metric(entry: Mapping[str, Any], instance: str, seconds: float | None) -> Metric | None:
+def _metric(
+    entry: Mapping[str, Any], instance: str, seconds: float | None, template: str | None
+) -> Metric | None:
     data = entry.get("data")
     if entry.get("error") or not isinstance(data, list):
         return None
     kind = _text(entry.get("type"))
-    query = query_text(str(entry.get("query") or ""), instance=instance, seconds=seconds)
+    query = query_text(
+        str(entry.get("query") or ""), instance=instance, seconds=seconds, template=template
+    )
     grouped: dict[str, list[float]] = {}
     for point in data:
         value = point_value(point)
@@ -212,8 +239,9 @@ def _verdicts(summary: Mapping[str, Any]) -> dict[str, str]:
     return found
 
 
-def read_run(summary: Mapping[str, Any]) -> Run:
-    """One published summary as the reproducibility check compares it."""
+def read_run(summary: Mapping[str, Any], *, templates: Mapping[str, str] | None = None) -> Run:
+    """One published summary as the reproducibility check compares it; ``templates`` are
+    the experiment's declared queries by metric name."""
     name = summary.get("name")
     instance = name if isinstance(name, str) else ""
     metrics_section = summary.get("metrics")
@@ -221,7 +249,8 @@ def read_run(summary: Mapping[str, Any]) -> Run:
     metrics: dict[str, Metric] = {}
     seconds = run_seconds(summary)
     for metric_name, entry in queries.items() if isinstance(queries, Mapping) else ():
-        read = _metric(entry, instance, seconds) if isinstance(entry, Mapping) else None
+        template = (templates or {}).get(str(metric_name))
+        read = _metric(entry, instance, seconds, template) if isinstance(entry, Mapping) else None
         if read is not None:
             metrics[str(metric_name)] = read
     return Run(
@@ -233,37 +262,61 @@ def read_run(summary: Mapping[str, Any]) -> Run:
     )
 
 
-_READ: dict[int, tuple[Mapping[str, Any], Run]] = {}
-_READ_LIMIT = 4096
+class History(Sequence[Mapping[str, Any]]):
+    """The published runs of one experiment: its summaries, each read once (scoring a
+    directory compares every run with the same earlier ones). The session keeps one per
+    experiment and hands it to the checks as their ``history``; a plain list of summaries
+    works too, read afresh."""
 
+    def __init__(
+        self,
+        summaries: Iterable[Mapping[str, Any]],
+        *,
+        templates: Mapping[str, str] | None = None,
+    ) -> None:
+        self.summaries = tuple(s for s in summaries if isinstance(s, Mapping))
+        self.templates: Mapping[str, str] = dict(templates or {})
+        self._runs: tuple[Run, ...] | None = None
 
-def _read_once(summary: Mapping[str, Any]) -> Run:
-    """``read_run``, once per summary object: scoring a directory compares every run with
-    the same earlier ones. The summary is kept with its run, so its id is not reused."""
-    hit = _READ.get(id(summary))
-    if hit is not None and hit[0] is summary:
-        return hit[1]
-    if len(_READ) >= _READ_LIMIT:
-        _READ.clear()
-    run = read_run(summary)
-    _READ[id(summary)] = (summary, run)
-    return run
+    @overload
+    def __getitem__(self, index: int) -> Mapping[str, Any]: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Mapping[str, Any]]: ...
+    def __getitem__(self, index: int | slice) -> Mapping[str, Any] | Sequence[Mapping[str, Any]]:
+        return self.summaries[index]
 
+    def __len__(self) -> int:
+        return len(self.summaries)
 
-def earlier_runs(new: Run, history: Sequence[Mapping[str, Any]]) -> list[Run]:
-    """The runs of ``history`` before ``new``, oldest first; ``new`` itself is left out.
+    @property
+    def runs(self) -> tuple[Run, ...]:
+        if self._runs is None:
+            self._runs = tuple(read_run(s, templates=self.templates) for s in self.summaries)
+        return self._runs
 
-    A run without a time cannot be placed before or after another: it is left out, unless
-    the new run has no time either (a live summary not yet stamped), when every other
-    run counts as earlier.
-    """
-    runs = [_read_once(s) for s in history if isinstance(s, Mapping)]
-    runs = [r for r in runs if r.name != new.name]
-    if new.at is None:
-        dated = sorted((r for r in runs if r.at is not None), key=lambda r: (r.at, r.name))
-        return [*dated, *sorted((r for r in runs if r.at is None), key=lambda r: r.name)]
-    before = [r for r in runs if r.at is not None and r.at < new.at]
-    return sorted(before, key=lambda r: (r.at, r.name))
+    def read(self, summary: Mapping[str, Any]) -> Run:
+        """``summary`` read as the history reads it: the same object is read once."""
+        for known, run in zip(self.summaries, self.runs, strict=True):
+            if known is summary:
+                return run
+        return read_run(summary, templates=self.templates)
+
+    def earlier(self, new: Run) -> list[Run]:
+        """The runs before ``new``, oldest first, each instance once; ``new`` itself is
+        left out.
+
+        A run without a time cannot be placed before or after another: it is left out,
+        unless the new run has no time either (a live summary not yet stamped), when every
+        other run counts as earlier.
+        """
+        # Two files of one instance (a copied summary) are one run, not two.
+        named = {r.name: r for r in reversed(self.runs) if r.name != new.name}
+        runs = list(named.values())
+        if new.at is None:
+            dated = sorted((r for r in runs if r.at is not None), key=lambda r: (r.at, r.name))
+            return [*dated, *sorted((r for r in runs if r.at is None), key=lambda r: r.name)]
+        before = [r for r in runs if r.at is not None and r.at < new.at]
+        return sorted(before, key=lambda r: (r.at, r.name))
 
 
 def _listed(items: Sequence[str]) -> str:

@@ -30,6 +30,7 @@ from pytest_experiment.core.checks.compare import (
     percent,
 )
 from pytest_experiment.core.checks.reading import CheckInput, shown_names
+from pytest_experiment.core.spec import Experiment
 from pytest_experiment.core.verdict import CheckResult, Status
 
 TITLE = "Reproducibility"
@@ -161,8 +162,13 @@ def _flips(new: hist.Run, comparable: Sequence[hist.Run]) -> list[str]:
     return found
 
 
+def _where(row: Mapping[str, Any]) -> str:
+    """A metric, with the labels of its series when it has several."""
+    return f"{row['metric']}{{{row['labels']}}}" if row["labels"] else str(row["metric"])
+
+
 def _line(row: Mapping[str, Any]) -> str:
-    where = f"{row['metric']}{{{row['labels']}}}" if row["labels"] else str(row["metric"])
+    where = _where(row)
     if row["outcome"] == DIFFERS:
         return (
             f"{where} differs: {_number(row['value'])} vs {_number(row['earlierLow'])}–"
@@ -202,14 +208,25 @@ def _values_over(
     return values
 
 
+def templates(experiment: Experiment) -> dict[str, str]:
+    """The experiment's declared queries by metric name: a run's query that is one of
+    them after the operator's substitutions compares as the declaration."""
+    return {m.name: m.query for m in experiment.metrics if m.query}
+
+
 def reproducibility(inp: CheckInput) -> CheckResult:
     """Whether this run's metrics agree with the earlier comparable runs'."""
     policy = inp.reproducibility
     stem = inp.experiment.generate_name or inp.experiment.name
     if inp.history is None:
         return CheckResult(Status.NA, f"{TITLE}: no published results to compare with")
-    new = hist.read_run(inp.summary)
-    earlier = hist.earlier_runs(new, inp.history)
+    history = (
+        inp.history
+        if isinstance(inp.history, hist.History)
+        else hist.History(inp.history, templates=templates(inp.experiment))
+    )
+    new = history.read(inp.summary)
+    earlier = history.earlier(new)
     figures: dict[str, Any] = {"earlier": len(earlier), "floor": policy.floor}
     if not earlier:
         return CheckResult(Status.NA, f"{TITLE}: no earlier run of {stem}", figures=figures)
@@ -257,6 +274,10 @@ def _verdict(
 ) -> CheckResult:
     ranked = sorted(rows, key=lambda r: (_RANK[r["outcome"]], r["metric"], r["labels"]))
     details = (*flips, *(_line(r) for r in ranked if r["outcome"] != NOT_APPLICABLE))
+    details += tuple(
+        f"{_where(c)}: a shift began at {c['began']} (change point; compared with the runs since)"
+        for c in figures.get("changePoints") or ()
+    )
     details += tuple(_line(r) for r in ranked if r["outcome"] == NOT_APPLICABLE)
     differ = [m for m, o in outcomes.items() if o == DIFFERS]
     unsure = [m for m, o in outcomes.items() if o == INCONCLUSIVE]
