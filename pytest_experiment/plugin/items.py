@@ -183,7 +183,7 @@ class QualityItem(ExperimentItem):
         # Every item carries its run, so a JUnit testcase (or a -k selection
         # of one check) is readable on its own.
         self.record(run=_run_record(self.result))
-        return dict(state.quality(self.experiment, self.result))[self.check]
+        return state.quality_of(self.experiment, self.result, self.check)
 
 
 def _unpublished(item: ExperimentItem) -> CheckResult:
@@ -232,7 +232,20 @@ def _live_quality(item: QualityItem) -> CheckResult:
         "analysis": outcome.analyzer or None,
     }
     item.record(run=run, gate=outcome.gate.value if outcome.gate else None)
-    result: CheckResult = dict(outcome.results)[item.check]
+    scored = dict(outcome.results)
+    result: CheckResult = (
+        scored[item.check]
+        if item.check in scored
+        else item.state.quality_of(
+            item.experiment,
+            ResultFile(
+                instance=outcome.instance,
+                path=Path(f"s3/{outcome.instance}/summary.json"),
+                summary=outcome.summary,
+            ),
+            item.check,
+        )
+    )
     extra = outcome.causes_of(item.check)
     if item.check == "ai-verdict":
         extra += outcome.analyzer_details

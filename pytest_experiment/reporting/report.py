@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pytest_experiment.core.verdict import Status, gate
+from pytest_experiment.core.verdict import Status, gate, gated
 
 REPORT_SCHEMA = Path(__file__).parents[1] / "schemas" / "report.schema.json"
 """The JSON Schema the ``--experiment-report`` document follows."""
@@ -75,7 +75,9 @@ class InstanceReport:
 
     @property
     def gate(self) -> Status | None:
-        scored = [f.status for f in self.quality if not f.line.startswith("[N/A] blocked")]
+        scored = [
+            gated(f.check, f.status) for f in self.quality if not f.line.startswith("[N/A] blocked")
+        ]
         if not scored or all(s is Status.NA for s in scored):
             return None
         return gate(scored)
