@@ -91,7 +91,11 @@ EXPECTED: dict[str, tuple[str, tuple[str, ...]]] = {
             "[FAIL] Intent coverage: 3/7 differentiating groups (fsync: 0/6 metrics, "
             "nosync: 0/6 metrics, batch: 0/2 metrics, timeseries: 0/4 metrics)",
             '[FAIL] AI verdict: insufficient — "This experiment is insufficient',
-            "[WARN] Reproducibility: inconclusive for 6 of 6 metrics (cluster_cpu, cluster_memory, fsyn",
+            (
+                "[WARN] Reproducibility: inconclusive for 6 of 6 metrics (cluster_cpu, "
+                "cluster_memory, fsync_memory, fsync_total_rows, nosync_memory, … (+1 more)) — "
+                "too few points: 1 (3 needed)"
+            ),
         ),
     ),
     # Sub-5 ms first values: fsync_read_p99, the six nosync latencies but one, both cpus.
@@ -105,7 +109,11 @@ EXPECTED: dict[str, tuple[str, tuple[str, ...]]] = {
             "[WARN] Presentation: 18/26 metrics render correctly",
             "[PASS] Intent coverage: 7/7 differentiating groups",
             "[PASS] AI verdict: validated",
-            "[WARN] Reproducibility: 1 of 26 metrics differ from the 2 earlier runs of the same fingerp",
+            (
+                "[WARN] Reproducibility: 2 of 26 metrics differ from the 2 earlier runs of the "
+                "same fingerprint — fsync_total_rows differs: 6771 vs 1.3e+04–1.356e+04 in 2 "
+                "earlier runs, shift -49% (95% CI -95% to -3%)"
+            ),
         ),
     ),
     # Every latency is ~4.96 ms or less here, and both cpu series start near zero.
@@ -146,7 +154,10 @@ EXPECTED: dict[str, tuple[str, tuple[str, ...]]] = {
             "[PASS] Presentation: 4/4 metrics render correctly",
             LOGGING_GROUPS_NO_LOKI_ES,
             "[N/A] AI verdict: not given in analysis",
-            "[N/A] Reproducibility: not comparable with the 9 earlier runs: app machineType e2-medium →",
+            (
+                "[N/A] Reproducibility: not comparable with the 9 earlier runs: app machineType "
+                "e2-medium → e2-standard-4"
+            ),
         ),
     ),
     # cpu_usage/memory_usage carry no pod label; cpu_total and memory_total are declared.
@@ -160,7 +171,10 @@ EXPECTED: dict[str, tuple[str, tuple[str, ...]]] = {
             "[PASS] Presentation: 4/4 metrics render correctly",
             LOGGING_GROUPS_ONLY_CLUSTER,
             NO_ANALYSIS,
-            "[WARN] Reproducibility: inconclusive for 4 of 4 metrics (cpu_total, cpu_usage, memory_tota",
+            (
+                "[WARN] Reproducibility: inconclusive for 4 of 4 metrics (cpu_total, cpu_usage, "
+                "memory_total, memory_usage) — 1 earlier comparable run (2 needed)"
+            ),
         ),
     ),
     "logging-comparison-8nqdq": (
@@ -173,7 +187,10 @@ EXPECTED: dict[str, tuple[str, tuple[str, ...]]] = {
             "[PASS] Presentation: 4/4 metrics render correctly",
             LOGGING_GROUPS_ONLY_CLUSTER,
             "[N/A] AI verdict: analyzer errored — Error: Could not resolve authentication",
-            "[N/A] Reproducibility: no metric of this run was measured by the 3 earlier runs of the sam",
+            (
+                "[N/A] Reproducibility: no metric of this run was measured by the 3 earlier runs "
+                "of the same fingerprint"
+            ),
         ),
     ),
     "logging-comparison-bdnn8": (
@@ -186,7 +203,11 @@ EXPECTED: dict[str, tuple[str, tuple[str, ...]]] = {
             "[PASS] Presentation: 4/4 metrics render correctly",
             LOGGING_GROUPS_NO_LOKI_ES,
             "[N/A] AI verdict: not given in analysis",
-            "[WARN] Reproducibility: inconclusive for 2 of 2 metrics (cpu_total, memory_total) — noise ",
+            (
+                "[WARN] Reproducibility: inconclusive for 2 of 2 metrics (cpu_total, "
+                "memory_total) — noise between runs (±107%) is wider than the 10% shift that "
+                "matters"
+            ),
         ),
     ),
     "logging-comparison-c2gzq": (
@@ -199,7 +220,10 @@ EXPECTED: dict[str, tuple[str, tuple[str, ...]]] = {
             NO_SECTION_RENDER,
             LOGGING_GROUPS_NONE,
             NO_ANALYSIS,
-            "[N/A] Reproducibility: not comparable with the 1 earlier run: app components not recorded ",
+            (
+                "[N/A] Reproducibility: not comparable with the 1 earlier run: app components "
+                "not recorded → 60 components"
+            ),
         ),
     ),
     # Both queries lack `data` and the section has no `source`.
@@ -226,7 +250,10 @@ EXPECTED: dict[str, tuple[str, tuple[str, ...]]] = {
             "[PASS] Presentation: 4/4 metrics render correctly",
             LOGGING_GROUPS_ONLY_CLUSTER,
             "[N/A] AI verdict: analyzer errored — Error: ENOENT",
-            "[N/A] Reproducibility: not comparable with the 5 earlier runs: app machineType not recorde",
+            (
+                "[N/A] Reproducibility: not comparable with the 5 earlier runs: app machineType "
+                "not recorded → e2-medium; app nodeCount not recorded → 1"
+            ),
         ),
     ),
     # Ten pods, elasticsearch-master-0 among the six workload ones.
@@ -240,7 +267,10 @@ EXPECTED: dict[str, tuple[str, tuple[str, ...]]] = {
             "[PASS] Presentation: 4/4 metrics render correctly",
             LOGGING_GROUPS_NO_LOKI_ES,
             NO_ANALYSIS,
-            "[N/A] Reproducibility: not comparable with the 10 earlier runs: app machineType e2-standar",
+            (
+                "[N/A] Reproducibility: not comparable with the 10 earlier runs: app machineType "
+                "e2-standard-4 → e2-standard-8"
+            ),
         ),
     ),
     "logging-comparison-qfw2x": (
@@ -253,7 +283,11 @@ EXPECTED: dict[str, tuple[str, tuple[str, ...]]] = {
             "[PASS] Presentation: 4/4 metrics render correctly",
             LOGGING_GROUPS_ONLY_CLUSTER,
             "[N/A] AI verdict: not given in analysis",
-            "[WARN] Reproducibility: inconclusive for 4 of 4 metrics (cpu_total, cpu_usage, memory_tota",
+            (
+                "[WARN] Reproducibility: inconclusive for 4 of 4 metrics (cpu_total, cpu_usage, "
+                "memory_total, memory_usage) — noise between runs (±67%) is wider than the 10% "
+                "shift that matters"
+            ),
         ),
     ),
     "logging-comparison-vmmcr": (
@@ -266,7 +300,10 @@ EXPECTED: dict[str, tuple[str, tuple[str, ...]]] = {
             NO_SECTION_RENDER,
             LOGGING_GROUPS_NONE,
             "[N/A] AI verdict: analyzer errored — Error: ENOENT",
-            "[N/A] Reproducibility: no metric of this run was measured by the 1 earlier run of the same",
+            (
+                "[N/A] Reproducibility: no metric of this run was measured by the 1 earlier run "
+                "of the same fingerprint"
+            ),
         ),
     ),
     "logging-comparison-zpcdc": (
@@ -279,7 +316,10 @@ EXPECTED: dict[str, tuple[str, tuple[str, ...]]] = {
             NO_SECTION_RENDER,
             LOGGING_GROUPS_NONE,
             "[N/A] AI verdict: analyzer errored — Error: Could not resolve authentication",
-            "[N/A] Reproducibility: no metric of this run was measured by the 2 earlier runs of the sam",
+            (
+                "[N/A] Reproducibility: no metric of this run was measured by the 2 earlier runs "
+                "of the same fingerprint"
+            ),
         ),
     ),
     # tracing-comparison declares no metrics: nothing is missing.
@@ -312,7 +352,11 @@ EXPECTED: dict[str, tuple[str, tuple[str, ...]]] = {
             "[PASS] Presentation: 4/4 metrics render correctly",
             NO_GROUPS,
             '[FAIL] AI verdict: insufficient — "The experiment provides partial support',
-            "[N/A] Reproducibility: not comparable with the 6 earlier runs: app components 220 componen",
+            (
+                "[N/A] Reproducibility: not comparable with the 6 earlier runs: app components "
+                "220 components → not recorded; app machineType not recorded → e2-medium (+1 "
+                "more)"
+            ),
         ),
     ),
     # Old runs that published no metrics section: all 10 declared metrics are missing.
@@ -348,7 +392,10 @@ EXPECTED: dict[str, tuple[str, tuple[str, ...]]] = {
             "[WARN] Presentation: 3/4 metrics render correctly",
             NO_GROUPS,
             NO_ANALYSIS,
-            "[N/A] Reproducibility: no metric of this run was measured by the 1 earlier run of the same",
+            (
+                "[N/A] Reproducibility: no metric of this run was measured by the 1 earlier run "
+                "of the same fingerprint"
+            ),
         ),
     ),
     "tsdb-comparison-xg4fv": (
