@@ -41,6 +41,8 @@ class ReproChart:
     rules: tuple[Rule, ...]
     band: tuple[float, float] | None
     """The band's top and bottom y."""
+    band_x: float
+    """Where the band starts: the last fingerprint change, else the first run."""
     low: str
     high: str
     width: float = WIDTH
@@ -85,8 +87,10 @@ def _chart(row: Mapping[str, Any], runs: Sequence[Mapping[str, Any]]) -> ReproCh
     if not numbers or len(values) != len(runs):
         return None
     low, high = min(numbers), max(numbers)
-    if high == low:
-        low, high = low - abs(low) * 0.1 - 1e-9, high + abs(high) * 0.1 + 1e-9
+    # Runs that agree to the last digit (or a band of width 0) still get a visible scale.
+    if high - low <= 1e-9 * max(abs(low), abs(high), 1e-12):
+        middle = (low + high) / 2
+        low, high = middle - abs(middle) * 0.1 - 1e-9, middle + abs(middle) * 0.1 + 1e-9
     span = high - low
 
     def y(v: float) -> float:
@@ -98,15 +102,22 @@ def _chart(row: Mapping[str, Any], runs: Sequence[Mapping[str, Any]]) -> ReproCh
         for i, v in enumerate(values)
         if v is not None
     )
-    line = " ".join(f"{'M' if i == 0 else 'L'}{d.x:.1f},{d.y:.1f}" for i, d in enumerate(dots))
     rules = tuple(
         Rule(LEFT + (i - 0.5) * step, "; ".join(run.get("changes") or ()))
         for i, run in enumerate(runs)
         if i and run.get("changes")
     )
+    # The line does not join runs across a fingerprint change: they were not compared.
+    line = " ".join(
+        f"{'M' if i == 0 or any(dots[i - 1].x < r.x < d.x for r in rules) else 'L'}"
+        f"{d.x:.1f},{d.y:.1f}"
+        for i, d in enumerate(dots)
+    )
     label = str(row.get("metric"))
     if row.get("labels"):
         label += f"{{{row['labels']}}}"
+    # The band covers the comparable runs: those since the last fingerprint change.
+    start = max((r.x for r in rules), default=LEFT)
     return ReproChart(
         metric=label,
         outcome=str(row.get("outcome")),
@@ -114,6 +125,7 @@ def _chart(row: Mapping[str, Any], runs: Sequence[Mapping[str, Any]]) -> ReproCh
         dots=dots,
         rules=rules,
         band=(y(max(band_values)), y(min(band_values))) if len(band_values) == 2 else None,
+        band_x=start,
         low=f"{low:.4g}",
         high=f"{high:.4g}",
     )
