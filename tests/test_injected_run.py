@@ -180,3 +180,30 @@ def test_experiment_run_waits_for_a_summary_only_as_long_as_results_wait(
     assert result.ret == pytest.ExitCode.OK, result.stdout.str()
     result.stdout.fnmatch_lines(["MISSING: s3://results/web-lat-*/summary.json not found after 2s"])
     assert took < 20  # the default wait (30 s) is not the one used
+
+
+@pytest.mark.parametrize("mode", ["live", "offline"])
+def test_k_selecting_one_check_keeps_the_gate_decided_on_every_check(
+    project: pytest.Pytester, mode: str
+) -> None:
+    # echo-scaling's gate fails on five checks; metrics-source alone only warns.
+    project.makeconftest(CONFTEST + STORE)
+    args = ["experiments/echo-scaling", "-k", "metrics-source", "--experiment-report=r.json"]
+    if mode == "offline":
+        args.append(f"--experiment-results={SUMMARY}")
+    selected = project.runpytest(*args)
+    out = selected.stdout.str()
+    if mode == "live":
+        selected.stdout.fnmatch_lines(["echo-scale-00001: quality gate FAIL"])
+    scorecard = out[out.index("experiment scorecard") :]
+    assert "    Quality gate: decided on all 7 checks (FAIL); 1 selected here" in scorecard, out
+    assert "  Quality:     FAIL" in scorecard, out
+    (run,) = json.loads((project.path / "r.json").read_text())["experiments"][0]["instances"]
+    assert run["gate"] == "fail"
+    assert [c["check"] for c in run["checks"]] == ["metrics-source"]
+    assert run["checks"][0]["figures"]["gateVerdicts"]["intent-coverage"] == "fail"
+
+    # Every check selected: the plain gate line, nothing said about a selection.
+    everything = project.runpytest(*args[:1], *args[3:])
+    assert "    Quality gate: FAIL" in everything.stdout.str().splitlines()
+    assert "selected here" not in everything.stdout.str()

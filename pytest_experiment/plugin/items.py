@@ -21,6 +21,7 @@ from pytest_experiment.plugin import outcome
 from pytest_experiment.plugin.compat import TerminalRepr
 from pytest_experiment.plugin.outcome import not_applicable as _skip
 from pytest_experiment.plugin.state import SESSION, ExperimentSession
+from pytest_experiment.reporting.report import gate_verdicts
 
 if TYPE_CHECKING:
     from pytest_experiment.run.follow import Deadline
@@ -183,6 +184,8 @@ class QualityItem(ExperimentItem):
         # Every item carries its run, so a JUnit testcase (or a -k selection
         # of one check) is readable on its own.
         self.record(run=_run_record(self.result))
+        results = state.quality(self.experiment, self.result)
+        self.record(gateVerdicts=gate_verdicts(results))
         return state.quality_of(self.experiment, self.result, self.check)
 
 
@@ -231,7 +234,13 @@ def _live_quality(item: QualityItem) -> CheckResult:
         "results": outcome.results_url,
         "analysis": outcome.analyzer or None,
     }
-    item.record(run=run, gate=outcome.gate.value if outcome.gate else None)
+    # The gate is decided on every check, whichever ones -k selected: each item carries
+    # all their verdicts, so the scorecard gives the gate the live run printed.
+    item.record(
+        run=run,
+        gate=outcome.gate.value if outcome.gate else None,
+        gateVerdicts=gate_verdicts(outcome.results),
+    )
     scored = dict(outcome.results)
     result: CheckResult = (
         scored[item.check]

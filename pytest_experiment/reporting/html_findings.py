@@ -127,7 +127,16 @@ def diagnostics(instance: Doc) -> list[tuple[str, list[str]]]:
 
 
 _NOT_FIGURES = frozenset(
-    {"gateReport", "gate", "metrics", "attempts", "comparisons", "history", "outcomes"}
+    {
+        "gateReport",
+        "gate",
+        "gateVerdicts",
+        "metrics",
+        "attempts",
+        "comparisons",
+        "history",
+        "outcomes",
+    }
 )
 """Shown elsewhere on the page (the gate, the metrics matrix, the fix), not as figures."""
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Mapping
 from typing import Any
 
 from pytest_experiment.base.errors import ClusterError
@@ -20,7 +19,7 @@ from pytest_experiment.core.lifecycle import format_duration, phase_of, status
 from pytest_experiment.core.verdict import CheckResult, Status
 from pytest_experiment.core.watch_state import InstanceDeleted, Observed, WatchTimeout
 from pytest_experiment.edges.operator_reads import Labelled
-from pytest_experiment.run.diagnostics import failed_summary, gather, one_line
+from pytest_experiment.run.diagnostics import failed_summary, gather, one_line, workflow_reason
 from pytest_experiment.run.launch import Launch
 from pytest_experiment.run.protocols import RunContext, Watch
 
@@ -131,9 +130,9 @@ class Endings:
             phases[:-1] if phases[-1:] == ["Failed"] else phases, observed.obj
         )
         message = lifecycle.first_condition_message(observed.obj)
-        if message == "no condition message":
+        if message == "no condition message" and self.run.cluster is not None:
             # The real operator leaves no condition on a failed workflow: Argo has the reason.
-            message = self._workflow_reason(observed.obj) or message
+            message = workflow_reason(self.run.cluster, observed.obj) or message
         self.run.log_toil(lifecycle.failed_toil(self.name, self.instance, phase, one_line(message)))
         details = [*self.diagnostics(observed), *self._failed_summary(observed)]
         return CheckResult(
@@ -160,21 +159,6 @@ class Endings:
                 what="completedAt",
             )
         return self.watcher.observed(self.instance)
-
-    def _workflow_reason(self, obj: Obj | None) -> str | None:
-        """``workflow <name> Failed: <message>`` from the Argo Workflow itself, or None."""
-        workflow = status(obj).get("workflowStatus")
-        name = workflow.get("name") if isinstance(workflow, Mapping) else None
-        if not name or self.run.cluster is None:
-            return None
-        try:
-            found = self.run.cluster.get_workflow(str(name))
-        except ClusterError as exc:
-            return f"workflow {name}: {one_line(exc)}"
-        current = found.get("status") or {}
-        message = current.get("message")
-        text = f"workflow {name} {current.get('phase') or '<no phase>'}"
-        return f"{text}: {message}" if message else text
 
     def _failed_summary(self, observed: Observed) -> list[str]:
         """What the failed run's summary.json says, when the watch still has the run."""

@@ -10,6 +10,8 @@ closes the PR itself. What each observation means is ``core.review``'s.
 
 from __future__ import annotations
 
+import functools
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -165,23 +167,48 @@ class _Reviewer:
     def _await_operator(
         self, pr: rv.PullRequestRef, details: list[str], *, why: str, ours: bool = False
     ) -> CheckResult:
-        try:
-            obj = self._wait(
-                lambda o: rv.review_phase(o) in rv.REVIEW_DONE,
-                what="reviewPhase Approved or Rejected",
-            )
-        except InstanceDeleted:
-            return self._result(
-                Status.FAIL,
-                f"Review: {self.instance} was deleted before the review resolved",
-                details,
-            )
-        if obj is None:
-            budget = format_duration(self.options.budget_review)
-            problem = f"reviewPhase still Pending {budget} after {why}"
-            self.run.log_toil(rv.review_toil(self.name, self.instance, problem))
-            return self._result(Status.FAIL, f"Review: {problem}", details)
-        return self._decided(rv.review_phase(obj), pr, details, ours=ours)
+        budget = self.options.budget_review
+        deadline = time.monotonic() + (budget if budget is not None else float("inf"))
+        said: rv.Refusal | None = None
+        while True:
+            # Until the review resolves, or GitHub refuses (again, differently): each
+            # refusal the operator records is said once, while the wait goes on.
+            try:
+                obj = self.watcher.wait_for(
+                    self.instance,
+                    functools.partial(_resolved_or_refused, said=said),
+                    timeout=max(0.0, deadline - time.monotonic()),
+                    what="reviewPhase Approved or Rejected",
+                )
+            except InstanceDeleted:
+                return self._result(
+                    Status.FAIL,
+                    f"Review: {self.instance} was deleted before the review resolved",
+                    details,
+                )
+            except WatchTimeout as exc:
+                return self._still_pending(exc.observed.obj, details, why=why)
+            phase = rv.review_phase(obj)
+            if phase in rv.REVIEW_DONE:
+                return self._decided(phase, pr, details, ours=ours)
+            said = rv.github_refusal(obj)
+            assert said is not None  # what the wait ended on
+            line = f"{said.line()}; the operator retries it"
+            self.say(f"{self.instance}: review Pending: {line}")
+            details = [*details, line]
+
+    def _still_pending(self, obj: Obj | None, details: list[str], *, why: str) -> CheckResult:
+        """The review did not resolve within the budget: with GitHub's refusal when the
+        operator recorded one (GitHub's toil), else the operator's."""
+        budget = format_duration(self.options.budget_review)
+        problem = f"reviewPhase still Pending {budget} after {why}"
+        refusal = rv.github_refusal(obj)
+        if refusal is not None:
+            self.figures["reviewGate"] = refusal.line()
+            self.run.log_toil(rv.github_toil(self.name, self.instance, refusal))
+            return self._result(Status.FAIL, f"Review: {problem}: {refusal.line()}", details)
+        self.run.log_toil(rv.review_toil(self.name, self.instance, problem))
+        return self._result(Status.FAIL, f"Review: {problem}", details)
 
     def _decided(
         self, phase: str, pr: rv.PullRequestRef, details: list[str], *, ours: bool
@@ -276,6 +303,11 @@ class _Reviewer:
             details=tuple(details),
             figures={k: v for k, v in self.figures.items() if v is not None},
         )
+
+
+def _resolved_or_refused(obj: Obj, *, said: rv.Refusal | None) -> bool:
+    """The review resolved, or GitHub refused in a way not yet said."""
+    return rv.review_phase(obj) in rv.REVIEW_DONE or rv.github_refusal(obj) not in (None, said)
 
 
 __all__ = ["review"]

@@ -22,7 +22,12 @@ Options understood by every scenario:
   experiment (``real``, the default, behaves as the lab's current operator);
 - ``minDataCoverage``, ``recoverAfter``: for the ``quality-gate-*`` scenarios,
   the coverage the gate asks for when the experiment declares none (default
-  1.0) and the re-collection after which data arrives (default 1).
+  1.0) and the re-collection after which data arrives (default 1);
+- ``message``, ``recoverAfter``: for ``review-merge-failed`` and
+  ``review-close-failed``, GitHub's error and the failed attempts after which
+  GitHub merges or closes (default: never);
+- ``step``: for ``fail-running``, the name of the Workflow step that fails
+  (``message`` is then that step's message).
 
 The scenario ``legacy-operator`` is the happy path run by the legacy operator.
 
@@ -67,6 +72,8 @@ class Scenario(StrEnum):
     ANALYZER_SKIP = "analyzer-skip"
     NO_PR = "no-pr"
     REVIEW_REJECTED = "review-rejected"
+    REVIEW_MERGE_FAILED = "review-merge-failed"
+    REVIEW_CLOSE_FAILED = "review-close-failed"
     NO_REVIEW_GATE = "no-review-gate"
     UNITLESS_LATENCY = "unitless-latency"
     OPERATOR_DOWN = "operator-down"

@@ -182,8 +182,12 @@ def test_failed_in_each_phase_gives_diagnostics_toil_and_keeps_the_instance(
                     for line in lifecycle["details"]
                 ), lifecycle["details"]
             else:
-                # No condition says why: the reason is read from the Argo Workflow.
-                assert f"failed in Running: workflow {instance}-validation Failed: " in summary
+                # No condition says why: the reason is read from the Argo Workflow's
+                # failed step (Argo's own message only names a node).
+                assert (
+                    f"failed in Running: workflow {instance}-validation Failed at step "
+                    "validate-results: " in summary
+                ), summary
         assert_diagnostics(lifecycle["details"], instance)
         # The failure text a user reads carries the diagnostics too.
         assert f"diagnostics for {instance}:" in stdout

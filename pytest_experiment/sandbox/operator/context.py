@@ -46,6 +46,8 @@ class Track:
     entered: dict[str, float] = field(default_factory=dict)
     # Quality-gate collections done so far (the first one is iteration 0).
     collections: int = 0
+    # Merges or closes of the results PR GitHub refused so far.
+    github_refusals: int = 0
 
     def enter(self, stage: str) -> None:
         self.entered[stage] = time.monotonic()

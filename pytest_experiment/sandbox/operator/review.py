@@ -9,6 +9,7 @@ from pytest_experiment.sandbox.operator import cloud
 from pytest_experiment.sandbox.operator.conditions import (
     ANALYSIS_COMPLETE,
     REVIEW_GATE,
+    condition,
     patch_with_condition,
 )
 from pytest_experiment.sandbox.operator.config import (
@@ -132,6 +133,44 @@ def _decide(ctx: Ctx, obj: Obj, number: int, decision: str) -> None:
     log.info("experiment=%s %s", instance(obj), message)
 
 
+# What GitHub's API answers when it will not merge or close (as go-github words it).
+_GITHUB_ERRORS = {
+    "approved": "PUT https://api.github.com/repos/illm-lab/benchmarks/pulls/{n}/merge: "
+    "405 Pull Request is not mergeable []",
+    "rejected": "PATCH https://api.github.com/repos/illm-lab/benchmarks/pulls/{n}: "
+    "403 Resource not accessible by integration []",
+}
+_REFUSING = {"approved": Scenario.REVIEW_MERGE_FAILED, "rejected": Scenario.REVIEW_CLOSE_FAILED}
+
+
+def _github_refuses(ctx: Ctx, obj: Obj, track: Track, number: int, decision: str) -> bool:
+    """Whether GitHub refuses the merge (close) now: the ReviewGate condition then says
+    ``MergeFailed`` (``CloseFailed``) with GitHub's error, the review stays Pending,
+    and the operator tries again at its next review poll."""
+    choice = track.choice
+    if choice.scenario is not _REFUSING[decision]:
+        return False
+    recover = choice.option("recoverAfter")
+    if recover is not None and track.github_refusals >= int(recover):
+        return False
+    if track.github_refusals and not ctx.due(
+        obj, track, "github-refused", ctx.config.durations.review_retry
+    ):
+        return True
+    track.github_refusals += 1
+    track.enter("github-refused")
+    error = str(choice.option("message", _GITHUB_ERRORS[decision].format(n=number)))
+    verb, reason = ("merge", "MergeFailed") if decision == "approved" else ("close", "CloseFailed")
+    message = f"Failed to {verb} PR #{number}: {error}"
+    previous = condition(obj, REVIEW_GATE) or {}
+    if (previous.get("reason"), previous.get("message")) != (reason, message):
+        patch_with_condition(
+            ctx, obj, {}, kind=REVIEW_GATE, true=False, reason=reason, message=message
+        )
+        log.info("experiment=%s %s", instance(obj), message)
+    return True
+
+
 def review(ctx: Ctx, obj: Obj, track: Track) -> None:
     current = status(obj)
     number = current.get("publishPRNumber")
@@ -161,7 +200,8 @@ def review(ctx: Ctx, obj: Obj, track: Track) -> None:
         return
     decision = (meta(obj).get("annotations") or {}).get(REVIEW_ANNOTATION)
     if decision in ("approved", "rejected"):
-        _decide(ctx, obj, int(number), str(decision))
+        if not _github_refuses(ctx, obj, track, int(number), str(decision)):
+            _decide(ctx, obj, int(number), str(decision))
     elif track.choice.scenario is Scenario.REVIEW_REJECTED and ctx.due(
         obj, track, "review", ctx.config.durations.reviewer_rejects
     ):
