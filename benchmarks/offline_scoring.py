@@ -24,7 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from pytest_experiment.core.checks import CheckInput, run_checks
+from pytest_experiment.core.checks import CheckInput, History, run_checks
+from pytest_experiment.core.checks.reproducibility import templates
 from pytest_experiment.core.intent import build_intent
 from pytest_experiment.core.sitedata import load_site_data
 from pytest_experiment.core.spec import load_experiment
@@ -50,7 +51,8 @@ def score_once(upstream: Path) -> int:
             experiment, series=site.series, prior_metric_names=site.prior_metric_names(experiment)
         )
         results = site.results_for(experiment.generate_name)
-        history = [summary for _, summary in results]
+        # As the session does: one history per experiment, each run read once.
+        history = History((summary for _, summary in results), templates=templates(experiment))
         for _, summary in results:
             run_checks(
                 CheckInput(experiment=experiment, summary=summary, intent=intent, history=history)
