@@ -305,10 +305,6 @@ class Scoreboard:
             ],
         }
 
-    def write_json(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.as_json(), indent=2, default=str) + "\n")
-
 
 def gate_verdicts(results: Iterable[tuple[str, CheckResult]] | None) -> dict[str, str]:
     """The ``gateVerdicts`` property a quality item carries: every check's verdict."""

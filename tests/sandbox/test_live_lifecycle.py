@@ -14,6 +14,7 @@ from collections.abc import Iterator, Sequence
 import pytest
 from fakes import FakeTools
 from kubernetes import client
+from troubleshooting import documented
 
 from pytest_experiment.base.resources import (
     OPERATOR_DEPLOYMENT,
@@ -377,6 +378,12 @@ def test_missing_template_with_a_local_file_names_the_command_without_the_flag(
     assert check["summary"].endswith("reports Complete having tested nothing")
     assert managed(k8s, prefix) == []
     assert not template_exists(k8s, template), "nothing is applied without the flag"
+    documented(
+        "The WorkflowTemplate is not on the cluster",
+        check["summary"]
+        .replace(template, "web-latency-validation")
+        .replace("experiments/local/", "experiments/web-latency/"),
+    )
 
 
 def test_apply_templates_applies_the_local_file_and_the_run_passes(
