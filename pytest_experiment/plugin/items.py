@@ -166,7 +166,7 @@ class QualityItem(ExperimentItem):
             # its items fail naming the turn (their verdict), they are not errors.
             if not isinstance(found, CheckResult):
                 outcome = found[1]
-                if outcome.results is None and outcome.turn is None:
+                if outcome.results is None and outcome.turn is None and not outcome.absent:
                     _environment_failure(self, f"no summary to score: {outcome.problem}")
 
     def verdict(self) -> CheckResult:
@@ -228,12 +228,17 @@ def _live_quality(item: QualityItem) -> CheckResult:
         return found
     _, outcome = found
     if outcome.results is None:
+        if outcome.phase is not None:
+            item.record(run={"phase": outcome.phase})
         return outcome.unscored()
     run = {
         **_run_record(ResultFile(instance=outcome.instance, path=Path(), summary=outcome.summary)),
         "results": outcome.results_url,
         "analysis": outcome.analyzer or None,
     }
+    if outcome.phase is not None:
+        # The summary was written before the operator turned the run Failed.
+        run["phase"] = outcome.phase
     # The gate is decided on every check, whichever ones -k selected: each item carries
     # all their verdicts, so the scorecard gives the gate the live run printed.
     item.record(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 from pytest_experiment.base.errors import ClusterError
@@ -78,20 +79,39 @@ class Endings:
             **({"notObserved": missed} if (missed := self._not_observed(observed)) else {}),
         }
 
-    def duration(self, observed: Observed) -> float | None:
+    def duration(self, observed: Observed, *, until: datetime | None = None) -> float | None:
         """The run's length on the harness's own clock, from the create it made to the last
-        phase it saw. An attached instance started before the harness looked: its total
-        comes from ``metadata.creationTimestamp`` to ``status.completedAt``."""
+        phase it saw (or ``until``). An attached instance started before the harness
+        looked: its length comes from the server's timestamps, ``metadata.creationTimestamp``
+        to ``status.completedAt`` (or ``until``), never from when the harness first saw it."""
         timeline = observed.timeline("phase")
         if not self.launch.created:
             total = lifecycle.run_total(observed.obj)
             if total is not None:
                 return total
+            created = lifecycle.parse_time(
+                ((observed.obj or {}).get("metadata") or {}).get("creationTimestamp")
+            )
+            if created is not None and until is not None and until >= created:
+                return (until - created).total_seconds()
         start = self.launch.apply.at if self.launch.created else None
         start = start or (timeline[0].seen_at if timeline else None)
-        if start is None or not timeline:
+        end = until or (timeline[-1].seen_at if timeline else None)
+        if start is None or end is None:
             return None
-        return (timeline[-1].seen_at - start).total_seconds()
+        return (end - start).total_seconds()
+
+    def running_time(self, observed: Observed, *, until: datetime) -> float | None:
+        """How long the instance has been Running, until ``until``: from when the watch saw
+        it enter Running or, for an instance first seen already Running (attached), from
+        when its workflow started (``status.workflowStatus.startedAt``) if that is earlier."""
+        entered = observed.entered("Running")
+        timeline = observed.timeline("phase")
+        first_seen_running = bool(timeline) and timeline[0].value == "Running"
+        started = lifecycle.workflow_started(observed.obj)
+        if started is not None and (entered is None or (first_seen_running and started < entered)):
+            entered = started
+        return (until - entered).total_seconds() if entered is not None else None
 
     def diagnostics(self, observed: Observed) -> tuple[str, ...]:
         assert self.run.cluster is not None
@@ -106,8 +126,9 @@ class Endings:
     # -- verdicts ---------------------------------------------------------------------
 
     def complete(self, observed: Observed) -> CheckResult:
-        duration = self.duration(observed)
+        # Once the operator recorded the end: an attached run's length is completedAt's.
         observed = self._ended(observed)
+        duration = self.duration(observed)
         hypothesis = status(observed.obj).get("hypothesisResult")
         record = self.run_record(observed, duration=duration)
         criteria = ((self.launch.spec.data.get("spec") or {}).get("hypothesis") or {}).get(
@@ -132,15 +153,18 @@ class Endings:
         message = lifecycle.first_condition_message(observed.obj)
         if message == "no condition message" and self.run.cluster is not None:
             # The real operator leaves no condition on a failed workflow: Argo has the reason.
+            # Read at once: its cleanup deletes the Workflow soon after.
             message = workflow_reason(self.run.cluster, observed.obj) or message
         self.run.log_toil(lifecycle.failed_toil(self.name, self.instance, phase, one_line(message)))
         details = [*self.diagnostics(observed), *self._failed_summary(observed)]
+        # Once the operator recorded the end: an attached run's length is completedAt's.
+        ended = self._ended(observed)
         return CheckResult(
             Status.FAIL,
             f"Experiment {self.instance} failed in {phase}: {one_line(message)}",
             details=tuple(details),
             figures={
-                "run": self.run_record(observed, duration=self.duration(observed)),
+                "run": self.run_record(ended, duration=self.duration(ended)),
                 "failedIn": phase,
             },
         )
@@ -215,12 +239,15 @@ class Endings:
 
     def deleted(self, observed: Observed, phase: str) -> CheckResult:
         if self.manual and phase == "Running":
-            duration = self.duration(observed)
+            now = datetime.now(UTC)
+            running = self.running_time(observed, until=now)
             return CheckResult(
                 Status.PASS,
                 f"Experiment {self.instance} ended by deletion after "
-                f"{format_duration(duration)} (manual completion)",
-                figures={"run": self.run_record(observed, duration=duration)},
+                f"{format_duration(running)} Running (manual completion)",
+                figures={
+                    "run": self.run_record(observed, duration=self.duration(observed, until=now))
+                },
             )
         self.run.log_toil(lifecycle.deleted_toil(self.name, self.instance, phase))
         return CheckResult(

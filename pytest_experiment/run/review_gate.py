@@ -55,7 +55,9 @@ class _Reviewer:
 
     def review(self) -> CheckResult:
         if self.outcome.turn is not None:
-            # The operator publishes nothing for a run it failed: there is no review gate.
+            # The operator opens no review gate for a run it failed; a PR it opened before
+            # the turn (an analyzer that failed after publishing) is still shown.
+            self._figures_of(self.watcher.observed(self.instance).obj)
             return self._result(Status.NA, f"Review: no review gate: {self.outcome.turn_line()}")
         if self.outcome.analyzer == "Timeout":
             # The operator opens the review gate once the analyzer resolves (seed step 7).
@@ -74,11 +76,9 @@ class _Reviewer:
             assert turn is not None  # the phase is Failed
             self.run.log_toil(lifecycle.turn_toil(self.name, self.instance, turn))
             turned = f"{self.instance} turned Failed after Complete: {turn.line()}"
+            self._figures_of(obj)
             return self._result(Status.NA, f"Review: no review gate: {turned}")
-        pr = rv.PullRequestRef.of(
-            obj if obj is not None else self.watcher.observed(self.instance).obj
-        )
-        self.figures.update(prNumber=pr.number, prURL=pr.url or None, branch=pr.branch or None)
+        pr = self._figures_of(obj if obj is not None else self.watcher.observed(self.instance).obj)
         phase = rv.review_phase(obj)
         self.figures["reviewPhase"] = phase or None
         if phase == "Skipped":
@@ -122,6 +122,13 @@ class _Reviewer:
         self.say(f"{self.instance}: review {wanted} ({rv.REVIEW_ANNOTATION}={wanted})")
         self.figures["action"] = wanted
         return self._await_operator(pr, details, why=f"annotated {wanted}", ours=True)
+
+    def _figures_of(self, obj: Obj | None) -> rv.PullRequestRef:
+        """The PR and review phase the status shows, into the item's figures."""
+        pr = rv.PullRequestRef.of(obj)
+        self.figures.update(prNumber=pr.number, prURL=pr.url or None, branch=pr.branch or None)
+        self.figures["reviewPhase"] = rv.review_phase(obj) or None
+        return pr
 
     def _wait(self, predicate: Callable[[Obj], bool], *, what: str) -> Obj | None:
         """The object once ``predicate`` holds, or None after ``--experiment-budget-review``."""

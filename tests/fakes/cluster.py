@@ -6,8 +6,8 @@ resourceVersion; every change is appended to an event log that watches replay
 from the version they start at, as the API server does. A scripted operator
 walks each created instance through its phases; tests can hold an instance in
 a phase, keep a finalizer on it, refuse the watch verb, make the next call
-of a verb fail, or make the next create fail after it made its instance (its
-answer lost).
+of a verb fail, make the next create fail after it made its instance (its
+answer lost), or pause every watch.
 """
 
 from __future__ import annotations
@@ -83,7 +83,9 @@ class FakeStream:
                 fresh = [
                     (version, kind, obj)
                     for version, namespace, kind, obj in self._cluster.log
-                    if namespace == self._namespace and version > self._version
+                    if namespace == self._namespace
+                    and version > self._version
+                    and not self._cluster.watch_paused
                 ]
                 if not fresh:
                     if time.monotonic() >= deadline:
@@ -134,8 +136,20 @@ class FakeCluster:
         self._threads: list[threading.Thread] = []
         self.cuts = 0
         """How often every watch stream was dropped (``drop_watches``)."""
+        self.watch_paused = False
+        """Watches deliver nothing while set (a paused reader: events wait on the stream)."""
 
     # -- what tests do ---------------------------------------------------------------
+
+    def pause_watches(self) -> None:
+        """Events wait undelivered on every watch, as on the stream of a stopped process."""
+        with self.changed:
+            self.watch_paused = True
+
+    def resume_watches(self) -> None:
+        with self.changed:
+            self.watch_paused = False
+            self.changed.notify_all()
 
     def fail_next(self, verb: str, error: ClusterError) -> None:
         """The next call of ``verb`` (create, get, delete, list, watch, patch) raises ``error``."""

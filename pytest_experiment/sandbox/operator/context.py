@@ -85,8 +85,10 @@ class Ctx:
         return simulated_seconds * self.config.time_scale
 
     def due(self, obj: Obj, track: Track, stage: str, duration: float) -> bool:
-        """Whether ``duration`` simulated seconds passed in ``stage``; if not, a timer is set."""
-        remaining = self.scaled(duration) - track.since(stage)
+        """Whether ``duration`` simulated seconds passed in ``stage`` (or the real seconds the
+        scenario gives it); if not, a timer is set."""
+        real = track.choice.real_seconds(stage)
+        remaining = (real if real is not None else self.scaled(duration)) - track.since(stage)
         if remaining <= 0:
             return True
         self.schedule(kube.object_key(obj), remaining)

@@ -42,12 +42,32 @@ def released(obj: Obj) -> bool:
     )
 
 
-def _fail_analysis(ctx: Ctx, obj: Obj, *, reason: str, message: str) -> None:
-    fields = {"phase": "Failed", "analysisPhase": "Failed", "reviewPhase": "Skipped"}
+def _fail_analysis(ctx: Ctx, obj: Obj, track: Track, *, reason: str, message: str) -> None:
+    """The analysis failed: its phase and condition in one status write; the run's phase
+    Failed follows in the next (``_turn``)."""
     patch_with_condition(
-        ctx, obj, fields, kind=ANALYSIS_COMPLETE, true=False, reason=reason, message=message
+        ctx,
+        obj,
+        {"analysisPhase": "Failed"},
+        kind=ANALYSIS_COMPLETE,
+        true=False,
+        reason=reason,
+        message=message,
     )
-    log.info("experiment=%s Complete -> Failed: %s", instance(obj), message)
+    track.enter("turn")
+    log.info("experiment=%s analysis failed: %s", instance(obj), message)
+
+
+def _turn(ctx: Ctx, obj: Obj, track: Track) -> bool:
+    """A failed analysis fails a published run, a status write after its condition; True
+    once nothing of it is left to write."""
+    current = status(obj)
+    if current.get("analysisPhase") != "Failed" or current.get("phase") == "Failed":
+        return True
+    if ctx.due(obj, track, "turn", 0.0):
+        ctx.patch_status(obj, {"phase": "Failed", "reviewPhase": "Skipped"})
+        log.info("experiment=%s Complete -> Failed: analysis failed", instance(obj))
+    return False
 
 
 def analysis(ctx: Ctx, obj: Obj, track: Track) -> bool:
@@ -55,7 +75,7 @@ def analysis(ctx: Ctx, obj: Obj, track: Track) -> bool:
     current = status(obj)
     phase = current.get("analysisPhase")
     if phase in ("Succeeded", "Failed", "Skipped"):
-        return True
+        return _turn(ctx, obj, track)
     durations = ctx.config.durations
     job = str(current.get("analysisJobName") or REAL.analyzer_job(instance(obj)))
     scenario = track.choice.scenario
@@ -77,13 +97,16 @@ def analysis(ctx: Ctx, obj: Obj, track: Track) -> bool:
     if scenario is Scenario.ANALYZER_JOB_GONE:
         cloud.delete_analyzer_job(ctx, job)
     if not cloud.analyzer_job_exists(ctx, job):
-        _fail_analysis(ctx, obj, reason="JobNotFound", message=f"Analyzer Job {job} not found")
+        _fail_analysis(
+            ctx, obj, track, reason="JobNotFound", message=f"Analyzer Job {job} not found"
+        )
         return False
     if scenario is Scenario.ANALYZER_FAIL:
         cloud.finish_analyzer_job(ctx, job, succeeded=False)
         _fail_analysis(
             ctx,
             obj,
+            track,
             reason="Failed",
             message="Analyzer Job failed: Job has reached the specified backoff limit",
         )
