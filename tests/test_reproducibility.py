@@ -7,6 +7,7 @@ difference into a failure, and the verdict reaching the terminal and the JSON re
 
 from __future__ import annotations
 
+import importlib
 import json
 import shutil
 from collections.abc import Mapping, Sequence
@@ -535,6 +536,29 @@ def test_a_bad_floor_is_named_at_start_up(project: pytest.Pytester) -> None:
     result.stderr.fnmatch_lines(
         ["*--experiment-reproducibility-floor: 'lots' is not a percentage (like 10%)*"]
     )
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        "pytest_experiment.core.changepoints",
+        "pytest_experiment.core.checks.compare",
+        "pytest_experiment.core.checks.history",
+        "pytest_experiment.core.checks.reproducibility",
+        "pytest_experiment.reporting.html_repro",
+    ],
+)
+def test_the_check_keeps_no_state_outside_the_session(module: str) -> None:
+    # A memo at module level outlives the session and is shared by every session of the
+    # process (pytester runs, an IDE's repeated runs): what the check reads once lives in
+    # the session's history instead.
+    loaded = importlib.import_module(module)
+    memos = [
+        name
+        for name, value in vars(loaded).items()
+        if hasattr(value, "cache_info") or hasattr(value, "cache_clear")
+    ]
+    assert memos == []
 
 
 @pytest.mark.parametrize(

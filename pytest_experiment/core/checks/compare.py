@@ -22,7 +22,6 @@ The t quantile comes from SciPy (``scipy.special.stdtrit``, the routine
 
 from __future__ import annotations
 
-import functools
 import math
 import statistics
 from collections.abc import Sequence
@@ -50,7 +49,6 @@ class Judgement:
     """The confidence interval of ``shift``."""
 
 
-@functools.lru_cache(maxsize=256)
 def t_quantile(df: int, probability: float) -> float:
     from scipy.special import stdtrit
 

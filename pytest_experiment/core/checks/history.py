@@ -14,7 +14,6 @@ Pure and defensive, like the checks: a section of the wrong shape reads as absen
 
 from __future__ import annotations
 
-import functools
 import re
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
@@ -166,7 +165,6 @@ def run_seconds(summary: Mapping[str, Any]) -> float | None:
     return found
 
 
-@functools.lru_cache(maxsize=1024)
 def _template_pattern(template: str) -> re.Pattern[str]:
     """What the operator makes of a declared query: ``$EXPERIMENT`` and ``$NAMESPACE``
     become the instance (or, on the hub fallback, a namespace), and ``$DURATION`` how
