@@ -5,13 +5,16 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import pytest
-
 # Loaded before any in-process pytester run: pytester drops the modules a run
 # imported once it ends, but PyYAML's C extension is not initialised again on
 # the next import and keeps the first run's classes, so the next run fails
 # every file ("could not determine a constructor for the tag None"). Loaded
-# here, yaml is never dropped. (A test file run alone hit this.)
+# here, yaml is never dropped. (A test file run alone hit this.) The same for what
+# the reproducibility check imports when it runs: NumPy's C core refuses to load a
+# second time in one process ("cannot load module more than once per process").
+import numpy  # noqa: F401
+import pytest
+import scipy.special  # noqa: F401
 import yaml  # noqa: F401
 
 ROOT = Path(__file__).resolve().parent

@@ -1026,6 +1026,7 @@ def test_run_checks_in_r51_order_then_extra() -> None:
         "presentation",
         "intent-coverage",
         "ai-verdict",
+        "reproducibility",
         "custom",
     ]
 

@@ -34,6 +34,7 @@ CHECK_NAMES = (
     "presentation",
     "intent-coverage",
     "ai-verdict",
+    "reproducibility",
 )
 
 # Lines shared by many rows.
@@ -74,6 +75,7 @@ EXPECTED: dict[str, tuple[str, tuple[str, ...]]] = {
             # db-fvm (earlier in the series) published timeseries and cluster metrics.
             "[PASS] Intent coverage: 5/5 differentiating groups",
             "[PASS] AI verdict: invalidated",
+            "[N/A] Reproducibility: no earlier run of db-dsc-",
         ),
     ),
     # 20 of 26 queries have no `data` key; only the cluster, memory and row-count ones do.
@@ -89,6 +91,11 @@ EXPECTED: dict[str, tuple[str, tuple[str, ...]]] = {
             "[FAIL] Intent coverage: 3/7 differentiating groups (fsync: 0/6 metrics, "
             "nosync: 0/6 metrics, batch: 0/2 metrics, timeseries: 0/4 metrics)",
             '[FAIL] AI verdict: insufficient — "This experiment is insufficient',
+            (
+                "[WARN] Reproducibility: inconclusive for 6 of 6 metrics (cluster_cpu, "
+                "cluster_memory, fsync_memory, fsync_total_rows, nosync_memory, … (+1 more)) — "
+                "too few points: 1 (3 needed)"
+            ),
         ),
     ),
     # Sub-5 ms first values: fsync_read_p99, the six nosync latencies but one, both cpus.
@@ -102,6 +109,11 @@ EXPECTED: dict[str, tuple[str, tuple[str, ...]]] = {
             "[WARN] Presentation: 18/26 metrics render correctly",
             "[PASS] Intent coverage: 7/7 differentiating groups",
             "[PASS] AI verdict: validated",
+            (
+                "[WARN] Reproducibility: 2 of 26 metrics differ from the 2 earlier runs of the "
+                "same fingerprint — fsync_total_rows differs: 6771 vs 1.3e+04–1.356e+04 in 2 "
+                "earlier runs, shift -49% (95% CI -95% to -3%)"
+            ),
         ),
     ),
     # Every latency is ~4.96 ms or less here, and both cpu series start near zero.
@@ -115,6 +127,7 @@ EXPECTED: dict[str, tuple[str, tuple[str, ...]]] = {
             "[WARN] Presentation: 12/26 metrics render correctly",
             "[PASS] Intent coverage: 7/7 differentiating groups",
             NO_ANALYSIS,
+            "[N/A] Reproducibility: no earlier run of db-fvm-",
         ),
     ),
     "id-102": (
@@ -127,6 +140,7 @@ EXPECTED: dict[str, tuple[str, tuple[str, ...]]] = {
             NO_SECTION_RENDER,
             NO_GROUPS,
             NO_ANALYSIS,
+            "[N/A] Reproducibility: ",
         ),
     ),
     # cadvisor only: of the declared names, memory_by_pod, cpu_total and memory_total.
@@ -140,6 +154,10 @@ EXPECTED: dict[str, tuple[str, tuple[str, ...]]] = {
             "[PASS] Presentation: 4/4 metrics render correctly",
             LOGGING_GROUPS_NO_LOKI_ES,
             "[N/A] AI verdict: not given in analysis",
+            (
+                "[N/A] Reproducibility: not comparable with the 9 earlier runs: app machineType "
+                "e2-medium → e2-standard-4"
+            ),
         ),
     ),
     # cpu_usage/memory_usage carry no pod label; cpu_total and memory_total are declared.
@@ -153,6 +171,10 @@ EXPECTED: dict[str, tuple[str, tuple[str, ...]]] = {
             "[PASS] Presentation: 4/4 metrics render correctly",
             LOGGING_GROUPS_ONLY_CLUSTER,
             NO_ANALYSIS,
+            (
+                "[WARN] Reproducibility: inconclusive for 4 of 4 metrics (cpu_total, cpu_usage, "
+                "memory_total, memory_usage) — 1 earlier comparable run (2 needed)"
+            ),
         ),
     ),
     "logging-comparison-8nqdq": (
@@ -165,6 +187,10 @@ EXPECTED: dict[str, tuple[str, tuple[str, ...]]] = {
             "[PASS] Presentation: 4/4 metrics render correctly",
             LOGGING_GROUPS_ONLY_CLUSTER,
             "[N/A] AI verdict: analyzer errored — Error: Could not resolve authentication",
+            (
+                "[N/A] Reproducibility: no metric of this run was measured by the 3 earlier runs "
+                "of the same fingerprint"
+            ),
         ),
     ),
     "logging-comparison-bdnn8": (
@@ -177,6 +203,11 @@ EXPECTED: dict[str, tuple[str, tuple[str, ...]]] = {
             "[PASS] Presentation: 4/4 metrics render correctly",
             LOGGING_GROUPS_NO_LOKI_ES,
             "[N/A] AI verdict: not given in analysis",
+            (
+                "[WARN] Reproducibility: inconclusive for 2 of 2 metrics (cpu_total, "
+                "memory_total) — noise between runs (±107%) is wider than the 10% shift that "
+                "matters"
+            ),
         ),
     ),
     "logging-comparison-c2gzq": (
@@ -189,6 +220,10 @@ EXPECTED: dict[str, tuple[str, tuple[str, ...]]] = {
             NO_SECTION_RENDER,
             LOGGING_GROUPS_NONE,
             NO_ANALYSIS,
+            (
+                "[N/A] Reproducibility: not comparable with the 1 earlier run: app components "
+                "not recorded → 60 components"
+            ),
         ),
     ),
     # Both queries lack `data` and the section has no `source`.
@@ -202,6 +237,7 @@ EXPECTED: dict[str, tuple[str, tuple[str, ...]]] = {
             "[N/A] Presentation: no metrics with data",
             LOGGING_GROUPS_NONE,
             "[N/A] AI verdict: not given in analysis",
+            "[N/A] Reproducibility: no earlier run of logging-comparison-",
         ),
     ),
     "logging-comparison-hzrhq": (
@@ -214,6 +250,10 @@ EXPECTED: dict[str, tuple[str, tuple[str, ...]]] = {
             "[PASS] Presentation: 4/4 metrics render correctly",
             LOGGING_GROUPS_ONLY_CLUSTER,
             "[N/A] AI verdict: analyzer errored — Error: ENOENT",
+            (
+                "[N/A] Reproducibility: not comparable with the 5 earlier runs: app machineType "
+                "not recorded → e2-medium; app nodeCount not recorded → 1"
+            ),
         ),
     ),
     # Ten pods, elasticsearch-master-0 among the six workload ones.
@@ -227,6 +267,10 @@ EXPECTED: dict[str, tuple[str, tuple[str, ...]]] = {
             "[PASS] Presentation: 4/4 metrics render correctly",
             LOGGING_GROUPS_NO_LOKI_ES,
             NO_ANALYSIS,
+            (
+                "[N/A] Reproducibility: not comparable with the 10 earlier runs: app machineType "
+                "e2-standard-4 → e2-standard-8"
+            ),
         ),
     ),
     "logging-comparison-qfw2x": (
@@ -239,6 +283,11 @@ EXPECTED: dict[str, tuple[str, tuple[str, ...]]] = {
             "[PASS] Presentation: 4/4 metrics render correctly",
             LOGGING_GROUPS_ONLY_CLUSTER,
             "[N/A] AI verdict: not given in analysis",
+            (
+                "[WARN] Reproducibility: inconclusive for 4 of 4 metrics (cpu_total, cpu_usage, "
+                "memory_total, memory_usage) — noise between runs (±67%) is wider than the 10% "
+                "shift that matters"
+            ),
         ),
     ),
     "logging-comparison-vmmcr": (
@@ -251,6 +300,10 @@ EXPECTED: dict[str, tuple[str, tuple[str, ...]]] = {
             NO_SECTION_RENDER,
             LOGGING_GROUPS_NONE,
             "[N/A] AI verdict: analyzer errored — Error: ENOENT",
+            (
+                "[N/A] Reproducibility: no metric of this run was measured by the 1 earlier run "
+                "of the same fingerprint"
+            ),
         ),
     ),
     "logging-comparison-zpcdc": (
@@ -263,6 +316,10 @@ EXPECTED: dict[str, tuple[str, tuple[str, ...]]] = {
             NO_SECTION_RENDER,
             LOGGING_GROUPS_NONE,
             "[N/A] AI verdict: analyzer errored — Error: Could not resolve authentication",
+            (
+                "[N/A] Reproducibility: no metric of this run was measured by the 2 earlier runs "
+                "of the same fingerprint"
+            ),
         ),
     ),
     # tracing-comparison declares no metrics: nothing is missing.
@@ -278,6 +335,7 @@ EXPECTED: dict[str, tuple[str, tuple[str, ...]]] = {
                 NO_SECTION_RENDER,
                 NO_GROUPS,
                 NO_ANALYSIS,
+                "[N/A] Reproducibility: ",
             ),
         ),
     ),
@@ -294,6 +352,11 @@ EXPECTED: dict[str, tuple[str, tuple[str, ...]]] = {
             "[PASS] Presentation: 4/4 metrics render correctly",
             NO_GROUPS,
             '[FAIL] AI verdict: insufficient — "The experiment provides partial support',
+            (
+                "[N/A] Reproducibility: not comparable with the 6 earlier runs: app components "
+                "220 components → not recorded; app machineType not recorded → e2-medium (+1 "
+                "more)"
+            ),
         ),
     ),
     # Old runs that published no metrics section: all 10 declared metrics are missing.
@@ -314,6 +377,7 @@ EXPECTED: dict[str, tuple[str, tuple[str, ...]]] = {
                 NO_SECTION_RENDER,
                 NO_GROUPS,
                 NO_ANALYSIS,
+                "[N/A] Reproducibility: ",
             ),
         ),
     ),
@@ -328,6 +392,10 @@ EXPECTED: dict[str, tuple[str, tuple[str, ...]]] = {
             "[WARN] Presentation: 3/4 metrics render correctly",
             NO_GROUPS,
             NO_ANALYSIS,
+            (
+                "[N/A] Reproducibility: no metric of this run was measured by the 1 earlier run "
+                "of the same fingerprint"
+            ),
         ),
     ),
     "tsdb-comparison-xg4fv": (
@@ -340,6 +408,7 @@ EXPECTED: dict[str, tuple[str, tuple[str, ...]]] = {
             "[N/A] Presentation: no metrics with data",
             NO_GROUPS,
             "[N/A] AI verdict: not given in analysis",
+            "[N/A] Reproducibility: no earlier run of tsdb-comparison-",
         ),
     ),
     # Ten declared names with data (the stack, peak and by-pod series); total_cpu and
@@ -354,6 +423,7 @@ EXPECTED: dict[str, tuple[str, tuple[str, ...]]] = {
             "[PASS] Presentation: 14/14 metrics render correctly",
             "[FAIL] Intent coverage: 3/4 differentiating groups (cluster: 0/2 metrics)",
             "[PASS] AI verdict: validated",
+            "[N/A] Reproducibility: ",
         ),
     ),
 }
@@ -391,7 +461,10 @@ def test_verdicts_of_a_real_result(
         series=site.series,
         prior_metric_names=site.prior_metric_names(experiment),
     )
-    checks = run_checks(CheckInput(experiment=experiment, summary=result.summary, intent=intent))
+    history = [summary for _, summary in site.results_for(experiment.generate_name)]
+    checks = run_checks(
+        CheckInput(experiment=experiment, summary=result.summary, intent=intent, history=history)
+    )
     assert [name for name, _ in checks] == list(CHECK_NAMES)
     lines = [verdict.line for _, verdict in checks]
     mismatched = [

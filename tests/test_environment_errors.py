@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from pytest_experiment.core.checks import CHECKS
+
 
 @pytest.fixture
 def project(pytester: pytest.Pytester, examples: Path) -> pytest.Pytester:
@@ -28,7 +30,7 @@ def test_an_unreadable_summary_is_an_error_of_each_quality_item(project: pytest.
     )
     out = result.stdout.str()
     assert result.ret == pytest.ExitCode.TESTS_FAILED, out
-    assert result.parseoutcomes()["errors"] == 7, out
+    assert result.parseoutcomes()["errors"] == len(CHECKS), out
     assert "Traceback" not in out
     result.stdout.fnmatch_lines(
         [
@@ -38,7 +40,7 @@ def test_an_unreadable_summary_is_an_error_of_each_quality_item(project: pytest.
     )
     testcases = ET.parse(project.path / "report.xml").getroot().iter("testcase")
     errors = [case for case in testcases if case.find("error") is not None]
-    assert len(errors) == 7
+    assert len(errors) == len(CHECKS)
     for case in errors:
         error = case.find("error")
         assert error is not None

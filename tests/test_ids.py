@@ -16,10 +16,16 @@ from pathlib import Path
 
 import pytest
 
+from pytest_experiment.core.checks import CHECKS
 from pytest_experiment.plugin.collect import id_part
 from pytest_experiment.plugin.compat import without_group
 
 RESULTS = "--experiment-results=experiments/site/data"
+WEB_RUNS = sorted(
+    p.stem
+    for p in (Path(__file__).resolve().parent.parent / "experiments/site/data").glob("web-lat-*")
+)
+"""The published web-latency runs the examples ship (their history, for reproducibility)."""
 OFFLINE_ID = re.compile(r"^experiments/[a-z-]+/experiment\.yaml::quality\[[a-z-]+@[a-z0-9-]+\]$")
 # A result file anyone could write: each character here once broke an id.
 HOSTILE = "web-lat-a]::b [c]\nd@e%f\tg"
@@ -79,9 +85,9 @@ def test_id_parts_escape_what_would_split_or_break_an_id() -> None:
 def test_offline_ids_are_one_bracketed_parameter(project: pytest.Pytester) -> None:
     quality = [i for i in collected_ids(project, "experiments", RESULTS) if "::quality[" in i]
     scored = [i for i in quality if "@" in i]
-    # web-latency has two result files, kv-baseline and kv-hyperdisk one each; the
+    # web-latency has its result files, kv-baseline and kv-hyperdisk one each; the
     # two experiments no result matches keep one plain set (skipped, saying why).
-    assert len(scored) == 4 * 7
+    assert len(scored) == (len(WEB_RUNS) + 2) * len(CHECKS)
     assert all(OFFLINE_ID.match(i) for i in scored), scored
     assert {i.split("::")[0] for i in quality if i not in scored} == {
         "experiments/echo-scaling/experiment.yaml",
@@ -145,13 +151,18 @@ def test_junit_names_are_the_same_with_and_without_xdist(project: pytest.Pyteste
     project.runpytest(*args, "--junitxml=serial.xml")
     project.runpytest(*args, "-n", "2", "--dist", "loadgroup", "--junitxml=xdist.xml")
     serial = junit_names(project.path / "serial.xml")
-    # 18 items an experiment without its quality checks, and 6 sets of 7 checks.
-    assert len(serial) == 5 * 18 + 6 * 7
+    # 18 items an experiment without its quality checks, and a set of checks per result
+    # (one plain set for each of the two experiments no result matches).
+    assert len(serial) == 5 * 18 + (len(WEB_RUNS) + 4) * len(CHECKS)
     assert junit_names(project.path / "xdist.xml") == serial
     assert ("experiments.web-latency.experiment.yaml", "quality[ai-verdict@web-lat-8fz2q]") in (
         serial
     )
-    assert not [name for _, name in serial if re.search(r"\]@|@[a-z-]+\]$", name)]
+    # No xdist group (an experiment's directory) after or instead of the instance; an
+    # instance suffix may be all letters (web-lat-xgjgg), a group never has digits.
+    found = (project.path / "experiments").glob("*/experiment.yaml")
+    groups = "|".join(path.parent.name for path in found)
+    assert not [name for _, name in serial if re.search(rf"\]@|@(?:{groups})\]$", name)]
 
 
 def test_validate_only_names_are_the_same_with_and_without_xdist(
@@ -238,7 +249,7 @@ def test_a_hostile_instance_name_is_escaped_in_ids(project: pytest.Pytester) -> 
     assert escaped in ids
     # Every id is still one line with one bracketed parameter.
     quality = [i for i in ids if "::quality[" in i]
-    assert len(quality) == 3 * 7
+    assert len(quality) == (len(WEB_RUNS) + 1) * len(CHECKS)
     assert all(re.fullmatch(r"[^\s\[\]]+::quality\[[^\s\[\]@]+@[^\s\[\]@]+\]", i) for i in quality)
     again = project.runpytest("-rA", escaped, RESULTS, "--junitxml=one.xml")
     again.assert_outcomes(passed=1)
@@ -272,11 +283,12 @@ def test_two_files_of_one_instance_get_distinct_ids(project: pytest.Pytester) ->
         i for i in collected_ids(project, "experiments/web-latency", RESULTS) if "ai-verdict" in i
     ]
     # The file named after the instance keeps the plain name.
-    assert sorted(ids) == [
-        "experiments/web-latency/experiment.yaml::quality[ai-verdict@web-lat-2bc7d]",
-        "experiments/web-latency/experiment.yaml::quality[ai-verdict@web-lat-8fz2q."
-        "web-lat-8fz2q%20%28copy%29]",
-        "experiments/web-latency/experiment.yaml::quality[ai-verdict@web-lat-8fz2q]",
-    ]
+    prefix = "experiments/web-latency/experiment.yaml::quality[ai-verdict@"
+    assert sorted(ids) == sorted(
+        [
+            *(f"{prefix}{run}]" for run in WEB_RUNS),
+            f"{prefix}web-lat-8fz2q.web-lat-8fz2q%20%28copy%29]",
+        ]
+    )
     for nodeid in ids:
         assert ran(project.runpytest("-rA", nodeid, RESULTS)) == [nodeid]

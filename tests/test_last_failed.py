@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from fakes.kubeconfig import write_unreachable
 
+from pytest_experiment.core.checks import CHECKS
+
 
 @pytest.fixture
 def project(pytester: pytest.Pytester, examples: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
@@ -34,7 +36,7 @@ def test_a_preflight_failure_makes_lf_rerun_the_whole_experiment(
     assert outcomes["failed"] == 3
     everything = selected(pytester.runpytest(kube, "--co", "-q"))
     experiment = {n for n in everything if n.startswith("experiments/web-latency/")}
-    assert len(experiment) == 25
+    assert len(experiment) == 18 + len(CHECKS)  # and a quality item per check
 
     again = pytester.runpytest(kube, "--lf", "--co", "-q")
     assert selected(again) == experiment  # not only the two failed pre-flight items

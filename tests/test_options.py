@@ -182,7 +182,7 @@ def test_the_readme_option_table_is_one_table_with_every_option() -> None:
 def test_choice_options_take_exactly_the_values_of_their_literal_type() -> None:
     hints = get_type_hints(Options)
     choices = {s.dest: s.parse for s in OPTION_SPECS if isinstance(s.parse, Choice)}
-    assert set(choices) == {"on_timeout", "cleanup", "autofix", "review"}
+    assert set(choices) == {"on_timeout", "cleanup", "autofix", "review", "reproducibility"}
     for dest, parse in choices.items():
         assert get_origin(hints[dest]) is Literal
         assert parse.choices == get_args(hints[dest])

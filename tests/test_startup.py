@@ -149,7 +149,7 @@ def test_a_session_without_experiments_imports_none_of_the_collection_code(
 
         def pytest_unconfigure(config):
             names = ("pytest_experiment.plugin.collect", "pytest_experiment.core.rules",
-                     "jsonschema", "kubernetes", "boto3")
+                     "jsonschema", "kubernetes", "boto3", "scipy", "numpy")
             print("IMPORTED", sorted(m for m in names if m in sys.modules))
         """
     )

@@ -20,7 +20,7 @@ from pytest_experiment.core.spec import (
     NAMESPACE_VAR,
     Experiment,
 )
-from pytest_experiment.core.verdict import CheckResult, Status, gate
+from pytest_experiment.core.verdict import CheckResult, Status, gate, gated
 
 MAX_ATTEMPTS = 3
 # Component or target names that show the experiment drives its own load.
@@ -214,7 +214,7 @@ def decide(
     applied: Iterable[str] = (),
 ) -> GateDecision:
     """Gate the results, name the root causes and pick the fixes still to try."""
-    status = gate(r.status for _, r in results)
+    status = gate(gated(name, r.status) for name, r in results)
     if status is Status.PASS:
         return GateDecision(gate=status, causes=(), fixes=(), escalation=None)
     causes = tuple(root_causes(experiment, results))

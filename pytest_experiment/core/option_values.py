@@ -105,6 +105,18 @@ def count(text: str, base: Path) -> int:
     return value
 
 
+def percent(text: str, base: Path) -> float:
+    """A fraction between 0 and 1, written as a percentage (``10%``) or a fraction (``0.1``)."""
+    value = text.strip()
+    try:
+        number = float(value[:-1]) / 100 if value.endswith("%") else float(value)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a percentage (like 10%)") from None
+    if not 0 < number < 1:
+        raise ValueError(f"{text!r} must be above 0% and below 100%")
+    return number
+
+
 class Choice:
     """One of the values of a ``Literal`` type, the type the option's field has."""
 

@@ -25,6 +25,7 @@ OnTimeout = Literal["fail", "extend", "abort"]
 CleanupPolicy = Literal["on-success", "always", "never"]
 AutofixMode = Literal["off", "suggest", "apply"]
 ReviewAction = Literal["skip", "approve", "reject", "auto"]
+ReproducibilityMode = Literal["warn", "fail"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +66,8 @@ class OptionSpec:
             return self.unset
         if isinstance(default, bool):
             return "on" if default else "off"
+        if self.parse is values.percent:
+            return f"{default:.0%}"
         return str(default)
 
     @property
@@ -132,6 +135,20 @@ OPTION_SPECS: tuple[OptionSpec, ...] = (
         values.output_file,
         metavar="PATH",
         unset="not written",
+    ),
+    OptionSpec(
+        "reproducibility",
+        "When a run's metrics differ from the earlier comparable runs of the same "
+        "experiment: warn (an expected failure) or fail (for labs that gate on it).",
+        values.Choice(ReproducibilityMode),
+        metavar="MODE",
+    ),
+    OptionSpec(
+        "reproducibility_floor",
+        "The relative shift that matters to the reproducibility check (like 10% or 0.1): "
+        "a smaller shift is never called a difference.",
+        values.percent,
+        metavar="PERCENT",
     ),
     OptionSpec(
         "s3_endpoint",
@@ -314,6 +331,8 @@ class Options:
     components_dir: Path | None = None
     report: Path | None = None
     html: Path | None = None
+    reproducibility: ReproducibilityMode = "warn"
+    reproducibility_floor: float = 0.10
     s3_endpoint: str | None = None
     kubeconfig: Path | None = None
     context: str | None = None

@@ -43,7 +43,8 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("experiment", "Kubernetes Experiments as test items")
     for spec in OPTION_SPECS:
-        help_text = f"{spec.help} [ini: {spec.ini}; env: {spec.env}]"
+        # argparse formats help with %: a percentage in it must be written %%.
+        help_text = f"{spec.help} [ini: {spec.ini}; env: {spec.env}]".replace("%", "%%")
         dest = f"experiment_{spec.dest}"
         if spec.is_flag:
             group.addoption(

@@ -186,7 +186,7 @@ class QualityItem(ExperimentItem):
         self.record(run=_run_record(self.result))
         results = state.quality(self.experiment, self.result)
         self.record(gateVerdicts=gate_verdicts(results))
-        return dict(results)[self.check]
+        return state.quality_of(self.experiment, self.result, self.check)
 
 
 def _unpublished(item: ExperimentItem) -> CheckResult:
@@ -246,7 +246,20 @@ def _live_quality(item: QualityItem) -> CheckResult:
         gate=outcome.gate.value if outcome.gate else None,
         gateVerdicts=gate_verdicts(outcome.results),
     )
-    result: CheckResult = dict(outcome.results)[item.check]
+    scored = dict(outcome.results)
+    result: CheckResult = (
+        scored[item.check]
+        if item.check in scored
+        else item.state.quality_of(
+            item.experiment,
+            ResultFile(
+                instance=outcome.instance,
+                path=Path(f"s3/{outcome.instance}/summary.json"),
+                summary=outcome.summary,
+            ),
+            item.check,
+        )
+    )
     extra = outcome.causes_of(item.check)
     if item.check == "ai-verdict":
         extra += outcome.analyzer_details

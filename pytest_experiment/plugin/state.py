@@ -4,7 +4,8 @@ One ``ExperimentSession`` lives in ``config.stash``. It loads each shared
 input once (the schema, each component catalogue, each site-data directory,
 the offline results index) and memoises every verdict per experiment, so the
 thirteen ``validate[...]`` items of an experiment cost one pass of the rules
-and the seven ``quality[...]`` items of a result one pass of the checks.
+and the ``quality[...]`` items of a result one pass of the checks (the reproducibility
+check, which imports the statistics, only when its own item runs).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from pytest_experiment.core.verdict import CheckResult, Status
 
 if TYPE_CHECKING:
     from pytest_experiment.core.catalog import Catalogue
-    from pytest_experiment.core.checks import Check
+    from pytest_experiment.core.checks import Check, CheckInput, History
     from pytest_experiment.core.intent import Intent
     from pytest_experiment.core.sitedata import SiteData
     from pytest_experiment.core.spec import Experiment
@@ -49,7 +50,8 @@ class ExperimentSession:
     _catalogues: dict[Path, Catalogue] = field(default_factory=dict)
     _sites: dict[Path, SiteData] = field(default_factory=dict)
     _validation: dict[Path, dict[str, CheckResult]] = field(default_factory=dict)
-    _quality: dict[tuple[Path, Path], list[tuple[str, CheckResult]]] = field(default_factory=dict)
+    _quality: dict[tuple[Path, Path], dict[str, CheckResult]] = field(default_factory=dict)
+    _histories: dict[Path, History | None] = field(default_factory=dict)
     _checks: tuple[Check, ...] | None = None
     _found: dict[tuple[Path, str], Path | None] = field(default_factory=dict)
     """``nearest`` answers per ancestor directory: sibling experiments share them."""
@@ -192,19 +194,77 @@ class ExperimentSession:
     def quality(
         self, experiment: Experiment, result: ResultFile, *, analyzer: str | None = None
     ) -> list[tuple[str, CheckResult]]:
-        key = (experiment.path, result.path)
-        if key not in self._quality:
-            from pytest_experiment.core.checks import CHECKS, CheckInput, run_checks
+        """The verdicts the quality gate judges, in scorecard order: every check's, but the
+        reproducibility check's only when its difference fails (a WARN of it never holds
+        the gate), so a live session that deselects it does not import the statistics."""
+        from pytest_experiment.core.checks import ON_DEMAND
 
-            assert result.summary is not None
-            inp = CheckInput(
-                experiment=experiment,
-                summary=result.summary,
-                intent=self.intent(experiment),
-                analyzer=analyzer,
+        gates = self.options.reproducibility == "fail"
+        return [
+            (check.name, self.quality_of(experiment, result, check.name, analyzer=analyzer))
+            for check in self.checks()
+            if check.name not in ON_DEMAND or gates
+        ]
+
+    def quality_of(
+        self, experiment: Experiment, result: ResultFile, name: str, *, analyzer: str | None = None
+    ) -> CheckResult:
+        """One check's verdict on one result. The result's other checks are judged together,
+        once; a reproducibility check only when asked for, because it alone imports the
+        statistics: an offline session that deselects it never pays for them."""
+        from pytest_experiment.core.checks import ON_DEMAND, run_check
+
+        key = (experiment.path, result.path)
+        found = self._quality.setdefault(key, {})
+        if name not in found:
+            inp = self._check_input(experiment, result, analyzer)
+            for check in self.checks():
+                if check.name == name or (name not in ON_DEMAND and check.name not in ON_DEMAND):
+                    found[check.name] = run_check(check, inp)
+        return found[name]
+
+    def _check_input(
+        self, experiment: Experiment, result: ResultFile, analyzer: str | None
+    ) -> CheckInput:
+        from pytest_experiment.core.checks import CheckInput, Reproducibility
+
+        assert result.summary is not None
+        return CheckInput(
+            experiment=experiment,
+            summary=result.summary,
+            intent=self.intent(experiment),
+            analyzer=analyzer,
+            history=self.history(experiment),
+            reproducibility=Reproducibility(
+                floor=self.options.reproducibility_floor,
+                fail=self.options.reproducibility == "fail",
+            ),
+        )
+
+    def history(self, experiment: Experiment) -> History | None:
+        """The published runs of ``experiment`` (its generateName) the reproducibility check
+        compares a run with, read once per session: the results directory's when scoring
+        one offline (each run is then compared with those before it), else the site data's;
+        None when there is none."""
+        if experiment.path not in self._histories:
+            from pytest_experiment.core.checks import History
+            from pytest_experiment.core.checks.reproducibility import templates
+
+            target = self.options.results
+            site = (
+                self._load_site(target)
+                if target is not None and target.is_dir()
+                else self.site_data(experiment)
             )
-            self._quality[key] = run_checks(inp, extra=self.checks()[len(CHECKS) :])
-        return self._quality[key]
+            self._histories[experiment.path] = (
+                None
+                if site is None
+                else History(
+                    (summary for _, summary in site.results_for(experiment.generate_name)),
+                    templates=templates(experiment),
+                )
+            )
+        return self._histories[experiment.path]
 
     # -- offline results -----------------------------------------------------------------------
 

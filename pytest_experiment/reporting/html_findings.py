@@ -126,7 +126,18 @@ def diagnostics(instance: Doc) -> list[tuple[str, list[str]]]:
     return found
 
 
-_NOT_FIGURES = frozenset({"gateReport", "gate", "gateVerdicts", "metrics", "attempts"})
+_NOT_FIGURES = frozenset(
+    {
+        "gateReport",
+        "gate",
+        "gateVerdicts",
+        "metrics",
+        "attempts",
+        "comparisons",
+        "history",
+        "outcomes",
+    }
+)
 """Shown elsewhere on the page (the gate, the metrics matrix, the fix), not as figures."""
 
 

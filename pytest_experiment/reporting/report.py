@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pytest_experiment.core.verdict import CheckResult, Status, gate
+from pytest_experiment.core.verdict import CheckResult, Status, gate, gated
 
 REPORT_SCHEMA = Path(__file__).parents[1] / "schemas" / "report.schema.json"
 """The JSON Schema the ``--experiment-report`` document follows."""
@@ -86,7 +86,7 @@ class InstanceReport:
 
     @property
     def gate(self) -> Status | None:
-        scored = list(self.gate_verdicts.values())
+        scored = [gated(check, status) for check, status in self.gate_verdicts.items()]
         if not scored or all(s is Status.NA for s in scored):
             return None
         return gate(scored)

@@ -7,6 +7,7 @@ import json
 import pytest
 from kubernetes import client
 
+from pytest_experiment.core.checks import CHECKS
 from pytest_experiment.reporting.report import REPORT_SCHEMA
 from pytest_experiment.sandbox import Sandbox
 
@@ -44,7 +45,8 @@ def test_lf_after_fixing_a_missing_template_reruns_the_whole_experiment(
     )
     out = again.stdout.str()
     assert again.ret == pytest.ExitCode.OK, out
-    assert "run-last-failure: rerun previous 25 failures" in out  # the whole experiment
+    # The whole experiment: 18 items and a quality item per check.
+    assert f"run-last-failure: rerun previous {18 + len(CHECKS)} failures" in out
     assert "Applied experiment" in out
     report = json.loads((pytester.path / "report.json").read_text())
     jsonschema.Draft202012Validator(json.loads(REPORT_SCHEMA.read_text())).validate(report)

@@ -17,14 +17,17 @@ from pytest_experiment.core.checks.data import (
     presentation,
     workload_pods,
 )
+from pytest_experiment.core.checks.history import History
 from pytest_experiment.core.checks.reading import (
     Check,
     CheckInput,
+    Reproducibility,
     finite_number,
     has_data,
     point_value,
     type_name,
 )
+from pytest_experiment.core.checks.reproducibility import reproducibility
 from pytest_experiment.core.checks.verdicts import (
     ai_verdict,
     completion_line,
@@ -35,8 +38,11 @@ from pytest_experiment.core.verdict import CheckResult, Status
 
 __all__ = [
     "CHECKS",
+    "ON_DEMAND",
     "Check",
     "CheckInput",
+    "History",
+    "Reproducibility",
     "ai_verdict",
     "completion_line",
     "custom_metrics",
@@ -47,6 +53,8 @@ __all__ = [
     "metrics_source",
     "point_value",
     "presentation",
+    "reproducibility",
+    "run_check",
     "run_checks",
     "workload_pods",
 ]
@@ -59,29 +67,37 @@ CHECKS: tuple[Check, ...] = (
     Check("presentation", "Presentation", presentation),
     Check("intent-coverage", "Intent coverage", intent_coverage),
     Check("ai-verdict", "AI verdict", ai_verdict),
+    Check("reproducibility", "Reproducibility", reproducibility),
 )
 
 
+ON_DEMAND = frozenset({"reproducibility"})
+"""Checks a session judges only when their item runs, not with the others of a result:
+the reproducibility check imports the statistics, which nothing else needs."""
+
+
 def run_checks(inp: CheckInput, *, extra: Iterable[Check] = ()) -> list[tuple[str, CheckResult]]:
-    """Run the built-in checks in scorecard order, then ``extra`` ones (from the plugin hook).
+    """Run the built-in checks in scorecard order, then ``extra`` ones (from the plugin hook)."""
+    return [(check.name, run_check(check, inp)) for check in (*CHECKS, *extra)]
+
+
+def run_check(check: Check, inp: CheckInput) -> CheckResult:
+    """One check's verdict.
 
     A check that raises, or returns something other than a ``CheckResult``,
     becomes a FAIL naming the error: like an erroring pytest test, a check
     that could not conclude must not let the gate pass unnoticed.
     """
-    results: list[tuple[str, CheckResult]] = []
-    for check in (*CHECKS, *extra):
-        try:
-            result: object = check.func(inp)
-        except Exception as err:
-            error = f"{type(err).__name__}: {err}"
-            result = CheckResult(
-                Status.FAIL, f"{check.title}: check error — {error}", figures={"error": error}
-            )
-        if not isinstance(result, CheckResult):
-            error = f"returned {type_name(result)}, not a CheckResult"
-            result = CheckResult(
-                Status.FAIL, f"{check.title}: check error — {error}", figures={"error": error}
-            )
-        results.append((check.name, result))
-    return results
+    try:
+        result: object = check.func(inp)
+    except Exception as err:
+        error = f"{type(err).__name__}: {err}"
+        return CheckResult(
+            Status.FAIL, f"{check.title}: check error — {error}", figures={"error": error}
+        )
+    if not isinstance(result, CheckResult):
+        error = f"returned {type_name(result)}, not a CheckResult"
+        return CheckResult(
+            Status.FAIL, f"{check.title}: check error — {error}", figures={"error": error}
+        )
+    return result

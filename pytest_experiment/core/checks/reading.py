@@ -25,6 +25,16 @@ NO_METRICS = "summary has no metrics section"
 _NAMES_SHOWN = 5
 
 
+@dataclass(frozen=True, slots=True)
+class Reproducibility:
+    """How the reproducibility check judges: the options that reach it."""
+
+    floor: float = 0.10
+    """The relative shift that matters (0.10: 10 %)."""
+    fail: bool = False
+    """A DIFFERS verdict fails the check instead of warning."""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CheckInput:
     experiment: Experiment
@@ -33,6 +43,10 @@ class CheckInput:
     analyzer: str | None = None
     """Live analyzer outcome (``Succeeded``, ``Failed``, ``Skipped``, ``Timeout``);
     None when scoring offline, where ``analysis`` is read if present."""
+    history: Sequence[Mapping[str, Any]] | None = None
+    """Published summaries of the same experiment (its generateName), in any order: the
+    runs this one is compared with. None: no published results to compare with."""
+    reproducibility: Reproducibility = Reproducibility()
 
 
 @dataclass(frozen=True, slots=True)
