@@ -80,6 +80,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if options.sandbox and not xdist.is_worker(config) and not config.option.collectonly:
         start_sandbox(config)
     board = config.stash[SCOREBOARD] = Scoreboard()
+    board.max_cost = options.max_cost
     board.budgets = {
         **{phase: options.budget(phase) for phase in ("Pending", "Provisioning", "Ready")},
         "Running": options.budget_running,
@@ -140,6 +141,8 @@ def pytest_runtestloop(session: pytest.Session) -> Generator[None, object, objec
     if not xdist.is_worker(config):  # the xdist controller checked for workers
         check_s3_credentials(config, reading)
     controller = xdist.distributing(config)
+    # Every worker collects the whole selection, so each decides the same guard.
+    state.guard_costs(i.experiment for i in _experiment_items(session))
     try:
         with sigterm_as_interrupt():
             if live_items and not xdist.is_worker(config) and not controller:
@@ -165,13 +168,15 @@ def pytest_runtestloop(session: pytest.Session) -> Generator[None, object, objec
 
 
 def _live_items(session: pytest.Session) -> list[ExperimentItem]:
+    return [item for item in _experiment_items(session) if item.step in _LIVE_STEPS]
+
+
+def _experiment_items(session: pytest.Session) -> list[ExperimentItem]:
+    if not session.config.stash[SESSION].collected:
+        return []
     from pytest_experiment.plugin.items import ExperimentItem
 
-    return [
-        item
-        for item in session.items
-        if isinstance(item, ExperimentItem) and item.step in _LIVE_STEPS
-    ]
+    return [item for item in session.items if isinstance(item, ExperimentItem)]
 
 
 @pytest.hookimpl(wrapper=True)

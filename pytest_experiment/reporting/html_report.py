@@ -20,6 +20,7 @@ from pytest_experiment.base.errors import ReportError
 from pytest_experiment.base.types import ObjView as Doc
 from pytest_experiment.core.durations import format_duration
 from pytest_experiment.reporting import html_findings, html_series, html_view
+from pytest_experiment.reporting.report import session_cost
 
 
 @functools.cache
@@ -39,6 +40,7 @@ def _environment() -> jinja2.Environment:
     env.globals["view"] = html_view
     env.globals["series"] = html_series
     env.globals["run_view"] = html_findings
+    env.globals["session_cost"] = session_cost
     return env
 
 

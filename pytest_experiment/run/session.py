@@ -62,6 +62,7 @@ class LiveRun:
         options: Options,
         toil: ToilLog,
         validation_failure: Callable[[Experiment], tuple[str, str] | None],
+        cost_verdict: Callable[[Experiment], CheckResult | None] = lambda _: None,
         output: Output | None = None,
         on_toil: Callable[[ToilRecord], None] | None = None,
         connector: Callable[[], Cluster],
@@ -100,7 +101,10 @@ class LiveRun:
         self._lines_lock = threading.Lock()
         self._store: ResultsStore | None = None
         self._preflight = Preflight(
-            options=options, log_toil=self.log_toil, validation_failure=validation_failure
+            options=options,
+            log_toil=self.log_toil,
+            validation_failure=validation_failure,
+            cost_verdict=cost_verdict,
         )
         self._launcher = Launcher(self)
         self._cleaner = Cleaner(self)
