@@ -139,25 +139,27 @@ class Estimate:
     """The price table's source."""
     attached: bool = False
     """Followed with ``--experiment-instance``: this run creates nothing for it."""
+    hourly: float | None = field(init=False)
+    """USD per hour of every target together (None: a machine type the table lacks)."""
+    upper: float | None = field(init=False)
+    """Over the phase budgets (None: a phase without one, or no hourly rate)."""
+    expected: float | None = field(init=False)
+    """Over the median duration of the published runs (None: none, or no hourly rate)."""
     lines: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "lines", tuple(self._lines()))
-
-    @property
-    def hourly(self) -> float | None:
+        # Worked out once: the guard and every report read them many times.
         rates = [t.hourly for t in self.targets]
-        return None if any(r is None for r in rates) else sum(r or 0.0 for r in rates)
-
-    @property
-    def upper(self) -> float | None:
-        seconds, hourly = self.bound.seconds, self.hourly
-        return None if seconds is None or hourly is None else hourly * seconds / 3600
-
-    @property
-    def expected(self) -> float | None:
-        seconds, hourly = self.published.median_seconds, self.hourly
-        return None if seconds is None or hourly is None else hourly * seconds / 3600
+        hourly = None if any(r is None for r in rates) else sum(r or 0.0 for r in rates)
+        bound, median = self.bound.seconds, self.published.median_seconds
+        fields = {
+            "hourly": hourly,
+            "upper": None if bound is None or hourly is None else hourly * bound / 3600,
+            "expected": None if median is None or hourly is None else hourly * median / 3600,
+        }
+        for name, value in fields.items():
+            object.__setattr__(self, name, value)
+        object.__setattr__(self, "lines", tuple(self._lines()))
 
     @property
     def basis(self) -> str | None:
