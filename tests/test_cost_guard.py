@@ -280,3 +280,22 @@ def test_every_report_shows_the_estimate_without_a_limit(
     assert "<th>Cost</th><th>Estimate</th>" in html
     assert ">$0.0176 (expected)</td>" in html
     result.stdout.fnmatch_lines(["  Cost:        $0.017 published; estimated $0.0176 (expected)"])
+
+
+def test_an_experiment_only_the_fixture_names_is_held_to_the_limit(
+    project: pytest.Pytester,
+) -> None:
+    project.makepyfile(
+        test_user="""
+        def test_latency(experiment_run):
+            experiment_run("web-latency")
+        """
+    )
+    result = project.runpytest("test_user.py", RUNNING, "--experiment-max-cost=0.01", "-rs")
+    assert created(project) == []
+    result.stdout.fnmatch_lines(
+        [
+            "SKIPPED * experiment_run('web-latency'): not applied: blocked by "
+            "web-latency::preflight[[]cost[]]"
+        ]
+    )
