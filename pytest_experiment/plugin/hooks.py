@@ -141,10 +141,10 @@ def pytest_runtestloop(session: pytest.Session) -> Generator[None, object, objec
     if not xdist.is_worker(config):  # the xdist controller checked for workers
         check_s3_credentials(config, reading)
     controller = xdist.distributing(config)
-    # Every worker collects the whole selection, so each decides the same guard.
-    state.guard_costs(i.experiment for i in _experiment_items(session))
     try:
         with sigterm_as_interrupt():
+            # Every worker collects the whole selection, so each decides the same guard.
+            state.guard_costs(i.experiment for i in _experiment_items(session))
             if live_items and not xdist.is_worker(config) and not controller:
                 # Under xdist each worker applies what it is given, as it reaches it.
                 live = state.live
