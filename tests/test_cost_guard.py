@@ -250,6 +250,7 @@ def test_the_cost_item_is_collected_only_under_a_limit(project: pytest.Pytester)
     assert not [line for line in plain.outlines if "preflight[cost]" in line]
     assert [line for line in limited.outlines if "preflight[" in line] == [
         "experiments/web-latency/experiment.yaml::preflight[cost]",
+        "experiments/web-latency/experiment.yaml::preflight[namespace]",
         "experiments/web-latency/experiment.yaml::preflight[workflow-template]",
         "experiments/web-latency/experiment.yaml::preflight[operator]",
     ]
