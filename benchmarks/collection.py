@@ -10,7 +10,11 @@ printed. The floor runs with `-p no:experiment`: the plugin's import is part
 of what it costs. The import overhead is the difference between a pytest run
 over one trivial test with the plugin and with `-p no:experiment`.
 
-Run: .venv/bin/python benchmarks/collection.py [--files N] [--repeat N]
+With ``--max-cost USD`` the plugin side collects under ``--experiment-max-cost``
+(one more item per experiment, ``preflight[cost]``; the floor is then parametrized
+25 ways to match): what the cost guard adds to collection.
+
+Run: .venv/bin/python benchmarks/collection.py [--files N] [--repeat N] [--max-cost USD]
 """
 
 from __future__ import annotations
@@ -34,10 +38,10 @@ TARGET_RATIO = 1.1
 # neither pytest's floor nor this plugin: both sides run without them.
 QUIET = ["-p", "no:hypothesispytest"]
 
-FLOOR_MODULE = f"""import pytest
+FLOOR_MODULE = """import pytest
 
 
-@pytest.mark.parametrize("case", range({ITEMS_PER_FILE}))
+@pytest.mark.parametrize("case", range({items}))
 def test_case(case):
     pass
 """
@@ -69,7 +73,7 @@ def timed(args: list[str], *, cwd: Path, env: dict[str, str], items: int | None 
     return Timing(wall=elapsed, cpu=cpu)
 
 
-def write_trees(tree: Path, files: int) -> None:
+def write_trees(tree: Path, files: int, *, items: int = ITEMS_PER_FILE) -> None:
     text = EXAMPLE.read_text()
     for i in range(files):
         target = tree / "experiments" / f"exp-{i:04d}" / "experiment.yaml"
@@ -77,7 +81,7 @@ def write_trees(tree: Path, files: int) -> None:
         target.write_text(text.replace("generateName: web-lat-", f"generateName: e{i}-"))
         floor = tree / "floor" / f"test_mod_{i:04d}.py"
         floor.parent.mkdir(exist_ok=True)
-        floor.write_text(FLOOR_MODULE)
+        floor.write_text(FLOOR_MODULE.format(items=items))
     (tree / "plain").mkdir()
     (tree / "plain" / "test_plain.py").write_text("def test_plain():\n    pass\n")
 
@@ -87,24 +91,31 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=1000)
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument(
+        "--max-cost",
+        metavar="USD",
+        help="collect the experiments under --experiment-max-cost USD (one more item each)",
+    )
+    parser.add_argument(
         "--no-bytecode",
         action="store_true",
         help="run pytest with PYTHONDONTWRITEBYTECODE=1 (every module compiled on every run)",
     )
     args = parser.parse_args()
-    items = args.files * ITEMS_PER_FILE
+    per_file = ITEMS_PER_FILE + (args.max_cost is not None)
+    items = args.files * per_file
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     if args.no_bytecode:
         env["PYTHONDONTWRITEBYTECODE"] = "1"
     floor_args = ["--collect-only", "-q", "-p", "no:experiment", *QUIET, "floor"]
-    plugin_args = ["--collect-only", "-q", *QUIET, "experiments"]
+    limit = [f"--experiment-max-cost={args.max_cost}"] if args.max_cost is not None else []
+    plugin_args = ["--collect-only", "-q", *QUIET, *limit, "experiments"]
     floor: list[Timing] = []
     plugin: list[Timing] = []
     without: list[Timing] = []
     with_plugin: list[Timing] = []
     with tempfile.TemporaryDirectory() as tmp:
         tree = Path(tmp)
-        write_trees(tree, args.files)
+        write_trees(tree, args.files, items=per_file)
         # One untimed pass of each warms the file cache (and writes bytecode, as a
         # developer's earlier runs would have).
         timed(floor_args, cwd=tree, env=env, items=items)
@@ -117,7 +128,8 @@ def main() -> None:
             with_plugin.append(timed(["-q", *QUIET, "plain"], cwd=tree, env=env))
     print(
         f"collect-only, {args.files} files, {items} items, {args.repeat} interleaved pairs"
-        f" (bytecode {'off' if args.no_bytecode else 'on'})"
+        f" (bytecode {'off' if args.no_bytecode else 'on'}"
+        f"{f', --experiment-max-cost {args.max_cost}' if limit else ''})"
     )
     for label, kind in (("wall", "wall"), ("CPU", "cpu")):
         floor_s = statistics.median(getattr(t, kind) for t in floor)

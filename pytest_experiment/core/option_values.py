@@ -7,10 +7,13 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, get_args
+from typing import TYPE_CHECKING, Any, get_args
 from urllib.parse import urlsplit
 
 from pytest_experiment.core.durations import parse_duration
+
+if TYPE_CHECKING:
+    from pytest_experiment.core.prices import PriceTable
 
 Parse = Callable[[str, Path], Any]
 
@@ -115,6 +118,26 @@ def percent(text: str, base: Path) -> float:
     if not 0 < number < 1:
         raise ValueError(f"{text!r} must be above 0% and below 100%")
     return number
+
+
+def dollars(text: str, base: Path) -> float:
+    """An amount of US dollars, like ``5``, ``0.50`` or ``$12``."""
+    value = text.strip().removeprefix("$").replace(",", "")
+    try:
+        amount = float(value)
+    except ValueError:
+        raise ValueError(f"{text!r} is not an amount of dollars (like 5, 0.50 or $12)") from None
+    if not amount >= 0 or amount == float("inf"):
+        raise ValueError(f"{text!r} must be a non-negative amount of dollars")
+    return amount
+
+
+def price_table(text: str, base: Path) -> PriceTable:
+    """The price table in the JSON file at ``text``, read and checked now: a bad one stops
+    pytest at start-up, before any estimate is made with it."""
+    from pytest_experiment.core.prices import read_price_table
+
+    return read_price_table(existing(text, base))
 
 
 class Choice:

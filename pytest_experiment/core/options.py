@@ -20,6 +20,7 @@ from pytest_experiment.base.errors import OptionError
 from pytest_experiment.base.resources import EXPERIMENT_NAMESPACE
 from pytest_experiment.core import option_values as values
 from pytest_experiment.core.durations import format_duration
+from pytest_experiment.core.prices import PriceTable
 
 OnTimeout = Literal["fail", "extend", "abort"]
 CleanupPolicy = Literal["on-success", "always", "never"]
@@ -203,6 +204,33 @@ OPTION_SPECS: tuple[OptionSpec, ...] = (
         for phase in ("pending", "provisioning", "ready", "running")
     ),
     OptionSpec(
+        "budget_operator",
+        "How long an instance may go without any status while the operator Deployment has "
+        "no ready replica: then its lifecycle fails naming the Deployment, instead of "
+        "waiting out the Pending budget.",
+        values.duration,
+        metavar="DURATION",
+    ),
+    OptionSpec(
+        "max_cost",
+        "Estimate each selected experiment's cloud cost before anything is applied (its "
+        "targets' machines and nodes over the phase budgets, or its published runs' median "
+        "duration); when the session's total is over USD, or cannot be estimated, nothing "
+        "is applied and each experiment's preflight[cost] fails with its estimate.",
+        values.dollars,
+        metavar="USD",
+        unset="no limit",
+    ),
+    OptionSpec(
+        "price_table",
+        "JSON file of on-demand USD per node-hour by machine type (source, hourlyUSD, "
+        "preemptibleFactor, unsetMachineTypeHourlyUSD) to estimate costs with, replacing "
+        "the shipped table.",
+        values.price_table,
+        metavar="FILE",
+        unset="the shipped table (GCP on-demand prices, us-central1, as the operator prices)",
+    ),
+    OptionSpec(
         "poll_interval",
         "How often to list Experiments when the API refuses to be watched (the fallback; "
         "with a watch nothing is polled).",
@@ -343,6 +371,9 @@ class Options:
     budget_provisioning: float | None = 20 * 60.0
     budget_ready: float | None = 10 * 60.0
     budget_running: float | None = None
+    budget_operator: float | None = 2 * 60.0
+    max_cost: float | None = None
+    price_table: PriceTable | None = None
     poll_interval: float | None = 15.0
     on_timeout: OnTimeout = "fail"
     max_extensions: int = 1

@@ -96,6 +96,8 @@ class Target:
     preemptible: bool | None
     components: tuple[Component, ...]
     index: int
+    node_count: int | None = None
+    """``cluster.nodeCount`` as written (None when absent or not a whole number)."""
 
     @property
     def machine_family(self) -> str:
@@ -183,6 +185,8 @@ class Experiment:
                 continue
             cluster = _mapping(t.get("cluster"))
             preemptible = cluster.get("preemptible")
+            nodes = cluster.get("nodeCount")
+            whole = isinstance(nodes, int) and not isinstance(nodes, bool)
             components = tuple(
                 Component(app=_text(c.get("app")), params=_mapping(c.get("params")), index=j)
                 for j, c in enumerate(_items(t.get("components")))
@@ -196,6 +200,7 @@ class Experiment:
                     preemptible=preemptible if isinstance(preemptible, bool) else None,
                     components=components,
                     index=i,
+                    node_count=nodes if whole else None,
                 )
             )
         criteria = tuple(

@@ -68,6 +68,9 @@ TOIL_KINDS: Mapping[str, ToilKind] = {
         2, ("workflow", "config"), "Missing WorkflowTemplate: {template} for {name}"
     ),
     "operator": ToilKind(1, ("operator",), "Operator unhealthy at experiment start: {name}"),
+    "operator-down": ToilKind(
+        1, ("operator",), "Operator down: no status on {instance} after {silent}"
+    ),
     "unreachable": ToilKind(
         1, ("networking",), "Cluster unreachable at experiment start: {name} - {error}"
     ),

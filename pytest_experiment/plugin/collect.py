@@ -113,7 +113,9 @@ class ExperimentFile(pytest.File):
 
         for rule in RULES:
             yield make(ValidateItem, f"validate[{rule.name}]", check=rule.name)
-        for check in PREFLIGHT_CHECKS:
+        # The cost item only under a limit: without one there is nothing to decide.
+        limited = state.options.max_cost is not None
+        for check in ("cost", *PREFLIGHT_CHECKS) if limited else PREFLIGHT_CHECKS:
             yield make(PreflightItem, f"preflight[{check}]", check=check)
         yield make(LifecycleItem, "lifecycle", check="lifecycle")
         checks = [c.name for c in state.checks()]

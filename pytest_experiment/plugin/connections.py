@@ -74,6 +74,7 @@ def prepare_live(config: pytest.Config, state: ExperimentSession) -> None:
             options=options,
             toil=ToilLog(file=toil_file, enabled=options.toil),
             validation_failure=state.validation_reason,
+            cost_verdict=state.cost_verdict,
             output=session_output(config),
             on_toil=lambda record: config.hook.pytest_experiment_toil(config=config, record=record),
             connector=lambda: config.hook.pytest_experiment_make_cluster(

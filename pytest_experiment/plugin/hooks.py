@@ -88,6 +88,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if options.sandbox and not xdist.is_worker(config) and not config.option.collectonly:
         start_sandbox(config)
     board = config.stash[SCOREBOARD] = Scoreboard()
+    board.max_cost = options.max_cost
     board.budgets = {
         **{phase: options.budget(phase) for phase in ("Pending", "Provisioning", "Ready")},
         "Running": options.budget_running,
@@ -167,6 +168,8 @@ def pytest_runtestloop(session: pytest.Session) -> Generator[None, object, objec
     try:
         # A worker takes its interrupts once, from start-up on (see pytest_configure).
         with sigterm_as_interrupt() if not xdist.is_worker(config) else nullcontext():
+            # Every worker collects the whole selection, so each decides the same guard.
+            state.guard_costs(i.experiment for i in _experiment_items(session))
             # Under xdist each worker applies what it is given, as it reaches it; the
             # controller swept once its workers had collected.
             if (
@@ -205,13 +208,15 @@ def pytest_runtestloop(session: pytest.Session) -> Generator[None, object, objec
 
 
 def _live_items(session: pytest.Session) -> list[ExperimentItem]:
+    return [item for item in _experiment_items(session) if item.step in distribution.LIVE_STEPS]
+
+
+def _experiment_items(session: pytest.Session) -> list[ExperimentItem]:
+    if not session.config.stash[SESSION].collected:
+        return []
     from pytest_experiment.plugin.items import ExperimentItem
 
-    return [
-        item
-        for item in session.items
-        if isinstance(item, ExperimentItem) and item.step in distribution.LIVE_STEPS
-    ]
+    return [item for item in session.items if isinstance(item, ExperimentItem)]
 
 
 @pytest.hookimpl(wrapper=True)

@@ -97,6 +97,8 @@ class ValidateItem(ExperimentItem):
 
 class PreflightItem(ExperimentItem):
     def verdict(self) -> CheckResult:
+        if self.check == "cost":
+            self.record(estimate=self.state.estimate(self.experiment).as_json())
         live = self.state.live
         if live is None:
             return _skip("offline: scoring published results, no cluster")
@@ -116,7 +118,8 @@ class LifecycleItem(ExperimentItem):
                 "groups": list(intent.groups),
                 "differentiating": list(intent.differentiating),
                 "publish": self.experiment.publish,
-            }
+            },
+            estimate=self.state.estimate(self.experiment).as_json(),
         )
         live = self.state.live
         if live is None:

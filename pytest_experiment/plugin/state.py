@@ -10,7 +10,7 @@ check, which imports the statistics, only when its own item runs).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,6 +24,7 @@ from pytest_experiment.core.verdict import CheckResult, Status
 if TYPE_CHECKING:
     from pytest_experiment.core.catalog import Catalogue
     from pytest_experiment.core.checks import Check, CheckInput, History
+    from pytest_experiment.core.cost import Estimate
     from pytest_experiment.core.intent import Intent
     from pytest_experiment.core.sitedata import SiteData
     from pytest_experiment.core.spec import Experiment
@@ -62,6 +63,10 @@ class ExperimentSession:
     reads_results: bool = True
     """Whether a selected live item reads summaries (a published experiment's ``quality``
     item): only then is the S3 client built at the start of the run (about 14 MB)."""
+    _estimates: dict[Path, Estimate] = field(default_factory=dict)
+    _guarded: dict[str, Estimate] = field(default_factory=dict)
+    """The experiments ``--experiment-max-cost`` has counted, by name."""
+    _cost_verdicts: dict[str, CheckResult] = field(default_factory=dict)
     live_factory: Callable[[], LiveRun] | None = None
     """Builds the live run; None when scoring published results offline."""
     _live: LiveRun | None = None
@@ -265,6 +270,49 @@ class ExperimentSession:
                 )
             )
         return self._histories[experiment.path]
+
+    # -- cloud cost ------------------------------------------------------------------------------
+
+    def estimate(self, experiment: Experiment) -> Estimate:
+        """What ``experiment`` is estimated to cost (made on first use, never at collection)."""
+        if experiment.path not in self._estimates:
+            from pytest_experiment.core.cost import Bound, estimate
+            from pytest_experiment.core.prices import shipped_prices
+
+            site = self.site_data(experiment)
+            published = site.results_for(experiment.generate_name) if site is not None else []
+            self._estimates[experiment.path] = estimate(
+                experiment,
+                prices=self.options.price_table or shipped_prices(),
+                bound=Bound.of(self.options, experiment),
+                published=[summary for _, summary in published],
+                attached=experiment.name in self.options.attach,
+            )
+        return self._estimates[experiment.path]
+
+    def guard_costs(self, experiments: Iterable[Experiment]) -> None:
+        """Under ``--experiment-max-cost``, decide every experiment's ``preflight[cost]``
+        together, before the first is applied: the limit is the whole session's."""
+        limit = self.options.max_cost
+        if limit is None:
+            return
+        from pytest_experiment.core.cost import guard
+
+        fresh = {e.name: self.estimate(e) for e in experiments if e.name not in self._guarded}
+        if not fresh:
+            return
+        self._guarded.update(fresh)
+        verdicts = guard(list(self._guarded.values()), limit=limit)
+        # Verdicts already given stand: those experiments may be running by now.
+        self._cost_verdicts.update({name: verdicts[name] for name in fresh})
+
+    def cost_verdict(self, experiment: Experiment) -> CheckResult | None:
+        """The ``preflight[cost]`` verdict of ``experiment``; None without a limit. One no
+        item selected (asked for by the ``experiment_run`` fixture) is counted on top."""
+        if self.options.max_cost is None:
+            return None
+        self.guard_costs([experiment])
+        return self._cost_verdicts[experiment.name]
 
     # -- offline results -----------------------------------------------------------------------
 

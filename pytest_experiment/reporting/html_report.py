@@ -18,6 +18,7 @@ import jinja2
 from pytest_experiment.base.types import ObjView as Doc
 from pytest_experiment.core.durations import format_duration
 from pytest_experiment.reporting import html_findings, html_repro, html_series, html_view
+from pytest_experiment.reporting.report import session_cost
 
 
 @functools.cache
@@ -38,6 +39,7 @@ def _environment() -> jinja2.Environment:
     env.globals["series"] = html_series
     env.globals["run_view"] = html_findings
     env.globals["repro"] = html_repro
+    env.globals["session_cost"] = session_cost
     return env
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from pytest_experiment.base.types import ObjView as Doc
 from pytest_experiment.core.durations import format_duration
+from pytest_experiment.core.prices import usd
 
 TERMINAL = frozenset({"Complete", "Failed", "Deleted", "Aborted", "Succeeded"})
 """Phases an experiment does not leave: drawn as a point where it was first seen."""
@@ -234,6 +235,16 @@ def overview(doc: Doc) -> list[dict[str, Any]]:
         for inst in runs:
             rows.append({"experiment": experiment, "instance": inst, "stopped": ""})
     return rows
+
+
+def estimate(experiment_estimate: Doc | None) -> str:
+    """The overview's estimate cell: the amount and what it rests on."""
+    if not experiment_estimate:
+        return "—"
+    amount = experiment_estimate.get("usd")
+    if isinstance(amount, int | float) and not isinstance(amount, bool):
+        return f"{usd(amount)} ({experiment_estimate.get('basis')})"
+    return "unknown"
 
 
 def ran(instance: Doc) -> bool:

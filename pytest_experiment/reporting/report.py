@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pytest_experiment.core.prices import usd
 from pytest_experiment.core.verdict import CheckResult, Status, gate, gated
 
 REPORT_SCHEMA = Path(__file__).parents[1] / "schemas" / "report.schema.json"
@@ -39,8 +40,11 @@ def _check_order() -> dict[str, int]:
 
 
 RESERVED_PROPERTIES = frozenset(
-    {"experiment", "instance", "step", "check", "verdict", "summary", "details", "run", "intent"}
-)
+    {
+        "experiment", "instance", "step", "check", "verdict", "summary", "details", "run",
+        "intent", "estimate",
+    }
+)  # fmt: skip
 """The properties every item's report carries; a figure of the same name is written
 ``figure.<name>`` so it can never overwrite one."""
 
@@ -105,6 +109,8 @@ class ExperimentReport:
     validation: list[Finding] = field(default_factory=list)
     preflight: list[Finding] = field(default_factory=list)
     intent: dict[str, Any] = field(default_factory=dict)
+    estimate: dict[str, Any] = field(default_factory=dict)
+    """What its clouds clusters were estimated to cost before it was applied."""
     instances: dict[str, InstanceReport] = field(default_factory=dict)
 
     def runs(self) -> list[InstanceReport]:
@@ -197,6 +203,8 @@ class Scoreboard:
         """Input files that could not be read (site data), one line each."""
         self.budgets: dict[str, float | None] = {}
         """Seconds each phase or stage was allowed (None: no limit), for drawing timelines."""
+        self.max_cost: float | None = None
+        """``--experiment-max-cost``, the limit the session's estimate was held to."""
 
     def merge_facts(self, facts: Mapping[str, Any]) -> None:
         """What a live run (this process's, or an xdist worker's) did outside any item."""
@@ -247,6 +255,8 @@ class Scoreboard:
         )
         if isinstance(props.get("intent"), dict):
             report.intent = props["intent"]
+        if isinstance(props.get("estimate"), dict):
+            report.estimate = props["estimate"]
         step = props.get("step")
         instance = str(props.get("instance") or "")
         if step == "validate":
@@ -276,6 +286,22 @@ class Scoreboard:
             if isinstance(props.get("run"), dict):
                 record.run.update({k: v for k, v in props["run"].items() if v is not None})
 
+    def cost(self) -> dict[str, Any] | None:
+        """The session's estimated cost, from the experiments' estimates (an attached one is
+        not counted); None when no experiment has one. ``estimatedUSD`` is None when one
+        counted cannot be estimated."""
+        estimates = [r.estimate for r in self.ordered() if r.estimate]
+        if not estimates:
+            return None
+        counted = [e.get("usd") for e in estimates if not e.get("attached")]
+        known = [a for a in counted if isinstance(a, int | float) and not isinstance(a, bool)]
+        return {
+            "estimatedUSD": sum(known) if len(known) == len(counted) else None,
+            "experiments": len(counted),
+            "unknown": len(counted) - len(known),
+            "limitUSD": self.max_cost,
+        }
+
     # -- JSON report -------------------------------------------------------------------------------
 
     def as_json(self) -> dict[str, Any]:
@@ -287,11 +313,13 @@ class Scoreboard:
             "orphans": self.orphans,
             "problems": self.problems,
             "budgets": self.budgets,
+            "cost": self.cost(),
             "experiments": [
                 {
                     "name": r.name,
                     "path": r.path,
                     "intent": r.intent,
+                    "estimate": r.estimate or None,
                     "validation": [f.as_json() for f in r.validation],
                     "preflight": [f.as_json() for f in r.preflight],
                     "instances": [
@@ -317,6 +345,23 @@ class Scoreboard:
 def gate_verdicts(results: Iterable[tuple[str, CheckResult]] | None) -> dict[str, str]:
     """The ``gateVerdicts`` property a quality item carries: every check's verdict."""
     return {name: result.status.value for name, result in results or ()}
+
+
+def session_cost(cost: Mapping[str, Any]) -> str:
+    """``estimated cost $0.23 for 3 experiments, over --experiment-max-cost $0.20``."""
+    count = cost["experiments"]
+    what = f"for {count} experiment{'s' * (count != 1)}"
+    limit = cost.get("limitUSD")
+    total = cost.get("estimatedUSD")
+    if total is None:
+        text = f"estimated cost unknown {what} ({cost['unknown']} cannot be estimated)"
+        return text + (", nothing applied" if limit is not None else "")
+    text = f"estimated cost {usd(total)} {what}"
+    if limit is None:
+        return text
+    if total > limit:
+        return f"{text}, over --experiment-max-cost {usd(limit)}: nothing applied"
+    return f"{text}, within --experiment-max-cost {usd(limit)}"
 
 
 def root_causes(record: InstanceReport) -> list[str]:

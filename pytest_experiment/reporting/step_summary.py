@@ -1,11 +1,13 @@
 """The GitHub Actions step summary: what a CI user reads first, as Markdown.
 
-It opens with one row per run (experiment, instance, lifecycle, gate, review,
-duration, cost), then lists every failure where it happened (validation,
-pre-flight, lifecycle, quality) with its first diagnostic lines, root causes
-and the suggested fix in a collapsed block, and ends with what became of each
-instance and whether the session was interrupted. Rendered from the
-scoreboard alone, so a run under xdist writes the same summary.
+It opens with the session's estimated cloud cost under ``--experiment-max-cost``
+and one row per run (experiment, instance, lifecycle, gate, review, duration,
+published cost, the estimate made before it was applied), then lists every
+failure where it happened (validation, pre-flight, lifecycle, quality) with its
+first diagnostic lines, root causes and the suggested fix in a collapsed block,
+and ends with what became of each instance and whether the session was
+interrupted. Rendered from the scoreboard alone, so a run under xdist writes
+the same summary.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pytest_experiment.core.durations import format_duration
+from pytest_experiment.core.prices import usd
 from pytest_experiment.core.verdict import Status
 from pytest_experiment.reporting.report import (
     ExperimentReport,
@@ -21,6 +24,7 @@ from pytest_experiment.reporting.report import (
     InstanceReport,
     Scoreboard,
     root_causes,
+    session_cost,
     unscored,
 )
 
@@ -60,6 +64,9 @@ def render(
         ]
     if board.problems:
         out += ["Input problems:", *(f"- {_cell(p)}" for p in board.problems), ""]
+    cost = board.cost()
+    if board.max_cost is not None and cost is not None:
+        out += [f"Cloud cost: {_cell(session_cost(cost))}.", ""]
     out += _overview(board)
     failures = [line for report in board.ordered() for line in _failures(report)]
     if failures:
@@ -73,13 +80,17 @@ def render(
 
 def _overview(board: Scoreboard) -> list[str]:
     rows = [
-        "| Experiment | Instance | Lifecycle | Gate | Review | Duration | Cost |",
-        "|---|---|---|---|---|---|---|",
+        "| Experiment | Instance | Lifecycle | Gate | Review | Duration | Cost | Estimate |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for report in board.ordered():
         records = [r for r in report.runs() if r.instance or r.lifecycle or r.quality]
+        estimate = _estimate(report)
         if not records:
-            rows.append(f"| {_cell(report.name)} | — | {_stopped_before(report)} | — | — | — | — |")
+            rows.append(
+                f"| {_cell(report.name)} | — | {_stopped_before(report)} | — | — | — | — "
+                f"| {estimate} |"
+            )
         for record in records:
             run: Mapping[str, Any] = record.run
             rows.append(
@@ -93,6 +104,7 @@ def _overview(board: Scoreboard) -> list[str]:
                         _verdict(record.review) if record.review else "—",
                         format_duration(run.get("durationSeconds"), whole_minutes=True, absent="—"),
                         _cost(run.get("costUSD")),
+                        estimate,
                     ]
                 )
                 + " |"
@@ -200,6 +212,14 @@ def _instances(cleanup: Sequence[Mapping[str, Any]]) -> list[str]:
     return [*out, ""]
 
 
+def _estimate(report: ExperimentReport) -> str:
+    """The experiment's estimate before it was applied, and on what it rests."""
+    amount = report.estimate.get("usd")
+    if isinstance(amount, int | float) and not isinstance(amount, bool):
+        return f"{usd(amount)} ({_cell(report.estimate.get('basis'))})"
+    return "unknown" if report.estimate else "—"
+
+
 def _verdict(finding: Finding) -> str:
     return badge(finding.status)
 
@@ -209,10 +229,10 @@ def badge(status: Status) -> str:
     return _BADGES[status]
 
 
-def _cost(usd: Any) -> str:
-    if not isinstance(usd, (int, float)) or isinstance(usd, bool):
+def _cost(amount: Any) -> str:
+    if not isinstance(amount, (int, float)) or isinstance(amount, bool):
         return "—"
-    return f"${usd:.3f}"
+    return f"${amount:.3f}"
 
 
 def _cell(value: Any) -> str:

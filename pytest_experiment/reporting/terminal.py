@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from pytest_experiment.core.durations import format_duration
+from pytest_experiment.core.prices import usd
 from pytest_experiment.core.toil import summary_lines
 from pytest_experiment.core.verdict import Status
 from pytest_experiment.reporting.report import (
@@ -17,6 +18,7 @@ from pytest_experiment.reporting.report import (
     InstanceReport,
     Scoreboard,
     root_causes,
+    session_cost,
     unscored,
 )
 
@@ -52,9 +54,32 @@ def write_summary(
             terminal.write_line(line)
     if not (board.experiments or board.cleanup or board.orphans or board.toil or board.problems):
         return
-    terminal.write_sep("=", "experiment scorecard")
+    terminal.write_sep("=", scorecard_title(board))
     for line in [*scorecard_lines(board, verbose=verbose), *closing_lines(board)]:
         terminal.write_line(line)
+
+
+def scorecard_title(board: Scoreboard) -> str:
+    """The scorecard's heading; under ``--experiment-max-cost`` it carries the session's
+    estimated cost against the limit."""
+    cost = board.cost()
+    if board.max_cost is None or cost is None:
+        return "experiment scorecard"
+    return f"experiment scorecard: {session_cost(cost)}"
+
+
+def cost_cell(published: Any, estimate: Mapping[str, Any]) -> str:
+    """What a run cost as the operator published it, beside what was estimated before it
+    was applied (either may be missing); "" when neither is known."""
+    parts = []
+    if isinstance(published, int | float) and not isinstance(published, bool):
+        parts.append(f"{usd(published)} published")
+    amount = estimate.get("usd")
+    if isinstance(amount, int | float) and not isinstance(amount, bool):
+        parts.append(f"estimated {usd(amount)} ({estimate.get('basis')})")
+    elif estimate:
+        parts.append("no estimate")
+    return "; ".join(parts)
 
 
 def scorecard_lines(board: Scoreboard, *, verbose: bool) -> list[str]:
@@ -177,6 +202,7 @@ def summary_block(report: ExperimentReport, record: InstanceReport) -> list[str]
         ("Experiment", record.instance or report.name),
         ("Phase", phase),
         ("Duration", format_duration(run.get("durationSeconds"), whole_minutes=True, absent="N/A")),
+        ("Cost", cost_cell(run.get("costUSD"), report.estimate) or "N/A"),
         ("Results", run.get("results") or "N/A"),
         ("Hypothesis", run.get("hypothesis") or "N/A"),
     ]

@@ -4,10 +4,11 @@ It drives the edges and asks the core what each observation means. It knows
 nothing of pytest: the plugin layer hands it options and reads its outcomes.
 
 - ``session``: ``LiveRun``, one per pytest session: connect, the watches, start, finish;
-- ``preflight``: may an experiment be applied (its WorkflowTemplate, the operator);
+- ``preflight``: may an experiment be applied (its cost, WorkflowTemplate, the operator);
 - ``launcher``: the create, the ``--experiment-max-concurrent`` queue, the run label;
 - ``follow``: the lifecycle of one instance, phase by phase against its budgets;
 - ``endings``: how a followed run ended (Complete, Failed, stuck, deleted);
+- ``operator_watch``: an instance with no status while the operator has no ready replica;
 - ``cleanup``: the cleanup policy at session end, strays, instances an auto-fix replaced;
 - ``publish`` and ``analyzer``: results, analyzer, quality gate and auto-fix re-runs;
 - ``review_gate``: the review of a published run's PR;

@@ -25,6 +25,7 @@ from pytest_experiment.edges.operator_reads import Labelled
 from pytest_experiment.run.diagnostics import one_line
 from pytest_experiment.run.endings import Endings
 from pytest_experiment.run.launch import Launch
+from pytest_experiment.run.operator_watch import OperatorWatch
 from pytest_experiment.run.protocols import FollowContext
 
 # How often a waiting item wakes to redraw its progress line; the watch, not
@@ -101,6 +102,7 @@ class Follower:
         # The (phase, limit) whose spending was last checked against a direct read.
         self.checked: tuple[str, float | None] | None = None
         self.ends = Endings(run, launch, self.watcher, manual=self.manual)
+        self.operator = OperatorWatch(run, launch)
 
     def verdict(self) -> CheckResult:
         while True:
@@ -122,6 +124,12 @@ class Follower:
             stuck = lifecycle.failed_target(obj) or self.ends.failed_claim(obj, phase)
             if stuck is not None:
                 return self.ends.stuck(observed, phase, stuck)
+            silent = self.operator.down(obj, since=self._entered(observed, phase))
+            if silent is not None:
+                # Unfinished: the cleanup policy deletes it, so an operator that recovers
+                # does not provision clusters for a run nobody follows.
+                self.launch.follow.cut_short = True
+                return self.operator.verdict(observed, self.ends, silent=silent)
             entered = self._entered(observed, phase)
             budget = self.options.budget(phase)
             extended = self.extensions.get(phase, 0)

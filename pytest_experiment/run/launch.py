@@ -70,7 +70,8 @@ class FollowState:
     phase: str = ""
     """The last phase the harness saw, for cleanup reasons."""
     cut_short: bool = False
-    """pytest-timeout ended its lifecycle item while it was unfinished."""
+    """Its lifecycle item ended while it was unfinished (pytest-timeout, the operator down):
+    the cleanup policy deletes it rather than keep it as a failure to look at."""
 
 
 @dataclass(eq=False, kw_only=True)

@@ -1,10 +1,11 @@
-"""Pre-flight: may an experiment be applied? Its namespace, WorkflowTemplate, the operator,
-the cluster.
+"""Pre-flight: may an experiment be applied? Its cost, namespace, WorkflowTemplate, the
+operator, the cluster.
 
-Runs once per experiment before anything is created. A namespace the run cannot list
-Experiments in (no CRD, no role) blocks the apply, as does a missing template (unless
-it is applied with ``--experiment-apply-templates``); an unhealthy operator only warns;
-an unreachable cluster blocks every experiment.
+Runs once per experiment before anything is created. A session over
+``--experiment-max-cost`` blocks every apply (and applies no template); a namespace
+the run cannot list Experiments in (no CRD, no role) blocks the apply, as does a
+missing template (unless it is applied with ``--experiment-apply-templates``); an
+unhealthy operator only warns; an unreachable cluster blocks every experiment.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ class Preflight:
         log_toil: Callable[[ToilRecord], None],
         validation_failure: Callable[[Experiment], tuple[str, str] | None],
         watch: Callable[[str], object],
+        cost_verdict: Callable[[Experiment], CheckResult | None] = lambda _: None,
     ) -> None:
         """``watch(namespace)`` starts the session's one watch of a namespace (its first
         list is the namespace check), raising ``ClusterError`` when it cannot."""
@@ -52,6 +54,7 @@ class Preflight:
         self._log_toil = log_toil
         self._validation_failure = validation_failure
         self._watch = watch
+        self._cost_verdict = cost_verdict
         self._operator: tuple[int | None, str] | None = None
         self._namespaces: dict[str, CheckResult] = {}
 
@@ -73,14 +76,19 @@ class Preflight:
             return
         experiment = launch.experiment
         failure = self._validation_failure(experiment)
+        # Decided first, for the whole session: over the limit, nothing is applied.
+        cost = self._cost_verdict(experiment)
+        over = cost is not None and cost.status is Status.FAIL
         if cluster is None:
             message = f"{_REFUSED if refused else _UNREACHABLE}: {unreachable}"
             state.checks = {
+                **({"cost": cost} if cost is not None else {}),
                 "namespace": CheckResult(Status.FAIL, message),
                 "workflow-template": CheckResult(Status.FAIL, message),
                 "operator": CheckResult(Status.FAIL, message),
             }
-            state.blocked = f"blocked by {experiment.name}::preflight[workflow-template]"
+            blocking = "cost" if over else "workflow-template"
+            state.blocked = f"blocked by {experiment.name}::preflight[{blocking}]"
             self._log_toil(lifecycle.unreachable_toil(experiment.name, one_line(unreachable)))
             return
         if failure is not None:
@@ -88,9 +96,12 @@ class Preflight:
             state.blocked = f"blocked by {experiment.name}::validate[{rule}]"
             self._log_toil(lifecycle.validation_toil(experiment.name, reason))
             # Pre-flight still reports on the cluster: it is what the user fixes next.
+        elif over:
+            state.blocked = f"blocked by {experiment.name}::preflight[cost]"
         state.checks = {
+            **({"cost": cost} if cost is not None else {}),
             "namespace": self._namespace_check(launch, crd_read=crd_read),
-            "workflow-template": self._template_check(experiment, cluster),
+            "workflow-template": self._template_check(experiment, cluster, may_apply=not over),
             "operator": self._operator_check(experiment, cluster),
         }
         if state.blocked is None and state.checks["namespace"].status is Status.FAIL:
@@ -121,7 +132,9 @@ class Preflight:
             return access.namespace_overridden(result, option=option)
         return result
 
-    def _template_check(self, experiment: Experiment, cluster: Cluster) -> CheckResult:
+    def _template_check(
+        self, experiment: Experiment, cluster: Cluster, *, may_apply: bool
+    ) -> CheckResult:
         name = experiment.workflow_template
         if not name:
             return CheckResult(Status.NA, "no spec.workflow.template to look up")
@@ -138,6 +151,12 @@ class Preflight:
                 Status.FAIL,
                 f"WorkflowTemplate {name} not found in argo-workflows and there is no {shown} "
                 f"to apply; {_EMPTY_WORKFLOW}",
+            )
+        if self.options.apply_templates and not may_apply:
+            return CheckResult(
+                Status.NA,
+                f"WorkflowTemplate {name} not found in argo-workflows; not applied from {shown}: "
+                f"blocked by {experiment.name}::preflight[cost]",
             )
         if not self.options.apply_templates:
             self._log_toil(lifecycle.missing_template_toil(experiment.name, name))

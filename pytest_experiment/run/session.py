@@ -65,6 +65,7 @@ class LiveRun:
         options: Options,
         toil: ToilLog,
         validation_failure: Callable[[Experiment], tuple[str, str] | None],
+        cost_verdict: Callable[[Experiment], CheckResult | None] = lambda _: None,
         output: Output | None = None,
         on_toil: Callable[[ToilRecord], None] | None = None,
         connector: Callable[[], Cluster],
@@ -112,6 +113,7 @@ class LiveRun:
             log_toil=self.log_toil,
             validation_failure=validation_failure,
             watch=self.watcher,
+            cost_verdict=cost_verdict,
         )
         self.leases = LeaseKeeper(
             owner=this_process(self.run_id),

@@ -293,24 +293,34 @@ def _patch_data(api: client.ApiClient, changes: Mapping[str, str | None]) -> dic
     return dict(configmap.data or {})
 
 
-def write_operator_readiness(api: client.ApiClient, *, ready: bool) -> None:
-    """The operator Deployment's status (there is no controller-manager to write it)."""
-    replicas = 1 if ready else 0
+def write_operator_readiness(
+    api: client.ApiClient, *, ready: bool, replicas: int = 1, generation: int | None = None
+) -> None:
+    """The operator Deployment's status (there is no controller-manager to write it).
+
+    ``replicas`` is what its spec asks for: scaled to 0, a Deployment has no pod, no
+    ready replica, and is Available (0 of 0 is its minimum), as a real one reports it.
+    """
+    # One process stands in for every replica the spec asks for.
+    ready_count = replicas if ready else 0
+    available = ready_count >= min(replicas, 1)
     body = {
         "status": {
-            "observedGeneration": 1,
-            "replicas": 1,
-            "updatedReplicas": 1,
-            "readyReplicas": replicas,
-            "availableReplicas": replicas,
-            "unavailableReplicas": 1 - replicas,
+            "observedGeneration": generation or 1,
+            "replicas": replicas,
+            "updatedReplicas": replicas,
+            "readyReplicas": ready_count,
+            "availableReplicas": ready_count,
+            "unavailableReplicas": replicas - ready_count,
             "conditions": [
                 {
                     "type": "Available",
-                    "status": "True" if ready else "False",
-                    "reason": "MinimumReplicasAvailable" if ready else "MinimumReplicasUnavailable",
+                    "status": "True" if available else "False",
+                    "reason": "MinimumReplicasAvailable"
+                    if available
+                    else "MinimumReplicasUnavailable",
                     "message": "Deployment has minimum availability."
-                    if ready
+                    if available
                     else "Deployment does not have minimum availability.",
                 }
             ],

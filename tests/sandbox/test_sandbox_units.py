@@ -8,8 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from pytest_experiment.base.errors import SandboxError
+from pytest_experiment.core.cost import Bound, estimate
+from pytest_experiment.core.options import Options
+from pytest_experiment.core.prices import shipped_prices
+from pytest_experiment.core.spec import Experiment, read_source
 from pytest_experiment.sandbox import Sandbox, SandboxConfig, assets
 from pytest_experiment.sandbox.install import load_experiment_schema, structural
 from pytest_experiment.sandbox.processes import Supervisor
@@ -23,6 +28,7 @@ from pytest_experiment.sandbox.scenarios import (
 )
 from pytest_experiment.sandbox.state import STATE_VERSION, read_state, write_state
 from pytest_experiment.sandbox.summary import build_analysis, build_summary, intent_gap_group
+from pytest_experiment.sandbox.summary.document import cost_estimate as summary_cost
 
 from .lifecycle import METRICS, experiment_doc
 
@@ -156,6 +162,28 @@ def test_summary_is_deterministic_and_costed() -> None:
     # 2 s at scale 0.001 is 2000 s simulated on a spot e2-standard-4 (0.2x on-demand).
     assert first["costEstimate"]["totalUSD"] == pytest.approx(0.134 * 0.2 * 2000 / 3600)
     assert first["targets"][0]["clusterType"] == "gke"
+
+
+def test_summary_cost_is_priced_as_the_real_operator_and_the_harness_prices_it(
+    tmp_path: Path,
+) -> None:
+    # An unset machineType and one off the operator's table are charged its $0.10/h
+    # fallback; a hub target is not listed. The harness's estimate prices the same spec
+    # at the same hourly rate, so a sandbox run's estimate sits next to a comparable cost.
+    targets = [
+        {"name": "app", "cluster": {"type": "gke", "preemptible": True, "nodeCount": 2}},
+        {"name": "db", "cluster": {"type": "gke", "machineType": "c3-standard-4"}},
+        {"name": "hub", "cluster": {"type": "hub"}},
+    ]
+    cost = summary_cost({"targets": targets}, hours=0.5)
+    assert cost["perTarget"] == pytest.approx({"app": 0.1 * 0.2 * 2 * 0.5, "db": 0.1 * 0.5})
+    spec = {"targets": [targets[0], targets[2]]}
+    path = tmp_path / "e" / "experiment.yaml"
+    path.parent.mkdir()
+    path.write_text(yaml.safe_dump({"kind": "Experiment", "spec": spec}))
+    experiment = Experiment.from_source(read_source(path))
+    estimated = estimate(experiment, prices=shipped_prices(), bound=Bound.of(Options(), experiment))
+    assert estimated.hourly == pytest.approx(summary_cost(spec, hours=1.0)["totalUSD"])
 
 
 def test_intent_gap_defaults_to_last_declared_group() -> None:

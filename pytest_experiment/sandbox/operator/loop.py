@@ -3,6 +3,11 @@
 Reconciliation is level-triggered from the cache; the only waits are timers
 for the next simulated transition. Which operator (real or legacy) handles an
 instance is part of its scenario choice, read once when first seen.
+
+The loop also watches its own Deployment: scaled to 0 replicas (``kubectl scale
+--replicas=0``) it stops acting, as a real controller whose pods are gone does,
+and reports no ready replica; scaled back up it starts afresh, like a new pod,
+and reconciles everything it has cached.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ import urllib3
 from kubernetes import client
 
 from pytest_experiment.base.errors import SandboxError
-from pytest_experiment.base.resources import EXPERIMENTS, OPERATOR_NAMESPACE
+from pytest_experiment.base.resources import EXPERIMENTS, OPERATOR_DEPLOYMENT, OPERATOR_NAMESPACE
 from pytest_experiment.base.types import Obj
 from pytest_experiment.sandbox import kube
 from pytest_experiment.sandbox.operator import legacy, real
@@ -67,10 +72,15 @@ class Operator:
         self._sequence = itertools.count()
         self._synced: set[str] = set()
         self._scenario_data: dict[str, str] = {}
-        self._readiness: bool | None = None
+        self._readiness: tuple[bool, int] | None = None
+        """The readiness and replicas last written to the Deployment's status."""
+        self._replicas: int | None = None
+        """What the Deployment's spec asks for; None until it is read (nothing acts)."""
+        self._generation: int | None = None
 
     def run(self, stop: threading.Event) -> None:
         core = client.CoreV1Api(self._api)
+        apps = client.AppsV1Api(self._api)
         informers = [
             kube.Informer(
                 kube.custom_lister(self._api, EXPERIMENTS, namespace=None),
@@ -84,6 +94,13 @@ class Operator:
                 on_event=lambda kind, obj: self._events.put(("scenarios", kind, obj)),
                 on_synced=lambda: self._events.put(("synced", "scenarios", {})),
                 field_selector=f"metadata.name={SCENARIO_CONFIGMAP}",
+            ),
+            kube.Informer(
+                lambda **kw: apps.list_namespaced_deployment(OPERATOR_NAMESPACE, **kw),
+                name="deployment",
+                on_event=lambda kind, obj: self._events.put(("deployment", kind, obj)),
+                on_synced=lambda: self._events.put(("synced", "deployment", {})),
+                field_selector=f"metadata.name={OPERATOR_DEPLOYMENT}",
             ),
         ]
         for informer in informers:
@@ -103,10 +120,10 @@ class Operator:
 
     def _step_down(self) -> None:
         """A stopping operator stops claiming a ready replica (a killed one has a watchdog)."""
-        if not self._readiness:
+        if self._readiness is None or not self._readiness[0]:
             return
         try:
-            write_operator_readiness(self._api, ready=False)
+            write_operator_readiness(self._api, ready=False, generation=self._generation)
         except SandboxError as exc:
             log.warning("could not mark the operator Deployment unready: %s", exc)
 
@@ -139,6 +156,9 @@ class Operator:
             self._scenario_data = {} if kind == "DELETED" else dict(obj.get("data") or {})
             self._sync_readiness()
             return
+        if source == "deployment":
+            self._scaled(obj if kind != "DELETED" else None)
+            return
         key = kube.object_key(obj)
         if kind == "DELETED":
             self._cache.pop(key, None)
@@ -153,14 +173,46 @@ class Operator:
         if cached is None or kube.resource_version(obj) >= kube.resource_version(cached):
             self._cache[key] = obj
 
-    def _sync_readiness(self) -> None:
-        if not {"experiments", "scenarios"} <= self._synced:
+    @property
+    def _acting(self) -> bool:
+        return bool(self._replicas)
+
+    def _scaled(self, deployment: Obj | None) -> None:
+        """The Deployment changed (or went away: then no pod of it would run)."""
+        spec = (deployment or {}).get("spec") or {}
+        replicas = int(spec.get("replicas", 1)) if deployment is not None else 0
+        self._generation = (deployment or {}).get("metadata", {}).get("generation")
+        was, known = self._acting, self._replicas is not None
+        self._replicas = replicas
+        self._sync_readiness()
+        if was == self._acting:
             return
-        ready = not operator_down(self._scenario_data)
-        if ready != self._readiness:
-            write_operator_readiness(self._api, ready=ready)
-            self._readiness = ready
-            log.info("operator deployment readyReplicas=%d", int(ready))
+        if not self._acting:
+            log.info("operator deployment scaled to 0: stopped acting")
+            return
+        if known:
+            # A new pod remembers nothing: every instance is picked up from its status.
+            log.info("operator deployment scaled to %d: acting again", replicas)
+            self._tracks.clear()
+        for key in sorted(self._cache):
+            self._reconcile_safely(key)
+
+    def _sync_readiness(self) -> None:
+        if not {"experiments", "scenarios", "deployment"} <= self._synced:
+            return
+        replicas = self._replicas or 0
+        ready = replicas > 0 and not operator_down(self._scenario_data)
+        if (ready, replicas) == self._readiness:
+            return
+        try:
+            write_operator_readiness(
+                self._api, ready=ready, replicas=replicas, generation=self._generation
+            )
+        except SandboxError as exc:  # the Deployment deleted, say: the loop carries on
+            log.warning("could not write the operator Deployment's status: %s", exc)
+            return
+        self._readiness = (ready, replicas)
+        log.info("operator deployment replicas=%d readyReplicas=%d", replicas, int(ready))
 
     def _track(self, obj: Obj) -> Track:
         key = kube.object_key(obj)
@@ -184,7 +236,9 @@ class Operator:
 
     def _reconcile_safely(self, key: str) -> None:
         obj = self._cache.get(key)
-        if obj is None:
+        if obj is None or not self._acting:
+            # Scaled to 0: events are still cached, as an informer restarted later would
+            # list them; nothing is done with them.
             return
         try:
             track = self._track(obj)

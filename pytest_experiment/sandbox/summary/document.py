@@ -12,29 +12,34 @@ from pytest_experiment.sandbox.summary.criteria import hypothesis
 from pytest_experiment.sandbox.summary.metrics import Collection, metrics_section
 from pytest_experiment.sandbox.summary.values import parse_time, rfc3339
 
+# The real operator's own table (on-demand USD per node-hour), as its source has it:
+# anything else, an unset machineType included, is charged its fallback rate.
 _HOURLY_USD = {
     "e2-medium": 0.0335,
     "e2-standard-2": 0.067,
     "e2-standard-4": 0.134,
     "e2-standard-8": 0.268,
-    "n2-standard-4": 0.194,
-    "n2-standard-8": 0.388,
-    "c3-standard-4": 0.209,
-    "c3-standard-8": 0.418,
+    "n1-standard-1": 0.0475,
+    "n1-standard-2": 0.095,
+    "n1-standard-4": 0.19,
+    "n2-standard-2": 0.0971,
+    "n2-standard-4": 0.1942,
+    "n2-standard-8": 0.3884,
 }
-_DEFAULT_HOURLY_USD = 0.1
+_FALLBACK_HOURLY_USD = 0.1
 # Preemptible (spot) machines are priced at a fifth of the on-demand rate.
 _SPOT_FACTOR = 0.2
 
 
-def _cost(spec: Mapping[str, Any], *, hours: float) -> Obj:
+def cost_estimate(spec: Mapping[str, Any], *, hours: float) -> Obj:
+    """Priced from the spec as the real operator prices it: GKE targets only, the spec's
+    machineType (not the default GKE applies), nodeCount 0 or absent as 1."""
     per_target: dict[str, float] = {}
     for target in spec.get("targets") or []:
         cluster = (target or {}).get("cluster") or {}
         if cluster.get("type") != "gke":
-            per_target[str(target.get("name"))] = 0.0
             continue
-        rate = _HOURLY_USD.get(str(cluster.get("machineType") or "e2-medium"), _DEFAULT_HOURLY_USD)
+        rate = _HOURLY_USD.get(str(cluster.get("machineType") or ""), _FALLBACK_HOURLY_USD)
         if cluster.get("preemptible"):
             rate *= _SPOT_FACTOR
         per_target[str(target.get("name"))] = rate * int(cluster.get("nodeCount") or 1) * hours
@@ -133,7 +138,7 @@ def build_summary(
     if "codeSnippets" in spec:
         summary["codeSnippets"] = spec["codeSnippets"]
     simulated_hours = elapsed / max(time_scale, 1e-9) / 3600
-    summary["costEstimate"] = _cost(spec, hours=simulated_hours)
+    summary["costEstimate"] = cost_estimate(spec, hours=simulated_hours)
     if iteration_status:
         summary["iterationStatus"] = dict(iteration_status)
     return summary
