@@ -7,11 +7,12 @@ is the spec model's business (``spec``).
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterator, Mapping, Sequence
+import functools
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import yaml
 
@@ -31,6 +32,8 @@ except ImportError:  # pragma: no cover - PyYAML built without libyaml
     from yaml import SafeLoader as _BaseLoader  # type: ignore[assignment]
 
 NodePath = tuple[str | int, ...]
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
 
 _INT_TAG = "tag:yaml.org,2002:int"
 
@@ -46,6 +49,32 @@ def _json_key(key: Any) -> Any:
     return key
 
 
+class _Refused(Exception):
+    """What YAML reads but this reader refuses (a duplicate key), with the line to name."""
+
+    def __init__(self, message: str, *, line: int) -> None:
+        self.line = line
+        super().__init__(message)
+
+
+def duplicate_key(text: str, *, first: str, first_line: int, read_as: Any = None) -> str:
+    """The message for a key written twice in one mapping (``read_as``: what both read as,
+    when they are written differently)."""
+    same = "" if read_as is None else f" as {first!r}; both read as {read_as!r}"
+    return (
+        f"duplicate key {text!r} (first at line {first_line}{same}); YAML keeps only the "
+        "last one, so the first would be lost silently"
+    )
+
+
+def _node_kind(node: yaml.Node) -> str:
+    return str(getattr(node, "id", "node"))  # "scalar", "sequence" or "mapping"
+
+
+def _short_tag(tag: str) -> str:
+    return "!!" + tag.removeprefix("tag:yaml.org,2002:") if tag.startswith("tag:yaml.org") else tag
+
+
 class _Loader(_BaseLoader):
     """The safe loader, building only what JSON can hold.
 
@@ -53,17 +82,29 @@ class _Loader(_BaseLoader):
     written as, ``!!binary`` stays its base64 text, sets and ordered maps become
     mappings and lists, and mapping keys are strings. Every rule can then rely
     on JSON's six types instead of meeting a ``datetime`` or a ``set``.
+
+    Everything is built at once (``deep_construct``): PyYAML otherwise finishes
+    mappings and ordered maps after the node that holds them has returned, where
+    an error has no node, hence no line, to name.
     """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.deep_construct = True
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         # Built here rather than by PyYAML so keys are normalised before they
-        # meet: PyYAML's dict would merge ``1:`` and ``true:`` (equal in Python).
+        # meet: PyYAML's dict would merge ``1:`` and ``true:`` (equal in Python),
+        # and ``1:`` and ``0x1:`` (equal once read) without a word.
         if not isinstance(node, yaml.MappingNode):
             raise yaml.constructor.ConstructorError(
                 None, None, f"expected a mapping node, but found {node.id}", node.start_mark
             )
+        # Keys merged in with ``<<`` may be overridden; keys written here may not.
+        own = {id(key_node) for key_node, _ in node.value}
         self.flatten_mapping(node)
         mapping: dict[Any, Any] = {}
+        first: dict[Any, yaml.Node] = {}
         for key_node, value_node in node.value:
             key = _json_key(self.construct_object(key_node, deep=deep))
             if not isinstance(key, Hashable):
@@ -73,34 +114,67 @@ class _Loader(_BaseLoader):
                     "found a key that is a list or a mapping",
                     key_node.start_mark,
                 )
+            earlier = first.get(key)
+            if earlier is not None and id(earlier) in own and id(key_node) in own:
+                raise _Refused(
+                    duplicate_key(
+                        str(key_node.value),
+                        first=str(earlier.value),
+                        first_line=_line(earlier),
+                        read_as=key,
+                    ),
+                    line=_line(key_node),
+                )
+            first[key] = key_node
             mapping[key] = self.construct_object(value_node, deep=deep)
         return mapping
 
     def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
         try:
             return super().construct_object(node, deep=deep)
-        except (ValueError, TypeError, OverflowError) as err:
-            # An explicit tag on a value it cannot take (``!!int abc``): say where.
+        except (ValueError, TypeError, OverflowError, KeyError, IndexError) as err:
+            # An explicit tag on a value it cannot take (``!!int many``, ``!!bool maybe``,
+            # ``!!int ''``): PyYAML's own constructors fail with whatever their
+            # parsing met first. Say where, and what.
+            what = (
+                f"{node.value!r} is not a valid {_short_tag(node.tag)}"
+                if isinstance(node, yaml.ScalarNode)
+                else str(err)
+            )
             raise yaml.constructor.ConstructorError(
-                None, None, f"cannot read this value: {err}", node.start_mark
+                None, None, f"cannot read this value: {what}", node.start_mark
             ) from err
 
     def _as_text(self, node: yaml.Node) -> str:
         return str(self.construct_scalar(node))  # type: ignore[arg-type]
 
-    def _as_mapping(self, node: yaml.Node) -> Iterator[dict[Any, Any]]:
-        data: dict[Any, Any] = {}
-        yield data
-        data.update(self.construct_mapping(node))  # type: ignore[arg-type]
+    def _as_mapping(self, node: yaml.Node) -> dict[Any, Any]:
+        return self.construct_mapping(node)  # type: ignore[arg-type]
 
-    def _as_pairs(self, node: yaml.Node) -> Iterator[list[Any]]:
-        data: list[Any] = []
-        yield data
-        build = self.construct_yaml_omap(node)
-        pairs = next(build)
-        for _ in build:  # fills ``pairs``
-            pass
-        data.extend({_json_key(k): v} for k, v in pairs)
+    def _as_pairs(self, node: yaml.Node) -> list[dict[Any, Any]]:
+        """``!!omap`` and ``!!pairs``: a sequence of one-pair mappings, read as the list of
+        one-key mappings kubectl would send (each key read as any other)."""
+        if not isinstance(node, yaml.SequenceNode):
+            raise yaml.constructor.ConstructorError(
+                None,
+                None,
+                f"expected a sequence of pairs, but found {_node_kind(node)}",
+                node.start_mark,
+            )
+        pairs: list[dict[Any, Any]] = []
+        for item in node.value:
+            if not isinstance(item, yaml.MappingNode) or len(item.value) != 1:
+                found = (
+                    f"{len(item.value)} pairs" if isinstance(item, yaml.MappingNode) else item.id
+                )
+                raise yaml.constructor.ConstructorError(
+                    "while constructing pairs",
+                    node.start_mark,
+                    f"expected a mapping of one pair, but found {found}",
+                    item.start_mark,
+                )
+            pairs.append(self.construct_mapping(item))
+        return pairs
 
 
 for _tag in ("timestamp", "binary"):
@@ -211,8 +285,7 @@ def _children(node: yaml.Node, path: str) -> list[yaml.Node]:
                 name = str(key.value)
                 if name in seen:
                     raise SpecError(
-                        f"duplicate key {name!r} (first at line {seen[name]}); YAML keeps "
-                        "only the last one, so the first would be lost silently",
+                        duplicate_key(name, first=name, first_line=seen[name]),
                         path=path,
                         line=_line(key),
                     )
@@ -245,6 +318,34 @@ def _line_map(root: yaml.Node, path: str) -> dict[NodePath, int]:
     return lines
 
 
+def _without_reader_frames(func: Callable[_P, _T]) -> Callable[_P, _T]:
+    """``func``, whose ``SpecError`` or Ctrl-C (or SIGTERM) leaves the reader's frames behind.
+
+    pytest renders the arguments of every frame of a traceback it shows (a
+    collection error's under ``--full-trace``, a Ctrl-C's always), and the
+    reader's frames hold YAML nodes, whose ``repr`` follows every alias: a 1.5 KB
+    alias bomb is 10⁹ nodes, a tag aliased 60,000 times 60,000 copies of it.
+    Rendering one took gigabytes and did not end; an interrupt landing in that
+    rendering started it again. Kept, the frames would also keep every bad
+    file's node tree alive for the whole session.
+    """
+
+    @functools.wraps(func)
+    def reader(*args: _P.args, **kwargs: _P.kwargs) -> _T:
+        try:
+            return func(*args, **kwargs)
+        except (SpecError, KeyboardInterrupt) as err:
+            link: BaseException | None = err
+            seen: set[int] = set()
+            while link is not None and id(link) not in seen:  # its causes lose theirs too
+                seen.add(id(link))
+                link.__traceback__ = None
+                link = link.__cause__ or link.__context__
+            raise err.with_traceback(None)  # noqa: B904 (the same error: its chain is kept)
+
+    return reader
+
+
 @dataclass(frozen=True, eq=False)
 class Source:
     """One parsed YAML document and where each of its values sits in the file."""
@@ -253,7 +354,13 @@ class Source:
     text: str
     data: Any
 
+    def __repr__(self) -> str:
+        # Bounded: pytest renders the arguments of the frames of a traceback, and
+        # ``data`` may hold one long value aliased thousands of times.
+        return f"Source({str(self.path)!r})"
+
     @cached_property
+    @_without_reader_frames
     def root(self) -> yaml.Node:
         """The document's node tree, composed again from ``text`` when lines are asked for.
 
@@ -270,6 +377,7 @@ class Source:
         return node
 
     @cached_property
+    @_without_reader_frames
     def lines(self) -> Mapping[NodePath, int]:
         return _line_map(self.root, str(self.path))
 
@@ -281,6 +389,7 @@ class Source:
         return self.lines.get(here, 1)
 
 
+@_without_reader_frames
 def read_source(path: Path) -> Source:
     """Read one YAML document, raising ``SpecError`` (file and line) when unreadable."""
     where = str(path)
@@ -312,6 +421,8 @@ def read_source(path: Path) -> Source:
         else:  # no anchor, so no alias: every node appears once
             _check_tree(root, where)
         data = loader.construct_document(root)
+    except _Refused as err:
+        raise SpecError(str(err), path=where, line=err.line) from None
     except yaml.reader.ReaderError as err:
         # The reader knows only a character offset into "<unicode string>".
         raise SpecError(
