@@ -1049,6 +1049,36 @@ def test_a_raising_check_fails_with_its_error() -> None:
     assert results["custom-metrics"].status is Status.PASS
 
 
+class CountedPoints(list[Any]):
+    """A query's points that count how often a check walks them."""
+
+    walks = 0
+
+    def __iter__(self) -> Any:
+        CountedPoints.walks += 1
+        return super().__iter__()
+
+
+@pytest.mark.parametrize(
+    "points",
+    [[{}] * 1000, [{}] * 999 + [{"value": 0.01, "labels": {"pod": "kv-0"}}]],
+    ids=["no-value", "a-value-last"],
+)
+def test_every_check_together_walks_a_query_once(points: list[Any]) -> None:
+    """A million points is within the limits: each check walking them again cost seconds."""
+    data = CountedPoints(points)
+    queries = {**ALL_KV, "hdb_write_p99": {"data": data, "unit": "seconds"}}
+    CountedPoints.walks = 0
+    results = dict(
+        run_checks(CheckInput(experiment=KV, summary=summary(queries), intent=hdb_intent()))
+    )
+    has_value = points[-1] != {}
+    # Whether it has data, once; which pods its values name, once more when it has.
+    assert CountedPoints.walks == (2 if has_value else 1)
+    assert results["custom-metrics"].status is (Status.PASS if has_value else Status.WARN)
+    assert results["intent-coverage"].status is Status.PASS
+
+
 # -- completion line ---------------------------------------------------------------------------
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pytest_experiment.core.intent import Intent
@@ -33,6 +33,17 @@ class CheckInput:
     analyzer: str | None = None
     """Live analyzer outcome (``Succeeded``, ``Failed``, ``Skipped``, ``Timeout``);
     None when scoring offline, where ``analysis`` is read if present."""
+    _gaps: dict[str, str] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def data_gap(self, name: str) -> str:
+        """``data_gap`` of the summary's query ``name``, computed once for every check:
+        a query of a million points costs one pass, not one per check that reads it."""
+        gap = self._gaps.get(name)
+        if gap is None:
+            queries, _ = queries_of(self.summary)
+            gap = data_gap(queries.get(name) if queries is not None else None)
+            self._gaps[name] = gap
+        return gap
 
 
 @dataclass(frozen=True, slots=True)
