@@ -579,7 +579,6 @@ def test_custom_metrics_none_defined(tmp_path: Path) -> None:
     ("data", "reason"),
     [
         ({"metrics": []}, "metrics section is a list, not an object"),
-        ({"metrics": {"source": "x"}}, "metrics section has no queries"),
         ({"metrics": {"queries": [1]}}, "metrics.queries is a list, not an object"),
         ("not a summary", "summary is a str, not an object"),
     ],
@@ -602,6 +601,30 @@ def test_custom_metrics_without_metrics_section_fails_0_of_y(data: Any) -> None:
     assert result.figures["collected"] == 0
     assert result.figures["missing"] == [m.name for m in KV.metrics]
     assert result.details[-1] == "cluster_cpu: summary has no metrics section"
+
+
+@pytest.mark.parametrize(
+    "metrics",
+    [{"source": "target:x/prometheus"}, {"source": "target:x/prometheus", "queries": None}],
+    ids=["queries-absent", "queries-null"],
+)
+def test_a_metrics_section_without_queries_collected_nothing(metrics: Any) -> None:
+    """Zero metrics arrived, as with no ``metrics`` at all: FAIL 0/Y, not "not measurable"."""
+    data = {"phase": "Complete", "metrics": metrics}
+    result = run(custom_metrics, data)
+    assert (result.status, result.summary) == (
+        Status.FAIL,
+        "Custom metrics: 0/5 collected (metrics section has no queries)",
+    )
+    assert result.details[-1] == "cluster_cpu: metrics section has no queries"
+    coverage = run(intent_coverage, data, intent=hdb_intent())
+    assert (coverage.status, coverage.summary) == (
+        Status.FAIL,
+        "Intent coverage: 0/1 differentiating groups (hdb: 0/2 metrics)",
+    )
+    assert coverage.details[-1] == "metrics section has no queries"
+    assert run(presentation, data).status is Status.NA
+    assert run(workload_pods, data).status is Status.NA
 
 
 # -- metrics-source ----------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from pytest_experiment.core.spec import Experiment
 from pytest_experiment.core.verdict import CheckResult, Status
 
 NO_METRICS = "summary has no metrics section"
+NO_QUERIES = "metrics section has no queries"
 _NAMES_SHOWN = 5
 
 
@@ -67,8 +68,10 @@ def queries_of(summary: Any) -> tuple[Mapping[str, Any] | None, str]:
     The operator leaves the ``metrics`` section out when it collected nothing,
     so an absent (or null) section is *empty*, not unreadable: it comes back as
     an empty mapping with the reason, and every declared metric counts as
-    missing. A section of any other unexpected shape gives None: not
-    measurable, which the checks report as such rather than guess.
+    missing. The same holds for a section without ``queries`` (absent or null):
+    zero metrics arrived either way. A section or ``queries`` of any other
+    unexpected shape gives None: not measurable, which the checks report as
+    such rather than guess.
     """
     if not isinstance(summary, Mapping):
         return None, f"summary is a {type_name(summary)}, not an object"
@@ -79,7 +82,7 @@ def queries_of(summary: Any) -> tuple[Mapping[str, Any] | None, str]:
         return None, f"metrics section is a {type_name(metrics)}, not an object"
     queries = metrics.get("queries")
     if queries is None:
-        return None, "metrics section has no queries"
+        return {}, NO_QUERIES
     if not isinstance(queries, Mapping):
         return None, f"metrics.queries is a {type_name(queries)}, not an object"
     return queries, ""
