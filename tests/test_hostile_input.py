@@ -11,10 +11,12 @@ import shutil
 from pathlib import Path
 
 import pytest
-from hostile_files import bomb
+from hostile_files import bomb, empties_summary
 
 # Imported before any in-process run (see tests/test_markers.py).
 import pytest_experiment.core.spec  # noqa: F401
+from pytest_experiment.core.checks import CHECKS
+from pytest_experiment.core.limits import MAX_JSON_VALUES
 
 RESULTS = "experiments/site/data"
 
@@ -174,3 +176,52 @@ def test_a_tag_its_value_cannot_take_fails_its_file_and_the_others_run(
     }
     assert ran["experiments/web-latency/experiment.yaml::validate[schema]"] == "passed"
     assert all(nodeid.startswith("experiments/web-latency/") for nodeid in ran)
+
+
+def test_a_summary_over_the_value_limit_is_a_problem_of_its_experiment(
+    pytester: pytest.Pytester, examples: Path
+) -> None:
+    """Within 32 MiB but past a million values: refused before it is parsed."""
+    shutil.copytree(examples / "web-latency", pytester.path / "web-latency")
+    results = pytester.path / "results"
+    results.mkdir()
+    huge = results / "web-lat-hhhhh.json"
+    huge.write_bytes(empties_summary(MAX_JSON_VALUES + 1, name=huge.stem))
+    result = pytester.runpytest(
+        "-p", "no:cacheprovider", "-rs", "web-latency", f"--experiment-results={results}"
+    )
+    text = result.stdout.str()
+    problem = f"{huge}:1: {MAX_JSON_VALUES + 1} values, more than the 1000000 allowed"
+    assert f"no summary to score: {problem}" in text
+    assert f"Problem: site data: {problem}" in text
+    assert result.parseoutcomes()["errors"] == len(CHECKS)
+
+
+@pytest.mark.parametrize(
+    ("document", "problem"),
+    [
+        ("null", "holds null, not an object"),
+        ("[]", "holds array, not an object"),
+        ('{"phase": "Complete", "metrics": {}}', 'has no "name" (the instance it is a result of)'),
+        ('{"name": 7, "phase": "Complete"}', '"name" is integer, not a string'),
+    ],
+    ids=["null", "list", "no-name", "name-not-text"],
+)
+def test_a_result_that_is_not_a_summary_is_reported_not_dropped(
+    pytester: pytest.Pytester, examples: Path, document: str, problem: str
+) -> None:
+    """As the experiment's only result it vanished: N/A "no result matches", exit 0."""
+    shutil.copytree(examples / "web-latency", pytester.path / "web-latency")
+    results = pytester.path / "results"
+    results.mkdir()
+    only = results / "web-lat-nnnnn.json"
+    only.write_text(document)
+    result = pytester.runpytest(
+        "-p", "no:cacheprovider", "-rs", "web-latency", f"--experiment-results={results}"
+    )
+    text = result.stdout.str()
+    assert f"no summary to score: {only}:1: {problem}" in text
+    assert f"Problem: site data: {only}:1: {problem}" in text
+    assert "no result in" not in text
+    assert result.parseoutcomes()["errors"] == len(CHECKS)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
