@@ -1,4 +1,4 @@
-"""Hypothesis strategies of the fuzz suite: the real corpus, mutated.
+"""Hypothesis strategies of the fuzz suite: the real corpus, mutated (experiment files here).
 
 Experiment files: type swaps, deletions, huge and deep values, control
 characters, bytes that are not UTF-8, marker-name tags, duplicate keys and keys
@@ -8,10 +8,7 @@ maybe``, ``!!int ''``, ``!!omap`` with a list as a key), long lists (thousands o
 targets, tags, metrics) and values at the limits (integers of 1,000 and 1,001
 characters, 64 and 65 levels of nesting, a file of 1 MiB and one byte more).
 
-Summaries: the same, plus the shapes summaries take in the wild or by accident:
-``name`` removed or not a string, ``metrics`` without ``queries``, queries whose
-points are numbers, decimal strings, NaN, nulls or pairs, verdict words spelled
-every way (case, spaces, look-alike letters), and values near the value limit.
+Summaries: ``fuzzing_summaries.py``.
 
 Profiles: ``ci`` (the default, derandomized, bounded for CI) and ``fuzz`` (``make
 fuzz``: many more examples, random, lists and values all the way to the limits),
@@ -21,7 +18,6 @@ chosen with ``HYPOTHESIS_PROFILE``.
 from __future__ import annotations
 
 import copy
-import json
 import os
 import re
 import tempfile
@@ -36,7 +32,7 @@ from hypothesis import strategies as st
 
 from conftest import ROOT, upstream_dir
 from pytest_experiment.core.catalog import load_catalogue
-from pytest_experiment.core.limits import MAX_DEPTH, MAX_INT_DIGITS, MAX_JSON_VALUES, MAX_YAML_BYTES
+from pytest_experiment.core.limits import MAX_DEPTH, MAX_INT_DIGITS, MAX_YAML_BYTES
 from pytest_experiment.core.spec import Experiment, read_source
 
 PROFILE_NAME = os.environ.get("HYPOTHESIS_PROFILE", "ci")
@@ -123,52 +119,6 @@ EQUAL_KEYS = [
     ("'null'", "Null"),
     ("'1'", "0b1"),
 ]
-VERDICT_WORDS = ["validated", "invalidated", "confirmed", "rejected", "insufficient"]
-VERDICT_SPELLINGS: list[Any] = [
-    *VERDICT_WORDS,
-    "Validated",
-    " VALIDATED ",
-    "invalidated\n",
-    "Confirmed",
-    "rejected\t",
-    "INSUFFICIENT",
-    " Insufficient ",
-    "\u00a0confirmed\u2003",
-    "\x1cvalidated\x1f",
-    "validated\x00",
-    "insufficient.",
-    "in sufficient",
-    "ınsufficient",  # dotless i
-    "inſufficient",  # long s
-    "İnsufficient",
-    "valid",
-    "",
-    "  ",
-    None,
-    0,
-    True,
-    ["validated"],
-    {"verdict": "validated"},
-]
-POINT_VALUES: list[Any] = [
-    0.25,
-    0,
-    1e-5,
-    "0.25",
-    " 1e3 ",
-    "1e999",
-    "-.5",
-    "1_0",
-    "NaN",
-    "Infinity",
-    float("nan"),
-    None,
-    True,
-    "",
-    "fast",
-    {"v": 1},
-    10**400,
-]
 
 
 # -- the corpus ---------------------------------------------------------------------------------
@@ -186,17 +136,6 @@ def experiment_texts() -> tuple[tuple[str, str], ...]:
         for path in sorted(root.glob("*/experiment.yaml")):
             found.append((path.parent.name, path.read_text()))
     return tuple(found)
-
-
-@cache
-def summary_texts() -> tuple[str, ...]:
-    roots = [EXAMPLES / "site" / "data"]
-    upstream = upstream_dir()
-    if upstream is not None:
-        roots.append(upstream / "site-data")
-    return tuple(
-        p.read_text() for root in roots for p in sorted(root.glob("*.json")) if "." not in p.stem
-    )
 
 
 @cache
@@ -322,12 +261,12 @@ def _at(text: str, draw: st.DrawFn) -> int:
 TextMutation = Callable[[str, st.DrawFn], str]
 
 
-def _control(text: str, draw: st.DrawFn) -> str:
+def control_character(text: str, draw: st.DrawFn) -> str:
     at = _at(text, draw)
     return text[:at] + draw(st.sampled_from(CONTROL)) + text[at:]
 
 
-def _not_utf8(text: str, draw: st.DrawFn) -> str:
+def not_utf8(text: str, draw: st.DrawFn) -> str:
     # A lone surrogate: the files are written with "surrogatepass", bytes no UTF-8 decoder takes.
     at = _at(text, draw)
     return text[:at] + "\udcff" + text[at:]
@@ -339,11 +278,11 @@ def _duplicate_line(text: str, draw: st.DrawFn) -> str:
     return "".join(lines[: at + 1] + lines[at:])
 
 
-def _truncate(text: str, draw: st.DrawFn) -> str:
+def truncate(text: str, draw: st.DrawFn) -> str:
     return text[: _at(text, draw)]
 
 
-def _big_number(text: str, draw: st.DrawFn) -> str:
+def big_number(text: str, draw: st.DrawFn) -> str:
     number = draw(
         st.sampled_from(
             [
@@ -394,11 +333,11 @@ def _at_the_byte_limit(text: str, draw: st.DrawFn) -> str:
 
 
 YAML_TEXT: list[TextMutation] = [
-    _control,
-    _not_utf8,
+    control_character,
+    not_utf8,
     _duplicate_line,
-    _truncate,
-    _big_number,
+    truncate,
+    big_number,
     _hostile_tag,
     _equal_keys,
     _at_the_byte_limit,
@@ -410,21 +349,6 @@ YAML_TEXT: list[TextMutation] = [
     lambda text, draw: text.replace(": ", ": !!int ", 1),
     lambda text, draw: "\ufeff" + text,
 ]
-JSON_TEXT: list[TextMutation] = [
-    _control,
-    _not_utf8,
-    _truncate,
-    _big_number,
-    lambda text, draw: "[" * draw(st.integers(60, 100_000)) + text,
-    lambda text, draw: "[" * draw(st.integers(MAX_DEPTH - 1, MAX_DEPTH + 1)) + text,
-    lambda text, draw: text.replace("{", '{"x": Infinity, ', 1),
-]
-if PROFILE_NAME != "ci":  # a million values: a second or two each
-    JSON_TEXT.append(
-        lambda text, draw: text.replace(
-            "{", '{"many": [' + ",".join(["{}"] * (MAX_JSON_VALUES - 2)) + "], ", 1
-        )
-    )
 
 
 @st.composite
@@ -441,99 +365,3 @@ def experiment_files(draw: st.DrawFn) -> tuple[str, str]:
     for mutation in draw(st.lists(st.sampled_from(YAML_TEXT), max_size=2)):
         text = mutation(text, draw)
     return name, text
-
-
-# -- summaries ----------------------------------------------------------------------------------
-
-
-def _section(summary: dict[str, Any], key: str) -> dict[str, Any]:
-    """``summary[key]``, a copy of its own to change (a new one when it is not an object)."""
-    section = summary.get(key)
-    section = summary[key] = dict(section) if isinstance(section, dict) else {}
-    return section
-
-
-@st.composite
-def summary_shapes(draw: st.DrawFn, base: Any) -> Any:
-    """``base`` with the shapes summaries take by accident: no name, metrics without
-    queries, points of every kind, verdicts spelled every way. Copied only along
-    what changes: the corpus' summaries are up to 280 KB."""
-    if not isinstance(base, dict):
-        return base
-    summary = dict(base)
-    for _ in range(draw(st.integers(0, 3))):
-        kind = draw(st.sampled_from(["name", "queries", "points", "machine", "ai", "criteria"]))
-        if kind == "name":
-            if draw(st.booleans()):
-                summary.pop("name", None)
-            else:
-                summary["name"] = draw(st.sampled_from([None, 7, "", ["web-lat-x"], {}]))
-        elif kind == "queries":
-            metrics = draw(st.sampled_from(["absent", "null", "no-queries", "null-queries", "{}"]))
-            if metrics == "absent":
-                summary.pop("metrics", None)
-            elif metrics == "null":
-                summary["metrics"] = None
-            elif metrics == "{}":
-                _section(summary, "metrics")["queries"] = {}
-            elif metrics == "no-queries":
-                _section(summary, "metrics").pop("queries", None)
-            else:
-                _section(summary, "metrics")["queries"] = None
-        elif kind == "points":
-            queries = _section(_section(summary, "metrics"), "queries")
-            if queries:
-                name = draw(st.sampled_from(sorted(queries)))
-                points = draw(
-                    st.lists(
-                        st.sampled_from(POINT_VALUES).map(lambda v: {"value": v})
-                        | st.sampled_from(POINT_VALUES).map(lambda v: [1700000000, v])
-                        | st.sampled_from([{}, [], "0.5", None, [1, 2, 3]]),
-                        max_size=4,
-                    )
-                )
-                entry: dict[str, Any] = {"data": points}
-                if draw(st.booleans()):
-                    entry["error"] = draw(st.sampled_from(["", "timeout", None, 0, ["x"]]))
-                queries[name] = entry
-        elif kind == "machine":
-            hypothesis = _section(summary, "hypothesis")
-            hypothesis["machineVerdict"] = draw(st.sampled_from(VERDICT_SPELLINGS))
-        elif kind == "ai":
-            _section(summary, "analysis")["hypothesisVerdict"] = draw(
-                st.sampled_from(VERDICT_SPELLINGS)
-            )
-        else:
-            _section(summary, "hypothesis")["successCriteria"] = draw(
-                st.sampled_from([[], None, [{"passed": None}], [{"passed": True}], "x"])
-            )
-    return summary
-
-
-@cache
-def summary_data() -> tuple[Any, ...]:
-    """The corpus' summaries, parsed once (never changed: every mutation copies)."""
-    return tuple(json.loads(text) for text in summary_texts())
-
-
-@st.composite
-def summary_documents(draw: st.DrawFn) -> Any:
-    """One parsed, mutated summary (always JSON-shaped, not always an object)."""
-    data = draw(summary_shapes(draw(st.sampled_from(summary_data()))))
-    if draw(st.booleans()):
-        data = draw(mutated_data(data))
-    return data
-
-
-@st.composite
-def summary_files(draw: st.DrawFn) -> str:
-    index = draw(st.integers(0, len(summary_texts()) - 1))
-    text = summary_texts()[index]
-    if draw(st.booleans()):
-        data = draw(summary_shapes(summary_data()[index]))
-        if draw(st.booleans()):
-            data = draw(mutated_data(data))
-        text = json.dumps(data, indent=1)
-    for mutation in draw(st.lists(st.sampled_from(JSON_TEXT), max_size=2)):
-        text = mutation(text, draw)
-    return text

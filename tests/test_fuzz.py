@@ -35,8 +35,8 @@ from fuzzing import (
     equal_keys_text,
     experiment_files,
     experiment_texts,
-    summary_files,
 )
+from fuzzing_summaries import summary_files
 from hypothesis import given
 from hypothesis import strategies as st
 

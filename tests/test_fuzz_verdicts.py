@@ -25,7 +25,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from fuzzing import PROFILE, corpus_experiment, summary_documents
+from fuzzing import PROFILE, corpus_experiment
+from fuzzing_summaries import summary_documents
 from hypothesis import given
 from hypothesis import strategies as st
 
