@@ -95,3 +95,4 @@ bench: assets
 	$(BIN)/python benchmarks/collection.py
 	$(BIN)/python benchmarks/lifecycle.py --p6
 	$(BIN)/python benchmarks/stuck_target.py
+	$(BIN)/python benchmarks/hostile_input.py
