@@ -17,6 +17,7 @@ CHECK_NAMES = [c.name for c in CHECKS]
 def expected_ids(name: str) -> list[str]:
     return [
         *(f"{name}/experiment.yaml::validate[{r}]" for r in RULE_NAMES),
+        f"{name}/experiment.yaml::preflight[namespace]",
         f"{name}/experiment.yaml::preflight[workflow-template]",
         f"{name}/experiment.yaml::preflight[operator]",
         f"{name}/experiment.yaml::lifecycle",
@@ -79,8 +80,10 @@ def test_examples_collect_without_the_yaml_beside_them(
     result = pytester.runpytest("--collect-only", "-q", "experiments")
     assert result.ret == pytest.ExitCode.OK
     ids = collected(result)
-    # Four experiments; the WorkflowTemplate, components and site data are not items.
-    assert len(ids) == 5 * (len(RULE_NAMES) + len(CHECK_NAMES) + 4)
+    # Five experiments, each with its validation rules, three pre-flight checks, lifecycle,
+    # quality checks and review; the WorkflowTemplate, components and site data are not
+    # items.
+    assert len(ids) == 5 * (len(RULE_NAMES) + 3 + 1 + len(CHECK_NAMES) + 1)
     assert not [i for i in ids if "workflow/" in i or "components/" in i]
 
 

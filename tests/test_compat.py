@@ -285,3 +285,55 @@ def test_without_the_plugin_pytest_itself_crashes_on_such_an_interrupt(
     assert "TypeError: unsupported operand type(s) for -: 'NoneType' and 'int'" in (
         result.stdout.str() + result.stderr.str()
     )
+
+
+# At session end the JUnit file's directory has become a file: pytest's writer fails.
+JUNIT_DIRECTORY_GONE = """
+import shutil
+import pytest
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionfinish(session):
+    shutil.rmtree("out")
+    with open("out", "w") as handle:
+        handle.write("not a directory\\n")
+"""
+
+
+def test_a_junit_file_that_cannot_be_written_is_one_line(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_a="def test_a(): pass")
+    pytester.makeconftest(JUNIT_DIRECTORY_GONE)
+    (pytester.path / "out").mkdir()
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--junitxml=out/junit.xml")
+    out = result.stdout.str() + result.stderr.str()
+    assert result.ret == pytest.ExitCode.OK, out
+    assert "Traceback" not in out
+    target = pytester.path / "out" / "junit.xml"
+    assert f"--junitxml: cannot write {target}: File exists" in result.stdout.lines, out
+    assert "generated xml file" not in out
+    assert sorted(p.name for p in pytester.path.iterdir() if p.name.startswith(".out")) == []
+
+
+def test_without_the_plugin_pytest_itself_crashes_on_such_a_junit_file(
+    pytester: pytest.Pytester,
+) -> None:
+    # Pins why junit_written_whole exists: when pytest's junitxml reports a failed
+    # write itself, this test fails and the work-around can go.
+    pytester.makepyfile(test_a="def test_a(): pass")
+    pytester.makeconftest(JUNIT_DIRECTORY_GONE)
+    (pytester.path / "out").mkdir()
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "-p", "no:experiment", "--junitxml=out/junit.xml"
+    )
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    assert "FileExistsError" in result.stdout.str() + result.stderr.str()
+
+
+def test_a_junit_file_is_replaced_whole(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_a="def test_a(): pass")
+    (pytester.path / "junit.xml").write_text("x" * 100_000)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--junitxml=junit.xml")
+    assert result.ret == pytest.ExitCode.OK
+    result.stdout.fnmatch_lines([f"*generated xml file: {pytester.path / 'junit.xml'}*"])
+    assert (pytester.path / "junit.xml").read_text().startswith("<?xml")
+    assert not [p for p in pytester.path.iterdir() if p.name.endswith(".tmp")]

@@ -145,8 +145,8 @@ def test_junit_names_are_the_same_with_and_without_xdist(project: pytest.Pyteste
     project.runpytest(*args, "--junitxml=serial.xml")
     project.runpytest(*args, "-n", "2", "--dist", "loadgroup", "--junitxml=xdist.xml")
     serial = junit_names(project.path / "serial.xml")
-    # 17 items an experiment without its quality checks, and 6 sets of 7 checks.
-    assert len(serial) == 5 * 17 + 6 * 7
+    # 18 items an experiment without its quality checks, and 6 sets of 7 checks.
+    assert len(serial) == 5 * 18 + 6 * 7
     assert junit_names(project.path / "xdist.xml") == serial
     assert ("experiments.web-latency.experiment.yaml", "quality[ai-verdict@web-lat-8fz2q]") in (
         serial

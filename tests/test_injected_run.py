@@ -180,3 +180,90 @@ def test_experiment_run_waits_for_a_summary_only_as_long_as_results_wait(
     assert result.ret == pytest.ExitCode.OK, result.stdout.str()
     result.stdout.fnmatch_lines(["MISSING: s3://results/web-lat-*/summary.json not found after 2s"])
     assert took < 20  # the default wait (30 s) is not the one used
+
+
+TURNED = """
+PR = {
+    "published": True,
+    "publishPRNumber": 42,
+    "publishBranch": "experiment/web-lat",
+    "publishPRURL": "https://github.com/illm-lab/benchmarks/pull/42",
+}
+FAILED = {
+    "type": "AnalysisComplete", "status": "False", "reason": "Failed",
+    "message": "Analyzer Job failed: Job has reached the specified backoff limit",
+}
+# Published, then its analyzer failed: the operator turns the Complete run Failed.
+SCRIPT = Script(
+    phases=("Provisioning", "Ready", "Running", "Complete", "Failed"),
+    final=lambda name: {
+        "resultsURL": f"s3://results/{name}/", "analysisPhase": "Failed",
+        "reviewPhase": "Skipped", "conditions": [FAILED], **PR,
+    },
+)
+"""
+
+
+def test_a_run_turned_failed_after_complete_says_failed_and_still_shows_its_pr(
+    project: pytest.Pytester,
+) -> None:
+    project.makeconftest(CONFTEST + STORE + TURNED)
+    result = project.runpytest(
+        "experiments/web-latency",
+        "--experiment-report=report.json",
+        "--experiment-toil-file=toil.jsonl",
+    )
+    out = result.stdout.str()
+    report = json.loads((project.path / "report.json").read_text())
+    [experiment] = report["experiments"]
+    [instance] = experiment["instances"]
+    name = instance["instance"]
+    url = "https://github.com/illm-lab/benchmarks/pull/42"
+    # The lifecycle saw it complete; the run ended Failed, and its PR is still there.
+    assert instance["lifecycle"]["verdict"] == "pass", instance["lifecycle"]
+    assert instance["phase"] == "Failed", instance
+    assert instance["pr"] == url, instance
+    assert instance["review"]["summary"].startswith(
+        f"[N/A] Review: no review gate: {name} turned Failed after Complete: AnalysisComplete"
+    )
+    result.stdout.fnmatch_lines(
+        [
+            "  --- Experiment Failed ---",
+            f"  Experiment:  {name}",
+            "  Phase:       Failed",
+            "*",
+            f"  PR:          {url}",
+        ]
+    )
+    # One analyzer failure, one toil record (beside the failed gate's, of the scored results).
+    logged = [json.loads(line) for line in (project.path / "toil.jsonl").read_text().splitlines()]
+    assert [r["title"] for r in logged if "Quality gate failed" not in r["title"]] == [
+        f"Analyzer failed for {name}"
+    ], out
+
+
+@pytest.mark.parametrize("mode", ["live", "offline"])
+def test_k_selecting_one_check_keeps_the_gate_decided_on_every_check(
+    project: pytest.Pytester, mode: str
+) -> None:
+    # echo-scaling's gate fails on five checks; metrics-source alone only warns.
+    project.makeconftest(CONFTEST + STORE)
+    args = ["experiments/echo-scaling", "-k", "metrics-source", "--experiment-report=r.json"]
+    if mode == "offline":
+        args.append(f"--experiment-results={SUMMARY}")
+    selected = project.runpytest(*args)
+    out = selected.stdout.str()
+    if mode == "live":
+        selected.stdout.fnmatch_lines(["echo-scale-00001: quality gate FAIL"])
+    scorecard = out[out.index("experiment scorecard") :]
+    assert "    Quality gate: decided on all 7 checks (FAIL); 1 selected here" in scorecard, out
+    assert "  Quality:     FAIL" in scorecard, out
+    (run,) = json.loads((project.path / "r.json").read_text())["experiments"][0]["instances"]
+    assert run["gate"] == "fail"
+    assert [c["check"] for c in run["checks"]] == ["metrics-source"]
+    assert run["checks"][0]["figures"]["gateVerdicts"]["intent-coverage"] == "fail"
+
+    # Every check selected: the plain gate line, nothing said about a selection.
+    everything = project.runpytest(*args[:1], *args[3:])
+    assert "    Quality gate: FAIL" in everything.stdout.str().splitlines()
+    assert "selected here" not in everything.stdout.str()

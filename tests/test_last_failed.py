@@ -30,11 +30,11 @@ def test_a_preflight_failure_makes_lf_rerun_the_whole_experiment(
     kube = "--experiment-kubeconfig=kubeconfig"
     first = pytester.runpytest(kube, "-rA")
     outcomes = first.parseoutcomes()
-    # The cluster is unreachable: both pre-flight items fail and block the rest.
-    assert outcomes["failed"] == 2
+    # The cluster is unreachable: every pre-flight item fails and blocks the rest.
+    assert outcomes["failed"] == 3
     everything = selected(pytester.runpytest(kube, "--co", "-q"))
     experiment = {n for n in everything if n.startswith("experiments/web-latency/")}
-    assert len(experiment) == 24
+    assert len(experiment) == 25
 
     again = pytester.runpytest(kube, "--lf", "--co", "-q")
     assert selected(again) == experiment  # not only the two failed pre-flight items

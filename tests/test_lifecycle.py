@@ -313,6 +313,53 @@ def test_quality_gate_progress_while_recollecting() -> None:
     assert lifecycle.max_iterations({}) == 3
 
 
+@pytest.mark.parametrize(
+    ("iteration", "url", "deciding", "final"),
+    [
+        # The real operator shows a collection's URL while its gate evaluates it, then
+        # clears it to re-collect: neither names the results the run ends with.
+        ({"phase": "Evaluating", "currentIteration": 0}, "s3://r/i/", "Evaluating", False),
+        ({"phase": "Recollecting", "currentIteration": 1}, None, "Recollecting", False),
+        ({"phase": "Passed", "currentIteration": 1}, "s3://r/i/", None, True),
+        ({"phase": "Exhausted", "currentIteration": 3}, "s3://r/i/", None, True),
+        (None, "s3://r/i/", None, True),  # no gate (an older operator, or none declared)
+        (None, None, None, False),
+    ],
+)
+def test_only_a_decided_quality_gate_makes_the_results_final(
+    iteration: dict[str, Any] | None, url: str | None, deciding: str | None, final: bool
+) -> None:
+    current = obj(phase="Complete", resultsURL=url, iterationStatus=iteration)
+    assert lifecycle.quality_gate_deciding(current) == deciding
+    assert lifecycle.results_final(current) is final
+
+
+def test_quality_gate_progress_while_evaluating() -> None:
+    evaluating = obj(iterationStatus={"phase": "Evaluating", "currentIteration": 1})
+    assert lifecycle.quality_gate_progress(evaluating, max_iterations=3) == (
+        "quality gate evaluating, iteration 1 of 3"
+    )
+
+
+def test_the_turn_condition_counts_before_the_phase_turns() -> None:
+    """The operator may write the AnalysisComplete condition a status write before Failed."""
+    condition = {"type": "AnalysisComplete", "reason": "JobNotFound", "message": "Job  gone"}
+    complete = obj(phase="Complete", conditions=[condition])
+    assert lifecycle.turned_failed(complete) is None
+    assert lifecycle.turn_condition(complete) == lifecycle.Turn(
+        type="AnalysisComplete", reason="JobNotFound", message="Job gone"
+    )
+    succeeded = {"type": "AnalysisComplete", "reason": "Succeeded", "message": "done"}
+    assert lifecycle.turn_condition(obj(phase="Complete", conditions=[succeeded])) is None
+
+
+def test_the_workflows_start_is_read_from_the_status() -> None:
+    started = obj(workflowStatus={"name": "w", "startedAt": "2026-02-23T10:00:05Z"})
+    assert lifecycle.workflow_started(started) == datetime(2026, 2, 23, 10, 0, 5, tzinfo=UTC)
+    assert lifecycle.workflow_started(obj(workflowStatus={"name": "w"})) is None
+    assert lifecycle.workflow_started(obj()) is None
+
+
 def test_review_skipped_names_why() -> None:
     assert lifecycle.review_skipped_why(obj(published=False)) == "published: false, no PR number"
     assert lifecycle.review_skipped_why(obj(published=True)) == "no PR number"

@@ -4,6 +4,9 @@ polling fallback, through ``LiveRun``'s public methods (no sandbox, no kubernete
 from __future__ import annotations
 
 import dataclasses
+import json
+import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -15,10 +18,11 @@ from fakes.results import FakeResultsStore
 from pytest_experiment.base.errors import ClusterError
 from pytest_experiment.core.options import CleanupPolicy, Options
 from pytest_experiment.core.spec import Experiment, read_source
-from pytest_experiment.core.verdict import Status
+from pytest_experiment.core.verdict import CheckResult, Status
 from pytest_experiment.core.watch_state import Change
 from pytest_experiment.edges.api_errors import OutcomeUnknown
 from pytest_experiment.edges.tracker import ToilLog
+from pytest_experiment.run import publish
 from pytest_experiment.run.cleanup import Cleanup
 from pytest_experiment.run.launcher import CREATE_LABEL, EXPERIMENT_LABEL, RUN_LABEL
 from pytest_experiment.run.session import LiveRun
@@ -53,7 +57,12 @@ Make = Callable[..., Session]
 def session(tmp_path: Path) -> Iterator[Make]:
     sessions: list[Session] = []
 
-    def make(cluster: FakeCluster, options: Options = QUICK, run_id: str | None = None) -> Session:
+    def make(
+        cluster: FakeCluster,
+        options: Options = QUICK,
+        run_id: str | None = None,
+        store: FakeResultsStore | None = None,
+    ) -> Session:
         out = Lines()
         live = LiveRun(
             run_id=run_id,
@@ -62,7 +71,7 @@ def session(tmp_path: Path) -> Iterator[Make]:
             validation_failure=lambda _: None,
             output=out,
             connector=lambda: cluster,
-            results_store=lambda _: FakeResultsStore(),
+            results_store=lambda _: store or FakeResultsStore(),
         )
         sessions.append(Session(cluster=cluster, live=live, out=out, root=tmp_path))
         return sessions[-1]
@@ -383,3 +392,91 @@ def test_a_create_that_certainly_made_nothing_is_not_looked_for(session: Make) -
     run.live.start([launch])
     assert run.live.follow(launch).summary == f"Apply failed: {refused}"
     assert _lookups(cluster) == []
+
+
+def test_a_paused_harness_never_fails_a_phase_that_ended_within_its_budget(
+    session: Make,
+) -> None:
+    """Events wait unread (the harness was stopped) while the instance completes, and the
+    follower wakes past its Running budget: one read of the instance, and what the watch
+    then delivers, come before any budget is declared spent."""
+    cluster = FakeCluster(script=Script(hold="Running"))
+    run = session(cluster, dataclasses.replace(QUICK, budget_running=0.5))
+    launch = run.live.add(run.experiment("a"))
+    run.live.start([launch])
+    watcher = run.live.watcher(NAMESPACE)
+    watcher.wait_for(
+        launch.instance, lambda o: o.get("status", {}).get("phase") == "Running", timeout=5
+    )
+    cluster.pause_watches()
+    cluster.release(launch.instance)
+    # The fault acts: the API has it Complete, the watch still says Running.
+    with cluster.changed:
+        assert cluster.changed.wait_for(
+            lambda: cluster.phases_of(launch.instance)[-1] == "Complete", timeout=5
+        )
+    assert watcher.observed(launch.instance).obj["status"]["phase"] == "Running"  # type: ignore[index]
+
+    verdict = run.live.follow(launch)
+    cluster.resume_watches()
+
+    assert verdict.status is Status.PASS, verdict.line
+    assert verdict.summary.startswith(f"Experiment {launch.instance} completed in "), verdict
+    assert "timedOutIn" not in verdict.figures
+    assert verdict.figures["run"]["phase"] == "Complete"
+    assert not (run.root / "toil.jsonl").exists()
+
+
+def test_an_analyzer_failure_the_operator_turns_failed_is_one_toil_record(
+    session: Make,
+) -> None:
+    """The analyzer is followed, then fails, and the same status write turns the run
+    Failed: one record says so, not one for the analyzer and one for the turn."""
+    published = {"analysisPhase": "Running", "published": True, "publishPRNumber": 7}
+    cluster = FakeCluster(
+        script=Script(final=lambda name: {**published, "resultsURL": f"s3://results/{name}/"})
+    )
+    store = FakeResultsStore(default=lambda name: {"name": name, "phase": "Complete"})
+    run = session(cluster, store=store)
+    launch = run.live.add(run.experiment("a"))
+    run.live.start([launch])
+    assert run.live.follow(launch).status is Status.PASS
+    failed = {
+        "type": "AnalysisComplete",
+        "status": "False",
+        "reason": "Failed",
+        "message": "Analyzer Job failed: backoff limit",
+    }
+
+    def operator() -> None:
+        # Once the harness follows the running analyzer, it fails and the run turns Failed.
+        deadline = time.monotonic() + 10
+        while f"{launch.instance}: analyzer Running" not in run.out.lines:
+            assert time.monotonic() < deadline, run.out.lines
+            time.sleep(0.01)
+        cluster.set_status(
+            launch.instance,
+            phase="Failed",
+            analysisPhase="Failed",
+            reviewPhase="Skipped",
+            conditions=[failed],
+        )
+
+    failing = threading.Thread(target=operator, daemon=True)
+    failing.start()
+    outcome = publish.published(
+        run.live,
+        launch,
+        score=lambda *_: [("completion", CheckResult(Status.PASS, "every metric arrived"))],
+    )
+    failing.join(timeout=10)
+
+    assert outcome.analyzer == "Failed"
+    assert outcome.turn is not None
+    assert outcome.turn.reason == "Failed"
+    turned = f"{launch.instance} turned Failed after Complete: AnalysisComplete Failed: "
+    assert any(d.startswith(turned) for d in outcome.analyzer_details), outcome.analyzer_details
+    toil = (run.root / "toil.jsonl").read_text().splitlines()
+    assert [json.loads(line)["title"] for line in toil] == [
+        f"Analyzer failed for {launch.instance}"
+    ]

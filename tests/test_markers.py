@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from troubleshooting import documented
 
 # Imported here, not first inside an in-process pytester run: pytester drops the
 # modules a run imported, and a re-imported yaml no longer matches the node
@@ -164,3 +165,5 @@ def test_a_run_that_collects_nothing_says_how_files_are_named(
     assert result.ret == pytest.ExitCode.NO_TESTS_COLLECTED
     result.stdout.fnmatch_lines(["*no experiment collected; experiment files must be named*"])
     assert "experiment.yaml" in result.stdout.str()
+    [line] = [x.strip() for x in result.stdout.lines if "no experiment collected" in x]
+    documented("The experiment file has another name", line)

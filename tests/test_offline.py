@@ -80,7 +80,7 @@ def test_examples_score_with_the_expected_verdicts(project: pytest.Pytester) -> 
 
 def test_lifecycle_and_review_are_skipped_offline(project: pytest.Pytester) -> None:
     result = score(project, "-k", "web-latency and (lifecycle or review or preflight)")
-    result.assert_outcomes(skipped=4)
+    result.assert_outcomes(skipped=5)
     result.stdout.fnmatch_lines(["SKIPPED*[[]N/A[]] offline*"])
 
 

@@ -70,6 +70,9 @@ class StillWatch:
             return obj
         raise WatchTimeout(f"{what}: nothing changes here", observed=self._observed)
 
+    def catch_up(self, instance: str, *, timeout: float) -> Observed:
+        return self.observed(instance)
+
 
 class MinimalRun:
     """Exactly ``PublishContext``: what publishing and reviewing may use of a run."""

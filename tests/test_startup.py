@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from fakes.kubeconfig import write_unreachable
+from troubleshooting import documented
 
 
 @pytest.fixture
@@ -57,9 +58,14 @@ def test_a_context_the_kubeconfig_lacks_lists_the_ones_it_has(
     pytester: pytest.Pytester, project: Path
 ) -> None:
     result = run(pytester, "--experiment-context=prod-hub")
-    assert one_line_usage_error(result) == (
+    line = one_line_usage_error(result)
+    assert line == (
         f"ERROR: --experiment-context: context 'prod-hub' is not in kubeconfig "
         f"{project / 'kubeconfig'}; it has: lab-hub, staging-hub"
+    )
+    documented(
+        "A kubeconfig context that does not exist",
+        line.replace(str(project / "kubeconfig"), "~/.kube/config"),
     )
     assert "collected" not in result.stdout.str()  # stopped before collecting anything
 
@@ -68,11 +74,13 @@ def test_no_s3_credentials_while_live_quality_items_are_selected(
     pytester: pytest.Pytester, project: Path
 ) -> None:
     result = run(pytester)
-    assert one_line_usage_error(result) == (
+    line = one_line_usage_error(result)
+    assert line == (
         "ERROR: no S3 credentials: the quality items of web-latency read summary.json from S3; "
         "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or any boto3 credential source), "
         "or deselect them with -k 'not quality'"
     )
+    documented("No S3 credentials for a published experiment", line)
     assert "Applied experiment" not in result.stdout.str()
 
 

@@ -1,4 +1,4 @@
-"""No cluster reachable: both pre-flight items fail naming the context and the error."""
+"""No cluster reachable: every pre-flight item fails naming the context and the error."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from fakes.kubeconfig import TOKEN, write_unreachable
+from troubleshooting import documented
 
 
 def test_unreachable_cluster_fails_preflight_and_applies_nothing(
@@ -28,8 +29,8 @@ def test_unreachable_cluster_fails_preflight_and_applies_nothing(
         "-rA",
     )  # fmt: skip
     outcomes = result.parseoutcomes()
-    assert outcomes["failed"] == 2
-    for check in ("workflow-template", "operator"):
+    assert outcomes["failed"] == 3
+    for check in ("namespace", "workflow-template", "operator"):
         result.stdout.fnmatch_lines(
             [
                 f"*web-latency::preflight[[]{check}[]]*",
@@ -39,6 +40,11 @@ def test_unreachable_cluster_fails_preflight_and_applies_nothing(
         )
     result.stdout.fnmatch_lines(
         ["SKIPPED [[]1[]] *: [[]N/A[]] blocked by web-latency::preflight[[]workflow-template[]]"]
+    )
+    [line, *_] = [x for x in result.stdout.lines if x.startswith("[FAIL] No cluster reachable")]
+    documented(
+        "No cluster answers (a wrong kubeconfig or context, a VPN down)",
+        line.replace(str(kubeconfig), "~/.kube/config"),
     )
     assert "Applied experiment" not in result.stdout.str()
     assert TOKEN not in result.stdout.str()

@@ -68,7 +68,3 @@ class EnvironmentFailure(ExperimentError):
 
 class SandboxError(ExperimentError):
     """The local sandbox could not be built, started or stopped."""
-
-
-class ReportError(ExperimentError):
-    """A report file (the HTML scorecard) could not be written."""

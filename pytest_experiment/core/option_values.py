@@ -4,6 +4,7 @@ relative to, and returns the value or raises ``ValueError`` saying what was expe
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, get_args
@@ -16,6 +17,35 @@ Parse = Callable[[str, Path], Any]
 
 def path(text: str, base: Path) -> Path:
     return base / Path(text).expanduser()
+
+
+def output_file(text: str, base: Path) -> Path:
+    """A file the session writes at its end (a report): refused now, not after the run,
+    when it could not be written there."""
+    found = path(text, base)
+    problem = unwritable(found)
+    if problem is not None:
+        raise ValueError(f"cannot write {text}: {problem}")
+    return found
+
+
+def unwritable(target: Path, *, appended: bool = False) -> str | None:
+    """Why no file can be written at ``target`` (its missing directories created on the
+    way), or None. ``appended``: the file is written in place, not replaced, so an
+    existing one must itself be writable."""
+    if target.is_dir():
+        return "it is a directory"
+    if appended and target.exists() and not os.access(target, os.W_OK):
+        return "it is not writable"
+    parent = target.parent
+    # exists() is False both for a missing directory and below a file: walk up to what is.
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        return f"{parent} is a file, not a directory"
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return f"{parent} is not writable"
+    return None
 
 
 def boolean(text: str, base: Path) -> bool:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pytest_experiment.base.errors import OptionError
+from pytest_experiment.base.resources import EXPERIMENT_NAMESPACE
 from pytest_experiment.core import option_values as values
 from pytest_experiment.core.durations import format_duration
 
@@ -120,7 +121,7 @@ OPTION_SPECS: tuple[OptionSpec, ...] = (
     OptionSpec(
         "report",
         "Write one JSON document with every experiment, check, gate and toil record.",
-        values.path,
+        values.output_file,
         metavar="PATH",
         unset="not written",
     ),
@@ -128,7 +129,7 @@ OPTION_SPECS: tuple[OptionSpec, ...] = (
         "html",
         "Write one self-contained HTML scorecard: an overview, each instance's phase "
         "timeline, each experiment's checks, and for offline scoring the history of a series.",
-        values.path,
+        values.output_file,
         metavar="PATH",
         unset="not written",
     ),
@@ -155,7 +156,12 @@ OPTION_SPECS: tuple[OptionSpec, ...] = (
         unset="the current one",
     ),
     OptionSpec(
-        "namespace", "Namespace the Experiments are created in.", values.stripped, metavar="NS"
+        "namespace",
+        "Namespace the Experiments are created in, unless the file sets metadata.namespace "
+        "(pre-flight then warns that the option is not used for it).",
+        values.stripped,
+        metavar="NS",
+        unset=EXPERIMENT_NAMESPACE,
     ),
     OptionSpec(
         "apply_templates",
@@ -297,7 +303,7 @@ class Options:
     s3_endpoint: str | None = None
     kubeconfig: Path | None = None
     context: str | None = None
-    namespace: str = "experiments"
+    namespace: str | None = None
     apply_templates: bool = False
     max_concurrent: int = 0
     budget_pending: float | None = 20 * 60.0
@@ -323,6 +329,11 @@ class Options:
         """Seconds an experiment may stay in ``phase`` (None: no limit)."""
         value: float | None = getattr(self, f"budget_{phase.lower()}", None)
         return value
+
+    @property
+    def default_namespace(self) -> str:
+        """Where an experiment whose file names no namespace is created."""
+        return self.namespace or EXPERIMENT_NAMESPACE
 
     @property
     def attach(self) -> dict[str, str]:

@@ -54,6 +54,42 @@ class PullRequestRef:
         return f"PR #{self.number}" if self.number is not None else "the PR"
 
 
+# ReviewGate reasons with which the operator says GitHub refused what the review decided;
+# the review stays Pending and the operator tries again at each review poll.
+GITHUB_REFUSALS = {"MergeFailed": "merge", "CloseFailed": "close"}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Refusal:
+    """GitHub refused the operator's merge or close of the results PR."""
+
+    reason: str
+    message: str
+
+    def line(self) -> str:
+        message = f": {self.message}" if self.message else ""
+        return f"ReviewGate {self.reason}{message}"
+
+    @property
+    def action(self) -> str:
+        return GITHUB_REFUSALS[self.reason]
+
+
+def github_refusal(obj: Mapping[str, Any] | None) -> Refusal | None:
+    """The ``ReviewGate`` ``MergeFailed``/``CloseFailed`` condition of a review still
+    Pending, or None."""
+    if review_phase(obj) != "Pending":
+        return None
+    for condition in status(obj).get("conditions") or []:
+        if not isinstance(condition, Mapping) or condition.get("type") != "ReviewGate":
+            continue
+        reason = str(condition.get("reason") or "")
+        if reason in GITHUB_REFUSALS and condition.get("status") != "True":
+            message = " ".join(str(condition.get("message") or "").split())
+            return Refusal(reason=reason, message=message)
+    return None
+
+
 def analysis_phase(obj: Mapping[str, Any] | None) -> str:
     return str(status(obj).get("analysisPhase") or "")
 
@@ -127,3 +163,11 @@ def no_pr_toil(name: str, instance: str) -> ToilRecord:
 
 def review_toil(name: str, instance: str, problem: str) -> ToilRecord:
     return toil_record("review", name, instance=instance, problem=problem)
+
+
+def github_toil(name: str, instance: str, refusal: Refusal) -> ToilRecord:
+    """A review left Pending because GitHub refused the merge or close: GitHub's
+    problem (a branch protection, a token's scope, a conflict), not the operator's."""
+    return toil_record(
+        "review-github", name, instance=instance, action=refusal.action, refusal=refusal.line()
+    )

@@ -15,7 +15,7 @@ from typing import Any, Literal
 CATEGORIES = frozenset(
     {
         "flaky", "config", "timing", "resources", "networking", "crossplane",
-        "argocd", "operator", "analyzer", "workflow", "quality",
+        "argocd", "operator", "analyzer", "workflow", "quality", "github",
     }
 )  # fmt: skip
 _TITLE_LIMIT = 200
@@ -91,6 +91,9 @@ TOIL_KINDS: Mapping[str, ToilKind] = {
     "quality-gate": ToilKind(2, ("quality",), "Quality gate failed: {instance} - {reason}"),
     "no-pr": ToilKind(3, ("operator",), "No PR created for published experiment {instance}"),
     "review": ToilKind(2, ("operator",), "Review gate did not resolve for {instance}: {problem}"),
+    "review-github": ToilKind(
+        2, ("github",), "GitHub refused to {action} the results PR of {instance}: {refusal}"
+    ),
 }
 
 

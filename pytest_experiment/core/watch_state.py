@@ -73,11 +73,16 @@ class Outage:
     started: datetime
     ended: datetime
     polled: bool = False
+    read: bool = False
+    """Revealed by a direct read the watch had not caught up with (the harness was paused,
+    or its watch lagged), not by a re-list."""
 
     def describe(self) -> str:
         span = f"{self.started:%H:%M:%S}–{self.ended:%H:%M:%S} UTC"
         if self.polled:
             return f"between two polls {span}"
+        if self.read:
+            return f"not delivered by the watch {span}; found by a direct read"
         return f"the watch was down {span}"
 
 
@@ -143,7 +148,7 @@ def object_version(obj: ObjView) -> str:
     return str((obj.get("metadata") or {}).get("resourceVersion") or "")
 
 
-def _newer(candidate: str, current: str) -> bool:
+def newer(candidate: str, current: str) -> bool:
     """Whether ``candidate`` is a later resourceVersion than ``current``.
 
     resourceVersions are opaque by contract but etcd revisions in practice;
@@ -186,7 +191,7 @@ class WatchState:
                 return None
             known.obj, known.deleted = obj, True
             return Change(instance=name, kind=kind, obj=obj)
-        if known is not None and not _newer(object_version(obj), object_version(known.obj)):
+        if known is not None and not newer(object_version(obj), object_version(known.obj)):
             return None
         if known is None:
             known = self._instances[name] = _Instance(obj=obj)

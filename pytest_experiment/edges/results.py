@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
-from pytest_experiment.base.backoff import Backoff
+from pytest_experiment.base.backoff import Backoff, Retries
 from pytest_experiment.base.errors import ResultsError
 from pytest_experiment.core.limits import LimitError, json_problem, json_type_name, parse_json
 from pytest_experiment.edges.outages import OutageNotice
@@ -70,6 +70,7 @@ class ResultsStore:
         self._wait = wait
         self._client = client
         self._sleep = sleep
+        self._notify = notify
         self._outage = OutageNotice(notify=notify)
 
     def _lost(self, exc: BaseException) -> None:
@@ -113,17 +114,38 @@ class ResultsStore:
         return self._client
 
     def summary(self, results_url: str) -> Mapping[str, Any]:
-        """The parsed summary; ``ResultsError`` saying why when there is none to score."""
-        import botocore.exceptions
+        """The parsed summary; ``ResultsError`` saying why when there is none to score.
 
+        A body that is not JSON (or empty) is read again within the same wait: a
+        store that sends no checksum can hand over a summary cut short in transit,
+        and the next read gets the whole of it.
+        """
         where = summary_location(results_url)
         started = time.monotonic()
         retries = _NOT_YET_WRITTEN.retries(deadline=started + self._wait, sleep=self._sleep)
+        reads = 0
+        while True:
+            body = self._fetch(where, retries, started)
+            reads += 1
+            try:
+                return _document(where, body)
+            except _Unparsed as exc:
+                if reads == 1 and self._notify is not None:
+                    self._notify(f"{exc}; reading it again ({_within(self._wait)})")
+                if not retries.pause():
+                    waited = time.monotonic() - started
+                    times = "once" if reads == 1 else f"{reads} times in {waited:.1f}s"
+                    raise ResultsError(f"{exc} (read {times})") from exc
+
+    def _fetch(self, where: Location, retries: Retries, started: float) -> bytes:
+        """The object's bytes, once S3 has it; retried while it is missing or S3 is away."""
+        import botocore.exceptions
+
         while True:
             try:
                 body = self._s3().get_object(Bucket=where.bucket, Key=where.key)["Body"].read()
                 self._back()
-                break
+                return body
             except botocore.exceptions.ClientError as exc:
                 # S3 answered, even if only to say the summary is not there yet.
                 self._back()
@@ -145,15 +167,26 @@ class ResultsStore:
                     raise ResultsError(
                         f"{where.url}: S3 unreachable (gave up after {waited:.0f}s): {exc}"
                     ) from exc
-        if not body.strip():
-            raise ResultsError(f"{where.url} is empty")
-        try:
-            document = parse_json(body)
-        except LimitError as exc:
-            message, line = json_problem(exc)
-            raise ResultsError(f"{where.url}{f':{line}' if line else ''}: {message}") from exc
-        except ValueError as exc:  # not JSON, not UTF-8
-            raise ResultsError(f"{where.url} is not JSON: {exc}") from exc
-        if not isinstance(document, dict):
-            raise ResultsError(f"{where.url} holds {json_type_name(document)}, not an object")
-        return document
+
+
+class _Unparsed(ResultsError):
+    """A body that is empty or not JSON: possibly cut short in transit, so read again."""
+
+
+def _document(where: Location, body: bytes) -> dict[str, Any]:
+    if not body.strip():
+        raise _Unparsed(f"{where.url} is empty")
+    try:
+        document = parse_json(body)
+    except LimitError as exc:
+        message, line = json_problem(exc)
+        raise ResultsError(f"{where.url}{f':{line}' if line else ''}: {message}") from exc
+    except ValueError as exc:  # not JSON, not UTF-8
+        raise _Unparsed(f"{where.url} is not JSON: {exc}") from exc
+    if not isinstance(document, dict):
+        raise ResultsError(f"{where.url} holds {json_type_name(document)}, not an object")
+    return document
+
+
+def _within(wait: float) -> str:
+    return "no time limit" if wait == float("inf") else f"for up to {wait:.0f}s"

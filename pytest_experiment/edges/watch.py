@@ -30,9 +30,10 @@ from pytest_experiment.core.watch_state import (
     Outage,
     WatchState,
     WatchTimeout,
+    newer,
     object_version,
 )
-from pytest_experiment.edges.api_errors import Gone
+from pytest_experiment.edges.api_errors import Gone, NotFound
 from pytest_experiment.edges.cluster import Cluster, WatchStream
 from pytest_experiment.edges.outages import OutageNotice
 
@@ -107,6 +108,8 @@ class ExperimentWatcher:
         # once a stream delivers again or a list has caught up.
         self._unseen_since: datetime | None = None
         self._last_list: datetime | None = None
+        # When the watch last delivered anything: where a span it did not deliver begins.
+        self._last_event: datetime | None = None
         self._lists = self._watches = self._relists = self._errors = 0
 
     # -- lifecycle --------------------------------------------------------------
@@ -209,6 +212,55 @@ class ExperimentWatcher:
                     )
                 self._changed.wait(remaining)
 
+    def catch_up(self, instance: str, *, timeout: float) -> Observed:
+        """What the watch knows of ``instance`` once it has caught up with one direct read.
+
+        A paused process (a laptop asleep, a starved CI runner, ``kill -STOP``) wakes
+        with events unread on its stream, so what the watch holds may be any age. One
+        GET says where the instance is now; the watch is given ``timeout`` to deliver
+        what led there, so each phase keeps when it was seen. What it has not delivered
+        by then is taken from the read, the phases in between recorded as not observed.
+        A read that fails leaves the watch as it is.
+        """
+        try:
+            current: Obj | None = self._cluster.get_experiment(instance, namespace=self._namespace)
+        except NotFound:
+            current = None
+        except ClusterError as exc:
+            _log.debug("direct read of %s failed: %s", instance, exc)
+            return self.observed(instance)
+
+        def caught(observed: Observed) -> bool:
+            if current is None:
+                return observed.deleted or observed.obj is None
+            if observed.obj is None:
+                return False
+            return observed.deleted or not newer(
+                object_version(current), object_version(observed.obj)
+            )
+
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while not caught(observed := self._state.observed(instance)):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or self._stop.is_set():
+                    break
+                self._changed.wait(remaining)
+            else:
+                return observed
+            now = datetime.now(UTC)
+            if current is None:
+                assert observed.obj is not None
+                change = self._state.apply("DELETED", observed.obj, seen_at=now)
+            else:
+                outage = Outage(started=self._last_event or now, ended=now, read=True)
+                change = self._state.apply("MODIFIED", current, seen_at=now, outage=outage)
+            self._changed.notify_all()
+            observed = self._state.observed(instance)
+        if change is not None:
+            self._deliver([change])
+        return observed
+
     def wait_deleted(self, instance: str, *, timeout: float) -> None:
         try:
             self.wait_for(instance, lambda _: False, timeout=timeout, what="deletion")
@@ -303,7 +355,7 @@ class ExperimentWatcher:
         self._gone = False
         self._unseen_since = None
         self._lists += 1
-        self._last_list = now
+        self._last_list = self._last_event = now
         self._relist_requested.clear()
         with self._changed:
             changes = self._state.relist(items, seen_at=now, outage=outage)
@@ -368,7 +420,7 @@ class ExperimentWatcher:
         return None if self._relist_requested.is_set() else version
 
     def _apply(self, kind: str, obj: Obj) -> None:
-        seen_at = datetime.now(UTC)
+        seen_at = self._last_event = datetime.now(UTC)
         with self._changed:
             change = self._state.apply(kind, obj, seen_at=seen_at)
             if change is None:

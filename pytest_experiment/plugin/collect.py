@@ -26,7 +26,7 @@ from pytest_experiment.plugin.items import (
 from pytest_experiment.plugin.markers import experiment_markers
 from pytest_experiment.plugin.state import SESSION, ExperimentSession
 
-PREFLIGHT_CHECKS = ("workflow-template", "operator")
+PREFLIGHT_CHECKS = ("namespace", "workflow-template", "operator")
 _ID_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 
 

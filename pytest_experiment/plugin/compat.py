@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import contextlib
 import inspect
-from collections.abc import Iterable, Iterator, Sequence
+import os
+import secrets
+import signal
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -200,3 +203,132 @@ def drop_unlocated_frames(excinfo: pytest.ExceptionInfo[BaseException]) -> None:
     kept = [e for e in entries if e._rawentry.tb_lineno is not None]
     if len(kept) != len(entries):
         excinfo.traceback = type(excinfo.traceback)(kept)
+
+
+def junit_written_whole(config: pytest.Config, *, say_error: Callable[[str], None]) -> None:
+    """pytest's ``--junitxml`` file written whole or not at all, and a failed write one line.
+
+    pytest's junitxml plugin opens the file in place from its ``pytest_sessionfinish``
+    and lets an ``OSError`` (a full disk) out of it: the file is left truncated, every
+    later ``pytest_sessionfinish`` (this plugin's reports, the cache, the session's
+    teardown) is skipped, the scorecard is never printed, and pytest exits 1 with an
+    internal error. Here its writer is given a temporary file beside the target,
+    renamed over it once complete; a failed write removes it, says so with
+    ``say_error`` and is not announced as "generated xml file". Its object is where
+    pytest 8.3 to 9.x keep it (``config.stash[xml_key]``, the path in ``logfile``);
+    anywhere else, nothing is changed.
+    """
+    try:
+        from _pytest.junitxml import xml_key
+    except ImportError:  # pragma: no cover - pytest 8.3 to 9.x have it
+        return
+    xml: Any = config.stash.get(xml_key, None)
+    finish = getattr(xml, "pytest_sessionfinish", None)
+    summary = getattr(xml, "pytest_terminal_summary", None)
+    if not isinstance(getattr(xml, "logfile", None), str) or not callable(finish):
+        return
+    if not callable(summary):  # pragma: no cover - pytest 8.3 to 9.x have it
+        return
+    failed: list[str] = []
+
+    def pytest_sessionfinish() -> None:
+        final: str = xml.logfile
+        temporary = os.path.join(
+            os.path.dirname(final),
+            f".{os.path.basename(final)}.{os.getpid()}.{secrets.token_hex(4)}.tmp",
+        )
+        xml.logfile = temporary
+        try:
+            finish()
+            os.replace(temporary, final)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+            failed.append(final)
+            say_error(f"--junitxml: cannot write {final}: {exc.strerror or exc}")
+        finally:
+            xml.logfile = final
+
+    accepts = inspect.signature(summary).parameters
+
+    def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+        if failed:
+            return  # not "generated xml file": it was not
+        given = {"terminalreporter": terminalreporter, "config": config}
+        summary(**{name: value for name, value in given.items() if name in accepts})
+
+    manager = config.pluginmanager
+    name = manager.get_name(xml)
+    manager.unregister(xml)
+    xml.pytest_sessionfinish = pytest_sessionfinish
+    xml.pytest_terminal_summary = pytest_terminal_summary
+    manager.register(xml, name)
+
+
+def running_workers(config: pytest.Config) -> list[Any]:
+    """The xdist workers this controller has not yet seen finish (none elsewhere).
+
+    From the scheduler session's set of active nodes, which xdist keeps and offers no
+    public view of; without it, none.
+    """
+    dsession = config.pluginmanager.getplugin("dsession")
+    nodes = getattr(dsession, "_active_nodes", None)
+    return list(nodes) if isinstance(nodes, (set, list)) else []
+
+
+def interrupt_worker(node: Any) -> bool:
+    """Send SIGINT to a worker running on this machine; whether it was sent.
+
+    Its process id is in the remote info execnet caches as xdist starts it (xdist
+    asks for it at once, so it is never fetched here from a busy worker); a worker on
+    another host (``--tx ssh=…``) or through a proxy has no local process to signal.
+    """
+    gateway = getattr(node, "gateway", None)
+    spec = getattr(gateway, "spec", None)
+    if spec is None or not getattr(spec, "popen", False) or getattr(spec, "via", None):
+        return False
+    pid = getattr(getattr(gateway, "_cache_rinfo", None), "pid", None)
+    if not isinstance(pid, int) or pid <= 0 or pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, signal.SIGINT)
+    except OSError:  # it has already ended
+        return False
+    return True
+
+
+def hear_workers(config: pytest.Config, nodes: Sequence[Any], *, until: float) -> list[Any]:
+    """Take the events of ``nodes`` that xdist's own loop, stopped by an interrupt, no
+    longer takes, until each has ended or the monotonic time ``until``; the nodes not
+    heard from.
+
+    A test report goes to ``pytest_runtest_logreport`` and a worker's end to
+    ``pytest_testnodedown``, as xdist's loop does them; anything else is dropped. The
+    events wait in the scheduler session's queue, which xdist offers no public way to
+    read; without it, nothing is heard.
+    """
+    import queue
+    import time
+
+    dsession = config.pluginmanager.getplugin("dsession")
+    events = getattr(dsession, "queue", None)
+    pending = list(nodes)
+    if not isinstance(events, queue.Queue):
+        return pending
+    while pending:
+        left = until - time.monotonic()
+        if left <= 0:
+            break
+        try:
+            name, kwargs = events.get(timeout=min(left, 1.0))
+        except queue.Empty:
+            continue
+        node = kwargs.get("node")
+        if name == "testreport" and node in pending:
+            report = kwargs["rep"]
+            report.node = node
+            config.hook.pytest_runtest_logreport(report=report)
+        elif name in ("workerfinished", "errordown") and node in pending:
+            pending.remove(node)
+            config.hook.pytest_testnodedown(node=node, error=kwargs.get("error"))
+    return pending

@@ -63,7 +63,7 @@ def prepare_live(config: pytest.Config, state: ExperimentSession) -> None:
 
     def build() -> Any:
         from pytest_experiment.edges.tracker import ToilLog
-        from pytest_experiment.plugin.progress import TerminalOutput
+        from pytest_experiment.plugin.progress import session_output
         from pytest_experiment.run.session import LiveRun
 
         options = state.options
@@ -74,7 +74,7 @@ def prepare_live(config: pytest.Config, state: ExperimentSession) -> None:
             options=options,
             toil=ToilLog(file=toil_file, enabled=options.toil),
             validation_failure=state.validation_reason,
-            output=TerminalOutput(config),
+            output=session_output(config),
             on_toil=lambda record: config.hook.pytest_experiment_toil(config=config, record=record),
             connector=lambda: config.hook.pytest_experiment_make_cluster(
                 config=config, options=options

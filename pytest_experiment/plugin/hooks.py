@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Generator
+from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,9 +20,9 @@ from pytest_experiment.plugin.connections import (  # the plugin's own answers t
     start_sandbox,
 )
 from pytest_experiment.plugin.fixtures import experiment_run  # noqa: F401  (registers the fixture)
-from pytest_experiment.plugin.interrupt import sigterm_as_interrupt
+from pytest_experiment.plugin.interrupt import interrupted_once, sigterm_as_interrupt
 from pytest_experiment.plugin.listener import ReportListener
-from pytest_experiment.plugin.options import session_options
+from pytest_experiment.plugin.options import check_output_files, session_options
 from pytest_experiment.plugin.state import SESSION, ExperimentSession
 from pytest_experiment.reporting.report import Scoreboard
 
@@ -69,6 +70,13 @@ def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     # Last, so every plugin has registered its markers before series and tags are named.
     options = session_options(config)
+    if xdist.is_worker(config):
+        config.add_cleanup(interrupted_once())
+    else:
+        check_output_files(config)
+        from pytest_experiment.plugin.compat import junit_written_whole
+
+        junit_written_whole(config, say_error=lambda text: _say_error(config, text))
 
     def extra_checks() -> list[Check]:
         return [c for batch in config.hook.pytest_experiment_checks(config=config) for c in batch]
@@ -86,7 +94,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "analyzer": options.budget_analyzer,
         "review": options.budget_review,
     }
-    config.pluginmanager.register(ReportListener(board, state), "experiment-scoreboard")
+    config.pluginmanager.register(ReportListener(board, state, config), "experiment-scoreboard")
     config.pluginmanager.register(xdist.WorkerFacts(board), "experiment-xdist-facts")
     if (
         config.pluginmanager.hasplugin("html")
@@ -140,8 +148,10 @@ def pytest_runtestloop(session: pytest.Session) -> Generator[None, object, objec
     if not xdist.is_worker(config):  # the xdist controller checked for workers
         check_s3_credentials(config, reading)
     controller = xdist.distributing(config)
+    interrupted = False
     try:
-        with sigterm_as_interrupt():
+        # A worker takes its interrupts once, from start-up on (see pytest_configure).
+        with sigterm_as_interrupt() if not xdist.is_worker(config) else nullcontext():
             if live_items and not xdist.is_worker(config) and not controller:
                 # Under xdist each worker applies what it is given, as it reaches it.
                 live = state.live
@@ -151,8 +161,14 @@ def pytest_runtestloop(session: pytest.Session) -> Generator[None, object, objec
                     for item in live_items
                 )
             return (yield)
+    except KeyboardInterrupt:
+        interrupted = True
+        raise
     finally:
         board = config.stash[SCOREBOARD]
+        if controller and interrupted and board.experiments:
+            # Each worker cleans up and accounts for what it created, as serially.
+            xdist.hear_out_workers(config, budget_delete=state.options.budget_delete)
         if controller and state.live_factory is not None:
             xdist.sweep_for_workers(config, state, board)
         # Whatever used the cluster (items, the experiment_run fixture) is cleaned up.
@@ -210,6 +226,15 @@ def pytest_runtest_makereport(
     excinfo = call.excinfo
     if call.when == "setup" and excinfo and isinstance(excinfo.value, EnvironmentFailure):
         report.longrepr = item.repr_failure(excinfo)
+    if xdist.is_worker(item.config):
+        # A worker's lines reach the controller's terminal on its reports.
+        from pytest_experiment.plugin.progress import relay
+
+        state = item.config.stash.get(SESSION, None)
+        live = state.live_started if state is not None else None
+        if live is not None:
+            live.flush()
+        relay(item.config, report)
     return report
 
 
@@ -271,15 +296,15 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
 def pytest_terminal_summary(
     terminalreporter: pytest.TerminalReporter, exitstatus: int, config: pytest.Config
 ) -> None:
+    from pytest_experiment.plugin.progress import held_lines
     from pytest_experiment.reporting.terminal import write_summary
 
     state = config.stash.get(SESSION, None)
     nothing = (pytest.ExitCode.NO_TESTS_COLLECTED, pytest.ExitCode.USAGE_ERROR)
-    live = state.live_started if state is not None else None
     write_summary(
         terminalreporter,
         config.stash[SCOREBOARD],
-        held=live.out.held() if live is not None else (),
+        held=held_lines(config),
         verbose=config.get_verbosity() > 0,
         nothing_collected=state is not None and not state.collected and exitstatus in nothing,
     )
@@ -302,9 +327,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int | pytest.ExitC
             board.toil_error = error
     if not board.experiments:
         return
+    from pytest_experiment.plugin.progress import own_line
     from pytest_experiment.reporting import files
 
-    reporter = config.pluginmanager.get_plugin("terminalreporter")
     files.write_all(
         board,
         report=state.options.report,
@@ -314,6 +339,12 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int | pytest.ExitC
             if exitstatus == pytest.ExitCode.INTERRUPTED
             else str(session.shouldstop or session.shouldfail or "")
         ),
-        say=lambda text: reporter.write_sep("-", text) if reporter is not None else None,
-        say_error=lambda text: config.get_terminal_writer().line(text, red=True),
+        say=lambda text: own_line(config, text, sep="-"),
+        say_error=lambda text: _say_error(config, text),
     )
+
+
+def _say_error(config: pytest.Config, text: str) -> None:
+    from pytest_experiment.plugin.progress import own_line
+
+    own_line(config, text, red=True)

@@ -21,6 +21,7 @@ from pytest_experiment.plugin import outcome
 from pytest_experiment.plugin.compat import TerminalRepr
 from pytest_experiment.plugin.outcome import not_applicable as _skip
 from pytest_experiment.plugin.state import SESSION, ExperimentSession
+from pytest_experiment.reporting.report import gate_verdicts
 
 if TYPE_CHECKING:
     from pytest_experiment.run.follow import Deadline
@@ -165,7 +166,7 @@ class QualityItem(ExperimentItem):
             # its items fail naming the turn (their verdict), they are not errors.
             if not isinstance(found, CheckResult):
                 outcome = found[1]
-                if outcome.results is None and outcome.turn is None:
+                if outcome.results is None and outcome.turn is None and not outcome.absent:
                     _environment_failure(self, f"no summary to score: {outcome.problem}")
 
     def verdict(self) -> CheckResult:
@@ -183,7 +184,9 @@ class QualityItem(ExperimentItem):
         # Every item carries its run, so a JUnit testcase (or a -k selection
         # of one check) is readable on its own.
         self.record(run=_run_record(self.result))
-        return dict(state.quality(self.experiment, self.result))[self.check]
+        results = state.quality(self.experiment, self.result)
+        self.record(gateVerdicts=gate_verdicts(results))
+        return dict(results)[self.check]
 
 
 def _unpublished(item: ExperimentItem) -> CheckResult:
@@ -225,13 +228,24 @@ def _live_quality(item: QualityItem) -> CheckResult:
         return found
     _, outcome = found
     if outcome.results is None:
+        if outcome.phase is not None:
+            item.record(run={"phase": outcome.phase})
         return outcome.unscored()
     run = {
         **_run_record(ResultFile(instance=outcome.instance, path=Path(), summary=outcome.summary)),
         "results": outcome.results_url,
         "analysis": outcome.analyzer or None,
     }
-    item.record(run=run, gate=outcome.gate.value if outcome.gate else None)
+    if outcome.phase is not None:
+        # The summary was written before the operator turned the run Failed.
+        run["phase"] = outcome.phase
+    # The gate is decided on every check, whichever ones -k selected: each item carries
+    # all their verdicts, so the scorecard gives the gate the live run printed.
+    item.record(
+        run=run,
+        gate=outcome.gate.value if outcome.gate else None,
+        gateVerdicts=gate_verdicts(outcome.results),
+    )
     result: CheckResult = dict(outcome.results)[item.check]
     extra = outcome.causes_of(item.check)
     if item.check == "ai-verdict":

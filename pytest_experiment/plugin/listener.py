@@ -8,14 +8,16 @@ from typing import Any
 import pytest
 
 from pytest_experiment.plugin.compat import continue_on_collection_errors
+from pytest_experiment.plugin.progress import LINES, relayed
 from pytest_experiment.plugin.state import ExperimentSession
 from pytest_experiment.reporting.report import Scoreboard, carries_verdict
 
 
 class ReportListener:
-    def __init__(self, board: Scoreboard, state: ExperimentSession) -> None:
+    def __init__(self, board: Scoreboard, state: ExperimentSession, config: pytest.Config) -> None:
         self.board = board
         self.state = state
+        self.config = config
         self.broken_files: list[str] = []
         self.other_errors = False
 
@@ -44,7 +46,9 @@ class ReportListener:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        # First, so the pytest-html extras drawn from this report see its verdict.
+        # First, so the pytest-html extras drawn from this report see its verdict, and
+        # the lines an xdist worker said while the item ran come before its outcome.
+        relayed(self.config, getattr(report, LINES, None))
         if carries_verdict(when=report.when, passed=report.passed):
             self.board.add(nodeid=report.nodeid, properties=report.user_properties)
         live = self.state.live_started

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -46,3 +47,24 @@ def _check_context(kubeconfig: Path | None, context: str) -> None:
         check_context(kubeconfig=kubeconfig, context=context)
     except ClusterError as err:
         raise pytest.UsageError(f"--experiment-context: {err}") from err
+
+
+def check_output_files(config: pytest.Config) -> None:
+    """pytest's ``--junitxml`` and the GitHub step summary are written at the end of the
+    session too: one that cannot be written there stops the session now, naming it,
+    instead of failing once every item has run."""
+    from pytest_experiment.core.option_values import unwritable
+
+    junit = config.getoption("xmlpath", None)
+    if junit:
+        # Where pytest's junitxml plugin puts it.
+        target = os.path.normpath(os.path.abspath(os.path.expanduser(os.path.expandvars(junit))))
+        problem = unwritable(Path(target))
+        if problem is not None:
+            raise pytest.UsageError(f"--junitxml: cannot write {junit}: {problem}")
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        # Other steps of the job append to it too: it is appended to, in place.
+        problem = unwritable(Path(summary).absolute(), appended=True)
+        if problem is not None:
+            raise pytest.UsageError(f"GITHUB_STEP_SUMMARY: cannot write {summary}: {problem}")

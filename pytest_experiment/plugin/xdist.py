@@ -5,6 +5,8 @@
   can find what a worker created and never accounted for.
 * The live-run facts (namespaces used, toil, cleanup, API counts) a worker sends
   back when it ends, merged into the controller's scoreboard.
+* After an interrupt, the controller passes it on to its workers and waits for
+  each to clean up what it created and report it.
 * The controller's sweep of the run label's instances once the workers are done.
 * Under ``--dist loadgroup``, the ids the scheduler reads carry each experiment's
   group; reports never do.
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,7 +26,9 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from pytest_experiment.core.durations import format_duration
 from pytest_experiment.plugin.compat import grouped_for_scheduling, without_group
+from pytest_experiment.plugin.progress import relayed, taken
 from pytest_experiment.reporting.report import Scoreboard
 
 if TYPE_CHECKING:
@@ -38,6 +43,8 @@ _FACTS = "pytest_experiment"
 """The ``workeroutput`` key a worker sends its live-run facts under."""
 _RUN_ID_KEY = "experiment_run_id"
 """The ``workerinput`` key the controller hands its run label to workers under."""
+_CLEANUP_MARGIN = 30.0
+"""How much longer than a deletion's budget an interrupted worker's cleanup may take."""
 
 
 def is_worker(config: pytest.Config) -> bool:
@@ -89,15 +96,47 @@ def publish_facts(config: pytest.Config, live: LiveRun, board: Scoreboard) -> No
     }
     workeroutput = getattr(config, "workeroutput", None)
     if workeroutput is not None:
-        workeroutput[_FACTS] = json.dumps(facts)
+        # What it said after its last report (its cleanup) travels with the facts.
+        workeroutput[_FACTS] = json.dumps({**facts, "lines": taken(config)})
     else:
         board.merge_facts(facts)
 
 
+def hear_out_workers(config: pytest.Config, *, budget_delete: float | None) -> None:
+    """After an interrupt of the controller: pass it on to every worker still running,
+    and wait for each to clean up what it created and report it, as each does in a
+    serial run, at most ``budget_delete`` and a margin. A further interrupt stops the
+    wait; whatever a worker had not accounted for is then the controller's sweep's."""
+    from pytest_experiment.plugin.compat import hear_workers, interrupt_worker, running_workers
+    from pytest_experiment.plugin.progress import own_line
+
+    workers = running_workers(config)
+    if not workers:
+        return
+    for node in workers:
+        interrupt_worker(node)
+    wait = (budget_delete or 0.0) + _CLEANUP_MARGIN
+    own_line(
+        config,
+        f"interrupted: waiting up to {format_duration(wait)} for {len(workers)} xdist "
+        "worker(s) to clean up what they created (interrupt again to stop waiting)",
+    )
+    try:
+        unheard = hear_workers(config, workers, until=time.monotonic() + wait)
+    except KeyboardInterrupt:
+        unheard = workers
+    if unheard:
+        own_line(
+            config,
+            "stopped waiting for the xdist workers: what they did not account for is "
+            "cleaned up by the controller",
+        )
+
+
 def sweep_for_workers(config: pytest.Config, state: ExperimentSession, board: Scoreboard) -> None:
     """The controller owns the final list of instances: whatever carries this session's
-    run label and no worker reported on (a worker killed, or stopped by Ctrl-C before
-    its cleanup) gets the cleanup policy here.
+    run label and no worker reported on (a worker killed, or not heard from in time
+    after an interrupt) gets the cleanup policy here.
 
     The controller collects nothing itself: that experiments ran is known from the
     workers' reports, and where from the namespaces they used (plus the default one,
@@ -108,7 +147,7 @@ def sweep_for_workers(config: pytest.Config, state: ExperimentSession, board: Sc
     assert live is not None
     try:
         live.sweep(
-            namespaces={state.options.namespace, *board.namespaces},
+            namespaces={state.options.default_namespace, *board.namespaces},
             accounted=(str(c.get("instance")) for c in board.cleanup),
         )
     finally:
@@ -152,6 +191,7 @@ class WorkerFacts:
 
     def __init__(self, board: Scoreboard) -> None:
         self.board = board
+        self._merged: set[int] = set()
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node: Any) -> None:
@@ -160,5 +200,11 @@ class WorkerFacts:
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
         facts = getattr(node, "workeroutput", {}).get(_FACTS)
-        if facts:
-            self.board.merge_facts(json.loads(facts))
+        # xdist reports an interrupted worker down twice (finished, then errored):
+        # its facts count once.
+        if not facts or id(node) in self._merged:
+            return
+        self._merged.add(id(node))
+        merged = json.loads(facts)
+        relayed(node.config, merged.pop("lines", None))
+        self.board.merge_facts(merged)

@@ -126,7 +126,7 @@ def diagnostics(instance: Doc) -> list[tuple[str, list[str]]]:
     return found
 
 
-_NOT_FIGURES = frozenset({"gateReport", "gate", "metrics", "attempts"})
+_NOT_FIGURES = frozenset({"gateReport", "gate", "gateVerdicts", "metrics", "attempts"})
 """Shown elsewhere on the page (the gate, the metrics matrix, the fix), not as figures."""
 
 

@@ -11,12 +11,10 @@ from __future__ import annotations
 import functools
 import re
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import jinja2
 
-from pytest_experiment.base.errors import ReportError
 from pytest_experiment.base.types import ObjView as Doc
 from pytest_experiment.core.durations import format_duration
 from pytest_experiment.reporting import html_findings, html_series, html_view
@@ -78,11 +76,3 @@ def render_experiment(doc: Doc, name: str, *, instance: str | None = None) -> st
     experiment = {**experiment, "instances": runs}
     template = _environment().get_template("extra.html.j2")
     return template.render(experiment=experiment, budgets=doc.get("budgets") or {})
-
-
-def write(doc: Doc, path: Path) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(render(doc), encoding="utf-8")
-    except OSError as exc:
-        raise ReportError(f"cannot write the HTML report {path}: {exc}") from exc

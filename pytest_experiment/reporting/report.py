@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pytest_experiment.core.verdict import Status, gate
+from pytest_experiment.core.verdict import CheckResult, Status, gate
 
 REPORT_SCHEMA = Path(__file__).parents[1] / "schemas" / "report.schema.json"
 """The JSON Schema the ``--experiment-report`` document follows."""
@@ -74,11 +74,28 @@ class InstanceReport:
     review: Finding | None = None
 
     @property
+    def gate_verdicts(self) -> dict[str, Status]:
+        """Every check's verdict the gate was decided on: all the checks of the scored
+        summary, as the items recorded them, even when ``-k`` selected only some;
+        else the verdicts of the findings reported."""
+        for finding in self.quality:
+            recorded = finding.figures.get("gateVerdicts")
+            if isinstance(recorded, Mapping) and recorded:
+                return {str(k): _TAGS.get(str(v), Status.ERROR) for k, v in recorded.items()}
+        return {f.check: f.status for f in self.quality if not f.line.startswith("[N/A] blocked")}
+
+    @property
     def gate(self) -> Status | None:
-        scored = [f.status for f in self.quality if not f.line.startswith("[N/A] blocked")]
+        scored = list(self.gate_verdicts.values())
         if not scored or all(s is Status.NA for s in scored):
             return None
         return gate(scored)
+
+    @property
+    def unselected(self) -> list[str]:
+        """Checks the gate was decided on whose items this session did not report."""
+        reported = {f.check for f in self.quality}
+        return [check for check in self.gate_verdicts if check not in reported]
 
 
 @dataclass
@@ -288,9 +305,10 @@ class Scoreboard:
             ],
         }
 
-    def write_json(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.as_json(), indent=2, default=str) + "\n")
+
+def gate_verdicts(results: Iterable[tuple[str, CheckResult]] | None) -> dict[str, str]:
+    """The ``gateVerdicts`` property a quality item carries: every check's verdict."""
+    return {name: result.status.value for name, result in results or ()}
 
 
 def root_causes(record: InstanceReport) -> list[str]:

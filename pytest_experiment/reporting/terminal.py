@@ -117,7 +117,17 @@ def gate_lines(record: InstanceReport) -> list[str]:
     """The gate, its root causes, the auto-fix attempts and the review."""
     if record.gate is None:
         return []
-    lines = [f"Quality gate: {record.gate.name}"]
+    unselected = record.unselected
+    if unselected:
+        # -k selected some checks: the gate is still every check's, as the live run said.
+        decided = len(record.gate_verdicts)
+        selected = decided - len(unselected)
+        lines = [
+            f"Quality gate: decided on all {decided} checks ({record.gate.name}); "
+            f"{selected} selected here"
+        ]
+    else:
+        lines = [f"Quality gate: {record.gate.name}"]
     causes = root_causes(record)
     if causes:
         lines.append("Root causes:")

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 from pytest_experiment.base.errors import ClusterError
 from pytest_experiment.base.types import Obj
+from pytest_experiment.core import lifecycle
 from pytest_experiment.core import review as rv
 from pytest_experiment.core.lifecycle import format_duration, phase_of, status
 from pytest_experiment.core.watch_state import InstanceDeleted, WatchTimeout
@@ -21,6 +22,9 @@ from pytest_experiment.run.launch import Launch
 from pytest_experiment.run.protocols import RunContext
 
 TICK = 0.5
+# How long the watch is given to deliver what one direct read shows, before a budget is
+# declared spent.
+CATCH_UP = 2.0
 
 
 class Analyzer:
@@ -43,6 +47,7 @@ class Analyzer:
         instance, name = launch.instance, launch.name
         reported = 0
         complete_at = results_seen or watcher.observed(instance).entered("Complete")
+        checked: str | None = None
         while True:
             observed = watcher.observed(instance)
             timeline = observed.timeline("analysisPhase")
@@ -69,15 +74,23 @@ class Analyzer:
                 return phase or "Skipped", ()
             if phase in rv.ANALYZER_DONE:
                 if phase == "Failed":
-                    live.log_toil(rv.analyzer_failed_toil(name, instance))
                     return phase, tuple(self._job_report(instance))
                 return phase, ()
+            if not phase and lifecycle.quality_gate_deciding(observed.obj):
+                # The quality gate is deciding again: the operator starts the analyzer only
+                # once it passed, so its start clock has not begun.
+                complete_at = now
             since: datetime = (timeline[0].seen_at if timeline else complete_at) or now
             if not phase:
                 budget, label = self.run.options.budget_analyzer_start, "not started"
             else:
                 budget, label = self.run.options.budget_analyzer, phase
             elapsed = (now - since).total_seconds()
+            if budget is not None and elapsed >= budget and checked != phase:
+                # A harness that was paused wakes past the budget with the watch behind.
+                checked = phase
+                watcher.catch_up(instance, timeout=CATCH_UP)
+                continue
             if budget is not None and elapsed >= budget:
                 if not phase:
                     # No analysisPhase within the budget: the operator never created a job,

@@ -107,7 +107,8 @@ class Cleaner:
     def _decide(self, launch: Launch) -> Cleanup | _Deleting:
         name = launch.name
         command = delete_command(launch.instance, launch.namespace)
-        if launch.attached is not None:
+        requested = launch.instance in self._requested
+        if launch.attached is not None and not requested:
             return Cleanup(
                 experiment=name,
                 instance=launch.instance,
@@ -115,7 +116,7 @@ class Cleaner:
                 reason="attached with --experiment-instance; not created by this run",
             )
         policy = self.run.options.cleanup
-        if policy == "never":
+        if policy == "never" and not requested:
             return Cleanup(
                 experiment=name,
                 instance=launch.instance,
@@ -126,16 +127,15 @@ class Cleaner:
         # Read afresh: whether it is finished, still there (a deletion the finalizer holds),
         # or holding a PR open decides what happens to it.
         current = self._current(launch)
-        requested = launch.instance in self._requested
         if current is None:
             if requested:
-                # The run deleted it itself (abort, the running budget of a manual run).
+                # The run deleted it itself (abort, the running budget of a manual run),
+                # attached or not.
                 return Cleanup(
                     experiment=name,
                     instance=launch.instance,
                     action="deleted",
-                    reason="deleted by the run (--experiment-on-timeout=abort or "
-                    "--experiment-budget-running)",
+                    reason=_deleted_by_run(launch),
                 )
             return Cleanup(
                 experiment=name, instance=launch.instance, action="gone", reason="already deleted"
@@ -359,6 +359,16 @@ class Cleaner:
         return _Deleting(
             experiment=experiment, instance=instance, namespace=namespace, reason=reason
         )
+
+
+def _deleted_by_run(launch: Launch) -> str:
+    """Why the run itself deleted an instance, from its lifecycle verdict."""
+    figures = launch.follow.result.figures if launch.follow.result is not None else {}
+    if figures.get("endedBy") == "budget":
+        return "deleted by the run: --experiment-budget-running ended the manual-completion run"
+    if figures.get("timedOutIn"):
+        return "deleted by the run: --experiment-on-timeout=abort"
+    return "deleted by the run (--experiment-on-timeout=abort or --experiment-budget-running)"
 
 
 def _kept_reason(launch: Launch, current: Obj | None) -> str:

@@ -8,7 +8,6 @@ terminal output, JUnit failure text and toil titles.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +20,7 @@ from pytest_experiment.base.resources import (
     WORKFLOW_NAMESPACE,
 )
 from pytest_experiment.base.types import Obj
+from pytest_experiment.core import argo
 from pytest_experiment.core.lifecycle import claim_names, failed_summary_lines, status
 from pytest_experiment.edges.api_errors import NotFound
 from pytest_experiment.edges.operator_reads import Labelled
@@ -103,14 +103,9 @@ def condition_lines(experiment: Mapping[str, Any]) -> list[str]:
 
 
 def workflow_lines(workflows: Sequence[Mapping[str, Any]]) -> list[str]:
-    lines = []
-    for workflow in workflows:
-        status = workflow.get("status") or {}
-        message = f": {one_line(status['message'])}" if status.get("message") else ""
-        lines.append(
-            f"{workflow['metadata']['name']}: {status.get('phase', '<no phase>')}{message}"
-        )
-    return lines
+    """``<name>: Failed at step <step>: <its message>`` (Argo's own message when no
+    failed step is listed), one line per Workflow."""
+    return [f"{w['metadata']['name']}: {one_line(argo.describe(w))}" for w in workflows]
 
 
 def pod_failure(pod: Mapping[str, Any]) -> str | None:
@@ -188,6 +183,29 @@ def event_lines(events: Sequence[Mapping[str, Any]]) -> list[str]:
     return lines
 
 
+def workflow_reason(cluster: Cluster, experiment: Mapping[str, Any] | None) -> str | None:
+    """Why the workflow the experiment's status names ended as it did, from the Argo
+    Workflow (its failed step), or what can be said once the operator's cleanup has
+    deleted it; None when the status names no workflow."""
+    workflow = status(experiment).get("workflowStatus")
+    if not isinstance(workflow, Mapping) or not workflow.get("name"):
+        return None
+    name = str(workflow["name"])
+    try:
+        found = cluster.get_workflow(name)
+    except NotFound:
+        return f"workflow {name} {_deleted(experiment)}"
+    except ExperimentError as exc:
+        return f"workflow {name}: {one_line(exc)}"
+    return one_line(argo.workflow_reason(name, found))
+
+
+def _deleted(experiment: Mapping[str, Any] | None) -> str:
+    workflow = status(experiment).get("workflowStatus") or {}
+    cleaned = status(experiment).get("resourcesCleaned") is True
+    return argo.deleted(str(workflow.get("phase") or ""), cleaned=cleaned)
+
+
 def workflow_name(instance: str, experiment: Mapping[str, Any] | None) -> str:
     """The instance's Argo Workflow: as its status names it, else ``<instance>-validation``."""
     workflow = status(experiment).get("workflowStatus")
@@ -248,11 +266,16 @@ def gather(
 
     def workflows() -> list[str]:
         found = cluster.list_labelled(Labelled.WORKFLOWS, instance=instance)
-        name = workflow_name(instance, known_experiment())
+        known = known_experiment()
+        name = workflow_name(instance, known)
         if all(w.get("metadata", {}).get("name") != name for w in found):
             # The seeds' operator labels it; otherwise it is found by the name it was given.
-            with contextlib.suppress(NotFound):
+            try:
                 found.append(cluster.get_workflow(name))
+            except NotFound:
+                if not found and status(known).get("workflowStatus"):
+                    # The status names it, so it ran: the operator's cleanup deleted it.
+                    return [f"{name}: {_deleted(known)}"]
         return workflow_lines(found)
 
     def claims() -> list[str]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from pytest_experiment.base.errors import ClusterError
@@ -20,7 +20,7 @@ from pytest_experiment.core.lifecycle import format_duration, phase_of, status
 from pytest_experiment.core.verdict import CheckResult, Status
 from pytest_experiment.core.watch_state import InstanceDeleted, Observed, WatchTimeout
 from pytest_experiment.edges.operator_reads import Labelled
-from pytest_experiment.run.diagnostics import failed_summary, gather, one_line
+from pytest_experiment.run.diagnostics import failed_summary, gather, one_line, workflow_reason
 from pytest_experiment.run.launch import Launch
 from pytest_experiment.run.protocols import RunContext, Watch
 
@@ -79,20 +79,39 @@ class Endings:
             **({"notObserved": missed} if (missed := self._not_observed(observed)) else {}),
         }
 
-    def duration(self, observed: Observed) -> float | None:
+    def duration(self, observed: Observed, *, until: datetime | None = None) -> float | None:
         """The run's length on the harness's own clock, from the create it made to the last
-        phase it saw. An attached instance started before the harness looked: its total
-        comes from ``metadata.creationTimestamp`` to ``status.completedAt``."""
+        phase it saw (or ``until``). An attached instance started before the harness
+        looked: its length comes from the server's timestamps, ``metadata.creationTimestamp``
+        to ``status.completedAt`` (or ``until``), never from when the harness first saw it."""
         timeline = observed.timeline("phase")
         if not self.launch.created:
             total = lifecycle.run_total(observed.obj)
             if total is not None:
                 return total
+            created = lifecycle.parse_time(
+                ((observed.obj or {}).get("metadata") or {}).get("creationTimestamp")
+            )
+            if created is not None and until is not None and until >= created:
+                return (until - created).total_seconds()
         start = self.launch.apply.at if self.launch.created else None
         start = start or (timeline[0].seen_at if timeline else None)
-        if start is None or not timeline:
+        end = until or (timeline[-1].seen_at if timeline else None)
+        if start is None or end is None:
             return None
-        return (timeline[-1].seen_at - start).total_seconds()
+        return (end - start).total_seconds()
+
+    def running_time(self, observed: Observed, *, until: datetime) -> float | None:
+        """How long the instance has been Running, until ``until``: from when the watch saw
+        it enter Running or, for an instance first seen already Running (attached), from
+        when its workflow started (``status.workflowStatus.startedAt``) if that is earlier."""
+        entered = observed.entered("Running")
+        timeline = observed.timeline("phase")
+        first_seen_running = bool(timeline) and timeline[0].value == "Running"
+        started = lifecycle.workflow_started(observed.obj)
+        if started is not None and (entered is None or (first_seen_running and started < entered)):
+            entered = started
+        return (until - entered).total_seconds() if entered is not None else None
 
     def diagnostics(self, observed: Observed) -> tuple[str, ...]:
         assert self.run.cluster is not None
@@ -107,8 +126,9 @@ class Endings:
     # -- verdicts ---------------------------------------------------------------------
 
     def complete(self, observed: Observed) -> CheckResult:
-        duration = self.duration(observed)
+        # Once the operator recorded the end: an attached run's length is completedAt's.
         observed = self._ended(observed)
+        duration = self.duration(observed)
         hypothesis = status(observed.obj).get("hypothesisResult")
         record = self.run_record(observed, duration=duration)
         criteria = ((self.launch.spec.data.get("spec") or {}).get("hypothesis") or {}).get(
@@ -131,17 +151,20 @@ class Endings:
             phases[:-1] if phases[-1:] == ["Failed"] else phases, observed.obj
         )
         message = lifecycle.first_condition_message(observed.obj)
-        if message == "no condition message":
+        if message == "no condition message" and self.run.cluster is not None:
             # The real operator leaves no condition on a failed workflow: Argo has the reason.
-            message = self._workflow_reason(observed.obj) or message
+            # Read at once: its cleanup deletes the Workflow soon after.
+            message = workflow_reason(self.run.cluster, observed.obj) or message
         self.run.log_toil(lifecycle.failed_toil(self.name, self.instance, phase, one_line(message)))
         details = [*self.diagnostics(observed), *self._failed_summary(observed)]
+        # Once the operator recorded the end: an attached run's length is completedAt's.
+        ended = self._ended(observed)
         return CheckResult(
             Status.FAIL,
             f"Experiment {self.instance} failed in {phase}: {one_line(message)}",
             details=tuple(details),
             figures={
-                "run": self.run_record(observed, duration=self.duration(observed)),
+                "run": self.run_record(ended, duration=self.duration(ended)),
                 "failedIn": phase,
             },
         )
@@ -160,21 +183,6 @@ class Endings:
                 what="completedAt",
             )
         return self.watcher.observed(self.instance)
-
-    def _workflow_reason(self, obj: Obj | None) -> str | None:
-        """``workflow <name> Failed: <message>`` from the Argo Workflow itself, or None."""
-        workflow = status(obj).get("workflowStatus")
-        name = workflow.get("name") if isinstance(workflow, Mapping) else None
-        if not name or self.run.cluster is None:
-            return None
-        try:
-            found = self.run.cluster.get_workflow(str(name))
-        except ClusterError as exc:
-            return f"workflow {name}: {one_line(exc)}"
-        current = found.get("status") or {}
-        message = current.get("message")
-        text = f"workflow {name} {current.get('phase') or '<no phase>'}"
-        return f"{text}: {message}" if message else text
 
     def _failed_summary(self, observed: Observed) -> list[str]:
         """What the failed run's summary.json says, when the watch still has the run."""
@@ -231,12 +239,15 @@ class Endings:
 
     def deleted(self, observed: Observed, phase: str) -> CheckResult:
         if self.manual and phase == "Running":
-            duration = self.duration(observed)
+            now = datetime.now(UTC)
+            running = self.running_time(observed, until=now)
             return CheckResult(
                 Status.PASS,
                 f"Experiment {self.instance} ended by deletion after "
-                f"{format_duration(duration)} (manual completion)",
-                figures={"run": self.run_record(observed, duration=duration)},
+                f"{format_duration(running)} Running (manual completion)",
+                figures={
+                    "run": self.run_record(observed, duration=self.duration(observed, until=now))
+                },
             )
         self.run.log_toil(lifecycle.deleted_toil(self.name, self.instance, phase))
         return CheckResult(

@@ -30,6 +30,9 @@ from pytest_experiment.run.protocols import FollowContext
 # How often a waiting item wakes to redraw its progress line; the watch, not
 # this tick, is what notices a transition.
 TICK = 0.5
+# How long the watch is given to deliver what a direct read shows, before a budget is
+# declared spent; past it the read itself is taken.
+CATCH_UP = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +98,8 @@ class Follower:
         self.manual = lifecycle.manual_completion(launch.spec.data.get("spec") or {})
         self.timed_out: set[str] = set()
         self.extensions: dict[str, int] = {}
+        # The (phase, limit) whose spending was last checked against a direct read.
+        self.checked: tuple[str, float | None] | None = None
         self.ends = Endings(run, launch, self.watcher, manual=self.manual)
 
     def verdict(self) -> CheckResult:
@@ -123,6 +128,14 @@ class Follower:
             limit = budget * (1 + extended) if budget is not None else None
             elapsed = (datetime.now(UTC) - entered).total_seconds()
             left = None if self.deadline is None else self.deadline.at - time.monotonic()
+            spent = (left is not None and left <= 0) or (limit is not None and elapsed >= limit)
+            if spent and self.checked != (phase, limit):
+                # A harness that was paused (a laptop asleep, a starved runner) wakes past
+                # its budget with the watch behind: the instance may have moved on in time.
+                # What waits on the watch, and one read of the instance, come first.
+                self.checked = (phase, limit)
+                self.watcher.catch_up(self.instance, timeout=CATCH_UP)
+                continue
             if left is not None and left <= 0:
                 return self._cut_short(observed, phase, elapsed)
             if limit is not None and elapsed >= limit:
@@ -199,7 +212,9 @@ class Follower:
         assert self.run.cluster is not None
         workflow = status(observed.obj).get("workflowStatus") or {}
         state = workflow.get("phase") if isinstance(workflow, Mapping) else None
-        duration = self.ends.duration(observed)
+        now = datetime.now(UTC)
+        running = self.ends.running_time(observed, until=now)
+        duration = self.ends.duration(observed, until=now)
         try:
             # Requested here; "deleted" is said at cleanup, once the object is gone.
             self.run.request_delete(self.launch)
@@ -214,7 +229,7 @@ class Follower:
         return CheckResult(
             Status.PASS,
             f"Experiment {self.instance} ended by --experiment-budget-running "
-            f"({format_duration(budget)}): deleted after {format_duration(duration)} Running "
+            f"({format_duration(budget)}): deleted after {format_duration(running)} Running "
             f"(manual completion; workflow {state or '<no phase>'})",
             figures={"run": self.ends.run_record(observed, duration=duration), "endedBy": "budget"},
         )

@@ -92,7 +92,13 @@ class Launcher:
         spec = experiment or state.experiment or launch.experiment
         state.experiment, state.instance, state.at, state.error = spec, "", None, None
         state.done.clear()
-        watcher = run.watcher(launch.namespace)
+        try:
+            # Pre-flight started it; a namespace that stopped answering since fails the
+            # apply like a refused create, never the session.
+            watcher = run.watcher(launch.namespace)
+        except ClusterError as exc:
+            self._failed(launch, str(exc))
+            return
         labels = {
             RUN_LABEL: run.run_id,
             EXPERIMENT_LABEL: label_value(launch.name),
@@ -163,11 +169,11 @@ class Launcher:
         state.experiment = launch.experiment
         try:
             run.cluster.get_experiment(launch.attached, namespace=launch.namespace)
+            run.watcher(launch.namespace)
         except ClusterError as exc:
             state.error = f"--experiment-instance {launch.name}={launch.attached}: {exc}"
             state.done.set()
             return
-        run.watcher(launch.namespace)
         state.instance, state.at = launch.attached, datetime.now(UTC)
         run.say(f"Attached to experiment: {launch.instance} (for {launch.name})")
         state.done.set()

@@ -43,6 +43,9 @@ class Published:
     results: tuple[tuple[str, CheckResult], ...] | None = None
     problem: str = ""
     """Why there are no results to score (``results`` is None)."""
+    absent: str = ""
+    """Why the run has no results by design (a manual-completion run ended by deletion):
+    its quality items are N/A, not errors."""
     decision: gate.GateDecision | None = None
     analyzer: str = ""
     analyzer_details: tuple[str, ...] = ()
@@ -76,7 +79,12 @@ class Published:
                 f"{self.turn_line()}; no results to score",
                 details=((self.problem,) if self.problem else ()) + self.turn_details,
             )
-        return CheckResult(Status.NA, f"no summary: {self.problem}")
+        return CheckResult(Status.NA, f"no summary: {self.absent or self.problem}")
+
+    @property
+    def phase(self) -> str | None:
+        """The phase the run ended in, when the results do not say it: Failed after a turn."""
+        return "Failed" if self.turn is not None else None
 
     @property
     def gate(self) -> Status | None:

@@ -1,8 +1,10 @@
-"""Pre-flight: may an experiment be applied? Its WorkflowTemplate, the operator, the cluster.
+"""Pre-flight: may an experiment be applied? Its namespace, WorkflowTemplate, the operator,
+the cluster.
 
-Runs once per experiment before anything is created. A missing template
-blocks the apply (or is applied with ``--experiment-apply-templates``); an
-unhealthy operator only warns; an unreachable cluster blocks every experiment.
+Runs once per experiment before anything is created. A namespace the run cannot list
+Experiments in (no CRD, no role) blocks the apply, as does a missing template (unless
+it is applied with ``--experiment-apply-templates``); an unhealthy operator only warns;
+an unreachable cluster blocks every experiment.
 """
 
 from __future__ import annotations
@@ -12,9 +14,9 @@ from pathlib import Path
 
 import yaml
 
-from pytest_experiment.base.errors import ClusterError
+from pytest_experiment.base.errors import ClusterError, PermissionDenied
 from pytest_experiment.base.types import Obj
-from pytest_experiment.core import lifecycle
+from pytest_experiment.core import access, lifecycle
 from pytest_experiment.core.lifecycle import shown_path
 from pytest_experiment.core.options import Options
 from pytest_experiment.core.spec import Experiment
@@ -42,17 +44,29 @@ class Preflight:
         options: Options,
         log_toil: Callable[[ToilRecord], None],
         validation_failure: Callable[[Experiment], tuple[str, str] | None],
+        watch: Callable[[str], object],
     ) -> None:
+        """``watch(namespace)`` starts the session's one watch of a namespace (its first
+        list is the namespace check), raising ``ClusterError`` when it cannot."""
         self.options = options
         self._log_toil = log_toil
         self._validation_failure = validation_failure
+        self._watch = watch
         self._operator: tuple[int | None, str] | None = None
+        self._namespaces: dict[str, CheckResult] = {}
 
     def check(
-        self, launch: Launch, cluster: Cluster | None, *, unreachable: str, refused: bool
+        self,
+        launch: Launch,
+        cluster: Cluster | None,
+        *,
+        unreachable: str,
+        refused: bool,
+        crd_read: bool = False,
     ) -> None:
         """Fill ``launch.preflight``. ``cluster`` is None when it could not be reached:
-        ``unreachable`` says why, ``refused`` that it answered but denied access.
+        ``unreachable`` says why, ``refused`` that it answered but denied access;
+        ``crd_read``: the Experiment CRD was read when connecting.
         Validation is asked only after connecting: it checks against the cluster's CRD."""
         state = launch.preflight
         if state.checks:
@@ -62,6 +76,7 @@ class Preflight:
         if cluster is None:
             message = f"{_REFUSED if refused else _UNREACHABLE}: {unreachable}"
             state.checks = {
+                "namespace": CheckResult(Status.FAIL, message),
                 "workflow-template": CheckResult(Status.FAIL, message),
                 "operator": CheckResult(Status.FAIL, message),
             }
@@ -74,12 +89,37 @@ class Preflight:
             self._log_toil(lifecycle.validation_toil(experiment.name, reason))
             # Pre-flight still reports on the cluster: it is what the user fixes next.
         state.checks = {
+            "namespace": self._namespace_check(launch, crd_read=crd_read),
             "workflow-template": self._template_check(experiment, cluster),
             "operator": self._operator_check(experiment, cluster),
         }
+        if state.blocked is None and state.checks["namespace"].status is Status.FAIL:
+            state.blocked = f"blocked by {experiment.name}::preflight[namespace]"
         template = state.checks["workflow-template"]
         if state.blocked is None and launch.attached is None and template.status is Status.FAIL:
             state.blocked = f"blocked by {experiment.name}::preflight[workflow-template]"
+
+    def _namespace_check(self, launch: Launch, *, crd_read: bool) -> CheckResult:
+        """Experiments can be listed in the launch's namespace (once per namespace)."""
+        namespace = launch.namespace
+        if namespace not in self._namespaces:
+            try:
+                self._watch(namespace)
+            except ClusterError as exc:
+                refusal = access.Refusal(
+                    error=one_line(exc),
+                    status=exc.status,
+                    user=exc.user if isinstance(exc, PermissionDenied) else "",
+                )
+                result = access.namespace_unusable(namespace, refusal, crd_read=crd_read)
+            else:
+                result = access.namespace_usable(namespace)
+            self._namespaces[namespace] = result
+        result = self._namespaces[namespace]
+        option, written = self.options.namespace, launch.experiment.namespace
+        if result.status is Status.PASS and option and written and written != option:
+            return access.namespace_overridden(result, option=option)
+        return result
 
     def _template_check(self, experiment: Experiment, cluster: Cluster) -> CheckResult:
         name = experiment.workflow_template

@@ -32,6 +32,11 @@ class Watch(Protocol):
         """The object once ``predicate`` holds; ``WatchTimeout`` or ``InstanceDeleted`` else."""
         ...
 
+    def catch_up(self, instance: str, *, timeout: float) -> Observed:
+        """What the watch knows once it has caught up with one direct read of ``instance``:
+        asked before a budget is declared spent, so a paused harness judges the present."""
+        ...
+
 
 class RunContext(Protocol):
     """What following, publishing and reviewing one instance read and report through."""

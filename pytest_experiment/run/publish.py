@@ -1,8 +1,9 @@
 """A published run after Complete: results, analyzer, quality gate and auto-fix re-runs.
 
 Runs on the item thread of the experiment's first quality (or review) item
-and is computed once per launch: ``published()`` waits for the results,
-follows the analyzer (``run.analyzer``), scores the summary, decides the gate
+and is computed once per launch: ``published()`` waits for the results
+(``run.results_wait``), follows the analyzer (``run.analyzer``), scores the
+summary, decides the gate
 and, with ``--experiment-autofix=apply``, edits the file and re-runs the
 experiment until the gate passes, no new fix applies or three attempts are
 spent. What the observations mean is decided in ``core.gate``,
@@ -11,23 +12,19 @@ spent. What the observations mean is decided in ``core.gate``,
 
 from __future__ import annotations
 
-import contextlib
-import time
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from pytest_experiment.base.errors import ResultsError, SpecError
-from pytest_experiment.base.types import Obj
 from pytest_experiment.core import autofix, gate, lifecycle
 from pytest_experiment.core import review as rv
-from pytest_experiment.core.lifecycle import Turn, format_duration, phase_of, shown_path, status
+from pytest_experiment.core.lifecycle import format_duration, shown_path, status
 from pytest_experiment.core.result_file import ResultFile
 from pytest_experiment.core.spec import Experiment, read_source
 from pytest_experiment.core.verdict import CheckResult, Status
-from pytest_experiment.core.watch_state import InstanceDeleted, WatchTimeout
 from pytest_experiment.edges.github import GitHub, GitHubError
+from pytest_experiment.run import results_wait
 from pytest_experiment.run.analyzer import Analyzer
 from pytest_experiment.run.diagnostics import failed_summary, one_line
 from pytest_experiment.run.launch import Launch
@@ -36,7 +33,6 @@ from pytest_experiment.run.protocols import PublishContext
 
 Score = Callable[[Experiment, ResultFile, str | None], Sequence[tuple[str, CheckResult]]]
 """Scores one summary: the plugin's checks, memoised per result."""
-TICK = 0.5
 
 
 def published(run: PublishContext, launch: Launch, *, score: Score) -> Published:
@@ -55,7 +51,7 @@ class _Publisher:
         self.score = score
         self.options = run.options
         self.out = run.out
-        self._results_seen: datetime | None = None
+        self._wait: results_wait.ResultsWait | None = None
 
     def say(self, text: str) -> None:
         self.out.clear()
@@ -130,26 +126,35 @@ class _Publisher:
     def _score_once(self) -> Published:
         launch = self.launch
         outcome = Published(instance=launch.instance)
-        # The real operator writes resultsURL after Complete, and clears it while its
-        # quality gate re-collects: nothing is read (or waited for) before it is there.
-        self._await_results()
-        outcome.turn = self._turn()
-        if outcome.turn is None:
+        outcome.absent = results_wait.manual_absence(self.run, launch)
+        if outcome.absent:
+            return outcome
+        # Nothing is read (or waited for) before the quality gate passed.
+        self._wait = waited = results_wait.await_results(self.run, launch)
+        outcome.turn = results_wait.turn(self.run, launch)
+        if outcome.turn is not None:
+            observed = self.run.watcher(launch.namespace).observed(launch.instance)
+            outcome.analyzer = rv.analysis_phase(observed.obj) or "Skipped"
+        elif waited.settled:
             # Read once the analyzer has resolved: a successful one has added `analysis` to
             # summary.json (seed step 6), and nothing is scored before then.
             outcome.analyzer, outcome.analyzer_details = Analyzer(self.run, launch).outcome(
-                results_seen=self._results_seen
+                results_seen=waited.at
             )
-            outcome.turn = self._turn()
-        else:
-            observed = self.run.watcher(launch.namespace).observed(launch.instance)
-            outcome.analyzer = rv.analysis_phase(observed.obj) or "Skipped"
+            outcome.turn = results_wait.turn(self.run, launch)
+        # Else no final results within the wait: the operator starts no analyzer before
+        # them, and reading the summary says what is missing.
+        if outcome.turn is not None and outcome.turn.type == "AnalysisComplete":
+            # Its Job failed or vanished: for the AI verdict that is a failed analyzer.
+            outcome.analyzer = "Failed"
+        if outcome.analyzer == "Failed":
+            # One record per analyzer failure, whether the operator also turned the run
+            # Failed for it (its condition is on every item) or not.
+            self.run.log_toil(rv.analyzer_failed_toil(launch.name, launch.instance))
         if outcome.turn is not None:
-            if outcome.turn.type == "AnalysisComplete":
-                # Its Job failed or vanished: for the AI verdict that is a failed analyzer.
-                outcome.analyzer = "Failed"
             self.say(f"{outcome.turn_line()}")
-            self.run.log_toil(lifecycle.turn_toil(launch.name, launch.instance, outcome.turn))
+            if outcome.turn.type != "AnalysisComplete":
+                self.run.log_toil(lifecycle.turn_toil(launch.name, launch.instance, outcome.turn))
             outcome.analyzer_details = (*outcome.analyzer_details, outcome.turn_line())
             observed = self.run.watcher(launch.namespace).observed(launch.instance)
             url = status(observed.obj).get("resultsURL")
@@ -186,74 +191,27 @@ class _Publisher:
         observed = self.run.watcher(launch.namespace).observed(launch.instance)
         url = status(observed.obj).get("resultsURL")
         outcome.results_url = str(url or "")
+        waited = format_duration(self._wait.waited if self._wait is not None else 0.0)
+        limit = lifecycle.max_iterations(launch.spec.data.get("spec") or {})
+        deciding = lifecycle.quality_gate_progress(observed.obj, max_iterations=limit)
         try:
+            if not url and observed.deleted:
+                raise ResultsError(f"{launch.instance} was deleted before its results were written")
             if not url:
-                waited = format_duration(self.options.results_wait)
                 raise ResultsError(
                     f"{launch.instance} has no status.resultsURL (waited {waited} for it)"
+                )
+            if deciding:
+                # Its URL may be cleared for another collection: these are not the results.
+                raise ResultsError(
+                    f"{launch.instance}: {deciding} after waiting {waited}: "
+                    "its results are not final"
                 )
             outcome.summary = self.run.read_summary(str(url))
         except ResultsError as exc:
             outcome.problem = one_line(exc)
             self.run.log_toil(lifecycle.results_toil(launch.name, launch.instance, outcome.problem))
         return outcome.summary
-
-    def _turn(self) -> Turn | None:
-        """Why the Complete run is now Failed, or None while it is not."""
-        observed = self.run.watcher(self.launch.namespace).observed(self.launch.instance)
-        if observed.deleted or phase_of(observed.obj) != "Failed":
-            return None
-        return lifecycle.turned_failed(observed.obj)
-
-    def _await_results(self) -> None:
-        """Wait for ``status.resultsURL`` within ``--experiment-results-wait``, showing the
-        quality gate's progress. Each new re-collection restarts the wait: a gate that is
-        moving is not cut off, one that stalls is."""
-        launch, live = self.launch, self.run
-        watcher = live.watcher(launch.namespace)
-        instance, name = launch.instance, launch.name
-        budget = self.options.results_wait
-        spec = launch.spec.data.get("spec") or {}
-        limit = lifecycle.max_iterations(spec)
-        # A re-collection starts only after the gate's delay: while it re-collects, that
-        # delay is allowed on top of the wait.
-        delay = lifecycle.recollect_delay(spec)
-        started = time.monotonic()
-        shown: str | None = None
-        while True:
-            observed = watcher.observed(instance)
-            obj = observed.obj
-            if observed.deleted or status(obj).get("resultsURL") or phase_of(obj) != "Complete":
-                self._results_seen = datetime.now(UTC)
-                return
-            progress = lifecycle.quality_gate_progress(obj, max_iterations=limit)
-            if progress != shown:
-                shown = progress
-                started = time.monotonic()
-                if progress:
-                    self.say(f"{instance}: {progress}")
-            elapsed = time.monotonic() - started
-            allowed = budget + delay if budget is not None and shown else budget
-            if allowed is not None and elapsed >= allowed:
-                self._results_seen = datetime.now(UTC)
-                return  # reading the summary then says there is no resultsURL
-            against = f" / {format_duration(allowed)}" if allowed is not None else ""
-            self.out.status(
-                f"{name} ({instance}): {shown or 'waiting for status.resultsURL'} "
-                f"{format_duration(elapsed)}{against}"
-            )
-            wait = TICK if allowed is None else max(0.0, min(TICK, allowed - elapsed))
-
-            def moved(current: Obj, seen: str | None = shown) -> bool:
-                return (
-                    bool(status(current).get("resultsURL"))
-                    or phase_of(current) != "Complete"
-                    or lifecycle.quality_gate_progress(current, max_iterations=limit) != seen
-                )
-
-            with contextlib.suppress(WatchTimeout, InstanceDeleted):
-                watcher.wait_for(instance, moved, timeout=wait, what="status.resultsURL")
-            live.flush()
 
     def _report_gate(self, outcome: Published) -> None:
         decision = outcome.decision

@@ -10,6 +10,8 @@ closes the PR itself. What each observation means is ``core.review``'s.
 
 from __future__ import annotations
 
+import functools
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -53,7 +55,9 @@ class _Reviewer:
 
     def review(self) -> CheckResult:
         if self.outcome.turn is not None:
-            # The operator publishes nothing for a run it failed: there is no review gate.
+            # The operator opens no review gate for a run it failed; a PR it opened before
+            # the turn (an analyzer that failed after publishing) is still shown.
+            self._figures_of(self.watcher.observed(self.instance).obj)
             return self._result(Status.NA, f"Review: no review gate: {self.outcome.turn_line()}")
         if self.outcome.analyzer == "Timeout":
             # The operator opens the review gate once the analyzer resolves (seed step 7).
@@ -72,11 +76,9 @@ class _Reviewer:
             assert turn is not None  # the phase is Failed
             self.run.log_toil(lifecycle.turn_toil(self.name, self.instance, turn))
             turned = f"{self.instance} turned Failed after Complete: {turn.line()}"
+            self._figures_of(obj)
             return self._result(Status.NA, f"Review: no review gate: {turned}")
-        pr = rv.PullRequestRef.of(
-            obj if obj is not None else self.watcher.observed(self.instance).obj
-        )
-        self.figures.update(prNumber=pr.number, prURL=pr.url or None, branch=pr.branch or None)
+        pr = self._figures_of(obj if obj is not None else self.watcher.observed(self.instance).obj)
         phase = rv.review_phase(obj)
         self.figures["reviewPhase"] = phase or None
         if phase == "Skipped":
@@ -120,6 +122,13 @@ class _Reviewer:
         self.say(f"{self.instance}: review {wanted} ({rv.REVIEW_ANNOTATION}={wanted})")
         self.figures["action"] = wanted
         return self._await_operator(pr, details, why=f"annotated {wanted}", ours=True)
+
+    def _figures_of(self, obj: Obj | None) -> rv.PullRequestRef:
+        """The PR and review phase the status shows, into the item's figures."""
+        pr = rv.PullRequestRef.of(obj)
+        self.figures.update(prNumber=pr.number, prURL=pr.url or None, branch=pr.branch or None)
+        self.figures["reviewPhase"] = rv.review_phase(obj) or None
+        return pr
 
     def _wait(self, predicate: Callable[[Obj], bool], *, what: str) -> Obj | None:
         """The object once ``predicate`` holds, or None after ``--experiment-budget-review``."""
@@ -165,23 +174,48 @@ class _Reviewer:
     def _await_operator(
         self, pr: rv.PullRequestRef, details: list[str], *, why: str, ours: bool = False
     ) -> CheckResult:
-        try:
-            obj = self._wait(
-                lambda o: rv.review_phase(o) in rv.REVIEW_DONE,
-                what="reviewPhase Approved or Rejected",
-            )
-        except InstanceDeleted:
-            return self._result(
-                Status.FAIL,
-                f"Review: {self.instance} was deleted before the review resolved",
-                details,
-            )
-        if obj is None:
-            budget = format_duration(self.options.budget_review)
-            problem = f"reviewPhase still Pending {budget} after {why}"
-            self.run.log_toil(rv.review_toil(self.name, self.instance, problem))
-            return self._result(Status.FAIL, f"Review: {problem}", details)
-        return self._decided(rv.review_phase(obj), pr, details, ours=ours)
+        budget = self.options.budget_review
+        deadline = time.monotonic() + (budget if budget is not None else float("inf"))
+        said: rv.Refusal | None = None
+        while True:
+            # Until the review resolves, or GitHub refuses (again, differently): each
+            # refusal the operator records is said once, while the wait goes on.
+            try:
+                obj = self.watcher.wait_for(
+                    self.instance,
+                    functools.partial(_resolved_or_refused, said=said),
+                    timeout=max(0.0, deadline - time.monotonic()),
+                    what="reviewPhase Approved or Rejected",
+                )
+            except InstanceDeleted:
+                return self._result(
+                    Status.FAIL,
+                    f"Review: {self.instance} was deleted before the review resolved",
+                    details,
+                )
+            except WatchTimeout as exc:
+                return self._still_pending(exc.observed.obj, details, why=why)
+            phase = rv.review_phase(obj)
+            if phase in rv.REVIEW_DONE:
+                return self._decided(phase, pr, details, ours=ours)
+            said = rv.github_refusal(obj)
+            assert said is not None  # what the wait ended on
+            line = f"{said.line()}; the operator retries it"
+            self.say(f"{self.instance}: review Pending: {line}")
+            details = [*details, line]
+
+    def _still_pending(self, obj: Obj | None, details: list[str], *, why: str) -> CheckResult:
+        """The review did not resolve within the budget: with GitHub's refusal when the
+        operator recorded one (GitHub's toil), else the operator's."""
+        budget = format_duration(self.options.budget_review)
+        problem = f"reviewPhase still Pending {budget} after {why}"
+        refusal = rv.github_refusal(obj)
+        if refusal is not None:
+            self.figures["reviewGate"] = refusal.line()
+            self.run.log_toil(rv.github_toil(self.name, self.instance, refusal))
+            return self._result(Status.FAIL, f"Review: {problem}: {refusal.line()}", details)
+        self.run.log_toil(rv.review_toil(self.name, self.instance, problem))
+        return self._result(Status.FAIL, f"Review: {problem}", details)
 
     def _decided(
         self, phase: str, pr: rv.PullRequestRef, details: list[str], *, ours: bool
@@ -276,6 +310,11 @@ class _Reviewer:
             details=tuple(details),
             figures={k: v for k, v in self.figures.items() if v is not None},
         )
+
+
+def _resolved_or_refused(obj: Obj, *, said: rv.Refusal | None) -> bool:
+    """The review resolved, or GitHub refused in a way not yet said."""
+    return rv.review_phase(obj) in rv.REVIEW_DONE or rv.github_refusal(obj) not in (None, said)
 
 
 __all__ = ["review"]

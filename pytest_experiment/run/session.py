@@ -93,6 +93,8 @@ class LiveRun:
         """The API answered but refused access (401/403), as opposed to not answering."""
         self.crd_unreadable: str | None = None
         """Why the live CRD could not be read (validation then uses the bundled schema)."""
+        self.crd_read = False
+        """The live CRD was read: it is installed."""
         self.crd_schema: Mapping[str, Any] | None = None
         self.cleanups: list[Cleanup] = []
         self._watchers: dict[str, ExperimentWatcher] = {}
@@ -100,7 +102,10 @@ class LiveRun:
         self._lines_lock = threading.Lock()
         self._store: ResultsStore | None = None
         self._preflight = Preflight(
-            options=options, log_toil=self.log_toil, validation_failure=validation_failure
+            options=options,
+            log_toil=self.log_toil,
+            validation_failure=validation_failure,
+            watch=self.watcher,
         )
         self._launcher = Launcher(self)
         self._cleaner = Cleaner(self)
@@ -124,6 +129,7 @@ class LiveRun:
             self.unreachable = str(exc)
             self.refused = isinstance(exc, PermissionDenied)
             return None
+        self.crd_read = crd is not None
         if crd is not None:
             try:
                 self.crd_schema = schema_from_crd(crd)
@@ -175,7 +181,7 @@ class LiveRun:
             self.launches[key] = Launch(
                 experiment=experiment,
                 key=key,
-                namespace=experiment.namespace or self.options.namespace,
+                namespace=experiment.namespace or self.options.default_namespace,
                 attached=self.options.attach.get(experiment.name),
             )
         if nodeid:
@@ -216,7 +222,11 @@ class LiveRun:
         if not launch.preflight.checks:
             cluster = self.connect()
             self._preflight.check(
-                launch, cluster, unreachable=self.unreachable or "", refused=self.refused
+                launch,
+                cluster,
+                unreachable=self.unreachable or "",
+                refused=self.refused,
+                crd_read=self.crd_read,
             )
 
     def follow(self, launch: Launch, *, deadline: Deadline | None = None) -> CheckResult:
@@ -277,6 +287,9 @@ class LiveRun:
         )
         for watcher in self._watchers.values():
             watcher.stop()
+        # What the watch said while the cleanup waited (an outage, its end) is printed
+        # too: no item is left to write it.
+        self.flush()
         return self.cleanups
 
     def sweep(self, *, namespaces: Iterable[str], accounted: Iterable[str]) -> list[Cleanup]:

@@ -22,7 +22,23 @@ Options understood by every scenario:
   experiment (``real``, the default, behaves as the lab's current operator);
 - ``minDataCoverage``, ``recoverAfter``: for the ``quality-gate-*`` scenarios,
   the coverage the gate asks for when the experiment declares none (default
-  1.0) and the re-collection after which data arrives (default 1).
+  1.0) and the re-collection after which data arrives (default 1);
+- ``message``, ``recoverAfter``: for ``review-merge-failed`` and
+  ``review-close-failed``, GitHub's error and the failed attempts after which
+  GitHub merges or closes (default: never);
+- ``step``: for ``fail-running``, the name of the Workflow step that fails
+  (``message`` is then that step's message);
+- ``seconds``: real-time lengths of stages, not scaled by the time scale, e.g.
+  ``{"Running": 3, "recollect": 8}``: an ordering that matters at the real
+  operator's timing (a 120 s re-collection against a 30 s wait) keeps its ratio
+  in a test whose other stages stay fast. Stages: ``Pending``,
+  ``Provisioning``, ``Ready``, ``Running``, ``Complete`` (from the phase to
+  ``completedAt`` and the results, a reconcile later), ``evaluate`` (how long the
+  resultsURL of a collection is shown before the quality gate decides; at once
+  by default), ``recollect`` (the quality gate's delay), ``analysis`` (the
+  analyzer Pending), ``analysis-running`` and ``turn`` (from the
+  ``AnalysisComplete`` condition of a failed analyzer to the phase Failed it
+  brings, a status write later; at once by default).
 
 The scenario ``legacy-operator`` is the happy path run by the legacy operator.
 
@@ -67,6 +83,8 @@ class Scenario(StrEnum):
     ANALYZER_SKIP = "analyzer-skip"
     NO_PR = "no-pr"
     REVIEW_REJECTED = "review-rejected"
+    REVIEW_MERGE_FAILED = "review-merge-failed"
+    REVIEW_CLOSE_FAILED = "review-close-failed"
     NO_REVIEW_GATE = "no-review-gate"
     UNITLESS_LATENCY = "unitless-latency"
     OPERATOR_DOWN = "operator-down"
@@ -98,6 +116,11 @@ class ScenarioChoice:
 
     def option(self, name: str, default: Any = None) -> Any:
         return self.options.get(name, default)
+
+    def real_seconds(self, stage: str) -> float | None:
+        """The real-time length the ``seconds`` option gives ``stage``, else None (scaled)."""
+        value = (self.options.get("seconds") or {}).get(stage)
+        return float(value) if value is not None else None
 
     @property
     def flavour(self) -> str:
@@ -137,6 +160,7 @@ def parse_choice(raw: str) -> ScenarioChoice:
         known = ", ".join(s.value for s in Scenario)
         raise SandboxError(f"unknown scenario {text!r}; known: {known}") from exc
     _validate_flavour(options)
+    _validate_seconds(options)
     return ScenarioChoice(scenario=scenario, options=options)
 
 
@@ -145,6 +169,18 @@ def _validate_flavour(options: Mapping[str, Any]) -> None:
     if flavour is not None and flavour not in OPERATOR_FLAVOURS:
         raise SandboxError(
             f"unknown operator flavour {flavour!r}; known: {', '.join(OPERATOR_FLAVOURS)}"
+        )
+
+
+def _validate_seconds(options: Mapping[str, Any]) -> None:
+    seconds = options.get("seconds")
+    if seconds is None:
+        return
+    if not isinstance(seconds, Mapping) or not all(
+        isinstance(v, int | float) and not isinstance(v, bool) and v >= 0 for v in seconds.values()
+    ):
+        raise SandboxError(
+            f"scenario option seconds must map stages to seconds >= 0, not {seconds!r}"
         )
 
 
@@ -204,6 +240,7 @@ def set_scenario(
     """
     _validate_key(generate_name)
     _validate_flavour(options or {})
+    _validate_seconds(options or {})
     choice = ScenarioChoice(scenario=Scenario(scenario), options=dict(options or {}))
     data = _patch_data(api, {generate_name: choice.encode()})
     if operator_down(data):

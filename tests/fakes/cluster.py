@@ -6,8 +6,8 @@ resourceVersion; every change is appended to an event log that watches replay
 from the version they start at, as the API server does. A scripted operator
 walks each created instance through its phases; tests can hold an instance in
 a phase, keep a finalizer on it, refuse the watch verb, make the next call
-of a verb fail, or make the next create fail after it made its instance (its
-answer lost).
+of a verb fail, make the next create fail after it made its instance (its
+answer lost), or pause every watch.
 """
 
 from __future__ import annotations
@@ -52,6 +52,10 @@ class Script:
     """Status fields written with the last phase (given the instance name)."""
     finalizers: tuple[str, ...] = ()
     """Put on each instance: a deletion then waits for ``FakeCluster.let_go(name)``."""
+    outage: str | None = None
+    """A phase in which the API drops every watch stream, as a cut connection does,
+    before the instance is seen in it; ``"deleting"``: once a deletion is requested, after
+    which the finalizers are let go. The operator goes on once a watch is taken again."""
 
 
 class FakeStream:
@@ -63,6 +67,7 @@ class FakeStream:
         self._version = version
         self._timeout = timeout
         self._closed = threading.Event()
+        self._cuts = cluster.cuts
 
     def __iter__(self) -> Iterator[Obj]:
         changed = self._cluster.changed
@@ -70,10 +75,17 @@ class FakeStream:
         deadline = time.monotonic() + self._timeout
         while not self._closed.is_set():
             with changed:
+                if self._cluster.cuts != self._cuts:
+                    raise ClusterError(
+                        f"watch Experiments in {self._namespace}: connection reset by peer "
+                        "(the fake API dropped the stream)"
+                    )
                 fresh = [
                     (version, kind, obj)
                     for version, namespace, kind, obj in self._cluster.log
-                    if namespace == self._namespace and version > self._version
+                    if namespace == self._namespace
+                    and version > self._version
+                    and not self._cluster.watch_paused
                 ]
                 if not fresh:
                     if time.monotonic() >= deadline:
@@ -122,8 +134,22 @@ class FakeCluster:
         self._released: dict[str, threading.Event] = {}
         self._requests: Counter[str] = Counter()
         self._threads: list[threading.Thread] = []
+        self.cuts = 0
+        """How often every watch stream was dropped (``drop_watches``)."""
+        self.watch_paused = False
+        """Watches deliver nothing while set (a paused reader: events wait on the stream)."""
 
     # -- what tests do ---------------------------------------------------------------
+
+    def pause_watches(self) -> None:
+        """Events wait undelivered on every watch, as on the stream of a stopped process."""
+        with self.changed:
+            self.watch_paused = True
+
+    def resume_watches(self) -> None:
+        with self.changed:
+            self.watch_paused = False
+            self.changed.notify_all()
 
     def fail_next(self, verb: str, error: ClusterError) -> None:
         """The next call of ``verb`` (create, get, delete, list, watch, patch) raises ``error``."""
@@ -183,6 +209,16 @@ class FakeCluster:
                 return version
         raise KeyError(f"{name} never {phase}")
 
+    def drop_watches(self) -> None:
+        """Drop every open watch stream, as an API server restart or a cut connection
+        does; return once a new watch has been asked for."""
+        with self.changed:
+            self.cuts += 1
+            watches = self._requests["watch"]
+            self.changed.notify_all()
+            while self._requests["watch"] == watches:
+                self.changed.wait()
+
     def stop(self) -> None:
         for event in list(self._released.values()):
             event.set()
@@ -225,10 +261,13 @@ class FakeCluster:
             self.objects[(namespace, name)] = obj
             self.created.append(name)
             self._record((namespace, name), "ADDED")
-        thread = threading.Thread(target=self._operate, args=(name,), daemon=True)
+        self._spawn(self._operate, name)
+        return name
+
+    def _spawn(self, target: Callable[[str], None], name: str) -> None:
+        thread = threading.Thread(target=target, args=(name,), daemon=True)
         self._threads.append(thread)
         thread.start()
-        return name
 
     def get_experiment(self, name: str, *, namespace: str) -> Obj:
         self._request("get")
@@ -246,12 +285,19 @@ class FakeCluster:
             if obj is None:
                 return False
             self.deleted.append(name)
-            if obj["metadata"].get("finalizers"):
-                obj["metadata"]["deletionTimestamp"] = _now()
-                self._record(key, "MODIFIED")
-            else:
+            if not obj["metadata"].get("finalizers"):
                 self._remove(key)
-            return True
+                return True
+            again = bool(obj["metadata"].get("deletionTimestamp"))
+            obj["metadata"]["deletionTimestamp"] = _now()
+            self._record(key, "MODIFIED")
+        if self.script.outage == "deleting" and not again:
+            self._spawn(self._outage_then_let_go, name)
+        return True
+
+    def _outage_then_let_go(self, name: str) -> None:
+        self.drop_watches()
+        self.let_go(name)
 
     def annotate_experiment(
         self, name: str, *, namespace: str, annotations: Mapping[str, str | None]
@@ -353,6 +399,7 @@ class FakeCluster:
     def _request(self, verb: str) -> None:
         with self.changed:
             self._requests[verb] += 1
+            self.changed.notify_all()  # drop_watches waits for the next watch
             pending = self._failures.get(verb)
             if pending:
                 raise pending.pop(0)
@@ -379,6 +426,8 @@ class FakeCluster:
         """The scripted operator: one status patch per phase, holding where told."""
         script = self.script
         for phase in script.phases:
+            if phase == script.outage:
+                self.drop_watches()
             with self.changed:
                 key = next((k for k in self.objects if k[1] == name), None)
                 if key is None or self.objects[key]["metadata"].get("deletionTimestamp"):

@@ -4,14 +4,18 @@ authenticates as its ServiceAccount with a TokenRequest token, as a CI Job would
 from __future__ import annotations
 
 import base64
+import contextlib
 import copy
 import secrets
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 from kubernetes import client, utils
+from kubernetes.dynamic import DynamicClient
+from kubernetes.dynamic.exceptions import NotFoundError
 
 from pytest_experiment.base.types import Obj
 from pytest_experiment.sandbox import Sandbox
@@ -50,13 +54,22 @@ def role_documents() -> list[Obj]:
 
 
 def granted(documents: list[Obj]) -> list[Permission]:
-    """Every permission the Roles and ClusterRoles in ``documents`` grant."""
+    """Every permission the bindings in ``documents`` grant: a RoleBinding grants its
+    role's rules in its own namespace (a ClusterRole's too), a ClusterRoleBinding grants
+    its ClusterRole's cluster-wide. A role nothing binds grants nothing."""
+    roles = {
+        (doc["kind"], doc["metadata"].get("namespace"), doc["metadata"]["name"]): doc
+        for doc in documents
+        if doc["kind"] in ("Role", "ClusterRole")
+    }
     found = []
     for doc in documents:
-        if doc["kind"] not in ("Role", "ClusterRole"):
+        if doc["kind"] not in ("RoleBinding", "ClusterRoleBinding"):
             continue
         namespace = doc["metadata"].get("namespace")
-        for rule in doc["rules"]:
+        ref = doc["roleRef"]
+        role = roles[(ref["kind"], namespace if ref["kind"] == "Role" else None, ref["name"])]
+        for rule in role["rules"]:
             for group in rule["apiGroups"]:
                 for resource in rule["resources"]:
                     for verb in rule["verbs"]:
@@ -68,30 +81,43 @@ def granted(documents: list[Obj]) -> list[Permission]:
     return found
 
 
+def _bound_in(documents: list[Obj], namespace: str | None) -> set[tuple[str, str | None, str]]:
+    """(kind, namespace, name) of the roles whose rules apply in ``namespace`` (None:
+    cluster-wide)."""
+    kind = "ClusterRoleBinding" if namespace is None else "RoleBinding"
+    return {
+        (ref["kind"], namespace if ref["kind"] == "Role" else None, ref["name"])
+        for doc in documents
+        if doc["kind"] == kind and doc["metadata"].get("namespace") == namespace
+        for ref in [doc["roleRef"]]
+    }
+
+
 def _variant(documents: list[Obj], *, suffix: str, without: Permission | None) -> list[Obj]:
     """The role under names nobody else uses, optionally with one permission removed."""
     out = []
-    account = f"{RUNNER}-{suffix}"
+
+    def renamed(name: str) -> str:
+        return f"{name}-{suffix}" if suffix else name
+
+    account = renamed(RUNNER)
+    removing = _bound_in(documents, without.namespace) if without is not None else set()
     for original in documents:
         doc = copy.deepcopy(original)
         kind, meta = doc["kind"], doc["metadata"]
         if kind == "Namespace":
             out.append(doc)
             continue
-        meta["name"] = f"{meta['name']}-{suffix}"
-        if kind in ("RoleBinding", "ClusterRoleBinding"):
-            doc["roleRef"]["name"] = f"{doc['roleRef']['name']}-{suffix}"
-            for subject in doc["subjects"]:
-                subject["name"] = account
-        if (
-            kind in ("Role", "ClusterRole")
-            and without is not None
-            and meta.get("namespace") == without.namespace
-        ):
+        if without is not None and (kind, meta.get("namespace"), meta["name"]) in removing:
             for rule in doc["rules"]:
                 if without.group in rule["apiGroups"] and without.resource in rule["resources"]:
                     rule["verbs"] = [v for v in rule["verbs"] if v != without.verb]
             doc["rules"] = [r for r in doc["rules"] if r["verbs"]]
+        meta["name"] = renamed(meta["name"])
+        if kind in ("RoleBinding", "ClusterRoleBinding"):
+            doc["roleRef"]["name"] = renamed(doc["roleRef"]["name"])
+            for subject in doc["subjects"]:
+                subject["name"] = account
         out.append(doc)
     return out
 
@@ -102,10 +128,14 @@ def install_runner(
     directory: Path,
     *,
     without: Permission | None = None,
+    suffix: str | None = None,
 ) -> RunnerAccess:
     """Apply the shipped role for a new ServiceAccount, wait until RBAC enforces it, and
-    write a kubeconfig with a TokenRequest token for it (the sandbox's CA, no admin token)."""
-    suffix = secrets.token_hex(3)
+    write a kubeconfig with a TokenRequest token for it (the sandbox's CA, no admin token).
+
+    ``suffix`` "" keeps the shipped names (see ``shipped_runner``); by default a random
+    suffix makes them the test's own."""
+    suffix = secrets.token_hex(3) if suffix is None else suffix
     documents = _variant(role_documents(), suffix=suffix, without=without)
     for doc in documents:
         try:
@@ -114,9 +144,12 @@ def install_runner(
             conflicts = [e for e in exc.api_exceptions if e.status == 409]
             if doc["kind"] != "Namespace" or len(conflicts) != len(exc.api_exceptions):
                 raise
-    account = f"{RUNNER}-{suffix}"
+    account = f"{RUNNER}-{suffix}" if suffix else RUNNER
     user = f"system:serviceaccount:{RUNNER_NAMESPACE}:{account}"
-    _wait_enforced(k8s, user=user, permissions=granted(documents))
+    wait_enforced(k8s, user=user, permissions=granted(documents))
+    if without is not None:
+        # The same names may have granted it a moment ago (``shipped_runner``).
+        wait_enforced(k8s, user=user, permissions=[without], allowed=False)
     request = client.AuthenticationV1TokenRequest(
         spec=client.V1TokenRequestSpec(
             audiences=["https://kubernetes.default.svc"], expiration_seconds=3600
@@ -142,8 +175,33 @@ def install_runner(
     )
 
 
-def _wait_enforced(k8s: client.ApiClient, *, user: str, permissions: list[Permission]) -> None:
-    """Until the authorizer allows every granted permission (its cache lags the API)."""
+@contextlib.contextmanager
+def shipped_runner(
+    k8s: client.ApiClient, sandbox: Sandbox, directory: Path, *, without: Permission | None = None
+) -> Iterator[RunnerAccess]:
+    """``deploy/rbac.yaml`` under its own names (``experiment-ci/experiment-runner``), so a
+    message names exactly what a user of the shipped file reads; deleted afterwards (the
+    Namespace stays) so the next test can install it again."""
+    documents = _variant(role_documents(), suffix="", without=without)
+    try:
+        yield install_runner(k8s, sandbox, directory, without=without, suffix="")
+    finally:
+        dynamic = DynamicClient(k8s)
+        for doc in reversed(documents):
+            if doc["kind"] == "Namespace":
+                continue
+            resource = dynamic.resources.get(api_version=doc["apiVersion"], kind=doc["kind"])
+            with contextlib.suppress(NotFoundError):
+                resource.delete(
+                    name=doc["metadata"]["name"], namespace=doc["metadata"].get("namespace")
+                )
+
+
+def wait_enforced(
+    k8s: client.ApiClient, *, user: str, permissions: list[Permission], allowed: bool = True
+) -> None:
+    """Until the authorizer allows (or, with ``allowed`` False, denies) every one of
+    ``permissions`` (its cache lags the API)."""
     api = client.AuthorizationV1Api(k8s)
     deadline = time.monotonic() + RBAC_SETTLE
     pending = list(permissions)
@@ -170,9 +228,10 @@ def _wait_enforced(k8s: client.ApiClient, *, user: str, permissions: list[Permis
                 )
             )
         )
-        if review.status.allowed:
+        if bool(review.status.allowed) == allowed:
             pending.pop(0)
             continue
         if time.monotonic() > deadline:
-            raise AssertionError(f"RBAC never allowed {permission} for {user}")
+            verb = "allowed" if allowed else "refused"
+            raise AssertionError(f"RBAC never {verb} {permission} for {user}")
         time.sleep(0.1)  # polling the authorizer: there is no watch on its cache

@@ -44,7 +44,7 @@ def test_lf_after_fixing_a_missing_template_reruns_the_whole_experiment(
     )
     out = again.stdout.str()
     assert again.ret == pytest.ExitCode.OK, out
-    assert "run-last-failure: rerun previous 24 failures" in out  # the whole experiment
+    assert "run-last-failure: rerun previous 25 failures" in out  # the whole experiment
     assert "Applied experiment" in out
     report = json.loads((pytester.path / "report.json").read_text())
     jsonschema.Draft202012Validator(json.loads(REPORT_SCHEMA.read_text())).validate(report)

@@ -14,6 +14,7 @@ from collections.abc import Iterator, Sequence
 import pytest
 from fakes import FakeTools
 from kubernetes import client
+from troubleshooting import documented
 
 from pytest_experiment.base.resources import (
     OPERATOR_DEPLOYMENT,
@@ -182,8 +183,12 @@ def test_failed_in_each_phase_gives_diagnostics_toil_and_keeps_the_instance(
                     for line in lifecycle["details"]
                 ), lifecycle["details"]
             else:
-                # No condition says why: the reason is read from the Argo Workflow.
-                assert f"failed in Running: workflow {instance}-validation Failed: " in summary
+                # No condition says why: the reason is read from the Argo Workflow's
+                # failed step (Argo's own message only names a node).
+                assert (
+                    f"failed in Running: workflow {instance}-validation Failed at step "
+                    "validate-results: " in summary
+                ), summary
         assert_diagnostics(lifecycle["details"], instance)
         # The failure text a user reads carries the diagnostics too.
         assert f"diagnostics for {instance}:" in stdout
@@ -373,6 +378,12 @@ def test_missing_template_with_a_local_file_names_the_command_without_the_flag(
     assert check["summary"].endswith("reports Complete having tested nothing")
     assert managed(k8s, prefix) == []
     assert not template_exists(k8s, template), "nothing is applied without the flag"
+    documented(
+        "The WorkflowTemplate is not on the cluster",
+        check["summary"]
+        .replace(template, "web-latency-validation")
+        .replace("experiments/local/", "experiments/web-latency/"),
+    )
 
 
 def test_apply_templates_applies_the_local_file_and_the_run_passes(

@@ -67,6 +67,28 @@ def test_missing_empty_or_corrupt_summaries_are_a_clear_error(
     assert f"s3://{BUCKET}/{prefix}bad/summary.json" in str(caught.value)
 
 
+@pytest.mark.usefixtures("store")  # for its credentials
+def test_a_summary_that_stays_cut_short_is_read_until_the_wait_ends_and_said_once(
+    sandbox: Sandbox, s3: S3Client, prefix: str
+) -> None:
+    s3.put_object(Bucket=BUCKET, Key=f"{prefix}cut/summary.json", Body=b'{"name": "x", "ph')
+    said: list[str] = []
+    pauses: list[float] = []
+    store = ResultsStore(
+        endpoint=sandbox.s3_endpoint, wait=1.0, sleep=pauses.append, notify=said.append
+    )
+    url = f"s3://{BUCKET}/{prefix}cut/summary.json"
+    with pytest.raises(ResultsError) as caught:
+        store.summary(f"s3://{BUCKET}/{prefix}cut/")
+    # Read again after each pause, until the 1 s wait left no room for another.
+    assert len(pauses) >= 1
+    message = str(caught.value)
+    assert message.startswith(f"{url} is not JSON: Unterminated string starting at: "), message
+    problem, _, reads = message.partition(f" (read {len(pauses) + 1} times in ")
+    assert reads.endswith("s)"), message
+    assert said == [f"{problem}; reading it again (for up to 1s)"]
+
+
 def test_unreachable_s3_is_a_clear_error() -> None:
     store = ResultsStore(endpoint="http://127.0.0.1:9", wait=0.5)
     with pytest.raises(ResultsError, match="S3 unreachable") as caught:

@@ -279,6 +279,10 @@ def test_analyzer_failure_turns_complete_into_failed(
     assert done["analysisPhase"] == "Failed"
     assert done["reviewPhase"] == "Skipped"
     assert run.phases()[-2:] == ["Complete", "Failed"]
+    # As the real operator writes it: the condition first, the phase Failed a write later.
+    first = next(status_of(o) for o in run.seen if status_of(o).get("analysisPhase") == "Failed")
+    assert first["phase"] == "Complete"
+    assert [c["reason"] for c in first["conditions"] if c["type"] == "AnalysisComplete"] == [reason]
     condition = run.condition("AnalysisComplete")
     assert condition is not None
     assert (condition["status"], condition["reason"]) == ("False", reason)

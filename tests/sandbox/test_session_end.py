@@ -227,10 +227,10 @@ def test_quiet_keeps_phase_lines_off_the_progress_dots(
         assert session.result.ret == pytest.ExitCode.OK, session.stdout
         lines = session.stdout.splitlines()
         instance = session.instance("quiet")["instance"]
-        # One unbroken run of outcome characters for the experiment's 24 items...
+        # One unbroken run of outcome characters for the experiment's 25 items...
         progress = [line for line in lines if line and set(line.split()[0]) <= set(".sxX")]
         assert len(progress) == 1, lines
-        assert len(progress[0].split()[0]) == 24, progress
+        assert len(progress[0].split()[0]) == 25, progress
         # ...and the phase lines after it, under their own heading.
         heading = next(i for i, line in enumerate(lines) if "experiment progress" in line)
         assert lines.index(progress[0]) < heading

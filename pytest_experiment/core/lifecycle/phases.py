@@ -103,6 +103,13 @@ def parse_time(value: Any) -> datetime | None:
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
+def workflow_started(obj: Obj | None) -> datetime | None:
+    """``status.workflowStatus.startedAt``: when the run's workflow started, as the server
+    recorded it (the operator enters Running as it submits the workflow)."""
+    workflow = status(obj).get("workflowStatus")
+    return parse_time(workflow.get("startedAt")) if isinstance(workflow, Mapping) else None
+
+
 def run_total(obj: Obj | None) -> float | None:
     """Seconds from ``metadata.creationTimestamp`` to ``status.completedAt``, when both exist."""
     created = parse_time(((obj or {}).get("metadata") or {}).get("creationTimestamp"))
@@ -133,11 +140,10 @@ class Turn:
         return f"{self.type} {self.reason}{message}"
 
 
-def turned_failed(obj: Obj | None) -> Turn | None:
-    """What explains a Failed phase reached after Complete (the operator's condition,
-    else the phase itself with its first condition message); None while not Failed."""
-    if phase_of(obj) != "Failed":
-        return None
+def turn_condition(obj: Obj | None) -> Turn | None:
+    """The operator's condition that fails a Complete run (``QualityGate`` ``Exhausted``,
+    ``AnalysisComplete`` ``Failed``/``JobNotFound``), whatever the phase says yet: the
+    operator may write the phase Failed a status write after it."""
     for condition in status(obj).get("conditions") or []:
         if not isinstance(condition, Mapping):
             continue
@@ -149,6 +155,17 @@ def turned_failed(obj: Obj | None) -> Turn | None:
                 reason=reason,
                 message=" ".join(str(condition.get("message") or "").split()),
             )
+    return None
+
+
+def turned_failed(obj: Obj | None) -> Turn | None:
+    """What explains a Failed phase reached after Complete (the operator's condition,
+    else the phase itself with its first condition message); None while not Failed."""
+    if phase_of(obj) != "Failed":
+        return None
+    found = turn_condition(obj)
+    if found is not None:
+        return found
     iteration = status(obj).get("iterationStatus")
     if isinstance(iteration, Mapping) and iteration.get("phase") == "Exhausted":
         return Turn(type="QualityGate", reason="Exhausted", message=_iteration_text(iteration))
@@ -162,17 +179,41 @@ def _iteration_text(iteration: Obj) -> str:
     return f"iteration {current} of {limit}" if limit is not None else f"iteration {current}"
 
 
-def quality_gate_progress(obj: Obj | None, *, max_iterations: int | None = None) -> str | None:
-    """``quality gate re-collecting, iteration 2 of 3`` while the operator re-collects."""
+# The quality gate's phases in which it has not decided yet: the resultsURL it shows may
+# still be cleared for a re-collection.
+_GATE_DECIDING = {"Evaluating": "evaluating", "Recollecting": "re-collecting"}
+
+
+def quality_gate_deciding(obj: Obj | None) -> str | None:
+    """``iterationStatus.phase`` while the quality gate has not decided (Evaluating,
+    Recollecting), else None (Passed, Exhausted, or no gate)."""
     iteration = status(obj).get("iterationStatus")
-    if not isinstance(iteration, Mapping) or iteration.get("phase") != "Recollecting":
+    phase = iteration.get("phase") if isinstance(iteration, Mapping) else None
+    return str(phase) if phase in _GATE_DECIDING else None
+
+
+def results_final(obj: Obj | None) -> bool:
+    """Whether ``status.resultsURL`` names the results the run ends with: written, and no
+    quality gate still deciding over them. The real operator shows the URL of each
+    collection a moment before its gate clears it to re-collect."""
+    return bool(status(obj).get("resultsURL")) and quality_gate_deciding(obj) is None
+
+
+def quality_gate_progress(obj: Obj | None, *, max_iterations: int | None = None) -> str | None:
+    """``quality gate re-collecting, iteration 2 of 3`` (or ``evaluating``) while the
+    operator's quality gate has not decided."""
+    deciding = quality_gate_deciding(obj)
+    if deciding is None:
         return None
+    iteration = status(obj).get("iterationStatus")
+    assert isinstance(iteration, Mapping)
+    doing = _GATE_DECIDING[deciding]
     current = iteration.get("currentIteration")
     limit = iteration.get("maxIterations") or max_iterations
     if current is None:
-        return "quality gate re-collecting"
+        return f"quality gate {doing}"
     of = f" of {limit}" if limit is not None else ""
-    return f"quality gate re-collecting, iteration {current}{of}"
+    return f"quality gate {doing}, iteration {current}{of}"
 
 
 def max_iterations(spec: Obj) -> int:

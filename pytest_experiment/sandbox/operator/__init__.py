@@ -16,7 +16,8 @@ Modules: ``loop`` (caches, timers, dispatch), ``context`` (clients, writes,
 per-instance clock), ``real`` (one reconcile step of the current operator),
 ``phases`` (up to the end of the workflow), ``results`` (summary, quality
 gate, cleanup, PR), ``review`` (analyzer, review gate, finalizer),
-``conditions``, ``cloud`` (claims, applications, workflow, Job), ``legacy``
+``conditions``, ``cloud`` (claims, applications, workflow, Job), ``argo`` (the
+status Argo writes on a failed Workflow), ``legacy``
 (the older operator's steps) and ``legacy_status`` (its status writes and Events).
 """
 

@@ -22,6 +22,7 @@ from pytest_experiment.base.resources import (
     WORKFLOWS,
 )
 from pytest_experiment.base.types import Obj
+from pytest_experiment.sandbox.operator import argo
 from pytest_experiment.sandbox.operator.config import (
     LAYER_LABEL,
     MANAGED_BY,
@@ -261,6 +262,15 @@ def finish_workflow(ctx: Ctx, name: str, *, phase: str, message: str = "") -> No
     state: Obj = {"phase": phase, "finishedAt": seconds(now()), "progress": "1/1"}
     if message:
         state["message"] = message
+    ctx.patch(WORKFLOWS, WORKFLOW_NAMESPACE, name, {"status": state}, status=False)
+
+
+def fail_workflow(ctx: Ctx, name: str, *, step: str, message: str) -> None:
+    """The one step of the workflow fails: Argo's status, with the failed step's node."""
+    started = str(read_workflow(ctx, name).get("startedAt") or seconds(now()))
+    state = argo.failed_status(
+        name, step=step, message=message, started_at=started, finished_at=seconds(now())
+    )
     ctx.patch(WORKFLOWS, WORKFLOW_NAMESPACE, name, {"status": state}, status=False)
 
 

@@ -40,6 +40,8 @@ class Durations:
     analyzer_running: float = 240.0
     review_pending: float = 10.0
     reviewer_rejects: float = 60.0
+    # The operator's review poll: a merge or close GitHub refused is retried this often.
+    review_retry: float = 60.0
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -46,6 +46,8 @@ class Track:
     entered: dict[str, float] = field(default_factory=dict)
     # Quality-gate collections done so far (the first one is iteration 0).
     collections: int = 0
+    # Merges or closes of the results PR GitHub refused so far.
+    github_refusals: int = 0
 
     def enter(self, stage: str) -> None:
         self.entered[stage] = time.monotonic()
@@ -83,8 +85,10 @@ class Ctx:
         return simulated_seconds * self.config.time_scale
 
     def due(self, obj: Obj, track: Track, stage: str, duration: float) -> bool:
-        """Whether ``duration`` simulated seconds passed in ``stage``; if not, a timer is set."""
-        remaining = self.scaled(duration) - track.since(stage)
+        """Whether ``duration`` simulated seconds passed in ``stage`` (or the real seconds the
+        scenario gives it); if not, a timer is set."""
+        real = track.choice.real_seconds(stage)
+        remaining = (real if real is not None else self.scaled(duration)) - track.since(stage)
         if remaining <= 0:
             return True
         self.schedule(kube.object_key(obj), remaining)

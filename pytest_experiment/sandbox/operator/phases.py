@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from pytest_experiment.base.types import Obj
-from pytest_experiment.sandbox.operator import cloud
+from pytest_experiment.sandbox.operator import argo, cloud
 from pytest_experiment.sandbox.operator.config import (
     REAL,
     instance,
@@ -37,7 +37,6 @@ NAME_ERROR = (
     "letters, digits and hyphens., badRequest"
 )
 UNHEALTHY = "Deployment has timed out progressing: ReplicaSet has timed out progressing."
-WORKFLOW_FAILURE = "child 'validate-results' failed: Error (exit code 1)"
 
 
 def components(target: Mapping[str, Any]) -> list[str]:
@@ -178,9 +177,10 @@ def running(ctx: Ctx, obj: Obj, track: Track) -> None:
     if not ctx.due(obj, track, "Running", ctx.config.durations.running):
         return
     if choice.scenario is Scenario.FAIL_RUNNING:
-        message = str(choice.option("message", WORKFLOW_FAILURE))
-        cloud.finish_workflow(ctx, name, phase="Failed", message=message)
-        # No condition says why: the reason lives on the Workflow object.
+        step = str(choice.option("step", argo.DEFAULT_STEP))
+        message = str(choice.option("message", argo.DEFAULT_MESSAGE))
+        cloud.fail_workflow(ctx, name, step=step, message=message)
+        # No condition says why: the reason lives on the Workflow object, on its failed step.
         ctx.patch_status(obj, {"phase": "Failed", "workflowStatus": _copied(ctx, name)})
         track.enter("Failed")
         log.info("experiment=%s phase -> Failed (workflow failed)", instance(obj))

@@ -118,6 +118,8 @@ def collect(ctx: Ctx, obj: Obj, track: Track) -> None:
         fields.update(analysisPhase="Skipped", reviewPhase="Skipped")
     ctx.patch_status(obj, fields)
     track.enter("results")
+    if iteration is not None:
+        track.enter("evaluate")
     log.info("experiment=%s results at %s", instance(obj), fields["resultsURL"])
 
 
@@ -216,7 +218,10 @@ def after_workflow(ctx: Ctx, obj: Obj, track: Track) -> bool:
             collect(ctx, obj, track)
         return False
     if gate_phase == "Evaluating":
-        evaluate(ctx, obj, track)
+        # At once by default (the URL is shown for a moment); a scenario can make the
+        # moment longer with its ``seconds`` option.
+        if ctx.due(obj, track, "evaluate", 0.0):
+            evaluate(ctx, obj, track)
         return False
     if not current.get("resourcesCleaned"):
         if ctx.due(obj, track, "results", durations.cleanup):

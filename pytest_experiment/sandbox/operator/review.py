@@ -9,6 +9,7 @@ from pytest_experiment.sandbox.operator import cloud
 from pytest_experiment.sandbox.operator.conditions import (
     ANALYSIS_COMPLETE,
     REVIEW_GATE,
+    condition,
     patch_with_condition,
 )
 from pytest_experiment.sandbox.operator.config import (
@@ -41,12 +42,32 @@ def released(obj: Obj) -> bool:
     )
 
 
-def _fail_analysis(ctx: Ctx, obj: Obj, *, reason: str, message: str) -> None:
-    fields = {"phase": "Failed", "analysisPhase": "Failed", "reviewPhase": "Skipped"}
+def _fail_analysis(ctx: Ctx, obj: Obj, track: Track, *, reason: str, message: str) -> None:
+    """The analysis failed: its phase and condition in one status write; the run's phase
+    Failed follows in the next (``_turn``)."""
     patch_with_condition(
-        ctx, obj, fields, kind=ANALYSIS_COMPLETE, true=False, reason=reason, message=message
+        ctx,
+        obj,
+        {"analysisPhase": "Failed"},
+        kind=ANALYSIS_COMPLETE,
+        true=False,
+        reason=reason,
+        message=message,
     )
-    log.info("experiment=%s Complete -> Failed: %s", instance(obj), message)
+    track.enter("turn")
+    log.info("experiment=%s analysis failed: %s", instance(obj), message)
+
+
+def _turn(ctx: Ctx, obj: Obj, track: Track) -> bool:
+    """A failed analysis fails a published run, a status write after its condition; True
+    once nothing of it is left to write."""
+    current = status(obj)
+    if current.get("analysisPhase") != "Failed" or current.get("phase") == "Failed":
+        return True
+    if ctx.due(obj, track, "turn", 0.0):
+        ctx.patch_status(obj, {"phase": "Failed", "reviewPhase": "Skipped"})
+        log.info("experiment=%s Complete -> Failed: analysis failed", instance(obj))
+    return False
 
 
 def analysis(ctx: Ctx, obj: Obj, track: Track) -> bool:
@@ -54,7 +75,7 @@ def analysis(ctx: Ctx, obj: Obj, track: Track) -> bool:
     current = status(obj)
     phase = current.get("analysisPhase")
     if phase in ("Succeeded", "Failed", "Skipped"):
-        return True
+        return _turn(ctx, obj, track)
     durations = ctx.config.durations
     job = str(current.get("analysisJobName") or REAL.analyzer_job(instance(obj)))
     scenario = track.choice.scenario
@@ -76,13 +97,16 @@ def analysis(ctx: Ctx, obj: Obj, track: Track) -> bool:
     if scenario is Scenario.ANALYZER_JOB_GONE:
         cloud.delete_analyzer_job(ctx, job)
     if not cloud.analyzer_job_exists(ctx, job):
-        _fail_analysis(ctx, obj, reason="JobNotFound", message=f"Analyzer Job {job} not found")
+        _fail_analysis(
+            ctx, obj, track, reason="JobNotFound", message=f"Analyzer Job {job} not found"
+        )
         return False
     if scenario is Scenario.ANALYZER_FAIL:
         cloud.finish_analyzer_job(ctx, job, succeeded=False)
         _fail_analysis(
             ctx,
             obj,
+            track,
             reason="Failed",
             message="Analyzer Job failed: Job has reached the specified backoff limit",
         )
@@ -132,6 +156,44 @@ def _decide(ctx: Ctx, obj: Obj, number: int, decision: str) -> None:
     log.info("experiment=%s %s", instance(obj), message)
 
 
+# What GitHub's API answers when it will not merge or close (as go-github words it).
+_GITHUB_ERRORS = {
+    "approved": "PUT https://api.github.com/repos/illm-lab/benchmarks/pulls/{n}/merge: "
+    "405 Pull Request is not mergeable []",
+    "rejected": "PATCH https://api.github.com/repos/illm-lab/benchmarks/pulls/{n}: "
+    "403 Resource not accessible by integration []",
+}
+_REFUSING = {"approved": Scenario.REVIEW_MERGE_FAILED, "rejected": Scenario.REVIEW_CLOSE_FAILED}
+
+
+def _github_refuses(ctx: Ctx, obj: Obj, track: Track, number: int, decision: str) -> bool:
+    """Whether GitHub refuses the merge (close) now: the ReviewGate condition then says
+    ``MergeFailed`` (``CloseFailed``) with GitHub's error, the review stays Pending,
+    and the operator tries again at its next review poll."""
+    choice = track.choice
+    if choice.scenario is not _REFUSING[decision]:
+        return False
+    recover = choice.option("recoverAfter")
+    if recover is not None and track.github_refusals >= int(recover):
+        return False
+    if track.github_refusals and not ctx.due(
+        obj, track, "github-refused", ctx.config.durations.review_retry
+    ):
+        return True
+    track.github_refusals += 1
+    track.enter("github-refused")
+    error = str(choice.option("message", _GITHUB_ERRORS[decision].format(n=number)))
+    verb, reason = ("merge", "MergeFailed") if decision == "approved" else ("close", "CloseFailed")
+    message = f"Failed to {verb} PR #{number}: {error}"
+    previous = condition(obj, REVIEW_GATE) or {}
+    if (previous.get("reason"), previous.get("message")) != (reason, message):
+        patch_with_condition(
+            ctx, obj, {}, kind=REVIEW_GATE, true=False, reason=reason, message=message
+        )
+        log.info("experiment=%s %s", instance(obj), message)
+    return True
+
+
 def review(ctx: Ctx, obj: Obj, track: Track) -> None:
     current = status(obj)
     number = current.get("publishPRNumber")
@@ -161,7 +223,8 @@ def review(ctx: Ctx, obj: Obj, track: Track) -> None:
         return
     decision = (meta(obj).get("annotations") or {}).get(REVIEW_ANNOTATION)
     if decision in ("approved", "rejected"):
-        _decide(ctx, obj, int(number), str(decision))
+        if not _github_refuses(ctx, obj, track, int(number), str(decision)):
+            _decide(ctx, obj, int(number), str(decision))
     elif track.choice.scenario is Scenario.REVIEW_REJECTED and ctx.due(
         obj, track, "review", ctx.config.durations.reviewer_rejects
     ):
