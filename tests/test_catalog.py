@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from pytest_experiment.core.catalog import load_catalogue
@@ -11,15 +10,12 @@ FIXTURE = Path(__file__).parent / "data" / "rules" / "components"
 
 
 def test_real_catalogue_holds_every_component_without_problems(upstream: Path) -> None:
-    started = time.perf_counter()
     catalogue = load_catalogue(upstream / "components")
-    elapsed = time.perf_counter() - started
     assert len(catalogue) == 36
     assert dict(catalogue.problems) == {}
     assert all(entry.path.parent.name == name for name, entry in catalogue.entries.items())
     assert "kube-prometheus-stack" in catalogue
     assert "my-component" not in catalogue
-    assert elapsed < 0.5
 
 
 def test_real_catalogue_entry_is_the_component_document(upstream: Path) -> None:

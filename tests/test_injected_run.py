@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import shutil
 import threading
-import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -172,14 +171,11 @@ def test_experiment_run_waits_for_a_summary_only_as_long_as_results_wait(
             print("MISSING:", missing.value)
         """
     )
-    started = time.monotonic()
     result = project.runpytest(
         "test_user.py", "-s", f"--experiment-s3-endpoint={empty_s3}", "--experiment-results-wait=2s"
     )
-    took = time.monotonic() - started
     assert result.ret == pytest.ExitCode.OK, result.stdout.str()
     result.stdout.fnmatch_lines(["MISSING: s3://results/web-lat-*/summary.json not found after 2s"])
-    assert took < 20  # the default wait (30 s) is not the one used
 
 
 TURNED = """

@@ -83,7 +83,7 @@ SCENARIOS: tuple[tuple[str, list[str], str, str | None], ...] = (
     ("insufficient-verdict", [P, P, F, P, P, P, F], F, GATE + "Machine verdict"),
     ("unitless-latency", [P, P, P, P, W, P, P], W, None),
     ("analyzer-fail", [P, P, P, P, P, P, NA], P, "Analyzer failed for {i}"),
-    ("analyzer-timeout", [P, P, P, P, P, P, NA], P, "Analyzer timeout (2s) for {i}"),
+    ("analyzer-timeout", [P, P, P, P, P, P, NA], P, "Analyzer timeout (6s) for {i}"),
     ("analyzer-skip", [P, P, P, P, P, P, NA], P, None),
     ("no-pr", [P, P, P, P, P, P, P], P, "No PR created for published experiment {i}"),
 )  # fmt: skip
@@ -99,7 +99,7 @@ REAL: dict[str, tuple[list[str], str, tuple[str, ...]]] = {
     "insufficient-verdict": ([P, P, F, NA, P, P, F], F, (GATE + "Machine verdict",)),
     "unitless-latency": ([P, P, P, NA, W, P, P], W, ()),
     "analyzer-fail": ([P, P, P, NA, P, P, NA], P, ("Analyzer failed for {i}",)),
-    "analyzer-timeout": ([P, P, P, NA, P, P, NA], P, ("Analyzer timeout (2s) for {i}",)),
+    "analyzer-timeout": ([P, P, P, NA, P, P, NA], P, ("Analyzer timeout (6s) for {i}",)),
     "analyzer-skip": ([P, P, P, NA, P, P, NA], P, ()),
     "no-pr": ([P, P, P, NA, P, P, NA], P, ("No PR created for published experiment {i}",)),
 }  # fmt: skip
@@ -132,7 +132,9 @@ def test_every_results_scenario_gives_exact_outcomes_gate_causes_and_toil(
     scenario(f"{prefix}bare-", "happy", operator=flavour)
     bare = write(pytester, "bare", bare_doc(f"{prefix}bare-"))
     before = (bare / "experiment.yaml").read_bytes()
-    session = run_live(pytester, sandbox, "--experiment-budget-analyzer=2s", "--junitxml=junit.xml")
+    # The analyzer budget is short for analyzer-timeout, yet long enough that a failure
+    # the sandbox reports at once is still a failure on a loaded machine.
+    session = run_live(pytester, sandbox, "--experiment-budget-analyzer=6s", "--junitxml=junit.xml")
     assert session.result.ret == pytest.ExitCode.TESTS_FAILED
     for name, wanted, gate, toil_titles in expected(flavour):
         instance = session.instance(name)
