@@ -80,7 +80,8 @@ test-min: assets $(MIN_STAMP)
 # The hypothesis suite with many more, random examples than the bounded "ci"
 # profile make test uses (a few minutes on 2 cores).
 fuzz: setup
-	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest tests/test_fuzz.py -p no:cacheprovider -q \
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest tests/test_fuzz.py tests/test_fuzz_verdicts.py \
+		-p no:cacheprovider -q \
 		--hypothesis-show-statistics
 
 lint: setup
@@ -95,3 +96,4 @@ bench: assets
 	$(BIN)/python benchmarks/collection.py
 	$(BIN)/python benchmarks/lifecycle.py --p6
 	$(BIN)/python benchmarks/stuck_target.py
+	$(BIN)/python benchmarks/hostile_input.py

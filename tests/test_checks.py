@@ -579,7 +579,6 @@ def test_custom_metrics_none_defined(tmp_path: Path) -> None:
     ("data", "reason"),
     [
         ({"metrics": []}, "metrics section is a list, not an object"),
-        ({"metrics": {"source": "x"}}, "metrics section has no queries"),
         ({"metrics": {"queries": [1]}}, "metrics.queries is a list, not an object"),
         ("not a summary", "summary is a str, not an object"),
     ],
@@ -602,6 +601,30 @@ def test_custom_metrics_without_metrics_section_fails_0_of_y(data: Any) -> None:
     assert result.figures["collected"] == 0
     assert result.figures["missing"] == [m.name for m in KV.metrics]
     assert result.details[-1] == "cluster_cpu: summary has no metrics section"
+
+
+@pytest.mark.parametrize(
+    "metrics",
+    [{"source": "target:x/prometheus"}, {"source": "target:x/prometheus", "queries": None}],
+    ids=["queries-absent", "queries-null"],
+)
+def test_a_metrics_section_without_queries_collected_nothing(metrics: Any) -> None:
+    """Zero metrics arrived, as with no ``metrics`` at all: FAIL 0/Y, not "not measurable"."""
+    data = {"phase": "Complete", "metrics": metrics}
+    result = run(custom_metrics, data)
+    assert (result.status, result.summary) == (
+        Status.FAIL,
+        "Custom metrics: 0/5 collected (metrics section has no queries)",
+    )
+    assert result.details[-1] == "cluster_cpu: metrics section has no queries"
+    coverage = run(intent_coverage, data, intent=hdb_intent())
+    assert (coverage.status, coverage.summary) == (
+        Status.FAIL,
+        "Intent coverage: 0/1 differentiating groups (hdb: 0/2 metrics)",
+    )
+    assert coverage.details[-1] == "metrics section has no queries"
+    assert run(presentation, data).status is Status.NA
+    assert run(workload_pods, data).status is Status.NA
 
 
 # -- metrics-source ----------------------------------------------------------------------------
@@ -1048,6 +1071,36 @@ def test_a_raising_check_fails_with_its_error() -> None:
     assert results["broken"].summary == "Broken: check error — KeyError: 'metrics'"
     assert results["sloppy"].summary == "Sloppy: check error — returned null, not a CheckResult"
     assert results["custom-metrics"].status is Status.PASS
+
+
+class CountedPoints(list[Any]):
+    """A query's points that count how often a check walks them."""
+
+    walks = 0
+
+    def __iter__(self) -> Any:
+        CountedPoints.walks += 1
+        return super().__iter__()
+
+
+@pytest.mark.parametrize(
+    "points",
+    [[{}] * 1000, [{}] * 999 + [{"value": 0.01, "labels": {"pod": "kv-0"}}]],
+    ids=["no-value", "a-value-last"],
+)
+def test_every_check_together_walks_a_query_once(points: list[Any]) -> None:
+    """A million points is within the limits: each check walking them again cost seconds."""
+    data = CountedPoints(points)
+    queries = {**ALL_KV, "hdb_write_p99": {"data": data, "unit": "seconds"}}
+    CountedPoints.walks = 0
+    results = dict(
+        run_checks(CheckInput(experiment=KV, summary=summary(queries), intent=hdb_intent()))
+    )
+    has_value = points[-1] != {}
+    # Whether it has data, once; which pods its values name, once more when it has.
+    assert CountedPoints.walks == (2 if has_value else 1)
+    assert results["custom-metrics"].status is (Status.PASS if has_value else Status.WARN)
+    assert results["intent-coverage"].status is Status.PASS
 
 
 # -- completion line ---------------------------------------------------------------------------

@@ -11,9 +11,12 @@ import shutil
 from pathlib import Path
 
 import pytest
+from hostile_files import bomb, empties_summary
 
 # Imported before any in-process run (see tests/test_markers.py).
 import pytest_experiment.core.spec  # noqa: F401
+from pytest_experiment.core.checks import CHECKS
+from pytest_experiment.core.limits import MAX_JSON_VALUES
 
 RESULTS = "experiments/site/data"
 
@@ -110,6 +113,7 @@ def test_a_100000_deep_results_file_is_reported_not_a_recursion_error(
         ("deep", 2, "nesting deeper than 64 levels"),
         ("digits", 4, "integer of 5001 characters"),
         ("duplicate", 5, "duplicate key 'title' (first at line 3)"),
+        ("read-as-equal", 5, "duplicate key '0x1' (first at line 3 as '1'; both read as '1')"),
         ("control", 3, "control characters are not allowed"),
     ],
 )
@@ -123,6 +127,7 @@ def test_limits_fire_at_collection_with_file_and_line(
         "deep": "kind: Experiment\nspec: " + "[" * 100 + "]" * 100 + "\n",
         "digits": "kind: Experiment\nmetadata: {}\nspec:\n  replicas: " + "9" * 5001 + "\n",
         "duplicate": "kind: Experiment\nspec:\n  title: a\n  series: b\n  title: c\n",
+        "read-as-equal": "kind: Experiment\nspec:\n  1: a\n  series: b\n  0x1: c\n",
         "control": "kind: Experiment\nspec:\n  title: a\x1bb\n",
     }
     shutil.copytree(examples / "web-latency", pytester.path / "good")
@@ -138,9 +143,85 @@ def test_limits_fire_at_collection_with_file_and_line(
     assert "good/experiment.yaml::validate[schema]" in out
 
 
-def bomb(levels: int) -> str:
-    lines = ["kind: Experiment", "a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
-    lines += [
-        f"a{i}: &a{i} [{', '.join(f'*a{i - 1}' for _ in range(10))}]" for i in range(1, levels)
-    ]
-    return "\n".join(lines) + "\n"
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("!!omap [[a]: 1]", "YAML error: found a key that is a list or a mapping"),
+        ("!!pairs [{a: 1}: 2]", "YAML error: found a key that is a list or a mapping"),
+        ("!!bool maybe", "YAML error: cannot read this value: 'maybe' is not a valid !!bool"),
+        ("!!int ''", "YAML error: cannot read this value: '' is not a valid !!int"),
+        ("!!float", "YAML error: cannot read this value: '' is not a valid !!float"),
+    ],
+)
+def test_a_tag_its_value_cannot_take_fails_its_file_and_the_others_run(
+    pytester: pytest.Pytester, examples: Path, value: str, message: str
+) -> None:
+    """Each was a raw traceback naming the directory, and an interrupted session."""
+    shutil.copytree(examples, pytester.path / "experiments")
+    bad = pytester.path / "experiments" / "bad" / "experiment.yaml"
+    bad.parent.mkdir()
+    bad.write_text(f"kind: Experiment\nmetadata: {{}}\nspec:\n  replicas: {value}\n")
+    recorder = pytester.inline_run(
+        "-p", "no:cacheprovider", "experiments/web-latency", "experiments/bad",
+        f"--experiment-results={RESULTS}",
+    )  # fmt: skip
+    assert recorder.ret == pytest.ExitCode.TESTS_FAILED  # not INTERRUPTED
+    failed = [r for r in recorder.getreports("pytest_collectreport") if r.failed]
+    assert [r.nodeid for r in failed] == ["experiments/bad/experiment.yaml"]
+    assert str(failed[0].longrepr) == f"{bad}:4: {message}"
+    ran = {
+        r.nodeid: r.outcome
+        for r in recorder.getreports("pytest_runtest_logreport")
+        if r.when == "call"
+    }
+    assert ran["experiments/web-latency/experiment.yaml::validate[schema]"] == "passed"
+    assert all(nodeid.startswith("experiments/web-latency/") for nodeid in ran)
+
+
+def test_a_summary_over_the_value_limit_is_a_problem_of_its_experiment(
+    pytester: pytest.Pytester, examples: Path
+) -> None:
+    """Within 32 MiB but past a million values: refused before it is parsed."""
+    shutil.copytree(examples / "web-latency", pytester.path / "web-latency")
+    results = pytester.path / "results"
+    results.mkdir()
+    huge = results / "web-lat-hhhhh.json"
+    huge.write_bytes(empties_summary(MAX_JSON_VALUES + 1, name=huge.stem))
+    result = pytester.runpytest(
+        "-p", "no:cacheprovider", "-rs", "web-latency", f"--experiment-results={results}"
+    )
+    text = result.stdout.str()
+    problem = f"{huge}:1: {MAX_JSON_VALUES + 1} values, more than the 1000000 allowed"
+    assert f"no summary to score: {problem}" in text
+    assert f"Problem: site data: {problem}" in text
+    assert result.parseoutcomes()["errors"] == len(CHECKS)
+
+
+@pytest.mark.parametrize(
+    ("document", "problem"),
+    [
+        ("null", "holds null, not an object"),
+        ("[]", "holds array, not an object"),
+        ('{"phase": "Complete", "metrics": {}}', 'has no "name" (the instance it is a result of)'),
+        ('{"name": 7, "phase": "Complete"}', '"name" is integer, not a string'),
+    ],
+    ids=["null", "list", "no-name", "name-not-text"],
+)
+def test_a_result_that_is_not_a_summary_is_reported_not_dropped(
+    pytester: pytest.Pytester, examples: Path, document: str, problem: str
+) -> None:
+    """As the experiment's only result it vanished: N/A "no result matches", exit 0."""
+    shutil.copytree(examples / "web-latency", pytester.path / "web-latency")
+    results = pytester.path / "results"
+    results.mkdir()
+    only = results / "web-lat-nnnnn.json"
+    only.write_text(document)
+    result = pytester.runpytest(
+        "-p", "no:cacheprovider", "-rs", "web-latency", f"--experiment-results={results}"
+    )
+    text = result.stdout.str()
+    assert f"no summary to score: {only}:1: {problem}" in text
+    assert f"Problem: site data: {only}:1: {problem}" in text
+    assert "no result in" not in text
+    assert result.parseoutcomes()["errors"] == len(CHECKS)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED

@@ -28,7 +28,8 @@ def names(pairs: list[tuple[Path, Any]]) -> list[str]:
 
 def test_loads_results_and_skips_documents_that_are_not_results() -> None:
     site = load_site_data(SITE)
-    # The tutorial document and the JSON list are not results; neither are problems.
+    # The tutorial document is not a result, nor a problem; the JSON list named like a
+    # result is a problem (below).
     assert sorted(r.name for r in site.results) == [
         "kv-base-aaaaa",
         "kv-base-bbbbb",
@@ -43,10 +44,40 @@ def test_loads_results_and_skips_documents_that_are_not_results() -> None:
 
 def test_corrupt_json_is_a_problem_not_a_crash() -> None:
     site = load_site_data(SITE)
-    assert len(site.problems) == 1
+    assert len(site.problems) == 2
     assert site.problems[0].startswith(f"{SITE / 'kv-base-trunc.json'}:1: not valid JSON (")
+    assert site.problems[1] == f"{SITE / 'listing.json'}:1: holds array, not an object"
     # Named after an instance of kv-base-: that experiment reports it.
     assert site.unreadable_for("kv-base-") == [(SITE / "kv-base-trunc.json", site.problems[0])]
+    assert site.unreadable_for("kv-hdb-") == []
+
+
+@pytest.mark.parametrize(
+    ("document", "problem"),
+    [
+        ("null", "holds null, not an object"),
+        ('[{"name": "kv-base-zzzzz"}]', "holds array, not an object"),
+        ('"kv-base-zzzzz"', "holds string, not an object"),
+        ('{"phase": "Complete"}', 'has no "name" (the instance it is a result of)'),
+        ('{"name": null, "phase": "Complete"}', '"name" is null, not a string'),
+        ('{"name": 7}', '"name" is integer, not a string'),
+        ('{"name": ""}', '"name" is empty'),
+    ],
+)
+def test_a_result_that_is_not_a_summary_is_reported_by_its_experiment(
+    tmp_path: Path, document: str, problem: str
+) -> None:
+    """Dropped without a word, it would leave its experiment "no result matches"."""
+    site_dir = tmp_path / "site"
+    site_dir.mkdir()
+    path = site_dir / "kv-base-zzzzz.json"
+    path.write_text(document)
+    (site_dir / "kv-base-zzzzz.tutorial.json").write_text(document)  # not a result's name
+    (site_dir / "_index.json").write_text(document)  # the site's own documents
+    site = load_site_data(site_dir)
+    assert site.results == ()
+    assert site.problems == (f"{path}:1: {problem}",)
+    assert site.unreadable_for("kv-base-") == [(path, f"{path}:1: {problem}")]
     assert site.unreadable_for("kv-hdb-") == []
 
 

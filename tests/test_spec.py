@@ -197,6 +197,69 @@ def test_a_value_its_tag_cannot_take_names_the_line(tmp_path: Path) -> None:
     assert info.value.line == 3
 
 
+# Each crashed collection with a raw TypeError, KeyError or IndexError naming the
+# directory: the session was interrupted, the good experiment beside it never ran.
+HOSTILE_TAGS = [
+    ("!!omap [[a]: 1]", 3, "found a key that is a list or a mapping"),
+    ("!!omap [{a: 1}, {{b: 1}: 2}]", 3, "found a key that is a list or a mapping"),
+    ("!!pairs [[a]: 1]", 3, "found a key that is a list or a mapping"),
+    ("!!pairs [{a: 1}: 2]", 3, "found a key that is a list or a mapping"),
+    ("!!bool maybe", 3, "cannot read this value: 'maybe' is not a valid !!bool"),
+    ("!!int ''", 3, "cannot read this value: '' is not a valid !!int"),
+    ("!!float ''", 3, "cannot read this value: '' is not a valid !!float"),
+    ("!!int '-'", 3, "cannot read this value: '-' is not a valid !!int"),
+    ("[!!int -]", 3, "cannot read this value: '-' is not a valid !!int"),
+    ("!!int _", 3, "cannot read this value: '_' is not a valid !!int"),
+    ("!!int", 3, "cannot read this value: '' is not a valid !!int"),
+    ("!!float", 3, "cannot read this value: '' is not a valid !!float"),
+    ("!!int many", 3, "cannot read this value: 'many' is not a valid !!int"),
+    ("!!omap 3", 3, "expected a sequence of pairs, but found scalar"),
+    ("!!omap [{a: 1, b: 2}]", 3, "expected a mapping of one pair, but found 2 pairs"),
+]
+
+
+@pytest.mark.parametrize(("value", "line", "message"), HOSTILE_TAGS)
+def test_a_value_its_tag_cannot_take_is_an_error_with_the_line(
+    tmp_path: Path, value: str, line: int, message: str
+) -> None:
+    path = write(tmp_path, f"kind: Experiment\nspec:\n  replicas: {value}\nmetadata: {{}}\n")
+    with pytest.raises(SpecError) as info:
+        read_source(path)
+    assert str(info.value) == f"{path}:{line}: YAML error: {message}"
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "read_as"),
+    [
+        ("1", "0x1", "1"),
+        ("8", "010", "8"),
+        ("1.0", "1.00", "1.0"),
+        ("true", "True", "true"),
+        ("yes", "true", "true"),
+        ("null", "~", "null"),
+        ("'null'", "~", "null"),
+        ("10", "+1_0", "10"),
+    ],
+)
+def test_keys_yaml_reads_as_equal_are_duplicates_with_both_lines(
+    tmp_path: Path, first: str, second: str, read_as: str
+) -> None:
+    """kubectl sends JSON, where both are the same key: one value would be lost."""
+    text = f"kind: Experiment\nspec:\n  labels:\n    {first}: a\n    title: t\n    {second}: b\n"
+    with pytest.raises(SpecError) as info:
+        read_source(write(tmp_path, text))
+    assert info.value.line == 6
+    assert f"duplicate key {second!r} (first at line 4 as {first.strip(chr(39))!r}; " in str(
+        info.value
+    )
+    assert f"both read as {read_as!r})" in str(info.value)
+
+
+def test_merged_keys_may_still_be_overridden_once_read(tmp_path: Path) -> None:
+    text = "kind: Experiment\nbase: &b {1: x, true: y}\nspec:\n  <<: *b\n  0x1: z\n  True: w\n"
+    assert read_source(write(tmp_path, text)).data["spec"] == {"1": "z", "true": "w"}
+
+
 def test_values_are_what_json_can_hold(tmp_path: Path) -> None:
     text = (
         "kind: Experiment\n"

@@ -25,10 +25,16 @@ MAX_INT_DIGITS = 1000
 """Characters of one integer literal; Kubernetes integers are 64-bit (19 digits)."""
 MAX_JSON_BYTES = 32 << 20
 """Published summaries are a few hundred KB."""
+MAX_JSON_VALUES = 1_000_000
+"""Values (objects, arrays, strings, numbers, literals) of one JSON document: the largest
+real summary holds about 6,300. Without it, 32 MiB of ``{}`` is 11 million objects
+(1.6 GB once parsed)."""
 
 # A JSON string (so brackets inside it are not counted; an unterminated one runs
 # to the end, so no text is scanned twice) or a bracket.
 _JSON_TOKEN = re.compile(r'"(?:[^"\\]+|\\.?)*+(?:"|\Z)|[\[\]{}]', re.DOTALL)
+_JSON_STRING = re.compile(rb'"[^"\\]*+(?:\\.[^"\\]*+)*+(?:"|\Z)', re.DOTALL)
+_JSON_SPACE = b" \t\r\n"
 
 
 class LimitError(ValueError):
@@ -97,8 +103,31 @@ def _too_deep(value: Any) -> bool:
         if depth >= MAX_DEPTH:
             return True
         children = node.values() if isinstance(node, dict) else node
-        stack.extend((c, depth + 1) for c in children if isinstance(c, dict | list))
+        # An empty container below the limit nests no further: a million ``{}`` push nothing.
+        deeper = depth + 1
+        stack.extend(
+            (c, deeper)
+            for c in children
+            if isinstance(c, dict | list) and (c or deeper >= MAX_DEPTH)
+        )
     return False
+
+
+def _values_over_limit(raw: bytes) -> int | None:
+    """How many values the JSON document ``raw`` holds if that is over the limit, else None.
+
+    Every value is the document itself, one after a comma, or the first of a
+    non-empty array or object: ``1 + commas + non-empty containers``, counting
+    what lies outside strings. Counting every comma and bracket is an upper bound
+    that costs one pass in C; strings are taken out only when that bound is over
+    the limit (a hostile document, or one whose strings hold a million commas).
+    """
+    if 1 + raw.count(b",") + raw.count(b"[") + raw.count(b"{") <= MAX_JSON_VALUES:
+        return None
+    bare = _JSON_STRING.sub(b"", raw).translate(None, _JSON_SPACE)
+    opened = bare.count(b"[") + bare.count(b"{") - bare.count(b"[]") - bare.count(b"{}")
+    values = 1 + bare.count(b",") + opened
+    return values if values > MAX_JSON_VALUES else None
 
 
 def parse_json(raw: bytes) -> Any:
@@ -110,6 +139,10 @@ def parse_json(raw: bytes) -> Any:
     if len(raw) > MAX_JSON_BYTES:
         raise LimitError(f"{len(raw)} bytes, more than the {MAX_JSON_BYTES} allowed", line=1)
     text = raw.decode("utf-8-sig")
+    values = _values_over_limit(raw)
+    if values is not None:
+        # Parsed, each value would cost 50-70 bytes and every check a pass over it.
+        raise LimitError(f"{values} values, more than the {MAX_JSON_VALUES} allowed", line=1)
 
     def parse_int(literal: str) -> int:
         if len(literal.lstrip("-")) > MAX_INT_DIGITS:

@@ -115,6 +115,19 @@ def _read_json(path: Path, problems: list[str]) -> tuple[bool, Any]:
     return False, None
 
 
+def _not_a_summary(data: Any) -> str:
+    """Why ``data`` is not a result summary (an object naming its instance), or ''."""
+    if not isinstance(data, dict):
+        return f"holds {json_type_name(data)}, not an object"
+    if "name" not in data:
+        return 'has no "name" (the instance it is a result of)'
+    if not isinstance(data["name"], str):
+        return f'"name" is {json_type_name(data["name"])}, not a string'
+    if not data["name"]:
+        return '"name" is empty'
+    return ""
+
+
 def _series(path: Path, problems: list[str]) -> SeriesCatalogue:
     ok, data = _read_json(path, problems)
     if not ok:
@@ -140,16 +153,22 @@ def load_site_data(path: Path) -> SiteData:
         for file in sorted(path.glob("*.json")):
             if file.name.startswith("_"):
                 continue
+            # A result is named <instance>.json; other documents carry a dot
+            # before .json (``<id>.tutorial.json``) and are read only by the site.
+            result_name = "." not in file.stem
             ok, data = _read_json(file, problems)
             if not ok:
-                # A result is named <instance>.json; other documents carry a dot
-                # before .json (``<id>.tutorial.json``).
-                if "." not in file.stem:
+                if result_name:
                     unreadable.append((file, problems[-1]))
                 continue
-            # Other documents share the directory; a result summary is a
-            # mapping that names its instance.
-            if not isinstance(data, dict) or not isinstance(data.get("name"), str):
+            # A result summary is a mapping that names its instance. One named like
+            # a result that is not is reported, as a truncated one is: dropped
+            # without a word, it would leave its experiment "no result matches".
+            shape = _not_a_summary(data)
+            if shape:
+                if result_name:
+                    problems.append(f"{file}:1: {shape}")
+                    unreadable.append((file, problems[-1]))
                 continue
             results.append(
                 Result(

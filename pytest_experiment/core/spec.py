@@ -136,6 +136,11 @@ class Experiment:
     completion_mode: str
     tutorial_services: tuple[Mapping[str, Any], ...] = field(default=())
 
+    def __repr__(self) -> str:
+        # Bounded: pytest renders the arguments of a traceback's frames (a Ctrl-C's too),
+        # and the fields hold the whole file, a value aliased thousands of times included.
+        return f"Experiment({self.name!r}, {str(self.path)!r})"
+
     @property
     def path(self) -> Path:
         return self.source.path

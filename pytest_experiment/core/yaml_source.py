@@ -7,11 +7,12 @@ is the spec model's business (``spec``).
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterator, Mapping, Sequence
+import functools
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import yaml
 
@@ -24,90 +25,13 @@ from pytest_experiment.core.limits import (
     json_type_name,
     line_at,
 )
-
-try:  # libyaml keeps --collect-only of a thousand files fast (the collection-time target)
-    from yaml import CSafeLoader as _BaseLoader
-except ImportError:  # pragma: no cover - PyYAML built without libyaml
-    from yaml import SafeLoader as _BaseLoader  # type: ignore[assignment]
+from pytest_experiment.core.yaml_loader import Loader, Refused, duplicate_key
 
 NodePath = tuple[str | int, ...]
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
 
 _INT_TAG = "tag:yaml.org,2002:int"
-
-
-def _json_key(key: Any) -> Any:
-    """A mapping key as the API server sees it once kubectl has turned the YAML into JSON."""
-    if isinstance(key, bool):
-        return "true" if key else "false"
-    if key is None:
-        return "null"
-    if isinstance(key, int | float):
-        return str(key)
-    return key
-
-
-class _Loader(_BaseLoader):
-    """The safe loader, building only what JSON can hold.
-
-    Kubernetes sees an experiment as JSON, so dates stay the text they were
-    written as, ``!!binary`` stays its base64 text, sets and ordered maps become
-    mappings and lists, and mapping keys are strings. Every rule can then rely
-    on JSON's six types instead of meeting a ``datetime`` or a ``set``.
-    """
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        # Built here rather than by PyYAML so keys are normalised before they
-        # meet: PyYAML's dict would merge ``1:`` and ``true:`` (equal in Python).
-        if not isinstance(node, yaml.MappingNode):
-            raise yaml.constructor.ConstructorError(
-                None, None, f"expected a mapping node, but found {node.id}", node.start_mark
-            )
-        self.flatten_mapping(node)
-        mapping: dict[Any, Any] = {}
-        for key_node, value_node in node.value:
-            key = _json_key(self.construct_object(key_node, deep=deep))
-            if not isinstance(key, Hashable):
-                raise yaml.constructor.ConstructorError(
-                    "while constructing a mapping",
-                    node.start_mark,
-                    "found a key that is a list or a mapping",
-                    key_node.start_mark,
-                )
-            mapping[key] = self.construct_object(value_node, deep=deep)
-        return mapping
-
-    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
-        try:
-            return super().construct_object(node, deep=deep)
-        except (ValueError, TypeError, OverflowError) as err:
-            # An explicit tag on a value it cannot take (``!!int abc``): say where.
-            raise yaml.constructor.ConstructorError(
-                None, None, f"cannot read this value: {err}", node.start_mark
-            ) from err
-
-    def _as_text(self, node: yaml.Node) -> str:
-        return str(self.construct_scalar(node))  # type: ignore[arg-type]
-
-    def _as_mapping(self, node: yaml.Node) -> Iterator[dict[Any, Any]]:
-        data: dict[Any, Any] = {}
-        yield data
-        data.update(self.construct_mapping(node))  # type: ignore[arg-type]
-
-    def _as_pairs(self, node: yaml.Node) -> Iterator[list[Any]]:
-        data: list[Any] = []
-        yield data
-        build = self.construct_yaml_omap(node)
-        pairs = next(build)
-        for _ in build:  # fills ``pairs``
-            pass
-        data.extend({_json_key(k): v} for k, v in pairs)
-
-
-for _tag in ("timestamp", "binary"):
-    _Loader.add_constructor(f"tag:yaml.org,2002:{_tag}", _Loader._as_text)
-_Loader.add_constructor("tag:yaml.org,2002:set", _Loader._as_mapping)
-for _tag in ("omap", "pairs"):
-    _Loader.add_constructor(f"tag:yaml.org,2002:{_tag}", _Loader._as_pairs)
 
 
 def _codepoint(character: str | int) -> str:
@@ -211,8 +135,7 @@ def _children(node: yaml.Node, path: str) -> list[yaml.Node]:
                 name = str(key.value)
                 if name in seen:
                     raise SpecError(
-                        f"duplicate key {name!r} (first at line {seen[name]}); YAML keeps "
-                        "only the last one, so the first would be lost silently",
+                        duplicate_key(name, first=name, first_line=seen[name]),
                         path=path,
                         line=_line(key),
                     )
@@ -245,6 +168,34 @@ def _line_map(root: yaml.Node, path: str) -> dict[NodePath, int]:
     return lines
 
 
+def _without_reader_frames(func: Callable[_P, _T]) -> Callable[_P, _T]:
+    """``func``, whose ``SpecError`` or Ctrl-C (or SIGTERM) leaves the reader's frames behind.
+
+    pytest renders the arguments of every frame of a traceback it shows (a
+    collection error's under ``--full-trace``, a Ctrl-C's always), and the
+    reader's frames hold YAML nodes, whose ``repr`` follows every alias: a 1.5 KB
+    alias bomb is 10⁹ nodes, a tag aliased 60,000 times 60,000 copies of it.
+    Rendering one took gigabytes and did not end; an interrupt landing in that
+    rendering started it again. Kept, the frames would also keep every bad
+    file's node tree alive for the whole session.
+    """
+
+    @functools.wraps(func)
+    def reader(*args: _P.args, **kwargs: _P.kwargs) -> _T:
+        try:
+            return func(*args, **kwargs)
+        except (SpecError, KeyboardInterrupt) as err:
+            link: BaseException | None = err
+            seen: set[int] = set()
+            while link is not None and id(link) not in seen:  # its causes lose theirs too
+                seen.add(id(link))
+                link.__traceback__ = None
+                link = link.__cause__ or link.__context__
+            raise err.with_traceback(None)  # noqa: B904 (the same error: its chain is kept)
+
+    return reader
+
+
 @dataclass(frozen=True, eq=False)
 class Source:
     """One parsed YAML document and where each of its values sits in the file."""
@@ -253,7 +204,13 @@ class Source:
     text: str
     data: Any
 
+    def __repr__(self) -> str:
+        # Bounded: pytest renders the arguments of the frames of a traceback, and
+        # ``data`` may hold one long value aliased thousands of times.
+        return f"Source({str(self.path)!r})"
+
     @cached_property
+    @_without_reader_frames
     def root(self) -> yaml.Node:
         """The document's node tree, composed again from ``text`` when lines are asked for.
 
@@ -261,7 +218,7 @@ class Source:
         value) would stay alive for the whole session and make every garbage
         collection walk them; composing one again takes a fraction of a millisecond.
         """
-        loader = _Loader(self.text)
+        loader = Loader(self.text)
         try:
             node = loader.get_single_node()
         finally:
@@ -270,6 +227,7 @@ class Source:
         return node
 
     @cached_property
+    @_without_reader_frames
     def lines(self) -> Mapping[NodePath, int]:
         return _line_map(self.root, str(self.path))
 
@@ -281,6 +239,7 @@ class Source:
         return self.lines.get(here, 1)
 
 
+@_without_reader_frames
 def read_source(path: Path) -> Source:
     """Read one YAML document, raising ``SpecError`` (file and line) when unreadable."""
     where = str(path)
@@ -297,7 +256,7 @@ def read_source(path: Path) -> Source:
     except UnicodeDecodeError as err:
         line = raw[: err.start].count(b"\n") + 1
         raise SpecError(f"not UTF-8 (byte 0x{raw[err.start]:02x})", path=where, line=line) from err
-    loader = _Loader(text)
+    loader = Loader(text)
     try:
         nodes: list[yaml.Node] = []
         while loader.check_node():
@@ -312,6 +271,8 @@ def read_source(path: Path) -> Source:
         else:  # no anchor, so no alias: every node appears once
             _check_tree(root, where)
         data = loader.construct_document(root)
+    except Refused as err:
+        raise SpecError(str(err), path=where, line=err.line) from None
     except yaml.reader.ReaderError as err:
         # The reader knows only a character offset into "<unicode string>".
         raise SpecError(

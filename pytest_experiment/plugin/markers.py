@@ -109,19 +109,21 @@ def register(
     """Marker names for ``(kind, label)`` pairs, each registered once (``--strict-markers``).
 
     ``ours`` is the session's set of names registered so far; it is updated.
+
+    Linear in the number of labels: a file within the limits holds about 200,000
+    tags, and a tag aliased many times (``[*t, *t, …]``) is one label, named once.
     """
     taken = taken_names(config, ours=ours)
-    names: list[str] = []
-    for kind, label in labels:
+    names: dict[str, None] = {}  # ordered, with a constant-time "seen"
+    for kind, label in dict.fromkeys(labels):
         if not label:
             continue
         name = marker_name(label, taken=taken)
         if name not in ours:
             config.addinivalue_line("markers", f"{name}: experiment {kind} {label!r}")
             ours.add(name)
-        if name not in names:
-            names.append(name)
-    return names
+        names[name] = None
+    return list(names)
 
 
 def experiment_markers(config: pytest.Config, experiment: Experiment) -> list[str]:

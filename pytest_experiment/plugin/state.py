@@ -71,6 +71,11 @@ class ExperimentSession:
     """Builds the live run; None when scoring published results offline."""
     _live: LiveRun | None = None
 
+    def __repr__(self) -> str:
+        # Bounded: it is an argument of collection frames, whose traceback a Ctrl-C
+        # renders; the fields hold every summary and verdict read so far.
+        return f"<ExperimentSession of {len(self._validation)} validated experiments>"
+
     @property
     def live(self) -> LiveRun | None:
         """The live run, built on first use: importing the Kubernetes client costs ~250 ms,

@@ -13,9 +13,9 @@ import shutil
 from typing import Any
 
 import pytest
+from fuzzing import PROFILE, experiment_files
 from hypothesis import HealthCheck, Phase, assume, given, settings
 from kubernetes import client
-from test_fuzz import PROFILE, experiment_files
 
 from pytest_experiment.base.errors import SpecError
 from pytest_experiment.base.resources import EXPERIMENTS

@@ -11,9 +11,7 @@ from typing import Any
 
 from pytest_experiment.core.checks.reading import (
     CheckInput,
-    data_gap,
     declared_metrics,
-    has_data,
     mapping,
     not_measurable,
     point_value,
@@ -52,7 +50,7 @@ def custom_metrics(inp: CheckInput) -> CheckResult:
     if reason:  # nothing was collected at all: each metric is missing for that one reason
         gaps = dict.fromkeys(declared, reason)
     else:
-        gaps = {name: gap for name in declared if (gap := data_gap(queries.get(name)))}
+        gaps = {name: gap for name in declared if (gap := inp.data_gap(name))}
     collected = len(declared) - len(gaps)
     if not gaps:
         status = Status.PASS
@@ -105,12 +103,12 @@ def metrics_source(inp: CheckInput) -> CheckResult:
     return CheckResult(Status.PASS, f"Metrics source: {source}", figures=figures)
 
 
-def _pods(queries: Mapping[str, Any]) -> list[str]:
+def _pods(inp: CheckInput, queries: Mapping[str, Any]) -> list[str]:
     """Pods named by points that carry a value: a pod seen only in NaN or null
     points, or in a query that errored, was not measured."""
     pods: set[str] = set()
-    for entry in queries.values():
-        if not has_data(entry):
+    for name, entry in queries.items():
+        if inp.data_gap(name):
             continue
         for point in entry["data"]:
             if point_value(point) is None:
@@ -125,7 +123,7 @@ def _pods(queries: Mapping[str, Any]) -> list[str]:
 def workload_pods(inp: CheckInput) -> CheckResult:
     """At least one non-infrastructure pod shows up in pod-level query data."""
     queries, reason = queries_of(inp.summary)
-    pods = _pods(queries) if queries is not None else []
+    pods = _pods(inp, queries) if queries is not None else []
     if not pods:
         why = f" — {reason}" if reason else ""
         return CheckResult(Status.NA, f"Workload pods: no pod-level metrics{why}")
@@ -161,7 +159,7 @@ def presentation(inp: CheckInput) -> CheckResult:
         return CheckResult(Status.NA, f"Presentation: nothing to render — {reason}")
     assert queries is not None
     spec_units = {m.name: m.unit for m in inp.experiment.metrics}
-    shown = [(str(name), entry) for name, entry in queries.items() if has_data(entry)]
+    shown = [(str(name), entry) for name, entry in queries.items() if not inp.data_gap(name)]
     if not shown:
         return CheckResult(Status.NA, "Presentation: no metrics with data")
     bad: dict[str, list[str]] = {}

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pytest_experiment.core.intent import Intent
@@ -22,6 +22,7 @@ from pytest_experiment.core.spec import Experiment
 from pytest_experiment.core.verdict import CheckResult, Status
 
 NO_METRICS = "summary has no metrics section"
+NO_QUERIES = "metrics section has no queries"
 _NAMES_SHOWN = 5
 
 
@@ -47,6 +48,17 @@ class CheckInput:
     """Published summaries of the same experiment (its generateName), in any order: the
     runs this one is compared with. None: no published results to compare with."""
     reproducibility: Reproducibility = Reproducibility()
+    _gaps: dict[str, str] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def data_gap(self, name: str) -> str:
+        """``data_gap`` of the summary's query ``name``, computed once for every check:
+        a query of a million points costs one pass, not one per check that reads it."""
+        gap = self._gaps.get(name)
+        if gap is None:
+            queries, _ = queries_of(self.summary)
+            gap = data_gap(queries.get(name) if queries is not None else None)
+            self._gaps[name] = gap
+        return gap
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,8 +82,10 @@ def queries_of(summary: Any) -> tuple[Mapping[str, Any] | None, str]:
     The operator leaves the ``metrics`` section out when it collected nothing,
     so an absent (or null) section is *empty*, not unreadable: it comes back as
     an empty mapping with the reason, and every declared metric counts as
-    missing. A section of any other unexpected shape gives None: not
-    measurable, which the checks report as such rather than guess.
+    missing. The same holds for a section without ``queries`` (absent or null):
+    zero metrics arrived either way. A section or ``queries`` of any other
+    unexpected shape gives None: not measurable, which the checks report as
+    such rather than guess.
     """
     if not isinstance(summary, Mapping):
         return None, f"summary is a {type_name(summary)}, not an object"
@@ -82,7 +96,7 @@ def queries_of(summary: Any) -> tuple[Mapping[str, Any] | None, str]:
         return None, f"metrics section is a {type_name(metrics)}, not an object"
     queries = metrics.get("queries")
     if queries is None:
-        return None, "metrics section has no queries"
+        return {}, NO_QUERIES
     if not isinstance(queries, Mapping):
         return None, f"metrics.queries is a {type_name(queries)}, not an object"
     return queries, ""

@@ -11,7 +11,6 @@ from pytest_experiment.core.checks.reading import (
     CheckInput,
     finite_number,
     first_line,
-    has_data,
     mapping,
     not_measurable,
     queries_of,
@@ -113,7 +112,7 @@ def intent_coverage(inp: CheckInput) -> CheckResult:
     tally: dict[str, tuple[int, int]] = {}
     for group in groups:
         names = [m.name for m in inp.experiment.metrics if m.group == group]
-        tally[group] = (sum(has_data(queries.get(n)) for n in names), len(names))
+        tally[group] = (sum(not inp.data_gap(n) for n in names), len(names))
     missing = [g for g, (with_data, _) in tally.items() if with_data == 0]
     per_group = {g: f"{g}: {a}/{b} metrics" for g, (a, b) in tally.items()}
     summary = f"Intent coverage: {len(groups) - len(missing)}/{len(groups)} differentiating groups"

@@ -1,0 +1,36 @@
+"""The JSON reader's limits: values, bytes, depth and integers, each one error with its line."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hostile_files import empties_summary
+
+from pytest_experiment.core.limits import MAX_JSON_VALUES, LimitError, parse_json
+
+
+def test_a_summary_of_more_values_than_the_limit_is_refused_before_parsing() -> None:
+    """32 MiB of ``{}`` is 11 million objects: 1.6 GB once parsed and 50 s of checks."""
+    accepted = parse_json(empties_summary(MAX_JSON_VALUES))
+    assert len(accepted["metrics"]["queries"]["request_p99"]["data"]) == MAX_JSON_VALUES - 8
+    with pytest.raises(LimitError) as info:
+        parse_json(empties_summary(MAX_JSON_VALUES + 1))
+    assert str(info.value) == f"{MAX_JSON_VALUES + 1} values, more than the 1000000 allowed"
+    assert info.value.line == 1
+    with pytest.raises(LimitError, match=r"^11184008 values, more than the 1000000 allowed$"):
+        parse_json(empties_summary(11_184_008))
+
+
+@pytest.mark.parametrize("empty", ["[ ]", "{\n}", '""'])
+def test_values_are_counted_exactly_whatever_their_shape(empty: str) -> None:
+    document = "[" + ", ".join([empty] * (MAX_JSON_VALUES - 1)) + "]"
+    assert len(parse_json(document.encode())) == MAX_JSON_VALUES - 1
+    with pytest.raises(LimitError, match=f"^{MAX_JSON_VALUES + 1} values, "):
+        parse_json(("[" + ", ".join([empty] * MAX_JSON_VALUES) + "]").encode())
+
+
+def test_commas_and_brackets_inside_strings_are_not_values() -> None:
+    text = ",[{" * (MAX_JSON_VALUES // 2) + '\\"]}'
+    document = json.dumps({"name": "web-lat-aaaaa", "analysis": {"abstract": text}})
+    assert parse_json(document.encode())["analysis"]["abstract"] == text
