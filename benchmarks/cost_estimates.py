@@ -164,7 +164,8 @@ def main() -> None:
     examples = load_site_data(ROOT / "experiments" / "site" / "data")
     runs = {example.generate_name: [s for _, s in examples.results_for(example.generate_name)]}
     print(
-        f"guard over 1,000 experiments (web-latency, 2 published runs each): "
+        f"guard over 1,000 experiments (web-latency, "
+        f"{len(runs[example.generate_name])} published runs each): "
         f"{time_guard(many, runs, max(3, args.repeat // 4)) * 1000:.1f} ms"
     )
 

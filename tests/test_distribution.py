@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from pytest_experiment.core.checks import CHECKS as REGISTRY
 from pytest_experiment.core.distribution import refusal
 from pytest_experiment.plugin.distribution import experiment_item, live_experiments
 from pytest_experiment.plugin.scheduling import load_keeping_files_together
@@ -85,7 +86,7 @@ def test_each_experiment_is_applied_once_and_all_its_items_see_that_instance(
         # Scored on all its checks: none is left to an instance of another worker.
         [instance] = experiment["instances"]
         assert instance["lifecycle"]["verdict"] == "pass", experiment["name"]
-        assert len(instance["checks"]) == 7, experiment["name"]
+        assert len(instance["checks"]) == len(REGISTRY), experiment["name"]
 
 
 @pytest.mark.parametrize(

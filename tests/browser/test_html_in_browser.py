@@ -225,9 +225,16 @@ def test_the_published_results_scored_offline_in_a_browser(
         ["db-fsync-vs-memory", "db-fvm-mpcnl"],
         ["db-fsync-vs-memory", "db-fvm-zz7jt"],
     ]
-    # The real corpus publishes no measured criterion values, so no charts are drawn,
-    # and no run was followed, so no timelines either.
-    assert texts(browser, "div.chart") == []
+    # The real corpus publishes no measured criterion values, so no criterion charts are
+    # drawn, and no run was followed, so no timelines either. Its repeated experiments
+    # are compared with their earlier runs: those are the reproducibility charts.
+    assert texts(browser, "div.chart:not(.repro)") == []
+    outcomes = {
+        c.get_attribute("data-outcome")
+        for c in browser.find_elements("css selector", "div.chart.repro")
+    }
+    assert outcomes, "no reproducibility chart"
+    assert outcomes <= {"agrees", "differs", "inconclusive"}, outcomes
     assert bar_widths(browser) == {}
     assert_verdicts_look_different(browser)
     assert console_errors(browser) == []

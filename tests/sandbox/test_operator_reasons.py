@@ -69,7 +69,7 @@ def test_a_summary_cut_short_in_transit_is_read_again_within_the_results_wait(
     assert checks == {
         "custom-metrics": "pass", "metrics-source": "pass", "machine-verdict": "pass",
         "workload-pods": "n-a", "presentation": "warn", "intent-coverage": "pass",
-        "ai-verdict": "n-a",
+        "ai-verdict": "n-a", "reproducibility": "n-a",
     }, text  # fmt: skip
     assert instance["gate"] == "warn", text
     assert [t["title"] for t in toil(report) if t["title"].startswith("No results")] == []

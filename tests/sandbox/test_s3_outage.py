@@ -20,6 +20,7 @@ import botocore.config
 import pytest
 from fakes import FakeTools
 
+from pytest_experiment.core.checks import CHECKS
 from pytest_experiment.edges.results import ResultsStore
 from pytest_experiment.sandbox import Sandbox
 from pytest_experiment.sandbox.scenarios import set_scenario
@@ -83,13 +84,13 @@ def own_sandbox() -> Iterator[Sandbox]:
 
 
 def given_up_after(session: Session, sandbox: Sandbox, *, error: str) -> int:
-    """Seconds the error of the seven quality items says S3 was tried for (one line each,
-    all the same)."""
+    """Seconds the error of every quality item says S3 was tried for (one line each, all
+    the same)."""
     instance = session.instance("fsync")["instance"]
     url = f"s3://experiment-results/{instance}/summary.json"
     errors = {line for line in session.stdout.splitlines() if line.startswith("[ERROR] ")}
     assert len(errors) == 1, session.stdout
-    assert session.stdout.count("ERROR at setup of fsync::quality[") == 7, session.stdout
+    assert session.stdout.count("ERROR at setup of fsync::quality[") == len(CHECKS), session.stdout
     found = re.fullmatch(
         re.escape(f"[ERROR] no summary to score: {url}: S3 unreachable (gave up after ")
         + r"(\d+)"
@@ -170,7 +171,7 @@ def test_s3_hanging_after_complete_is_given_up_on_within_the_results_wait(
     finally:
         os.kill(weed, signal.SIGCONT)
     outcomes = session.result.parseoutcomes()
-    assert outcomes == {"passed": 16, "skipped": 2, "errors": 7}, session.stdout
+    assert outcomes == {"passed": 16, "skipped": 2, "errors": len(CHECKS)}, session.stdout
     # botocore's three attempts, each cut at the 1 s wait: seconds, not 3 x 30 s.
     assert given_up_after(session, own_sandbox, error="Read timeout on") < 10
     # The stall is said once, as it starts, without log_cli.
@@ -192,16 +193,17 @@ def test_s3_stopped_after_complete_errors_quality_with_the_reason_and_files_toil
     weed = own_sandbox.pids["seaweedfs"]
     assert not _running(weed), "S3 was never stopped: the test proved nothing"
     outcomes = session.result.parseoutcomes()
-    # A run that could not verify its results is not green: the seven quality items are
-    # errors; the components check (no catalogue here) and the review are skipped.
+    # A run that could not verify its results is not green: the eight quality items are
+    # errors (the reproducibility check among them); the components check (no catalogue
+    # here) and the review are skipped.
     assert session.result.ret == pytest.ExitCode.TESTS_FAILED, session.stdout
-    assert outcomes == {"passed": 16, "skipped": 2, "errors": 7}, outcomes
+    assert outcomes == {"passed": 16, "skipped": 2, "errors": len(CHECKS)}, outcomes
     instance = session.instance("fsync")
     assert instance["lifecycle"]["verdict"] == "pass"
     # Every quality item is an error saying why: the endpoint that stopped answering.
     assert given_up_after(session, own_sandbox, error="Could not connect to the") <= 3
     assert {c["verdict"] for c in instance["checks"]} == {"error"}, instance["checks"]
-    assert len(instance["checks"]) == 7
+    assert len(instance["checks"]) == len(CHECKS)
     assert instance.get("gate") == "fail"  # unverified is never a pass
     toil = session.toil("fsync")
     assert [(t["title"].split(": s3://")[0], t["priority"]) for t in toil] == [

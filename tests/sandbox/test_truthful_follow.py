@@ -19,6 +19,7 @@ from fakes import FakeTools
 from kubernetes import client
 
 from pytest_experiment.base.types import Obj
+from pytest_experiment.core.checks import CHECKS as REGISTRY
 from pytest_experiment.core.durations import format_duration, parse_duration
 from pytest_experiment.core.lifecycle import phases as lifecycle_phases
 from pytest_experiment.sandbox import Sandbox
@@ -187,7 +188,7 @@ def test_an_attached_manual_run_ended_by_the_running_budget_is_deleted_without_a
         "the operator writes no summary.json for it"
     )
     checks = session.instance("manual")["checks"]
-    assert [c["summary"] for c in checks] == [absent] * len(CHECKS), checks
+    assert [c["summary"] for c in checks] == [absent] * len(REGISTRY), checks
     assert "waited" not in session.stdout
     assert session.toil("manual") == []
     assert session.result.ret == pytest.ExitCode.OK, session.stdout
