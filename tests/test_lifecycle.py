@@ -290,7 +290,23 @@ def test_a_turn_after_complete_names_the_condition() -> None:
     # Only the iteration status says so: still reported.
     bare = obj(phase="Failed", iterationStatus={"phase": "Exhausted", "currentIteration": 2,
                                                 "maxIterations": 2})  # fmt: skip
-    assert lifecycle.turned_failed(bare).line() == "QualityGate Exhausted: iteration 2 of 2"  # type: ignore[union-attr]
+    assert lifecycle.turned_failed(bare).line() == (  # type: ignore[union-attr]
+        "QualityGate Exhausted: no collection passed: the first and 2 re-collections (2 allowed)"
+    )
+    # An operator counting its collections from 1 numbers its results from 1.
+    from_one = obj(phase="Failed", iterationStatus={
+        "phase": "Exhausted", "currentIteration": 2, "maxIterations": 2,
+        "qualityResults": [{"iteration": 1}, {"iteration": 2}],
+    })  # fmt: skip
+    assert lifecycle.turned_failed(from_one).line() == (  # type: ignore[union-attr]
+        "QualityGate Exhausted: no collection passed: the first and 1 re-collection (2 allowed)"
+    )
+    none_allowed = obj(phase="Failed", iterationStatus={
+        "phase": "Exhausted", "currentIteration": 0, "maxIterations": 0,
+    })  # fmt: skip
+    assert lifecycle.turned_failed(none_allowed).line() == (  # type: ignore[union-attr]
+        "QualityGate Exhausted: the first collection did not pass, no re-collection (0 allowed)"
+    )
     assert lifecycle.turned_failed(obj(phase="Complete")) is None
     # No condition says why: the phase itself, with the first condition message.
     assert lifecycle.turned_failed(obj(phase="Failed")) == lifecycle.Turn(

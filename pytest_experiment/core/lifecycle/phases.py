@@ -173,10 +173,19 @@ def turned_failed(obj: Obj | None) -> Turn | None:
 
 
 def _iteration_text(iteration: Obj) -> str:
+    """What an exhausted gate tried, counted as the progress lines count it: the real
+    operator's ``currentIteration`` 2 of ``maxIterations`` 2 is the first collection and
+    two re-collections, not an "iteration 2 of 2"."""
     current, limit = iteration.get("currentIteration"), iteration.get("maxIterations")
-    if current is None:
+    if not isinstance(current, int) or isinstance(current, bool):
         return ""
-    return f"iteration {current} of {limit}" if limit is not None else f"iteration {current}"
+    again = current - _first_iteration(iteration, current)
+    counted = isinstance(limit, int) and not isinstance(limit, bool)
+    allowed = f" ({limit} allowed)" if counted else ""
+    if again <= 0:
+        return f"the first collection did not pass, no re-collection{allowed}"
+    plural = "s" if again != 1 else ""
+    return f"no collection passed: the first and {again} re-collection{plural}{allowed}"
 
 
 # The quality gate's phases in which it has not decided yet: the resultsURL it shows may
