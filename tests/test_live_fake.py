@@ -254,6 +254,38 @@ def test_every_delete_is_requested_before_any_is_waited_on(session: Make) -> Non
     assert cluster.deleted == [launch.instance for launch in launches]
 
 
+def test_deletes_a_finalizer_holds_share_one_budget_not_one_each(session: Make) -> None:
+    # Three finalizers that never let go: the waits on them together spend one
+    # --experiment-budget-delete, so a session with many held instances still ends in
+    # about that time, not in one budget per instance.
+    budget = 0.6
+    cluster = FakeCluster(script=Script(finalizers=(FINALIZER,)))
+    run = session(cluster, dataclasses.replace(QUICK, budget_delete=budget))
+    launches = [run.live.add(run.experiment(name)) for name in ("a", "b", "c")]
+    run.live.start(launches)
+    for launch in launches:
+        run.live.follow(launch)
+    watcher = run.live.watcher(NAMESPACE)
+    waited: list[float] = []
+    wait_deleted = watcher.wait_deleted
+
+    def recorded(instance: str, *, timeout: float) -> None:
+        waited.append(timeout)
+        wait_deleted(instance, timeout=timeout)
+
+    watcher.wait_deleted = recorded  # type: ignore[method-assign]
+    cleanups = run.live.finish()
+    assert [(c.instance, c.action) for c in cleanups] == [
+        (launch.instance, "held") for launch in launches
+    ]
+    assert len(waited) == 3, waited
+    assert waited[0] > 0, waited
+    # Each wait is what is left of the one budget when it starts.
+    assert sum(waited) <= budget, waited
+    for launch in launches:
+        cluster.let_go(launch.instance)
+
+
 def test_the_watch_refused_falls_back_to_listing_and_says_what_it_missed(session: Make) -> None:
     cluster = FakeCluster(script=Script(phases=("Provisioning",)), refuse_watch=True)
     run = session(cluster)
