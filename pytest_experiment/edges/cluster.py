@@ -18,7 +18,7 @@ from typing import Any
 import urllib3
 from kubernetes.watch.watch import iter_resp_lines
 
-from pytest_experiment.base.errors import ClusterError
+from pytest_experiment.base.errors import HTTP_GONE, ClusterError, Gone, NotFound
 from pytest_experiment.base.resources import (
     EXPERIMENT_CRD,
     EXPERIMENTS,
@@ -26,7 +26,7 @@ from pytest_experiment.base.resources import (
     WORKFLOW_TEMPLATES,
 )
 from pytest_experiment.base.types import Obj, ObjView
-from pytest_experiment.edges.api_errors import HTTP_GONE, Endpoint, Gone, NotFound, unreachable
+from pytest_experiment.edges.api_errors import Endpoint, unreachable
 from pytest_experiment.edges.operator_reads import OperatorReads
 from pytest_experiment.edges.session import REQUEST_TIMEOUT
 

@@ -17,7 +17,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
-from pytest_experiment.base.errors import ClusterError, PermissionDenied
+from pytest_experiment.base.errors import ClusterError, NotFound, PermissionDenied
 from pytest_experiment.base.types import Obj
 from pytest_experiment.core.lifecycle import (
     delete_command,
@@ -29,7 +29,6 @@ from pytest_experiment.core.lifecycle import (
 from pytest_experiment.core.review import PullRequestRef
 from pytest_experiment.core.verdict import Status
 from pytest_experiment.core.watch_state import WatchTimeout
-from pytest_experiment.edges.api_errors import NotFound
 from pytest_experiment.run.cleanup_reasons import (
     deleted_by_run,
     gate_failed,

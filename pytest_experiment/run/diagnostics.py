@@ -12,18 +12,17 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pytest_experiment.base.errors import ExperimentError, ResultsError
+from pytest_experiment.base.errors import ExperimentError, NotFound, ResultsError
 from pytest_experiment.base.resources import (
     ARGOCD_NAMESPACE,
     EXPERIMENT_NAMESPACE,
     OPERATOR_NAMESPACE,
     WORKFLOW_NAMESPACE,
+    Labelled,
 )
 from pytest_experiment.base.types import Obj
 from pytest_experiment.core import argo
 from pytest_experiment.core.lifecycle import claim_names, failed_summary_lines, status
-from pytest_experiment.edges.api_errors import NotFound
-from pytest_experiment.edges.operator_reads import Labelled
 from pytest_experiment.run.ports import Cluster
 
 LOG_LINES = 50
