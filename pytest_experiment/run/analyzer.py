@@ -12,12 +12,12 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
 from pytest_experiment.base.errors import ClusterError
+from pytest_experiment.base.text import one_line
 from pytest_experiment.base.types import Obj
 from pytest_experiment.core import lifecycle
 from pytest_experiment.core import review as rv
 from pytest_experiment.core.lifecycle import format_duration, phase_of, status
 from pytest_experiment.core.watch_state import InstanceDeleted, WatchTimeout
-from pytest_experiment.run.diagnostics import one_line
 from pytest_experiment.run.launch import Launch
 from pytest_experiment.run.protocols import RunContext
 

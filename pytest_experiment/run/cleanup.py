@@ -18,6 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from pytest_experiment.base.errors import ClusterError, NotFound, PermissionDenied
+from pytest_experiment.base.text import one_line
 from pytest_experiment.base.types import Obj
 from pytest_experiment.core.lifecycle import (
     delete_command,
@@ -36,7 +37,6 @@ from pytest_experiment.run.cleanup_reasons import (
     pending_pr,
 )
 from pytest_experiment.run.cleanup_record import Cleanup
-from pytest_experiment.run.diagnostics import one_line
 from pytest_experiment.run.launch import Launch
 from pytest_experiment.run.launcher import CREATE_LABEL, EXPERIMENT_LABEL, RUN_LABEL
 from pytest_experiment.run.protocols import SessionContext

@@ -20,24 +20,17 @@ from pytest_experiment.base.resources import (
     WORKFLOW_NAMESPACE,
     Labelled,
 )
+from pytest_experiment.base.text import one_line
 from pytest_experiment.base.types import Obj
 from pytest_experiment.core import argo
 from pytest_experiment.core.lifecycle import claim_names, failed_summary_lines, status
 from pytest_experiment.run.ports import Cluster
 
 LOG_LINES = 50
-_MAX_TEXT = 300
 # Container states that mean a pod is failing even though its phase says Running/Pending.
 _FAILING_REASONS = frozenset(
     {"CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull", "CreateContainerConfigError", "Error"}
 )
-
-
-def one_line(value: Any, *, limit: int = _MAX_TEXT) -> str:
-    """``value`` as a single printable line of at most ``limit`` characters."""
-    text = " ".join(str(value).split())
-    text = "".join(ch if ch.isprintable() else "?" for ch in text)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -16,6 +16,7 @@ from pathlib import Path
 import yaml
 
 from pytest_experiment.base.errors import ClusterError, PermissionDenied
+from pytest_experiment.base.text import one_line
 from pytest_experiment.base.types import Obj
 from pytest_experiment.core import access, lifecycle
 from pytest_experiment.core.lifecycle import shown_path
@@ -23,7 +24,6 @@ from pytest_experiment.core.options import Options
 from pytest_experiment.core.spec import Experiment
 from pytest_experiment.core.toil import ToilRecord
 from pytest_experiment.core.verdict import CheckResult, Status
-from pytest_experiment.run.diagnostics import one_line
 from pytest_experiment.run.launch import Launch
 from pytest_experiment.run.ports import Cluster
 
