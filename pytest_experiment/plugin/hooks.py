@@ -154,11 +154,13 @@ def pytest_runtestloop(session: pytest.Session) -> Generator[None, object, objec
     state = session.config.stash.get(SESSION, None)
     if state is None or state.live_factory is None or session.config.option.collectonly:
         return (yield)
+    from pytest_experiment.plugin.items import QualityItem
+
     config = session.config
     live_items = _live_items(session) if state.collected else []
     # Only a published experiment's quality items read a summary from S3.
     reading = {
-        i.experiment.name for i in live_items if i.step == "quality" and i.experiment.publish
+        i.experiment.name for i in live_items if isinstance(i, QualityItem) and i.experiment.publish
     }
     state.reads_results = bool(reading)
     if not xdist.is_worker(config):  # the xdist controller checked for workers
@@ -208,7 +210,7 @@ def pytest_runtestloop(session: pytest.Session) -> Generator[None, object, objec
 
 
 def _live_items(session: pytest.Session) -> list[ExperimentItem]:
-    return [item for item in _experiment_items(session) if item.step in distribution.LIVE_STEPS]
+    return [item for item in _experiment_items(session) if item.live]
 
 
 def _experiment_items(session: pytest.Session) -> list[ExperimentItem]:

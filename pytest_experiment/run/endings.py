@@ -152,14 +152,14 @@ class Endings:
         phase = lifecycle.failed_in(
             phases[:-1] if phases[-1:] == ["Failed"] else phases, observed.obj
         )
-        message = lifecycle.first_condition_message(observed.obj)
+        message = lifecycle.condition_message(observed.obj)
         assert self.run.cluster is not None
         # Read when the watch first showed it Failed, whichever item ran then: the
         # operator's cleanup deletes the Workflow (the reason) and the cloud objects soon
         # after.
         captured = failure_capture.explained(self.run.cluster, self.launch, observed.obj or {})
-        if message == "no condition message":
-            message = captured.reason or message
+        if message is None:
+            message = captured.reason or lifecycle.first_condition_message(observed.obj)
         self.run.log_toil(lifecycle.failed_toil(self.name, self.instance, phase, one_line(message)))
         details = [*captured.details, *self._failed_summary(observed)]
         # Once the operator recorded the end: an attached run's length is completedAt's.
@@ -229,7 +229,7 @@ class Endings:
     def _explain(self, obj: Obj | None, stuck: lifecycle.StuckTarget) -> lifecycle.StuckTarget:
         """The target's reason from its claim or applications when the status has none."""
         cluster = self.run.cluster
-        if cluster is None or not stuck.reason.startswith("no reason in the status"):
+        if cluster is None or not stuck.unexplained:
             return stuck
         claims: list[Obj] = []
         applications: list[Obj] = []

@@ -23,7 +23,7 @@ from pytest_experiment.core.lifecycle import shown_path
 from pytest_experiment.core.options import Options
 from pytest_experiment.core.spec import Experiment
 from pytest_experiment.core.toil import ToilRecord
-from pytest_experiment.core.verdict import CheckResult, Status
+from pytest_experiment.core.verdict import CheckResult, Status, blocked
 from pytest_experiment.run.launch import Launch
 from pytest_experiment.run.ports import Cluster
 
@@ -153,10 +153,9 @@ class Preflight:
                 f"to apply; {_EMPTY_WORKFLOW}",
             )
         if self.options.apply_templates and not may_apply:
-            return CheckResult(
-                Status.NA,
+            return blocked(
                 f"WorkflowTemplate {name} not found in argo-workflows; not applied from {shown}: "
-                f"blocked by {experiment.name}::preflight[cost]",
+                f"blocked by {experiment.name}::preflight[cost]"
             )
         if not self.options.apply_templates:
             self._log_toil(lifecycle.missing_template_toil(experiment.name, name))

@@ -78,15 +78,27 @@ def failed_in(timeline: Sequence[str], obj: Obj | None) -> str:
     return seen[-1] if seen else "Pending"
 
 
-def first_condition_message(obj: Obj | None) -> str:
+NO_CONDITION_MESSAGE = "no condition message"
+"""What a line says when no condition explains a failure (wording only: code asks
+``condition_message`` for None)."""
+
+
+def condition_message(obj: Obj | None) -> str | None:
     """The message of the condition that explains a failure: ``Failed`` first, then any
-    condition whose status is not the healthy one, then any message at all."""
+    condition whose status is not the healthy one, then any message at all; None when no
+    condition has one."""
     conditions = [c for c in status(obj).get("conditions") or [] if isinstance(c, Mapping)]
     ranked = sorted(
         (c for c in conditions if c.get("message")),
         key=lambda c: (c.get("type") != "Failed", c.get("status") == "True"),
     )
-    return " ".join(str(ranked[0]["message"]).split()) if ranked else "no condition message"
+    return " ".join(str(ranked[0]["message"]).split()) if ranked else None
+
+
+def first_condition_message(obj: Obj | None) -> str:
+    """``condition_message`` as a line shows it."""
+    message = condition_message(obj)
+    return NO_CONDITION_MESSAGE if message is None else message
 
 
 def parse_time(value: Any) -> datetime | None:

@@ -11,11 +11,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from pytest_experiment.base.types import ObjView as Obj
-from pytest_experiment.core.lifecycle.phases import first_condition_message, phase_of, status
+from pytest_experiment.core.lifecycle.phases import condition_message, phase_of, status
 
 # Crossplane Ready reasons that only mean "not yet": anything else with Ready False is
 # the cloud refusing the cluster, which no amount of waiting mends.
 _CLAIM_WAITING = frozenset({"", "Creating", "Deleting", "Unavailable", "Available"})
+NO_REASON = "no reason in the status"
+"""What a line says of a failed target the status gives no reason for (wording only:
+code reads ``StuckTarget.unexplained``)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -26,6 +29,8 @@ class StuckTarget:
     reason: str
     source: str
     """Where the harness read it: ``status.targets`` or the GKECluster claim's name."""
+    unexplained: bool = False
+    """The experiment's status gives no reason: its claim or applications may."""
 
     def line(self, instance: str, phase: str) -> str:
         return (
@@ -45,28 +50,30 @@ def failed_target(obj: Obj | None) -> StuckTarget | None:
         return None
     for target in status(obj).get("targets") or []:
         if isinstance(target, Mapping) and target.get("phase") == "Failed":
+            reason = _target_reason(target, obj)
+            cluster = target.get("clusterName")
             return StuckTarget(
                 target=str(target.get("name") or "<unnamed>"),
-                reason=_target_reason(target, obj),
+                reason=(
+                    reason
+                    if reason is not None
+                    else f"{NO_REASON}; see its cluster claim {cluster}"
+                    if cluster
+                    else NO_REASON
+                ),
                 source="status.targets",
+                unexplained=reason is None,
             )
     return None
 
 
-def _target_reason(target: Obj, obj: Obj | None) -> str:
-    """Why a target failed, as far as the experiment's own status says."""
+def _target_reason(target: Obj, obj: Obj | None) -> str | None:
+    """Why a target failed, as far as the experiment's own status says; None when it
+    does not say."""
     for key in ("message", "reason", "error"):
         if target.get(key):
             return " ".join(str(target[key]).split())
-    message = first_condition_message(obj)
-    if message != "no condition message":
-        return message
-    cluster = target.get("clusterName")
-    return (
-        f"no reason in the status; see its cluster claim {cluster}"
-        if cluster
-        else ("no reason in the status")
-    )
+    return condition_message(obj)
 
 
 def claim_names(obj: Obj | None) -> list[str]:
@@ -131,7 +138,7 @@ def explained(
 ) -> StuckTarget:
     """``stuck`` with the reason the real operator keeps off the experiment: the Ready
     condition of the target's claim, else the health of its applications."""
-    if not stuck.reason.startswith("no reason in the status"):
+    if not stuck.unexplained:
         return stuck
     instance = str(((obj or {}).get("metadata") or {}).get("name") or "")
     cluster = next(
