@@ -22,6 +22,7 @@ from datetime import datetime
 
 from pytest_experiment.base.errors import ExperimentError
 from pytest_experiment.base.types import Obj, ObjView
+from pytest_experiment.base.views import meta
 from pytest_experiment.core.lifecycle import normal_phase
 
 TRACKED_FIELDS = ("phase", "analysisPhase", "reviewPhase")
@@ -140,12 +141,12 @@ class Observed:
 
 
 def _name(obj: ObjView) -> str:
-    return str((obj.get("metadata") or {}).get("name") or "")
+    return meta(obj).name
 
 
 def object_version(obj: ObjView) -> str:
     """The object's resourceVersion, or "" when it has none."""
-    return str((obj.get("metadata") or {}).get("resourceVersion") or "")
+    return meta(obj).resource_version
 
 
 def newer(candidate: str, current: str) -> bool:

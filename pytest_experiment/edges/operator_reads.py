@@ -22,6 +22,7 @@ from pytest_experiment.base.resources import (
     Labelled,
 )
 from pytest_experiment.base.types import Obj, ObjView
+from pytest_experiment.base.views import meta
 from pytest_experiment.edges.session import REQUEST_TIMEOUT, ApiSession
 
 # Objects are looked up by both operators' instance label.
@@ -53,8 +54,8 @@ class OperatorReads(ApiSession):
         found: dict[tuple[str, str], Obj] = {}
         for selector in selectors:
             for item in self._list(kind, selector):
-                meta = item.get("metadata") or {}
-                found.setdefault((str(meta.get("namespace") or ""), str(meta.get("name"))), item)
+                where = meta(item)
+                found.setdefault((where.namespace, str(where.raw.get("name"))), item)
         return list(found.values())
 
     def _list(self, kind: Labelled, selector: str) -> list[Obj]:
@@ -191,7 +192,7 @@ class OperatorReads(ApiSession):
         )
         items = sorted(
             pods.get("items") or [],
-            key=lambda p: str((p.get("metadata") or {}).get("creationTimestamp") or ""),
+            key=lambda p: str(meta(p).created or ""),
         )
         if not items:
             raise ClusterError(f"no pod of Job {OPERATOR_NAMESPACE}/{job} to read logs from")
@@ -215,6 +216,6 @@ def _event_time(event: ObjView) -> str:
         event.get("lastTimestamp")
         or event.get("eventTime")
         or event.get("firstTimestamp")
-        or (event.get("metadata") or {}).get("creationTimestamp")
+        or meta(event).created
         or ""
     )

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from pytest_experiment.base import views
 from pytest_experiment.base.errors import ExperimentError, NotFound, ResultsError
 from pytest_experiment.base.resources import (
     ARGOCD_NAMESPACE,
@@ -89,8 +90,8 @@ def _why(condition: Mapping[str, Any]) -> str:
 
 def condition_lines(experiment: Mapping[str, Any]) -> list[str]:
     lines = []
-    for condition in (experiment.get("status") or {}).get("conditions") or []:
-        lines.append(f"{condition.get('type')}={condition.get('status')}{_why(condition)}")
+    for found in views.conditions(experiment):
+        lines.append(f"{found.get('type')}={found.get('status')}{_why(found)}")
     return lines
 
 
@@ -134,8 +135,7 @@ def claim_lines(claims: Sequence[Mapping[str, Any]]) -> list[str]:
     lines = []
     for claim in claims:
         meta = claim["metadata"]
-        conditions = (claim.get("status") or {}).get("conditions") or []
-        ready = next((c for c in conditions if c.get("type") == "Ready"), None)
+        ready = views.condition(claim, "Ready")
         where = f"{meta.get('namespace')}/{meta['name']}" if meta.get("namespace") else meta["name"]
         if ready is None:
             lines.append(f"{where}: no Ready condition yet")

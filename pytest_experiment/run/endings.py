@@ -17,6 +17,7 @@ from pytest_experiment.base.errors import ClusterError
 from pytest_experiment.base.resources import Labelled
 from pytest_experiment.base.text import one_line
 from pytest_experiment.base.types import Obj
+from pytest_experiment.base.views import meta
 from pytest_experiment.core import lifecycle
 from pytest_experiment.core.lifecycle import format_duration, phase_of, status
 from pytest_experiment.core.verdict import CheckResult, Status
@@ -72,7 +73,7 @@ class Endings:
         return {
             "instance": self.instance,
             "phase": phase_of(observed.obj) if not observed.deleted else "Deleted",
-            "createdAt": ((observed.obj or {}).get("metadata") or {}).get("creationTimestamp"),
+            "createdAt": meta(observed.obj).created,
             "completedAt": current.get("completedAt"),
             "durationSeconds": round(duration, 3) if duration is not None else None,
             "results": current.get("resultsURL"),
@@ -91,9 +92,7 @@ class Endings:
             total = lifecycle.run_total(observed.obj)
             if total is not None:
                 return total
-            created = lifecycle.parse_time(
-                ((observed.obj or {}).get("metadata") or {}).get("creationTimestamp")
-            )
+            created = lifecycle.parse_time(meta(observed.obj).created)
             if created is not None and until is not None and until >= created:
                 return (until - created).total_seconds()
         start = self.launch.apply.at if self.launch.created else None

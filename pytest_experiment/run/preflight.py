@@ -18,6 +18,7 @@ import yaml
 from pytest_experiment.base.errors import ClusterError, PermissionDenied
 from pytest_experiment.base.text import one_line
 from pytest_experiment.base.types import Obj
+from pytest_experiment.base.views import meta
 from pytest_experiment.core import access, lifecycle
 from pytest_experiment.core.lifecycle import shown_path
 from pytest_experiment.core.options import Options
@@ -208,7 +209,7 @@ def _template_doc(path: Path, name: str) -> Obj:
         if (
             isinstance(doc, dict)
             and doc.get("kind") == "WorkflowTemplate"
-            and (doc.get("metadata") or {}).get("name") == name
+            and meta(doc).raw.get("name") == name
         ):
             return doc
     raise ValueError(f"it holds no WorkflowTemplate named {name}")

@@ -10,6 +10,7 @@ imports it from here.
 
 from __future__ import annotations
 
+from pytest_experiment.base.views import status
 from pytest_experiment.core.durations import format_duration
 from pytest_experiment.core.lifecycle.lines import (
     apply_template_command,
@@ -42,7 +43,6 @@ from pytest_experiment.core.lifecycle.phases import (
     results_final,
     review_skipped_why,
     run_total,
-    status,
     turn_condition,
     turned_failed,
     workflow_started,

@@ -9,8 +9,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from pytest_experiment.base.types import ObjView as Obj
+from pytest_experiment.base.views import status
 from pytest_experiment.core.durations import format_duration, parse_go_duration
-from pytest_experiment.core.lifecycle.phases import status
 
 
 def failed_summary_lines(summary: Obj, *, declared: Sequence[str] = ()) -> list[str]:

@@ -11,7 +11,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from pytest_experiment.base.types import ObjView as Obj
-from pytest_experiment.core.lifecycle.phases import condition_message, phase_of, status
+from pytest_experiment.base.views import condition, meta, status, targets
+from pytest_experiment.core.lifecycle.phases import condition_message, phase_of
 
 # Crossplane Ready reasons that only mean "not yet": anything else with Ready False is
 # the cloud refusing the cluster, which no amount of waiting mends.
@@ -48,8 +49,8 @@ def failed_target(obj: Obj | None) -> StuckTarget | None:
     """
     if phase_of(obj) not in ("Pending", "Provisioning", "Ready"):
         return None
-    for target in status(obj).get("targets") or []:
-        if isinstance(target, Mapping) and target.get("phase") == "Failed":
+    for target in targets(obj):
+        if target.get("phase") == "Failed":
             reason = _target_reason(target, obj)
             cluster = target.get("clusterName")
             return StuckTarget(
@@ -79,48 +80,39 @@ def _target_reason(target: Obj, obj: Obj | None) -> str | None:
 def claim_names(obj: Obj | None) -> list[str]:
     """The GKECluster claims an instance's targets use: ``<instance>-<target>`` (and what
     the status names, for operators that name them otherwise)."""
-    instance = str(((obj or {}).get("metadata") or {}).get("name") or "")
+    instance = meta(obj).name
     names: list[str] = []
     spec = (obj or {}).get("spec")
     spec_targets = spec.get("targets") if isinstance(spec, Mapping) else None
     for target in spec_targets or []:
         if isinstance(target, Mapping) and target.get("name") and instance:
             names.append(f"{instance}-{target['name']}")
-    for target in status(obj).get("targets") or []:
-        if isinstance(target, Mapping):
-            cluster = str(target.get("clusterName") or "")
-            if cluster and cluster != "hub" and cluster not in names:
-                names.append(cluster)
+    for target in targets(obj):
+        cluster = str(target.get("clusterName") or "")
+        if cluster and cluster != "hub" and cluster not in names:
+            names.append(cluster)
     return names
 
 
 def claim_target(claim: Obj, instance: str) -> str:
-    labels = (claim.get("metadata") or {}).get("labels") or {}
-    name = str((claim.get("metadata") or {}).get("name") or "")
-    target = labels.get("experiments.illm.io/target")
+    name = meta(claim).name
+    target = meta(claim).labels.get("experiments.illm.io/target")
     if target:
         return str(target)
     return name.removeprefix(f"{instance}-") if name.startswith(f"{instance}-") else name
 
 
-def _ready_condition(claim: Obj) -> Obj | None:
-    conditions = (claim.get("status") or {}).get("conditions") or []
-    return next(
-        (c for c in conditions if isinstance(c, Mapping) and c.get("type") == "Ready"), None
-    )
-
-
 def failed_claim(claims: Sequence[Obj], instance: str) -> StuckTarget | None:
     """A GKECluster claim whose Ready condition is False for a reason that will not pass."""
     for claim in claims:
-        ready = _ready_condition(claim)
+        ready = condition(claim, "Ready")
         if ready is None or ready.get("status") != "False":
             continue
         reason = str(ready.get("reason") or "")
         if reason in _CLAIM_WAITING:
             continue
         message = " ".join(str(ready.get("message") or "").split())
-        name = str((claim.get("metadata") or {}).get("name") or "")
+        name = meta(claim).name
         return StuckTarget(
             target=claim_target(claim, instance),
             reason=f"{reason}: {message}" if message else reason,
@@ -140,20 +132,16 @@ def explained(
     condition of the target's claim, else the health of its applications."""
     if not stuck.unexplained:
         return stuck
-    instance = str(((obj or {}).get("metadata") or {}).get("name") or "")
+    instance = meta(obj).name
     cluster = next(
-        (
-            str(t.get("clusterName") or "")
-            for t in status(obj).get("targets") or []
-            if isinstance(t, Mapping) and t.get("name") == stuck.target
-        ),
+        (str(t.get("clusterName") or "") for t in targets(obj) if t.get("name") == stuck.target),
         "",
     )
     for claim in claims:
-        name = str((claim.get("metadata") or {}).get("name") or "")
+        name = meta(claim).name
         if name != cluster and claim_target(claim, instance) != stuck.target:
             continue
-        ready = _ready_condition(claim)
+        ready = condition(claim, "Ready")
         if ready is not None and ready.get("status") == "False" and ready.get("message"):
             message = " ".join(str(ready["message"]).split())
             reason = f" ({ready['reason']})" if ready.get("reason") else ""
@@ -163,12 +151,11 @@ def explained(
                 source=stuck.source,
             )
     for app in applications:
-        labels = (app.get("metadata") or {}).get("labels") or {}
-        if labels.get("experiments.illm.io/target") not in (None, stuck.target):
+        if meta(app).labels.get("experiments.illm.io/target") not in (None, stuck.target):
             continue
-        health = (app.get("status") or {}).get("health") or {}
+        health = status(app).get("health") or {}
         if health.get("status") not in (None, "Healthy", "Progressing"):
-            app_name = (app.get("metadata") or {}).get("name")
+            app_name = meta(app).raw.get("name")
             message = " ".join(str(health.get("message") or "").split())
             text = f"application {app_name} health {health.get('status')}"
             return StuckTarget(
