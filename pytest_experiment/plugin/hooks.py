@@ -1,4 +1,11 @@
-"""pytest hooks for pytest-experiment. Hooks only: the logic lives in the modules they call."""
+"""pytest hooks for pytest-experiment. Hooks only: the logic lives in the modules they call.
+
+This module is the entry point. The plugin's other modules that pytest must know
+(``connections``, with the plugin's own answers to its ``firstresult`` hooks, and
+``fixtures``, with ``experiment_run``) are registered with the plugin manager by
+name at configure time, never imported here for their side effect; so are the
+objects that listen to reports.
+"""
 
 from __future__ import annotations
 
@@ -11,15 +18,8 @@ import pytest
 
 from pytest_experiment.base.errors import EnvironmentFailure
 from pytest_experiment.core.options import OPTION_SPECS
-from pytest_experiment.plugin import distribution, sweep, xdist
-from pytest_experiment.plugin.connections import (  # the plugin's own answers to its hooks
-    check_s3_credentials,
-    prepare_live,
-    pytest_experiment_make_cluster,  # noqa: F401
-    pytest_experiment_make_results_store,  # noqa: F401
-    start_sandbox,
-)
-from pytest_experiment.plugin.fixtures import experiment_run  # noqa: F401  (registers the fixture)
+from pytest_experiment.plugin import connections, distribution, sweep, xdist
+from pytest_experiment.plugin.connections import check_s3_credentials, prepare_live, start_sandbox
 from pytest_experiment.plugin.interrupt import interrupted_once, sigterm_as_interrupt
 from pytest_experiment.plugin.listener import ReportListener
 from pytest_experiment.plugin.options import check_output_files, session_options
@@ -32,6 +32,17 @@ if TYPE_CHECKING:
 
 SCOREBOARD = pytest.StashKey[Scoreboard]()
 _GREEN = (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED)
+
+
+def _register_parts(pluginmanager: pytest.PytestPluginManager) -> None:
+    """The plugin's modules that hold hook implementations or fixtures, by name: a user
+    sees them in ``--trace-config`` and can block one (``-p no:experiment-fixtures``)."""
+    from pytest_experiment.plugin import fixtures
+
+    parts = {"experiment-connections": connections, "experiment-fixtures": fixtures}
+    for name, module in parts.items():
+        if not pluginmanager.is_registered(module):
+            pluginmanager.register(module, name)  # a name blocked with -p no:… stays out
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -69,6 +80,7 @@ def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
 @pytest.hookimpl(trylast=True)
 def pytest_configure(config: pytest.Config) -> None:
     # Last, so every plugin has registered its markers before series and tags are named.
+    _register_parts(config.pluginmanager)
     options = session_options(config)
     if xdist.is_worker(config):
         config.add_cleanup(interrupted_once())
