@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from pytest_experiment.base import views
 from pytest_experiment.base.errors import ExperimentError
 from pytest_experiment.base.types import Obj, ObjView
 from pytest_experiment.base.views import meta
@@ -197,7 +198,7 @@ class WatchState:
         if known is None:
             known = self._instances[name] = _Instance(obj=obj)
         known.obj, known.deleted = obj, False
-        status = obj.get("status") or {}
+        status = views.status(obj)
         new: list[Transition] = []
         for tracked in self._tracked:
             value = status.get(tracked)

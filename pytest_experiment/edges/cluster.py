@@ -26,7 +26,7 @@ from pytest_experiment.base.resources import (
     WORKFLOW_TEMPLATES,
 )
 from pytest_experiment.base.types import Obj, ObjView
-from pytest_experiment.base.views import meta
+from pytest_experiment.base.views import meta, status
 from pytest_experiment.edges.api_errors import Endpoint, unreachable
 from pytest_experiment.edges.operator_reads import OperatorReads
 from pytest_experiment.edges.session import REQUEST_TIMEOUT
@@ -182,7 +182,7 @@ class Cluster(OperatorReads):
 
     def operator_ready_replicas(self) -> int:
         deployment = self._operator_deployment()
-        return int((deployment.get("status") or {}).get("readyReplicas") or 0)
+        return int(status(deployment).get("readyReplicas") or 0)
 
 
 class WatchStream:

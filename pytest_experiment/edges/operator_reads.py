@@ -22,7 +22,7 @@ from pytest_experiment.base.resources import (
     Labelled,
 )
 from pytest_experiment.base.types import Obj, ObjView
-from pytest_experiment.base.views import meta
+from pytest_experiment.base.views import meta, status
 from pytest_experiment.edges.session import REQUEST_TIMEOUT, ApiSession
 
 # Objects are looked up by both operators' instance label.
@@ -130,9 +130,7 @@ class OperatorReads(ApiSession):
             OPERATOR_NAMESPACE,
             label_selector=selector,
         )
-        running = [
-            p for p in pods.get("items") or [] if (p.get("status") or {}).get("phase") == "Running"
-        ]
+        running = [p for p in pods.get("items") or [] if status(p).get("phase") == "Running"]
         if not running:
             raise ClusterError(
                 f"no running pod of Deployment {OPERATOR_NAMESPACE}/{OPERATOR_DEPLOYMENT}"

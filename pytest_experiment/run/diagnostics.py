@@ -260,7 +260,7 @@ def gather(
         found = cluster.list_labelled(Labelled.WORKFLOWS, instance=instance)
         known = known_experiment()
         name = workflow_name(instance, known)
-        if all(w.get("metadata", {}).get("name") != name for w in found):
+        if all(views.meta(w).name != name for w in found):
             # The seeds' operator labels it; otherwise it is found by the name it was given.
             try:
                 found.append(cluster.get_workflow(name))
