@@ -1,11 +1,5 @@
-"""pytest hooks for pytest-experiment. Hooks only: the logic lives in the modules they call.
-
-This module is the entry point. The plugin's other modules that pytest must know
-(``connections``, with the plugin's own answers to its ``firstresult`` hooks, and
-``fixtures``, with ``experiment_run``) are registered with the plugin manager by
-name at configure time, never imported here for their side effect; so are the
-objects that listen to reports.
-"""
+"""pytest hooks for pytest-experiment, its entry point. Hooks only: the logic lives in the
+modules they call; its other parts are registered by name at configure time, not imported."""
 
 from __future__ import annotations
 
@@ -35,14 +29,14 @@ _GREEN = (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED)
 
 
 def _register_parts(pluginmanager: pytest.PytestPluginManager) -> None:
-    """The plugin's modules that hold hook implementations or fixtures, by name: a user
-    sees them in ``--trace-config`` and can block one (``-p no:experiment-fixtures``)."""
+    """The modules with the plugin's own, last, answers to its hooks and with its
+    fixtures, by name: shown by ``--trace-config``, blocked by ``-p no:<name>``."""
     from pytest_experiment.plugin import fixtures
 
     parts = {"experiment-connections": connections, "experiment-fixtures": fixtures}
     for name, module in parts.items():
         if not pluginmanager.is_registered(module):
-            pluginmanager.register(module, name)  # a name blocked with -p no:… stays out
+            pluginmanager.register(module, name)  # unless blocked with -p no:<name>
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
