@@ -21,8 +21,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from kubernetes import client
 
-from pytest_experiment.base.errors import ClusterError
-from pytest_experiment.edges.api_errors import Endpoint, OutcomeUnknown
+from pytest_experiment.base.errors import ClusterError, OutcomeUnknown
+from pytest_experiment.edges.api_errors import Endpoint
 from pytest_experiment.edges.cluster import Cluster
 from pytest_experiment.edges.kubeconfig import client_configuration
 from pytest_experiment.edges.session import RetryPolicy

@@ -15,12 +15,11 @@ from fakes.cluster import FINALIZER, FakeCluster, Script
 from fakes.output import Lines
 from fakes.results import FakeResultsStore
 
-from pytest_experiment.base.errors import ClusterError
+from pytest_experiment.base.errors import ClusterError, OutcomeUnknown
 from pytest_experiment.core.options import CleanupPolicy, Options
 from pytest_experiment.core.spec import Experiment, read_source
 from pytest_experiment.core.verdict import CheckResult, Status
 from pytest_experiment.core.watch_state import Change
-from pytest_experiment.edges.api_errors import OutcomeUnknown
 from pytest_experiment.edges.tracker import ToilLog
 from pytest_experiment.run import publish
 from pytest_experiment.run.cleanup import Cleanup

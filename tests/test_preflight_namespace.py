@@ -15,13 +15,12 @@ from fakes.cluster import FakeCluster
 from fakes.output import Lines
 from fakes.results import FakeResultsStore
 
-from pytest_experiment.base.errors import ClusterError, PermissionDenied
+from pytest_experiment.base.errors import ClusterError, NotFound, PermissionDenied
 from pytest_experiment.base.types import Obj
 from pytest_experiment.core import access
 from pytest_experiment.core.options import Options
 from pytest_experiment.core.spec import Experiment, read_source
 from pytest_experiment.core.verdict import Status
-from pytest_experiment.edges.api_errors import NotFound
 from pytest_experiment.edges.tracker import ToilLog
 from pytest_experiment.run.launch import Launch
 from pytest_experiment.run.session import LiveRun

@@ -7,6 +7,7 @@ name them from here so the two cannot drift apart.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import Enum
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -45,3 +46,28 @@ CLAIM_LABEL = "experiments.illm.io/cluster"
 
 NAME_LIMIT = 63
 """Kubernetes names and label values are at most this many characters."""
+
+
+class Labelled(Enum):
+    """Objects the operator creates for an instance, labelled with it (either convention).
+
+    The value is (resource or None for core pods, namespace or None for all namespaces).
+    """
+
+    APPLICATIONS = (APPLICATIONS, ARGOCD_NAMESPACE)
+    WORKFLOWS = (WORKFLOWS, WORKFLOW_NAMESPACE)
+    # Crossplane claims live next to the experiment on the hub, but a
+    # composition may put them elsewhere: look everywhere.
+    GKE_CLUSTERS = (GKE_CLUSTERS, None)
+    PODS = (None, EXPERIMENT_NAMESPACE)
+
+    @property
+    def namespace(self) -> str | None:
+        namespace: str | None = self.value[1]
+        return namespace
+
+    @property
+    def title(self) -> str:
+        resource: Resource | None = self.value[0]
+        kind = resource.plural if resource else "pods"
+        return f"{kind} in {self.namespace}" if self.namespace else f"{kind} (all namespaces)"

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from pytest_experiment.base.views import meta
 from pytest_experiment.core.durations import format_duration
 
 RUN = "pytest-experiment/lease-run"
@@ -150,12 +151,11 @@ def orphans(
     else's, or kept on purpose), or one already being deleted."""
     found = []
     for obj in objects:
-        meta = obj.get("metadata") or {}
-        name = str(meta.get("name") or "")
-        labels = meta.get("labels") or {}
-        if not name or labels.get(MANAGED_BY[0]) != MANAGED_BY[1] or meta.get("deletionTimestamp"):
+        about = meta(obj)
+        name, labels = about.name, about.labels
+        if not name or labels.get(MANAGED_BY[0]) != MANAGED_BY[1] or about.deleting:
             continue
-        lease = Lease.of(meta.get("annotations") or {})
+        lease = Lease.of(about.annotations)
         if lease is None or lease.owner.run == own_run or name in attached:
             continue
         if lease.expires >= now:
@@ -166,7 +166,7 @@ def orphans(
                 namespace=namespace,
                 experiment=str(labels.get(experiment_label) or "?"),
                 lease=lease,
-                created=parse_time(meta.get("creationTimestamp")),
+                created=parse_time(about.created),
                 now=now,
             )
         )

@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from pytest_experiment.base.views import status
 from pytest_experiment.core.durations import format_duration
-from pytest_experiment.core.lifecycle.phases import status
 from pytest_experiment.core.options import ReviewAction
 from pytest_experiment.core.toil import ToilRecord, toil_record
 from pytest_experiment.core.verdict import Status

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 from pytest_experiment.core.yaml_source import Source, read_source
@@ -111,6 +111,13 @@ class SuccessCriterion:
     operator: str
     value: str
     description: str
+
+
+def experiment_name(path: PurePath) -> str:
+    """The name of the experiment in the file at ``path``: its directory's. An id travels
+    where the file is not read (an xdist controller hears only item ids), and this is how
+    any side names the experiment from its path alone."""
+    return path.parent.name
 
 
 @dataclass(frozen=True)
@@ -220,7 +227,7 @@ class Experiment:
         )
         tutorial = _mapping(spec.get("tutorial"))
         return cls(
-            name=name if name is not None else source.path.parent.name,
+            name=name if name is not None else experiment_name(source.path),
             source=source,
             kind=_text(data.get("kind")),
             api_version=_text(data.get("apiVersion")),

@@ -34,17 +34,25 @@ class CheckResult:
     ``summary`` is the one-line scorecard text (without the tag); ``details``
     are the lines a user reads to act on it; ``figures`` are the numbers behind
     the verdict, written as JUnit properties and into the JSON report.
+    ``blocked``: not judged at all, because an earlier step of the experiment
+    failed (an N/A the quality gate is never decided on).
     """
 
     status: Status
     summary: str
     details: tuple[str, ...] = ()
     figures: Mapping[str, Any] = field(default_factory=dict)
+    blocked: bool = False
 
     @property
     def line(self) -> str:
         """The scorecard line: ``[WARN] Metrics source: target:cadvisor``."""
         return f"{self.status.tag} {self.summary}"
+
+
+def blocked(summary: str) -> CheckResult:
+    """An N/A because an earlier step of the experiment failed: ``summary`` says which."""
+    return CheckResult(Status.NA, summary, blocked=True)
 
 
 def gate(statuses: Iterable[Status]) -> Status:

@@ -20,8 +20,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from pytest_experiment.base import views
 from pytest_experiment.base.errors import ExperimentError
 from pytest_experiment.base.types import Obj, ObjView
+from pytest_experiment.base.views import meta
 from pytest_experiment.core.lifecycle import normal_phase
 
 TRACKED_FIELDS = ("phase", "analysisPhase", "reviewPhase")
@@ -140,12 +142,12 @@ class Observed:
 
 
 def _name(obj: ObjView) -> str:
-    return str((obj.get("metadata") or {}).get("name") or "")
+    return meta(obj).name
 
 
 def object_version(obj: ObjView) -> str:
     """The object's resourceVersion, or "" when it has none."""
-    return str((obj.get("metadata") or {}).get("resourceVersion") or "")
+    return meta(obj).resource_version
 
 
 def newer(candidate: str, current: str) -> bool:
@@ -196,7 +198,7 @@ class WatchState:
         if known is None:
             known = self._instances[name] = _Instance(obj=obj)
         known.obj, known.deleted = obj, False
-        status = obj.get("status") or {}
+        status = views.status(obj)
         new: list[Transition] = []
         for tracked in self._tracked:
             value = status.get(tracked)

@@ -1,4 +1,4 @@
-"""What the Kubernetes API said, as the project's own errors.
+"""What the Kubernetes API said, as the project's own errors (``base.errors``).
 
 A client-library failure becomes a ``ClusterError`` whose message names what
 was attempted and what the API said; a 404 is a ``NotFound``, a 410 a
@@ -17,41 +17,19 @@ from dataclasses import dataclass
 import urllib3
 from kubernetes import client
 
-from pytest_experiment.base.errors import ClusterError, PermissionDenied
+from pytest_experiment.base.errors import (
+    HTTP_FORBIDDEN,
+    HTTP_GONE,
+    HTTP_NOT_FOUND,
+    HTTP_UNAUTHORIZED,
+    MAYBE_DONE,
+    ClusterError,
+    Gone,
+    NotFound,
+    OutcomeUnknown,
+    PermissionDenied,
+)
 from pytest_experiment.base.types import ObjView
-
-HTTP_UNAUTHORIZED = 401
-HTTP_FORBIDDEN = 403
-HTTP_NOT_FOUND = 404
-HTTP_CONFLICT = 409
-HTTP_GONE = 410
-HTTP_TOO_MANY = 429
-TRANSIENT = frozenset({HTTP_TOO_MANY, 500, 502, 503, 504})
-# A server error may come after the server (or the proxy in front of it) acted: an
-# etcd write that timed out can still commit, a gateway can time out on a create
-# that then completes. A 429 is refused before anything is done.
-MAYBE_DONE = TRANSIENT - {HTTP_TOO_MANY}
-
-
-class NotFound(ClusterError):
-    """The object (or its kind) does not exist."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message, status=HTTP_NOT_FOUND)
-
-
-class Gone(ClusterError):
-    """A watch's resourceVersion was compacted away: the caller must re-list."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message, status=HTTP_GONE)
-
-
-class OutcomeUnknown(ClusterError):
-    """A request that is not safe to repeat may have been carried out all the same: the
-    connection was lost after it was sent, or the API failed it with a server error.
-
-    It is not sent again; the caller looks for what it may have made."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -203,18 +181,7 @@ def _connection_reason(exc: BaseException) -> str:
 
 
 __all__ = [
-    "HTTP_CONFLICT",
-    "HTTP_FORBIDDEN",
-    "HTTP_GONE",
-    "HTTP_NOT_FOUND",
-    "HTTP_TOO_MANY",
-    "HTTP_UNAUTHORIZED",
-    "MAYBE_DONE",
-    "TRANSIENT",
     "Endpoint",
-    "Gone",
-    "NotFound",
-    "OutcomeUnknown",
     "answer_lost",
     "api_error",
     "never_sent",

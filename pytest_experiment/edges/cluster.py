@@ -18,7 +18,7 @@ from typing import Any
 import urllib3
 from kubernetes.watch.watch import iter_resp_lines
 
-from pytest_experiment.base.errors import ClusterError
+from pytest_experiment.base.errors import HTTP_GONE, ClusterError, Gone, NotFound
 from pytest_experiment.base.resources import (
     EXPERIMENT_CRD,
     EXPERIMENTS,
@@ -26,7 +26,8 @@ from pytest_experiment.base.resources import (
     WORKFLOW_TEMPLATES,
 )
 from pytest_experiment.base.types import Obj, ObjView
-from pytest_experiment.edges.api_errors import HTTP_GONE, Endpoint, Gone, NotFound, unreachable
+from pytest_experiment.base.views import meta, status
+from pytest_experiment.edges.api_errors import Endpoint, unreachable
 from pytest_experiment.edges.operator_reads import OperatorReads
 from pytest_experiment.edges.session import REQUEST_TIMEOUT
 
@@ -162,7 +163,7 @@ class Cluster(OperatorReads):
 
     def apply_workflow_template(self, doc: ObjView) -> Obj:
         """Server-side apply of a WorkflowTemplate into ``argo-workflows``."""
-        name = str((doc.get("metadata") or {}).get("name") or "")
+        name = meta(doc).name
         if not name:
             raise ClusterError("apply WorkflowTemplate: the document has no metadata.name")
         body = {**doc, "metadata": {**doc["metadata"], "namespace": WORKFLOW_NAMESPACE}}
@@ -181,7 +182,7 @@ class Cluster(OperatorReads):
 
     def operator_ready_replicas(self) -> int:
         deployment = self._operator_deployment()
-        return int((deployment.get("status") or {}).get("readyReplicas") or 0)
+        return int(status(deployment).get("readyReplicas") or 0)
 
 
 class WatchStream:
@@ -230,10 +231,10 @@ class WatchStream:
 
 
 def _name_hint(doc: ObjView) -> str:
-    meta = doc.get("metadata") or {}
-    if meta.get("generateName"):
-        return f"{meta['generateName']}*"
-    return str(meta.get("name") or "<unnamed>")
+    found = meta(doc)
+    if found.raw.get("generateName"):
+        return f"{found.raw['generateName']}*"
+    return found.name or "<unnamed>"
 
 
 __all__ = ["Cluster", "WatchStream"]

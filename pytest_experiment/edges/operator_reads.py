@@ -8,26 +8,21 @@ reads, through the same retries and error wrapping as every other request.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from enum import Enum
 
-from pytest_experiment.base.errors import ClusterError
+from pytest_experiment.base.errors import ClusterError, NotFound
 from pytest_experiment.base.resources import (
-    APPLICATIONS,
-    ARGOCD_NAMESPACE,
     CLAIM_LABEL,
     EXPERIMENT_LABEL,
-    EXPERIMENT_NAMESPACE,
-    GKE_CLUSTERS,
     LEGACY_EXPERIMENT_LABEL,
     NAME_LIMIT,
     OPERATOR_DEPLOYMENT,
     OPERATOR_NAMESPACE,
     WORKFLOW_NAMESPACE,
     WORKFLOWS,
-    Resource,
+    Labelled,
 )
 from pytest_experiment.base.types import Obj, ObjView
-from pytest_experiment.edges.api_errors import NotFound
+from pytest_experiment.base.views import meta, status
 from pytest_experiment.edges.session import REQUEST_TIMEOUT, ApiSession
 
 # Objects are looked up by both operators' instance label.
@@ -35,31 +30,6 @@ INSTANCE_LABELS = (EXPERIMENT_LABEL, LEGACY_EXPERIMENT_LABEL)
 # Operator log lines read before filtering to one instance: the instance's
 # last 50 lines are usually further back than the deployment's last 50.
 _LOG_SCAN_LINES = 5000
-
-
-class Labelled(Enum):
-    """Objects the operator creates for an instance, labelled with it (either convention).
-
-    The value is (resource or None for core pods, namespace or None for all namespaces).
-    """
-
-    APPLICATIONS = (APPLICATIONS, ARGOCD_NAMESPACE)
-    WORKFLOWS = (WORKFLOWS, WORKFLOW_NAMESPACE)
-    # Crossplane claims live next to the experiment on the hub, but a
-    # composition may put them elsewhere: look everywhere.
-    GKE_CLUSTERS = (GKE_CLUSTERS, None)
-    PODS = (None, EXPERIMENT_NAMESPACE)
-
-    @property
-    def namespace(self) -> str | None:
-        namespace: str | None = self.value[1]
-        return namespace
-
-    @property
-    def title(self) -> str:
-        resource: Resource | None = self.value[0]
-        kind = resource.plural if resource else "pods"
-        return f"{kind} in {self.namespace}" if self.namespace else f"{kind} (all namespaces)"
 
 
 class OperatorReads(ApiSession):
@@ -84,8 +54,8 @@ class OperatorReads(ApiSession):
         found: dict[tuple[str, str], Obj] = {}
         for selector in selectors:
             for item in self._list(kind, selector):
-                meta = item.get("metadata") or {}
-                found.setdefault((str(meta.get("namespace") or ""), str(meta.get("name"))), item)
+                where = meta(item)
+                found.setdefault((where.namespace, str(where.raw.get("name"))), item)
         return list(found.values())
 
     def _list(self, kind: Labelled, selector: str) -> list[Obj]:
@@ -160,9 +130,7 @@ class OperatorReads(ApiSession):
             OPERATOR_NAMESPACE,
             label_selector=selector,
         )
-        running = [
-            p for p in pods.get("items") or [] if (p.get("status") or {}).get("phase") == "Running"
-        ]
+        running = [p for p in pods.get("items") or [] if status(p).get("phase") == "Running"]
         if not running:
             raise ClusterError(
                 f"no running pod of Deployment {OPERATOR_NAMESPACE}/{OPERATOR_DEPLOYMENT}"
@@ -222,7 +190,7 @@ class OperatorReads(ApiSession):
         )
         items = sorted(
             pods.get("items") or [],
-            key=lambda p: str((p.get("metadata") or {}).get("creationTimestamp") or ""),
+            key=lambda p: str(meta(p).created or ""),
         )
         if not items:
             raise ClusterError(f"no pod of Job {OPERATOR_NAMESPACE}/{job} to read logs from")
@@ -246,6 +214,6 @@ def _event_time(event: ObjView) -> str:
         event.get("lastTimestamp")
         or event.get("eventTime")
         or event.get("firstTimestamp")
-        or (event.get("metadata") or {}).get("creationTimestamp")
+        or meta(event).created
         or ""
     )

@@ -28,11 +28,10 @@ import urllib3
 from kubernetes import client
 
 from pytest_experiment.base.backoff import Backoff
+from pytest_experiment.base.errors import HTTP_TOO_MANY, TRANSIENT
 from pytest_experiment.base.resources import Resource
 from pytest_experiment.base.types import Obj
 from pytest_experiment.edges.api_errors import (
-    HTTP_TOO_MANY,
-    TRANSIENT,
     Endpoint,
     answer_lost,
     api_error,

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Self
 
 from pytest_experiment.base.backoff import Backoff
-from pytest_experiment.base.errors import ClusterError
+from pytest_experiment.base.errors import ClusterError, Gone, NotFound
 from pytest_experiment.base.types import Obj
 from pytest_experiment.core.durations import format_duration
 from pytest_experiment.core.lifecycle import normal_phase
@@ -34,7 +34,6 @@ from pytest_experiment.core.watch_state import (
     newer,
     object_version,
 )
-from pytest_experiment.edges.api_errors import Gone, NotFound
 from pytest_experiment.edges.cluster import Cluster, WatchStream
 from pytest_experiment.edges.outages import OutageNotice
 

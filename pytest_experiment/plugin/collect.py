@@ -103,25 +103,26 @@ class ExperimentFile(pytest.File):
             k for k in (experiment.generate_name, experiment.prefix) if k
         )
 
-        def make(cls: type[ExperimentItem], name: str, **kw: Any) -> ExperimentItem:
+        def make(cls: type[ExperimentItem], param: str | None = None, **kw: Any) -> ExperimentItem:
             # An explicit nodeid makes pytest parse it the way it parses the
             # ids it stores (--lf's cache); built from the name, "validate[x]"
             # would not be recognised as the "validate" + params it reads back.
+            name = cls.item_name(param)
             return cls.from_parent(
                 self, name=name, nodeid=f"{self.nodeid}::{name}", experiment=experiment, **kw
             )
 
         for rule in RULES:
-            yield make(ValidateItem, f"validate[{rule.name}]", check=rule.name)
+            yield make(ValidateItem, rule.name, check=rule.name)
         # The cost item only under a limit: without one there is nothing to decide.
         limited = state.options.max_cost is not None
         for check in ("cost", *PREFLIGHT_CHECKS) if limited else PREFLIGHT_CHECKS:
-            yield make(PreflightItem, f"preflight[{check}]", check=check)
-        yield make(LifecycleItem, "lifecycle", check="lifecycle")
+            yield make(PreflightItem, check, check=check)
+        yield make(LifecycleItem, check="lifecycle")
         checks = [c.name for c in state.checks()]
         if state.options.results is None:
             for check in checks:
-                yield make(QualityItem, f"quality[{id_part(check)}]", check=check, result=None)
+                yield make(QualityItem, id_part(check), check=check, result=None)
         else:
             results = state.offline_results(experiment, only=self._only_experiment())
             for result, instance in zip(results, _instance_ids(results), strict=True):
@@ -129,14 +130,14 @@ class ExperimentFile(pytest.File):
                     # One bracketed parameter, so pytest, JUnit and --lf read it as one.
                     yield make(
                         QualityItem,
-                        f"quality[{id_part(check)}@{instance}]",
+                        f"{id_part(check)}@{instance}",
                         check=check,
                         result=result,
                     )
             if not results:
                 for check in checks:
-                    yield make(QualityItem, f"quality[{id_part(check)}]", check=check, result=None)
-        yield make(ReviewItem, "review", check="review")
+                    yield make(QualityItem, id_part(check), check=check, result=None)
+        yield make(ReviewItem, check="review")
 
     def _only_experiment(self) -> bool:
         """True when pytest was pointed at this one file or its directory."""

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from pytest_experiment.core.distribution import refusal
+from pytest_experiment.core.spec import experiment_name
 from pytest_experiment.plugin.compat import xdist_worker_count
 from pytest_experiment.plugin.scheduling import load_keeping_files_together
 from pytest_experiment.plugin.state import SESSION
@@ -23,8 +24,6 @@ _LOAD_KEPT = pytest.StashKey[bool]()
 """The plugin's scheduler serves ``--dist load`` in this session."""
 _SEEN = pytest.StashKey[dict[str, set[str]]]()
 """Per worker that reported its collection, the experiments with live items in it."""
-LIVE_STEPS = frozenset({"lifecycle", "quality", "review"})
-"""Steps whose items need the experiment applied on the cluster."""
 
 
 def experiment_item(nodeid: str) -> bool:
@@ -45,17 +44,18 @@ def make_scheduler(config: pytest.Config, log: Any) -> Any | None:
 
 def live_files(ids: list[str]) -> set[str]:
     """The experiment files (as the ids name them) with a live item among ``ids``."""
+    from pytest_experiment.plugin.items import LIVE_STEPS, step_of
+
     found = set()
     for nodeid in ids:
-        path, _, name = nodeid.partition("::")
-        if experiment_item(nodeid) and name.partition("[")[0].partition("@")[0] in LIVE_STEPS:
-            found.add(path)
+        if step_of(nodeid) in LIVE_STEPS:
+            found.add(nodeid.partition("::")[0])
     return found
 
 
 def live_experiments(ids: list[str]) -> set[str]:
-    """The experiments (directory names) with a live item among ``ids``."""
-    return {PurePosixPath(path).parent.name for path in live_files(ids)}
+    """The experiments with a live item among ``ids``."""
+    return {experiment_name(PurePosixPath(path)) for path in live_files(ids)}
 
 
 def check_once_all_collected(node: Any, ids: list[str]) -> set[str] | None:
@@ -68,7 +68,7 @@ def check_once_all_collected(node: Any, ids: list[str]) -> set[str] | None:
     if len(seen) < xdist_worker_count(config):
         return None
     files: set[str] = set().union(*seen.values())
-    experiments = {PurePosixPath(path).parent.name for path in files}
+    experiments = {experiment_name(PurePosixPath(path)) for path in files}
     problem = refusal(
         str(config.getvalue("dist")), experiments, load_kept=config.stash.get(_LOAD_KEPT, False)
     )

@@ -1,4 +1,5 @@
-"""pytest hooks for pytest-experiment. Hooks only: the logic lives in the modules they call."""
+"""pytest hooks for pytest-experiment, its entry point. Hooks only: the logic lives in the
+modules they call; its other parts are registered by name at configure time, not imported."""
 
 from __future__ import annotations
 
@@ -11,15 +12,8 @@ import pytest
 
 from pytest_experiment.base.errors import EnvironmentFailure
 from pytest_experiment.core.options import OPTION_SPECS
-from pytest_experiment.plugin import distribution, sweep, xdist
-from pytest_experiment.plugin.connections import (  # the plugin's own answers to its hooks
-    check_s3_credentials,
-    prepare_live,
-    pytest_experiment_make_cluster,  # noqa: F401
-    pytest_experiment_make_results_store,  # noqa: F401
-    start_sandbox,
-)
-from pytest_experiment.plugin.fixtures import experiment_run  # noqa: F401  (registers the fixture)
+from pytest_experiment.plugin import connections, distribution, sweep, xdist
+from pytest_experiment.plugin.connections import check_s3_credentials, prepare_live, start_sandbox
 from pytest_experiment.plugin.interrupt import interrupted_once, sigterm_as_interrupt
 from pytest_experiment.plugin.listener import ReportListener
 from pytest_experiment.plugin.options import check_output_files, session_options
@@ -32,6 +26,17 @@ if TYPE_CHECKING:
 
 SCOREBOARD = pytest.StashKey[Scoreboard]()
 _GREEN = (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED)
+
+
+def _register_parts(pluginmanager: pytest.PytestPluginManager) -> None:
+    """The modules with the plugin's own, last, answers to its hooks and with its
+    fixtures, by name: shown by ``--trace-config``, blocked by ``-p no:<name>``."""
+    from pytest_experiment.plugin import fixtures
+
+    parts = {"experiment-connections": connections, "experiment-fixtures": fixtures}
+    for name, module in parts.items():
+        if not pluginmanager.is_registered(module):
+            pluginmanager.register(module, name)  # unless blocked with -p no:<name>
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -69,6 +74,7 @@ def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
 @pytest.hookimpl(trylast=True)
 def pytest_configure(config: pytest.Config) -> None:
     # Last, so every plugin has registered its markers before series and tags are named.
+    _register_parts(config.pluginmanager)
     options = session_options(config)
     if xdist.is_worker(config):
         config.add_cleanup(interrupted_once())
@@ -154,11 +160,13 @@ def pytest_runtestloop(session: pytest.Session) -> Generator[None, object, objec
     state = session.config.stash.get(SESSION, None)
     if state is None or state.live_factory is None or session.config.option.collectonly:
         return (yield)
+    from pytest_experiment.plugin.items import QualityItem
+
     config = session.config
     live_items = _live_items(session) if state.collected else []
     # Only a published experiment's quality items read a summary from S3.
     reading = {
-        i.experiment.name for i in live_items if i.step == "quality" and i.experiment.publish
+        i.experiment.name for i in live_items if isinstance(i, QualityItem) and i.experiment.publish
     }
     state.reads_results = bool(reading)
     if not xdist.is_worker(config):  # the xdist controller checked for workers
@@ -208,7 +216,7 @@ def pytest_runtestloop(session: pytest.Session) -> Generator[None, object, objec
 
 
 def _live_items(session: pytest.Session) -> list[ExperimentItem]:
-    return [item for item in _experiment_items(session) if item.step in distribution.LIVE_STEPS]
+    return [item for item in _experiment_items(session) if item.live]
 
 
 def _experiment_items(session: pytest.Session) -> list[ExperimentItem]:

@@ -40,8 +40,9 @@ def pytest_experiment_make_cluster(config: pytest.Config, options: Options) -> C
     cluster. The first non-None result is used; the plugin's own implementation
     runs last and connects to ``options.kubeconfig``/``options.context``. The
     object must satisfy ``pytest_experiment.run.ports.Cluster`` (the calls the
-    run makes) and raise ``ClusterError`` (``NotFound`` on a 404) as the real one
-    does; raising ``ClusterError`` here reports the cluster as unreachable.
+    run makes) and raise the errors of ``pytest_experiment.base.errors`` as the
+    real one does (``ClusterError``, ``NotFound`` on a 404); raising
+    ``ClusterError`` here reports the cluster as unreachable.
     """
 
 
@@ -57,5 +58,5 @@ def pytest_experiment_make_results_store(
     summary not written yet for ``options.results_wait``. ``notify(line)`` shows
     a line in the session's output from any thread (an outage, say). The object
     must satisfy ``pytest_experiment.run.ports.ResultsStore`` and raise
-    ``ResultsError`` saying why when there is no summary to score.
+    ``pytest_experiment.base.errors.ResultsError`` saying why when there is no summary to score.
     """

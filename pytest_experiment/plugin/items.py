@@ -8,15 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 
 import pytest
 
 from pytest_experiment.core.checks import completion_line
 from pytest_experiment.core.result_file import ResultFile
 from pytest_experiment.core.spec import Experiment
-from pytest_experiment.core.verdict import CheckResult, Status
+from pytest_experiment.core.verdict import CheckResult, Status, blocked
 from pytest_experiment.plugin import outcome
 from pytest_experiment.plugin.compat import TerminalRepr
 from pytest_experiment.plugin.outcome import not_applicable as _skip
@@ -35,6 +35,11 @@ DEADLINE: pytest.StashKey[Deadline] = pytest.StashKey()
 class ExperimentItem(pytest.Item):
     """One step of one experiment. Subclasses implement ``verdict``."""
 
+    step: ClassVar[str]
+    """The step every item of the class is, and the first word of its name."""
+    live: ClassVar[bool] = False
+    """Its items need the experiment applied on the cluster."""
+
     def __init__(self, *, experiment: Experiment, check: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.experiment = experiment
@@ -47,9 +52,11 @@ class ExperimentItem(pytest.Item):
     def state(self) -> ExperimentSession:
         return self.config.stash[SESSION]
 
-    @property
-    def step(self) -> str:
-        return self.name.split("[", 1)[0]
+    @classmethod
+    def item_name(cls, param: str | None = None) -> str:
+        """The name of the class's item for ``param`` (``quality[error-rate]``): the one
+        place the format is written, ``step_of`` the one place it is read back."""
+        return cls.step if param is None else f"{cls.step}[{param}]"
 
     def verdict(self) -> CheckResult:
         raise NotImplementedError
@@ -91,11 +98,15 @@ def _environment_failure(item: ExperimentItem, message: str) -> NoReturn:
 
 
 class ValidateItem(ExperimentItem):
+    step = "validate"
+
     def verdict(self) -> CheckResult:
         return self.state.validation(self.experiment)[self.check]
 
 
 class PreflightItem(ExperimentItem):
+    step = "preflight"
+
     def verdict(self) -> CheckResult:
         if self.check == "cost":
             self.record(estimate=self.state.estimate(self.experiment).as_json())
@@ -108,6 +119,9 @@ class PreflightItem(ExperimentItem):
 
 
 class LifecycleItem(ExperimentItem):
+    step = "lifecycle"
+    live = True
+
     def verdict(self) -> CheckResult:
         intent = self.state.intent(self.experiment)
         self.record(
@@ -138,6 +152,9 @@ class LifecycleItem(ExperimentItem):
 
 
 class ReviewItem(ExperimentItem):
+    step = "review"
+    live = True
+
     def verdict(self) -> CheckResult:
         if not self.experiment.publish:
             return _unpublished(self)
@@ -147,6 +164,9 @@ class ReviewItem(ExperimentItem):
 
 
 class QualityItem(ExperimentItem):
+    step = "quality"
+    live = True
+
     def __init__(self, *, result: ResultFile | None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.result = result
@@ -192,6 +212,24 @@ class QualityItem(ExperimentItem):
         return state.quality_of(self.experiment, self.result, self.check)
 
 
+STEPS: dict[str, type[ExperimentItem]] = {
+    cls.step: cls for cls in (ValidateItem, PreflightItem, LifecycleItem, QualityItem, ReviewItem)
+}
+"""Every step, by name, with the class of its items."""
+LIVE_STEPS = frozenset(step for step, cls in STEPS.items() if cls.live)
+"""Steps whose items need the experiment applied on the cluster."""
+
+
+def step_of(nodeid: str) -> str | None:
+    """The step of the experiment item ``nodeid`` names, None for any other id: where
+    only ids travel (an xdist controller hears its workers' ids, never their items)."""
+    path, _, name = nodeid.partition("::")
+    if PurePosixPath(path).name != "experiment.yaml":
+        return None
+    step = name.partition("[")[0].partition("@")[0]
+    return step if step in STEPS else None
+
+
 def _unpublished(item: ExperimentItem) -> CheckResult:
     """Skipped, but attributed to the live instance when there is one, so the report
     lists one instance per run rather than an extra nameless one."""
@@ -212,7 +250,7 @@ def _published(item: ExperimentItem) -> tuple[Launch, Published] | CheckResult:
     lifecycle = live.follow(launch)
     item.instance = launch.instance
     if lifecycle.status is not Status.PASS:
-        return _skip(f"blocked by {item.experiment.name}::lifecycle")
+        return blocked(f"blocked by {item.experiment.name}::lifecycle")
     state = item.state
     outcome = publish.published(
         live,
@@ -288,7 +326,7 @@ def _live_review(item: ExperimentItem) -> CheckResult:
     launch, outcome = found
     item.record(gateReport=outcome.gate_record())
     if outcome.rerun_failed:
-        return _skip(f"blocked by the auto-fix re-run: {outcome.stopped}")
+        return blocked(f"blocked by the auto-fix re-run: {outcome.stopped}")
     live = item.state.live
     assert live is not None
     result = review_gate.review(live, launch, outcome)
@@ -300,7 +338,7 @@ def _blocked(item: ExperimentItem) -> CheckResult | None:
     rule = item.state.validation_failure(item.experiment)
     if rule is None:
         return None
-    return _skip(f"blocked by {item.experiment.name}::validate[{rule}]")
+    return blocked(f"blocked by {item.experiment.name}::validate[{rule}]")
 
 
 def _run_record(result: ResultFile) -> Mapping[str, Any]:

@@ -90,6 +90,8 @@ def conclude(item: pytest.Item, *, identity: dict[str, str], result: CheckResult
     check) and end the item with the pytest outcome of its verdict."""
     __tracebackhide__ = True
     record(item, **identity, verdict=result.status.value, summary=result.line)
+    if result.blocked:
+        record(item, blocked=True)
     if result.details:
         record(item, details=list(result.details))
     # A figure may share a name with a property above (machine-verdict's

@@ -183,11 +183,11 @@ class ExperimentSession:
         return None
 
     def validation_reason(self, experiment: Experiment) -> tuple[str, str] | None:
-        """The first failing rule and its scorecard line (for toil titles), or None."""
+        """The first failing rule and what it says, untagged (for toil titles), or None."""
         rule = self.validation_failure(experiment)
         if rule is None:
             return None
-        return rule, self.validation(experiment)[rule].line.removeprefix("[FAIL] ")
+        return rule, self.validation(experiment)[rule].summary
 
     def intent(self, experiment: Experiment) -> Intent:
         from pytest_experiment.core.intent import build_intent

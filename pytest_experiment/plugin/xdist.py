@@ -21,12 +21,13 @@ import secrets
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
+from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from pytest_experiment.core.durations import format_duration
+from pytest_experiment.core.spec import experiment_name
 from pytest_experiment.plugin.compat import grouped_for_scheduling, without_group
 from pytest_experiment.plugin.progress import relayed, taken
 from pytest_experiment.reporting.report import Scoreboard
@@ -72,13 +73,14 @@ def quality_experiments_once_all_collected(node: Any, ids: list[str]) -> set[str
     """Record which experiments with live ``quality`` items ``node`` (a worker) collected;
     once every worker has reported, all of them, else None."""
     from pytest_experiment.plugin.compat import xdist_worker_count
+    from pytest_experiment.plugin.items import QualityItem, step_of
 
     config: pytest.Config = node.config
     reported = config.stash.setdefault(_COLLECTED, {})
     reported[str(getattr(node, "gateway", node))] = [
-        Path(path).parent.name
-        for path, _, name in (nodeid.partition("::") for nodeid in ids)
-        if path.endswith("experiment.yaml") and name.startswith("quality[")
+        experiment_name(PurePosixPath(nodeid.partition("::")[0]))
+        for nodeid in ids
+        if step_of(nodeid) == QualityItem.step
     ]
     if len(reported) < xdist_worker_count(config):
         return None

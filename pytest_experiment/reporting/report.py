@@ -42,7 +42,7 @@ def _check_order() -> dict[str, int]:
 RESERVED_PROPERTIES = frozenset(
     {
         "experiment", "instance", "step", "check", "verdict", "summary", "details", "run",
-        "intent", "estimate",
+        "intent", "estimate", "blocked",
     }
 )  # fmt: skip
 """The properties every item's report carries; a figure of the same name is written
@@ -56,6 +56,8 @@ class Finding:
     line: str
     details: list[str]
     figures: dict[str, Any]
+    blocked: bool = False
+    """Not judged: an earlier step of the experiment failed."""
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -86,7 +88,7 @@ class InstanceReport:
             recorded = finding.figures.get("gateVerdicts")
             if isinstance(recorded, Mapping) and recorded:
                 return {str(k): _TAGS.get(str(v), Status.ERROR) for k, v in recorded.items()}
-        return {f.check: f.status for f in self.quality if not f.line.startswith("[N/A] blocked")}
+        return {f.check: f.status for f in self.quality if not f.blocked}
 
     @property
     def gate(self) -> Status | None:
@@ -252,6 +254,7 @@ class Scoreboard:
             line=str(props.get("summary", "")),
             details=[str(d) for d in props.get("details") or []],
             figures=figures,
+            blocked=str(props.get("blocked")).lower() == "true",
         )
         if isinstance(props.get("intent"), dict):
             report.intent = props["intent"]

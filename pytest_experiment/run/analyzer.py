@@ -8,16 +8,17 @@ on the namespace's shared watch like the lifecycle: nothing here polls.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import UTC, datetime
 
+from pytest_experiment.base import views
 from pytest_experiment.base.errors import ClusterError
+from pytest_experiment.base.text import one_line
 from pytest_experiment.base.types import Obj
 from pytest_experiment.core import lifecycle
 from pytest_experiment.core import review as rv
 from pytest_experiment.core.lifecycle import format_duration, phase_of, status
 from pytest_experiment.core.watch_state import InstanceDeleted, WatchTimeout
-from pytest_experiment.run.diagnostics import one_line
 from pytest_experiment.run.launch import Launch
 from pytest_experiment.run.protocols import RunContext
 
@@ -140,8 +141,8 @@ class Analyzer:
             conditions = [
                 f"{c.get('type')}"
                 + (f" ({c.get('reason')}: {c.get('message')})" if c.get("reason") else "")
-                for c in (found.get("status") or {}).get("conditions") or []
-                if isinstance(c, Mapping) and c.get("status") == "True"
+                for c in views.conditions(found)
+                if c.get("status") == "True"
             ]
             lines.append(
                 f"job {job}: " + (", ".join(conditions) if conditions else "no finished condition")

@@ -17,8 +17,10 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
-from pytest_experiment.base.errors import ClusterError, PermissionDenied
+from pytest_experiment.base.errors import ClusterError, NotFound, PermissionDenied
+from pytest_experiment.base.text import one_line
 from pytest_experiment.base.types import Obj
+from pytest_experiment.base.views import meta
 from pytest_experiment.core.lifecycle import (
     delete_command,
     format_duration,
@@ -29,7 +31,6 @@ from pytest_experiment.core.lifecycle import (
 from pytest_experiment.core.review import PullRequestRef
 from pytest_experiment.core.verdict import Status
 from pytest_experiment.core.watch_state import WatchTimeout
-from pytest_experiment.edges.api_errors import NotFound
 from pytest_experiment.run.cleanup_reasons import (
     deleted_by_run,
     gate_failed,
@@ -37,7 +38,6 @@ from pytest_experiment.run.cleanup_reasons import (
     pending_pr,
 )
 from pytest_experiment.run.cleanup_record import Cleanup
-from pytest_experiment.run.diagnostics import one_line
 from pytest_experiment.run.launch import Launch
 from pytest_experiment.run.launcher import CREATE_LABEL, EXPERIMENT_LABEL, RUN_LABEL
 from pytest_experiment.run.protocols import SessionContext
@@ -238,7 +238,7 @@ class Cleaner:
             return None
         except ClusterError as exc:
             return f"could not confirm it is gone: {one_line(exc, limit=160)}"
-        finalizers = ", ".join((obj.get("metadata") or {}).get("finalizers") or ())
+        finalizers = ", ".join(meta(obj).finalizers)
         holder = f"finalizer {finalizers}" if finalizers else "the API server"
         return f"still held by {holder} after {format_duration(wait)}"
 
@@ -333,11 +333,10 @@ class Cleaner:
             except ClusterError:
                 continue
             for item in items:
-                meta = item.get("metadata") or {}
-                instance = str(meta.get("name"))
+                instance = str(meta(item).raw.get("name"))
                 if instance in known:
                     continue
-                labels = meta.get("labels") or {}
+                labels = meta(item).labels
                 if not self.run.controller and labels.get(CREATE_LABEL) not in sent:
                     # Another xdist worker's (they share the run label): that worker,
                     # or the controller's sweep if it dies, accounts for it.

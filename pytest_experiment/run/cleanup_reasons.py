@@ -3,11 +3,11 @@ how the API holds it now (``run.cleanup`` decides, this says why)."""
 
 from __future__ import annotations
 
+from pytest_experiment.base.text import one_line
 from pytest_experiment.base.types import Obj
 from pytest_experiment.core.lifecycle import phase_of
 from pytest_experiment.core.review import PullRequestRef, review_phase
 from pytest_experiment.core.verdict import Status
-from pytest_experiment.run.diagnostics import one_line
 from pytest_experiment.run.launch import Launch
 from pytest_experiment.run.outcome import Published
 

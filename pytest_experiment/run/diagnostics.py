@@ -12,33 +12,26 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pytest_experiment.base.errors import ExperimentError, ResultsError
+from pytest_experiment.base import views
+from pytest_experiment.base.errors import ExperimentError, NotFound, ResultsError
 from pytest_experiment.base.resources import (
     ARGOCD_NAMESPACE,
     EXPERIMENT_NAMESPACE,
     OPERATOR_NAMESPACE,
     WORKFLOW_NAMESPACE,
+    Labelled,
 )
+from pytest_experiment.base.text import one_line
 from pytest_experiment.base.types import Obj
 from pytest_experiment.core import argo
 from pytest_experiment.core.lifecycle import claim_names, failed_summary_lines, status
-from pytest_experiment.edges.api_errors import NotFound
-from pytest_experiment.edges.operator_reads import Labelled
 from pytest_experiment.run.ports import Cluster
 
 LOG_LINES = 50
-_MAX_TEXT = 300
 # Container states that mean a pod is failing even though its phase says Running/Pending.
 _FAILING_REASONS = frozenset(
     {"CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull", "CreateContainerConfigError", "Error"}
 )
-
-
-def one_line(value: Any, *, limit: int = _MAX_TEXT) -> str:
-    """``value`` as a single printable line of at most ``limit`` characters."""
-    text = " ".join(str(value).split())
-    text = "".join(ch if ch.isprintable() else "?" for ch in text)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -97,8 +90,8 @@ def _why(condition: Mapping[str, Any]) -> str:
 
 def condition_lines(experiment: Mapping[str, Any]) -> list[str]:
     lines = []
-    for condition in (experiment.get("status") or {}).get("conditions") or []:
-        lines.append(f"{condition.get('type')}={condition.get('status')}{_why(condition)}")
+    for found in views.conditions(experiment):
+        lines.append(f"{found.get('type')}={found.get('status')}{_why(found)}")
     return lines
 
 
@@ -142,8 +135,7 @@ def claim_lines(claims: Sequence[Mapping[str, Any]]) -> list[str]:
     lines = []
     for claim in claims:
         meta = claim["metadata"]
-        conditions = (claim.get("status") or {}).get("conditions") or []
-        ready = next((c for c in conditions if c.get("type") == "Ready"), None)
+        ready = views.condition(claim, "Ready")
         where = f"{meta.get('namespace')}/{meta['name']}" if meta.get("namespace") else meta["name"]
         if ready is None:
             lines.append(f"{where}: no Ready condition yet")
@@ -268,7 +260,7 @@ def gather(
         found = cluster.list_labelled(Labelled.WORKFLOWS, instance=instance)
         known = known_experiment()
         name = workflow_name(instance, known)
-        if all(w.get("metadata", {}).get("name") != name for w in found):
+        if all(views.meta(w).name != name for w in found):
             # The seeds' operator labels it; otherwise it is found by the name it was given.
             try:
                 found.append(cluster.get_workflow(name))

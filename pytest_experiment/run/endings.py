@@ -14,14 +14,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pytest_experiment.base.errors import ClusterError
+from pytest_experiment.base.resources import Labelled
+from pytest_experiment.base.text import one_line
 from pytest_experiment.base.types import Obj
+from pytest_experiment.base.views import meta
 from pytest_experiment.core import lifecycle
 from pytest_experiment.core.lifecycle import format_duration, phase_of, status
 from pytest_experiment.core.verdict import CheckResult, Status
 from pytest_experiment.core.watch_state import InstanceDeleted, Observed, WatchTimeout
-from pytest_experiment.edges.operator_reads import Labelled
 from pytest_experiment.run import failure_capture
-from pytest_experiment.run.diagnostics import failed_summary, gather, one_line
+from pytest_experiment.run.diagnostics import failed_summary, gather
 from pytest_experiment.run.launch import Launch
 from pytest_experiment.run.protocols import RunContext, Watch
 
@@ -71,7 +73,7 @@ class Endings:
         return {
             "instance": self.instance,
             "phase": phase_of(observed.obj) if not observed.deleted else "Deleted",
-            "createdAt": ((observed.obj or {}).get("metadata") or {}).get("creationTimestamp"),
+            "createdAt": meta(observed.obj).created,
             "completedAt": current.get("completedAt"),
             "durationSeconds": round(duration, 3) if duration is not None else None,
             "results": current.get("resultsURL"),
@@ -90,9 +92,7 @@ class Endings:
             total = lifecycle.run_total(observed.obj)
             if total is not None:
                 return total
-            created = lifecycle.parse_time(
-                ((observed.obj or {}).get("metadata") or {}).get("creationTimestamp")
-            )
+            created = lifecycle.parse_time(meta(observed.obj).created)
             if created is not None and until is not None and until >= created:
                 return (until - created).total_seconds()
         start = self.launch.apply.at if self.launch.created else None
@@ -151,14 +151,14 @@ class Endings:
         phase = lifecycle.failed_in(
             phases[:-1] if phases[-1:] == ["Failed"] else phases, observed.obj
         )
-        message = lifecycle.first_condition_message(observed.obj)
+        message = lifecycle.condition_message(observed.obj)
         assert self.run.cluster is not None
         # Read when the watch first showed it Failed, whichever item ran then: the
         # operator's cleanup deletes the Workflow (the reason) and the cloud objects soon
         # after.
         captured = failure_capture.explained(self.run.cluster, self.launch, observed.obj or {})
-        if message == "no condition message":
-            message = captured.reason or message
+        if message is None:
+            message = captured.reason or lifecycle.first_condition_message(observed.obj)
         self.run.log_toil(lifecycle.failed_toil(self.name, self.instance, phase, one_line(message)))
         details = [*captured.details, *self._failed_summary(observed)]
         # Once the operator recorded the end: an attached run's length is completedAt's.
@@ -228,7 +228,7 @@ class Endings:
     def _explain(self, obj: Obj | None, stuck: lifecycle.StuckTarget) -> lifecycle.StuckTarget:
         """The target's reason from its claim or applications when the status has none."""
         cluster = self.run.cluster
-        if cluster is None or not stuck.reason.startswith("no reason in the status"):
+        if cluster is None or not stuck.unexplained:
             return stuck
         claims: list[Obj] = []
         applications: list[Obj] = []

@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable
 
 from pytest_experiment.base.types import Obj
-from pytest_experiment.core.lifecycle import first_condition_message, phase_of
+from pytest_experiment.core.lifecycle import condition_message, phase_of
 from pytest_experiment.core.watch_state import Change
 from pytest_experiment.run.diagnostics import gather, workflow_reason
 from pytest_experiment.run.launch import Capture, Launch
@@ -47,7 +47,7 @@ def _read(cluster: Cluster, launch: Launch, capture: Capture, obj: Obj) -> None:
     """Fill ``capture`` from the cluster, ``obj`` being the instance seen Failed."""
     try:
         reason = None
-        if first_condition_message(obj) == "no condition message":
+        if condition_message(obj) is None:
             # The real operator writes no condition on a failed workflow: Argo has the reason.
             reason = workflow_reason(cluster, obj)
         found = gather(cluster, capture.instance, namespace=launch.namespace, experiment=obj)

@@ -16,13 +16,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from pytest_experiment.base.errors import ClusterError
+from pytest_experiment.base.resources import Labelled
+from pytest_experiment.base.text import one_line
 from pytest_experiment.base.types import Obj
 from pytest_experiment.core import lifecycle
 from pytest_experiment.core.lifecycle import format_duration, phase_of, status
 from pytest_experiment.core.verdict import CheckResult, Status
 from pytest_experiment.core.watch_state import InstanceDeleted, Observed, WatchTimeout
-from pytest_experiment.edges.operator_reads import Labelled
-from pytest_experiment.run.diagnostics import one_line
 from pytest_experiment.run.endings import Endings
 from pytest_experiment.run.launch import Launch
 from pytest_experiment.run.operator_watch import OperatorWatch

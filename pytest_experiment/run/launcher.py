@@ -20,14 +20,13 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from pytest_experiment.base.errors import ClusterError
+from pytest_experiment.base.errors import ClusterError, OutcomeUnknown
+from pytest_experiment.base.text import one_line
 from pytest_experiment.base.types import Obj
 from pytest_experiment.core import lease, lifecycle
 from pytest_experiment.core.lifecycle import shown_path
 from pytest_experiment.core.spec import Experiment
 from pytest_experiment.core.watch_state import Change
-from pytest_experiment.edges.api_errors import OutcomeUnknown
-from pytest_experiment.run.diagnostics import one_line
 from pytest_experiment.run.launch import Launch
 from pytest_experiment.run.protocols import SessionContext
 

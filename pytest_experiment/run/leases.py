@@ -22,10 +22,9 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from pytest_experiment.base.errors import ClusterError
+from pytest_experiment.base.errors import ClusterError, NotFound
+from pytest_experiment.base.text import one_line
 from pytest_experiment.core.lease import RENEW_FRACTION, Lease, Owner, ended, renewal
-from pytest_experiment.edges.api_errors import NotFound
-from pytest_experiment.run.diagnostics import one_line
 from pytest_experiment.run.ports import Clocked, Cluster
 
 

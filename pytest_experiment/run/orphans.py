@@ -17,12 +17,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from pytest_experiment.base.errors import ClusterError, PermissionDenied
+from pytest_experiment.base.errors import ClusterError, NotFound, PermissionDenied
+from pytest_experiment.base.text import one_line
 from pytest_experiment.core.lease import MANAGED_BY, Orphan, orphans
 from pytest_experiment.core.lifecycle import delete_command, inspect_command
-from pytest_experiment.edges.api_errors import NotFound
 from pytest_experiment.run.cleanup import Cleaner, Cleanup
-from pytest_experiment.run.diagnostics import one_line
 from pytest_experiment.run.launcher import EXPERIMENT_LABEL
 from pytest_experiment.run.leases import server_now
 from pytest_experiment.run.protocols import SessionContext

@@ -1,24 +1,24 @@
 """What the live run asks of a cluster and of a results store, as Protocols.
 
-``edges.cluster.Cluster`` and ``edges.results.ResultsStore`` are the real
-ones; a conftest.py or plugin may hand the run others through the
+The plugin's own implementations talk to the Kubernetes API and to S3; a
+conftest.py or plugin may hand the run others through the
 ``pytest_experiment_make_cluster`` and ``pytest_experiment_make_results_store``
 hooks (an in-memory cluster for fast tests, a store reading a local
-directory). Errors keep the edges' contract: a ``ClusterError`` (``NotFound``
-for a 404, ``PermissionDenied`` for 401/403) from the cluster, a
-``ResultsError`` from the store.
+directory). Such an implementation needs only this module and
+``pytest_experiment.base``: every type named here, and every error it must
+raise, is there. A cluster raises ``base.errors.ClusterError`` (``NotFound``
+for a 404, ``PermissionDenied`` for 401/403, ``OutcomeUnknown`` for a create
+that may have been carried out); a store raises ``ResultsError``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
+from pytest_experiment.base.resources import Labelled
 from pytest_experiment.base.types import Obj
-
-if TYPE_CHECKING:
-    from pytest_experiment.edges.operator_reads import Labelled
 
 
 class EventStream(Protocol):

@@ -16,14 +16,15 @@ from pathlib import Path
 import yaml
 
 from pytest_experiment.base.errors import ClusterError, PermissionDenied
+from pytest_experiment.base.text import one_line
 from pytest_experiment.base.types import Obj
+from pytest_experiment.base.views import meta
 from pytest_experiment.core import access, lifecycle
 from pytest_experiment.core.lifecycle import shown_path
 from pytest_experiment.core.options import Options
 from pytest_experiment.core.spec import Experiment
 from pytest_experiment.core.toil import ToilRecord
-from pytest_experiment.core.verdict import CheckResult, Status
-from pytest_experiment.run.diagnostics import one_line
+from pytest_experiment.core.verdict import CheckResult, Status, blocked
 from pytest_experiment.run.launch import Launch
 from pytest_experiment.run.ports import Cluster
 
@@ -153,10 +154,9 @@ class Preflight:
                 f"to apply; {_EMPTY_WORKFLOW}",
             )
         if self.options.apply_templates and not may_apply:
-            return CheckResult(
-                Status.NA,
+            return blocked(
                 f"WorkflowTemplate {name} not found in argo-workflows; not applied from {shown}: "
-                f"blocked by {experiment.name}::preflight[cost]",
+                f"blocked by {experiment.name}::preflight[cost]"
             )
         if not self.options.apply_templates:
             self._log_toil(lifecycle.missing_template_toil(experiment.name, name))
@@ -209,7 +209,7 @@ def _template_doc(path: Path, name: str) -> Obj:
         if (
             isinstance(doc, dict)
             and doc.get("kind") == "WorkflowTemplate"
-            and (doc.get("metadata") or {}).get("name") == name
+            and meta(doc).raw.get("name") == name
         ):
             return doc
     raise ValueError(f"it holds no WorkflowTemplate named {name}")

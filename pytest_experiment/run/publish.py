@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_experiment.base.errors import ResultsError, SpecError
+from pytest_experiment.base.text import one_line
 from pytest_experiment.core import autofix, gate, lifecycle
 from pytest_experiment.core import review as rv
 from pytest_experiment.core.lifecycle import format_duration, shown_path, status
@@ -26,7 +27,7 @@ from pytest_experiment.core.verdict import CheckResult, Status
 from pytest_experiment.edges.github import GitHub, GitHubError
 from pytest_experiment.run import results_wait
 from pytest_experiment.run.analyzer import Analyzer
-from pytest_experiment.run.diagnostics import failed_summary, one_line
+from pytest_experiment.run.diagnostics import failed_summary
 from pytest_experiment.run.launch import Launch
 from pytest_experiment.run.outcome import Attempt, Published
 from pytest_experiment.run.protocols import PublishContext

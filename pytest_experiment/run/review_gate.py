@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from pytest_experiment.base.errors import ClusterError
+from pytest_experiment.base.text import one_line
 from pytest_experiment.base.types import Obj
 from pytest_experiment.core import lifecycle
 from pytest_experiment.core import review as rv
@@ -23,7 +24,6 @@ from pytest_experiment.core.lifecycle import format_duration, phase_of
 from pytest_experiment.core.verdict import CheckResult, Status
 from pytest_experiment.core.watch_state import InstanceDeleted, WatchTimeout
 from pytest_experiment.edges.github import GitHub, GitHubError, PullRequest
-from pytest_experiment.run.diagnostics import one_line
 from pytest_experiment.run.launch import Launch
 from pytest_experiment.run.outcome import Published
 from pytest_experiment.run.protocols import RunContext

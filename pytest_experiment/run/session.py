@@ -19,13 +19,12 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, cast
 
-from pytest_experiment.base.errors import ClusterError, PermissionDenied
+from pytest_experiment.base.errors import HTTP_FORBIDDEN, ClusterError, PermissionDenied
 from pytest_experiment.core.options import Options
 from pytest_experiment.core.schema import SchemaUnavailable, schema_from_crd
 from pytest_experiment.core.spec import Experiment
 from pytest_experiment.core.toil import ToilRecord
-from pytest_experiment.core.verdict import CheckResult, Status
-from pytest_experiment.edges.api_errors import HTTP_FORBIDDEN
+from pytest_experiment.core.verdict import CheckResult, Status, blocked
 from pytest_experiment.edges.tracker import ToilLog
 from pytest_experiment.edges.watch import ExperimentWatcher
 from pytest_experiment.run import follow as following
@@ -283,7 +282,7 @@ class LiveRun:
         """None once ``launch`` has an instance to follow, else the verdict saying why not."""
         self.prepare(launch)
         if launch.preflight.blocked is not None:
-            return CheckResult(Status.NA, launch.preflight.blocked)
+            return blocked(launch.preflight.blocked)
         self._launcher.applied(launch, waiting=self._queued)
         self.flush()
         return self._apply_failed(launch)

@@ -22,10 +22,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from pytest_experiment.base.errors import ClusterError
+from pytest_experiment.base.errors import ClusterError, NotFound
+from pytest_experiment.base.resources import Labelled
 from pytest_experiment.base.types import Obj
-from pytest_experiment.edges.api_errors import NotFound
-from pytest_experiment.edges.operator_reads import Labelled
 
 FINALIZER = "experiments.illm.io/finalizer"
 

@@ -17,10 +17,10 @@ from kubernetes import client
 from troubleshooting import documented
 
 from pytest_experiment.base.errors import ClusterError, PermissionDenied
+from pytest_experiment.base.resources import Labelled
 from pytest_experiment.core.access import RUNNER
 from pytest_experiment.edges.cluster import Cluster
 from pytest_experiment.edges.kubeconfig import connect
-from pytest_experiment.edges.operator_reads import Labelled
 from pytest_experiment.reporting.report import REPORT_SCHEMA
 from pytest_experiment.sandbox import Sandbox
 

@@ -10,6 +10,7 @@ imports it from here.
 
 from __future__ import annotations
 
+from pytest_experiment.base.views import status
 from pytest_experiment.core.durations import format_duration
 from pytest_experiment.core.lifecycle.lines import (
     apply_template_command,
@@ -27,6 +28,7 @@ from pytest_experiment.core.lifecycle.phases import (
     TIMEOUT_LABEL,
     TURN_CONDITIONS,
     Turn,
+    condition_message,
     failed_in,
     first_condition_message,
     is_terminal,
@@ -41,7 +43,6 @@ from pytest_experiment.core.lifecycle.phases import (
     results_final,
     review_skipped_why,
     run_total,
-    status,
     turn_condition,
     turned_failed,
     workflow_started,
@@ -80,6 +81,7 @@ __all__ = [
     "apply_toil",
     "claim_names",
     "claim_target",
+    "condition_message",
     "delete_command",
     "deleted_toil",
     "entering_lines",

@@ -9,8 +9,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from pytest_experiment.base.types import ObjView as Obj
+from pytest_experiment.base.views import meta, status, targets
 from pytest_experiment.core.durations import format_duration, parse_go_duration
-from pytest_experiment.core.lifecycle.phases import status
 
 
 def failed_summary_lines(summary: Obj, *, declared: Sequence[str] = ()) -> list[str]:
@@ -80,20 +80,19 @@ def entering_lines(
 ) -> list[str]:
     """What is reported once when an instance enters ``phase``."""
     current = status(obj)
-    instance = str((obj or {}).get("metadata", {}).get("name") or "")
+    instance = meta(obj).name
     if phase == "Provisioning":
         return [
             f"target {t.get('name')}: {t.get('phase', '<no phase>')} "
             f"(cluster: {t.get('clusterName') or '<none yet>'})"
-            for t in current.get("targets") or []
-            if isinstance(t, Mapping)
+            for t in targets(obj)
         ] or ["no targets reported yet"]
     if phase == "Ready":
         if applications_error is not None:
             return [f"ArgoCD applications: unavailable: {applications_error}"]
         lines = []
         for app in applications or ():
-            app_status = app.get("status") or {}
+            app_status = status(app)
             health = (app_status.get("health") or {}).get("status", "<unknown>")
             sync = (app_status.get("sync") or {}).get("status", "<unknown>")
             lines.append(f"application {app['metadata']['name']}: health {health}, sync {sync}")

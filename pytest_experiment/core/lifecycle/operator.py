@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from pytest_experiment.base.resources import OPERATOR_DEPLOYMENT, OPERATOR_NAMESPACE
 from pytest_experiment.base.types import ObjView as Obj
+from pytest_experiment.base.views import status
 from pytest_experiment.core.durations import format_duration
-from pytest_experiment.core.lifecycle.phases import status
 from pytest_experiment.core.toil import ToilRecord, toil_record
 
 DEPLOYMENT = f"{OPERATOR_NAMESPACE}/{OPERATOR_DEPLOYMENT}"

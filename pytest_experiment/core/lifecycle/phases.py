@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pytest_experiment.base.types import ObjView as Obj
+from pytest_experiment.base.views import conditions, meta, status, targets
 
 PHASES = ("Pending", "Provisioning", "Ready", "Running")
 TERMINAL = ("Complete", "Failed")
@@ -24,13 +25,6 @@ TIMEOUT_LABEL = {
 }
 # Where a failure in a phase comes from; anything else: operator.
 FAILURE_CATEGORY = {"Provisioning": "crossplane", "Ready": "argocd", "Running": "workflow"}
-
-
-def status(obj: Obj | None) -> Obj:
-    if not obj:
-        return {}
-    value = obj.get("status")
-    return value if isinstance(value, Mapping) else {}
 
 
 def phase_of(obj: Obj | None) -> str:
@@ -72,21 +66,32 @@ def failed_in(timeline: Sequence[str], obj: Obj | None) -> str:
     workflow = current.get("workflowStatus")
     if isinstance(workflow, Mapping) and workflow.get("name"):
         return "Running"
-    targets = [t for t in current.get("targets") or [] if isinstance(t, Mapping)]
-    if targets:
-        return "Ready" if all(t.get("phase") == "Ready" for t in targets) else "Provisioning"
+    reported = targets(obj)
+    if reported:
+        return "Ready" if all(t.get("phase") == "Ready" for t in reported) else "Provisioning"
     return seen[-1] if seen else "Pending"
 
 
-def first_condition_message(obj: Obj | None) -> str:
+NO_CONDITION_MESSAGE = "no condition message"
+"""What a line says when no condition explains a failure (wording only: code asks
+``condition_message`` for None)."""
+
+
+def condition_message(obj: Obj | None) -> str | None:
     """The message of the condition that explains a failure: ``Failed`` first, then any
-    condition whose status is not the healthy one, then any message at all."""
-    conditions = [c for c in status(obj).get("conditions") or [] if isinstance(c, Mapping)]
+    condition whose status is not the healthy one, then any message at all; None when no
+    condition has one."""
     ranked = sorted(
-        (c for c in conditions if c.get("message")),
+        (c for c in conditions(obj) if c.get("message")),
         key=lambda c: (c.get("type") != "Failed", c.get("status") == "True"),
     )
-    return " ".join(str(ranked[0]["message"]).split()) if ranked else "no condition message"
+    return " ".join(str(ranked[0]["message"]).split()) if ranked else None
+
+
+def first_condition_message(obj: Obj | None) -> str:
+    """``condition_message`` as a line shows it."""
+    message = condition_message(obj)
+    return NO_CONDITION_MESSAGE if message is None else message
 
 
 def parse_time(value: Any) -> datetime | None:
@@ -112,7 +117,7 @@ def workflow_started(obj: Obj | None) -> datetime | None:
 
 def run_total(obj: Obj | None) -> float | None:
     """Seconds from ``metadata.creationTimestamp`` to ``status.completedAt``, when both exist."""
-    created = parse_time(((obj or {}).get("metadata") or {}).get("creationTimestamp"))
+    created = parse_time(meta(obj).created)
     completed = parse_time(status(obj).get("completedAt"))
     if created is None or completed is None or completed < created:
         return None
