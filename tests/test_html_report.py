@@ -5,12 +5,8 @@ from __future__ import annotations
 
 import html as html_lib
 import json
-import os
 import re
 import shutil
-import subprocess
-import sys
-import time
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
@@ -18,6 +14,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+from shared_run import shared_run
 
 from pytest_experiment.reporting import html_findings, html_report, html_series, html_view
 from pytest_experiment.reporting.report import Scoreboard
@@ -261,29 +258,19 @@ class Scored:
     result: pytest.RunResult
 
 
-# Under xdist the tests that read the shared run go to one worker, which makes it once.
-SHARED = pytest.mark.xdist_group("html-scored")
-
-
 @pytest.fixture(scope="module")
 def scored(tmp_path_factory: pytest.TempPathFactory, examples: Path) -> Scored:
     """One offline run with every output, which several tests below only read: the HTML
-    scorecard, the JSON report, pytest-html's page, JUnit and the Actions step summary.
-    A process of its own (pytester is per test), set up as pytester sets up its own."""
-    path = tmp_path_factory.mktemp("scored")
-    shutil.copytree(examples, path / "experiments")
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTEST_ADDOPTS", "TOX_ENV_DIR")}
-    env.update(ACTIONS, GITHUB_STEP_SUMMARY=str(path / "summary.md"))
-    env.update(HOME=str(path), PY_COLORS="0")
-    command = [sys.executable, "-m", "pytest", *SCORE, *EVERY_OUTPUT]
-    command += ["--html=ph.html", "--junitxml=with.xml"]
-    started = time.monotonic()
-    done = subprocess.run(command, cwd=path, env=env, capture_output=True, text=True, check=False)
-    lines = (done.stdout.splitlines(), done.stderr.splitlines())
-    return Scored(path, pytest.RunResult(done.returncode, *lines, time.monotonic() - started))
+    scorecard, the JSON report, pytest-html's page, JUnit and the Actions step summary."""
+
+    def prepare(path: Path) -> None:
+        shutil.copytree(examples, path / "experiments")
+
+    args = [*SCORE, *EVERY_OUTPUT, "--html=ph.html", "--junitxml=with.xml"]
+    env = {**ACTIONS, "GITHUB_STEP_SUMMARY": "summary.md"}
+    return Scored(*shared_run(tmp_path_factory, "html-scored", prepare, args, env))
 
 
-@SHARED
 def test_experiment_html_writes_the_scorecard_of_an_offline_run(scored: Scored) -> None:
     result = scored.result
     assert result.ret == pytest.ExitCode.TESTS_FAILED
@@ -356,7 +343,7 @@ def pytest_html_tests(path: Path, result: pytest.RunResult) -> dict[str, Any]:
 @pytest.mark.parametrize(
     "args",
     [
-        pytest.param((), id="serial", marks=SHARED),
+        pytest.param((), id="serial"),
         pytest.param(("-n", "2", "--dist", "loadgroup"), id="xdist-loadgroup"),
         pytest.param(("-n", "2", "--dist", "load"), id="xdist-load"),
     ],
@@ -410,7 +397,6 @@ def test_pytest_html_carries_each_scorecard_once_and_links_to_it(
     assert ">N/A</span>" in "".join(na["resultsTableRow"])
 
 
-@SHARED
 def test_pytest_html_report_is_at_most_three_times_its_size_without_the_scorecards(
     scored: Scored, project: pytest.Pytester
 ) -> None:
@@ -422,7 +408,6 @@ def test_pytest_html_report_is_at_most_three_times_its_size_without_the_scorecar
     assert with_extras <= 3 * without, (with_extras, without)
 
 
-@SHARED
 def test_without_pytest_html_the_run_is_the_same(
     scored: Scored, project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -461,7 +446,6 @@ def test_the_step_summary_points_at_the_html_artifact() -> None:
     assert "HTML scorecard" not in step_summary(board)
 
 
-@SHARED
 def test_in_actions_the_step_summary_links_to_the_artifacts(scored: Scored) -> None:
     lines = (scored.path / "summary.md").read_text().splitlines()
     assert lines[:3] == [
