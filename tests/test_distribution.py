@@ -99,9 +99,7 @@ def test_each_experiment_is_applied_once_and_all_its_items_see_that_instance(
 def test_a_mode_that_splits_an_experiment_stops_a_live_session_before_any_apply(
     project: pytest.Pytester, dist: str, why: str
 ) -> None:
-    result = project.runpytest(
-        "experiments", "-p", "no:cacheprovider", "-n", "2", "--dist", dist
-    )
+    result = project.runpytest("experiments", "-p", "no:cacheprovider", "-n", "2", "--dist", dist)
     out = result.stdout.str() + result.stderr.str()
     assert result.ret == pytest.ExitCode.USAGE_ERROR, out
     lines = [line for line in result.stderr.lines if line.strip()]

@@ -79,9 +79,7 @@ def project(pytester: pytest.Pytester, examples: Path) -> pytest.Pytester:
 
 
 def run(project: pytest.Pytester, *args: str) -> tuple[pytest.RunResult, dict[str, Any]]:
-    result = project.runpytest(
-        "-p", "no:cacheprovider", "--experiment-report=report.json", *args
-    )
+    result = project.runpytest("-p", "no:cacheprovider", "--experiment-report=report.json", *args)
     path = project.path / "report.json"
     assert path.exists(), result.stdout.str() + result.stderr.str()
     return result, json.loads(path.read_text())
