@@ -2,20 +2,37 @@
 
 from __future__ import annotations
 
+import importlib
 import os
+import pkgutil
 from pathlib import Path
 
-# Loaded before any in-process pytester run: pytester drops the modules a run
-# imported once it ends, but PyYAML's C extension is not initialised again on
-# the next import and keeps the first run's classes, so the next run fails
-# every file ("could not determine a constructor for the tag None"). Loaded
-# here, yaml is never dropped. (A test file run alone hit this.) The same for what
-# the reproducibility check imports when it runs: NumPy's C core refuses to load a
-# second time in one process ("cannot load module more than once per process").
 import numpy  # noqa: F401
 import pytest
 import scipy.special  # noqa: F401
 import yaml  # noqa: F401
+
+import pytest_experiment
+
+# numpy, scipy.special and yaml are imported above, before any in-process pytester
+# run: pytester drops the modules a run imported once it ends, but PyYAML's C extension
+# is not initialised again on the next import and keeps the first run's classes, so the
+# next run fails every file ("could not determine a constructor for the tag None").
+# Imported here, yaml is never dropped. (A test file run alone hit this.) The same for
+# what the reproducibility check imports when it runs: NumPy's C core refuses to load a
+# second time in one process ("cannot load module more than once per process").
+#
+# The same for the plugin's own modules, for another reason: a package that outlives a
+# run keeps the submodule the run imported as an attribute, so the next run's
+# `from pytest_experiment.core import lifecycle` gets that dropped module while
+# `from pytest_experiment.core.watch_state import WatchTimeout` imports afresh, and an
+# exception raised by one copy passes the other's `except` (a live run's wait timeout
+# failed its lifecycle once an earlier run in the same process had imported them).
+# Loaded here, they are never dropped; the tests that check what a session imports run
+# in a fresh interpreter.
+for _module in pkgutil.walk_packages(pytest_experiment.__path__, "pytest_experiment."):
+    if not _module.name.endswith(".__main__"):
+        importlib.import_module(_module.name)
 
 ROOT = Path(__file__).resolve().parent
 

@@ -184,7 +184,7 @@ def test_capture_suspended_writes_past_an_items_capture(pytester: pytest.Pyteste
                 print("live-line")
         """
     )
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result = pytester.runpytest("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
     assert "live-line" in result.stdout.str()
     assert "captured-line" not in result.stdout.str(), "a passing item's output stays captured"
@@ -243,9 +243,9 @@ def test_xdist_worker_count(pytester: pytest.Pytester) -> None:
                     handle.write(str(xdist_worker_count(session.config)))
         """
     )
-    pytester.runpytest_subprocess("-p", "no:cacheprovider", "-n", "2").assert_outcomes(passed=1)
+    pytester.runpytest("-p", "no:cacheprovider", "-n", "2").assert_outcomes(passed=1)
     assert (pytester.path / "workers.txt").read_text().split() == ["2", "2"]
-    pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:xdist")
+    pytester.runpytest("-p", "no:cacheprovider", "-p", "no:xdist")
     assert (pytester.path / "serial.txt").read_text() == "0"
 
 
@@ -268,6 +268,7 @@ def test_an_interrupt_through_a_frame_without_a_line_ends_as_an_interrupt(
     pytester: pytest.Pytester,
 ) -> None:
     pytester.makepyfile(test_unlocated=UNLOCATED_INTERRUPT)
+    # A subprocess: pytester re-raises an in-process run's KeyboardInterrupt.
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     assert result.ret == pytest.ExitCode.INTERRUPTED, result.stdout.str() + result.stderr.str()
     assert "TypeError" not in result.stdout.str() + result.stderr.str()
@@ -304,7 +305,7 @@ def test_a_junit_file_that_cannot_be_written_is_one_line(pytester: pytest.Pytest
     pytester.makepyfile(test_a="def test_a(): pass")
     pytester.makeconftest(JUNIT_DIRECTORY_GONE)
     (pytester.path / "out").mkdir()
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--junitxml=out/junit.xml")
+    result = pytester.runpytest("-p", "no:cacheprovider", "--junitxml=out/junit.xml")
     out = result.stdout.str() + result.stderr.str()
     assert result.ret == pytest.ExitCode.OK, out
     assert "Traceback" not in out
@@ -322,6 +323,7 @@ def test_without_the_plugin_pytest_itself_crashes_on_such_a_junit_file(
     pytester.makepyfile(test_a="def test_a(): pass")
     pytester.makeconftest(JUNIT_DIRECTORY_GONE)
     (pytester.path / "out").mkdir()
+    # A subprocess: the exit code of the process pytest's crash ends is what is pinned.
     result = pytester.runpytest_subprocess(
         "-p", "no:cacheprovider", "-p", "no:experiment", "--junitxml=out/junit.xml"
     )
@@ -332,7 +334,7 @@ def test_without_the_plugin_pytest_itself_crashes_on_such_a_junit_file(
 def test_a_junit_file_is_replaced_whole(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_a="def test_a(): pass")
     (pytester.path / "junit.xml").write_text("x" * 100_000)
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--junitxml=junit.xml")
+    result = pytester.runpytest("-p", "no:cacheprovider", "--junitxml=junit.xml")
     assert result.ret == pytest.ExitCode.OK
     result.stdout.fnmatch_lines([f"*generated xml file: {pytester.path / 'junit.xml'}*"])
     assert (pytester.path / "junit.xml").read_text().startswith("<?xml")

@@ -224,7 +224,7 @@ def test_a_bad_price_table_stops_pytest_at_start_up(project: pytest.Pytester) ->
 def test_under_xdist_every_worker_holds_the_whole_session_to_the_limit(
     project: pytest.Pytester,
 ) -> None:
-    result = project.runpytest_subprocess(
+    result = project.runpytest(
         "experiments", RUNNING, "--experiment-max-cost=0.05", "-n", "2", "--dist", "loadgroup",
         "--junitxml=junit.xml",
     )  # fmt: skip

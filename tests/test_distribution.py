@@ -74,7 +74,7 @@ def creates(root: Path) -> collections.Counter[str]:
 def test_each_experiment_is_applied_once_and_all_its_items_see_that_instance(
     project: pytest.Pytester, dist: str
 ) -> None:
-    result = project.runpytest_subprocess(
+    result = project.runpytest(
         "experiments", "-p", "no:cacheprovider", "-n", "2", "--dist", dist,
         "--experiment-report=report.json",
     )  # fmt: skip
@@ -99,9 +99,7 @@ def test_each_experiment_is_applied_once_and_all_its_items_see_that_instance(
 def test_a_mode_that_splits_an_experiment_stops_a_live_session_before_any_apply(
     project: pytest.Pytester, dist: str, why: str
 ) -> None:
-    result = project.runpytest_subprocess(
-        "experiments", "-p", "no:cacheprovider", "-n", "2", "--dist", dist
-    )
+    result = project.runpytest("experiments", "-p", "no:cacheprovider", "-n", "2", "--dist", dist)
     out = result.stdout.str() + result.stderr.str()
     assert result.ret == pytest.ExitCode.USAGE_ERROR, out
     lines = [line for line in result.stderr.lines if line.strip()]
@@ -117,7 +115,7 @@ def test_a_mode_that_splits_experiments_runs_items_that_apply_nothing(
     project: pytest.Pytester,
 ) -> None:
     # Validation alone creates no instance: nothing to keep together.
-    result = project.runpytest_subprocess(
+    result = project.runpytest(
         "experiments", "-p", "no:cacheprovider", "-n", "2", "--dist", "each", "-k", "validate"
     )
     assert result.ret == pytest.ExitCode.OK, result.stdout.str()

@@ -7,12 +7,14 @@ import html as html_lib
 import json
 import re
 import shutil
+from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import pytest
+from shared_run import shared_run
 
 from pytest_experiment.reporting import html_findings, html_report, html_series, html_view
 from pytest_experiment.reporting.report import Scoreboard
@@ -235,19 +237,46 @@ def project(pytester: pytest.Pytester, examples: Path) -> pytest.Pytester:
     return pytester
 
 
+SCORE = ("experiments", "-p", "no:cacheprovider", "--experiment-results=experiments/site/data")
+# What a CI job asks for: the scorecard, the JSON report, and the step summary of a
+# GitHub Actions job.
+EVERY_OUTPUT = ("--experiment-html=out/report.html", "--experiment-report=r.json")
+ACTIONS = {
+    "GITHUB_SERVER_URL": "https://github.example",
+    "GITHUB_REPOSITORY": "lab/benchmarks",
+    "GITHUB_RUN_ID": "42",
+}
+
+
 def score(project: pytest.Pytester, *args: str) -> pytest.RunResult:
-    return project.runpytest_subprocess(
-        "experiments", "-p", "no:cacheprovider", "--experiment-results=experiments/site/data",
-        *args,
-    )  # fmt: skip
+    return project.runpytest(*SCORE, *args)
 
 
-def test_experiment_html_writes_the_scorecard_of_an_offline_run(project: pytest.Pytester) -> None:
-    result = score(project, "--experiment-html=out/report.html", "--experiment-report=r.json")
+@dataclass(frozen=True)
+class Scored:
+    path: Path
+    result: pytest.RunResult
+
+
+@pytest.fixture(scope="module")
+def scored(tmp_path_factory: pytest.TempPathFactory, examples: Path) -> Scored:
+    """One offline run with every output, which several tests below only read: the HTML
+    scorecard, the JSON report, pytest-html's page, JUnit and the Actions step summary."""
+
+    def prepare(path: Path) -> None:
+        shutil.copytree(examples, path / "experiments")
+
+    args = [*SCORE, *EVERY_OUTPUT, "--html=ph.html", "--junitxml=with.xml"]
+    env = {**ACTIONS, "GITHUB_STEP_SUMMARY": "summary.md"}
+    return Scored(*shared_run(tmp_path_factory, "html-scored", prepare, args, env))
+
+
+def test_experiment_html_writes_the_scorecard_of_an_offline_run(scored: Scored) -> None:
+    result = scored.result
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.stdout.fnmatch_lines(["*experiment HTML scorecard: *out/report.html*"])
-    page = (project.path / "out" / "report.html").read_text()
-    doc = json.loads((project.path / "r.json").read_text())
+    page = (scored.path / "out" / "report.html").read_text()
+    doc = json.loads((scored.path / "r.json").read_text())
     assert doc["budgets"]["Pending"] == 1200.0
     assert doc["budgets"]["Running"] is None
     web = next(e for e in doc["experiments"] if e["name"] == "web-latency")
@@ -292,17 +321,18 @@ def test_a_run_without_the_option_imports_no_template_library(project: pytest.Py
             print("IMPORTED", sorted(m for m in names if m in sys.modules))
         """
     )
-    # pytest-html imports Jinja2 itself: without it loaded, this plugin must not.
-    result = score(project, "-p", "no:html", "-s")
+    # pytest-html imports Jinja2 itself: without it loaded, this plugin must not. A fresh
+    # interpreter: this one has loaded them all.
+    result = project.runpytest_subprocess(*SCORE, "-p", "no:html", "-s")
     result.stdout.fnmatch_lines(["IMPORTED []"])
     assert not list(project.path.glob("*.html"))
 
 
-def pytest_html_tests(project: pytest.Pytester, page: str, *args: str) -> dict[str, Any]:
-    """pytest-html's entries of an offline run, by node id (each a list of rows)."""
-    result = score(project, f"--html={page}", *args)
+def pytest_html_tests(path: Path, result: pytest.RunResult) -> dict[str, Any]:
+    """pytest-html's entries of an offline run (its page ph.html), by node id (each a list
+    of rows)."""
     assert result.ret == pytest.ExitCode.TESTS_FAILED
-    text = (project.path / page).read_text()
+    text = (path / "ph.html").read_text()
     # pytest-html keeps its rows as JSON inside the page: read them back.
     blob = re.search(r'data-jsonblob="([^"]*)"', text)
     assert blob is not None
@@ -312,14 +342,24 @@ def pytest_html_tests(project: pytest.Pytester, page: str, *args: str) -> dict[s
 
 @pytest.mark.parametrize(
     "args",
-    [(), ("-n", "2", "--dist", "loadgroup"), ("-n", "2", "--dist", "load")],
-    ids=["serial", "xdist-loadgroup", "xdist-load"],
+    [
+        pytest.param((), id="serial"),
+        pytest.param(("-n", "2", "--dist", "loadgroup"), id="xdist-loadgroup"),
+        pytest.param(("-n", "2", "--dist", "load"), id="xdist-load"),
+    ],
 )
 def test_pytest_html_carries_each_scorecard_once_and_links_to_it(
-    project: pytest.Pytester, args: tuple[str, ...]
+    request: pytest.FixtureRequest, args: tuple[str, ...]
 ) -> None:
-    tests = pytest_html_tests(project, "ph.html", "--experiment-report=r.json", *args)
-    doc = json.loads((project.path / "r.json").read_text())
+    if args:
+        project: pytest.Pytester = request.getfixturevalue("project")
+        path = project.path
+        result = score(project, "--html=ph.html", "--experiment-report=r.json", *args)
+    else:  # the shared run is the serial one
+        serial: Scored = request.getfixturevalue("scored")
+        path, result = serial.path, serial.result
+    tests = pytest_html_tests(path, result)
+    doc = json.loads((path / "r.json").read_text())
     experiments = {e["name"]: e for e in doc["experiments"]}
     rows = [row for entries in tests.values() for row in entries]
     by_experiment: dict[str, list[dict[str, Any]]] = {}
@@ -358,27 +398,33 @@ def test_pytest_html_carries_each_scorecard_once_and_links_to_it(
 
 
 def test_pytest_html_report_is_at_most_three_times_its_size_without_the_scorecards(
-    project: pytest.Pytester,
+    scored: Scored, project: pytest.Pytester
 ) -> None:
-    score(project, "--html=with.html")
     score(project, "--html=without.html", "-p", "no:experiment-html-extras")
-    with_extras = (project.path / "with.html").stat().st_size
+    with_extras = (scored.path / "ph.html").stat().st_size
     without = (project.path / "without.html").stat().st_size
+    assert "xr-extra" in (scored.path / "ph.html").read_text()
     assert "xr-extra" not in (project.path / "without.html").read_text()
     assert with_extras <= 3 * without, (with_extras, without)
 
 
-def test_without_pytest_html_the_run_is_the_same(project: pytest.Pytester) -> None:
-    without = score(project, "-p", "no:html", "--junitxml=without.xml")
-    with_html = score(project, "--html=ph.html", "--junitxml=with.xml")
+def test_without_pytest_html_the_run_is_the_same(
+    scored: Scored, project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # With the shared run's other outputs, so that pytest-html is the one difference.
+    for name, value in ACTIONS.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(project.path / "summary.md"))
+    without = score(project, *EVERY_OUTPUT, "-p", "no:html", "--junitxml=without.xml")
+    with_html = scored.result
     assert without.ret == with_html.ret == pytest.ExitCode.TESTS_FAILED
     assert without.parseoutcomes() == with_html.parseoutcomes()
 
-    def cases(name: str) -> list[str]:
-        text = (project.path / name).read_text()
+    def cases(path: Path) -> list[str]:
+        text = path.read_text()
         return sorted(re.findall(r'<testcase classname="[^"]*" name="[^"]*"', text))
 
-    assert cases("without.xml") == cases("with.xml")
+    assert cases(project.path / "without.xml") == cases(scored.path / "with.xml")
 
 
 def test_the_step_summary_points_at_the_html_artifact() -> None:
@@ -400,16 +446,8 @@ def test_the_step_summary_points_at_the_html_artifact() -> None:
     assert "HTML scorecard" not in step_summary(board)
 
 
-def test_in_actions_the_step_summary_links_to_the_artifacts(
-    project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    summary = project.path / "summary.md"
-    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
-    monkeypatch.setenv("GITHUB_SERVER_URL", "https://github.example")
-    monkeypatch.setenv("GITHUB_REPOSITORY", "lab/benchmarks")
-    monkeypatch.setenv("GITHUB_RUN_ID", "42")
-    score(project, "--experiment-html=out/report.html")
-    lines = summary.read_text().splitlines()
+def test_in_actions_the_step_summary_links_to_the_artifacts(scored: Scored) -> None:
+    lines = (scored.path / "summary.md").read_text().splitlines()
     assert lines[:3] == [
         "## Experiment results",
         "",

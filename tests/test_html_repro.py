@@ -14,6 +14,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from shared_run import shared_run
 
 from pytest_experiment.reporting.html_repro import HEIGHT, PAD
 
@@ -60,28 +61,13 @@ class Charts(HTMLParser):
 
 @pytest.fixture(scope="module")
 def page(tmp_path_factory: pytest.TempPathFactory, examples: Path) -> Charts:
-    import subprocess
-    import sys
+    def prepare(path: Path) -> None:
+        shutil.copytree(examples, path / "experiments")
 
-    root = tmp_path_factory.mktemp("html-repro")
-    shutil.copytree(examples, root / "experiments")
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-p",
-            "no:cacheprovider",
-            "experiments/web-latency",
-            "--experiment-results=experiments/site/data",
-            "--experiment-html=report.html",
-        ],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert done.returncode == pytest.ExitCode.TESTS_FAILED, done.stdout[-2000:]
+    args = ["-p", "no:cacheprovider", "experiments/web-latency"]
+    args += ["--experiment-results=experiments/site/data", "--experiment-html=report.html"]
+    root, done = shared_run(tmp_path_factory, "html-repro", prepare, args)
+    assert done.ret == pytest.ExitCode.TESTS_FAILED, done.stdout.str()[-2000:]
     parser = Charts()
     parser.feed((root / "report.html").read_text())
     return parser

@@ -76,7 +76,7 @@ def test_junit_under_xdist_has_every_item_with_its_outcome_and_verdict(
         for path, _, item in (line.partition("::") for line in collected.outlines)
         if item
     ]
-    result = project.runpytest_subprocess(
+    result = project.runpytest(
         "experiments", "-n", "2", "--dist", "loadgroup", "--junitxml=report.xml"
     )
     out = result.stdout.str()

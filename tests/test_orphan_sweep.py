@@ -79,9 +79,7 @@ def project(pytester: pytest.Pytester, examples: Path) -> pytest.Pytester:
 
 
 def run(project: pytest.Pytester, *args: str) -> tuple[pytest.RunResult, dict[str, Any]]:
-    result = project.runpytest_subprocess(
-        "-p", "no:cacheprovider", "--experiment-report=report.json", *args
-    )
+    result = project.runpytest("-p", "no:cacheprovider", "--experiment-report=report.json", *args)
     path = project.path / "report.json"
     assert path.exists(), result.stdout.str() + result.stderr.str()
     return result, json.loads(path.read_text())
@@ -121,7 +119,7 @@ def test_sweep_alone_needs_no_experiment_and_exits_0(project: pytest.Pytester) -
 
 
 def test_a_session_without_live_items_sweeps_nothing(project: pytest.Pytester) -> None:
-    result = project.runpytest_subprocess("-p", "no:cacheprovider", "experiments", "-k", "validate")
+    result = project.runpytest("-p", "no:cacheprovider", "experiments", "-k", "validate")
     assert result.ret == pytest.ExitCode.OK, result.stdout.str()
     assert "Orphan" not in result.stdout.str()
 
@@ -186,7 +184,7 @@ def test_a_refused_delete_fails_the_session_with_the_whole_reason_and_the_comman
 
 def test_a_sweep_asked_for_that_cannot_reach_the_cluster_fails(pytester: pytest.Pytester) -> None:
     write_unreachable(pytester.path / "kubeconfig")
-    result = pytester.runpytest_subprocess(
+    result = pytester.runpytest(
         "-p", "no:cacheprovider", "--experiment-sweep", "--experiment-kubeconfig=kubeconfig"
     )
     assert result.ret == pytest.ExitCode.TESTS_FAILED, result.stdout.str()
@@ -199,7 +197,7 @@ def test_a_sweep_asked_for_that_cannot_reach_the_cluster_fails(pytester: pytest.
 def test_a_lease_that_is_not_a_duration_above_zero_stops_pytest(
     pytester: pytest.Pytester, value: str
 ) -> None:
-    result = pytester.runpytest_subprocess(f"--experiment-lease={value}")
+    result = pytester.runpytest(f"--experiment-lease={value}")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     [line] = [x for x in result.stderr.lines if x.strip()]
     assert line.startswith("ERROR: --experiment-lease: ")

@@ -117,7 +117,7 @@ def test_watch_and_s3_outages_on_xdist_workers_are_printed(
     # Each worker's watch is dropped as its instance enters Running, and its first read
     # of summary.json finds S3 not answering.
     project.makeconftest(CONFTEST + 'SCRIPT = Script(outage="Running")\n')
-    result = project.runpytest_subprocess(
+    result = project.runpytest(
         "experiments", "-p", "no:cacheprovider", "-n", "2", "--dist", "loadgroup",
         f"--experiment-s3-endpoint={flaky_s3}", "--experiment-report=report.json",
     )  # fmt: skip
@@ -149,7 +149,7 @@ def test_a_watch_outage_while_the_session_cleans_up_is_printed(
     project.makeconftest(
         CONFTEST + FAKE_STORE + 'SCRIPT = Script(finalizers=(FINALIZER,), outage="deleting")\n'
     )
-    result = project.runpytest_subprocess(
+    result = project.runpytest(
         "experiments", "-p", "no:cacheprovider", "--experiment-cleanup=always",
         *(["-n", "2", "--dist", "loadgroup"] if xdist else []),
     )  # fmt: skip

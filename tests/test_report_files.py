@@ -132,7 +132,7 @@ def test_a_report_in_a_read_only_directory_stops_the_session_at_start_up(
 
 
 def test_a_missing_directory_is_not_a_problem(pytester: pytest.Pytester, project: Path) -> None:
-    result = pytester.runpytest_subprocess(
+    result = pytester.runpytest(
         "experiments", "-p", "no:cacheprovider", "--junitxml=new/junit.xml",
         "--experiment-report=new/deeper/report.json",
     )  # fmt: skip
@@ -155,7 +155,7 @@ def test_a_full_disk_at_the_end_costs_the_files_not_the_verdicts(
         before = {p.name: p.read_bytes() for p in disk.iterdir()}
         fill(disk)
         monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(disk / "summary.md"))
-        result = pytester.runpytest_subprocess(
+        result = pytester.runpytest(
             "experiments", "-p", "no:cacheprovider",
             f"--junitxml={disk / 'junit.xml'}",
             f"--experiment-report={disk / 'report.json'}",
@@ -193,7 +193,7 @@ def test_a_replaced_report_leaves_no_temporary_file_and_the_usual_mode(
 ) -> None:
     (project / "out").mkdir()
     (project / "out" / "report.json").write_text("x" * 100_000)  # longer than the new one
-    result = pytester.runpytest_subprocess(
+    result = pytester.runpytest(
         "experiments", "-p", "no:cacheprovider", "--experiment-report=out/report.json",
         "--junitxml=out/junit.xml",
     )  # fmt: skip

@@ -17,7 +17,7 @@ def test_the_json_report_follows_its_shipped_schema(
     pytester: pytest.Pytester, examples: Path
 ) -> None:
     shutil.copytree(examples, pytester.path / "experiments")
-    pytester.runpytest_subprocess(
+    pytester.runpytest(
         "experiments", "--experiment-results=experiments/site/data", "--experiment-report=r.json"
     )
     report = json.loads((pytester.path / "r.json").read_text())

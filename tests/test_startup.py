@@ -25,7 +25,7 @@ def project(pytester: pytest.Pytester, examples: Path, monkeypatch: pytest.Monke
 
 
 def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
-    return pytester.runpytest_subprocess(
+    return pytester.runpytest(
         "experiments", "--experiment-kubeconfig=kubeconfig", "-p", "no:cacheprovider", *args
     )
 
@@ -153,6 +153,7 @@ def test_a_session_without_experiments_imports_none_of_the_collection_code(
             print("IMPORTED", sorted(m for m in names if m in sys.modules))
         """
     )
+    # A fresh interpreter: this one has loaded all of them already.
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-s")
     assert result.ret == pytest.ExitCode.OK
     result.stdout.fnmatch_lines(["IMPORTED []"])
