@@ -1069,7 +1069,9 @@ def test_a_raising_check_fails_with_its_error() -> None:
     )
     assert results["broken"].status is Status.FAIL
     assert results["broken"].summary == "Broken: check error — KeyError: 'metrics'"
+    assert results["sloppy"].status is Status.FAIL
     assert results["sloppy"].summary == "Sloppy: check error — returned null, not a CheckResult"
+    assert results["sloppy"].figures == {"error": "returned null, not a CheckResult"}
     assert results["custom-metrics"].status is Status.PASS
 
 

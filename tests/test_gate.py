@@ -85,6 +85,24 @@ def test_intent_coverage_alone_escalates_and_is_never_fixed(tmp_path: Path) -> N
     assert decision.escalation == "intent coverage failed: never auto-fixed, a person must decide"
 
 
+def test_intent_coverage_escalates_though_another_check_has_a_fix(tmp_path: Path) -> None:
+    # Only a fix for the custom metrics explains empty groups; a fix elsewhere (units on
+    # the latency metrics) must not let a failing intent check be auto-fixed.
+    spec = SPEC.replace(
+        "        - app: loadgen\n",
+        "        - app: loadgen\n        - app: kube-prometheus-stack\n"
+        "        - app: metrics-agent\n        - app: metrics-egress\n",
+    ).replace("$NAMESPACE", "$EXPERIMENT")
+    coverage = CheckResult(Status.FAIL, "x", figures={"missing": ["db"]})
+    decision = decide(
+        experiment(tmp_path, spec),
+        [("custom-metrics", WARN), ("presentation", WARN), ("intent-coverage", coverage)],
+    )
+    assert "add-metric-units" in [c.fix for c in decision.causes]
+    assert decision.fixes == ()
+    assert decision.escalation == "intent coverage failed: never auto-fixed, a person must decide"
+
+
 def test_a_fix_already_applied_is_not_offered_again(tmp_path: Path) -> None:
     exp = experiment(tmp_path)
     applied = ["add-kube-prometheus-stack", "add-metrics-pipeline", "fix-namespace-var"]

@@ -236,6 +236,24 @@ def test_a_claim_failing_for_a_terminal_reason_is_stuck_a_creating_one_is_not() 
     assert stuck.source == f"GKECluster {instance}-db Ready=False"
 
 
+@pytest.mark.parametrize(
+    "first",
+    [("Available", "True"), ("Creating", "False"), ("Creating", "Unknown")],
+    ids=["healthy", "still-creating", "unknown"],
+)
+def test_a_refused_claim_is_found_after_claims_that_are_fine(first: tuple[str, str]) -> None:
+    # Any claim may come first: one that is fine must not end the search, or the run
+    # waits out its whole budget for a cluster the cloud has already refused.
+    instance = "web-lat-abc12"
+    claims = [
+        claim(f"{instance}-app", *first),
+        claim(f"{instance}-db", "ReconcileError", message="quota"),
+    ]
+    stuck = lifecycle.failed_claim(claims, instance)
+    assert stuck is not None
+    assert (stuck.target, stuck.reason) == ("db", "ReconcileError: quota")
+
+
 def test_claim_names_follow_the_real_operator_and_the_status() -> None:
     current = {
         "metadata": {"name": "i1"},
@@ -435,6 +453,22 @@ def test_a_stuck_target_is_explained_by_its_claim_or_its_applications() -> None:
     by_app = lifecycle.explained(stuck, obj=current, applications=[degraded])
     assert by_app.reason == "application i1-app health Degraded: timed out progressing"
     assert lifecycle.explained(stuck, obj=current) is stuck
+
+
+def test_a_stuck_target_without_a_cluster_name_is_explained_by_its_claims_name() -> None:
+    # Before the operator records the target's clusterName, the claim is found by the
+    # name the operator gives it, <instance>-<target>; the cloud's refusal must not be lost.
+    current = {
+        "metadata": {"name": "i1"},
+        "status": {"phase": "Provisioning", "targets": [{"name": "app", "phase": "Failed"}]},
+    }
+    stuck = lifecycle.failed_target(current)
+    assert stuck is not None
+    other = claim("i1-db", "ReconcileError", message="not this one")
+    refused = claim("i1-app", "ReconcileError", message="quota CPUS")
+    explained = lifecycle.explained(stuck, obj=current, claims=[other, refused])
+    assert explained.reason == "GKECluster i1-app Ready=False (ReconcileError): quota CPUS"
+    assert explained.target == "app"
 
 
 def test_recollect_delay_defaults_as_the_crd() -> None:
