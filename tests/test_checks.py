@@ -1282,3 +1282,56 @@ def test_no_check_raises_on_any_document(data: Any, analyzer: str | None) -> Non
         results.append((check.name, result))
     assert isinstance(completion_line(data).status, Status)
     root_causes(KV, results)
+
+
+# -- an empty string is a value not given ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("check", "data", "line"),
+    [
+        (
+            machine_verdict,
+            summary(ALL_KV, hypothesis=hypothesis_section("", NULL_CRITERION)),
+            "[N/A] Machine verdict: not reported",
+        ),
+        (
+            ai_verdict,
+            summary(analysis={"hypothesisVerdict": ""}),
+            "[N/A] AI verdict: not given in analysis",
+        ),
+        (
+            ai_verdict,
+            summary(analysis={"hypothesisVerdict": "", "errors": ["Error: boom"]}),
+            "[N/A] AI verdict: analyzer errored — Error: boom",
+        ),
+        (
+            metrics_source,
+            summary(source=""),
+            "[N/A] Metrics source: not reported (no metrics.source)",
+        ),
+    ],
+)
+def test_an_empty_verdict_or_source_is_not_reported(check: CheckFunc, data: Any, line: str) -> None:
+    # The operator writes "" where it has nothing to say: N/A, never an unknown verdict.
+    assert run(check, data).line == line
+
+
+def test_an_empty_phase_is_not_reported() -> None:
+    result = completion_line({"phase": "", "durationSeconds": 60})
+    assert (result.status, result.line) == (Status.NA, "[N/A] Experiment phase not reported (1m)")
+
+
+def test_an_empty_actual_value_is_not_shown() -> None:
+    criterion = {"metric": "p99", "operator": "lt", "value": "1", "passed": None}
+    for actual, shown_as in (
+        ("", ""),
+        (None, ""),
+        ("2.5", ", actual value 2.5"),
+        (0, ", actual value 0"),
+    ):
+        data = summary(
+            ALL_KV,
+            hypothesis=hypothesis_section("insufficient", {**criterion, "actualValue": actual}),
+        )
+        assert run(machine_verdict, data).details == (f"passed: null — p99 lt 1{shown_as}",)

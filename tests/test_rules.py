@@ -11,6 +11,7 @@ import yaml
 from pytest_experiment.core import rules
 from pytest_experiment.core.catalog import Catalogue, load_catalogue
 from pytest_experiment.core.rules import RULES, Rule, RuleContext, run_rules
+from pytest_experiment.core.rules.text import shown
 from pytest_experiment.core.schema import bundled_schema, schema_from_crd
 from pytest_experiment.core.spec import Experiment, load_experiment, read_source
 from pytest_experiment.core.verdict import CheckResult, Status
@@ -466,6 +467,53 @@ def test_no_name_at_all_suggests_the_directory_name(tmp_path: Path) -> None:
         "experiment.yaml:3: no generateName, so instances cannot be told apart; add "
         "generateName: kv-tiers-",
     )
+
+
+@pytest.mark.parametrize(
+    ("generate_name", "refused"),
+    [
+        ("a" * 57 + "-", False),  # 58 with one of the server's characters for the dash
+        ("a" * 58 + "-", True),
+        ("a" * 57, False),
+        ("a" * 58, False),
+        ("a" * 59, True),
+    ],
+)
+def test_generate_name_may_have_58_characters_and_not_59(
+    tmp_path: Path, generate_name: str, refused: bool
+) -> None:
+    experiment = load(tmp_path, edit(("generateName: demo-", f"generateName: {generate_name}")))
+    result = rules.generate_name(experiment)
+    assert result.status is (Status.FAIL if refused else Status.PASS)
+    if refused:
+        assert (
+            f"has 59 characters, more than 58; use generateName: {'a' * 57}-" in (result.details[0])
+        )
+
+
+@pytest.mark.parametrize(("length", "refused"), [(252, False), (253, False), (254, True)])
+def test_a_fixed_name_may_have_253_characters_and_not_254(
+    tmp_path: Path, length: int, refused: bool
+) -> None:
+    experiment = load(tmp_path, edit(("generateName: demo-", f"name: {'A' * length}")))
+    result = rules.generate_name(experiment)
+    if refused:
+        assert result.status is Status.FAIL
+        # The suggestion is itself a name the server takes: cut to 253, lowercased.
+        assert result.details[0].endswith(
+            f"has 254 characters, more than 253; use name: {'a' * 253}"
+        )
+    else:
+        # Upper case is refused for what it is, not for the length.
+        assert result.status is Status.FAIL
+        assert "characters, more than" not in result.details[0]
+        assert result.details[0].endswith(f"use name: {'a' * length}")
+
+
+@pytest.mark.parametrize(("length", "cut"), [(79, False), (80, False), (81, True)])
+def test_a_value_in_a_message_is_shown_whole_up_to_80_characters(length: int, cut: bool) -> None:
+    value = "x" * (length - 2)  # repr adds the quotes
+    assert shown(value) == (repr(value)[:79] + "…" if cut else repr(value))
 
 
 # -- gke-name-length ---------------------------------------------------------------------------
