@@ -199,6 +199,13 @@ def test_a_failed_target_takes_its_message_or_a_condition() -> None:
     assert lifecycle.failed_target(with_condition).reason == "quota exceeded"  # type: ignore[union-attr]
 
 
+@pytest.mark.parametrize("phase", ["Pending", "Provisioning", "Ready"])
+def test_a_failed_target_is_stuck_in_every_phase_before_running(phase: str) -> None:
+    stuck = lifecycle.failed_target(obj(phase=phase, targets=[{"name": "a", "phase": "Failed"}]))
+    assert stuck is not None
+    assert (stuck.target, stuck.source) == ("a", "status.targets")
+
+
 @pytest.mark.parametrize("phase", ["Running", "Complete", "Failed"])
 def test_a_failed_target_is_not_stuck_once_the_experiment_moved_on(phase: str) -> None:
     assert (
@@ -262,6 +269,79 @@ def test_claim_names_follow_the_real_operator_and_the_status() -> None:
                                {"name": "hubbed", "clusterName": "hub"}]},
     }  # fmt: skip
     assert lifecycle.claim_names(current) == ["i1-app", "i1-hubbed", "illm-i1-app-x"]
+
+
+def test_claim_names_need_a_named_target_and_a_named_instance() -> None:
+    targets = {"spec": {"targets": [{"name": "app"}, {"cluster": {}}, "db"]}}
+    assert lifecycle.claim_names({"metadata": {"name": "i1"}, **targets}) == ["i1-app"]
+    assert lifecycle.claim_names({"metadata": {}, **targets}) == []
+
+
+@pytest.mark.parametrize("reason", ["", "Creating", "Deleting", "Unavailable", "Available"])
+def test_a_claim_not_ready_for_a_passing_reason_is_not_stuck(reason: str) -> None:
+    assert lifecycle.failed_claim([claim("i1-app", reason)], "i1") is None
+
+
+def test_a_claim_without_a_ready_condition_is_not_stuck() -> None:
+    bare = {"metadata": {"name": "i1-app"}, "status": {"conditions": [{"type": "Synced"}]}}
+    assert lifecycle.failed_claim([bare, {"metadata": {"name": "i1-db"}}], "i1") is None
+
+
+def test_a_refused_claim_names_the_target_its_label_gives() -> None:
+    # The label wins over the name: a claim the operator named otherwise still names its target.
+    refused = claim("illm-i1-x7", "ReconcileError", message="quota")
+    refused["metadata"]["labels"]["experiments.illm.io/target"] = "app"
+    stuck = lifecycle.failed_claim([refused], "i1")
+    assert stuck is not None
+    assert (stuck.target, stuck.source) == ("app", "GKECluster illm-i1-x7 Ready=False")
+    unlabelled = lifecycle.failed_claim([claim("i1-db", "ReconcileError")], "i1")
+    assert unlabelled is not None
+    assert unlabelled.target == "db"
+
+
+def test_a_reason_in_the_status_is_kept_as_it_is() -> None:
+    current = {
+        "metadata": {"name": "i1"},
+        "status": {"phase": "Provisioning",
+                   "targets": [{"name": "app", "phase": "Failed", "message": "quota"}]},
+    }  # fmt: skip
+    stuck = lifecycle.failed_target(current)
+    assert stuck is not None
+    refused = claim("i1-app", "ReconcileError", message="other words")
+    assert lifecycle.explained(stuck, obj=current, claims=[refused]) is stuck
+
+
+def test_only_a_claim_refused_with_a_message_explains_a_stuck_target() -> None:
+    current = {
+        "metadata": {"name": "i1"},
+        "status": {"phase": "Provisioning", "targets": [{"name": "app", "phase": "Failed"}]},
+    }
+    stuck = lifecycle.failed_target(current)
+    assert stuck is not None
+    for fine in (claim("i1-app", "Available", "True", message="ok"), claim("i1-app", "X")):
+        assert lifecycle.explained(stuck, obj=current, claims=[fine]) is stuck
+
+
+def test_a_stuck_target_is_explained_by_its_own_applications_only() -> None:
+    current = {
+        "metadata": {"name": "i1"},
+        "status": {"phase": "Provisioning", "targets": [{"name": "app", "phase": "Failed"}]},
+    }
+    stuck = lifecycle.failed_target(current)
+    assert stuck is not None
+
+    def app(name: str, target: str, health: str) -> dict[str, Any]:
+        return {
+            "metadata": {"name": name, "labels": {"experiments.illm.io/target": target}},
+            "status": {"health": {"status": health}},
+        }
+
+    others = [app("i1-db-x", "db", "Degraded"), app("i1-app-ok", "app", "Healthy")]
+    assert lifecycle.explained(stuck, obj=current, applications=others) is stuck
+    ours = lifecycle.explained(
+        stuck, obj=current, applications=[*others, app("i1-app-y", "app", "Missing")]
+    )
+    assert ours.reason == "application i1-app-y health Missing"
 
 
 @pytest.mark.parametrize(
