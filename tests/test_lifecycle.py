@@ -199,6 +199,14 @@ def test_a_failed_target_takes_its_message_or_a_condition() -> None:
     assert lifecycle.failed_target(with_condition).reason == "quota exceeded"  # type: ignore[union-attr]
 
 
+@pytest.mark.parametrize("key", ["message", "reason", "error"])
+def test_a_failed_targets_own_words_are_its_reason(key: str) -> None:
+    target = {"name": "a", "phase": "Failed", key: "quota\n exceeded"}
+    stuck = lifecycle.failed_target(obj(phase="Provisioning", targets=[target]))
+    assert stuck is not None
+    assert stuck.reason == "quota exceeded"
+
+
 @pytest.mark.parametrize("phase", ["Pending", "Provisioning", "Ready"])
 def test_a_failed_target_is_stuck_in_every_phase_before_running(phase: str) -> None:
     stuck = lifecycle.failed_target(obj(phase=phase, targets=[{"name": "a", "phase": "Failed"}]))
