@@ -307,6 +307,26 @@ def test_a_refused_claim_names_the_target_its_label_gives() -> None:
     assert unlabelled.target == "db"
 
 
+def test_a_stuck_target_is_explained_by_the_claim_its_cluster_name_names() -> None:
+    # Claims named otherwise than <instance>-<target>, unlabelled: only the status's
+    # clusterName of this very target ties one to it.
+    current = {
+        "metadata": {"name": "i1"},
+        "status": {"phase": "Provisioning", "targets": [
+            {"name": "db", "phase": "Ready", "clusterName": "illm-db-x"},
+            {"name": "app", "phase": "Failed", "clusterName": "illm-app-y"},
+        ]},
+    }  # fmt: skip
+    stuck = lifecycle.failed_target(current)
+    assert stuck is not None
+    claims = [
+        claim("illm-db-x", "ReconcileError", message="not this one"),
+        claim("illm-app-y", "ReconcileError", message="quota CPUS"),
+    ]
+    explained = lifecycle.explained(stuck, obj=current, claims=claims)
+    assert explained.reason == "GKECluster illm-app-y Ready=False (ReconcileError): quota CPUS"
+
+
 def test_a_reason_in_the_status_is_kept_as_it_is() -> None:
     current = {
         "metadata": {"name": "i1"},
