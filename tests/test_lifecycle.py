@@ -364,7 +364,11 @@ def test_a_stuck_target_is_explained_by_its_own_applications_only() -> None:
             "status": {"health": {"status": health}},
         }
 
-    others = [app("i1-db-x", "db", "Degraded"), app("i1-app-ok", "app", "Healthy")]
+    others = [
+        app("i1-db-x", "db", "Degraded"),
+        app("i1-app-ok", "app", "Healthy"),
+        app("i1-app-new", "app", "Progressing"),
+    ]
     assert lifecycle.explained(stuck, obj=current, applications=others) is stuck
     ours = lifecycle.explained(
         stuck, obj=current, applications=[*others, app("i1-app-y", "app", "Missing")]
