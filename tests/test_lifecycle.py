@@ -207,6 +207,12 @@ def test_a_failed_targets_own_words_are_its_reason(key: str) -> None:
     assert stuck.reason == "quota exceeded"
 
 
+def test_a_failed_target_without_a_name_is_said_to_be_unnamed() -> None:
+    stuck = lifecycle.failed_target(obj(phase="Ready", targets=[{"phase": "Failed"}]))
+    assert stuck is not None
+    assert stuck.target == "<unnamed>"
+
+
 @pytest.mark.parametrize("phase", ["Pending", "Provisioning", "Ready"])
 def test_a_failed_target_is_stuck_in_every_phase_before_running(phase: str) -> None:
     stuck = lifecycle.failed_target(obj(phase=phase, targets=[{"name": "a", "phase": "Failed"}]))
