@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pytest_experiment.core.gate import GateDecision, Plan, RootCause, decide, plan
+from pytest_experiment.core.gate import GateDecision, Plan, RootCause, cause_lines, decide, plan
 from pytest_experiment.core.spec import Experiment, read_source
 from pytest_experiment.core.verdict import CheckResult, Status
 
@@ -170,3 +170,14 @@ def test_a_gate_that_does_not_fail_ends_the_loop_without_a_reason() -> None:
     warn = GateDecision(gate=Status.WARN, causes=(), fixes=("add-metric-units",), escalation=None)
     assert plan(warn, mode="apply", attempts=0, applied=[]) == Plan()
     assert plan(None, mode="apply", attempts=0, applied=[]) == Plan()
+
+
+def test_cause_lines_name_the_check_and_the_fix_when_there_is_one() -> None:
+    causes = [
+        RootCause("custom-metrics", "lacks kube-prometheus-stack", "add-kube-prometheus-stack"),
+        RootCause("machine-verdict", "criterion not evaluable", None),
+    ]
+    assert cause_lines(causes) == [
+        "root cause (custom-metrics): lacks kube-prometheus-stack [fix: add-kube-prometheus-stack]",
+        "root cause (machine-verdict): criterion not evaluable",
+    ]
