@@ -181,3 +181,15 @@ def test_cause_lines_name_the_check_and_the_fix_when_there_is_one() -> None:
         "root cause (custom-metrics): lacks kube-prometheus-stack [fix: add-kube-prometheus-stack]",
         "root cause (machine-verdict): criterion not evaluable",
     ]
+
+
+def test_failing_workload_pods_without_load_generation_call_for_a_load_test(
+    tmp_path: Path,
+) -> None:
+    idle = experiment(tmp_path, SPEC.replace("        - app: loadgen\n", ""))
+    failing = decide(idle, [("custom-metrics", PASS), ("workload-pods", FAIL)])
+    assert [(c.check, c.fix) for c in failing.causes] == [("workload-pods", "add-load-test")]
+    assert failing.fixes == ("add-load-test",)
+    for status in (PASS, WARN):
+        quiet = decide(idle, [("custom-metrics", PASS), ("workload-pods", status)])
+        assert [c.fix for c in quiet.causes] == []
