@@ -193,3 +193,36 @@ def test_failing_workload_pods_without_load_generation_call_for_a_load_test(
     for status in (PASS, WARN):
         quiet = decide(idle, [("custom-metrics", PASS), ("workload-pods", status)])
         assert [c.fix for c in quiet.causes] == []
+
+
+def test_the_causes_of_missing_custom_metrics_in_full(tmp_path: Path) -> None:
+    bare = experiment(tmp_path, SPEC.replace("        - app: loadgen\n", ""))
+    expected = [
+        RootCause(
+            "custom-metrics",
+            "experiment lacks kube-prometheus-stack — the operator queries target-local "
+            "Prometheus for custom metrics via ServiceMonitor scrapes",
+            "add-kube-prometheus-stack",
+        ),
+        RootCause(
+            "custom-metrics",
+            "experiment lacks metrics-agent + metrics-egress — needed for the hub VM fallback path",
+            "add-metrics-pipeline",
+        ),
+        RootCause(
+            "custom-metrics",
+            "`$NAMESPACE` resolves to the Experiment CR namespace ('experiments'), not the "
+            "target namespace where pods run; use `$EXPERIMENT` instead (write_p99)",
+            "fix-namespace-var",
+        ),
+        RootCause(
+            "custom-metrics",
+            "no load generation: no component or target drives traffic, so workload metrics "
+            "stay empty",
+            "add-load-test",
+        ),
+    ]
+    assert list(decide(bare, [("custom-metrics", FAIL)]).causes) == expected
+    # The operator falling back to cadvisor is the same trouble, named by metrics-source.
+    by_source = decide(bare, [("custom-metrics", PASS), ("metrics-source", WARN)])
+    assert list(by_source.causes) == expected
