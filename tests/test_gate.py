@@ -226,3 +226,33 @@ def test_the_causes_of_missing_custom_metrics_in_full(tmp_path: Path) -> None:
     # The operator falling back to cadvisor is the same trouble, named by metrics-source.
     by_source = decide(bare, [("custom-metrics", PASS), ("metrics-source", WARN)])
     assert list(by_source.causes) == expected
+
+
+def test_a_failing_gate_with_no_fixable_cause_says_so(tmp_path: Path) -> None:
+    unevaluated = CheckResult(Status.FAIL, "x", figures={"unevaluated": ["p99 lt 1"]})
+    decision = decide(experiment(tmp_path), [("machine-verdict", unevaluated)])
+    assert [c.fix for c in decision.causes] == [None]
+    assert decision.fixes == ()
+    assert decision.escalation == "no fixable root cause identified"
+    assert plan(failing(), mode="apply", attempts=0, applied=[]) == Plan(stopped="no fix applies")
+
+
+def test_empty_groups_are_not_the_pipelines_when_only_load_generation_is_missing(
+    tmp_path: Path,
+) -> None:
+    # Custom metrics failing for want of load says nothing about the pipeline, and a fix
+    # for another check (units) does not make it the pipeline's doing either.
+    spec = SPEC.replace(
+        "        - app: loadgen\n",
+        "        - app: kube-prometheus-stack\n        - app: metrics-agent\n"
+        "        - app: metrics-egress\n",
+    ).replace("$NAMESPACE", "$EXPERIMENT")
+    coverage = CheckResult(Status.FAIL, "x", figures={"missing": ["db"]})
+    decision = decide(
+        experiment(tmp_path, spec),
+        [("custom-metrics", FAIL), ("presentation", WARN), ("intent-coverage", coverage)],
+    )
+    assert [c.message for c in decision.causes if c.check == "intent-coverage"] == [
+        "Experiment's differentiating data missing — db has no results; the spec shows no "
+        "infrastructure mismatch (check the target's PVCs and events)"
+    ]
