@@ -41,16 +41,17 @@ PACKAGE = ROOT / "pytest_experiment"
 CORE = PACKAGE / "core"
 TESTS = ROOT / "tests"
 
-# The tests that exercise a module without a sandbox, where importing it is not enough
-# to find them (the module is reached through another one). Others are found by import.
-EXTRA_TESTS: dict[str, tuple[str, ...]] = {
+# The fast tests that exercise a module, where importing it is not the way to find them:
+# the module is reached through another one, or a package is imported by many slow
+# files. A module named here runs these only; the others, every fast file importing it.
+TESTS_FOR: dict[str, tuple[str, ...]] = {
     "core/lifecycle/stuck.py": ("test_lifecycle.py", "test_reasons.py"),
     "core/lifecycle/phases.py": ("test_lifecycle.py", "test_reasons.py"),
     "core/lifecycle/lines.py": ("test_lifecycle.py", "test_outage_lines.py"),
     "core/lifecycle/operator.py": ("test_lifecycle.py", "test_operator_down.py"),
     "core/lifecycle/toil.py": ("test_lifecycle.py", "test_toil.py"),
     "core/lifecycle/__init__.py": ("test_lifecycle.py",),
-    "core/gate.py": ("test_gate.py", "test_fuzz_verdicts.py"),
+    "core/gate.py": ("test_gate.py", "test_checks.py", "test_fuzz_verdicts.py"),
     "core/checks/__init__.py": ("test_checks.py",),
     "core/checks/data.py": ("test_checks.py", "test_fuzz_verdicts.py"),
     "core/checks/verdicts.py": ("test_checks.py", "test_fuzz_verdicts.py"),
@@ -63,7 +64,7 @@ EXTRA_TESTS: dict[str, tuple[str, ...]] = {
     "core/rules/__init__.py": ("test_rules.py",),
 }
 # Slow (pytest in a subprocess, hypothesis at length, a child under resource limits) or
-# needing a cluster: left out of the automatic choice, still usable through EXTRA_TESTS.
+# needing a cluster: left out of the automatic choice, still usable through TESTS_FOR.
 SLOW_TESTS = frozenset(
     {
         "test_fuzz.py",
@@ -240,12 +241,14 @@ def dotted(path: Path) -> str:
 
 
 def tests_for(path: Path) -> list[Path]:
-    """The fast tests that import the module, and those EXTRA_TESTS names for it."""
+    """Those TESTS_FOR names for the module, else the fast tests that import it."""
+    key = str(path.relative_to(PACKAGE))
+    if key in TESTS_FOR:
+        return [TESTS / t for t in TESTS_FOR[key]]
     name = dotted(path)
     parent, _, last = name.rpartition(".")
     pattern = re.compile(rf"\b{re.escape(name)}\b|from {re.escape(parent)} import [^\n]*\b{last}\b")
-    key = str(path.relative_to(PACKAGE))
-    chosen = {TESTS / t for t in EXTRA_TESTS.get(key, ())}
+    chosen: set[Path] = set()
     for test in sorted(TESTS.glob("test_*.py")):
         if test.name not in SLOW_TESTS and pattern.search(test.read_text()):
             chosen.add(test)
