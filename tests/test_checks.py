@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from pytest_experiment.core.checks import (
     CHECKS,
+    ON_DEMAND,
     Check,
     CheckInput,
     ai_verdict,
@@ -1335,3 +1336,69 @@ def test_an_empty_actual_value_is_not_shown() -> None:
             hypothesis=hypothesis_section("insufficient", {**criterion, "actualValue": actual}),
         )
         assert run(machine_verdict, data).details == (f"passed: null — p99 lt 1{shown_as}",)
+
+
+# -- what the mutants showed unchecked ---------------------------------------------------------
+
+
+def test_the_checks_names_and_titles_as_the_scorecard_shows_them() -> None:
+    assert [(c.name, c.title) for c in CHECKS] == [
+        ("custom-metrics", "Custom metrics"),
+        ("metrics-source", "Metrics source"),
+        ("machine-verdict", "Machine verdict"),
+        ("workload-pods", "Workload pods"),
+        ("presentation", "Presentation"),
+        ("intent-coverage", "Intent coverage"),
+        ("ai-verdict", "AI verdict"),
+        ("reproducibility", "Reproducibility"),
+    ]
+    # What a session judges only when its item runs must be a check it has.
+    assert {"reproducibility"} == ON_DEMAND
+    assert {c.name for c in CHECKS} >= ON_DEMAND
+
+
+def test_a_raising_check_gives_its_error_as_a_figure() -> None:
+    def broken(inp: CheckInput) -> CheckResult:
+        raise KeyError("metrics")
+
+    inp = CheckInput(experiment=KV, summary=summary(ALL_KV), intent=hdb_intent())
+    result = dict(run_checks(inp, extra=[Check("broken", "Broken", broken)]))["broken"]
+    assert result.figures == {"error": "KeyError: 'metrics'"}
+
+
+def test_custom_metrics_figures_name_every_declared_metric() -> None:
+    result = run(custom_metrics, summary({"hdb_write_p99": q(0.004, unit="seconds")}))
+    assert result.status is Status.WARN
+    declared = result.figures["metrics"]
+    assert "hdb_write_p99" in declared
+    assert result.figures == {
+        "collected": 1,
+        "declared": len(declared),
+        "missing": [m for m in declared if m != "hdb_write_p99"],
+        "metrics": declared,
+    }
+    nothing = run(custom_metrics, {"phase": "Complete"})
+    assert nothing.figures["reason"] == nothing.summary.split("(", 1)[1].rstrip(")")
+
+
+def test_metrics_source_figures() -> None:
+    result = run(metrics_source, summary(source="target:cadvisor"))
+    assert result.figures == {"source": "target:cadvisor", "custom_metrics": 5}
+
+
+def test_workload_pods_are_read_past_points_without_a_value_and_need_a_pod_name() -> None:
+    queries = {
+        # A query with no usable data first: the ones after it are still read.
+        "memory_by_pod": {"error": "timeout", "data": [{"labels": {"pod": "kv-store-2"}}]},
+        "cpu_by_pod": {
+            "data": [
+                {"labels": {"pod": "kv-store-0"}, "value": None},
+                {"labels": {"pod": ""}, "value": 1},
+                {"labels": {"pod": 7}, "value": 1},
+                {"labels": {"pod": "kv-store-1"}, "value": 0.5},
+            ]
+        }
+    }
+    result = run(workload_pods, summary(queries))
+    assert result.status is Status.PASS
+    assert result.figures["workload_pods"] == ["kv-store-1"]
