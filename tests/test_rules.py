@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -11,7 +12,7 @@ import yaml
 from pytest_experiment.core import rules
 from pytest_experiment.core.catalog import Catalogue, load_catalogue
 from pytest_experiment.core.rules import RULES, Rule, RuleContext, run_rules
-from pytest_experiment.core.rules.text import shown
+from pytest_experiment.core.rules.text import did_you_mean, get, shown, suggest_name
 from pytest_experiment.core.schema import bundled_schema, schema_from_crd
 from pytest_experiment.core.spec import Experiment, load_experiment, read_source
 from pytest_experiment.core.verdict import CheckResult, Status
@@ -885,3 +886,35 @@ def test_values_of_the_wrong_type_are_named_in_json_words(tmp_path: Path) -> Non
         .details[0]
         .startswith("experiment.yaml:18: metric #0 has no name (null)")
     )
+
+
+def test_suggest_name_collapses_and_trims_dashes_and_dots() -> None:
+    assert suggest_name("--Hello  World--.") == "hello-world"
+    assert suggest_name("Hello--World") == "hello-world"
+    assert suggest_name(".-_-.") == "name"
+    assert suggest_name("a" * 252 + "-b") == "a" * 252
+
+
+def test_did_you_mean_offers_the_closest_choice_only() -> None:
+    assert (
+        did_you_mean("kv-stor", ["redis", "kv-store", "kv-stores"]) == "did you mean 'kv-store'? "
+    )
+    assert did_you_mean("zzz", ["redis"]) == ""
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [((0,), "a"), ((1,), "b"), ((2,), None), ((-1,), None), (("x",), None)],
+)
+def test_get_reads_list_items_only_within_the_list(path: tuple[Any, ...], expected: Any) -> None:
+    assert get(["a", "b"], *path) == expected
+
+
+def test_each_rules_title_is_the_one_its_results_begin_with(
+    tmp_path: Path, fixture_catalogue: Catalogue
+) -> None:
+    # The title names the rule where it has no result of its own (a rule error).
+    context = RuleContext(experiment=load(tmp_path), catalogue=fixture_catalogue)
+    titles = {rule.name: rule.title for rule in RULES}
+    for name, result in run_rules(context):
+        assert result.summary.startswith(f"{titles[name]}: "), name
