@@ -1397,8 +1397,50 @@ def test_workload_pods_are_read_past_points_without_a_value_and_need_a_pod_name(
                 {"labels": {"pod": 7}, "value": 1},
                 {"labels": {"pod": "kv-store-1"}, "value": 0.5},
             ]
-        }
+        },
     }
     result = run(workload_pods, summary(queries))
     assert result.status is Status.PASS
     assert result.figures["workload_pods"] == ["kv-store-1"]
+
+
+def test_presentation_in_full_the_summarys_unit_first_and_every_problem_of_a_metric() -> None:
+    queries = {
+        "ssd_write_p99": q(0.5, unit="ms"),  # the summary's unit wins over the spec's seconds
+        "web_p99": q(None, 1),  # no unit at all and a first value that is not a number
+        "cluster_cpu": q(2, unit="cores"),
+    }
+    result = run(presentation, summary(queries))
+    assert result.details == (
+        "ssd_write_p99: latency metric without unit: seconds (unit: ms)",
+        "web_p99: latency metric without unit: seconds (unit: none); "
+        "first value None is not a finite number",
+    )
+    assert result.figures == {
+        "render_ok": 1,
+        "with_data": 3,
+        "latency_without_seconds": ["ssd_write_p99", "web_p99"],
+        "renders_as_zero": [],
+    }
+
+
+def test_no_declared_metric_passes_with_zero_figures(tmp_path: Path) -> None:
+    # The metrics list under another key: an experiment that declares none.
+    silent = edited(tmp_path, "bare", ("  metrics:\n", "  not_metrics:\n"))
+    assert silent.metrics == ()
+    result = run(custom_metrics, summary({}), experiment=silent)
+    assert (result.line, result.figures) == (
+        "[PASS] Custom metrics: none defined",
+        {"collected": 0, "declared": 0},
+    )
+
+
+def test_workload_pods_details_list_both_kinds_or_none() -> None:
+    only_workload = {"cpu_by_pod": q(1, pod="kv-store-0"), "mem_by_pod": q(1, pod="kv-store-1")}
+    result = run(workload_pods, summary(only_workload))
+    assert result.details == ("infrastructure: none", "workload: kv-store-0, kv-store-1")
+    only_infra = {"cpu_by_pod": q(1, pod="alloy-x"), "mem_by_pod": q(1, pod="alloy-y")}
+    assert run(workload_pods, summary(only_infra)).details == (
+        "infrastructure: alloy-x, alloy-y",
+        "workload: none",
+    )
