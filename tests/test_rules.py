@@ -918,3 +918,44 @@ def test_each_rules_title_is_the_one_its_results_begin_with(
     titles = {rule.name: rule.title for rule in RULES}
     for name, result in run_rules(context):
         assert result.summary.startswith(f"{titles[name]}: "), name
+
+
+def test_a_fixed_name_alone_is_checked_and_an_empty_one_is_no_name(tmp_path: Path) -> None:
+    bad = rules.generate_name(load(tmp_path, edit(("generateName: demo-", "name: Demo_X"))))
+    assert bad.line == "[FAIL] generateName: 'Demo_X' is not a Kubernetes object name"
+    empty = rules.generate_name(load(tmp_path, edit(("generateName: demo-", 'name: ""'))))
+    assert empty.details == (
+        "experiment.yaml:3: no generateName, so instances cannot be told apart; add "
+        "generateName: demo-",
+    )
+
+
+def test_both_names_wrong_are_both_reported_the_first_in_the_summary(tmp_path: Path) -> None:
+    text = edit(("generateName: demo-", "generateName: Demo_\n  name: Demo_X"))
+    result = rules.generate_name(load(tmp_path, text))
+    assert result.line == "[FAIL] generateName: 'Demo_' is not a Kubernetes object name"
+    assert [d.split(": ", 1)[1].split(" ", 1)[0] for d in result.details] == [
+        "metadata.generateName",
+        "metadata.name",
+    ]
+
+
+def test_a_cut_generate_name_suggestion_ends_in_one_dash(tmp_path: Path) -> None:
+    value = "a" * 56 + "-" + "b" * 5 + "-"
+    result = rules.generate_name(
+        load(tmp_path, edit(("generateName: demo-", f"generateName: {value}")))
+    )
+    assert result.details[0].endswith(f"; use generateName: {'a' * 56}-")
+
+
+def test_gke_names_without_any_name_count_the_overhead_and_the_target(tmp_path: Path) -> None:
+    experiment = load(tmp_path, edit(("  generateName: demo-\n", "")))
+    assert rules.gke_name_length(experiment).figures == {"longest": 17 + 3, "limit": 40}
+
+
+def test_a_generate_name_that_is_no_string_does_not_hide_a_bad_name(tmp_path: Path) -> None:
+    text = edit(("generateName: demo-", "generateName: 7\n  name: Demo_X"))
+    result = rules.generate_name(load(tmp_path, text))
+    assert result.line == "[FAIL] generateName: metadata.generateName is integer, not a string"
+    assert len(result.details) == 2
+    assert "metadata.name 'Demo_X' is not a Kubernetes object name" in result.details[1]
