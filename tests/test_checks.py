@@ -1444,3 +1444,73 @@ def test_workload_pods_details_list_both_kinds_or_none() -> None:
         "infrastructure: alloy-x, alloy-y",
         "workload: none",
     )
+
+
+def _sentence(length: int) -> str:
+    return "A" + "a" * (length - 2) + "."
+
+
+@pytest.mark.parametrize(("second", "both"), [(139, True), (140, False)])
+def test_an_abstracts_two_sentences_are_quoted_while_under_240_characters(
+    second: int, both: bool
+) -> None:
+    first = _sentence(100)
+    abstract = f"{first} {_sentence(second)}"
+    data = summary(analysis={"hypothesisVerdict": "insufficient", "abstract": abstract})
+    result = run(ai_verdict, data)
+    assert result.figures["abstract"] == (abstract if both else first)
+
+
+def test_an_abstract_that_is_no_text_is_an_empty_excerpt() -> None:
+    data = summary(analysis={"hypothesisVerdict": "insufficient", "abstract": 4})
+    assert run(ai_verdict, data).figures == {
+        "analyzer": None,
+        "verdict": "insufficient",
+        "abstract": "",
+    }
+
+
+def test_errors_that_are_no_list_are_not_the_analyzers_output() -> None:
+    data = summary(analysis={"hypothesisVerdict": "", "errors": "boom"})
+    assert run(ai_verdict, data).line == "[N/A] AI verdict: not given in analysis"
+
+
+def test_a_criterion_without_words_or_a_textual_description() -> None:
+    bare = {"description": 5, "passed": None, "actualValue": "3"}
+    data = summary(ALL_KV, hypothesis=hypothesis_section("insufficient", bare))
+    result = run(machine_verdict, data)
+    assert result.details == ("passed: null — criterion, actual value 3",)
+    assert result.figures == {
+        "verdict": "insufficient",
+        "criteria": 1,
+        "unevaluated": ["criterion, actual value 3"],
+    }
+
+
+def test_a_run_of_no_seconds_still_shows_its_duration() -> None:
+    result = completion_line({"phase": "Complete", "durationSeconds": 0})
+    assert result.line == "[PASS] Experiment completed (0s)"
+    assert result.figures == {"phase": "Complete", "duration_seconds": 0.0, "cost_usd": None}
+
+
+def test_intent_coverage_figures_count_each_group() -> None:
+    queries = {**ALL_KV, "hdb_read_p99": q()}
+    result = run(intent_coverage, summary(queries), intent=hdb_intent())
+    assert result.figures == {
+        "covered": 1,
+        "differentiating": ["hdb"],
+        "missing": [],
+        "groups": {"hdb": {"with_data": 1, "declared": 2}},
+    }
+    nothing = run(intent_coverage, {"phase": "Complete"}, intent=hdb_intent())
+    assert nothing.figures["reason"] == nothing.details[-1]
+
+
+def test_a_one_sentence_abstract_a_negative_duration_and_the_first_error() -> None:
+    data = summary(analysis={"hypothesisVerdict": "insufficient", "abstract": "Too few runs."})
+    assert run(ai_verdict, data).figures["abstract"] == "Too few runs."
+    assert completion_line({"phase": "Complete", "durationSeconds": -1}).line == (
+        "[PASS] Experiment completed"
+    )
+    errored = summary(analysis={"errors": ["Error: one", "Error: two"]})
+    assert run(ai_verdict, errored).line == "[N/A] AI verdict: analyzer errored — Error: one"
