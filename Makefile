@@ -16,7 +16,7 @@ MIN_SANDBOX ?= tests/sandbox/test_progress.py tests/sandbox/test_last_failed.py 
 UPSTREAM ?= $(abspath ../shared/upstream)
 export EXPERIMENT_UPSTREAM ?= $(UPSTREAM)
 
-.PHONY: setup assets browser demo score test test-min lint bench fuzz
+.PHONY: setup assets browser demo score test test-min lint bench fuzz mutate
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -83,6 +83,13 @@ fuzz: setup
 	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest tests/test_fuzz.py tests/test_fuzz_verdicts.py \
 		-p no:cacheprovider -q \
 		--hypothesis-show-statistics
+
+# Mutation testing of the pure core (long: not part of make test nor of .ci/run). Each
+# mutant of a core/ module runs that module's fast tests; the survivors are printed and
+# every mutant is written to mutation.json. MUTATE=core/gate.py limits it to modules.
+MUTATE ?=
+mutate: setup
+	$(BIN)/python scripts/mutate.py --survivors-only --json mutation.json $(MUTATE)
 
 lint: setup
 	$(BIN)/ruff check .

@@ -48,11 +48,33 @@ def upstream_dir() -> Path | None:
     return path if (path / "experiments").is_dir() else None
 
 
+def under_ci() -> bool:
+    """Whether a CI service runs us: they set CI (GitHub, GitLab and most others to "true")."""
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+MISSING_CORPUS = "real corpus not found at {where}: set EXPERIMENT_UPSTREAM to shared/upstream"
+
+
+def _where() -> str:
+    return os.environ.get("EXPERIMENT_UPSTREAM") or str(ROOT.parent / "shared" / "upstream")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # On a developer's machine the corpus tests skip when it is absent; under CI a green
+    # run with some 70 of them skipped would claim what it never checked, so it fails at once.
+    if under_ci() and upstream_dir() is None:
+        raise pytest.UsageError(
+            MISSING_CORPUS.format(where=_where())
+            + " (CI is set, so a missing corpus fails the run)"
+        )
+
+
 @pytest.fixture(scope="session")
 def upstream() -> Path:
     path = upstream_dir()
     if path is None:
-        pytest.skip("real corpus not found: set EXPERIMENT_UPSTREAM to shared/upstream")
+        pytest.skip(MISSING_CORPUS.format(where=_where()))
     return path
 
 

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from pytest_experiment.core.checks import (
     CHECKS,
+    ON_DEMAND,
     Check,
     CheckInput,
     ai_verdict,
@@ -1069,7 +1070,9 @@ def test_a_raising_check_fails_with_its_error() -> None:
     )
     assert results["broken"].status is Status.FAIL
     assert results["broken"].summary == "Broken: check error — KeyError: 'metrics'"
+    assert results["sloppy"].status is Status.FAIL
     assert results["sloppy"].summary == "Sloppy: check error — returned null, not a CheckResult"
+    assert results["sloppy"].figures == {"error": "returned null, not a CheckResult"}
     assert results["custom-metrics"].status is Status.PASS
 
 
@@ -1280,3 +1283,234 @@ def test_no_check_raises_on_any_document(data: Any, analyzer: str | None) -> Non
         results.append((check.name, result))
     assert isinstance(completion_line(data).status, Status)
     root_causes(KV, results)
+
+
+# -- an empty string is a value not given ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("check", "data", "line"),
+    [
+        (
+            machine_verdict,
+            summary(ALL_KV, hypothesis=hypothesis_section("", NULL_CRITERION)),
+            "[N/A] Machine verdict: not reported",
+        ),
+        (
+            ai_verdict,
+            summary(analysis={"hypothesisVerdict": ""}),
+            "[N/A] AI verdict: not given in analysis",
+        ),
+        (
+            ai_verdict,
+            summary(analysis={"hypothesisVerdict": "", "errors": ["Error: boom"]}),
+            "[N/A] AI verdict: analyzer errored — Error: boom",
+        ),
+        (
+            metrics_source,
+            summary(source=""),
+            "[N/A] Metrics source: not reported (no metrics.source)",
+        ),
+    ],
+)
+def test_an_empty_verdict_or_source_is_not_reported(check: CheckFunc, data: Any, line: str) -> None:
+    # The operator writes "" where it has nothing to say: N/A, never an unknown verdict.
+    assert run(check, data).line == line
+
+
+def test_an_empty_phase_is_not_reported() -> None:
+    result = completion_line({"phase": "", "durationSeconds": 60})
+    assert (result.status, result.line) == (Status.NA, "[N/A] Experiment phase not reported (1m)")
+
+
+def test_an_empty_actual_value_is_not_shown() -> None:
+    criterion = {"metric": "p99", "operator": "lt", "value": "1", "passed": None}
+    for actual, shown_as in (
+        ("", ""),
+        (None, ""),
+        ("2.5", ", actual value 2.5"),
+        (0, ", actual value 0"),
+    ):
+        data = summary(
+            ALL_KV,
+            hypothesis=hypothesis_section("insufficient", {**criterion, "actualValue": actual}),
+        )
+        assert run(machine_verdict, data).details == (f"passed: null — p99 lt 1{shown_as}",)
+
+
+# -- what the mutants showed unchecked ---------------------------------------------------------
+
+
+def test_the_checks_names_and_titles_as_the_scorecard_shows_them() -> None:
+    assert [(c.name, c.title) for c in CHECKS] == [
+        ("custom-metrics", "Custom metrics"),
+        ("metrics-source", "Metrics source"),
+        ("machine-verdict", "Machine verdict"),
+        ("workload-pods", "Workload pods"),
+        ("presentation", "Presentation"),
+        ("intent-coverage", "Intent coverage"),
+        ("ai-verdict", "AI verdict"),
+        ("reproducibility", "Reproducibility"),
+    ]
+    # What a session judges only when its item runs must be a check it has.
+    assert {"reproducibility"} == ON_DEMAND
+    assert {c.name for c in CHECKS} >= ON_DEMAND
+
+
+def test_a_raising_check_gives_its_error_as_a_figure() -> None:
+    def broken(inp: CheckInput) -> CheckResult:
+        raise KeyError("metrics")
+
+    inp = CheckInput(experiment=KV, summary=summary(ALL_KV), intent=hdb_intent())
+    result = dict(run_checks(inp, extra=[Check("broken", "Broken", broken)]))["broken"]
+    assert result.figures == {"error": "KeyError: 'metrics'"}
+
+
+def test_custom_metrics_figures_name_every_declared_metric() -> None:
+    result = run(custom_metrics, summary({"hdb_write_p99": q(0.004, unit="seconds")}))
+    assert result.status is Status.WARN
+    declared = result.figures["metrics"]
+    assert "hdb_write_p99" in declared
+    assert result.figures == {
+        "collected": 1,
+        "declared": len(declared),
+        "missing": [m for m in declared if m != "hdb_write_p99"],
+        "metrics": declared,
+    }
+    nothing = run(custom_metrics, {"phase": "Complete"})
+    assert nothing.figures["reason"] == nothing.summary.split("(", 1)[1].rstrip(")")
+
+
+def test_metrics_source_figures() -> None:
+    result = run(metrics_source, summary(source="target:cadvisor"))
+    assert result.figures == {"source": "target:cadvisor", "custom_metrics": 5}
+
+
+def test_workload_pods_are_read_past_points_without_a_value_and_need_a_pod_name() -> None:
+    queries = {
+        # A query with no usable data first: the ones after it are still read.
+        "memory_by_pod": {"error": "timeout", "data": [{"labels": {"pod": "kv-store-2"}}]},
+        "cpu_by_pod": {
+            "data": [
+                {"labels": {"pod": "kv-store-0"}, "value": None},
+                {"labels": {"pod": ""}, "value": 1},
+                {"labels": {"pod": 7}, "value": 1},
+                {"labels": {"pod": "kv-store-1"}, "value": 0.5},
+            ]
+        },
+    }
+    result = run(workload_pods, summary(queries))
+    assert result.status is Status.PASS
+    assert result.figures["workload_pods"] == ["kv-store-1"]
+
+
+def test_presentation_in_full_the_summarys_unit_first_and_every_problem_of_a_metric() -> None:
+    queries = {
+        "ssd_write_p99": q(0.5, unit="ms"),  # the summary's unit wins over the spec's seconds
+        "web_p99": q(None, 1),  # no unit at all and a first value that is not a number
+        "cluster_cpu": q(2, unit="cores"),
+    }
+    result = run(presentation, summary(queries))
+    assert result.details == (
+        "ssd_write_p99: latency metric without unit: seconds (unit: ms)",
+        "web_p99: latency metric without unit: seconds (unit: none); "
+        "first value None is not a finite number",
+    )
+    assert result.figures == {
+        "render_ok": 1,
+        "with_data": 3,
+        "latency_without_seconds": ["ssd_write_p99", "web_p99"],
+        "renders_as_zero": [],
+    }
+
+
+def test_no_declared_metric_passes_with_zero_figures(tmp_path: Path) -> None:
+    # The metrics list under another key: an experiment that declares none.
+    silent = edited(tmp_path, "bare", ("  metrics:\n", "  not_metrics:\n"))
+    assert silent.metrics == ()
+    result = run(custom_metrics, summary({}), experiment=silent)
+    assert (result.line, result.figures) == (
+        "[PASS] Custom metrics: none defined",
+        {"collected": 0, "declared": 0},
+    )
+
+
+def test_workload_pods_details_list_both_kinds_or_none() -> None:
+    only_workload = {"cpu_by_pod": q(1, pod="kv-store-0"), "mem_by_pod": q(1, pod="kv-store-1")}
+    result = run(workload_pods, summary(only_workload))
+    assert result.details == ("infrastructure: none", "workload: kv-store-0, kv-store-1")
+    only_infra = {"cpu_by_pod": q(1, pod="alloy-x"), "mem_by_pod": q(1, pod="alloy-y")}
+    assert run(workload_pods, summary(only_infra)).details == (
+        "infrastructure: alloy-x, alloy-y",
+        "workload: none",
+    )
+
+
+def _sentence(length: int) -> str:
+    return "A" + "a" * (length - 2) + "."
+
+
+@pytest.mark.parametrize(("second", "both"), [(139, True), (140, False)])
+def test_an_abstracts_two_sentences_are_quoted_while_under_240_characters(
+    second: int, both: bool
+) -> None:
+    first = _sentence(100)
+    abstract = f"{first} {_sentence(second)}"
+    data = summary(analysis={"hypothesisVerdict": "insufficient", "abstract": abstract})
+    result = run(ai_verdict, data)
+    assert result.figures["abstract"] == (abstract if both else first)
+
+
+def test_an_abstract_that_is_no_text_is_an_empty_excerpt() -> None:
+    data = summary(analysis={"hypothesisVerdict": "insufficient", "abstract": 4})
+    assert run(ai_verdict, data).figures == {
+        "analyzer": None,
+        "verdict": "insufficient",
+        "abstract": "",
+    }
+
+
+def test_errors_that_are_no_list_are_not_the_analyzers_output() -> None:
+    data = summary(analysis={"hypothesisVerdict": "", "errors": "boom"})
+    assert run(ai_verdict, data).line == "[N/A] AI verdict: not given in analysis"
+
+
+def test_a_criterion_without_words_or_a_textual_description() -> None:
+    bare = {"description": 5, "passed": None, "actualValue": "3"}
+    data = summary(ALL_KV, hypothesis=hypothesis_section("insufficient", bare))
+    result = run(machine_verdict, data)
+    assert result.details == ("passed: null — criterion, actual value 3",)
+    assert result.figures == {
+        "verdict": "insufficient",
+        "criteria": 1,
+        "unevaluated": ["criterion, actual value 3"],
+    }
+
+
+def test_a_run_of_no_seconds_still_shows_its_duration() -> None:
+    result = completion_line({"phase": "Complete", "durationSeconds": 0})
+    assert result.line == "[PASS] Experiment completed (0s)"
+    assert result.figures == {"phase": "Complete", "duration_seconds": 0.0, "cost_usd": None}
+
+
+def test_intent_coverage_figures_count_each_group() -> None:
+    queries = {**ALL_KV, "hdb_read_p99": q()}
+    result = run(intent_coverage, summary(queries), intent=hdb_intent())
+    assert result.figures == {
+        "covered": 1,
+        "differentiating": ["hdb"],
+        "missing": [],
+        "groups": {"hdb": {"with_data": 1, "declared": 2}},
+    }
+    nothing = run(intent_coverage, {"phase": "Complete"}, intent=hdb_intent())
+    assert nothing.figures["reason"] == nothing.details[-1]
+
+
+def test_a_one_sentence_abstract_a_negative_duration_and_the_first_error() -> None:
+    data = summary(analysis={"hypothesisVerdict": "insufficient", "abstract": "Too few runs."})
+    assert run(ai_verdict, data).figures["abstract"] == "Too few runs."
+    assert completion_line({"phase": "Complete", "durationSeconds": -1}).line == (
+        "[PASS] Experiment completed"
+    )
+    errored = summary(analysis={"errors": ["Error: one", "Error: two"]})
+    assert run(ai_verdict, errored).line == "[N/A] AI verdict: analyzer errored — Error: one"

@@ -133,6 +133,8 @@ def test_refusal_names_each_mode_and_leaves_the_modes_that_keep_experiments() ->
         assert problem is not None
         assert problem.startswith(f"--dist {dist} ")
         assert "echo-scaling, web-latency" in problem
+        # Said here too, in process: the run above checks it in a child pytest.
+        assert problem.endswith(": use --dist load (the default), loadscope, loadfile or loadgroup")
     # An xdist whose scheduler the plugin cannot build on: load would split them.
     assert refusal("load", two, load_kept=False) == (
         "--dist load would spread the items of echo-scaling, web-latency over workers, each "

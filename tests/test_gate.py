@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pytest_experiment.core.gate import GateDecision, Plan, RootCause, decide, plan
+from pytest_experiment.core.gate import GateDecision, Plan, RootCause, cause_lines, decide, plan
 from pytest_experiment.core.spec import Experiment, read_source
 from pytest_experiment.core.verdict import CheckResult, Status
 
@@ -85,6 +85,24 @@ def test_intent_coverage_alone_escalates_and_is_never_fixed(tmp_path: Path) -> N
     assert decision.escalation == "intent coverage failed: never auto-fixed, a person must decide"
 
 
+def test_intent_coverage_escalates_though_another_check_has_a_fix(tmp_path: Path) -> None:
+    # Only a fix for the custom metrics explains empty groups; a fix elsewhere (units on
+    # the latency metrics) must not let a failing intent check be auto-fixed.
+    spec = SPEC.replace(
+        "        - app: loadgen\n",
+        "        - app: loadgen\n        - app: kube-prometheus-stack\n"
+        "        - app: metrics-agent\n        - app: metrics-egress\n",
+    ).replace("$NAMESPACE", "$EXPERIMENT")
+    coverage = CheckResult(Status.FAIL, "x", figures={"missing": ["db"]})
+    decision = decide(
+        experiment(tmp_path, spec),
+        [("custom-metrics", WARN), ("presentation", WARN), ("intent-coverage", coverage)],
+    )
+    assert "add-metric-units" in [c.fix for c in decision.causes]
+    assert decision.fixes == ()
+    assert decision.escalation == "intent coverage failed: never auto-fixed, a person must decide"
+
+
 def test_a_fix_already_applied_is_not_offered_again(tmp_path: Path) -> None:
     exp = experiment(tmp_path)
     applied = ["add-kube-prometheus-stack", "add-metrics-pipeline", "fix-namespace-var"]
@@ -152,3 +170,89 @@ def test_a_gate_that_does_not_fail_ends_the_loop_without_a_reason() -> None:
     warn = GateDecision(gate=Status.WARN, causes=(), fixes=("add-metric-units",), escalation=None)
     assert plan(warn, mode="apply", attempts=0, applied=[]) == Plan()
     assert plan(None, mode="apply", attempts=0, applied=[]) == Plan()
+
+
+def test_cause_lines_name_the_check_and_the_fix_when_there_is_one() -> None:
+    causes = [
+        RootCause("custom-metrics", "lacks kube-prometheus-stack", "add-kube-prometheus-stack"),
+        RootCause("machine-verdict", "criterion not evaluable", None),
+    ]
+    assert cause_lines(causes) == [
+        "root cause (custom-metrics): lacks kube-prometheus-stack [fix: add-kube-prometheus-stack]",
+        "root cause (machine-verdict): criterion not evaluable",
+    ]
+
+
+def test_failing_workload_pods_without_load_generation_call_for_a_load_test(
+    tmp_path: Path,
+) -> None:
+    idle = experiment(tmp_path, SPEC.replace("        - app: loadgen\n", ""))
+    failing = decide(idle, [("custom-metrics", PASS), ("workload-pods", FAIL)])
+    assert [(c.check, c.fix) for c in failing.causes] == [("workload-pods", "add-load-test")]
+    assert failing.fixes == ("add-load-test",)
+    for status in (PASS, WARN):
+        quiet = decide(idle, [("custom-metrics", PASS), ("workload-pods", status)])
+        assert [c.fix for c in quiet.causes] == []
+
+
+def test_the_causes_of_missing_custom_metrics_in_full(tmp_path: Path) -> None:
+    bare = experiment(tmp_path, SPEC.replace("        - app: loadgen\n", ""))
+    expected = [
+        RootCause(
+            "custom-metrics",
+            "experiment lacks kube-prometheus-stack — the operator queries target-local "
+            "Prometheus for custom metrics via ServiceMonitor scrapes",
+            "add-kube-prometheus-stack",
+        ),
+        RootCause(
+            "custom-metrics",
+            "experiment lacks metrics-agent + metrics-egress — needed for the hub VM fallback path",
+            "add-metrics-pipeline",
+        ),
+        RootCause(
+            "custom-metrics",
+            "`$NAMESPACE` resolves to the Experiment CR namespace ('experiments'), not the "
+            "target namespace where pods run; use `$EXPERIMENT` instead (write_p99)",
+            "fix-namespace-var",
+        ),
+        RootCause(
+            "custom-metrics",
+            "no load generation: no component or target drives traffic, so workload metrics "
+            "stay empty",
+            "add-load-test",
+        ),
+    ]
+    assert list(decide(bare, [("custom-metrics", FAIL)]).causes) == expected
+    # The operator falling back to cadvisor is the same trouble, named by metrics-source.
+    by_source = decide(bare, [("custom-metrics", PASS), ("metrics-source", WARN)])
+    assert list(by_source.causes) == expected
+
+
+def test_a_failing_gate_with_no_fixable_cause_says_so(tmp_path: Path) -> None:
+    unevaluated = CheckResult(Status.FAIL, "x", figures={"unevaluated": ["p99 lt 1"]})
+    decision = decide(experiment(tmp_path), [("machine-verdict", unevaluated)])
+    assert [c.fix for c in decision.causes] == [None]
+    assert decision.fixes == ()
+    assert decision.escalation == "no fixable root cause identified"
+    assert plan(failing(), mode="apply", attempts=0, applied=[]) == Plan(stopped="no fix applies")
+
+
+def test_empty_groups_are_not_the_pipelines_when_only_load_generation_is_missing(
+    tmp_path: Path,
+) -> None:
+    # Custom metrics failing for want of load says nothing about the pipeline, and a fix
+    # for another check (units) does not make it the pipeline's doing either.
+    spec = SPEC.replace(
+        "        - app: loadgen\n",
+        "        - app: kube-prometheus-stack\n        - app: metrics-agent\n"
+        "        - app: metrics-egress\n",
+    ).replace("$NAMESPACE", "$EXPERIMENT")
+    coverage = CheckResult(Status.FAIL, "x", figures={"missing": ["db"]})
+    decision = decide(
+        experiment(tmp_path, spec),
+        [("custom-metrics", FAIL), ("presentation", WARN), ("intent-coverage", coverage)],
+    )
+    assert [c.message for c in decision.causes if c.check == "intent-coverage"] == [
+        "Experiment's differentiating data missing — db has no results; the spec shows no "
+        "infrastructure mismatch (check the target's PVCs and events)"
+    ]

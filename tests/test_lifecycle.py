@@ -199,6 +199,27 @@ def test_a_failed_target_takes_its_message_or_a_condition() -> None:
     assert lifecycle.failed_target(with_condition).reason == "quota exceeded"  # type: ignore[union-attr]
 
 
+@pytest.mark.parametrize("key", ["message", "reason", "error"])
+def test_a_failed_targets_own_words_are_its_reason(key: str) -> None:
+    target = {"name": "a", "phase": "Failed", key: "quota\n exceeded"}
+    stuck = lifecycle.failed_target(obj(phase="Provisioning", targets=[target]))
+    assert stuck is not None
+    assert stuck.reason == "quota exceeded"
+
+
+def test_a_failed_target_without_a_name_is_said_to_be_unnamed() -> None:
+    stuck = lifecycle.failed_target(obj(phase="Ready", targets=[{"phase": "Failed"}]))
+    assert stuck is not None
+    assert stuck.target == "<unnamed>"
+
+
+@pytest.mark.parametrize("phase", ["Pending", "Provisioning", "Ready"])
+def test_a_failed_target_is_stuck_in_every_phase_before_running(phase: str) -> None:
+    stuck = lifecycle.failed_target(obj(phase=phase, targets=[{"name": "a", "phase": "Failed"}]))
+    assert stuck is not None
+    assert (stuck.target, stuck.source) == ("a", "status.targets")
+
+
 @pytest.mark.parametrize("phase", ["Running", "Complete", "Failed"])
 def test_a_failed_target_is_not_stuck_once_the_experiment_moved_on(phase: str) -> None:
     assert (
@@ -236,6 +257,24 @@ def test_a_claim_failing_for_a_terminal_reason_is_stuck_a_creating_one_is_not() 
     assert stuck.source == f"GKECluster {instance}-db Ready=False"
 
 
+@pytest.mark.parametrize(
+    "first",
+    [("Available", "True"), ("Creating", "False"), ("Creating", "Unknown")],
+    ids=["healthy", "still-creating", "unknown"],
+)
+def test_a_refused_claim_is_found_after_claims_that_are_fine(first: tuple[str, str]) -> None:
+    # Any claim may come first: one that is fine must not end the search, or the run
+    # waits out its whole budget for a cluster the cloud has already refused.
+    instance = "web-lat-abc12"
+    claims = [
+        claim(f"{instance}-app", *first),
+        claim(f"{instance}-db", "ReconcileError", message="quota"),
+    ]
+    stuck = lifecycle.failed_claim(claims, instance)
+    assert stuck is not None
+    assert (stuck.target, stuck.reason) == ("db", "ReconcileError: quota")
+
+
 def test_claim_names_follow_the_real_operator_and_the_status() -> None:
     current = {
         "metadata": {"name": "i1"},
@@ -244,6 +283,103 @@ def test_claim_names_follow_the_real_operator_and_the_status() -> None:
                                {"name": "hubbed", "clusterName": "hub"}]},
     }  # fmt: skip
     assert lifecycle.claim_names(current) == ["i1-app", "i1-hubbed", "illm-i1-app-x"]
+
+
+def test_claim_names_need_a_named_target_and_a_named_instance() -> None:
+    targets = {"spec": {"targets": [{"name": "app"}, {"cluster": {}}, "db"]}}
+    assert lifecycle.claim_names({"metadata": {"name": "i1"}, **targets}) == ["i1-app"]
+    assert lifecycle.claim_names({"metadata": {}, **targets}) == []
+
+
+@pytest.mark.parametrize("reason", ["", "Creating", "Deleting", "Unavailable", "Available"])
+def test_a_claim_not_ready_for_a_passing_reason_is_not_stuck(reason: str) -> None:
+    assert lifecycle.failed_claim([claim("i1-app", reason)], "i1") is None
+
+
+def test_a_claim_without_a_ready_condition_is_not_stuck() -> None:
+    bare = {"metadata": {"name": "i1-app"}, "status": {"conditions": [{"type": "Synced"}]}}
+    assert lifecycle.failed_claim([bare, {"metadata": {"name": "i1-db"}}], "i1") is None
+
+
+def test_a_refused_claim_names_the_target_its_label_gives() -> None:
+    # The label wins over the name: a claim the operator named otherwise still names its target.
+    refused = claim("illm-i1-x7", "ReconcileError", message="quota")
+    refused["metadata"]["labels"]["experiments.illm.io/target"] = "app"
+    stuck = lifecycle.failed_claim([refused], "i1")
+    assert stuck is not None
+    assert (stuck.target, stuck.source) == ("app", "GKECluster illm-i1-x7 Ready=False")
+    unlabelled = lifecycle.failed_claim([claim("i1-db", "ReconcileError")], "i1")
+    assert unlabelled is not None
+    assert unlabelled.target == "db"
+
+
+def test_a_stuck_target_is_explained_by_the_claim_its_cluster_name_names() -> None:
+    # Claims named otherwise than <instance>-<target>, unlabelled: only the status's
+    # clusterName of this very target ties one to it.
+    current = {
+        "metadata": {"name": "i1"},
+        "status": {"phase": "Provisioning", "targets": [
+            {"name": "db", "phase": "Ready", "clusterName": "illm-db-x"},
+            {"name": "app", "phase": "Failed", "clusterName": "illm-app-y"},
+        ]},
+    }  # fmt: skip
+    stuck = lifecycle.failed_target(current)
+    assert stuck is not None
+    claims = [
+        claim("illm-db-x", "ReconcileError", message="not this one"),
+        claim("illm-app-y", "ReconcileError", message="quota CPUS"),
+    ]
+    explained = lifecycle.explained(stuck, obj=current, claims=claims)
+    assert explained.reason == "GKECluster illm-app-y Ready=False (ReconcileError): quota CPUS"
+
+
+def test_a_reason_in_the_status_is_kept_as_it_is() -> None:
+    current = {
+        "metadata": {"name": "i1"},
+        "status": {"phase": "Provisioning",
+                   "targets": [{"name": "app", "phase": "Failed", "message": "quota"}]},
+    }  # fmt: skip
+    stuck = lifecycle.failed_target(current)
+    assert stuck is not None
+    refused = claim("i1-app", "ReconcileError", message="other words")
+    assert lifecycle.explained(stuck, obj=current, claims=[refused]) is stuck
+
+
+def test_only_a_claim_refused_with_a_message_explains_a_stuck_target() -> None:
+    current = {
+        "metadata": {"name": "i1"},
+        "status": {"phase": "Provisioning", "targets": [{"name": "app", "phase": "Failed"}]},
+    }
+    stuck = lifecycle.failed_target(current)
+    assert stuck is not None
+    for fine in (claim("i1-app", "Available", "True", message="ok"), claim("i1-app", "X")):
+        assert lifecycle.explained(stuck, obj=current, claims=[fine]) is stuck
+
+
+def test_a_stuck_target_is_explained_by_its_own_applications_only() -> None:
+    current = {
+        "metadata": {"name": "i1"},
+        "status": {"phase": "Provisioning", "targets": [{"name": "app", "phase": "Failed"}]},
+    }
+    stuck = lifecycle.failed_target(current)
+    assert stuck is not None
+
+    def app(name: str, target: str, health: str) -> dict[str, Any]:
+        return {
+            "metadata": {"name": name, "labels": {"experiments.illm.io/target": target}},
+            "status": {"health": {"status": health}},
+        }
+
+    others = [
+        app("i1-db-x", "db", "Degraded"),
+        app("i1-app-ok", "app", "Healthy"),
+        app("i1-app-new", "app", "Progressing"),
+    ]
+    assert lifecycle.explained(stuck, obj=current, applications=others) is stuck
+    ours = lifecycle.explained(
+        stuck, obj=current, applications=[*others, app("i1-app-y", "app", "Missing")]
+    )
+    assert ours.reason == "application i1-app-y health Missing"
 
 
 @pytest.mark.parametrize(
@@ -451,6 +587,22 @@ def test_a_stuck_target_is_explained_by_its_claim_or_its_applications() -> None:
     by_app = lifecycle.explained(stuck, obj=current, applications=[degraded])
     assert by_app.reason == "application i1-app health Degraded: timed out progressing"
     assert lifecycle.explained(stuck, obj=current) is stuck
+
+
+def test_a_stuck_target_without_a_cluster_name_is_explained_by_its_claims_name() -> None:
+    # Before the operator records the target's clusterName, the claim is found by the
+    # name the operator gives it, <instance>-<target>; the cloud's refusal must not be lost.
+    current = {
+        "metadata": {"name": "i1"},
+        "status": {"phase": "Provisioning", "targets": [{"name": "app", "phase": "Failed"}]},
+    }
+    stuck = lifecycle.failed_target(current)
+    assert stuck is not None
+    other = claim("i1-db", "ReconcileError", message="not this one")
+    refused = claim("i1-app", "ReconcileError", message="quota CPUS")
+    explained = lifecycle.explained(stuck, obj=current, claims=[other, refused])
+    assert explained.reason == "GKECluster i1-app Ready=False (ReconcileError): quota CPUS"
+    assert explained.target == "app"
 
 
 def test_recollect_delay_defaults_as_the_crd() -> None:

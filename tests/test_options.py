@@ -2,22 +2,54 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal, get_args, get_origin, get_type_hints
 
 import pytest
 
+from conftest import ROOT
 from pytest_experiment.base.errors import OptionError
 from pytest_experiment.core.option_values import Choice
 from pytest_experiment.core.options import OPTION_SPECS, SPECS_BY_DEST, Options, resolve
 
 
-def test_every_option_has_flag_ini_and_env_twins() -> None:
-    for spec in OPTION_SPECS:
-        assert spec.flag.startswith("--experiment-")
-        assert spec.ini == "experiment_" + spec.dest
-        assert spec.env == "EXPERIMENT_" + spec.dest.upper()
-        assert spec.dest in Options.__dataclass_fields__
+def _readme_options() -> dict[str, tuple[str, str, str]]:
+    """The README's options table, by ini name: (flag, ini, environment variable)."""
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index("\n## Options\n") :]
+    section = section[: section.index("\n## ", 1)]
+    rows = re.findall(
+        r"^\| `(--experiment-[a-z0-9-]+)[^`]*` \| `([a-z0-9_]+)` \| `([A-Z0-9_]+)` \|",
+        section,
+        re.M,
+    )
+    return {ini: (flag, ini, env) for flag, ini, env in rows}
+
+
+def test_every_option_has_flag_ini_and_env_twins(pytester: pytest.Pytester) -> None:
+    # Held against what a user meets rather than how the names are made: the README's
+    # table, pytest's own --help (the flags and ini keys the plugin registered) and the
+    # environment variable resolve() reads. A twin dropped anywhere fails here.
+    documented = _readme_options()
+    assert sorted(f"experiment_{f}" for f in Options.__dataclass_fields__) == sorted(documented)
+    shown = pytester.runpytest_inprocess("--help", "-p", "no:cacheprovider").stdout.str()
+    flags = set(re.findall(r"^  (--experiment-[a-z0-9-]+)", shown, re.M))
+    inis = set(re.findall(r"^  (experiment_[a-z0-9_]+) ", shown, re.M))
+    for flag, ini, env in documented.values():
+        assert flag in flags, flag
+        assert ini in inis, ini
+        dest = ini.removeprefix("experiment_")
+        # "x" is a value every option reads: it either changes the option or is refused
+        # naming the variable it came from; an ignored variable does neither.
+        try:
+            read = resolve(cli={}, ini={}, env={env: "x"}, cwd=pytester.path, inidir=pytester.path)
+        except OptionError as err:
+            refused = str(err)
+            assert refused.startswith(f"{env}: "), refused
+        else:
+            assert getattr(read, dest) != getattr(Options(), dest), env
+    assert len(flags) == len(documented)
 
 
 def test_precedence_cli_over_ini_over_env(tmp_path: Path) -> None:

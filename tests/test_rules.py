@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -11,6 +12,7 @@ import yaml
 from pytest_experiment.core import rules
 from pytest_experiment.core.catalog import Catalogue, load_catalogue
 from pytest_experiment.core.rules import RULES, Rule, RuleContext, run_rules
+from pytest_experiment.core.rules.text import did_you_mean, get, shown, suggest_name
 from pytest_experiment.core.schema import bundled_schema, schema_from_crd
 from pytest_experiment.core.spec import Experiment, load_experiment, read_source
 from pytest_experiment.core.verdict import CheckResult, Status
@@ -468,6 +470,53 @@ def test_no_name_at_all_suggests_the_directory_name(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("generate_name", "refused"),
+    [
+        ("a" * 57 + "-", False),  # 58 with one of the server's characters for the dash
+        ("a" * 58 + "-", True),
+        ("a" * 57, False),
+        ("a" * 58, False),
+        ("a" * 59, True),
+    ],
+)
+def test_generate_name_may_have_58_characters_and_not_59(
+    tmp_path: Path, generate_name: str, refused: bool
+) -> None:
+    experiment = load(tmp_path, edit(("generateName: demo-", f"generateName: {generate_name}")))
+    result = rules.generate_name(experiment)
+    assert result.status is (Status.FAIL if refused else Status.PASS)
+    if refused:
+        assert (
+            f"has 59 characters, more than 58; use generateName: {'a' * 57}-" in (result.details[0])
+        )
+
+
+@pytest.mark.parametrize(("length", "refused"), [(252, False), (253, False), (254, True)])
+def test_a_fixed_name_may_have_253_characters_and_not_254(
+    tmp_path: Path, length: int, refused: bool
+) -> None:
+    experiment = load(tmp_path, edit(("generateName: demo-", f"name: {'A' * length}")))
+    result = rules.generate_name(experiment)
+    if refused:
+        assert result.status is Status.FAIL
+        # The suggestion is itself a name the server takes: cut to 253, lowercased.
+        assert result.details[0].endswith(
+            f"has 254 characters, more than 253; use name: {'a' * 253}"
+        )
+    else:
+        # Upper case is refused for what it is, not for the length.
+        assert result.status is Status.FAIL
+        assert "characters, more than" not in result.details[0]
+        assert result.details[0].endswith(f"use name: {'a' * length}")
+
+
+@pytest.mark.parametrize(("length", "cut"), [(79, False), (80, False), (81, True)])
+def test_a_value_in_a_message_is_shown_whole_up_to_80_characters(length: int, cut: bool) -> None:
+    value = "x" * (length - 2)  # repr adds the quotes
+    assert shown(value) == (repr(value)[:79] + "…" if cut else repr(value))
+
+
 # -- gke-name-length ---------------------------------------------------------------------------
 
 
@@ -837,3 +886,76 @@ def test_values_of_the_wrong_type_are_named_in_json_words(tmp_path: Path) -> Non
         .details[0]
         .startswith("experiment.yaml:18: metric #0 has no name (null)")
     )
+
+
+def test_suggest_name_collapses_and_trims_dashes_and_dots() -> None:
+    assert suggest_name("--Hello  World--.") == "hello-world"
+    assert suggest_name("Hello--World") == "hello-world"
+    assert suggest_name(".-_-.") == "name"
+    assert suggest_name("a" * 252 + "-b") == "a" * 252
+
+
+def test_did_you_mean_offers_the_closest_choice_only() -> None:
+    assert (
+        did_you_mean("kv-stor", ["redis", "kv-store", "kv-stores"]) == "did you mean 'kv-store'? "
+    )
+    assert did_you_mean("zzz", ["redis"]) == ""
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [((0,), "a"), ((1,), "b"), ((2,), None), ((-1,), None), (("x",), None)],
+)
+def test_get_reads_list_items_only_within_the_list(path: tuple[Any, ...], expected: Any) -> None:
+    assert get(["a", "b"], *path) == expected
+
+
+def test_each_rules_title_is_the_one_its_results_begin_with(
+    tmp_path: Path, fixture_catalogue: Catalogue
+) -> None:
+    # The title names the rule where it has no result of its own (a rule error).
+    context = RuleContext(experiment=load(tmp_path), catalogue=fixture_catalogue)
+    titles = {rule.name: rule.title for rule in RULES}
+    for name, result in run_rules(context):
+        assert result.summary.startswith(f"{titles[name]}: "), name
+
+
+def test_a_fixed_name_alone_is_checked_and_an_empty_one_is_no_name(tmp_path: Path) -> None:
+    bad = rules.generate_name(load(tmp_path, edit(("generateName: demo-", "name: Demo_X"))))
+    assert bad.line == "[FAIL] generateName: 'Demo_X' is not a Kubernetes object name"
+    empty = rules.generate_name(load(tmp_path, edit(("generateName: demo-", 'name: ""'))))
+    assert empty.details == (
+        "experiment.yaml:3: no generateName, so instances cannot be told apart; add "
+        "generateName: demo-",
+    )
+
+
+def test_both_names_wrong_are_both_reported_the_first_in_the_summary(tmp_path: Path) -> None:
+    text = edit(("generateName: demo-", "generateName: Demo_\n  name: Demo_X"))
+    result = rules.generate_name(load(tmp_path, text))
+    assert result.line == "[FAIL] generateName: 'Demo_' is not a Kubernetes object name"
+    assert [d.split(": ", 1)[1].split(" ", 1)[0] for d in result.details] == [
+        "metadata.generateName",
+        "metadata.name",
+    ]
+
+
+def test_a_cut_generate_name_suggestion_ends_in_one_dash(tmp_path: Path) -> None:
+    value = "a" * 56 + "-" + "b" * 5 + "-"
+    result = rules.generate_name(
+        load(tmp_path, edit(("generateName: demo-", f"generateName: {value}")))
+    )
+    assert result.details[0].endswith(f"; use generateName: {'a' * 56}-")
+
+
+def test_gke_names_without_any_name_count_the_overhead_and_the_target(tmp_path: Path) -> None:
+    experiment = load(tmp_path, edit(("  generateName: demo-\n", "")))
+    assert rules.gke_name_length(experiment).figures == {"longest": 17 + 3, "limit": 40}
+
+
+def test_a_generate_name_that_is_no_string_does_not_hide_a_bad_name(tmp_path: Path) -> None:
+    text = edit(("generateName: demo-", "generateName: 7\n  name: Demo_X"))
+    result = rules.generate_name(load(tmp_path, text))
+    assert result.line == "[FAIL] generateName: metadata.generateName is integer, not a string"
+    assert len(result.details) == 2
+    assert "metadata.name 'Demo_X' is not a Kubernetes object name" in result.details[1]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -31,7 +32,12 @@ from pytest_experiment.sandbox.kube import (
 )
 from pytest_experiment.sandbox.operator import EXPERIMENT_LABEL, FINALIZER, GITHUB_CONFIGMAP
 from pytest_experiment.sandbox.scenarios import OPERATOR_FLAVOURS as OPERATOR_FLAVOURS
-from pytest_experiment.sandbox.scenarios import ScenarioChoice
+from pytest_experiment.sandbox.scenarios import (
+    Scenario,
+    ScenarioChoice,
+    clear_scenario,
+    set_scenario,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -44,7 +50,7 @@ TIME_SCALE = 0.0005
 TEMPLATE = "sandbox-test-validation"
 NAMESPACE = "experiments"
 TIMEOUT = 30.0
-# Long enough for several phases at TIME_SCALE: a stuck experiment must not move meanwhile.
+# Long enough for several phases at TIME_SCALE; only where no witness run can finish.
 QUIET_PERIOD = 1.5
 BUCKET = "experiment-results"
 
@@ -130,6 +136,22 @@ def status_of(obj: Obj) -> Obj:
     return dict(obj.get("status") or {})
 
 
+def _witness_lifecycle(api: client.ApiClient) -> None:
+    """A happy-path run, created now, followed to Complete and deleted."""
+    key = f"w{secrets.token_hex(3)}-"
+    # Its own key: a default scenario the test set must not hold the witness too.
+    set_scenario(api, key, Scenario.HAPPY)
+    try:
+        witness = Run.create(api, experiment_doc(key))
+        try:
+            witness.wait_status("phase", "Complete")
+        finally:
+            witness.delete()
+            witness.wait_gone()
+    finally:
+        clear_scenario(api, key)
+
+
 @dataclass
 class Run:
     """One applied Experiment, plus every version of it the watch delivered."""
@@ -179,15 +201,32 @@ class Run:
             lambda o: status_of(o).get("phase") in ("Complete", "Failed"), what="a terminal phase"
         )
 
-    def assert_quiet(self, key: str, *, period: float = QUIET_PERIOD) -> Obj:
-        """Assert ``status[key]`` stays put for ``period`` seconds; returns the object."""
+    def assert_quiet(self, key: str, *, witness: bool = True) -> Obj:
+        """Assert ``status[key]`` stays put while the operator had time to move it.
+
+        The time is the operator's own, not a window of ours: a witness run created now,
+        on the happy path, is followed to Complete, through every timed step of a
+        lifecycle, each as long as any this run could be waiting out. Only when the
+        witness is done is ``key`` read again; returns the object as then read.
+        ``witness=False`` is for an operator that acts on nothing (scaled to 0), which no
+        witness could outwait: a fixed QUIET_PERIOD stands in there.
+        """
         current = self.get()
         value = status_of(current).get(key)
+        if witness:
+            _witness_lifecycle(self.api)
+            after = self.get()
+            if status_of(after).get(key) != value:
+                raise AssertionError(
+                    f"{key} moved from {value} to {status_of(after).get(key)} while a "
+                    "run created after it went through its whole lifecycle"
+                )
+            return after
         try:
             moved = self.wait(
                 lambda o: status_of(o).get(key) != value,
                 what=f"{key} to leave {value}",
-                timeout=period,
+                timeout=QUIET_PERIOD,
             )
         except WaitTimeout:
             return current

@@ -453,7 +453,16 @@ def test_operator_down(k8s: client.ApiClient, prefix: str, scenario: SetScenario
 
 def test_operator_back_after_operator_down(k8s: client.ApiClient, prefix: str) -> None:
     set_scenario(k8s, prefix, "operator-down")
-    clear_scenario(k8s, prefix)
+    try:
+        run = Run.create(k8s, experiment_doc(prefix))
+        # The fault acting before it is cleared: what the harness reads (no ready replica),
+        # and an instance left without a status while a later one went through its
+        # whole lifecycle, with the readiness still held down after it.
+        assert _ready_replicas(k8s) == 0
+        assert "status" not in run.assert_quiet("phase")
+        assert _ready_replicas(k8s) == 0
+    finally:
+        clear_scenario(k8s, prefix)
 
     wait_until(
         lambda **kw: client.AppsV1Api(k8s).list_namespaced_deployment(OPERATOR_NAMESPACE, **kw),
@@ -464,6 +473,8 @@ def test_operator_back_after_operator_down(k8s: client.ApiClient, prefix: str) -
         what="the operator to report ready again",
         field_selector=f"metadata.name={OPERATOR_DEPLOYMENT}",
     )
+    run.delete()
+    run.wait_gone()
 
 
 def test_scenario_keys_by_precedence(
@@ -481,3 +492,12 @@ def test_scenario_keys_by_precedence(
     for run in (by_prefix, by_default):
         run.delete()
         run.wait_gone()
+
+
+def test_assert_quiet_fails_for_a_run_that_moves(k8s: client.ApiClient, prefix: str) -> None:
+    # The harness itself: a happy run created just before its witness leaves Pending first.
+    run = Run.create(k8s, experiment_doc(prefix))
+    with pytest.raises(AssertionError, match="phase moved from "):
+        run.assert_quiet("phase")
+    run.delete()
+    run.wait_gone()
