@@ -41,10 +41,16 @@ pytest_plugins = ("pytester",)
 collect_ignore = ["tests/data"]
 
 
-def upstream_dir() -> Path | None:
-    """The real-world corpus (shared/upstream), from EXPERIMENT_UPSTREAM or beside the checkout."""
+def _where() -> Path:
+    """Where the real-world corpus (shared/upstream) is looked for: EXPERIMENT_UPSTREAM, or
+    beside the checkout."""
     configured = os.environ.get("EXPERIMENT_UPSTREAM")
-    path = Path(configured) if configured else ROOT.parent / "shared" / "upstream"
+    return Path(configured) if configured else ROOT.parent / "shared" / "upstream"
+
+
+def upstream_dir() -> Path | None:
+    """The real-world corpus, when it is there."""
+    path = _where()
     return path if (path / "experiments").is_dir() else None
 
 
@@ -54,10 +60,6 @@ def under_ci() -> bool:
 
 
 MISSING_CORPUS = "real corpus not found at {where}: set EXPERIMENT_UPSTREAM to shared/upstream"
-
-
-def _where() -> str:
-    return os.environ.get("EXPERIMENT_UPSTREAM") or str(ROOT.parent / "shared" / "upstream")
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -71,12 +71,17 @@ def test_both_spellings_of_the_namespace_variable_are_a_cause_and_a_lookalike_is
         assert ("fix-namespace-var" in decision.fixes) is named, spelling
 
 
+# The metrics pipeline complete and $NAMESPACE spelled right: none of the custom-metrics
+# fixes applies, so only the checks a test names can offer one.
+PIPELINED = SPEC.replace(
+    "        - app: loadgen\n",
+    "        - app: loadgen\n        - app: kube-prometheus-stack\n"
+    "        - app: metrics-agent\n        - app: metrics-egress\n",
+).replace("$NAMESPACE", "$EXPERIMENT")
+
+
 def test_intent_coverage_alone_escalates_and_is_never_fixed(tmp_path: Path) -> None:
-    spec = SPEC.replace(
-        "        - app: loadgen\n",
-        "        - app: loadgen\n        - app: kube-prometheus-stack\n"
-        "        - app: metrics-agent\n        - app: metrics-egress\n",
-    ).replace("$NAMESPACE", "$EXPERIMENT")
+    spec = PIPELINED
     coverage = CheckResult(Status.FAIL, "x", figures={"missing": ["db"]})
     decision = decide(
         experiment(tmp_path, spec), [("custom-metrics", WARN), ("intent-coverage", coverage)]
@@ -88,11 +93,7 @@ def test_intent_coverage_alone_escalates_and_is_never_fixed(tmp_path: Path) -> N
 def test_intent_coverage_escalates_though_another_check_has_a_fix(tmp_path: Path) -> None:
     # Only a fix for the custom metrics explains empty groups; a fix elsewhere (units on
     # the latency metrics) must not let a failing intent check be auto-fixed.
-    spec = SPEC.replace(
-        "        - app: loadgen\n",
-        "        - app: loadgen\n        - app: kube-prometheus-stack\n"
-        "        - app: metrics-agent\n        - app: metrics-egress\n",
-    ).replace("$NAMESPACE", "$EXPERIMENT")
+    spec = PIPELINED
     coverage = CheckResult(Status.FAIL, "x", figures={"missing": ["db"]})
     decision = decide(
         experiment(tmp_path, spec),

@@ -345,24 +345,25 @@ def test_a_reason_in_the_status_is_kept_as_it_is() -> None:
     assert lifecycle.explained(stuck, obj=current, claims=[refused]) is stuck
 
 
-def test_only_a_claim_refused_with_a_message_explains_a_stuck_target() -> None:
+def failed_app() -> tuple[dict[str, Any], lifecycle.StuckTarget]:
+    """Instance i1 in Provisioning with its target app Failed and no reason given."""
     current = {
         "metadata": {"name": "i1"},
         "status": {"phase": "Provisioning", "targets": [{"name": "app", "phase": "Failed"}]},
     }
     stuck = lifecycle.failed_target(current)
     assert stuck is not None
+    return current, stuck
+
+
+def test_only_a_claim_refused_with_a_message_explains_a_stuck_target() -> None:
+    current, stuck = failed_app()
     for fine in (claim("i1-app", "Available", "True", message="ok"), claim("i1-app", "X")):
         assert lifecycle.explained(stuck, obj=current, claims=[fine]) is stuck
 
 
 def test_a_stuck_target_is_explained_by_its_own_applications_only() -> None:
-    current = {
-        "metadata": {"name": "i1"},
-        "status": {"phase": "Provisioning", "targets": [{"name": "app", "phase": "Failed"}]},
-    }
-    stuck = lifecycle.failed_target(current)
-    assert stuck is not None
+    current, stuck = failed_app()
 
     def app(name: str, target: str, health: str) -> dict[str, Any]:
         return {
@@ -592,12 +593,7 @@ def test_a_stuck_target_is_explained_by_its_claim_or_its_applications() -> None:
 def test_a_stuck_target_without_a_cluster_name_is_explained_by_its_claims_name() -> None:
     # Before the operator records the target's clusterName, the claim is found by the
     # name the operator gives it, <instance>-<target>; the cloud's refusal must not be lost.
-    current = {
-        "metadata": {"name": "i1"},
-        "status": {"phase": "Provisioning", "targets": [{"name": "app", "phase": "Failed"}]},
-    }
-    stuck = lifecycle.failed_target(current)
-    assert stuck is not None
+    current, stuck = failed_app()
     other = claim("i1-db", "ReconcileError", message="not this one")
     refused = claim("i1-app", "ReconcileError", message="quota CPUS")
     explained = lifecycle.explained(stuck, obj=current, claims=[other, refused])
