@@ -349,11 +349,19 @@ class _Replace(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         exec(compile(self.source, str(self.path), "exec"), module.__dict__)
 
 
-def _child(name: str, path: Path, source: str | None, tests: list[str], autoload: bool) -> int:
-    if not autoload:
-        # Most core tests need no plugin: leaving the installed ones out (this plugin,
-        # xdist, html, hypothesis's) makes a run several times quicker.
+# Which plugins a child loads: none, this one only, or every one installed.
+PLUGINS = ("none", "ours", "all")
+
+
+def _child(name: str, path: Path, source: str | None, tests: list[str], plugins: str) -> int:
+    if plugins != "all":
+        # Most core tests need no plugin: leaving the installed ones out (xdist, html,
+        # hypothesis's...) makes a run several times quicker.
         os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    if plugins == "ours":
+        # Tests that run pytest in process (pytester) need this plugin's options there
+        # too: PYTEST_PLUGINS loads it into every pytest of the child, without the rest.
+        os.environ["PYTEST_PLUGINS"] = "pytest_experiment.plugin.hooks"
     if source is not None:
         sys.meta_path.insert(0, _Replace(name, path, source))
     devnull = os.open(os.devnull, os.O_WRONLY)
@@ -372,14 +380,14 @@ def run(
     tests: list[str],
     timeout: float,
     *,
-    autoload: bool = False,
+    plugins: str = "none",
 ) -> str:
     """killed, survived or timeout: pytest forked from this process, with the mutant."""
     pid = os.fork()
     if pid == 0:
         code = 3
         try:
-            code = _child(name, path, source, tests, autoload)
+            code = _child(name, path, source, tests, plugins)
         finally:
             os._exit(code)
     deadline = time.monotonic() + timeout
@@ -456,13 +464,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{module}: no fast test imports it; {len(found)} mutants not run")
             totals[module] = {"mutants": len(every), "run": 0, "killed": 0, "survived": 0}
             continue
-        autoload = False
-        module_started = started = time.monotonic()
-        clean = run(dotted(path), path, None, tests, timeout=600)
-        if clean != "survived":  # some test needs a plugin: load them all
-            autoload = True
+        module_started = time.monotonic()
+        for plugins in PLUGINS:  # the fewest plugins with which the tests pass
             started = time.monotonic()
-            clean = run(dotted(path), path, None, tests, timeout=600, autoload=True)
+            clean = run(dotted(path), path, None, tests, timeout=600, plugins=plugins)
+            if clean == "survived":
+                break
         baseline = time.monotonic() - started
         if clean != "survived":
             print(f"{module}: its tests fail without any mutant; skipped")
@@ -474,12 +481,14 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"{module}: {len(every)} mutants{drawn}, {len(tests)} test files, "
             f"{baseline:.1f} s clean, {budget:.0f} s budget"
-            + (", with the installed plugins" if autoload else ""),
+            + {"none": "", "ours": ", with this plugin", "all": ", with the installed plugins"}[
+                plugins
+            ],
             flush=True,
         )
         for m, source in found:
             started = time.monotonic()
-            m.outcome = run(dotted(path), path, source, tests, budget, autoload=autoload)
+            m.outcome = run(dotted(path), path, source, tests, budget, plugins=plugins)
             m.seconds = round(time.monotonic() - started, 2)
             counts[m.outcome] += 1
             if m.outcome == "survived" or not args.survivors_only:
