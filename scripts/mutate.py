@@ -61,7 +61,7 @@ TESTS_FOR: dict[str, tuple[str, ...]] = {
     "core/checks/__init__.py": ("test_checks.py",),
     "core/checks/data.py": ("test_checks.py", "test_fuzz_verdicts.py"),
     "core/checks/verdicts.py": ("test_checks.py", "test_fuzz_verdicts.py"),
-    "core/checks/compare.py": ("test_checks.py",),
+    "core/checks/compare.py": ("test_reproducibility.py", "test_reproducibility_stats.py"),
     "core/checks/reading.py": ("test_checks.py",),
     "core/rules/text.py": ("test_rules.py",),
     "core/rules/names.py": ("test_rules.py",),
