@@ -724,6 +724,13 @@ def test_provisioning_without_targets_says_none_are_reported_yet() -> None:
 
 def test_an_application_without_health_or_sync_shows_them_unknown() -> None:
     app = {"metadata": {"name": "web-lat-abc12-app"}, "status": {}}
+    up = {
+        "metadata": {"name": "web-lat-abc12-db"},
+        "status": {"health": {"status": "Healthy"}, "sync": {"status": "Synced"}},
+    }
     assert lifecycle.entering_lines(
-        "Ready", obj(), namespace="experiments", applications=[app]
-    ) == ["application web-lat-abc12-app: health <unknown>, sync <unknown>"]
+        "Ready", obj(), namespace="experiments", applications=[app, up]
+    ) == [
+        "application web-lat-abc12-app: health <unknown>, sync <unknown>",
+        "application web-lat-abc12-db: health Healthy, sync Synced",
+    ]
