@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import importlib
 import json
+import math
 import shutil
+import statistics
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -18,7 +20,15 @@ import pytest
 
 from pytest_experiment.core.changepoints import change_points
 from pytest_experiment.core.checks import CheckInput, Reproducibility, reproducibility
-from pytest_experiment.core.checks.compare import AGREES, DIFFERS, INCONCLUSIVE, judge
+from pytest_experiment.core.checks.compare import (
+    AGREES,
+    CONFIDENCE,
+    DIFFERS,
+    INCONCLUSIVE,
+    judge,
+    percent,
+    t_quantile,
+)
 from pytest_experiment.core.checks.history import (
     duration_seconds,
     fingerprint,
@@ -733,3 +743,44 @@ def test_labels_that_are_not_a_mapping_are_the_empty_identity() -> None:
     assert series_labels(None, "web-lat-x") == ""
     assert series_labels(["pod"], "web-lat-x") == ""
     assert series_labels({"pod": "alloy-lddjb", "uid": "1"}, "web-lat-x") == "pod=alloy"
+
+
+def test_earlier_runs_averaging_zero_agree_only_with_a_zero() -> None:
+    zero = judge([0.0, 0.0, 0.0], 0.0, floor=0.10)
+    assert zero.outcome == AGREES
+    assert (zero.shift, zero.band, zero.interval) == (0.0, (0.0, 0.0), (0.0, 0.0))
+    for earlier, new in (([0.0, 0.0, 0.0], 0.5), ([-1.0, 1.0], 0.0), ([-1.0, 1.0], 0.5)):
+        judged = judge(earlier, new, floor=0.10)
+        assert judged.outcome == INCONCLUSIVE
+        assert judged.reason == "the earlier runs average 0: a relative shift is undefined"
+    assert judge([0.001, 0.001, 0.001], 0.001, floor=0.10).outcome == AGREES
+
+
+def test_a_shift_exactly_at_the_floor_agrees() -> None:
+    # Identical earlier runs: no noise, so the shift alone decides, and the floor itself
+    # does not yet matter.
+    assert judge([1.0, 1.0, 1.0], 1.5, floor=0.5).outcome == AGREES
+    assert judge([1.0, 1.0, 1.0], 1.75, floor=0.5).outcome == DIFFERS
+
+
+def test_noise_exactly_at_the_floor_is_not_called_wider_than_it() -> None:
+    earlier = [1.0, 1.1, 0.9, 1.05, 0.95]
+    n, mean = len(earlier), statistics.fmean(earlier)
+    half = t_quantile(n - 1, 1 - (1 - CONFIDENCE) / 2) * statistics.stdev(earlier)
+    noise = half * math.sqrt(1 + 1 / n) / abs(mean)
+    judged = judge(earlier, 1.02, floor=noise)
+    assert judged.outcome == INCONCLUSIVE
+    assert "within the noise, near" in judged.reason
+
+
+def test_a_shift_under_half_a_percent_is_shown_as_none() -> None:
+    assert percent(0.0) == "±0%"
+    assert percent(-0.0049) == "±0%"
+    assert percent(0.005) == "+0%"
+    assert percent(0.012) == "+1%"
+
+
+def test_the_outcomes_are_reported_in_these_words() -> None:
+    assert (AGREES, DIFFERS, INCONCLUSIVE) == ("agrees", "differs", "inconclusive")
+    result = check(run_summary("web-lat-new", 20, cpu=0.40), steady(5))
+    assert outcomes(result) == {"request_p99": "agrees", "server_cpu": "differs"}
