@@ -734,3 +734,31 @@ def test_an_application_without_health_or_sync_shows_them_unknown() -> None:
         "application web-lat-abc12-app: health <unknown>, sync <unknown>",
         "application web-lat-abc12-db: health Healthy, sync Synced",
     ]
+
+
+def test_a_running_line_names_the_workflow_and_its_phase_or_says_neither_is_known() -> None:
+    assert lifecycle.entering_lines("Running", obj(), namespace="experiments") == [
+        "workflow <none yet> (<no phase>)"
+    ]
+    running = obj(workflowStatus={"name": "web-lat-abc12-wf", "phase": "Running"})
+    assert lifecycle.entering_lines("Running", running, namespace="experiments") == [
+        "workflow web-lat-abc12-wf (Running)"
+    ]
+
+
+def test_a_query_with_an_error_counts_as_without_data_in_a_failed_summary() -> None:
+    summary = {
+        "phase": "Failed",
+        "metrics": {
+            "queries": {
+                "good": {"data": [{"value": 1}]},
+                "broken": {"data": [{"value": 1}], "error": "bad query"},
+                "empty": {"data": []},
+            }
+        },
+    }
+    assert lifecycle.failed_summary_lines(summary) == [
+        "summary.json phase: Failed",
+        "metrics: 1 with data (good)",
+        "metrics without data: broken, empty",
+    ]

@@ -113,5 +113,7 @@ def test_the_metric_count_is_shown_only_with_both_collected_and_declared() -> No
 
 def test_a_pending_review_leaves_the_pr_open_unless_github_merged_or_closed_it() -> None:
     assert rv.pr_outcome("Pending") == "Open"
+    assert rv.pr_outcome("Approved") == "Merged"
+    assert rv.pr_outcome("Rejected") == "Rejected"
     assert rv.pr_outcome("Pending", merged_by_gh=True) == "Merged"
     assert rv.pr_outcome("Pending", closed_by_gh=True) == "Rejected"
