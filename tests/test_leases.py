@@ -438,13 +438,13 @@ def test_orphans_are_the_expired_leases_of_other_runs() -> None:
 
 
 def test_the_lease_annotations_are_named_under_the_harness_prefix() -> None:
-    expires = datetime(2026, 12, 7, 10, 0, 0, 123000, tzinfo=UTC)
+    expires = datetime(2026, 12, 7, 10, 0, 0, 999000, tzinfo=UTC)
     held = Lease(owner=Owner(run="r1", host="h1", pid=42), expires=expires)
     assert held.annotations() == {
         "pytest-experiment/lease-run": "r1",
         "pytest-experiment/lease-host": "h1",
         "pytest-experiment/lease-pid": "42",
-        "pytest-experiment/lease-expires": "2026-12-07T10:00:00.123Z",
+        "pytest-experiment/lease-expires": "2026-12-07T10:00:00.999Z",
     }
     assert lease.ended("kept by --keep") == {
         "pytest-experiment/lease-expires": None,
@@ -490,3 +490,4 @@ def test_an_expired_lease_is_found_after_instances_that_are_not_orphans() -> Non
         experiment_label="experiment",
     )
     assert [o.instance for o in found] == ["c-orphan"]
+    assert found[0].experiment == "?"  # no experiment label to name it by

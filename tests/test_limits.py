@@ -9,6 +9,7 @@ from hostile_files import empties_summary
 
 from pytest_experiment.core.limits import (
     MAX_DEPTH,
+    MAX_INT_DIGITS,
     MAX_JSON_VALUES,
     LimitError,
     json_problem,
@@ -67,3 +68,20 @@ def test_nesting_one_level_past_the_limit_is_refused_at_its_line() -> None:
 
 def test_any_other_reading_error_is_told_in_its_own_words_without_a_line() -> None:
     assert json_problem(ValueError("odd")) == ("odd", None)
+
+
+def test_an_integer_of_the_maximum_digits_is_read_and_one_more_digit_is_refused() -> None:
+    assert parse_json(("-" + "9" * MAX_INT_DIGITS).encode()) == -int("9" * MAX_INT_DIGITS)
+    with pytest.raises(LimitError, match=f"an integer of {MAX_INT_DIGITS + 1} digits"):
+        parse_json(("[\n" + "9" * (MAX_INT_DIGITS + 1) + "]").encode())
+
+
+def test_the_line_of_too_deep_nesting_is_found_after_a_closed_sibling_and_a_string() -> None:
+    # A first child nested to the limit and closed, a string, then a second child one
+    # level deeper than the limit, one bracket a line: the refusal names that bracket.
+    first = "[" * (MAX_DEPTH - 1) + "]" * (MAX_DEPTH - 1)
+    second = "[\n" * MAX_DEPTH + "]" * MAX_DEPTH
+    text = f'[{first}, "s",\n{second}]'
+    with pytest.raises(LimitError) as refused:
+        parse_json(text.encode())
+    assert refused.value.line == MAX_DEPTH + 1

@@ -190,6 +190,7 @@ def test_one_earlier_run_is_too_few() -> None:
     judged = judge([1.0], 1.5, floor=0.10)
     assert judged.outcome == INCONCLUSIVE
     assert judged.reason == "1 earlier comparable run (2 needed)"
+    assert judge([], 1.5, floor=0.10).reason == "0 earlier comparable runs (2 needed)"
 
 
 def test_between_run_variation_is_the_unit_not_the_pooled_points() -> None:
