@@ -37,8 +37,8 @@ from pytest_experiment.core.spec import Experiment, read_source
 from pytest_experiment.core.verdict import CheckResult, Status
 from pytest_experiment.edges.tracker import ToilLog
 from pytest_experiment.run import publish
+from pytest_experiment.run.live_run import LiveRun
 from pytest_experiment.run.output import Output
-from pytest_experiment.run.session import LiveRun
 
 NAMESPACE = "experiments"
 NODEID = "experiments/capped/experiment.yaml"

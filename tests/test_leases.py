@@ -27,7 +27,7 @@ from pytest_experiment.core.options import Options
 from pytest_experiment.core.spec import Experiment, read_source
 from pytest_experiment.edges.tracker import ToilLog
 from pytest_experiment.run.launcher import EXPERIMENT_LABEL
-from pytest_experiment.run.session import LiveRun
+from pytest_experiment.run.live_run import LiveRun
 
 NAMESPACE = "experiments"
 LEASE = 0.6

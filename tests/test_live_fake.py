@@ -24,7 +24,7 @@ from pytest_experiment.edges.tracker import ToilLog
 from pytest_experiment.run import publish
 from pytest_experiment.run.cleanup import Cleanup
 from pytest_experiment.run.launcher import CREATE_LABEL, EXPERIMENT_LABEL, RUN_LABEL
-from pytest_experiment.run.session import LiveRun
+from pytest_experiment.run.live_run import LiveRun
 
 NAMESPACE = "experiments"
 QUICK = Options(poll_interval=0.05, budget_delete=2.0, results_wait=1.0)

@@ -19,7 +19,7 @@ from pytest_experiment.core.spec import Experiment, read_source
 from pytest_experiment.core.verdict import Status
 from pytest_experiment.edges.tracker import ToilLog
 from pytest_experiment.run.launch import Launch
-from pytest_experiment.run.session import LiveRun
+from pytest_experiment.run.live_run import LiveRun
 
 NAMESPACE = "experiments"
 DEPLOYMENT = "experiment-operator-system/experiment-operator-controller-manager"

@@ -23,7 +23,7 @@ from pytest_experiment.core.spec import Experiment, read_source
 from pytest_experiment.core.verdict import Status
 from pytest_experiment.edges.tracker import ToilLog
 from pytest_experiment.run.launch import Launch
-from pytest_experiment.run.session import LiveRun
+from pytest_experiment.run.live_run import LiveRun
 
 QUICK = Options(poll_interval=0.05, budget_delete=2.0, results_wait=1.0)
 BOT = "system:serviceaccount:ci:bot"

@@ -16,9 +16,9 @@ from fakes.cluster import FakeCluster
 from pytest_experiment.core.options import Options
 from pytest_experiment.edges.results import ResultsStore
 from pytest_experiment.edges.tracker import ToilLog
+from pytest_experiment.run.live_run import LiveRun
 from pytest_experiment.run.output import Output
 from pytest_experiment.run.ports import Preparable
-from pytest_experiment.run.session import LiveRun
 
 
 class Quiet(Output):

@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from pytest_experiment.base.errors import OptionError
 from pytest_experiment.base.resources import EXPERIMENT_NAMESPACE
-from pytest_experiment.core import option_values as values
+from pytest_experiment.core import option_parsers as values
 from pytest_experiment.core.durations import format_duration
 from pytest_experiment.core.prices import PriceTable
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_experiment.core.options import Options
-from pytest_experiment.plugin.state import SESSION, ExperimentSession
+from pytest_experiment.plugin.state import STATE, PluginState
 from pytest_experiment.plugin.xdist import RUN_ID, distributing, is_worker
 
 if TYPE_CHECKING:
@@ -58,13 +58,13 @@ def check_s3_credentials(config: pytest.Config, needing: set[str]) -> None:
         raise pytest.UsageError(problem)
 
 
-def prepare_live(config: pytest.Config, state: ExperimentSession) -> None:
+def prepare_live(config: pytest.Config, state: PluginState) -> None:
     """How to build the live run; it is built (and connects) only when an item needs it."""
 
     def build() -> Any:
         from pytest_experiment.edges.tracker import ToilLog
         from pytest_experiment.plugin.progress import session_output
-        from pytest_experiment.run.session import LiveRun
+        from pytest_experiment.run.live_run import LiveRun
 
         options = state.options
         toil_file = options.toil_file
@@ -128,7 +128,7 @@ def start_sandbox(config: pytest.Config) -> None:
     from pytest_experiment.sandbox import SandboxConfig, start_sandbox
 
     try:
-        sandbox = start_sandbox(SandboxConfig(crd=config.stash[SESSION].options.sandbox_crd))
+        sandbox = start_sandbox(SandboxConfig(crd=config.stash[STATE].options.sandbox_crd))
     except SandboxError as err:
         raise pytest.UsageError(f"--experiment-sandbox: {err}") from err
     config.add_cleanup(sandbox.stop)
@@ -136,7 +136,7 @@ def start_sandbox(config: pytest.Config) -> None:
     os.environ.update(sandbox.env())
     # The sandbox is the cluster and the results store of this session, whatever
     # kubeconfig or endpoint the environment named before it started.
-    state = config.stash[SESSION]
+    state = config.stash[STATE]
     state.options = dataclasses.replace(
         state.options, kubeconfig=sandbox.kubeconfig, s3_endpoint=sandbox.s3_endpoint
     )

@@ -25,7 +25,7 @@ import pytest
 from pytest_experiment.base.errors import ResultsError
 from pytest_experiment.core import lifecycle
 from pytest_experiment.core.verdict import CheckResult
-from pytest_experiment.plugin.state import SESSION
+from pytest_experiment.plugin.state import STATE
 
 if TYPE_CHECKING:
     from pytest_experiment.core.spec import Experiment
@@ -85,7 +85,7 @@ def _experiment(request: pytest.FixtureRequest, name: str) -> Experiment:
 @pytest.fixture
 def experiment_run(request: pytest.FixtureRequest) -> Callable[[str], ExperimentRun]:
     """``experiment_run(name)`` → the followed run of ``experiments/<name>/``."""
-    state = request.config.stash[SESSION]
+    state = request.config.stash[STATE]
     live = state.live
     if live is None:
         pytest.skip("experiment_run needs a cluster; this session scores published results")

@@ -20,13 +20,13 @@ from pytest_experiment.core.verdict import CheckResult, Status, blocked
 from pytest_experiment.plugin import outcome
 from pytest_experiment.plugin.compat import TerminalRepr
 from pytest_experiment.plugin.outcome import not_applicable as _skip
-from pytest_experiment.plugin.state import SESSION, ExperimentSession
+from pytest_experiment.plugin.state import STATE, PluginState
 from pytest_experiment.reporting.report import gate_verdicts
 
 if TYPE_CHECKING:
     from pytest_experiment.run.follow import Deadline
     from pytest_experiment.run.launch import Launch
-    from pytest_experiment.run.outcome import Published
+    from pytest_experiment.run.published import Published
 
 DEADLINE: pytest.StashKey[Deadline] = pytest.StashKey()
 """pytest-timeout's limit for a lifecycle item, which the item enforces itself."""
@@ -49,8 +49,8 @@ class ExperimentItem(pytest.Item):
         """The id as collected: what reports carry, whatever xdist's grouping did to it."""
 
     @property
-    def state(self) -> ExperimentSession:
-        return self.config.stash[SESSION]
+    def state(self) -> PluginState:
+        return self.config.stash[STATE]
 
     @classmethod
     def item_name(cls, param: str | None = None) -> str:
@@ -233,7 +233,7 @@ def step_of(nodeid: str) -> str | None:
 def _unpublished(item: ExperimentItem) -> CheckResult:
     """Skipped, but attributed to the live instance when there is one, so the report
     lists one instance per run rather than an extra nameless one."""
-    live = item.state.live_started
+    live = item.state.live_if_built
     if live is not None and not item.instance:
         launch = live.add(item.experiment, nodeid=item.parent.nodeid if item.parent else "")
         item.instance = launch.instance

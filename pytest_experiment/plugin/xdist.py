@@ -33,8 +33,8 @@ from pytest_experiment.plugin.progress import relayed, taken
 from pytest_experiment.reporting.report import Scoreboard
 
 if TYPE_CHECKING:
-    from pytest_experiment.plugin.state import ExperimentSession
-    from pytest_experiment.run.session import LiveRun
+    from pytest_experiment.plugin.state import PluginState
+    from pytest_experiment.run.live_run import LiveRun
 
 RUN_ID = pytest.StashKey[str]()
 """The label every instance of this session carries."""
@@ -136,7 +136,7 @@ def hear_out_workers(config: pytest.Config, *, budget_delete: float | None) -> N
         )
 
 
-def sweep_for_workers(config: pytest.Config, state: ExperimentSession, board: Scoreboard) -> None:
+def sweep_for_workers(config: pytest.Config, state: PluginState, board: Scoreboard) -> None:
     """The controller owns the final list of instances: whatever carries this session's
     run label and no worker reported on (a worker killed, or not heard from in time
     after an interrupt) gets the cleanup policy here.
@@ -144,7 +144,7 @@ def sweep_for_workers(config: pytest.Config, state: ExperimentSession, board: Sc
     The controller collects nothing itself: that experiments ran is known from the
     workers' reports, and where from the namespaces they used (plus the default one,
     for a worker killed before it said)."""
-    if not board.experiments and state.live_started is None:
+    if not board.experiments and state.live_if_built is None:
         return  # nothing ran, nothing was swept
     live = state.live
     assert live is not None

@@ -3,7 +3,7 @@
 It drives the edges and asks the core what each observation means. It knows
 nothing of pytest: the plugin layer hands it options and reads its outcomes.
 
-- ``session``: ``LiveRun``, one per pytest session: connect, the watches, start, finish;
+- ``live_run``: ``LiveRun``, one per pytest session: connect, the watches, start, finish;
 - ``preflight``: may an experiment be applied (its cost, WorkflowTemplate, the operator);
 - ``launcher``: the create, the ``--experiment-max-concurrent`` queue, the run label;
 - ``follow``: the lifecycle of one instance, phase by phase against its budgets;
@@ -13,5 +13,7 @@ nothing of pytest: the plugin layer hands it options and reads its outcomes.
 - ``publish`` and ``analyzer``: results, analyzer, quality gate and auto-fix re-runs;
 - ``review_gate``: the review of a published run's PR;
 - ``launch``: one experiment's fixed identity and the state each stage keeps of it;
-- ``protocols``: what the stages use of the session, so none of them imports it.
+- ``published``: what publishing one run produced, read by the quality and review items;
+- ``contexts``: what the stages use of the live run, so none of them imports it;
+- ``ports``: what the run needs from outside (the cluster, the results store).
 """

@@ -38,9 +38,9 @@ from pytest_experiment.run.cleanup_reasons import (
     pending_pr,
 )
 from pytest_experiment.run.cleanup_record import Cleanup
+from pytest_experiment.run.contexts import SessionContext
 from pytest_experiment.run.launch import Launch
 from pytest_experiment.run.launcher import CREATE_LABEL, EXPERIMENT_LABEL, RUN_LABEL
-from pytest_experiment.run.protocols import SessionContext
 
 
 @dataclass(frozen=True, kw_only=True)

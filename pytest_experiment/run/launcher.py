@@ -27,8 +27,8 @@ from pytest_experiment.core import lease, lifecycle
 from pytest_experiment.core.lifecycle import shown_path
 from pytest_experiment.core.spec import Experiment
 from pytest_experiment.core.watch_state import Change
+from pytest_experiment.run.contexts import SessionContext
 from pytest_experiment.run.launch import Launch
-from pytest_experiment.run.protocols import SessionContext
 
 RUN_LABEL = "pytest-experiment/run"
 EXPERIMENT_LABEL = "pytest-experiment/experiment"

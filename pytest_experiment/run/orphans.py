@@ -22,9 +22,9 @@ from pytest_experiment.base.text import one_line
 from pytest_experiment.core.lease import MANAGED_BY, Orphan, orphans
 from pytest_experiment.core.lifecycle import delete_command, inspect_command
 from pytest_experiment.run.cleanup import Cleaner, Cleanup
+from pytest_experiment.run.contexts import SessionContext
 from pytest_experiment.run.launcher import EXPERIMENT_LABEL
 from pytest_experiment.run.leases import server_now
-from pytest_experiment.run.protocols import SessionContext
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -27,10 +27,10 @@ from pytest_experiment.core.verdict import CheckResult, Status
 from pytest_experiment.edges.github import GitHub, GitHubError
 from pytest_experiment.run import results_wait
 from pytest_experiment.run.analyzer import Analyzer
+from pytest_experiment.run.contexts import PublishContext
 from pytest_experiment.run.diagnostics import failed_summary
 from pytest_experiment.run.launch import Launch
-from pytest_experiment.run.outcome import Attempt, Published
-from pytest_experiment.run.protocols import PublishContext
+from pytest_experiment.run.published import Attempt, Published
 
 Score = Callable[[Experiment, ResultFile, str | None], Sequence[tuple[str, CheckResult]]]
 """Scores one summary: the plugin's checks, memoised per result."""

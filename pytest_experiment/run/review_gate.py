@@ -24,9 +24,9 @@ from pytest_experiment.core.lifecycle import format_duration, phase_of
 from pytest_experiment.core.verdict import CheckResult, Status
 from pytest_experiment.core.watch_state import InstanceDeleted, WatchTimeout
 from pytest_experiment.edges.github import GitHub, GitHubError, PullRequest
+from pytest_experiment.run.contexts import RunContext
 from pytest_experiment.run.launch import Launch
-from pytest_experiment.run.outcome import Published
-from pytest_experiment.run.protocols import RunContext
+from pytest_experiment.run.published import Published
 
 # How long the watch is given to deliver what a direct read shows, before the review
 # budget is declared spent.

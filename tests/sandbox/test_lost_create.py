@@ -27,7 +27,7 @@ from pytest_experiment.edges.kubeconfig import connect
 from pytest_experiment.edges.tracker import ToilLog
 from pytest_experiment.run.cleanup import Cleanup
 from pytest_experiment.run.launcher import RUN_LABEL
-from pytest_experiment.run.session import LiveRun
+from pytest_experiment.run.live_run import LiveRun
 from pytest_experiment.sandbox import Sandbox
 from pytest_experiment.sandbox.faults import Link
 

@@ -1,6 +1,6 @@
 """What the stages of a run use of the live run, so none of them needs ``LiveRun`` itself.
 
-``LiveRun`` (``run.session``) implements every protocol here; a test can hand
+``LiveRun`` (``run.live_run``) implements every protocol here; a test can hand
 a stage any object that implements the one it takes.
 """
 

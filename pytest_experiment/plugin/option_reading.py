@@ -53,7 +53,7 @@ def check_output_files(config: pytest.Config) -> None:
     """pytest's ``--junitxml`` and the GitHub step summary are written at the end of the
     session too: one that cannot be written there stops the session now, naming it,
     instead of failing once every item has run."""
-    from pytest_experiment.core.option_values import unwritable
+    from pytest_experiment.core.option_parsers import unwritable
 
     junit = config.getoption("xmlpath", None)
     if junit:

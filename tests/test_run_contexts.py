@@ -1,4 +1,4 @@
-"""Publishing and the review gate need of a run only what ``run.protocols`` names.
+"""Publishing and the review gate need of a run only what ``run.contexts`` names.
 
 Each test hands a stage a minimal object implementing just its protocol (no
 cluster, no S3, no ``LiveRun``), with the instance's status as the watch would
@@ -23,10 +23,10 @@ from pytest_experiment.core.toil import ToilRecord
 from pytest_experiment.core.verdict import CheckResult, Status
 from pytest_experiment.core.watch_state import Observed, Transition, WatchTimeout
 from pytest_experiment.run import publish, review_gate
+from pytest_experiment.run.contexts import PublishContext, RunContext, Watch
 from pytest_experiment.run.launch import Launch
 from pytest_experiment.run.output import Output
 from pytest_experiment.run.ports import Cluster
-from pytest_experiment.run.protocols import PublishContext, RunContext, Watch
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "experiments" / "web-latency" / "experiment.yaml"
 INSTANCE = "web-latency-x1"
