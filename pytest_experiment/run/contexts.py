@@ -15,11 +15,10 @@ from pytest_experiment.core.spec import Experiment
 from pytest_experiment.core.toil import ToilRecord
 from pytest_experiment.core.verdict import CheckResult
 from pytest_experiment.core.watch_state import Observed
-from pytest_experiment.edges.watch import ExperimentWatcher
 from pytest_experiment.run.launch import Launch
 from pytest_experiment.run.leases import LeaseKeeper
 from pytest_experiment.run.output import Output
-from pytest_experiment.run.ports import Cluster
+from pytest_experiment.run.ports import Cluster, GitHub, NamespaceWatch
 
 
 class Watch(Protocol):
@@ -64,6 +63,10 @@ class RunContext(Protocol):
 
     def read_summary(self, url: str) -> Mapping[str, Any]:
         """summary.json at ``url``; ``ResultsError`` saying why it cannot be read."""
+        ...
+
+    def github(self) -> GitHub | None:
+        """GitHub, as the session was given it; None when there is none to ask."""
         ...
 
 
@@ -119,11 +122,11 @@ class SessionContext(Protocol):
         leaves that to the controller, which reports the decision)."""
         ...
 
-    def watcher(self, namespace: str) -> ExperimentWatcher:
+    def watcher(self, namespace: str) -> NamespaceWatch:
         """The namespace's shared watch, started on first use."""
         ...
 
-    def watching(self, namespace: str) -> ExperimentWatcher | None:
+    def watching(self, namespace: str) -> NamespaceWatch | None:
         """The namespace's watch if the session started one."""
         ...
 

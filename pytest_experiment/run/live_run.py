@@ -17,7 +17,7 @@ from __future__ import annotations
 import secrets
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any
 
 from pytest_experiment.base.errors import HTTP_FORBIDDEN, ClusterError, PermissionDenied
 from pytest_experiment.core.options import Options
@@ -25,8 +25,6 @@ from pytest_experiment.core.schema import SchemaUnavailable, schema_from_crd
 from pytest_experiment.core.spec import Experiment
 from pytest_experiment.core.toil import ToilRecord
 from pytest_experiment.core.verdict import CheckResult, Status, blocked
-from pytest_experiment.edges.tracker import ToilLog
-from pytest_experiment.edges.watch import ExperimentWatcher
 from pytest_experiment.run import follow as following
 from pytest_experiment.run.cleanup import Cleaner, Cleanup
 from pytest_experiment.run.failure_capture import FailureCapture
@@ -36,11 +34,15 @@ from pytest_experiment.run.launcher import Launcher
 from pytest_experiment.run.leases import LeaseKeeper, this_process
 from pytest_experiment.run.orphans import Sweeper, Swept
 from pytest_experiment.run.output import Output
-from pytest_experiment.run.ports import Cluster, Preparable, ResultsStore
+from pytest_experiment.run.ports import (
+    Cluster,
+    Connections,
+    GitHub,
+    NamespaceWatch,
+    Preparable,
+    ResultsStore,
+)
 from pytest_experiment.run.preflight import Preflight
-
-if TYPE_CHECKING:
-    from pytest_experiment.edges import cluster as edges_cluster
 
 
 def _import_what_follows_complete(*, reads_results: bool) -> None:
@@ -62,13 +64,10 @@ class LiveRun:
         self,
         *,
         options: Options,
-        toil: ToilLog,
+        connections: Connections,
         validation_failure: Callable[[Experiment], tuple[str, str] | None],
         cost_verdict: Callable[[Experiment], CheckResult | None] = lambda _: None,
         output: Output | None = None,
-        on_toil: Callable[[ToilRecord], None] | None = None,
-        connector: Callable[[], Cluster],
-        results_store: Callable[[Callable[[str], None]], ResultsStore],
         verbose: bool = False,
         run_id: str | None = None,
         controller: bool = False,
@@ -76,12 +75,9 @@ class LiveRun:
         reads_results: bool = True,
     ) -> None:
         self.options = options
-        self.toil = toil
+        self._connections = connections
+        self.toil = connections.toil
         self.out = output or Output()
-        self._on_toil = on_toil
-        self._connector = connector
-        # Given the run's way of saying a line from any thread (S3 outages are said).
-        self._make_store = results_store
         self.verbose = verbose
         self.run_id = run_id or secrets.token_hex(4)
         self.controller = controller
@@ -103,7 +99,8 @@ class LiveRun:
         """The live CRD was read: it is installed."""
         self.crd_schema: Mapping[str, Any] | None = None
         self.cleanups: list[Cleanup] = []
-        self._watchers: dict[str, ExperimentWatcher] = {}
+        self._watchers: dict[str, NamespaceWatch] = {}
+        self._github: tuple[GitHub | None] | None = None
         self._pending_lines: list[str] = []
         self._lines_lock = threading.Lock()
         self._store: ResultsStore | None = None
@@ -134,7 +131,7 @@ class LiveRun:
         if self.cluster is not None or self.unreachable is not None:
             return self.cluster
         try:
-            cluster = self._connector()
+            cluster = self._connections.cluster()
             try:
                 crd = cluster.experiment_crd()  # the first request: proves the API answers
             except PermissionDenied as exc:
@@ -167,28 +164,33 @@ class LiveRun:
 
     def _results_store(self) -> ResultsStore:
         if self._store is None:
-            self._store = self._make_store(self.say)
+            self._store = self._connections.results_store(self.say)
         return self._store
 
-    def watcher(self, namespace: str) -> ExperimentWatcher:
+    def github(self) -> GitHub | None:
+        """GitHub as the session was given it, asked for once; None when there is none."""
+        if self._github is None:
+            self._github = (self._connections.github(),)
+        return self._github[0]
+
+    def watcher(self, namespace: str) -> NamespaceWatch:
         """The one watch of ``namespace`` for the whole session."""
         if namespace not in self._watchers:
             assert self.cluster is not None
-            watcher = ExperimentWatcher(
-                # The watch uses only list_experiments, watch_experiments and describe of it.
-                cast("edges_cluster.Cluster", self.cluster),
+            watcher = self._connections.watch(
+                self.cluster,
                 namespace=namespace,
                 poll_interval=self.options.poll_interval or 15.0,
                 # Outage lines reach the terminal through the item thread, with or
                 # without log_cli.
                 notify=self.say,
-            ).start()
+            )
             # A run seen Failed is explained at once, whichever item is running.
             watcher.subscribe_all(self._failures.seen)
             self._watchers[namespace] = watcher
         return self._watchers[namespace]
 
-    def watching(self, namespace: str) -> ExperimentWatcher | None:
+    def watching(self, namespace: str) -> NamespaceWatch | None:
         """The watch of ``namespace`` if one was started, without starting one."""
         return self._watchers.get(namespace)
 
@@ -378,8 +380,7 @@ class LiveRun:
 
     def log_toil(self, record: ToilRecord) -> None:
         self.toil.log(record)
-        if self._on_toil is not None:
-            self._on_toil(record)
+        self._connections.on_toil(record)
 
     def say(self, text: str) -> None:
         """A line from any thread; written by the item thread at its next chance."""
