@@ -27,6 +27,7 @@ from pytest_experiment.core.options import Options
 from pytest_experiment.core.spec import Experiment, read_source
 from pytest_experiment.run.launcher import EXPERIMENT_LABEL
 from pytest_experiment.run.live_run import LiveRun
+from pytest_experiment.run.role import Role
 
 NAMESPACE = "experiments"
 LEASE = 0.6
@@ -92,8 +93,11 @@ def session(tmp_path: Path) -> Iterator[Make]:
     ) -> Session:
         out = Lines()
         live = LiveRun(
-            ends_leases=ends_leases,
-            run_id=run_id,
+            role=(
+                Role(run_id=run_id, ends_leases=ends_leases)
+                if run_id
+                else Role(ends_leases=ends_leases)
+            ),
             options=options,
             connections=connections(lambda: cluster, toil_file=tmp_path / "toil.jsonl"),
             validation_failure=lambda _: None,

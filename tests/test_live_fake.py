@@ -25,6 +25,7 @@ from pytest_experiment.run import publish
 from pytest_experiment.run.cleanup import Cleanup
 from pytest_experiment.run.launcher import CREATE_LABEL, EXPERIMENT_LABEL, RUN_LABEL
 from pytest_experiment.run.live_run import LiveRun
+from pytest_experiment.run.role import Role
 
 NAMESPACE = "experiments"
 QUICK = Options(poll_interval=0.05, budget_delete=2.0, results_wait=1.0)
@@ -64,7 +65,7 @@ def session(tmp_path: Path) -> Iterator[Make]:
     ) -> Session:
         out = Lines()
         live = LiveRun(
-            run_id=run_id,
+            role=Role(run_id=run_id) if run_id else None,
             options=options,
             connections=connections(
                 lambda: cluster,

@@ -74,6 +74,7 @@ def prepare_live(config: pytest.Config, state: PluginState) -> None:
     def build() -> Any:
         from pytest_experiment.plugin.progress import session_output
         from pytest_experiment.run.live_run import LiveRun
+        from pytest_experiment.run.role import Role
 
         options = state.options
         return LiveRun(
@@ -83,9 +84,11 @@ def prepare_live(config: pytest.Config, state: PluginState) -> None:
             cost_verdict=state.cost_verdict,
             output=session_output(config),
             verbose=config.get_verbosity() > 0,
-            run_id=config.stash[RUN_ID],
-            controller=distributing(config),
-            ends_leases=not is_worker(config),
+            role=Role(
+                run_id=config.stash[RUN_ID],
+                controller=distributing(config),
+                ends_leases=not is_worker(config),
+            ),
             reads_results=state.reads_results,
         )
 

@@ -14,8 +14,6 @@ watcher and the launcher threads only record lines, which ``flush()`` writes.
 
 from __future__ import annotations
 
-import secrets
-import threading
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -33,7 +31,7 @@ from pytest_experiment.run.launch import Launch
 from pytest_experiment.run.launcher import Launcher
 from pytest_experiment.run.leases import LeaseKeeper, this_process
 from pytest_experiment.run.orphans import Sweeper, Swept
-from pytest_experiment.run.output import Output
+from pytest_experiment.run.output import Lines, Output
 from pytest_experiment.run.ports import (
     Cluster,
     Connections,
@@ -43,6 +41,8 @@ from pytest_experiment.run.ports import (
     ResultsStore,
 )
 from pytest_experiment.run.preflight import Preflight
+from pytest_experiment.run.role import Role
+from pytest_experiment.run.watches import Watches
 
 
 def _import_what_follows_complete(*, reads_results: bool) -> None:
@@ -69,21 +69,16 @@ class LiveRun:
         cost_verdict: Callable[[Experiment], CheckResult | None] = lambda _: None,
         output: Output | None = None,
         verbose: bool = False,
-        run_id: str | None = None,
-        controller: bool = False,
-        ends_leases: bool = True,
+        role: Role | None = None,
         reads_results: bool = True,
     ) -> None:
         self.options = options
         self._connections = connections
         self.toil = connections.toil
         self.out = output or Output()
+        self._lines = Lines(self.out)
         self.verbose = verbose
-        self.run_id = run_id or secrets.token_hex(4)
-        self.controller = controller
-        """The xdist controller: it creates nothing and sweeps what workers left."""
-        self.ends_leases = ends_leases
-        """False on an xdist worker: the controller ends the leases of what it keeps."""
+        self.role = role or Role()
         self.reads_results = reads_results
         """Whether any selected item reads a summary: the results store is then prepared
         when the run connects, not at the first read."""
@@ -99,10 +94,7 @@ class LiveRun:
         """The live CRD was read: it is installed."""
         self.crd_schema: Mapping[str, Any] | None = None
         self.cleanups: list[Cleanup] = []
-        self._watchers: dict[str, NamespaceWatch] = {}
         self._github: tuple[GitHub | None] | None = None
-        self._pending_lines: list[str] = []
-        self._lines_lock = threading.Lock()
         self._store: ResultsStore | None = None
         self._preflight = Preflight(
             options=options,
@@ -111,18 +103,54 @@ class LiveRun:
             watch=self.watcher,
             cost_verdict=cost_verdict,
         )
+        cluster = self._connected
         self.leases = LeaseKeeper(
-            owner=this_process(self.run_id),
+            owner=this_process(self.role.run_id),
             duration=options.lease,
-            cluster=lambda: self.cluster,
+            cluster=cluster,
             say=self.say,
         )
         self.orphans: list[Swept] = []
         """What the sweep did with the instances whose owner lease had expired."""
-        self._launcher = Launcher(self)
-        self._cleaner = Cleaner(self)
-        self._sweeper = Sweeper(self, self._cleaner)
-        self._failures = FailureCapture(cluster=lambda: self.cluster, launch_of=self._launch_of)
+        self._failures = FailureCapture(cluster=cluster, launch_of=self._launch_of)
+        self._watches = Watches(
+            start=connections.watch,
+            cluster=cluster,
+            poll_interval=options.poll_interval or 15.0,
+            notify=self.say,
+            on_change=self._failures.seen,
+        )
+        self._launcher = Launcher(
+            run_id=self.role.run_id,
+            max_concurrent=options.max_concurrent,
+            cluster=cluster,
+            watches=self._watches,
+            leases=self.leases,
+            say=self.say,
+            log_toil=self.log_toil,
+        )
+        self._cleaner = Cleaner(
+            options=options,
+            role=self.role,
+            cluster=cluster,
+            watches=self._watches,
+            leases=self.leases,
+        )
+        self._sweeper = Sweeper(
+            options=options,
+            run_id=self.role.run_id,
+            cluster=cluster,
+            say=self.say,
+            cleaner=self._cleaner,
+        )
+
+    @property
+    def run_id(self) -> str:
+        """The label value that marks every instance this run creates."""
+        return self.role.run_id
+
+    def _connected(self) -> Cluster | None:
+        return self.cluster
 
     # -- the cluster and the results store ------------------------------------------
 
@@ -175,24 +203,11 @@ class LiveRun:
 
     def watcher(self, namespace: str) -> NamespaceWatch:
         """The one watch of ``namespace`` for the whole session."""
-        if namespace not in self._watchers:
-            assert self.cluster is not None
-            watcher = self._connections.watch(
-                self.cluster,
-                namespace=namespace,
-                poll_interval=self.options.poll_interval or 15.0,
-                # Outage lines reach the terminal through the item thread, with or
-                # without log_cli.
-                notify=self.say,
-            )
-            # A run seen Failed is explained at once, whichever item is running.
-            watcher.subscribe_all(self._failures.seen)
-            self._watchers[namespace] = watcher
-        return self._watchers[namespace]
+        return self._watches.watcher(namespace)
 
     def watching(self, namespace: str) -> NamespaceWatch | None:
         """The watch of ``namespace`` if one was started, without starting one."""
-        return self._watchers.get(namespace)
+        return self._watches.watching(namespace)
 
     # -- the experiments of the session ---------------------------------------------
 
@@ -323,8 +338,7 @@ class LiveRun:
         )
         self.leases.stop()
         self.orphans = self._sweeper.finish()
-        for watcher in self._watchers.values():
-            watcher.stop()
+        self._watches.stop()
         # What the watch said while the cleanup waited (an outage, its end) is printed
         # too: no item is left to write it.
         self.flush()
@@ -342,7 +356,7 @@ class LiveRun:
         once its decision has reached the controller."""
         if self.connect() is None:
             return
-        failed = self.leases.end(namespace, instance, reason=f"run {self.run_id}: {reason}")
+        failed = self.leases.end(namespace, instance, reason=f"run {self.role.run_id}: {reason}")
         if failed is not None:
             self.say(
                 f"{instance}: its owner lease could not be ended ({failed}), so a later "
@@ -363,20 +377,7 @@ class LiveRun:
         return dict(self.cluster.requests) if self.cluster is not None else {}
 
     def watch_stats(self) -> dict[str, int]:
-        totals = {
-            "namespaces": len(self._watchers),
-            "lists": 0,
-            "watches": 0,
-            "relists": 0,
-            "outages": 0,
-        }
-        for watcher in self._watchers.values():
-            stats = watcher.stats
-            totals["outages"] += stats.outages
-            totals["lists"] += stats.lists
-            totals["watches"] += stats.watches
-            totals["relists"] += stats.relists
-        return totals
+        return self._watches.stats()
 
     def log_toil(self, record: ToilRecord) -> None:
         self.toil.log(record)
@@ -384,18 +385,10 @@ class LiveRun:
 
     def say(self, text: str) -> None:
         """A line from any thread; written by the item thread at its next chance."""
-        with self._lines_lock:
-            self._pending_lines.append(text)
-        if threading.current_thread() is threading.main_thread():
-            self.flush()
+        self._lines.say(text)
 
     def flush(self) -> None:
-        with self._lines_lock:
-            lines, self._pending_lines = self._pending_lines, []
-        if lines:
-            self.out.clear()
-        for text in lines:
-            self.out.line(text)
+        self._lines.flush()
 
 
 __all__ = ["LiveRun"]
