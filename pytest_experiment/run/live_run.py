@@ -17,14 +17,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from pytest_experiment.base.errors import HTTP_FORBIDDEN, ClusterError, PermissionDenied
 from pytest_experiment.core.options import Options
-from pytest_experiment.core.schema import SchemaUnavailable, schema_from_crd
 from pytest_experiment.core.spec import Experiment
 from pytest_experiment.core.toil import ToilRecord
 from pytest_experiment.core.verdict import CheckResult, Status, blocked
 from pytest_experiment.run import follow as following
 from pytest_experiment.run.cleanup import Cleaner, Cleanup
+from pytest_experiment.run.connection import Connection
 from pytest_experiment.run.failure_capture import FailureCapture
 from pytest_experiment.run.follow import Deadline
 from pytest_experiment.run.launch import Launch
@@ -37,8 +36,6 @@ from pytest_experiment.run.ports import (
     Connections,
     GitHub,
     NamespaceWatch,
-    Preparable,
-    ResultsStore,
 )
 from pytest_experiment.run.preflight import Preflight
 from pytest_experiment.run.role import Role
@@ -73,10 +70,11 @@ class LiveRun:
         reads_results: bool = True,
     ) -> None:
         self.options = options
-        self._connections = connections
         self.toil = connections.toil
+        self._on_toil = connections.on_toil
         self.out = output or Output()
         self._lines = Lines(self.out)
+        self._connection = Connection(connections, say=self.say)
         self.verbose = verbose
         self.role = role or Role()
         self.reads_results = reads_results
@@ -84,18 +82,7 @@ class LiveRun:
         when the run connects, not at the first read."""
         self.launches: dict[str, Launch] = {}
         self._by_nodeid: dict[str, str] = {}
-        self.cluster: Cluster | None = None
-        self.unreachable: str | None = None
-        self.refused = False
-        """The API answered but refused access (401/403), as opposed to not answering."""
-        self.crd_unreadable: str | None = None
-        """Why the live CRD could not be read (validation then uses the bundled schema)."""
-        self.crd_read = False
-        """The live CRD was read: it is installed."""
-        self.crd_schema: Mapping[str, Any] | None = None
         self.cleanups: list[Cleanup] = []
-        self._github: tuple[GitHub | None] | None = None
-        self._store: ResultsStore | None = None
         self._preflight = Preflight(
             options=options,
             log_toil=self.log_toil,
@@ -103,7 +90,7 @@ class LiveRun:
             watch=self.watcher,
             cost_verdict=cost_verdict,
         )
-        cluster = self._connected
+        cluster = self._connected  # None until connected
         self.leases = LeaseKeeper(
             owner=this_process(self.role.run_id),
             duration=options.lease,
@@ -150,56 +137,47 @@ class LiveRun:
         return self.role.run_id
 
     def _connected(self) -> Cluster | None:
-        return self.cluster
+        return self._connection.cluster
 
     # -- the cluster and the results store ------------------------------------------
 
     def connect(self) -> Cluster | None:
         """Connect once; on failure remember why and return None."""
-        if self.cluster is not None or self.unreachable is not None:
-            return self.cluster
-        try:
-            cluster = self._connections.cluster()
-            try:
-                crd = cluster.experiment_crd()  # the first request: proves the API answers
-            except PermissionDenied as exc:
-                # Answered, so reachable; reading CRDs is a permission a runner may lack.
-                if exc.status != HTTP_FORBIDDEN:
-                    raise
-                crd, self.crd_unreadable = None, str(exc)
-        except ClusterError as exc:
-            self.unreachable = str(exc)
-            self.refused = isinstance(exc, PermissionDenied)
-            return None
-        self.crd_read = crd is not None
-        if crd is not None:
-            try:
-                self.crd_schema = schema_from_crd(crd)
-            except SchemaUnavailable:
-                self.crd_schema = None
-        self.cluster = cluster
-        _import_what_follows_complete(reads_results=self.reads_results)
-        store = self._results_store() if self.reads_results else None
-        if isinstance(store, Preparable):
-            # Building the S3 client loads botocore's endpoint data; a Ctrl-C landing
-            # in that loader made pytest crash rendering the interrupt (exit 1, not 2).
-            store.prepare()
+        if self._connection.tried:
+            return self._connection.cluster
+        cluster = self._connection.connect()
+        if cluster is not None:
+            _import_what_follows_complete(reads_results=self.reads_results)
+            if self.reads_results:
+                self._connection.prepare_store()
         return cluster
+
+    @property
+    def cluster(self) -> Cluster | None:
+        return self._connection.cluster
+
+    @property
+    def unreachable(self) -> str | None:
+        """Why the cluster could not be reached, once that was tried."""
+        return self._connection.unreachable
+
+    @property
+    def crd_unreadable(self) -> str | None:
+        """Why the live CRD could not be read (validation then uses the bundled schema)."""
+        return self._connection.crd_unreadable
+
+    @property
+    def crd_schema(self) -> Mapping[str, Any] | None:
+        """The live CRD's schema, when it was read."""
+        return self._connection.crd_schema
 
     def read_summary(self, url: str) -> Mapping[str, Any]:
         """summary.json at ``url``; ``ResultsError`` saying why it cannot be read."""
-        return self._results_store().summary(url)
-
-    def _results_store(self) -> ResultsStore:
-        if self._store is None:
-            self._store = self._connections.results_store(self.say)
-        return self._store
+        return self._connection.results_store().summary(url)
 
     def github(self) -> GitHub | None:
         """GitHub as the session was given it, asked for once; None when there is none."""
-        if self._github is None:
-            self._github = (self._connections.github(),)
-        return self._github[0]
+        return self._connection.github()
 
     def watcher(self, namespace: str) -> NamespaceWatch:
         """The one watch of ``namespace`` for the whole session."""
@@ -275,9 +253,9 @@ class LiveRun:
             self._preflight.check(
                 launch,
                 cluster,
-                unreachable=self.unreachable or "",
-                refused=self.refused,
-                crd_read=self.crd_read,
+                unreachable=self._connection.unreachable or "",
+                refused=self._connection.refused,
+                crd_read=self._connection.crd_read,
             )
 
     def follow(self, launch: Launch, *, deadline: Deadline | None = None) -> CheckResult:
@@ -374,14 +352,14 @@ class LiveRun:
     # -- what the session reports ------------------------------------------------------
 
     def api_requests(self) -> dict[str, int]:
-        return dict(self.cluster.requests) if self.cluster is not None else {}
+        return self._connection.api_requests()
 
     def watch_stats(self) -> dict[str, int]:
         return self._watches.stats()
 
     def log_toil(self, record: ToilRecord) -> None:
         self.toil.log(record)
-        self._connections.on_toil(record)
+        self._on_toil(record)
 
     def say(self, text: str) -> None:
         """A line from any thread; written by the item thread at its next chance."""
