@@ -31,12 +31,7 @@ from pytest_experiment.run.launcher import Launcher
 from pytest_experiment.run.leases import LeaseKeeper, this_process
 from pytest_experiment.run.orphans import Sweeper, Swept
 from pytest_experiment.run.output import Lines, Output
-from pytest_experiment.run.ports import (
-    Cluster,
-    Connections,
-    GitHub,
-    NamespaceWatch,
-)
+from pytest_experiment.run.ports import Cluster, Connections, GitHub, NamespaceWatch
 from pytest_experiment.run.preflight import Preflight
 from pytest_experiment.run.role import Role
 from pytest_experiment.run.watches import Watches
@@ -57,6 +52,11 @@ def _import_what_follows_complete(*, reads_results: bool) -> None:
 
 
 class LiveRun:
+    """The session's launches and the sequence of stages over them. What it holds besides
+    is in parts each given only what it uses: the ``Connection``, the ``Watches``, the
+    ``Lines`` said from other threads, the ``LeaseKeeper``; the stages see it through
+    the views of ``run.contexts``."""
+
     def __init__(
         self,
         *,
@@ -83,13 +83,6 @@ class LiveRun:
         self.launches: dict[str, Launch] = {}
         self._by_nodeid: dict[str, str] = {}
         self.cleanups: list[Cleanup] = []
-        self._preflight = Preflight(
-            options=options,
-            log_toil=self.log_toil,
-            validation_failure=validation_failure,
-            watch=self.watcher,
-            cost_verdict=cost_verdict,
-        )
         cluster = self._connected  # None until connected
         self.leases = LeaseKeeper(
             owner=this_process(self.role.run_id),
@@ -106,6 +99,13 @@ class LiveRun:
             poll_interval=options.poll_interval or 15.0,
             notify=self.say,
             on_change=self._failures.seen,
+        )
+        self._preflight = Preflight(
+            options=options,
+            log_toil=self.log_toil,
+            validation_failure=validation_failure,
+            watch=self._watches.watcher,
+            cost_verdict=cost_verdict,
         )
         self._launcher = Launcher(
             run_id=self.role.run_id,
