@@ -33,6 +33,7 @@ def metrics_matrix(instance: Doc) -> tuple[MetricCell, ...]:
         return ()
     figures = check.get("figures") or {}
     missing = [str(n) for n in figures.get("missing") or ()]
+    kinds = figures.get("gaps") or {}
     gaps = {}
     for line in check.get("details") or ():
         name, sep, why = str(line).partition(": ")
@@ -44,12 +45,9 @@ def metrics_matrix(instance: Doc) -> tuple[MetricCell, ...]:
         why = gaps.get(name, "")
         if name not in missing:
             cells.append(MetricCell(name=name, state="arrived", reason="data"))
-        elif why.startswith("query error"):
-            cells.append(MetricCell(name=name, state="error", reason=why))
-        elif why == "not in results":
-            cells.append(MetricCell(name=name, state="missing", reason=why))
         else:
-            cells.append(MetricCell(name=name, state="empty", reason=why or "no data"))
+            state = {"error": "error", "absent": "missing"}.get(str(kinds.get(name)), "empty")
+            cells.append(MetricCell(name=name, state=state, reason=why or "no data"))
     return tuple(cells)
 
 
