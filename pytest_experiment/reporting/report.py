@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_experiment.core.prices import usd
-from pytest_experiment.core.verdict import CheckResult, Status, gate, gated
+from pytest_experiment.core.verdict import Status, gate, gated
 
 REPORT_SCHEMA = Path(__file__).parents[1] / "schemas" / "report.schema.json"
 """The JSON Schema the ``--experiment-report`` document follows."""
@@ -343,11 +343,6 @@ class Scoreboard:
                 for r in self.ordered()
             ],
         }
-
-
-def gate_verdicts(results: Iterable[tuple[str, CheckResult]] | None) -> dict[str, str]:
-    """The ``gateVerdicts`` property a quality item carries: every check's verdict."""
-    return {name: result.status.value for name, result in results or ()}
 
 
 def session_cost(cost: Mapping[str, Any]) -> str:

@@ -3,6 +3,8 @@
 It drives the edges and asks the core what each observation means. It knows
 nothing of pytest: the plugin layer hands it options and reads its outcomes.
 
+- ``steps``: the verdict of one live step of one experiment (lifecycle, quality, review),
+  what the plugin's items ask for and render;
 - ``live_run``: ``LiveRun``, one per pytest session: connect, the watches, start, finish;
 - ``preflight``: may an experiment be applied (its cost, WorkflowTemplate, the operator);
 - ``launcher``: the create, the ``--experiment-max-concurrent`` queue, the run label;
