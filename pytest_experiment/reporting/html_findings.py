@@ -9,6 +9,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from pytest_experiment.core import gate
+
 Doc = Mapping[str, Any]
 
 
@@ -69,19 +71,19 @@ def groups(instance: Doc) -> tuple[Group, ...]:
     )
 
 
+def _causes(finding: Doc) -> list[str]:
+    return [str(c) for c in (finding.get("figures") or {}).get("rootCauses") or ()]
+
+
 def root_causes(instance: Doc) -> list[str]:
-    found = [
-        str(d)
-        for c in instance.get("checks") or ()
-        for d in c.get("details") or ()
-        if str(d).startswith("root cause ")
-    ]
-    return [c.removeprefix("root cause ") for c in dict.fromkeys(found)]
+    """The gate's root causes the run's checks found, once each, in check order."""
+    return list(dict.fromkeys(c for f in instance.get("checks") or () for c in _causes(f)))
 
 
 def plain_details(finding: Doc) -> list[str]:
     """A finding's details without its root causes (those are listed once, per run)."""
-    return [str(d) for d in finding.get("details") or () if not str(d).startswith("root cause ")]
+    lines = {gate.cause_line(c) for c in _causes(finding)}
+    return [str(d) for d in finding.get("details") or () if str(d) not in lines]
 
 
 @dataclass(frozen=True, slots=True)

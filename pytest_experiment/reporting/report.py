@@ -364,8 +364,8 @@ def session_cost(cost: Mapping[str, Any]) -> str:
 
 def root_causes(record: InstanceReport) -> list[str]:
     """The root causes the checks' details name, once each, in check order."""
-    found = [d for f in record.quality for d in f.details if d.startswith("root cause ")]
-    return [c.removeprefix("root cause ") for c in dict.fromkeys(found)]
+    found = [str(c) for f in record.quality for c in f.figures.get("rootCauses") or ()]
+    return list(dict.fromkeys(found))
 
 
 def unscored(finding: Finding) -> bool:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from pytest_experiment.base.views import status as status_of
+from pytest_experiment.core import gate
 from pytest_experiment.core.checks import completion_line
 from pytest_experiment.core.result_file import ResultFile
 from pytest_experiment.core.verdict import CheckResult, Status, blocked
@@ -157,7 +158,13 @@ def quality(
             check,
         )
     )
-    extra = outcome.causes_of(check)
+    causes = outcome.causes_of(check)
+    extra = gate.cause_lines(causes)
+    if causes:
+        # Also as a figure, so a report lists the causes without parsing the details.
+        result = replace(
+            result, figures={**result.figures, "rootCauses": [gate.cause_text(c) for c in causes]}
+        )
     if check == "ai-verdict":
         extra += outcome.analyzer_details
     elif outcome.turn is not None:
