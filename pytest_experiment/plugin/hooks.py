@@ -12,7 +12,7 @@ import pytest
 
 from pytest_experiment.base.errors import EnvironmentFailure
 from pytest_experiment.core.options import OPTION_SPECS
-from pytest_experiment.plugin import connections, distribution, sweep, xdist
+from pytest_experiment.plugin import connections, distribution, run_loop, sweep, xdist
 from pytest_experiment.plugin.connections import check_s3_credentials, prepare_live, start_sandbox
 from pytest_experiment.plugin.interrupt import interrupted_once, sigterm_as_interrupt
 from pytest_experiment.plugin.listener import ReportListener
@@ -22,7 +22,6 @@ from pytest_experiment.reporting.report import Scoreboard
 
 if TYPE_CHECKING:
     from pytest_experiment.core.checks import Check
-    from pytest_experiment.plugin.items import ExperimentItem
 
 SCOREBOARD = pytest.StashKey[Scoreboard]()
 _GREEN = (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED)
@@ -157,74 +156,28 @@ def pytest_runtestloop(session: pytest.Session) -> Generator[None, object, objec
     """Apply every selected experiment before the first item; clean up after the last,
     however the loop ends (-x, Ctrl-C, SIGTERM, a crash), per the cleanup policy,
     leaving no instance unaccounted for."""
-    state = session.config.stash.get(STATE, None)
-    if state is None or state.live_factory is None or session.config.option.collectonly:
-        return (yield)
-    from pytest_experiment.plugin.items import QualityItem
-
     config = session.config
-    live_items = _live_items(session) if state.collected else []
-    # Only a published experiment's quality items read a summary from S3.
-    reading = {
-        i.experiment.name for i in live_items if isinstance(i, QualityItem) and i.experiment.publish
-    }
+    state = config.stash.get(STATE, None)
+    if state is None or state.live_factory is None or config.option.collectonly:
+        return (yield)
+    board = config.stash[SCOREBOARD]
+    live_items, reading = run_loop.selected_live(session)
     state.reads_results = bool(reading)
-    if not xdist.is_worker(config):  # the xdist controller checked for workers
-        check_s3_credentials(config, reading)
-    controller = xdist.distributing(config)
+    run_loop.check_credentials(config, reading)
     interrupted = False
     try:
         # A worker takes its interrupts once, from start-up on (see pytest_configure).
         with sigterm_as_interrupt() if not xdist.is_worker(config) else nullcontext():
-            # Every worker collects the whole selection, so each decides the same guard.
-            state.guard_costs(i.experiment for i in _experiment_items(session))
-            # Under xdist each worker applies what it is given, as it reaches it; the
-            # controller swept once its workers had collected.
-            if (
-                (live_items or state.options.sweep)
-                and not xdist.is_worker(config)
-                and not controller
-            ):
-                live = state.live
-                assert live is not None
-                launches = [
-                    live.add(item.experiment, nodeid=item.nodeid.split("::", 1)[0])
-                    for item in live_items
-                ]
-                sweep.sweep_at_start(
-                    state, config.stash[SCOREBOARD], {launch.namespace for launch in launches}
-                )
-                live.start(launches)
+            run_loop.start(session, state, board, live_items)
             return (yield)
     except KeyboardInterrupt:
         interrupted = True
         raise
     finally:
-        board = config.stash[SCOREBOARD]
-        if controller and interrupted and board.experiments:
-            # Each worker cleans up and accounts for what it created, as serially.
-            xdist.hear_out_workers(config, budget_delete=state.options.budget_delete)
-        if controller and state.live_factory is not None:
-            xdist.sweep_for_workers(config, state, board)
-        # Whatever used the cluster (items, the experiment_run fixture) is cleaned up.
-        live = state.live_if_built
-        if live is not None and not controller:
-            try:
-                live.finish()
-            finally:
-                xdist.publish_facts(config, live, board)
-
-
-def _live_items(session: pytest.Session) -> list[ExperimentItem]:
-    return [item for item in _experiment_items(session) if item.live]
-
-
-def _experiment_items(session: pytest.Session) -> list[ExperimentItem]:
-    if not session.config.stash[STATE].collected:
-        return []
-    from pytest_experiment.plugin.items import ExperimentItem
-
-    return [item for item in session.items if isinstance(item, ExperimentItem)]
+        if xdist.distributing(config):
+            run_loop.account_for_workers(config, state, board, interrupted=interrupted)
+        else:
+            run_loop.finish(config, state, board)
 
 
 @pytest.hookimpl(wrapper=True)

@@ -4,6 +4,8 @@ It asks the core what each observation means and reaches the outside only
 through its ports, which the plugin fills (it imports nothing of the edges). It
 knows nothing of pytest: the plugin layer hands it options and reads its outcomes.
 
+- ``steps``: the verdict of one live step of one experiment (lifecycle, quality, review),
+  what the plugin's items ask for and render;
 - ``live_run``: ``LiveRun``, one per pytest session: the launches; start, follow, finish;
 - ``connection``: the cluster once connected (or why not), the CRD, the store, GitHub;
 - ``watches``: one watch per namespace, shared by the session;
