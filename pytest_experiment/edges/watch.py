@@ -14,10 +14,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Self
+from typing import Protocol, Self
 
 from pytest_experiment.base.backoff import Backoff
 from pytest_experiment.base.errors import ClusterError, Gone, NotFound
@@ -34,7 +34,6 @@ from pytest_experiment.core.watch_state import (
     newer,
     object_version,
 )
-from pytest_experiment.edges.cluster import Cluster, WatchStream
 from pytest_experiment.edges.outages import OutageNotice
 
 # Statuses with which a server refuses the watch verb itself: follow by listing instead.
@@ -64,6 +63,29 @@ Subscriber = Callable[[Change], None]
 Notify = Callable[[str], None]
 
 
+class Stream(Protocol):
+    def __iter__(self) -> Iterator[Obj]: ...
+
+    def close(self) -> None: ...
+
+
+class Listing(Protocol):
+    """What the watcher needs of a cluster (``edges.cluster.Cluster`` is one). A
+    ``watch_experiments`` method is used when the cluster has one; without it the
+    namespace is listed every poll interval, as when the server refuses to watch."""
+
+    def describe(self) -> str: ...
+
+    def list_experiments(
+        self, *, namespace: str, label_selector: str | None = None
+    ) -> tuple[list[Obj], str]: ...
+
+    def get_experiment(self, name: str, *, namespace: str) -> Obj: ...
+
+
+Watch = Callable[..., Stream]
+
+
 def _first_line(error: BaseException) -> str:
     text = " ".join(str(error).split())
     return text if len(text) <= 300 else text[:299] + "…"
@@ -79,7 +101,7 @@ class ExperimentWatcher:
 
     def __init__(
         self,
-        cluster: Cluster,
+        cluster: Listing,
         *,
         namespace: str,
         watch_timeout: int = 300,
@@ -88,6 +110,7 @@ class ExperimentWatcher:
         notify: Notify | None = None,
     ) -> None:
         self._cluster = cluster
+        self._watch: Watch | None = getattr(cluster, "watch_experiments", None)
         self._namespace = namespace
         self._watch_timeout = watch_timeout
         self._poll_interval = poll_interval
@@ -101,11 +124,13 @@ class ExperimentWatcher:
         self._stop = threading.Event()
         self._synced = threading.Event()
         self._relist_requested = threading.Event()
-        self._stream: WatchStream | None = None
+        self._stream: Stream | None = None
         self._stream_lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._last_error: ClusterError | None = None
-        self._polling = False
+        # A cluster with no watch is polled from the start; one that refuses to watch,
+        # once it has refused.
+        self._polling = self._watch is None
         self._notify = notify
         self._outage = OutageNotice(notify=notify, log=_log)
         self._gone = False
@@ -421,7 +446,8 @@ class ExperimentWatcher:
                 # The server refuses watches: the fallback is a list every poll interval.
                 self._stop.wait(self._poll_interval)
                 return None
-            stream = self._cluster.watch_experiments(
+            assert self._watch is not None  # polling when there is none
+            stream = self._watch(
                 namespace=self._namespace,
                 resource_version=version,
                 timeout_seconds=self._watch_timeout,

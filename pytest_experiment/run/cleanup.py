@@ -14,7 +14,7 @@ no longer has.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from pytest_experiment.base.errors import ClusterError, NotFound, PermissionDenied
@@ -28,6 +28,7 @@ from pytest_experiment.core.lifecycle import (
     is_terminal,
     phase_of,
 )
+from pytest_experiment.core.options import Options
 from pytest_experiment.core.review import PullRequestRef
 from pytest_experiment.core.verdict import Status
 from pytest_experiment.core.watch_state import WatchTimeout
@@ -38,9 +39,12 @@ from pytest_experiment.run.cleanup_reasons import (
     pending_pr,
 )
 from pytest_experiment.run.cleanup_record import Cleanup
-from pytest_experiment.run.contexts import SessionContext
 from pytest_experiment.run.launch import Launch
 from pytest_experiment.run.launcher import CREATE_LABEL, EXPERIMENT_LABEL, RUN_LABEL
+from pytest_experiment.run.leases import LeaseKeeper
+from pytest_experiment.run.ports import Cluster
+from pytest_experiment.run.role import Role
+from pytest_experiment.run.watches import Watches
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -67,8 +71,20 @@ class _Deleting:
 class Cleaner:
     """Decides and carries out what becomes of each instance; remembers what it deleted."""
 
-    def __init__(self, run: SessionContext) -> None:
-        self.run = run
+    def __init__(
+        self,
+        *,
+        options: Options,
+        role: Role,
+        cluster: Callable[[], Cluster | None],
+        watches: Watches,
+        leases: LeaseKeeper,
+    ) -> None:
+        self._options = options
+        self._role = role
+        self._cluster = cluster
+        self._watches = watches
+        self._leases = leases
         self.retired: list[Cleanup] = []
         """What became of the instances auto-fix re-runs replaced."""
         self._requested: set[str] = set()
@@ -95,21 +111,21 @@ class Cleaner:
 
     def deadline(self) -> float:
         """The monotonic time by which deletions asked for now must be seen through."""
-        return time.monotonic() + (self.run.options.budget_delete or 0.0)
+        return time.monotonic() + (self._options.budget_delete or 0.0)
 
     def _lease_after(self, namespace: str, cleanup: Cleanup) -> Cleanup:
         """The owner lease once the instance is decided: ended, with the reason, when it
         is kept on purpose (it is no orphan); otherwise no longer renewed (deleted, going,
         or kept only because the delete failed: a later session then sweeps it)."""
-        leases = self.run.leases
+        leases = self._leases
         cleanup = replace(cleanup, namespace=namespace)
-        if cleanup.action != "kept" or cleanup.error or not self.run.ends_leases:
+        if cleanup.action != "kept" or cleanup.error or not self._role.ends_leases:
             # An xdist worker stops renewing and leaves the end to the controller, which
             # alone reports the decision: should the controller die, the lease runs out.
             leases.drop(namespace, cleanup.instance)
             return cleanup
         failed = leases.end(
-            namespace, cleanup.instance, reason=f"run {self.run.run_id}: {cleanup.reason}"
+            namespace, cleanup.instance, reason=f"run {self._role.run_id}: {cleanup.reason}"
         )
         if failed is None:
             return cleanup
@@ -130,7 +146,7 @@ class Cleaner:
                 action="left",
                 reason="attached with --experiment-instance; not created by this run",
             )
-        policy = self.run.options.cleanup
+        policy = self._options.cleanup
         if policy == "never" and not requested:
             return Cleanup(
                 experiment=name,
@@ -201,19 +217,21 @@ class Cleaner:
         Read afresh because an interrupt can land between an operator's patch and the
         watch event that reports it.
         """
-        if self.run.cluster is not None:
+        cluster = self._cluster()
+        if cluster is not None:
             try:
-                return self.run.cluster.get_experiment(launch.instance, namespace=launch.namespace)
+                return cluster.get_experiment(launch.instance, namespace=launch.namespace)
             except ClusterError:
                 pass
-        watcher = self.run.watching(launch.namespace)
+        watcher = self._watches.watching(launch.namespace)
         observed = watcher.observed(launch.instance) if watcher is not None else None
         return None if observed is None or observed.deleted else observed.obj
 
     def request_delete(self, launch: Launch) -> None:
         """Ask the API to delete the instance; ``wait_gone`` says when it has gone."""
-        assert self.run.cluster is not None
-        self.run.cluster.delete_experiment(launch.instance, namespace=launch.namespace)
+        cluster = self._cluster()
+        assert cluster is not None
+        cluster.delete_experiment(launch.instance, namespace=launch.namespace)
         self._requested.add(launch.instance)
 
     def wait_gone(self, namespace: str, instance: str, *, until: float | None = None) -> str | None:
@@ -221,16 +239,16 @@ class Cleaner:
         ``until`` (by default ``--experiment-budget-delete`` from now). None once it has;
         else why it is still there, for the report: "deleted" is only ever said of an
         instance the API no longer has."""
-        wait = self.run.options.budget_delete or 0.0
+        wait = self._options.budget_delete or 0.0
         left = wait if until is None else max(0.0, until - time.monotonic())
         try:
-            self.run.watcher(namespace).wait_deleted(instance, timeout=left)
+            self._watches.watcher(namespace).wait_deleted(instance, timeout=left)
             return None
         except (WatchTimeout, ClusterError):
             # The watch may have been cut (an interrupt tearing the session down) or
             # lag: one direct read decides, so neither "deleted" nor "held" is a guess.
             pass
-        cluster = self.run.cluster
+        cluster = self._cluster()
         assert cluster is not None
         try:
             obj = cluster.get_experiment(instance, namespace=namespace)
@@ -246,7 +264,7 @@ class Cleaner:
         """Ask for a decided deletion; what became of the instance if the delete failed."""
         if isinstance(entry, Cleanup) or entry.instance in self._requested:
             return entry
-        cluster = self.run.cluster
+        cluster = self._cluster()
         assert cluster is not None
         try:
             cluster.delete_experiment(entry.instance, namespace=entry.namespace)
@@ -318,7 +336,7 @@ class Cleaner:
         looked for, or, on the xdist controller, what a worker created and did not
         account for (it was killed, or stopped before its cleanup). Deleted unless the
         policy is never."""
-        cluster = self.run.cluster
+        cluster = self._cluster()
         if cluster is None:
             return []
         known = {launch.instance for launch in launches} | set(accounted)
@@ -328,7 +346,7 @@ class Cleaner:
         for namespace in sorted({launch.namespace for launch in launches} | set(namespaces)):
             try:
                 items = cluster.list_experiments(
-                    namespace=namespace, label_selector=f"{RUN_LABEL}={self.run.run_id}"
+                    namespace=namespace, label_selector=f"{RUN_LABEL}={self._role.run_id}"
                 )[0]
             except ClusterError:
                 continue
@@ -337,7 +355,7 @@ class Cleaner:
                 if instance in known:
                     continue
                 labels = meta(item).labels
-                if not self.run.controller and labels.get(CREATE_LABEL) not in sent:
+                if not self._role.controller and labels.get(CREATE_LABEL) not in sent:
                     # Another xdist worker's (they share the run label): that worker,
                     # or the controller's sweep if it dies, accounts for it.
                     continue
@@ -365,10 +383,10 @@ class Cleaner:
         if why is None:
             why = (
                 "created by an xdist worker that stopped before its cleanup"
-                if self.run.controller
+                if self._role.controller
                 else "created as the session was interrupted"
             )
-        policy = self.run.options.cleanup
+        policy = self._options.cleanup
         finished = is_terminal(obj)
         kept = None
         if policy == "never":
