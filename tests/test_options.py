@@ -11,7 +11,8 @@ import pytest
 from conftest import ROOT
 from pytest_experiment.base.errors import OptionError
 from pytest_experiment.core.option_parsers import Choice
-from pytest_experiment.core.options import OPTION_SPECS, SPECS_BY_DEST, Options, resolve
+from pytest_experiment.core.option_table import OPTION_SPECS, SPECS_BY_DEST, resolve
+from pytest_experiment.core.options import Options
 
 
 def _readme_options() -> dict[str, tuple[str, str, str]]:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_experiment.base.errors import EnvironmentFailure
-from pytest_experiment.core.options import OPTION_SPECS
+from pytest_experiment.core.option_table import OPTION_SPECS
 from pytest_experiment.plugin import connections, distribution, run_loop, sweep, xdist
 from pytest_experiment.plugin.connections import check_s3_credentials, prepare_live, start_sandbox
 from pytest_experiment.plugin.interrupt import interrupted_once, sigterm_as_interrupt

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from pytest_experiment.base.errors import OptionError
-from pytest_experiment.core.options import OPTION_SPECS, Options, resolve
+from pytest_experiment.core.option_table import OPTION_SPECS, resolve
+from pytest_experiment.core.options import Options
 
 
 def session_options(config: pytest.Config) -> Options:
