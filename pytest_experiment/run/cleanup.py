@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from pytest_experiment.base.errors import ClusterError, NotFound, PermissionDenied
 from pytest_experiment.base.text import one_line
@@ -29,7 +29,6 @@ from pytest_experiment.core.lifecycle import (
     phase_of,
 )
 from pytest_experiment.core.options import Options
-from pytest_experiment.core.review import PullRequestRef
 from pytest_experiment.core.verdict import Status
 from pytest_experiment.core.watch_state import WatchTimeout
 from pytest_experiment.run.cleanup_reasons import (
@@ -38,34 +37,13 @@ from pytest_experiment.run.cleanup_reasons import (
     kept_reason,
     pending_pr,
 )
-from pytest_experiment.run.cleanup_record import Cleanup
+from pytest_experiment.run.cleanup_record import Cleanup, Deleting
 from pytest_experiment.run.launch import Launch
-from pytest_experiment.run.launcher import CREATE_LABEL, EXPERIMENT_LABEL, RUN_LABEL
 from pytest_experiment.run.leases import LeaseKeeper
 from pytest_experiment.run.ports import Cluster
 from pytest_experiment.run.role import Role
+from pytest_experiment.run.strays import strays
 from pytest_experiment.run.watches import Watches
-
-
-@dataclass(frozen=True, kw_only=True)
-class _Deleting:
-    """A deletion decided at session end, carried out once every decision is made."""
-
-    experiment: str
-    instance: str
-    namespace: str
-    reason: str
-    pr: PullRequestRef | None = None
-
-    @classmethod
-    def of(cls, launch: Launch, *, reason: str, pr: PullRequestRef | None = None) -> _Deleting:
-        return cls(
-            experiment=launch.name,
-            instance=launch.instance,
-            namespace=launch.namespace,
-            reason=reason,
-            pr=pr,
-        )
 
 
 class Cleaner:
@@ -98,7 +76,14 @@ class Cleaner:
         decided = [
             (launch.namespace, self._decide(launch)) for launch in launches if launch.instance
         ]
-        decided += self._strays(launches, accounted=accounted, namespaces=namespaces)
+        decided += strays(
+            self._cluster(),
+            launches,
+            accounted=accounted,
+            namespaces=namespaces,
+            role=self._role,
+            policy=self._options.cleanup,
+        )
         # Every delete is asked for before any is waited on: the finalizers then tear the
         # instances down together, within one --experiment-budget-delete for them all.
         requested = [(namespace, self._request(entry)) for namespace, entry in decided]
@@ -135,7 +120,7 @@ class Cleaner:
             "later session will take it for an orphan",
         )
 
-    def _decide(self, launch: Launch) -> Cleanup | _Deleting:
+    def _decide(self, launch: Launch) -> Cleanup | Deleting:
         name = launch.name
         command = delete_command(launch.instance, launch.namespace)
         requested = launch.instance in self._requested
@@ -172,7 +157,7 @@ class Cleaner:
                 experiment=name, instance=launch.instance, action="gone", reason="already deleted"
             )
         if requested:
-            return _Deleting.of(launch, reason="deletion requested earlier in the run")
+            return Deleting.of(launch, reason="deletion requested earlier in the run")
         result = launch.follow.result
         succeeded = (
             result is not None
@@ -196,7 +181,7 @@ class Cleaner:
         ):
             # An unfinished instance holds cloud clusters that bill by the hour: a run
             # stopped by Ctrl-C, -x, a crash or a timeout must not leave them running.
-            return _Deleting.of(
+            return Deleting.of(
                 launch,
                 reason=f"unfinished ({phase_of(current)}) when the session ended; deleted so "
                 "it holds no cloud resources (--experiment-cleanup=never keeps it)",
@@ -204,7 +189,7 @@ class Cleaner:
         elif policy == "on-success" and not succeeded:
             keep = kept_reason(launch, current)
         else:
-            return _Deleting.of(
+            return Deleting.of(
                 launch, pr=pr, reason="passed" if succeeded else f"--experiment-cleanup={policy}"
             )
         return Cleanup(
@@ -260,7 +245,7 @@ class Cleaner:
         holder = f"finalizer {finalizers}" if finalizers else "the API server"
         return f"still held by {holder} after {format_duration(wait)}"
 
-    def _request(self, entry: Cleanup | _Deleting) -> Cleanup | _Deleting:
+    def _request(self, entry: Cleanup | Deleting) -> Cleanup | Deleting:
         """Ask for a decided deletion; what became of the instance if the delete failed."""
         if isinstance(entry, Cleanup) or entry.instance in self._requested:
             return entry
@@ -282,7 +267,7 @@ class Cleaner:
         self._requested.add(entry.instance)
         return entry
 
-    def _settle(self, entry: Cleanup | _Deleting, *, until: float) -> Cleanup:
+    def _settle(self, entry: Cleanup | Deleting, *, until: float) -> Cleanup:
         """Wait, until the monotonic time ``until``, for a requested deletion and say what
         became of the instance."""
         if isinstance(entry, Cleanup):
@@ -323,92 +308,9 @@ class Cleaner:
                 )
             )
         else:
-            entry = _Deleting.of(launch, pr=pending_pr(launch, current), reason=reason)
+            entry = Deleting.of(launch, pr=pending_pr(launch, current), reason=reason)
             settled = self._settle(self._request(entry), until=self.deadline())
             self.retired.append(self._lease_after(launch.namespace, settled))
-
-    def _strays(
-        self, launches: Sequence[Launch], *, accounted: Iterable[str], namespaces: Iterable[str]
-    ) -> list[tuple[str, Cleanup | _Deleting]]:
-        """Instances carrying this run's label that no launch of this process knows but one
-        of its creates made (a worker's view), or any (the xdist controller's): a
-        create whose answer an interrupt swallowed or that was lost and not found when
-        looked for, or, on the xdist controller, what a worker created and did not
-        account for (it was killed, or stopped before its cleanup). Deleted unless the
-        policy is never."""
-        cluster = self._cluster()
-        if cluster is None:
-            return []
-        known = {launch.instance for launch in launches} | set(accounted)
-        unanswered = {create for launch in launches for create in launch.apply.unanswered}
-        sent = {create for launch in launches for create in launch.apply.sent}
-        found: list[tuple[str, Cleanup | _Deleting]] = []
-        for namespace in sorted({launch.namespace for launch in launches} | set(namespaces)):
-            try:
-                items = cluster.list_experiments(
-                    namespace=namespace, label_selector=f"{RUN_LABEL}={self._role.run_id}"
-                )[0]
-            except ClusterError:
-                continue
-            for item in items:
-                instance = str(meta(item).raw.get("name"))
-                if instance in known:
-                    continue
-                labels = meta(item).labels
-                if not self._role.controller and labels.get(CREATE_LABEL) not in sent:
-                    # Another xdist worker's (they share the run label): that worker,
-                    # or the controller's sweep if it dies, accounts for it.
-                    continue
-                experiment = str(labels.get(EXPERIMENT_LABEL) or "?")
-                why = (
-                    "made by a create of this session whose answer was lost; not followed"
-                    if labels.get(CREATE_LABEL) in unanswered
-                    else None
-                )
-                found.append(
-                    (
-                        namespace,
-                        self._stray(item, experiment=experiment, namespace=namespace, why=why),
-                    )
-                )
-        return found
-
-    def _stray(
-        self, obj: Obj, *, experiment: str, namespace: str, why: str | None
-    ) -> Cleanup | _Deleting:
-        """The policy for an instance no item of this process reported on: what a worker
-        would have decided, from what the cluster shows (its items' outcomes are lost).
-        ``why`` it is a stray, when the caller knows."""
-        instance = str(obj["metadata"]["name"])
-        if why is None:
-            why = (
-                "created by an xdist worker that stopped before its cleanup"
-                if self._role.controller
-                else "created as the session was interrupted"
-            )
-        policy = self._options.cleanup
-        finished = is_terminal(obj)
-        kept = None
-        if policy == "never":
-            kept = f"{why}; --experiment-cleanup=never"
-        elif policy == "on-success" and finished:
-            kept = f"{why}; {phase_of(obj)}, but not all its items ran"
-        if kept is not None:
-            return Cleanup(
-                experiment=experiment,
-                instance=instance,
-                action="kept",
-                reason=kept,
-                command=delete_command(instance, namespace),
-            )
-        reason = (
-            f"{why}; --experiment-cleanup={policy}"
-            if finished
-            else f"{why}; unfinished ({phase_of(obj)}), deleted so it holds no cloud resources"
-        )
-        return _Deleting(
-            experiment=experiment, instance=instance, namespace=namespace, reason=reason
-        )
 
 
 __all__ = ["Cleaner", "Cleanup"]
