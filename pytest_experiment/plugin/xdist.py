@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 RUN_ID = pytest.StashKey[str]()
 """The label every instance of this session carries."""
 _COLLECTED = pytest.StashKey[dict[str, list[str]]]()
-"""Per xdist worker, the experiments with live quality items it collected."""
+"""Per xdist worker, the experiment files (as its ids name them) with live quality items."""
 _FACTS = "pytest_experiment"
 """The ``workeroutput`` key a worker sends its live-run facts under."""
 _RUN_ID_KEY = "experiment_run_id"
