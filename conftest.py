@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import os
 import pkgutil
+from collections.abc import Generator
 from pathlib import Path
 
 import numpy  # noqa: F401
@@ -70,6 +71,30 @@ def pytest_configure(config: pytest.Config) -> None:
             MISSING_CORPUS.format(where=_where())
             + " (CI is set, so a missing corpus fails the run)"
         )
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_collection_finish(session: pytest.Session) -> Generator[None, None, None]:
+    """Keep each ``xdist_group`` of this suite on one worker under ``--dist loadgroup``.
+
+    xdist groups by an ``@<group>`` suffix it writes into the ids a worker reports,
+    which pytest 9.2 no longer reads (pytest-xdist issue 1386): the sandbox modules
+    whose tests share one module-scoped sandbox would each start one per worker. The
+    plugin already does this for experiment items; the same helper does it here.
+    """
+    from pytest_experiment.plugin.compat import grouped_for_scheduling
+
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker or not getattr(session.config.option, "loadgroup", False):
+        return (yield)
+    grouped = []
+    for item in session.items:
+        names = {str(m.kwargs.get("name", *m.args[:1])) for m in item.iter_markers("xdist_group")}
+        # Below pytest 9.2 xdist's own suffix is in the id already.
+        if names and "@" not in item.nodeid.rpartition("::")[2]:
+            grouped.append((item, item.nodeid, "_".join(sorted(names))))
+    with grouped_for_scheduling(grouped):
+        return (yield)
 
 
 @pytest.fixture(scope="session")

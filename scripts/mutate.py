@@ -55,7 +55,7 @@ TESTS_FOR: dict[str, tuple[str, ...]] = {
     "core/lifecycle/phases.py": ("test_lifecycle.py", "test_reasons.py"),
     "core/lifecycle/lines.py": ("test_lifecycle.py", "test_outage_lines.py"),
     "core/lifecycle/operator.py": ("test_lifecycle.py", "test_operator_down.py"),
-    "core/lifecycle/toil.py": ("test_lifecycle.py", "test_toil.py"),
+    "core/lifecycle/friction.py": ("test_lifecycle.py", "test_toil.py"),
     "core/lifecycle/__init__.py": ("test_lifecycle.py",),
     "core/gate.py": ("test_gate.py", "test_checks.py", "test_fuzz_verdicts.py"),
     "core/checks/__init__.py": ("test_checks.py",),

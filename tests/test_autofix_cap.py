@@ -21,13 +21,13 @@ refused fixes and stop there.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from fakes.cluster import FakeCluster
+from fakes.live import connections
 from fakes.results import FakeResultsStore
 
 from pytest_experiment.core import autofix
@@ -35,10 +35,9 @@ from pytest_experiment.core.options import Options
 from pytest_experiment.core.result_file import ResultFile
 from pytest_experiment.core.spec import Experiment, read_source
 from pytest_experiment.core.verdict import CheckResult, Status
-from pytest_experiment.edges.tracker import ToilLog
 from pytest_experiment.run import publish
+from pytest_experiment.run.live_run import LiveRun
 from pytest_experiment.run.output import Output
-from pytest_experiment.run.session import LiveRun
 
 NAMESPACE = "experiments"
 NODEID = "experiments/capped/experiment.yaml"
@@ -131,11 +130,13 @@ def run(tmp_path: Path) -> Iterator[Run]:
     out = Lines()
     live = LiveRun(
         options=OPTIONS,
-        toil=ToilLog(file=tmp_path / "toil.jsonl", bd=None),
+        connections=connections(
+            lambda: cluster,
+            toil_file=tmp_path / "toil.jsonl",
+            store=lambda _: FakeResultsStore(default=lambda instance: {"name": instance}),
+        ),
         validation_failure=lambda _: None,
         output=out,
-        connector=lambda: cluster,
-        results_store=lambda _: FakeResultsStore(default=lambda instance: {"name": instance}),
     )
     yield Run(cluster=cluster, live=live, out=out, folder=folder, scored=[])
     cluster.stop()
@@ -224,4 +225,4 @@ def _deleted_at(cluster: FakeCluster, name: str) -> int:
 
 
 def _toil(live: LiveRun) -> list[dict[str, str]]:
-    return [json.loads(line) for line in live.toil.file.read_text().splitlines() if line]
+    return [entry.as_json() for entry in live.toil.logged]

@@ -116,3 +116,7 @@ def test_a_fix_that_changes_nothing_stops_the_loop_instead_of_rerunning(
     [instance] = experiment["instances"]
     gate = next(c for c in instance["checks"] if c["check"] == "presentation")
     assert gate["verdict"] == "warn"
+    # The cause is a figure of the check that found it, and the summary lists it from there.
+    cause = "(presentation): latency metrics without a unit: request_p99 [fix: add-metric-units]"
+    assert gate["figures"]["rootCauses"] == [cause]
+    result.stdout.fnmatch_lines(["    Root causes:", f"      - {cause}"])

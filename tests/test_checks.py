@@ -572,6 +572,13 @@ def test_custom_metrics_partial_names_each_gap() -> None:
         "hdb_read_p99: malformed entry (str)",
         "cluster_cpu: not in results",
     )
+    # The kind of each gap is a figure, so a report never parses the details' wording.
+    assert result.figures["gaps"] == {
+        "ssd_read_p99": "empty",
+        "hdb_write_p99": "error",
+        "hdb_read_p99": "empty",
+        "cluster_cpu": "absent",
+    }
 
 
 def test_custom_metrics_none_defined(tmp_path: Path) -> None:
@@ -1381,6 +1388,7 @@ def test_custom_metrics_figures_name_every_declared_metric() -> None:
         "collected": 1,
         "declared": len(declared),
         "missing": [m for m in declared if m != "hdb_write_p99"],
+        "gaps": {m: "absent" for m in declared if m != "hdb_write_p99"},
         "metrics": declared,
     }
     nothing = run(custom_metrics, {"phase": "Complete"})

@@ -23,9 +23,9 @@ from kubernetes import client
 
 from pytest_experiment.base.errors import ClusterError, OutcomeUnknown
 from pytest_experiment.edges.api_errors import Endpoint
+from pytest_experiment.edges.api_requests import RetryPolicy
 from pytest_experiment.edges.cluster import Cluster
 from pytest_experiment.edges.kubeconfig import client_configuration
-from pytest_experiment.edges.session import RetryPolicy
 
 Reply = tuple[int, dict[str, str]]
 DROP: Reply = (0, {})

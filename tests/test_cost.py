@@ -11,7 +11,8 @@ import pytest
 
 from pytest_experiment.base.errors import OptionError
 from pytest_experiment.core.cost import Bound, Estimate, Published, estimate, guard, session_total
-from pytest_experiment.core.options import Options, resolve
+from pytest_experiment.core.option_table import resolve
+from pytest_experiment.core.options import Options
 from pytest_experiment.core.prices import PriceTable, read_price_table, shipped_prices, usd
 from pytest_experiment.core.sitedata import SiteData, load_site_data
 from pytest_experiment.core.spec import Experiment, load_experiment, read_source

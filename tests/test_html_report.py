@@ -166,14 +166,59 @@ def test_the_metrics_matrix_tells_arrived_empty_errored_and_missing() -> None:
             "b: no data",
             "c: query error: bad_data",
             "d: not in results",
-            "root cause (custom-metrics): something",
         ],
-        figures={"metrics": ["a", "b", "c", "d"], "missing": ["b", "c", "d"]},
+        figures={
+            "metrics": ["a", "b", "c", "d"],
+            "missing": ["b", "c", "d"],
+            "gaps": {"b": "empty", "c": "error", "d": "absent"},
+        },
     )
     cells = html_findings.metrics_matrix(instance(checks=[check]))
     assert [(c.name, c.state) for c in cells] == [
         ("a", "arrived"), ("b", "empty"), ("c", "error"), ("d", "missing"),
     ]  # fmt: skip
+    assert [c.reason for c in cells[1:]] == ["no data", "query error: bad_data", "not in results"]
+
+
+def test_the_metrics_matrix_reads_the_kind_of_gap_not_the_wording_of_its_detail() -> None:
+    check = finding(
+        "custom-metrics",
+        "warn",
+        details=["b: the query failed (bad_data)", "c: query error: reworded as empty"],
+        figures={
+            "metrics": ["b", "c"],
+            "missing": ["b", "c"],
+            "gaps": {"b": "error", "c": "empty"},
+        },
+    )
+    cells = html_findings.metrics_matrix(instance(checks=[check]))
+    assert [(c.name, c.state) for c in cells] == [("b", "error"), ("c", "empty")]
+
+
+def test_root_causes_are_read_from_the_figure_whatever_the_detail_lines_say(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from pytest_experiment.core import gate
+
+    # The detail line's wording is the gate's to choose; the report follows it.
+    monkeypatch.setattr(gate, "cause_line", lambda text: f"because {text}")
+    cause = "(custom-metrics): lacks kube-prometheus-stack [fix: add-kube-prometheus-stack]"
+    coverage = finding(
+        "custom-metrics",
+        "fail",
+        details=["db: no data", f"because {cause}", "root cause (a line a check wrote)"],
+        figures={"rootCauses": [cause]},
+    )
+    also = finding(
+        "intent-coverage", "fail", details=[f"because {cause}"], figures={"rootCauses": [cause]}
+    )
+    run = instance(checks=[coverage, also])
+    assert html_findings.root_causes(run) == [cause]
+    assert html_findings.plain_details(coverage) == [
+        "db: no data",
+        "root cause (a line a check wrote)",
+    ]
+    assert html_findings.plain_details(also) == []
 
 
 def test_verdict_labels_keep_warn_na_and_not_run_apart() -> None:

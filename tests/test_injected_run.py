@@ -303,3 +303,152 @@ def test_a_manual_run_ended_by_the_running_budget_is_summarised_as_deleted_by_it
         ]
     )
     assert "Experiment Running" not in result.stdout.str()
+
+
+LIST_ONLY = """
+from fakes.cluster import ListOnlyCluster
+
+SEEN = []
+
+def pytest_experiment_make_cluster(config, options):
+    SEEN.append(FakeCluster(script=SCRIPT, ready_replicas=READY))
+    return ListOnlyCluster(SEEN[-1])
+
+def pytest_sessionfinish(session):
+    with open("requests.json", "w") as out:
+        json.dump({"requests": dict(SEEN[0].requests), "selectors": SEEN[0].selectors}, out)
+"""
+
+
+def test_a_cluster_without_a_watch_is_followed_by_listing(project: pytest.Pytester) -> None:
+    project.makeconftest(CONFTEST + STORE + LIST_ONLY)
+    # The quality checks are left out: the corpus's summary is not web-latency's own.
+    result = project.runpytest(
+        "experiments/web-latency",
+        "-k",
+        "not quality",
+        "--experiment-poll-interval=0.1",
+        "--experiment-report=r.json",
+    )
+    out = result.stdout.str()
+    assert result.ret == pytest.ExitCode.OK, out
+    result.assert_outcomes(passed=17, skipped=1)
+    # What no list could show is said to have fallen between two polls.
+    result.stdout.fnmatch_lines(["web-lat-00001: Running (not observed: between two polls *"])
+    seen = json.loads((project.path / "requests.json").read_text())
+    # Never a watch: the instance went from Provisioning to Complete in lists alone, the
+    # namespace's (no selector) listed at the start and at each poll until it was done.
+    assert "watch" not in seen["requests"], seen
+    assert seen["selectors"].count(None) >= 2, seen
+    report = json.loads((project.path / "r.json").read_text())
+    [instance] = report["experiments"][0]["instances"]
+    assert instance["lifecycle"]["verdict"] == "pass", instance["lifecycle"]
+    assert report["session"]["watch"]["watches"] == 0, report["session"]
+    assert report["session"]["watch"]["lists"] == seen["selectors"].count(None), report["session"]
+
+
+GITHUB = """
+from dataclasses import dataclass
+
+SCRIPT = Script(
+    final=lambda name: {
+        "resultsURL": f"s3://results/{name}/", "analysisPhase": "Succeeded",
+        "reviewPhase": "Approved", "published": True, "publishPRNumber": 42,
+        "publishPRURL": "https://github.com/illm-lab/benchmarks/pull/42",
+    }
+)
+
+@dataclass
+class PullRequest:
+    title: str = "Results from the conftest's GitHub"
+    state: str = "MERGED"
+    additions: int = 7
+    deletions: int = 3
+
+    def line(self):
+        return f'PR #42: "{self.title}" (+7, -3)'
+
+class RecordingGitHub:
+    def pr_view(self, number):
+        self._record("pr_view", number)
+        return PullRequest()
+
+    def pr_close(self, number):
+        self._record("pr_close", number)
+        return ""
+
+    def pr_merge(self, number):
+        self._record("pr_merge", number)
+        return ""
+
+    def latest_run(self):
+        self._record("latest_run")
+        return None
+
+    def _record(self, *call):
+        with open("github.jsonl", "a") as out:
+            out.write(json.dumps(call) + "\\n")
+
+def pytest_experiment_make_github(config, options):
+    return RecordingGitHub()
+"""
+
+
+def test_the_review_asks_the_github_a_conftest_supplies(
+    project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(project.path))  # no gh to find
+    project.makeconftest(CONFTEST + STORE + GITHUB)
+    result = project.runpytest(
+        "experiments/web-latency", "-k", "review", "--experiment-report=r.json", "-v"
+    )
+    out = result.stdout.str()
+    calls = [json.loads(line) for line in (project.path / "github.jsonl").read_text().splitlines()]
+    # The PR's details for the reviewer, then the site deploy the merge started.
+    assert calls == [["pr_view", 42], ["latest_run"]], out
+    assert result.ret == pytest.ExitCode.OK, out
+    report = json.loads((project.path / "r.json").read_text())
+    [instance] = report["experiments"][0]["instances"]
+    assert instance["review"]["figures"]["prTitle"] == "Results from the conftest's GitHub"
+
+
+TRACKER = """
+from pytest_experiment.core.toil import Logged
+
+class RecordingToil:
+    def __init__(self):
+        self.logged = []
+
+    def log(self, record):
+        with open("tracked.jsonl", "a") as out:
+            out.write(json.dumps({"title": record.title}) + "\\n")
+        entry = Logged(record, "bd", f"T-{len(self.logged) + 1}")
+        self.logged.append(entry)
+        return entry
+
+    def finish(self, *, others_used_bd=False):
+        with open("finished.txt", "a") as out:
+            out.write(f"{len(self.logged)}\\n")
+        return None
+
+def pytest_experiment_make_toil_log(config, options):
+    return RecordingToil()
+"""
+
+
+def test_toil_goes_to_the_log_a_conftest_supplies(project: pytest.Pytester) -> None:
+    project.makeconftest(CONFTEST + STORE + FAILING + TRACKER)
+    result = project.runpytest("experiments/web-latency", "--experiment-toil-file=toil.jsonl")
+    out = result.stdout.str()
+    assert result.ret == pytest.ExitCode.TESTS_FAILED, out
+    tracked = [
+        json.loads(line) for line in (project.path / "tracked.jsonl").read_text().splitlines()
+    ]
+    hooked = [json.loads(line) for line in (project.path / "hooked.jsonl").read_text().splitlines()]
+    assert [r["title"] for r in tracked] == [r["title"] for r in hooked]
+    assert len(tracked) == 2, out
+    assert not (project.path / "toil.jsonl").exists()  # the plugin's own log took nothing
+    # Finished once, at the session's end, with every record taken; the summary says
+    # where they went as the log answered.
+    assert (project.path / "finished.txt").read_text() == "2\n"
+    result.stdout.fnmatch_lines(["Toil logged: 2 issue(s)*web-latency*"])

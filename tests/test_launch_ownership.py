@@ -18,7 +18,7 @@ OWNERS = {
     "apply": "run/launcher.py",
     "follow": "run/follow.py",
     "failure": "run/failure_capture.py",
-    "items": "run/session.py",
+    "items": "run/live_run.py",
     "publish": "run/publish.py",
     "review": "run/review_gate.py",
 }

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 from fakes.cluster import FakeCluster, Script
+from fakes.live import connections
 from fakes.output import Lines
-from fakes.results import FakeResultsStore
 
 from pytest_experiment.base.errors import PermissionDenied
 from pytest_experiment.base.types import Obj
@@ -25,9 +25,9 @@ from pytest_experiment.core import lease
 from pytest_experiment.core.lease import Lease, Owner, orphans
 from pytest_experiment.core.options import Options
 from pytest_experiment.core.spec import Experiment, read_source
-from pytest_experiment.edges.tracker import ToilLog
 from pytest_experiment.run.launcher import EXPERIMENT_LABEL
-from pytest_experiment.run.session import LiveRun
+from pytest_experiment.run.live_run import LiveRun
+from pytest_experiment.run.role import Role
 
 NAMESPACE = "experiments"
 LEASE = 0.6
@@ -93,14 +93,15 @@ def session(tmp_path: Path) -> Iterator[Make]:
     ) -> Session:
         out = Lines()
         live = LiveRun(
-            ends_leases=ends_leases,
-            run_id=run_id,
+            role=(
+                Role(run_id=run_id, ends_leases=ends_leases)
+                if run_id
+                else Role(ends_leases=ends_leases)
+            ),
             options=options,
-            toil=ToilLog(file=tmp_path / "toil.jsonl", bd=None),
+            connections=connections(lambda: cluster, toil_file=tmp_path / "toil.jsonl"),
             validation_failure=lambda _: None,
             output=out,
-            connector=lambda: cluster,
-            results_store=lambda _: FakeResultsStore(),
         )
         made.append((cluster, Session(live=live, out=out, root=tmp_path / str(len(made)))))
         return made[-1][1]

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from fakes.cluster import FINALIZER, FakeCluster, Script
+from fakes.live import connections
 from fakes.output import Lines
 from fakes.results import FakeResultsStore
 
@@ -20,11 +21,11 @@ from pytest_experiment.core.options import CleanupPolicy, Options
 from pytest_experiment.core.spec import Experiment, read_source
 from pytest_experiment.core.verdict import CheckResult, Status
 from pytest_experiment.core.watch_state import Change
-from pytest_experiment.edges.tracker import ToilLog
 from pytest_experiment.run import publish
 from pytest_experiment.run.cleanup import Cleanup
 from pytest_experiment.run.launcher import CREATE_LABEL, EXPERIMENT_LABEL, RUN_LABEL
-from pytest_experiment.run.session import LiveRun
+from pytest_experiment.run.live_run import LiveRun
+from pytest_experiment.run.role import Role
 
 NAMESPACE = "experiments"
 QUICK = Options(poll_interval=0.05, budget_delete=2.0, results_wait=1.0)
@@ -64,13 +65,15 @@ def session(tmp_path: Path) -> Iterator[Make]:
     ) -> Session:
         out = Lines()
         live = LiveRun(
-            run_id=run_id,
+            role=Role(run_id=run_id) if run_id else None,
             options=options,
-            toil=ToilLog(file=tmp_path / "toil.jsonl", bd=None),
+            connections=connections(
+                lambda: cluster,
+                toil_file=tmp_path / "toil.jsonl",
+                store=lambda _: store or FakeResultsStore(),
+            ),
             validation_failure=lambda _: None,
             output=out,
-            connector=lambda: cluster,
-            results_store=lambda _: store or FakeResultsStore(),
         )
         sessions.append(Session(cluster=cluster, live=live, out=out, root=tmp_path))
         return sessions[-1]

@@ -11,15 +11,14 @@ from pathlib import Path
 
 import pytest
 from fakes.cluster import FakeCluster, Script
+from fakes.live import connections
 from fakes.output import Lines
-from fakes.results import FakeResultsStore
 
 from pytest_experiment.core.options import CleanupPolicy, Options
 from pytest_experiment.core.spec import Experiment, read_source
 from pytest_experiment.core.verdict import Status
-from pytest_experiment.edges.tracker import ToilLog
 from pytest_experiment.run.launch import Launch
-from pytest_experiment.run.session import LiveRun
+from pytest_experiment.run.live_run import LiveRun
 
 NAMESPACE = "experiments"
 DEPLOYMENT = "experiment-operator-system/experiment-operator-controller-manager"
@@ -68,11 +67,9 @@ def make(tmp_path: Path) -> Iterator[Make]:
     def build(cluster: FakeCluster, options: Options = QUICK) -> Run:
         live = LiveRun(
             options=options,
-            toil=ToilLog(file=tmp_path / "toil.jsonl", bd=None),
+            connections=connections(lambda: cluster, toil_file=tmp_path / "toil.jsonl"),
             validation_failure=lambda _: None,
             output=(out := Lines()),
-            connector=lambda: cluster,
-            results_store=lambda _: FakeResultsStore(),
         )
         runs.append(Run(cluster=cluster, live=live, out=out))
         return runs[-1]

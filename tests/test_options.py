@@ -10,8 +10,9 @@ import pytest
 
 from conftest import ROOT
 from pytest_experiment.base.errors import OptionError
-from pytest_experiment.core.option_values import Choice
-from pytest_experiment.core.options import OPTION_SPECS, SPECS_BY_DEST, Options, resolve
+from pytest_experiment.core.option_parsers import Choice
+from pytest_experiment.core.option_table import OPTION_SPECS, SPECS_BY_DEST, resolve
+from pytest_experiment.core.options import Options
 
 
 def _readme_options() -> dict[str, tuple[str, str, str]]:
@@ -178,9 +179,9 @@ def test_bad_live_options_name_the_option(tmp_path: Path, cli: dict[str, str], n
 
 def test_attach_pairs_from_repeated_flags(pytester: pytest.Pytester) -> None:
     pytester.makeconftest(
-        "from pytest_experiment.plugin.state import SESSION\n"
+        "from pytest_experiment.plugin.state import STATE\n"
         "def pytest_report_header(config):\n"
-        "    return repr(config.stash[SESSION].options.attach)\n"
+        "    return repr(config.stash[STATE].options.attach)\n"
     )
     result = pytester.runpytest(
         "--experiment-instance", "a=a-x1", "--experiment-instance", "b=b-y2", "--co"

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 from fakes.cluster import FakeCluster
+from fakes.live import connections
 from fakes.output import Lines
-from fakes.results import FakeResultsStore
 
 from pytest_experiment.base.errors import ClusterError, NotFound, PermissionDenied
 from pytest_experiment.base.types import Obj
@@ -21,9 +21,8 @@ from pytest_experiment.core import access
 from pytest_experiment.core.options import Options
 from pytest_experiment.core.spec import Experiment, read_source
 from pytest_experiment.core.verdict import Status
-from pytest_experiment.edges.tracker import ToilLog
 from pytest_experiment.run.launch import Launch
-from pytest_experiment.run.session import LiveRun
+from pytest_experiment.run.live_run import LiveRun
 
 QUICK = Options(poll_interval=0.05, budget_delete=2.0, results_wait=1.0)
 BOT = "system:serviceaccount:ci:bot"
@@ -79,11 +78,9 @@ def run(tmp_path: Path) -> Iterator[MakeRun]:
     def make(cluster: FakeCluster, options: Options = QUICK) -> Run:
         live = LiveRun(
             options=options,
-            toil=ToilLog(file=tmp_path / "toil.jsonl", bd=None),
+            connections=connections(lambda: cluster, toil_file=tmp_path / "toil.jsonl"),
             validation_failure=lambda _: None,
             output=Lines(),
-            connector=lambda: cluster,
-            results_store=lambda _: FakeResultsStore(),
         )
         made.append(Run(cluster=cluster, live=live, root=tmp_path))
         return made[-1]

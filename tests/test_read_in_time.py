@@ -17,7 +17,7 @@ from pytest_experiment.base.types import Obj
 from pytest_experiment.core.review import REVIEW_ANNOTATION
 from pytest_experiment.core.verdict import Status
 from pytest_experiment.run import review_gate
-from pytest_experiment.run.outcome import Published
+from pytest_experiment.run.published import Published
 from pytest_experiment.sandbox.operator.argo import failed_status
 
 __all__ = ["session"]  # the fixture, used by name

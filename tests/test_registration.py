@@ -20,10 +20,11 @@ def test_the_parts_are_registered_under_their_names(pytester: pytest.Pytester) -
     manager = config.pluginmanager
     assert manager.get_plugin("experiment-connections") is connections
     assert manager.get_plugin("experiment-fixtures") is fixtures
-    defaults = [
-        impl.plugin_name for impl in manager.hook.pytest_experiment_make_cluster.get_hookimpls()
-    ]
-    assert defaults == ["experiment-connections"]
+    for name in ("cluster", "results_store", "github", "toil_log"):
+        hook = getattr(manager.hook, f"pytest_experiment_make_{name}")
+        assert [impl.plugin_name for impl in hook.get_hookimpls()] == ["experiment-connections"]
+        # The plugin's own answer comes last, after any conftest's or plugin's.
+        assert all(impl.trylast for impl in hook.get_hookimpls()), name
 
 
 def test_the_fixture_comes_from_its_registered_module(pytester: pytest.Pytester) -> None:

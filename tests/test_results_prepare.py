@@ -12,13 +12,13 @@ from pathlib import Path
 from typing import Any
 
 from fakes.cluster import FakeCluster
+from fakes.live import connections
 
 from pytest_experiment.core.options import Options
 from pytest_experiment.edges.results import ResultsStore
-from pytest_experiment.edges.tracker import ToilLog
+from pytest_experiment.run.live_run import LiveRun
 from pytest_experiment.run.output import Output
 from pytest_experiment.run.ports import Preparable
-from pytest_experiment.run.session import LiveRun
 
 
 class Quiet(Output):
@@ -42,11 +42,9 @@ def live_run(
 ) -> LiveRun:
     return LiveRun(
         options=Options(),
-        toil=ToilLog(file=tmp_path / "toil.jsonl", bd=None),
+        connections=connections(lambda: cluster, toil_file=tmp_path / "toil.jsonl", store=store),
         validation_failure=lambda _: None,
         output=Quiet(),
-        connector=lambda: cluster,
-        results_store=store,
         **kw,
     )
 

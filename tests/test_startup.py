@@ -128,6 +128,17 @@ def test_no_s3_credentials_under_xdist_is_the_same_one_line(
     assert "INTERNALERROR" not in result.stdout.str()
 
 
+def test_an_unpublished_experiment_needs_no_s3_credentials_under_xdist_either(
+    pytester: pytest.Pytester, project: Path
+) -> None:
+    # The controller sees only ids; it reads the file to know the experiment publishes.
+    spec = project / "experiments" / "web-latency" / "experiment.yaml"
+    spec.write_text(spec.read_text().replace("publish: true", "publish: false"))
+    result = run(pytester, "-n", "2")
+    assert "no S3 credentials" not in result.stderr.str() + result.stdout.str()
+    assert result.ret == pytest.ExitCode.TESTS_FAILED  # the unreachable cluster, not a setting
+
+
 def test_a_named_profile_that_does_not_exist_is_one_line(
     pytester: pytest.Pytester, project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from pytest_experiment.core.options import Options
-from pytest_experiment.plugin.state import ExperimentSession, nearest
+from pytest_experiment.plugin.state import PluginState, nearest
 
 
 def test_nearest_directory_is_found_per_experiment_and_shared_by_siblings(tmp_path: Path) -> None:
@@ -21,7 +21,7 @@ def test_nearest_directory_is_found_per_experiment_and_shared_by_siblings(tmp_pa
     ]
     for file in files:
         file.parent.mkdir(parents=True, exist_ok=True)
-    session = ExperimentSession(options=Options())
+    session = PluginState(options=Options())
 
     for file in files:
         for relative in ("components", "site/data", "nowhere"):

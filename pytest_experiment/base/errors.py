@@ -102,6 +102,11 @@ class ResultsError(ExperimentError):
     """A results document could not be fetched or parsed."""
 
 
+class GitHubError(ExperimentError):
+    """GitHub could not be asked, or refused: ``gh`` failed or answered something
+    unreadable."""
+
+
 class EnvironmentFailure(ExperimentError):
     """What an item needs from its environment (S3, the summary, the API) could not be
     had: reported as a pytest error, never a skip, so a run that could not verify its

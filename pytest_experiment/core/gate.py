@@ -271,8 +271,15 @@ def plan(
     return Plan(apply=decision.fixes)
 
 
+def cause_text(cause: RootCause) -> str:
+    """One root cause as a report lists it: its check, what it found, its fix."""
+    return f"({cause.check}): {cause.message}" + (f" [fix: {cause.fix}]" if cause.fix else "")
+
+
+def cause_line(text: str) -> str:
+    """A ``cause_text`` as a detail line of the check it explains."""
+    return f"root cause {text}"
+
+
 def cause_lines(causes: Iterable[RootCause]) -> list[str]:
-    return [
-        f"root cause ({c.check}): {c.message}" + (f" [fix: {c.fix}]" if c.fix else "")
-        for c in causes
-    ]
+    return [cause_line(cause_text(c)) for c in causes]

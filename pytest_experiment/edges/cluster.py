@@ -3,7 +3,7 @@
 Experiments are created, read, annotated, listed, watched and deleted here,
 and the pre-flight reads (the CRD, WorkflowTemplates, the operator's replicas)
 made; the reads diagnostics need come from ``OperatorReads``, and the retries,
-error wrapping and request counts from ``ApiSession`` below both. ``connect``
+error wrapping and request counts from ``ApiRequests`` below both. ``connect``
 (in ``kubeconfig``) builds one.
 """
 
@@ -28,8 +28,8 @@ from pytest_experiment.base.resources import (
 from pytest_experiment.base.types import Obj, ObjView
 from pytest_experiment.base.views import meta, status
 from pytest_experiment.edges.api_errors import Endpoint, unreachable
+from pytest_experiment.edges.api_requests import REQUEST_TIMEOUT
 from pytest_experiment.edges.operator_reads import OperatorReads
-from pytest_experiment.edges.session import REQUEST_TIMEOUT
 
 FIELD_MANAGER = "pytest-experiment"
 _MERGE_PATCH = "application/merge-patch+json"

@@ -15,14 +15,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pytest_experiment.base.errors import ExperimentError
+from pytest_experiment.base.errors import GitHubError
 
 DEPLOY_WORKFLOW = "Deploy Benchmark Site"
 _TIMEOUT = 60.0
-
-
-class GitHubError(ExperimentError):
-    """``gh`` is missing, failed or answered something unreadable."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -122,3 +118,6 @@ class GitHub:
 
 def _int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+__all__ = ["DEPLOY_WORKFLOW", "GitHub", "GitHubError", "PullRequest", "WorkflowRun"]

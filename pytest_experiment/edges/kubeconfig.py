@@ -16,8 +16,8 @@ from urllib3.util import Retry
 
 from pytest_experiment.base.errors import ClusterError
 from pytest_experiment.edges.api_errors import Endpoint
+from pytest_experiment.edges.api_requests import DEFAULT_RETRY, RetryPolicy
 from pytest_experiment.edges.cluster import Cluster
-from pytest_experiment.edges.session import DEFAULT_RETRY, RetryPolicy
 
 SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 """Where a pod's projected ServiceAccount token and cluster CA are mounted."""

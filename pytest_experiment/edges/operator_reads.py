@@ -23,7 +23,7 @@ from pytest_experiment.base.resources import (
 )
 from pytest_experiment.base.types import Obj, ObjView
 from pytest_experiment.base.views import meta, status
-from pytest_experiment.edges.session import REQUEST_TIMEOUT, ApiSession
+from pytest_experiment.edges.api_requests import REQUEST_TIMEOUT, ApiRequests
 
 # Objects are looked up by both operators' instance label.
 INSTANCE_LABELS = (EXPERIMENT_LABEL, LEGACY_EXPERIMENT_LABEL)
@@ -32,7 +32,7 @@ INSTANCE_LABELS = (EXPERIMENT_LABEL, LEGACY_EXPERIMENT_LABEL)
 _LOG_SCAN_LINES = 5000
 
 
-class OperatorReads(ApiSession):
+class OperatorReads(ApiRequests):
     """The reads diagnostics and cleanup make of what the operator created."""
 
     def list_labelled(self, kind: Labelled, *, instance: str) -> list[Obj]:

@@ -5,8 +5,8 @@ thread that lists, watches from the list's resourceVersion, resumes the watch
 from the last version seen when the stream ends or drops, and re-lists on
 ``Gone`` or when the API cannot be reached. Each outage is announced once when
 it starts and once when the watch is back, through the ``notify`` callback.
-Callers block in ``wait_for`` on a condition variable; nothing polls while the
-watch is held.
+Callers block in ``wait_for`` (``edges.watched``) on a condition variable;
+nothing polls while the watch is held.
 """
 
 from __future__ import annotations
@@ -14,35 +14,28 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Self
+from typing import Protocol, Self
 
 from pytest_experiment.base.backoff import Backoff
 from pytest_experiment.base.errors import ClusterError, Gone, NotFound
 from pytest_experiment.base.types import Obj
 from pytest_experiment.core.durations import format_duration
-from pytest_experiment.core.lifecycle import normal_phase
 from pytest_experiment.core.watch_state import (
-    Change,
-    InstanceDeleted,
     Observed,
     Outage,
-    WatchState,
-    WatchTimeout,
     newer,
     object_version,
 )
-from pytest_experiment.edges.cluster import Cluster, WatchStream
 from pytest_experiment.edges.outages import OutageNotice
+from pytest_experiment.edges.watched import Watched
 
 # Statuses with which a server refuses the watch verb itself: follow by listing instead.
 _WATCH_REFUSED = frozenset({403, 405})
 # How long a resumed watch must hold without a 410 before the watch is announced back.
 _RESUME_GRACE = 1.0
-# The longest single wait on the condition variable (an infinite one overflows).
-_LONGEST_WAIT = 3600.0
 
 _log = logging.getLogger(__name__)
 
@@ -60,8 +53,30 @@ class WatchStats:
     outages: int = 0
 
 
-Subscriber = Callable[[Change], None]
 Notify = Callable[[str], None]
+
+
+class Stream(Protocol):
+    def __iter__(self) -> Iterator[Obj]: ...
+
+    def close(self) -> None: ...
+
+
+class Listing(Protocol):
+    """What the watcher needs of a cluster (``edges.cluster.Cluster`` is one). A
+    ``watch_experiments`` method is used when the cluster has one; without it the
+    namespace is listed every poll interval, as when the server refuses to watch."""
+
+    def describe(self) -> str: ...
+
+    def list_experiments(
+        self, *, namespace: str, label_selector: str | None = None
+    ) -> tuple[list[Obj], str]: ...
+
+    def get_experiment(self, name: str, *, namespace: str) -> Obj: ...
+
+
+Watch = Callable[..., Stream]
 
 
 def _first_line(error: BaseException) -> str:
@@ -69,7 +84,7 @@ def _first_line(error: BaseException) -> str:
     return text if len(text) <= 300 else text[:299] + "…"
 
 
-class ExperimentWatcher:
+class ExperimentWatcher(Watched):
     """Follows every Experiment in one namespace with a single list + watch.
 
     ``notify`` receives one line when the watch is lost and one when it is
@@ -79,7 +94,7 @@ class ExperimentWatcher:
 
     def __init__(
         self,
-        cluster: Cluster,
+        cluster: Listing,
         *,
         namespace: str,
         watch_timeout: int = 300,
@@ -88,24 +103,20 @@ class ExperimentWatcher:
         notify: Notify | None = None,
     ) -> None:
         self._cluster = cluster
+        self._watch: Watch | None = getattr(cluster, "watch_experiments", None)
         self._namespace = namespace
         self._watch_timeout = watch_timeout
         self._poll_interval = poll_interval
         self._max_backoff = max_backoff
-        self._state = WatchState()
-        self._changed = threading.Condition()
-        # Serialises deliveries so a new subscriber's replay never interleaves with live events.
-        self._dispatch = threading.RLock()
-        self._subscribers: dict[str, list[Subscriber]] = {}
-        self._everyone: list[Subscriber] = []
-        self._stop = threading.Event()
+        super().__init__()
         self._synced = threading.Event()
         self._relist_requested = threading.Event()
-        self._stream: WatchStream | None = None
+        self._stream: Stream | None = None
         self._stream_lock = threading.Lock()
         self._thread: threading.Thread | None = None
-        self._last_error: ClusterError | None = None
-        self._polling = False
+        # A cluster with no watch is polled from the start; one that refuses to watch,
+        # once it has refused.
+        self._polling = self._watch is None
         self._notify = notify
         self._outage = OutageNotice(notify=notify, log=_log)
         self._gone = False
@@ -113,8 +124,6 @@ class ExperimentWatcher:
         # once a stream delivers again or a list has caught up.
         self._unseen_since: datetime | None = None
         self._last_list: datetime | None = None
-        # When the watch last delivered anything: where a span it did not deliver begins.
-        self._last_event: datetime | None = None
         self._lists = self._watches = self._relists = self._errors = 0
 
     # -- lifecycle --------------------------------------------------------------
@@ -166,78 +175,6 @@ class ExperimentWatcher:
             outages=self._outage.count,
         )
 
-    def observed(self, instance: str) -> Observed:
-        with self._changed:
-            return self._state.observed(instance)
-
-    def subscribe(self, instance: str, callback: Subscriber) -> Callable[[], None]:
-        """Call ``callback`` (on the watcher thread) for each change to ``instance``.
-
-        A subscriber that joins late first gets one SYNC change carrying every
-        transition seen so far. Returns the function that unsubscribes.
-        """
-        with self._dispatch:
-            self._subscribers.setdefault(instance, []).append(callback)
-            with self._changed:
-                replay = self._state.replay(instance)
-            if replay is not None:
-                callback(replay)
-
-        def unsubscribe() -> None:
-            with self._dispatch:
-                callbacks = self._subscribers.get(instance, [])
-                if callback in callbacks:
-                    callbacks.remove(callback)
-
-        return unsubscribe
-
-    def subscribe_all(self, callback: Subscriber) -> Callable[[], None]:
-        """Call ``callback`` (on the thread that applied it) for each change to any instance
-        of the namespace, after one SYNC change for each instance seen so far. Returns the
-        function that unsubscribes."""
-        with self._dispatch:
-            self._everyone.append(callback)
-            with self._changed:
-                replays = [self._state.replay(name) for name in self._state.instances()]
-            for replay in replays:
-                if replay is not None:
-                    callback(replay)
-
-        def unsubscribe() -> None:
-            with self._dispatch:
-                if callback in self._everyone:
-                    self._everyone.remove(callback)
-
-        return unsubscribe
-
-    def wait_for(
-        self, instance: str, predicate: Callable[[Obj], bool], *, timeout: float, what: str = ""
-    ) -> Obj:
-        """The instance's object once ``predicate`` holds for it.
-
-        Raises ``WatchTimeout`` at the deadline and ``InstanceDeleted`` if the
-        instance disappears first.
-        """
-        deadline = time.monotonic() + timeout
-        with self._changed:
-            while True:
-                observed = self._state.observed(instance)
-                if observed.obj is not None and not observed.deleted and predicate(observed.obj):
-                    return observed.obj
-                if observed.deleted:
-                    raise InstanceDeleted(
-                        f"{instance} was deleted while waiting for {what or 'a condition'}",
-                        observed=observed,
-                    )
-                remaining = deadline - time.monotonic()
-                if remaining <= 0 or self._stop.is_set():
-                    raise WatchTimeout(
-                        self._timeout_message(observed, what, timeout), observed=observed
-                    )
-                # Without a limit (a budget of none) the wait is endless, in slices a
-                # condition variable accepts.
-                self._changed.wait(min(remaining, _LONGEST_WAIT))
-
     def catch_up(self, instance: str, *, timeout: float) -> Observed:
         """What the watch knows of ``instance`` once it has caught up with one direct read.
 
@@ -286,23 +223,6 @@ class ExperimentWatcher:
         if change is not None:
             self._deliver([change])
         return observed
-
-    def wait_deleted(self, instance: str, *, timeout: float) -> None:
-        try:
-            self.wait_for(instance, lambda _: False, timeout=timeout, what="deletion")
-        except InstanceDeleted:
-            return
-
-    def _timeout_message(self, observed: Observed, what: str, timeout: float) -> str:
-        if observed.obj is None:
-            seen = "never seen"
-        else:
-            seen = f"last phase {normal_phase((observed.obj.get('status') or {}).get('phase'))}"
-        error = f"; last watch error: {self._last_error}" if self._last_error else ""
-        return (
-            f"timed out after {timeout:.1f}s waiting for {observed.instance}: "
-            f"{what or 'a condition'} ({seen}){error}"
-        )
 
     # -- the thread -------------------------------------------------------------
 
@@ -421,7 +341,8 @@ class ExperimentWatcher:
                 # The server refuses watches: the fallback is a list every poll interval.
                 self._stop.wait(self._poll_interval)
                 return None
-            stream = self._cluster.watch_experiments(
+            assert self._watch is not None  # polling when there is none
+            stream = self._watch(
                 namespace=self._namespace,
                 resource_version=version,
                 timeout_seconds=self._watch_timeout,
@@ -462,26 +383,6 @@ class ExperimentWatcher:
                 with self._stream_lock:
                     self._stream = None
         return None if self._relist_requested.is_set() else version
-
-    def _apply(self, kind: str, obj: Obj) -> None:
-        seen_at = self._last_event = datetime.now(UTC)
-        with self._changed:
-            change = self._state.apply(kind, obj, seen_at=seen_at)
-            if change is None:
-                return
-            self._changed.notify_all()
-        self._deliver([change])
-
-    def _deliver(self, changes: Iterable[Change]) -> None:
-        with self._dispatch:
-            for change in changes:
-                callbacks = [*self._subscribers.get(change.instance, ()), *self._everyone]
-                for callback in callbacks:
-                    try:
-                        callback(change)
-                    except Exception:
-                        # A subscriber's bug must not stop the watch every other experiment shares.
-                        _log.exception("subscriber for %s failed", change.instance)
 
     def _interrupt(self) -> None:
         with self._stream_lock:

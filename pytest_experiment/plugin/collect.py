@@ -24,7 +24,7 @@ from pytest_experiment.plugin.items import (
     ValidateItem,
 )
 from pytest_experiment.plugin.markers import experiment_markers
-from pytest_experiment.plugin.state import SESSION, ExperimentSession
+from pytest_experiment.plugin.state import STATE, PluginState
 
 PREFLIGHT_CHECKS = ("namespace", "workflow-template", "operator")
 _ID_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
@@ -84,8 +84,8 @@ class ExperimentFile(pytest.File):
         return node
 
     @property
-    def session_state(self) -> ExperimentSession:
-        return self.config.stash[SESSION]
+    def session_state(self) -> PluginState:
+        return self.config.stash[STATE]
 
     def collect(self) -> Iterator[ExperimentItem]:
         if self.error is not None:
@@ -146,7 +146,7 @@ class ExperimentFile(pytest.File):
             for arg in self.config.args
         )
 
-    def _markers(self, experiment: Experiment, state: ExperimentSession) -> list[Any]:
+    def _markers(self, experiment: Experiment, state: PluginState) -> list[Any]:
         return [
             pytest.mark.xdist_group(name=experiment.name),
             *(getattr(pytest.mark, name) for name in experiment_markers(self.config, experiment)),
@@ -160,9 +160,7 @@ class SiteDataWarning(pytest.PytestWarning):
 _WARNED = pytest.StashKey[set[str]]()
 
 
-def _warn_site_problems(
-    config: pytest.Config, state: ExperimentSession, experiment: Experiment
-) -> None:
+def _warn_site_problems(config: pytest.Config, state: PluginState, experiment: Experiment) -> None:
     """Each unreadable site-data file, once per session: one bad file must neither stop
     collection nor vanish without a word (its experiment's verdicts may depend on it)."""
     sites = [state.site_data(experiment)]

@@ -1,8 +1,10 @@
-"""What a session connects to: the sandbox, the cluster, the results store.
+"""What a session connects to: the sandbox, the cluster and its watch, the results
+store, GitHub and the toil tracker.
 
-The plugin's own answers to the cluster and results-store hooks run last, so a
-conftest.py or another plugin can supply either (an in-memory fake in fast
-tests); the live run is built from those answers only when an item needs it.
+The plugin's own answers to the cluster, results-store, GitHub and toil-log hooks
+run last, so a conftest.py or another plugin can supply any of them (an
+in-memory fake in fast tests); the live run is built from those answers only
+when an item needs it, and is handed them as ``run.ports.Connections``.
 """
 
 from __future__ import annotations
@@ -15,11 +17,19 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_experiment.core.options import Options
-from pytest_experiment.plugin.state import SESSION, ExperimentSession
+from pytest_experiment.plugin.state import STATE, PluginState
 from pytest_experiment.plugin.xdist import RUN_ID, distributing, is_worker
 
 if TYPE_CHECKING:
-    from pytest_experiment.run.ports import Cluster, ResultsStore
+    from pytest_experiment.run.ports import (
+        Cluster,
+        Connections,
+        GitHub,
+        Listed,
+        NamespaceWatch,
+        ResultsStore,
+        ToilLog,
+    )
 
 
 def missing_s3_credentials(needing: set[str]) -> str | None:
@@ -58,39 +68,77 @@ def check_s3_credentials(config: pytest.Config, needing: set[str]) -> None:
         raise pytest.UsageError(problem)
 
 
-def prepare_live(config: pytest.Config, state: ExperimentSession) -> None:
+def prepare_live(config: pytest.Config, state: PluginState) -> None:
     """How to build the live run; it is built (and connects) only when an item needs it."""
 
     def build() -> Any:
-        from pytest_experiment.edges.tracker import ToilLog
         from pytest_experiment.plugin.progress import session_output
-        from pytest_experiment.run.session import LiveRun
+        from pytest_experiment.run.live_run import LiveRun
+        from pytest_experiment.run.role import Role
 
         options = state.options
-        toil_file = options.toil_file
-        if not toil_file.is_absolute():
-            toil_file = config.rootpath / toil_file
         return LiveRun(
             options=options,
-            toil=ToilLog(file=toil_file, enabled=options.toil),
+            connections=connections(config, options),
             validation_failure=state.validation_reason,
             cost_verdict=state.cost_verdict,
             output=session_output(config),
-            on_toil=lambda record: config.hook.pytest_experiment_toil(config=config, record=record),
-            connector=lambda: config.hook.pytest_experiment_make_cluster(
-                config=config, options=options
-            ),
-            results_store=lambda notify: config.hook.pytest_experiment_make_results_store(
-                config=config, options=options, notify=notify
-            ),
             verbose=config.get_verbosity() > 0,
-            run_id=config.stash[RUN_ID],
-            controller=distributing(config),
-            ends_leases=not is_worker(config),
+            role=Role(
+                run_id=config.stash[RUN_ID],
+                controller=distributing(config),
+                ends_leases=not is_worker(config),
+            ),
             reads_results=state.reads_results,
         )
 
     state.live_factory = build
+
+
+def connections(config: pytest.Config, options: Options) -> Connections:
+    """What the live run takes from outside, from the hooks (the toil log at once: it is
+    read at the session's end even when no record came)."""
+    from pytest_experiment.run.ports import Connections
+
+    hook = config.hook
+    return Connections(
+        cluster=lambda: hook.pytest_experiment_make_cluster(config=config, options=options),
+        results_store=lambda notify: hook.pytest_experiment_make_results_store(
+            config=config, options=options, notify=notify
+        ),
+        watch=start_watch,
+        github=lambda: hook.pytest_experiment_make_github(config=config, options=options),
+        toil=hook.pytest_experiment_make_toil_log(config=config, options=options),
+        on_toil=lambda record: hook.pytest_experiment_toil(config=config, record=record),
+    )
+
+
+def start_watch(
+    cluster: Listed, *, namespace: str, poll_interval: float, notify: Callable[[str], None]
+) -> NamespaceWatch:
+    """The shared watch of ``namespace``, once its first list is in."""
+    from pytest_experiment.edges.watch import ExperimentWatcher
+
+    return ExperimentWatcher(
+        cluster, namespace=namespace, poll_interval=poll_interval, notify=notify
+    ).start()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_experiment_make_github() -> GitHub | None:
+    from pytest_experiment.edges.github import GitHub
+
+    return GitHub.find()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_experiment_make_toil_log(config: pytest.Config, options: Options) -> ToilLog:
+    from pytest_experiment.edges.tracker import ToilLog
+
+    toil_file = options.toil_file
+    if not toil_file.is_absolute():
+        toil_file = config.rootpath / toil_file
+    return ToilLog(file=toil_file, enabled=options.toil)
 
 
 @pytest.hookimpl(trylast=True)
@@ -128,7 +176,7 @@ def start_sandbox(config: pytest.Config) -> None:
     from pytest_experiment.sandbox import SandboxConfig, start_sandbox
 
     try:
-        sandbox = start_sandbox(SandboxConfig(crd=config.stash[SESSION].options.sandbox_crd))
+        sandbox = start_sandbox(SandboxConfig(crd=config.stash[STATE].options.sandbox_crd))
     except SandboxError as err:
         raise pytest.UsageError(f"--experiment-sandbox: {err}") from err
     config.add_cleanup(sandbox.stop)
@@ -136,7 +184,7 @@ def start_sandbox(config: pytest.Config) -> None:
     os.environ.update(sandbox.env())
     # The sandbox is the cluster and the results store of this session, whatever
     # kubeconfig or endpoint the environment named before it started.
-    state = config.stash[SESSION]
+    state = config.stash[STATE]
     state.options = dataclasses.replace(
         state.options, kubeconfig=sandbox.kubeconfig, s3_endpoint=sandbox.s3_endpoint
     )

@@ -18,7 +18,7 @@ from pytest_experiment.core.distribution import refusal
 from pytest_experiment.core.spec import experiment_name
 from pytest_experiment.plugin.compat import xdist_worker_count
 from pytest_experiment.plugin.scheduling import load_keeping_files_together
-from pytest_experiment.plugin.state import SESSION
+from pytest_experiment.plugin.state import STATE
 
 _LOAD_KEPT = pytest.StashKey[bool]()
 """The plugin's scheduler serves ``--dist load`` in this session."""
@@ -34,7 +34,7 @@ def experiment_item(nodeid: str) -> bool:
 def make_scheduler(config: pytest.Config, log: Any) -> Any | None:
     """The plugin's scheduler for ``--dist load`` in a live session; None otherwise
     (xdist's own is used)."""
-    state = config.stash.get(SESSION, None)
+    state = config.stash.get(STATE, None)
     if config.getvalue("dist") != "load" or state is None or state.live_factory is None:
         return None  # offline scoring applies nothing: xdist's own load is right
     scheduler = load_keeping_files_together(config, log, together=experiment_item)

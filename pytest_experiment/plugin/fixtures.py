@@ -23,9 +23,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_experiment.base.errors import ResultsError
-from pytest_experiment.core import lifecycle
 from pytest_experiment.core.verdict import CheckResult
-from pytest_experiment.plugin.state import SESSION
+from pytest_experiment.plugin.state import STATE
+from pytest_experiment.run import steps
 
 if TYPE_CHECKING:
     from pytest_experiment.core.spec import Experiment
@@ -85,23 +85,20 @@ def _experiment(request: pytest.FixtureRequest, name: str) -> Experiment:
 @pytest.fixture
 def experiment_run(request: pytest.FixtureRequest) -> Callable[[str], ExperimentRun]:
     """``experiment_run(name)`` → the followed run of ``experiments/<name>/``."""
-    state = request.config.stash[SESSION]
+    state = request.config.stash[STATE]
     live = state.live
     if live is None:
         pytest.skip("experiment_run needs a cluster; this session scores published results")
 
     def run(name: str) -> ExperimentRun:
-        launch = live.find(name) or live.add(_experiment(request, name))
-        verdict = live.follow(launch)
-        if not launch.instance:
-            pytest.skip(f"experiment_run({name!r}): not applied: {verdict.summary}")
-        observed = live.watcher(launch.namespace).observed(launch.instance)
-        status = lifecycle.status(observed.obj)
+        followed = steps.follow(live, live.find(name) or live.add(_experiment(request, name)))
+        if not followed.instance:
+            pytest.skip(f"experiment_run({name!r}): not applied: {followed.verdict.summary}")
         return ExperimentRun(
             name=name,
-            instance=launch.instance,
-            status=status,
-            lifecycle=verdict,
+            instance=followed.instance,
+            status=followed.status(),
+            lifecycle=followed.verdict,
             # The session's store: the one the quality items read, with the session's
             # --experiment-results-wait and whatever store a hook supplied.
             _read_summary=live.read_summary,

@@ -11,18 +11,17 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_experiment.base.errors import EnvironmentFailure
-from pytest_experiment.core.options import OPTION_SPECS
-from pytest_experiment.plugin import connections, distribution, sweep, xdist
+from pytest_experiment.core.option_table import OPTION_SPECS
+from pytest_experiment.plugin import connections, distribution, run_loop, sweep, xdist
 from pytest_experiment.plugin.connections import check_s3_credentials, prepare_live, start_sandbox
 from pytest_experiment.plugin.interrupt import interrupted_once, sigterm_as_interrupt
 from pytest_experiment.plugin.listener import ReportListener
-from pytest_experiment.plugin.options import check_output_files, session_options
-from pytest_experiment.plugin.state import SESSION, ExperimentSession
+from pytest_experiment.plugin.option_reading import check_output_files, session_options
+from pytest_experiment.plugin.state import STATE, PluginState
 from pytest_experiment.reporting.report import Scoreboard
 
 if TYPE_CHECKING:
     from pytest_experiment.core.checks import Check
-    from pytest_experiment.plugin.items import ExperimentItem
 
 SCOREBOARD = pytest.StashKey[Scoreboard]()
 _GREEN = (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED)
@@ -87,7 +86,7 @@ def pytest_configure(config: pytest.Config) -> None:
     def extra_checks() -> list[Check]:
         return [c for batch in config.hook.pytest_experiment_checks(config=config) for c in batch]
 
-    state = config.stash[SESSION] = ExperimentSession(options=options, extra_checks=extra_checks)
+    state = config.stash[STATE] = PluginState(options=options, extra_checks=extra_checks)
     xdist.assign_run_id(config)
     if options.results is None:
         prepare_live(config, state)
@@ -131,7 +130,7 @@ def pytest_xdist_node_collection_finished(node: Any, ids: list[str]) -> None:
     session while a worker is still collecting interrupts its imports mid-way, and the
     interpreter then prints a traceback for them.
     """
-    state = node.config.stash.get(SESSION, None)
+    state = node.config.stash.get(STATE, None)
     if state is None or state.live_factory is None:
         return
     if any(distribution.experiment_item(nodeid) for nodeid in ids):
@@ -157,74 +156,28 @@ def pytest_runtestloop(session: pytest.Session) -> Generator[None, object, objec
     """Apply every selected experiment before the first item; clean up after the last,
     however the loop ends (-x, Ctrl-C, SIGTERM, a crash), per the cleanup policy,
     leaving no instance unaccounted for."""
-    state = session.config.stash.get(SESSION, None)
-    if state is None or state.live_factory is None or session.config.option.collectonly:
-        return (yield)
-    from pytest_experiment.plugin.items import QualityItem
-
     config = session.config
-    live_items = _live_items(session) if state.collected else []
-    # Only a published experiment's quality items read a summary from S3.
-    reading = {
-        i.experiment.name for i in live_items if isinstance(i, QualityItem) and i.experiment.publish
-    }
+    state = config.stash.get(STATE, None)
+    if state is None or state.live_factory is None or config.option.collectonly:
+        return (yield)
+    board = config.stash[SCOREBOARD]
+    live_items, reading = run_loop.selected_live(session)
     state.reads_results = bool(reading)
-    if not xdist.is_worker(config):  # the xdist controller checked for workers
-        check_s3_credentials(config, reading)
-    controller = xdist.distributing(config)
+    run_loop.check_credentials(config, reading)
     interrupted = False
     try:
         # A worker takes its interrupts once, from start-up on (see pytest_configure).
         with sigterm_as_interrupt() if not xdist.is_worker(config) else nullcontext():
-            # Every worker collects the whole selection, so each decides the same guard.
-            state.guard_costs(i.experiment for i in _experiment_items(session))
-            # Under xdist each worker applies what it is given, as it reaches it; the
-            # controller swept once its workers had collected.
-            if (
-                (live_items or state.options.sweep)
-                and not xdist.is_worker(config)
-                and not controller
-            ):
-                live = state.live
-                assert live is not None
-                launches = [
-                    live.add(item.experiment, nodeid=item.nodeid.split("::", 1)[0])
-                    for item in live_items
-                ]
-                sweep.sweep_at_start(
-                    state, config.stash[SCOREBOARD], {launch.namespace for launch in launches}
-                )
-                live.start(launches)
+            run_loop.start(session, state, board, live_items)
             return (yield)
     except KeyboardInterrupt:
         interrupted = True
         raise
     finally:
-        board = config.stash[SCOREBOARD]
-        if controller and interrupted and board.experiments:
-            # Each worker cleans up and accounts for what it created, as serially.
-            xdist.hear_out_workers(config, budget_delete=state.options.budget_delete)
-        if controller and state.live_factory is not None:
-            xdist.sweep_for_workers(config, state, board)
-        # Whatever used the cluster (items, the experiment_run fixture) is cleaned up.
-        live = state.live_started
-        if live is not None and not controller:
-            try:
-                live.finish()
-            finally:
-                xdist.publish_facts(config, live, board)
-
-
-def _live_items(session: pytest.Session) -> list[ExperimentItem]:
-    return [item for item in _experiment_items(session) if item.live]
-
-
-def _experiment_items(session: pytest.Session) -> list[ExperimentItem]:
-    if not session.config.stash[SESSION].collected:
-        return []
-    from pytest_experiment.plugin.items import ExperimentItem
-
-    return [item for item in session.items if isinstance(item, ExperimentItem)]
+        if xdist.distributing(config):
+            run_loop.account_for_workers(config, state, board, interrupted=interrupted)
+        else:
+            run_loop.finish(config, state, board)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -232,7 +185,7 @@ def pytest_collection_finish(session: pytest.Session) -> Generator[None, None, N
     """On an xdist worker under ``--dist loadgroup``, the ids sent to the scheduler
     carry each experiment's group; the items keep their plain ids for the run."""
     config = session.config
-    if not xdist.loadgroup_worker(config) or not config.stash[SESSION].collected:
+    if not xdist.loadgroup_worker(config) or not config.stash[STATE].collected:
         return (yield)
     with xdist.scheduled_by_group(session):
         return (yield)
@@ -267,8 +220,8 @@ def pytest_runtest_makereport(
         # A worker's lines reach the controller's terminal on its reports.
         from pytest_experiment.plugin.progress import relay
 
-        state = item.config.stash.get(SESSION, None)
-        live = state.live_started if state is not None else None
+        state = item.config.stash.get(STATE, None)
+        live = state.live_if_built if state is not None else None
         if live is not None:
             live.flush()
         relay(item.config, report)
@@ -307,7 +260,7 @@ def _rerun_whole_experiments(collector: pytest.Collector, report: pytest.Collect
     the fix should now let run. The last-failed plugin filters this file's items after
     this hook returns, so every item marked failed here is kept.
     """
-    state = collector.config.stash.get(SESSION, None)
+    state = collector.config.stash.get(STATE, None)
     if state is None or state.live_factory is None:
         return  # scoring result files offline: each item stands alone
     if collector.path.name != "experiment.yaml":
@@ -326,7 +279,7 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
 
     node = ExperimentFile.for_path(parent, file_path)
     if node is not None:
-        parent.config.stash[SESSION].collected = True
+        parent.config.stash[STATE].collected = True
     return node
 
 
@@ -336,7 +289,7 @@ def pytest_terminal_summary(
     from pytest_experiment.plugin.progress import held_lines
     from pytest_experiment.reporting.terminal import write_summary
 
-    state = config.stash.get(SESSION, None)
+    state = config.stash.get(STATE, None)
     nothing = (pytest.ExitCode.NO_TESTS_COLLECTED, pytest.ExitCode.USAGE_ERROR)
     write_summary(
         terminalreporter,
@@ -357,11 +310,11 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int | pytest.ExitC
     if xdist.is_worker(config):
         return
     board = config.stash.get(SCOREBOARD, None)
-    state = config.stash.get(SESSION, None)
+    state = config.stash.get(STATE, None)
     if board is None or state is None:
         return
     others = any(entry.get("backend") == "bd" for entry in board.toil)
-    if state.live_started is not None or others:
+    if state.live_if_built is not None or others:
         live = state.live
         assert live is not None
         error = live.toil.finish(others_used_bd=others)

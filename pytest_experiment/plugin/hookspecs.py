@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     from pytest_experiment.core.checks import Check
     from pytest_experiment.core.options import Options
     from pytest_experiment.core.toil import ToilRecord
-    from pytest_experiment.run.ports import Cluster, ResultsStore
+    from pytest_experiment.run.ports import Cluster, GitHub, ResultsStore, ToilLog
 
 
 @pytest.hookspec
@@ -59,4 +59,33 @@ def pytest_experiment_make_results_store(
     a line in the session's output from any thread (an outage, say). The object
     must satisfy ``pytest_experiment.run.ports.ResultsStore`` and raise
     ``pytest_experiment.base.errors.ResultsError`` saying why when there is no summary to score.
+    """
+
+
+@pytest.hookspec(firstresult=True)
+def pytest_experiment_make_github(config: pytest.Config, options: Options) -> GitHub | None:
+    """Return what the run asks GitHub through, or None to leave it to the next implementation.
+
+    Called once per session (per xdist worker), when a review or an auto-fix first
+    needs GitHub. The first non-None result is used; the plugin's own
+    implementation runs last and returns the ``gh`` on PATH, or None when there is
+    none (the review then says it cannot merge or close, and shows no PR details).
+    The object must satisfy ``pytest_experiment.run.ports.GitHub`` and raise
+    ``pytest_experiment.base.errors.GitHubError`` saying why a call failed.
+    """
+
+
+@pytest.hookspec(firstresult=True)
+def pytest_experiment_make_toil_log(config: pytest.Config, options: Options) -> ToilLog | None:
+    """Return where the session's toil records go, or None to leave it to the next one.
+
+    Called once per session (per xdist worker), when the live run is built. The
+    first non-None result is used; the plugin's own implementation runs last and
+    files each record in ``bd`` when it is on PATH, else appends it to
+    ``options.toil_file`` (nothing when ``options.toil`` is off). The object must
+    satisfy ``pytest_experiment.run.ports.ToilLog``: ``log(record)`` returns a
+    ``core.toil.Logged`` saying where the record went (the summary and the JSON
+    report show it), and ``finish()`` is called once at the session's end. To be
+    told of each record without replacing the log, implement
+    ``pytest_experiment_toil``.
     """

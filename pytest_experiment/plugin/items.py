@@ -1,32 +1,29 @@
 """The items of one experiment: validate, preflight, lifecycle, quality, review.
 
 Each computes a ``CheckResult``; ``outcome.conclude`` turns it into the pytest
-outcome. The live ones ask the session's live run, built on first use.
+outcome. The live ones ask ``run.steps`` for their step's verdict, of the session's live
+run (built on first use), and record what it gives.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import replace
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 
 import pytest
 
-from pytest_experiment.core.checks import completion_line
 from pytest_experiment.core.result_file import ResultFile
 from pytest_experiment.core.spec import Experiment
-from pytest_experiment.core.verdict import CheckResult, Status, blocked
+from pytest_experiment.core.verdict import CheckResult, blocked
 from pytest_experiment.plugin import outcome
 from pytest_experiment.plugin.compat import TerminalRepr
 from pytest_experiment.plugin.outcome import not_applicable as _skip
-from pytest_experiment.plugin.state import SESSION, ExperimentSession
-from pytest_experiment.reporting.report import gate_verdicts
+from pytest_experiment.plugin.state import STATE, PluginState
+from pytest_experiment.run import steps
 
 if TYPE_CHECKING:
     from pytest_experiment.run.follow import Deadline
-    from pytest_experiment.run.launch import Launch
-    from pytest_experiment.run.outcome import Published
+    from pytest_experiment.run.live_run import LiveRun
 
 DEADLINE: pytest.StashKey[Deadline] = pytest.StashKey()
 """pytest-timeout's limit for a lifecycle item, which the item enforces itself."""
@@ -49,8 +46,8 @@ class ExperimentItem(pytest.Item):
         """The id as collected: what reports carry, whatever xdist's grouping did to it."""
 
     @property
-    def state(self) -> ExperimentSession:
-        return self.config.stash[SESSION]
+    def state(self) -> PluginState:
+        return self.config.stash[STATE]
 
     @classmethod
     def item_name(cls, param: str | None = None) -> str:
@@ -77,6 +74,30 @@ class ExperimentItem(pytest.Item):
 
     def record(self, **properties: Any) -> None:
         outcome.record(self, **properties)
+
+    @property
+    def file_id(self) -> str:
+        """The node id of the item's experiment file: the key of its launch."""
+        return self.parent.nodeid if self.parent else ""
+
+    @property
+    def live_run(self) -> LiveRun:
+        live = self.state.live
+        assert live is not None
+        return live
+
+    def render(self, step: steps.StepVerdict) -> CheckResult:
+        """A live step's verdict, its instance and properties recorded first."""
+        if step.instance:
+            self.instance = step.instance
+        self.record(**step.properties)
+        return step.result
+
+    def unpublished(self) -> CheckResult:
+        """Skipped, but attributed to the live instance when there is one (and the item
+        has none yet)."""
+        live = self.state.live_if_built if not self.instance else None
+        return self.render(steps.unpublished(live, self.experiment, nodeid=self.file_id))
 
     def identity(self) -> dict[str, str]:
         return {
@@ -113,7 +134,7 @@ class PreflightItem(ExperimentItem):
         live = self.state.live
         if live is None:
             return _skip("offline: scoring published results, no cluster")
-        launch = live.add(self.experiment, nodeid=self.parent.nodeid if self.parent else "")
+        launch = live.add(self.experiment, nodeid=self.file_id)
         live.prepare(launch)
         return launch.preflight.checks[self.check]
 
@@ -138,17 +159,11 @@ class LifecycleItem(ExperimentItem):
         live = self.state.live
         if live is None:
             return _skip("offline: scoring published results, nothing applied")
-        launch = live.add(self.experiment, nodeid=self.parent.nodeid if self.parent else "")
-        result = live.follow(launch, deadline=self.stash.get(DEADLINE, None))
-        self.instance = launch.instance
-        run = result.figures.get("run")
-        if isinstance(run, Mapping):
-            # The run goes to the report as its own property, not as a figure.
-            self.record(run=dict(run))
-            result = replace(
-                result, figures={k: v for k, v in result.figures.items() if k != "run"}
+        return self.render(
+            steps.lifecycle(
+                live, self.experiment, nodeid=self.file_id, deadline=self.stash.get(DEADLINE, None)
             )
-        return result
+        )
 
 
 class ReviewItem(ExperimentItem):
@@ -157,10 +172,12 @@ class ReviewItem(ExperimentItem):
 
     def verdict(self) -> CheckResult:
         if not self.experiment.publish:
-            return _unpublished(self)
+            return self.unpublished()
         if self.state.options.results is not None:
             return _skip("offline: no review gate for published results")
-        return _blocked(self) or _live_review(self)
+        return _blocked(self) or self.render(
+            steps.review(self.live_run, self.experiment, nodeid=self.file_id, scoring=self.state)
+        )
 
 
 class QualityItem(ExperimentItem):
@@ -184,20 +201,17 @@ class QualityItem(ExperimentItem):
                 _environment_failure(self, f"no summary to score: {self.result.problem}")
             return
         if _blocked(self) is None:
-            found = _published(self)
-            # A run the operator turned Failed after Complete has no results by design:
-            # its items fail naming the turn (their verdict), they are not errors.
-            if not isinstance(found, CheckResult):
-                outcome = found[1]
-                if outcome.results is None and outcome.turn is None and not outcome.absent:
-                    _environment_failure(self, f"no summary to score: {outcome.problem}")
+            found = self._live_quality()
+            self.instance = found.instance
+            if found.error:
+                _environment_failure(self, found.error)
 
     def verdict(self) -> CheckResult:
         if not self.experiment.publish:
-            return _unpublished(self)
+            return self.unpublished()
         state = self.state
         if state.options.results is None:
-            return _blocked(self) or _live_quality(self)
+            return _blocked(self) or self.render(self._live_quality())
         if self.result is None:
             return _skip(
                 f"no result in {state.options.results} matches generateName "
@@ -206,10 +220,17 @@ class QualityItem(ExperimentItem):
         assert self.result.summary is not None, "setup raised"
         # Every item carries its run, so a JUnit testcase (or a -k selection
         # of one check) is readable on its own.
-        self.record(run=_run_record(self.result))
+        self.record(run=steps.run_record(self.result))
         results = state.quality(self.experiment, self.result)
-        self.record(gateVerdicts=gate_verdicts(results))
+        self.record(gateVerdicts=steps.gate_verdicts(results))
         return state.quality_of(self.experiment, self.result, self.check)
+
+    def _live_quality(self) -> steps.StepVerdict:
+        """Asked in setup for the error, in the call for the verdict: the publication and
+        the checks behind it are computed once."""
+        return steps.quality(
+            self.live_run, self.experiment, self.check, nodeid=self.file_id, scoring=self.state
+        )
 
 
 STEPS: dict[str, type[ExperimentItem]] = {
@@ -230,141 +251,8 @@ def step_of(nodeid: str) -> str | None:
     return step if step in STEPS else None
 
 
-def _unpublished(item: ExperimentItem) -> CheckResult:
-    """Skipped, but attributed to the live instance when there is one, so the report
-    lists one instance per run rather than an extra nameless one."""
-    live = item.state.live_started
-    if live is not None and not item.instance:
-        launch = live.add(item.experiment, nodeid=item.parent.nodeid if item.parent else "")
-        item.instance = launch.instance
-    return _skip("not published")
-
-
-def _published(item: ExperimentItem) -> tuple[Launch, Published] | CheckResult:
-    """The live launch and its published outcome once the lifecycle passed, else a skip."""
-    from pytest_experiment.run import publish
-
-    live = item.state.live
-    assert live is not None
-    launch = live.add(item.experiment, nodeid=item.parent.nodeid if item.parent else "")
-    lifecycle = live.follow(launch)
-    item.instance = launch.instance
-    if lifecycle.status is not Status.PASS:
-        return blocked(f"blocked by {item.experiment.name}::lifecycle")
-    state = item.state
-    outcome = publish.published(
-        live,
-        launch,
-        score=lambda exp, result, analyzer: state.quality(exp, result, analyzer=analyzer),
-    )
-    item.instance = outcome.instance
-    return launch, outcome
-
-
-def _live_quality(item: QualityItem) -> CheckResult:
-    """A check of the live instance's summary.json, after the analyzer and any auto-fix
-    re-runs."""
-    found = _published(item)
-    if isinstance(found, CheckResult):
-        return found
-    _, outcome = found
-    if outcome.results is None:
-        if outcome.phase is not None:
-            item.record(run={"phase": outcome.phase})
-        return outcome.unscored()
-    run = {
-        **_run_record(ResultFile(instance=outcome.instance, path=Path(), summary=outcome.summary)),
-        "results": outcome.results_url,
-        "analysis": outcome.analyzer or None,
-    }
-    if outcome.phase is not None:
-        # The summary was written before the operator turned the run Failed.
-        run["phase"] = outcome.phase
-    # The gate is decided on every check, whichever ones -k selected: each item carries
-    # all their verdicts, so the scorecard gives the gate the live run printed.
-    item.record(
-        run=run,
-        gate=outcome.gate.value if outcome.gate else None,
-        gateVerdicts=gate_verdicts(outcome.results),
-    )
-    scored = dict(outcome.results)
-    result: CheckResult = (
-        scored[item.check]
-        if item.check in scored
-        else item.state.quality_of(
-            item.experiment,
-            ResultFile(
-                instance=outcome.instance,
-                path=Path(f"s3/{outcome.instance}/summary.json"),
-                summary=outcome.summary,
-            ),
-            item.check,
-        )
-    )
-    extra = outcome.causes_of(item.check)
-    if item.check == "ai-verdict":
-        extra += outcome.analyzer_details
-    elif outcome.turn is not None:
-        extra.append(outcome.turn_line())
-    if outcome.attempts:
-        item.record(attempts=[a.as_json() for a in outcome.attempts])
-        extra.append(f"auto-fix: results of attempt {len(outcome.attempts)}")
-    if outcome.stopped:
-        extra.append(f"auto-fix stopped: {outcome.stopped}")
-    if extra:
-        result = replace(result, details=(*result.details, *extra))
-    return result
-
-
-def _live_review(item: ExperimentItem) -> CheckResult:
-    """The review gate of the last instance, once results are scored."""
-    from pytest_experiment.run import review_gate
-
-    found = _published(item)
-    if isinstance(found, CheckResult):
-        return found
-    launch, outcome = found
-    item.record(gateReport=outcome.gate_record())
-    if outcome.rerun_failed:
-        return blocked(f"blocked by the auto-fix re-run: {outcome.stopped}")
-    live = item.state.live
-    assert live is not None
-    result = review_gate.review(live, launch, outcome)
-    item.record(run={"review": result.figures.get("reviewPhase"), "pr": result.figures.get("pr")})
-    return result
-
-
 def _blocked(item: ExperimentItem) -> CheckResult | None:
     rule = item.state.validation_failure(item.experiment)
     if rule is None:
         return None
     return blocked(f"blocked by {item.experiment.name}::validate[{rule}]")
-
-
-def _run_record(result: ResultFile) -> Mapping[str, Any]:
-    """What the final summary block shows for a scored result file."""
-    summary = result.summary or {}
-    analysis = summary.get("analysis")
-    hypothesis = summary.get("hypothesis")
-    return {
-        "completion": completion_line(summary).line,
-        "instance": result.instance,
-        "phase": summary.get("phase"),
-        "completedAt": summary.get("completedAt"),
-        "durationSeconds": summary.get("durationSeconds"),
-        "costUSD": completion_line(summary).figures.get("cost_usd"),
-        "results": str(result.path),
-        "hypothesis": hypothesis.get("machineVerdict") if isinstance(hypothesis, dict) else None,
-        "analysis": analysis.get("hypothesisVerdict") if isinstance(analysis, dict) else None,
-        "criteria": _criteria(hypothesis),
-    }
-
-
-def _criteria(hypothesis: Any) -> list[dict[str, Any]]:
-    """The published success criteria with their measured values, so a report can chart
-    a metric across the runs of a series."""
-    listed = hypothesis.get("successCriteria") if isinstance(hypothesis, dict) else None
-    if not isinstance(listed, list):
-        return []
-    keys = ("metric", "operator", "value", "actualValue", "passed")
-    return [{k: c.get(k) for k in keys} for c in listed if isinstance(c, dict)]

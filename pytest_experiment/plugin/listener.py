@@ -9,12 +9,12 @@ import pytest
 
 from pytest_experiment.plugin.compat import continue_on_collection_errors
 from pytest_experiment.plugin.progress import LINES, relayed
-from pytest_experiment.plugin.state import ExperimentSession
+from pytest_experiment.plugin.state import PluginState
 from pytest_experiment.reporting.report import Scoreboard, carries_verdict
 
 
 class ReportListener:
-    def __init__(self, board: Scoreboard, state: ExperimentSession, config: pytest.Config) -> None:
+    def __init__(self, board: Scoreboard, state: PluginState, config: pytest.Config) -> None:
         self.board = board
         self.state = state
         self.config = config
@@ -51,13 +51,13 @@ class ReportListener:
         relayed(self.config, getattr(report, LINES, None))
         if carries_verdict(when=report.when, passed=report.passed):
             self.board.add(nodeid=report.nodeid, properties=report.user_properties)
-        live = self.state.live_started
+        live = self.state.live_if_built
         if report.failed and live is not None:
             live.item_failed(report.nodeid.split("::", 1)[0])
 
     def pytest_runtest_teardown(self, item: pytest.Item, nextitem: pytest.Item | None) -> None:
         # An experiment's items run together: the last one's end means an interrupt or -x
         # from here on loses none of its checks, so on-success may delete it.
-        live = self.state.live_started
+        live = self.state.live_if_built
         if live is not None and (nextitem is None or nextitem.path != item.path):
             live.items_done(item.nodeid.split("::", 1)[0])

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from pytest_experiment.plugin.compat import ini_file_lines
-from pytest_experiment.plugin.state import SESSION
+from pytest_experiment.plugin.state import STATE
 
 if TYPE_CHECKING:
     from pytest_experiment.core.spec import Experiment
@@ -129,7 +129,7 @@ def register(
 def experiment_markers(config: pytest.Config, experiment: Experiment) -> list[str]:
     """The series and tag marker names of ``experiment``, registered so
     ``--strict-markers`` accepts them."""
-    state = config.stash[SESSION]
+    state = config.stash[STATE]
     labels = [("tag", tag) for tag in experiment.tags]
     series = state.intent(experiment).series
     if series:

@@ -1,6 +1,6 @@
 """Session state: what one pytest session knows about its experiments.
 
-One ``ExperimentSession`` lives in ``config.stash``. It loads each shared
+One ``PluginState`` lives in ``config.stash``. It loads each shared
 input once (the schema, each component catalogue, each site-data directory,
 the offline results index) and memoises every verdict per experiment, so the
 thirteen ``validate[...]`` items of an experiment cost one pass of the rules
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from pytest_experiment.core.intent import Intent
     from pytest_experiment.core.sitedata import SiteData
     from pytest_experiment.core.spec import Experiment
-    from pytest_experiment.run.session import LiveRun
+    from pytest_experiment.run.live_run import LiveRun
 
 # The rules, checks and their dependencies (jsonschema, yaml) are imported where
 # they are first used: a pytest run that collects no experiment must not pay for
@@ -45,7 +45,7 @@ def nearest(start: Path, relative: str) -> Path | None:
 
 
 @dataclass
-class ExperimentSession:
+class PluginState:
     options: Options
     extra_checks: Callable[[], Sequence[Check]] = lambda: ()
     _catalogues: dict[Path, Catalogue] = field(default_factory=dict)
@@ -74,7 +74,7 @@ class ExperimentSession:
     def __repr__(self) -> str:
         # Bounded: it is an argument of collection frames, whose traceback a Ctrl-C
         # renders; the fields hold every summary and verdict read so far.
-        return f"<ExperimentSession of {len(self._validation)} validated experiments>"
+        return f"<PluginState of {len(self._validation)} validated experiments>"
 
     @property
     def live(self) -> LiveRun | None:
@@ -85,7 +85,7 @@ class ExperimentSession:
         return self._live
 
     @property
-    def live_started(self) -> LiveRun | None:
+    def live_if_built(self) -> LiveRun | None:
         """The live run if anything has used it, without building one."""
         return self._live
 
@@ -372,4 +372,4 @@ def read_result_file(path: Path) -> ResultFile:
     return ResultFile(_instance(path, data), path, data)
 
 
-SESSION = pytest.StashKey[ExperimentSession]()
+STATE = pytest.StashKey[PluginState]()

@@ -17,12 +17,12 @@ from typing import Any
 import pytest
 
 from pytest_experiment.base.errors import SpecError
-from pytest_experiment.plugin.state import ExperimentSession
+from pytest_experiment.plugin.state import PluginState
 from pytest_experiment.plugin.xdist import worker_facts
 from pytest_experiment.reporting.report import Scoreboard
 
 
-def namespaces_of_files(state: ExperimentSession, root: Path, files: Iterable[str]) -> set[str]:
+def namespaces_of_files(state: PluginState, root: Path, files: Iterable[str]) -> set[str]:
     """The namespaces the experiment ``files`` (relative to ``root``, as item ids name
     them) apply to; a file that cannot be read is left to the worker that reports it."""
     from pytest_experiment.core.spec import Experiment, read_source
@@ -37,7 +37,7 @@ def namespaces_of_files(state: ExperimentSession, root: Path, files: Iterable[st
     return found
 
 
-def sweep_at_start(state: ExperimentSession, board: Scoreboard, namespaces: Iterable[str]) -> None:
+def sweep_at_start(state: PluginState, board: Scoreboard, namespaces: Iterable[str]) -> None:
     """Sweep ``namespaces`` and ``--experiment-namespace``; a sweep asked for with
     ``--experiment-sweep`` that cannot reach the cluster is a problem of the session."""
     live = state.live
@@ -49,17 +49,17 @@ def sweep_at_start(state: ExperimentSession, board: Scoreboard, namespaces: Iter
         board.problems.append(problem)
 
 
-def asked_and_failed(state: ExperimentSession, board: Scoreboard) -> bool:
+def asked_and_failed(state: PluginState, board: Scoreboard) -> bool:
     """``--experiment-sweep`` was given and could not sweep."""
     return state.options.sweep and any(p.startswith("--experiment-sweep:") for p in board.problems)
 
 
-def only_sweep(state: ExperimentSession, exitstatus: int | pytest.ExitCode) -> bool:
+def only_sweep(state: PluginState, exitstatus: int | pytest.ExitCode) -> bool:
     """A session that collected nothing and swept: it did what it was asked."""
     return (
         state.options.sweep
         and exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED
-        and state.live_started is not None
+        and state.live_if_built is not None
     )
 
 
@@ -67,7 +67,7 @@ class LeasesWorkersKept:
     """On the xdist controller: a worker's decision to keep an instance reaches the
     controller when the worker goes down; only then is the instance's lease ended."""
 
-    def __init__(self, state: ExperimentSession) -> None:
+    def __init__(self, state: PluginState) -> None:
         self.state = state
 
     @pytest.hookimpl(optionalhook=True)

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from pytest_experiment.base.errors import SpecError
 from pytest_experiment.core.durations import format_duration
 from pytest_experiment.core.spec import experiment_name
 from pytest_experiment.plugin.compat import grouped_for_scheduling, without_group
@@ -33,13 +34,13 @@ from pytest_experiment.plugin.progress import relayed, taken
 from pytest_experiment.reporting.report import Scoreboard
 
 if TYPE_CHECKING:
-    from pytest_experiment.plugin.state import ExperimentSession
-    from pytest_experiment.run.session import LiveRun
+    from pytest_experiment.plugin.state import PluginState
+    from pytest_experiment.run.live_run import LiveRun
 
 RUN_ID = pytest.StashKey[str]()
 """The label every instance of this session carries."""
 _COLLECTED = pytest.StashKey[dict[str, list[str]]]()
-"""Per xdist worker, the experiments with live quality items it collected."""
+"""Per xdist worker, the experiment files (as its ids name them) with live quality items."""
 _FACTS = "pytest_experiment"
 """The ``workeroutput`` key a worker sends its live-run facts under."""
 _RUN_ID_KEY = "experiment_run_id"
@@ -70,21 +71,32 @@ def assign_run_id(config: pytest.Config) -> str:
 
 
 def quality_experiments_once_all_collected(node: Any, ids: list[str]) -> set[str] | None:
-    """Record which experiments with live ``quality`` items ``node`` (a worker) collected;
-    once every worker has reported, all of them, else None."""
+    """Record which experiment files with live ``quality`` items ``node`` (a worker)
+    collected; once every worker has reported, the published experiments among them (only
+    those read a summary), else None."""
+    from pytest_experiment.core.spec import Experiment, read_source
     from pytest_experiment.plugin.compat import xdist_worker_count
     from pytest_experiment.plugin.items import QualityItem, step_of
 
     config: pytest.Config = node.config
     reported = config.stash.setdefault(_COLLECTED, {})
     reported[str(getattr(node, "gateway", node))] = [
-        experiment_name(PurePosixPath(nodeid.partition("::")[0]))
-        for nodeid in ids
-        if step_of(nodeid) == QualityItem.step
+        nodeid.partition("::")[0] for nodeid in ids if step_of(nodeid) == QualityItem.step
     ]
     if len(reported) < xdist_worker_count(config):
         return None
-    return {name for names in reported.values() for name in names}
+    published = set()
+    # The controller has ids, not items: it reads each file for its publish flag, as a
+    # serial session reads it off the item. A file that cannot be read has no quality
+    # items that score anything (its validation fails first).
+    for path in {path for paths in reported.values() for path in paths}:
+        try:
+            experiment = Experiment.from_source(read_source(config.rootpath / path))
+        except SpecError:
+            continue
+        if experiment.publish:
+            published.add(experiment_name(PurePosixPath(path)))
+    return published
 
 
 def publish_facts(config: pytest.Config, live: LiveRun, board: Scoreboard) -> None:
@@ -136,7 +148,7 @@ def hear_out_workers(config: pytest.Config, *, budget_delete: float | None) -> N
         )
 
 
-def sweep_for_workers(config: pytest.Config, state: ExperimentSession, board: Scoreboard) -> None:
+def sweep_for_workers(config: pytest.Config, state: PluginState, board: Scoreboard) -> None:
     """The controller owns the final list of instances: whatever carries this session's
     run label and no worker reported on (a worker killed, or not heard from in time
     after an interrupt) gets the cleanup policy here.
@@ -144,7 +156,7 @@ def sweep_for_workers(config: pytest.Config, state: ExperimentSession, board: Sc
     The controller collects nothing itself: that experiments ran is known from the
     workers' reports, and where from the namespaces they used (plus the default one,
     for a worker killed before it said)."""
-    if not board.experiments and state.live_started is None:
+    if not board.experiments and state.live_if_built is None:
         return  # nothing ran, nothing was swept
     live = state.live
     assert live is not None

@@ -9,6 +9,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from pytest_experiment.core import gate
+
 Doc = Mapping[str, Any]
 
 
@@ -33,6 +35,7 @@ def metrics_matrix(instance: Doc) -> tuple[MetricCell, ...]:
         return ()
     figures = check.get("figures") or {}
     missing = [str(n) for n in figures.get("missing") or ()]
+    kinds = figures.get("gaps") or {}
     gaps = {}
     for line in check.get("details") or ():
         name, sep, why = str(line).partition(": ")
@@ -44,12 +47,9 @@ def metrics_matrix(instance: Doc) -> tuple[MetricCell, ...]:
         why = gaps.get(name, "")
         if name not in missing:
             cells.append(MetricCell(name=name, state="arrived", reason="data"))
-        elif why.startswith("query error"):
-            cells.append(MetricCell(name=name, state="error", reason=why))
-        elif why == "not in results":
-            cells.append(MetricCell(name=name, state="missing", reason=why))
         else:
-            cells.append(MetricCell(name=name, state="empty", reason=why or "no data"))
+            state = {"error": "error", "absent": "missing"}.get(str(kinds.get(name)), "empty")
+            cells.append(MetricCell(name=name, state=state, reason=why or "no data"))
     return tuple(cells)
 
 
@@ -71,19 +71,19 @@ def groups(instance: Doc) -> tuple[Group, ...]:
     )
 
 
+def _causes(finding: Doc) -> list[str]:
+    return [str(c) for c in (finding.get("figures") or {}).get("rootCauses") or ()]
+
+
 def root_causes(instance: Doc) -> list[str]:
-    found = [
-        str(d)
-        for c in instance.get("checks") or ()
-        for d in c.get("details") or ()
-        if str(d).startswith("root cause ")
-    ]
-    return [c.removeprefix("root cause ") for c in dict.fromkeys(found)]
+    """The gate's root causes the run's checks found, once each, in check order."""
+    return list(dict.fromkeys(c for f in instance.get("checks") or () for c in _causes(f)))
 
 
 def plain_details(finding: Doc) -> list[str]:
     """A finding's details without its root causes (those are listed once, per run)."""
-    return [str(d) for d in finding.get("details") or () if not str(d).startswith("root cause ")]
+    lines = {gate.cause_line(c) for c in _causes(finding)}
+    return [str(d) for d in finding.get("details") or () if str(d) not in lines]
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_experiment.core.prices import usd
-from pytest_experiment.core.verdict import CheckResult, Status, gate, gated
+from pytest_experiment.core.verdict import Status, gate, gated
 
 REPORT_SCHEMA = Path(__file__).parents[1] / "schemas" / "report.schema.json"
 """The JSON Schema the ``--experiment-report`` document follows."""
@@ -345,11 +345,6 @@ class Scoreboard:
         }
 
 
-def gate_verdicts(results: Iterable[tuple[str, CheckResult]] | None) -> dict[str, str]:
-    """The ``gateVerdicts`` property a quality item carries: every check's verdict."""
-    return {name: result.status.value for name, result in results or ()}
-
-
 def session_cost(cost: Mapping[str, Any]) -> str:
     """``estimated cost $0.23 for 3 experiments, over --experiment-max-cost $0.20``."""
     count = cost["experiments"]
@@ -369,8 +364,8 @@ def session_cost(cost: Mapping[str, Any]) -> str:
 
 def root_causes(record: InstanceReport) -> list[str]:
     """The root causes the checks' details name, once each, in check order."""
-    found = [d for f in record.quality for d in f.details if d.startswith("root cause ")]
-    return [c.removeprefix("root cause ") for c in dict.fromkeys(found)]
+    found = [str(c) for f in record.quality for c in f.figures.get("rootCauses") or ()]
+    return list(dict.fromkeys(found))
 
 
 def unscored(finding: Finding) -> bool:

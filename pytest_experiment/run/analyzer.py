@@ -19,8 +19,8 @@ from pytest_experiment.core import lifecycle
 from pytest_experiment.core import review as rv
 from pytest_experiment.core.lifecycle import format_duration, phase_of, status
 from pytest_experiment.core.watch_state import InstanceDeleted, WatchTimeout
+from pytest_experiment.run.contexts import RunContext
 from pytest_experiment.run.launch import Launch
-from pytest_experiment.run.protocols import RunContext
 
 TICK = 0.5
 # How long the watch is given to deliver what one direct read shows, before a budget is

@@ -14,8 +14,8 @@ no longer has.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 
 from pytest_experiment.base.errors import ClusterError, NotFound, PermissionDenied
 from pytest_experiment.base.text import one_line
@@ -28,7 +28,7 @@ from pytest_experiment.core.lifecycle import (
     is_terminal,
     phase_of,
 )
-from pytest_experiment.core.review import PullRequestRef
+from pytest_experiment.core.options import Options
 from pytest_experiment.core.verdict import Status
 from pytest_experiment.core.watch_state import WatchTimeout
 from pytest_experiment.run.cleanup_reasons import (
@@ -37,38 +37,32 @@ from pytest_experiment.run.cleanup_reasons import (
     kept_reason,
     pending_pr,
 )
-from pytest_experiment.run.cleanup_record import Cleanup
+from pytest_experiment.run.cleanup_record import Cleanup, Deleting
 from pytest_experiment.run.launch import Launch
-from pytest_experiment.run.launcher import CREATE_LABEL, EXPERIMENT_LABEL, RUN_LABEL
-from pytest_experiment.run.protocols import SessionContext
-
-
-@dataclass(frozen=True, kw_only=True)
-class _Deleting:
-    """A deletion decided at session end, carried out once every decision is made."""
-
-    experiment: str
-    instance: str
-    namespace: str
-    reason: str
-    pr: PullRequestRef | None = None
-
-    @classmethod
-    def of(cls, launch: Launch, *, reason: str, pr: PullRequestRef | None = None) -> _Deleting:
-        return cls(
-            experiment=launch.name,
-            instance=launch.instance,
-            namespace=launch.namespace,
-            reason=reason,
-            pr=pr,
-        )
+from pytest_experiment.run.leases import LeaseKeeper
+from pytest_experiment.run.ports import Cluster
+from pytest_experiment.run.role import Role
+from pytest_experiment.run.strays import strays
+from pytest_experiment.run.watches import Watches
 
 
 class Cleaner:
     """Decides and carries out what becomes of each instance; remembers what it deleted."""
 
-    def __init__(self, run: SessionContext) -> None:
-        self.run = run
+    def __init__(
+        self,
+        *,
+        options: Options,
+        role: Role,
+        cluster: Callable[[], Cluster | None],
+        watches: Watches,
+        leases: LeaseKeeper,
+    ) -> None:
+        self._options = options
+        self._role = role
+        self._cluster = cluster
+        self._watches = watches
+        self._leases = leases
         self.retired: list[Cleanup] = []
         """What became of the instances auto-fix re-runs replaced."""
         self._requested: set[str] = set()
@@ -82,7 +76,14 @@ class Cleaner:
         decided = [
             (launch.namespace, self._decide(launch)) for launch in launches if launch.instance
         ]
-        decided += self._strays(launches, accounted=accounted, namespaces=namespaces)
+        decided += strays(
+            self._cluster(),
+            launches,
+            accounted=accounted,
+            namespaces=namespaces,
+            role=self._role,
+            policy=self._options.cleanup,
+        )
         # Every delete is asked for before any is waited on: the finalizers then tear the
         # instances down together, within one --experiment-budget-delete for them all.
         requested = [(namespace, self._request(entry)) for namespace, entry in decided]
@@ -95,21 +96,21 @@ class Cleaner:
 
     def deadline(self) -> float:
         """The monotonic time by which deletions asked for now must be seen through."""
-        return time.monotonic() + (self.run.options.budget_delete or 0.0)
+        return time.monotonic() + (self._options.budget_delete or 0.0)
 
     def _lease_after(self, namespace: str, cleanup: Cleanup) -> Cleanup:
         """The owner lease once the instance is decided: ended, with the reason, when it
         is kept on purpose (it is no orphan); otherwise no longer renewed (deleted, going,
         or kept only because the delete failed: a later session then sweeps it)."""
-        leases = self.run.leases
+        leases = self._leases
         cleanup = replace(cleanup, namespace=namespace)
-        if cleanup.action != "kept" or cleanup.error or not self.run.ends_leases:
+        if cleanup.action != "kept" or cleanup.error or not self._role.ends_leases:
             # An xdist worker stops renewing and leaves the end to the controller, which
             # alone reports the decision: should the controller die, the lease runs out.
             leases.drop(namespace, cleanup.instance)
             return cleanup
         failed = leases.end(
-            namespace, cleanup.instance, reason=f"run {self.run.run_id}: {cleanup.reason}"
+            namespace, cleanup.instance, reason=f"run {self._role.run_id}: {cleanup.reason}"
         )
         if failed is None:
             return cleanup
@@ -119,7 +120,7 @@ class Cleaner:
             "later session will take it for an orphan",
         )
 
-    def _decide(self, launch: Launch) -> Cleanup | _Deleting:
+    def _decide(self, launch: Launch) -> Cleanup | Deleting:
         name = launch.name
         command = delete_command(launch.instance, launch.namespace)
         requested = launch.instance in self._requested
@@ -130,7 +131,7 @@ class Cleaner:
                 action="left",
                 reason="attached with --experiment-instance; not created by this run",
             )
-        policy = self.run.options.cleanup
+        policy = self._options.cleanup
         if policy == "never" and not requested:
             return Cleanup(
                 experiment=name,
@@ -156,7 +157,7 @@ class Cleaner:
                 experiment=name, instance=launch.instance, action="gone", reason="already deleted"
             )
         if requested:
-            return _Deleting.of(launch, reason="deletion requested earlier in the run")
+            return Deleting.of(launch, reason="deletion requested earlier in the run")
         result = launch.follow.result
         succeeded = (
             result is not None
@@ -180,7 +181,7 @@ class Cleaner:
         ):
             # An unfinished instance holds cloud clusters that bill by the hour: a run
             # stopped by Ctrl-C, -x, a crash or a timeout must not leave them running.
-            return _Deleting.of(
+            return Deleting.of(
                 launch,
                 reason=f"unfinished ({phase_of(current)}) when the session ended; deleted so "
                 "it holds no cloud resources (--experiment-cleanup=never keeps it)",
@@ -188,7 +189,7 @@ class Cleaner:
         elif policy == "on-success" and not succeeded:
             keep = kept_reason(launch, current)
         else:
-            return _Deleting.of(
+            return Deleting.of(
                 launch, pr=pr, reason="passed" if succeeded else f"--experiment-cleanup={policy}"
             )
         return Cleanup(
@@ -201,19 +202,21 @@ class Cleaner:
         Read afresh because an interrupt can land between an operator's patch and the
         watch event that reports it.
         """
-        if self.run.cluster is not None:
+        cluster = self._cluster()
+        if cluster is not None:
             try:
-                return self.run.cluster.get_experiment(launch.instance, namespace=launch.namespace)
+                return cluster.get_experiment(launch.instance, namespace=launch.namespace)
             except ClusterError:
                 pass
-        watcher = self.run.watching(launch.namespace)
+        watcher = self._watches.watching(launch.namespace)
         observed = watcher.observed(launch.instance) if watcher is not None else None
         return None if observed is None or observed.deleted else observed.obj
 
     def request_delete(self, launch: Launch) -> None:
         """Ask the API to delete the instance; ``wait_gone`` says when it has gone."""
-        assert self.run.cluster is not None
-        self.run.cluster.delete_experiment(launch.instance, namespace=launch.namespace)
+        cluster = self._cluster()
+        assert cluster is not None
+        cluster.delete_experiment(launch.instance, namespace=launch.namespace)
         self._requested.add(launch.instance)
 
     def wait_gone(self, namespace: str, instance: str, *, until: float | None = None) -> str | None:
@@ -221,16 +224,16 @@ class Cleaner:
         ``until`` (by default ``--experiment-budget-delete`` from now). None once it has;
         else why it is still there, for the report: "deleted" is only ever said of an
         instance the API no longer has."""
-        wait = self.run.options.budget_delete or 0.0
+        wait = self._options.budget_delete or 0.0
         left = wait if until is None else max(0.0, until - time.monotonic())
         try:
-            self.run.watcher(namespace).wait_deleted(instance, timeout=left)
+            self._watches.watcher(namespace).wait_deleted(instance, timeout=left)
             return None
         except (WatchTimeout, ClusterError):
             # The watch may have been cut (an interrupt tearing the session down) or
             # lag: one direct read decides, so neither "deleted" nor "held" is a guess.
             pass
-        cluster = self.run.cluster
+        cluster = self._cluster()
         assert cluster is not None
         try:
             obj = cluster.get_experiment(instance, namespace=namespace)
@@ -242,11 +245,11 @@ class Cleaner:
         holder = f"finalizer {finalizers}" if finalizers else "the API server"
         return f"still held by {holder} after {format_duration(wait)}"
 
-    def _request(self, entry: Cleanup | _Deleting) -> Cleanup | _Deleting:
+    def _request(self, entry: Cleanup | Deleting) -> Cleanup | Deleting:
         """Ask for a decided deletion; what became of the instance if the delete failed."""
         if isinstance(entry, Cleanup) or entry.instance in self._requested:
             return entry
-        cluster = self.run.cluster
+        cluster = self._cluster()
         assert cluster is not None
         try:
             cluster.delete_experiment(entry.instance, namespace=entry.namespace)
@@ -264,7 +267,7 @@ class Cleaner:
         self._requested.add(entry.instance)
         return entry
 
-    def _settle(self, entry: Cleanup | _Deleting, *, until: float) -> Cleanup:
+    def _settle(self, entry: Cleanup | Deleting, *, until: float) -> Cleanup:
         """Wait, until the monotonic time ``until``, for a requested deletion and say what
         became of the instance."""
         if isinstance(entry, Cleanup):
@@ -305,92 +308,9 @@ class Cleaner:
                 )
             )
         else:
-            entry = _Deleting.of(launch, pr=pending_pr(launch, current), reason=reason)
+            entry = Deleting.of(launch, pr=pending_pr(launch, current), reason=reason)
             settled = self._settle(self._request(entry), until=self.deadline())
             self.retired.append(self._lease_after(launch.namespace, settled))
-
-    def _strays(
-        self, launches: Sequence[Launch], *, accounted: Iterable[str], namespaces: Iterable[str]
-    ) -> list[tuple[str, Cleanup | _Deleting]]:
-        """Instances carrying this run's label that no launch of this process knows but one
-        of its creates made (a worker's view), or any (the xdist controller's): a
-        create whose answer an interrupt swallowed or that was lost and not found when
-        looked for, or, on the xdist controller, what a worker created and did not
-        account for (it was killed, or stopped before its cleanup). Deleted unless the
-        policy is never."""
-        cluster = self.run.cluster
-        if cluster is None:
-            return []
-        known = {launch.instance for launch in launches} | set(accounted)
-        unanswered = {create for launch in launches for create in launch.apply.unanswered}
-        sent = {create for launch in launches for create in launch.apply.sent}
-        found: list[tuple[str, Cleanup | _Deleting]] = []
-        for namespace in sorted({launch.namespace for launch in launches} | set(namespaces)):
-            try:
-                items = cluster.list_experiments(
-                    namespace=namespace, label_selector=f"{RUN_LABEL}={self.run.run_id}"
-                )[0]
-            except ClusterError:
-                continue
-            for item in items:
-                instance = str(meta(item).raw.get("name"))
-                if instance in known:
-                    continue
-                labels = meta(item).labels
-                if not self.run.controller and labels.get(CREATE_LABEL) not in sent:
-                    # Another xdist worker's (they share the run label): that worker,
-                    # or the controller's sweep if it dies, accounts for it.
-                    continue
-                experiment = str(labels.get(EXPERIMENT_LABEL) or "?")
-                why = (
-                    "made by a create of this session whose answer was lost; not followed"
-                    if labels.get(CREATE_LABEL) in unanswered
-                    else None
-                )
-                found.append(
-                    (
-                        namespace,
-                        self._stray(item, experiment=experiment, namespace=namespace, why=why),
-                    )
-                )
-        return found
-
-    def _stray(
-        self, obj: Obj, *, experiment: str, namespace: str, why: str | None
-    ) -> Cleanup | _Deleting:
-        """The policy for an instance no item of this process reported on: what a worker
-        would have decided, from what the cluster shows (its items' outcomes are lost).
-        ``why`` it is a stray, when the caller knows."""
-        instance = str(obj["metadata"]["name"])
-        if why is None:
-            why = (
-                "created by an xdist worker that stopped before its cleanup"
-                if self.run.controller
-                else "created as the session was interrupted"
-            )
-        policy = self.run.options.cleanup
-        finished = is_terminal(obj)
-        kept = None
-        if policy == "never":
-            kept = f"{why}; --experiment-cleanup=never"
-        elif policy == "on-success" and finished:
-            kept = f"{why}; {phase_of(obj)}, but not all its items ran"
-        if kept is not None:
-            return Cleanup(
-                experiment=experiment,
-                instance=instance,
-                action="kept",
-                reason=kept,
-                command=delete_command(instance, namespace),
-            )
-        reason = (
-            f"{why}; --experiment-cleanup={policy}"
-            if finished
-            else f"{why}; unfinished ({phase_of(obj)}), deleted so it holds no cloud resources"
-        )
-        return _Deleting(
-            experiment=experiment, instance=instance, namespace=namespace, reason=reason
-        )
 
 
 __all__ = ["Cleaner", "Cleanup"]

@@ -9,7 +9,7 @@ from pytest_experiment.core.lifecycle import phase_of
 from pytest_experiment.core.review import PullRequestRef, review_phase
 from pytest_experiment.core.verdict import Status
 from pytest_experiment.run.launch import Launch
-from pytest_experiment.run.outcome import Published
+from pytest_experiment.run.published import Published
 
 
 def deleted_by_run(launch: Launch) -> str:

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from pytest_experiment.core.review import PullRequestRef
+from pytest_experiment.run.launch import Launch
+
 
 @dataclass(frozen=True, kw_only=True)
 class Cleanup:
@@ -44,3 +47,24 @@ class Cleanup:
 
 
 __all__ = ["Cleanup"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Deleting:
+    """A deletion decided at session end, carried out once every decision is made."""
+
+    experiment: str
+    instance: str
+    namespace: str
+    reason: str
+    pr: PullRequestRef | None = None
+
+    @classmethod
+    def of(cls, launch: Launch, *, reason: str, pr: PullRequestRef | None = None) -> Deleting:
+        return cls(
+            experiment=launch.name,
+            instance=launch.instance,
+            namespace=launch.namespace,
+            reason=reason,
+            pr=pr,
+        )

@@ -23,9 +23,9 @@ from pytest_experiment.core.lifecycle import format_duration, phase_of, status
 from pytest_experiment.core.verdict import CheckResult, Status
 from pytest_experiment.core.watch_state import InstanceDeleted, Observed, WatchTimeout
 from pytest_experiment.run import failure_capture
+from pytest_experiment.run.contexts import RunContext, Watch
 from pytest_experiment.run.diagnostics import failed_summary, gather
 from pytest_experiment.run.launch import Launch
-from pytest_experiment.run.protocols import RunContext, Watch
 
 # How often the GKECluster claims of a provisioning instance are read: a cloud error shows
 # there before (or without) the operator marking the target Failed. Kept slow so that a

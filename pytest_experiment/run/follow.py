@@ -23,10 +23,10 @@ from pytest_experiment.core import lifecycle
 from pytest_experiment.core.lifecycle import format_duration, phase_of, status
 from pytest_experiment.core.verdict import CheckResult, Status
 from pytest_experiment.core.watch_state import InstanceDeleted, Observed, WatchTimeout
+from pytest_experiment.run.contexts import FollowContext
 from pytest_experiment.run.endings import Endings
 from pytest_experiment.run.launch import Launch
 from pytest_experiment.run.operator_watch import OperatorWatch
-from pytest_experiment.run.protocols import FollowContext
 
 # How often a waiting item wakes to redraw its progress line; the watch, not
 # this tick, is what notices a transition.

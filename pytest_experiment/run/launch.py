@@ -9,7 +9,7 @@ module only and read by any:
 - ``follow`` by ``run.follow``: the lifecycle verdict of that instance;
 - ``failure`` by ``run.failure_capture``: what explained each instance that failed, read
   when the watch first showed it Failed;
-- ``items`` by ``run.session``: what the plugin reported of the experiment's items;
+- ``items`` by ``run.live_run``: what the plugin reported of the experiment's items;
 - ``publish`` by ``run.publish``: the scored outcome and the auto-fix attempts;
 - ``review`` by ``run.review_gate``: the review verdict.
 
@@ -25,7 +25,7 @@ from datetime import datetime
 
 from pytest_experiment.core.spec import Experiment
 from pytest_experiment.core.verdict import CheckResult
-from pytest_experiment.run.outcome import Attempt, Published
+from pytest_experiment.run.published import Attempt, Published
 
 
 @dataclass(eq=False, kw_only=True)
@@ -100,7 +100,7 @@ class FailureState:
 
 @dataclass(eq=False, kw_only=True)
 class ItemsState:
-    """Written by ``run.session`` from what the plugin reports of the items."""
+    """Written by ``run.live_run`` from what the plugin reports of the items."""
 
     named: bool = False
     """Test items name it (the ``experiment_run`` fixture alone does not)."""

@@ -26,9 +26,12 @@ from pytest_experiment.base.types import Obj
 from pytest_experiment.core import lease, lifecycle
 from pytest_experiment.core.lifecycle import shown_path
 from pytest_experiment.core.spec import Experiment
+from pytest_experiment.core.toil import ToilRecord
 from pytest_experiment.core.watch_state import Change
 from pytest_experiment.run.launch import Launch
-from pytest_experiment.run.protocols import SessionContext
+from pytest_experiment.run.leases import LeaseKeeper
+from pytest_experiment.run.ports import Cluster
+from pytest_experiment.run.watches import Watches
 
 RUN_LABEL = "pytest-experiment/run"
 EXPERIMENT_LABEL = "pytest-experiment/experiment"
@@ -43,8 +46,24 @@ TICK = 0.5
 class Launcher:
     """Creates the instances of one session, at most ``--experiment-max-concurrent`` at once."""
 
-    def __init__(self, run: SessionContext) -> None:
-        self.run = run
+    def __init__(
+        self,
+        *,
+        run_id: str,
+        max_concurrent: int,
+        cluster: Callable[[], Cluster | None],
+        watches: Watches,
+        leases: LeaseKeeper,
+        say: Callable[[str], None],
+        log_toil: Callable[[ToilRecord], None],
+    ) -> None:
+        self._run_id = run_id
+        self._max_concurrent = max_concurrent
+        self._cluster = cluster
+        self._watches = watches
+        self._leases = leases
+        self._say = say
+        self._log_toil = log_toil
         self._queue: list[Launch] = []
         self._slots = threading.Condition()
         self._active: set[str] = set()
@@ -61,7 +80,7 @@ class Launcher:
             else:
                 launch.apply.queued = True
                 self._queue.append(launch)
-                self.run.say(f"{launch.name}: queued ({self._limit()})")
+                self._say(f"{launch.name}: queued ({self._limit()})")
         if self._queue:
             self._thread = threading.Thread(
                 target=self._drain, name="experiment-launcher", daemon=True
@@ -85,8 +104,8 @@ class Launcher:
     def apply(self, launch: Launch, experiment: Experiment | None = None) -> None:
         """Create an instance of ``experiment`` (the collected file by default) as the
         launch's current attempt."""
-        run = self.run
-        assert run.cluster is not None
+        cluster = self._cluster()
+        assert cluster is not None
         state = launch.apply
         spec = experiment or state.experiment or launch.experiment
         state.experiment, state.instance, state.at, state.error = spec, "", None, None
@@ -94,12 +113,12 @@ class Launcher:
         try:
             # Pre-flight started it; a namespace that stopped answering since fails the
             # apply like a refused create, never the session.
-            watcher = run.watcher(launch.namespace)
+            watcher = self._watches.watcher(launch.namespace)
         except ClusterError as exc:
             self._failed(launch, str(exc))
             return
         labels = {
-            RUN_LABEL: run.run_id,
+            RUN_LABEL: self._run_id,
             EXPERIMENT_LABEL: label_value(launch.name),
             CREATE_LABEL: secrets.token_hex(4),
         }
@@ -107,7 +126,7 @@ class Launcher:
             spec.data,
             namespace=launch.namespace,
             labels=labels,
-            annotations=run.leases.lease().annotations(),
+            annotations=self._leases.lease().annotations(),
         )
         # Recorded before sending: a create an interrupt cuts short is still this
         # process's to clean up.
@@ -115,7 +134,7 @@ class Launcher:
         sent = datetime.now(UTC)
         how = ""
         try:
-            instance = run.cluster.create_experiment(body, namespace=launch.namespace)
+            instance = cluster.create_experiment(body, namespace=launch.namespace)
             at = datetime.now(UTC)
         except OutcomeUnknown as exc:
             instance = self._made_by(launch, exc, labels=labels)
@@ -128,22 +147,21 @@ class Launcher:
             self._failed(launch, str(exc))
             return
         state.instance, state.at = instance, at
-        run.leases.hold(launch.namespace, instance)
+        self._leases.hold(launch.namespace, instance)
         with self._slots:
             self._active.add(instance)
         watcher.subscribe(instance, lambda change: self._watched(instance, change))
-        run.say(f"Applied experiment: {instance} (from {shown_path(spec.path.parent)}/){how}")
+        self._say(f"Applied experiment: {instance} (from {shown_path(spec.path.parent)}/){how}")
         state.done.set()
 
     def _made_by(self, launch: Launch, lost: OutcomeUnknown, *, labels: Mapping[str, str]) -> str:
         """The instance a create whose outcome is unknown made, found by its labels; ""
         (and the launch failed) unless it made exactly one."""
-        assert self.run.cluster is not None
+        cluster = self._cluster()
+        assert cluster is not None
         selector = ",".join(f"{key}={value}" for key, value in labels.items())
         try:
-            found, _ = self.run.cluster.list_experiments(
-                namespace=launch.namespace, label_selector=selector
-            )
+            found, _ = cluster.list_experiments(namespace=launch.namespace, label_selector=selector)
         except ClusterError as exc:
             why = f"looking for it by its labels failed: {one_line(exc)}"
         else:
@@ -162,25 +180,25 @@ class Launcher:
 
     def _failed(self, launch: Launch, error: str) -> None:
         launch.apply.error = error
-        self.run.log_toil(lifecycle.apply_toil(launch.name, one_line(error)))
+        self._log_toil(lifecycle.apply_toil(launch.name, one_line(error)))
         launch.apply.done.set()
 
     def attach(self, launch: Launch) -> None:
         """Follow the instance named by ``--experiment-instance`` instead of creating one."""
-        run = self.run
-        assert run.cluster is not None
+        cluster = self._cluster()
+        assert cluster is not None
         assert launch.attached is not None
         state = launch.apply
         state.experiment = launch.experiment
         try:
-            run.cluster.get_experiment(launch.attached, namespace=launch.namespace)
-            run.watcher(launch.namespace)
+            cluster.get_experiment(launch.attached, namespace=launch.namespace)
+            self._watches.watcher(launch.namespace)
         except ClusterError as exc:
             state.error = f"--experiment-instance {launch.name}={launch.attached}: {exc}"
             state.done.set()
             return
         state.instance, state.at = launch.attached, datetime.now(UTC)
-        run.say(f"Attached to experiment: {launch.instance} (for {launch.name})")
+        self._say(f"Attached to experiment: {launch.instance} (for {launch.name})")
         state.done.set()
 
     def release(self, instance: str) -> None:
@@ -199,10 +217,10 @@ class Launcher:
             self._thread.join(timeout=30)
 
     def _limit(self) -> str:
-        return f"--experiment-max-concurrent {self.run.options.max_concurrent}"
+        return f"--experiment-max-concurrent {self._max_concurrent}"
 
     def _has_slot(self) -> bool:
-        limit = self.run.options.max_concurrent
+        limit = self._max_concurrent
         with self._slots:
             return not limit or len(self._active) < limit
 
@@ -212,7 +230,7 @@ class Launcher:
             self.release(instance)
 
     def _drain(self) -> None:
-        limit = self.run.options.max_concurrent
+        limit = self._max_concurrent
         while self._queue and not self._stopping.is_set():
             with self._slots:
                 while limit and len(self._active) >= limit and not self._stopping.is_set():

@@ -22,9 +22,9 @@ from pytest_experiment.core.lifecycle.operator import (
 )
 from pytest_experiment.core.verdict import CheckResult, Status
 from pytest_experiment.core.watch_state import Observed
+from pytest_experiment.run.contexts import FollowContext
 from pytest_experiment.run.endings import Endings
 from pytest_experiment.run.launch import Launch
-from pytest_experiment.run.protocols import FollowContext
 
 
 class OperatorWatch:

@@ -13,7 +13,7 @@ delete is an error, as at cleanup.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,10 +21,11 @@ from pytest_experiment.base.errors import ClusterError, NotFound, PermissionDeni
 from pytest_experiment.base.text import one_line
 from pytest_experiment.core.lease import MANAGED_BY, Orphan, orphans
 from pytest_experiment.core.lifecycle import delete_command, inspect_command
+from pytest_experiment.core.options import Options
 from pytest_experiment.run.cleanup import Cleaner, Cleanup
 from pytest_experiment.run.launcher import EXPERIMENT_LABEL
 from pytest_experiment.run.leases import server_now
-from pytest_experiment.run.protocols import SessionContext
+from pytest_experiment.run.ports import Cluster
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -53,8 +54,19 @@ class Swept:
 class Sweeper:
     """Finds the orphans when the session starts; says what became of them when it ends."""
 
-    def __init__(self, run: SessionContext, cleaner: Cleaner) -> None:
-        self.run = run
+    def __init__(
+        self,
+        *,
+        options: Options,
+        run_id: str,
+        cluster: Callable[[], Cluster | None],
+        say: Callable[[str], None],
+        cleaner: Cleaner,
+    ) -> None:
+        self._options = options
+        self._run_id = run_id
+        self._cluster = cluster
+        self._say = say
         self._cleaner = cleaner
         self._decided: list[Swept] = []
         self._deleting: list[Orphan] = []
@@ -63,11 +75,11 @@ class Sweeper:
     def start(self, namespaces: Iterable[str]) -> None:
         """List every namespace not swept yet, say each orphan and request its deletion
         (unless the policy is never)."""
-        cluster = self.run.cluster
+        cluster = self._cluster()
         if cluster is None:
             return
-        attached = set(dict(self.run.options.instance).values())
-        policy = self.run.options.cleanup
+        attached = set(dict(self._options.instance).values())
+        policy = self._options.cleanup
         for namespace in sorted(set(namespaces) - self._swept):
             self._swept.add(namespace)
             try:
@@ -75,13 +87,13 @@ class Sweeper:
                     namespace=namespace, label_selector="=".join(MANAGED_BY)
                 )
             except ClusterError as exc:
-                self.run.say(f"Orphans in {namespace} not looked for: {one_line(exc)}")
+                self._say(f"Orphans in {namespace} not looked for: {one_line(exc)}")
                 continue
             found = orphans(
                 items,
                 namespace=namespace,
                 now=server_now(cluster),
-                own_run=self.run.run_id,
+                own_run=self._run_id,
                 attached=attached,
                 experiment_label=EXPERIMENT_LABEL,
             )
@@ -89,15 +101,13 @@ class Sweeper:
                 self._start_one(orphan, policy=policy)
 
     def _start_one(self, orphan: Orphan, *, policy: str) -> None:
-        cluster = self.run.cluster
+        cluster = self._cluster()
         assert cluster is not None
         head = f"Orphan {orphan.instance} ({orphan.experiment}, {orphan.namespace})"
         why = f"owner lease expired: {orphan.describe()}"
         command = delete_command(orphan.instance, orphan.namespace)
         if policy == "never":
-            self.run.say(
-                f"{head}: {why}; kept (--experiment-cleanup=never); delete with: {command}"
-            )
+            self._say(f"{head}: {why}; kept (--experiment-cleanup=never); delete with: {command}")
             self._decided.append(
                 self._record(orphan, "kept", f"{why}; --experiment-cleanup=never", command)
             )
@@ -106,7 +116,7 @@ class Sweeper:
             cluster.delete_experiment(orphan.instance, namespace=orphan.namespace)
         except ClusterError as exc:
             how = "refused" if isinstance(exc, PermissionDenied) else "failed"
-            self.run.say(f"{head}: {why}; the delete was {how}: {one_line(exc, limit=1000)}")
+            self._say(f"{head}: {why}; the delete was {how}: {one_line(exc, limit=1000)}")
             self._decided.append(
                 self._record(
                     orphan,
@@ -117,12 +127,12 @@ class Sweeper:
                 )
             )
             return
-        self.run.say(f"{head}: {why}; deleting it (--experiment-cleanup={policy})")
+        self._say(f"{head}: {why}; deleting it (--experiment-cleanup={policy})")
         self._deleting.append(orphan)
 
     def finish(self) -> list[Swept]:
         """What became of every orphan: its deletion confirmed (or found held) now."""
-        policy = self.run.options.cleanup
+        policy = self._options.cleanup
         until = self._cleaner.deadline()  # one budget for them all: they go together
         for orphan in self._deleting:
             why = f"owner lease expired: {orphan.describe()}; --experiment-cleanup={policy}"
@@ -147,7 +157,7 @@ class Sweeper:
 
     def _gone(self, orphan: Orphan) -> bool:
         """Already gone: asked once, since a watch started after it went never sees it go."""
-        cluster = self.run.cluster
+        cluster = self._cluster()
         assert cluster is not None
         try:
             cluster.get_experiment(orphan.instance, namespace=orphan.namespace)

@@ -1,7 +1,9 @@
-"""Where the live run writes: the plugin's terminal output implements this."""
+"""Where the live run writes (the plugin's terminal output implements ``Output``), and
+the lines other threads leave for the item thread to write."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 
 
@@ -22,4 +24,28 @@ class Output:
         return ()
 
 
-__all__ = ["Output"]
+class Lines:
+    """Lines said from any thread, written to ``out`` by the item thread: at once when
+    said on it, else at its next ``flush()``."""
+
+    def __init__(self, out: Output) -> None:
+        self.out = out
+        self._pending: list[str] = []
+        self._lock = threading.Lock()
+
+    def say(self, text: str) -> None:
+        with self._lock:
+            self._pending.append(text)
+        if threading.current_thread() is threading.main_thread():
+            self.flush()
+
+    def flush(self) -> None:
+        with self._lock:
+            lines, self._pending = self._pending, []
+        if lines:
+            self.out.clear()
+        for text in lines:
+            self.out.line(text)
+
+
+__all__ = ["Lines", "Output"]

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from pytest_experiment.base.errors import ResultsError, SpecError
+from pytest_experiment.base.errors import GitHubError, ResultsError, SpecError
 from pytest_experiment.base.text import one_line
 from pytest_experiment.core import autofix, gate, lifecycle
 from pytest_experiment.core import review as rv
@@ -24,13 +24,12 @@ from pytest_experiment.core.lifecycle import format_duration, shown_path, status
 from pytest_experiment.core.result_file import ResultFile
 from pytest_experiment.core.spec import Experiment, read_source
 from pytest_experiment.core.verdict import CheckResult, Status
-from pytest_experiment.edges.github import GitHub, GitHubError
 from pytest_experiment.run import results_wait
 from pytest_experiment.run.analyzer import Analyzer
+from pytest_experiment.run.contexts import PublishContext
 from pytest_experiment.run.diagnostics import failed_summary
 from pytest_experiment.run.launch import Launch
-from pytest_experiment.run.outcome import Attempt, Published
-from pytest_experiment.run.protocols import PublishContext
+from pytest_experiment.run.published import Attempt, Published
 
 Score = Callable[[Experiment, ResultFile, str | None], Sequence[tuple[str, CheckResult]]]
 """Scores one summary: the plugin's checks, memoised per result."""
@@ -307,7 +306,7 @@ class _Publisher:
         run.retire(
             launch, reason=f"auto-fix attempt {len(self.state.attempts)}: replaced by a re-run"
         )
-        gh = GitHub.find()
+        gh = run.github()
         if pr.number is not None:
             if gh is None:
                 self.say(f"  {pr.name} left open: gh is not on PATH to close it")

@@ -20,8 +20,8 @@ from pytest_experiment.base.types import Obj
 from pytest_experiment.core import lifecycle
 from pytest_experiment.core.lifecycle import Turn, format_duration, phase_of, status
 from pytest_experiment.core.watch_state import InstanceDeleted, WatchTimeout
+from pytest_experiment.run.contexts import RunContext
 from pytest_experiment.run.launch import Launch
-from pytest_experiment.run.protocols import RunContext
 
 TICK = 0.5
 CATCH_UP = 2.0

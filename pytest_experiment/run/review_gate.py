@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from pytest_experiment.base.errors import ClusterError
+from pytest_experiment.base.errors import ClusterError, GitHubError
 from pytest_experiment.base.text import one_line
 from pytest_experiment.base.types import Obj
 from pytest_experiment.core import lifecycle
@@ -23,10 +23,10 @@ from pytest_experiment.core import review as rv
 from pytest_experiment.core.lifecycle import format_duration, phase_of
 from pytest_experiment.core.verdict import CheckResult, Status
 from pytest_experiment.core.watch_state import InstanceDeleted, WatchTimeout
-from pytest_experiment.edges.github import GitHub, GitHubError, PullRequest
+from pytest_experiment.run.contexts import RunContext
 from pytest_experiment.run.launch import Launch
-from pytest_experiment.run.outcome import Published
-from pytest_experiment.run.protocols import RunContext
+from pytest_experiment.run.ports import PullRequest
+from pytest_experiment.run.published import Published
 
 # How long the watch is given to deliver what a direct read shows, before the review
 # budget is declared spent.
@@ -50,7 +50,7 @@ class _Reviewer:
         self.instance = launch.instance
         self.name = launch.name
         self.watcher = run.watcher(launch.namespace)
-        self.gh = GitHub.find()
+        self.gh = run.github()
         self.figures: dict[str, Any] = {}
 
     def say(self, text: str) -> None:

@@ -454,4 +454,17 @@ class FakeCluster:
                 self._release_event(name).wait()
 
 
-__all__ = ["FINALIZER", "FakeCluster", "FakeStream", "Script"]
+class ListOnlyCluster:
+    """A ``FakeCluster`` with no ``watch_experiments`` attribute at all, as a cluster
+    written for another plugin may be: everything else is the fake's."""
+
+    def __init__(self, inner: FakeCluster) -> None:
+        self.inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "watch_experiments":
+            raise AttributeError(name)
+        return getattr(self.inner, name)
+
+
+__all__ = ["FINALIZER", "FakeCluster", "FakeStream", "ListOnlyCluster", "Script"]

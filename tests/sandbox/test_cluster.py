@@ -12,9 +12,9 @@ import yaml
 from pytest_experiment.base.errors import ClusterError, NotFound
 from pytest_experiment.base.resources import Labelled
 from pytest_experiment.core.schema import schema_from_crd
+from pytest_experiment.edges.api_requests import RetryPolicy
 from pytest_experiment.edges.cluster import Cluster
 from pytest_experiment.edges.kubeconfig import connect
-from pytest_experiment.edges.session import RetryPolicy
 from pytest_experiment.sandbox import Sandbox
 
 from .lifecycle import NAMESPACE, experiment_doc

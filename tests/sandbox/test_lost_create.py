@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from fakes.live import connections
 from fakes.output import Lines
-from fakes.results import FakeResultsStore
 from kubernetes import client
 
 from pytest_experiment.base.resources import EXPERIMENTS
@@ -24,10 +24,9 @@ from pytest_experiment.core.options import Options
 from pytest_experiment.core.spec import Experiment, read_source
 from pytest_experiment.core.verdict import Status
 from pytest_experiment.edges.kubeconfig import connect
-from pytest_experiment.edges.tracker import ToilLog
 from pytest_experiment.run.cleanup import Cleanup
 from pytest_experiment.run.launcher import RUN_LABEL
-from pytest_experiment.run.session import LiveRun
+from pytest_experiment.run.live_run import LiveRun
 from pytest_experiment.sandbox import Sandbox
 from pytest_experiment.sandbox.faults import Link
 
@@ -55,11 +54,11 @@ def test_a_create_whose_answer_was_lost_is_found_and_followed_to_the_end(
     out = Lines()
     live = LiveRun(
         options=Options(namespace=NAMESPACE),
-        toil=ToilLog(file=tmp_path / "toil.jsonl", bd=None),
+        connections=connections(
+            lambda: connect(kubeconfig=kubeconfig), toil_file=tmp_path / "toil.jsonl"
+        ),
         validation_failure=lambda _: None,
         output=out,
-        connector=lambda: connect(kubeconfig=kubeconfig),
-        results_store=lambda _: FakeResultsStore(),
     )
     launch = live.add(Experiment.from_source(read_source(path)))
     live.prepare(launch)

@@ -12,6 +12,7 @@ from typing import Any
 from pytest_experiment.core.checks.reading import (
     CheckInput,
     declared_metrics,
+    gap_kind,
     mapping,
     not_measurable,
     point_value,
@@ -49,8 +50,10 @@ def custom_metrics(inp: CheckInput) -> CheckResult:
         return not_measurable("Custom metrics", reason, declared=len(declared))
     if reason:  # nothing was collected at all: each metric is missing for that one reason
         gaps = dict.fromkeys(declared, reason)
+        kinds = dict.fromkeys(declared, "empty")
     else:
         gaps = {name: gap for name in declared if (gap := inp.data_gap(name))}
+        kinds = {name: gap_kind(queries.get(name)) for name in gaps}
     collected = len(declared) - len(gaps)
     if not gaps:
         status = Status.PASS
@@ -62,6 +65,8 @@ def custom_metrics(inp: CheckInput) -> CheckResult:
         "collected": collected,
         "declared": len(declared),
         "missing": list(gaps),
+        # What kind of gap each is (absent, error, empty), so no reader parses the details.
+        "gaps": kinds,
         # Every declared name, so a report can draw which arrived beside which did not.
         "metrics": declared,
     }

@@ -177,6 +177,17 @@ def data_gap(entry: Any) -> str:
     return ""
 
 
+def gap_kind(entry: Any) -> str:
+    """What kind of gap ``data_gap`` finds, for a reader that must not parse its text:
+    ``absent`` (no such query in the results), ``error`` (the query failed) or
+    ``empty`` (it ran and gave nothing usable)."""
+    if entry is None:
+        return "absent"
+    if isinstance(entry, Mapping) and entry.get("error"):
+        return "error"
+    return "empty"
+
+
 def has_data(entry: Any) -> bool:
     """True when a ``metrics.queries`` entry holds at least one usable point."""
     return not data_gap(entry)

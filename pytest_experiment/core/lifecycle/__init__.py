@@ -3,7 +3,7 @@
 No I/O here: ``live`` feeds these functions the objects the watch saw, so
 every message, category and priority of apply, follow and toil is tested
 without a cluster. ``phases`` reads where an instance is, ``stuck`` why a
-target will never recover, ``lines`` what is said, ``toil`` what is logged.
+target will never recover, ``lines`` what is said, ``friction`` what is logged.
 ``format_duration`` is ``durations``'s, named here too because the run layer
 imports it from here.
 """
@@ -12,6 +12,19 @@ from __future__ import annotations
 
 from pytest_experiment.base.views import status
 from pytest_experiment.core.durations import format_duration
+from pytest_experiment.core.lifecycle.friction import (
+    apply_toil,
+    deleted_toil,
+    failed_toil,
+    missing_template_toil,
+    operator_toil,
+    results_toil,
+    stuck_toil,
+    timeout_toil,
+    turn_toil,
+    unreachable_toil,
+    validation_toil,
+)
 from pytest_experiment.core.lifecycle.lines import (
     apply_template_command,
     delete_command,
@@ -54,19 +67,6 @@ from pytest_experiment.core.lifecycle.stuck import (
     explained,
     failed_claim,
     failed_target,
-)
-from pytest_experiment.core.lifecycle.toil import (
-    apply_toil,
-    deleted_toil,
-    failed_toil,
-    missing_template_toil,
-    operator_toil,
-    results_toil,
-    stuck_toil,
-    timeout_toil,
-    turn_toil,
-    unreachable_toil,
-    validation_toil,
 )
 
 __all__ = [

@@ -1,4 +1,4 @@
-"""Publishing and the review gate need of a run only what ``run.protocols`` names.
+"""Publishing and the review gate need of a run only what ``run.contexts`` names.
 
 Each test hands a stage a minimal object implementing just its protocol (no
 cluster, no S3, no ``LiveRun``), with the instance's status as the watch would
@@ -23,10 +23,10 @@ from pytest_experiment.core.toil import ToilRecord
 from pytest_experiment.core.verdict import CheckResult, Status
 from pytest_experiment.core.watch_state import Observed, Transition, WatchTimeout
 from pytest_experiment.run import publish, review_gate
+from pytest_experiment.run.contexts import PublishContext, RunContext, Watch
 from pytest_experiment.run.launch import Launch
 from pytest_experiment.run.output import Output
 from pytest_experiment.run.ports import Cluster
-from pytest_experiment.run.protocols import PublishContext, RunContext, Watch
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "experiments" / "web-latency" / "experiment.yaml"
 INSTANCE = "web-latency-x1"
@@ -96,6 +96,9 @@ class MinimalRun:
     def flush(self) -> None:
         pass
 
+    def github(self) -> None:
+        return None  # no GitHub: the verdict comes from the status
+
     def read_summary(self, url: str) -> Mapping[str, Any]:
         if url != RESULTS or self._summary is None:
             raise ResultsError(f"no summary at {url}")
@@ -154,10 +157,7 @@ def test_publishing_without_a_summary_says_why_and_files_toil() -> None:
     assert [(r.experiment, INSTANCE in r.title) for r in run.toil] == [("web-latency", True)]
 
 
-def test_review_gate_reads_a_reviewers_approval_through_the_protocol_alone(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    monkeypatch.setenv("PATH", str(tmp_path))  # no gh: the verdict comes from the status
+def test_review_gate_reads_a_reviewers_approval_through_the_protocol_alone() -> None:
     run = MinimalRun(
         _complete(
             analysisPhase="Succeeded",

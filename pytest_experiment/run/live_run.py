@@ -14,33 +14,27 @@ watcher and the launcher threads only record lines, which ``flush()`` writes.
 
 from __future__ import annotations
 
-import secrets
-import threading
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any
 
-from pytest_experiment.base.errors import HTTP_FORBIDDEN, ClusterError, PermissionDenied
 from pytest_experiment.core.options import Options
-from pytest_experiment.core.schema import SchemaUnavailable, schema_from_crd
 from pytest_experiment.core.spec import Experiment
 from pytest_experiment.core.toil import ToilRecord
 from pytest_experiment.core.verdict import CheckResult, Status, blocked
-from pytest_experiment.edges.tracker import ToilLog
-from pytest_experiment.edges.watch import ExperimentWatcher
 from pytest_experiment.run import follow as following
 from pytest_experiment.run.cleanup import Cleaner, Cleanup
+from pytest_experiment.run.connection import Connection
 from pytest_experiment.run.failure_capture import FailureCapture
 from pytest_experiment.run.follow import Deadline
 from pytest_experiment.run.launch import Launch
 from pytest_experiment.run.launcher import Launcher
 from pytest_experiment.run.leases import LeaseKeeper, this_process
 from pytest_experiment.run.orphans import Sweeper, Swept
-from pytest_experiment.run.output import Output
-from pytest_experiment.run.ports import Cluster, Preparable, ResultsStore
+from pytest_experiment.run.output import Lines, Output
+from pytest_experiment.run.ports import Cluster, Connections, GitHub, NamespaceWatch
 from pytest_experiment.run.preflight import Preflight
-
-if TYPE_CHECKING:
-    from pytest_experiment.edges import cluster as edges_cluster
+from pytest_experiment.run.role import Role
+from pytest_experiment.run.watches import Watches
 
 
 def _import_what_follows_complete(*, reads_results: bool) -> None:
@@ -58,139 +52,140 @@ def _import_what_follows_complete(*, reads_results: bool) -> None:
 
 
 class LiveRun:
+    """The session's launches and the sequence of stages over them. What it holds besides
+    is in parts each given only what it uses: the ``Connection``, the ``Watches``, the
+    ``Lines`` said from other threads, the ``LeaseKeeper``; the stages see it through
+    the views of ``run.contexts``."""
+
     def __init__(
         self,
         *,
         options: Options,
-        toil: ToilLog,
+        connections: Connections,
         validation_failure: Callable[[Experiment], tuple[str, str] | None],
         cost_verdict: Callable[[Experiment], CheckResult | None] = lambda _: None,
         output: Output | None = None,
-        on_toil: Callable[[ToilRecord], None] | None = None,
-        connector: Callable[[], Cluster],
-        results_store: Callable[[Callable[[str], None]], ResultsStore],
         verbose: bool = False,
-        run_id: str | None = None,
-        controller: bool = False,
-        ends_leases: bool = True,
+        role: Role | None = None,
         reads_results: bool = True,
     ) -> None:
         self.options = options
-        self.toil = toil
+        self.toil = connections.toil
+        self._on_toil = connections.on_toil
         self.out = output or Output()
-        self._on_toil = on_toil
-        self._connector = connector
-        # Given the run's way of saying a line from any thread (S3 outages are said).
-        self._make_store = results_store
+        self._lines = Lines(self.out)
+        self._connection = Connection(connections, say=self.say)
         self.verbose = verbose
-        self.run_id = run_id or secrets.token_hex(4)
-        self.controller = controller
-        """The xdist controller: it creates nothing and sweeps what workers left."""
-        self.ends_leases = ends_leases
-        """False on an xdist worker: the controller ends the leases of what it keeps."""
+        self.role = role or Role()
         self.reads_results = reads_results
         """Whether any selected item reads a summary: the results store is then prepared
         when the run connects, not at the first read."""
         self.launches: dict[str, Launch] = {}
         self._by_nodeid: dict[str, str] = {}
-        self.cluster: Cluster | None = None
-        self.unreachable: str | None = None
-        self.refused = False
-        """The API answered but refused access (401/403), as opposed to not answering."""
-        self.crd_unreadable: str | None = None
-        """Why the live CRD could not be read (validation then uses the bundled schema)."""
-        self.crd_read = False
-        """The live CRD was read: it is installed."""
-        self.crd_schema: Mapping[str, Any] | None = None
         self.cleanups: list[Cleanup] = []
-        self._watchers: dict[str, ExperimentWatcher] = {}
-        self._pending_lines: list[str] = []
-        self._lines_lock = threading.Lock()
-        self._store: ResultsStore | None = None
-        self._preflight = Preflight(
-            options=options,
-            log_toil=self.log_toil,
-            validation_failure=validation_failure,
-            watch=self.watcher,
-            cost_verdict=cost_verdict,
-        )
+        cluster = self._connected  # None until connected
         self.leases = LeaseKeeper(
-            owner=this_process(self.run_id),
+            owner=this_process(self.role.run_id),
             duration=options.lease,
-            cluster=lambda: self.cluster,
+            cluster=cluster,
             say=self.say,
         )
         self.orphans: list[Swept] = []
         """What the sweep did with the instances whose owner lease had expired."""
-        self._launcher = Launcher(self)
-        self._cleaner = Cleaner(self)
-        self._sweeper = Sweeper(self, self._cleaner)
-        self._failures = FailureCapture(cluster=lambda: self.cluster, launch_of=self._launch_of)
+        self._failures = FailureCapture(cluster=cluster, launch_of=self._launch_of)
+        self._watches = Watches(
+            start=connections.watch,
+            cluster=cluster,
+            poll_interval=options.poll_interval or 15.0,
+            notify=self.say,
+            on_change=self._failures.seen,
+        )
+        self._preflight = Preflight(
+            options=options,
+            log_toil=self.log_toil,
+            validation_failure=validation_failure,
+            watch=self._watches.watcher,
+            cost_verdict=cost_verdict,
+        )
+        self._launcher = Launcher(
+            run_id=self.role.run_id,
+            max_concurrent=options.max_concurrent,
+            cluster=cluster,
+            watches=self._watches,
+            leases=self.leases,
+            say=self.say,
+            log_toil=self.log_toil,
+        )
+        self._cleaner = Cleaner(
+            options=options,
+            role=self.role,
+            cluster=cluster,
+            watches=self._watches,
+            leases=self.leases,
+        )
+        self._sweeper = Sweeper(
+            options=options,
+            run_id=self.role.run_id,
+            cluster=cluster,
+            say=self.say,
+            cleaner=self._cleaner,
+        )
+
+    @property
+    def run_id(self) -> str:
+        """The label value that marks every instance this run creates."""
+        return self.role.run_id
+
+    def _connected(self) -> Cluster | None:
+        return self._connection.cluster
 
     # -- the cluster and the results store ------------------------------------------
 
     def connect(self) -> Cluster | None:
         """Connect once; on failure remember why and return None."""
-        if self.cluster is not None or self.unreachable is not None:
-            return self.cluster
-        try:
-            cluster = self._connector()
-            try:
-                crd = cluster.experiment_crd()  # the first request: proves the API answers
-            except PermissionDenied as exc:
-                # Answered, so reachable; reading CRDs is a permission a runner may lack.
-                if exc.status != HTTP_FORBIDDEN:
-                    raise
-                crd, self.crd_unreadable = None, str(exc)
-        except ClusterError as exc:
-            self.unreachable = str(exc)
-            self.refused = isinstance(exc, PermissionDenied)
-            return None
-        self.crd_read = crd is not None
-        if crd is not None:
-            try:
-                self.crd_schema = schema_from_crd(crd)
-            except SchemaUnavailable:
-                self.crd_schema = None
-        self.cluster = cluster
-        _import_what_follows_complete(reads_results=self.reads_results)
-        store = self._results_store() if self.reads_results else None
-        if isinstance(store, Preparable):
-            # Building the S3 client loads botocore's endpoint data; a Ctrl-C landing
-            # in that loader made pytest crash rendering the interrupt (exit 1, not 2).
-            store.prepare()
+        if self._connection.tried:
+            return self._connection.cluster
+        cluster = self._connection.connect()
+        if cluster is not None:
+            _import_what_follows_complete(reads_results=self.reads_results)
+            if self.reads_results:
+                self._connection.prepare_store()
         return cluster
+
+    @property
+    def cluster(self) -> Cluster | None:
+        return self._connection.cluster
+
+    @property
+    def unreachable(self) -> str | None:
+        """Why the cluster could not be reached, once that was tried."""
+        return self._connection.unreachable
+
+    @property
+    def crd_unreadable(self) -> str | None:
+        """Why the live CRD could not be read (validation then uses the bundled schema)."""
+        return self._connection.crd_unreadable
+
+    @property
+    def crd_schema(self) -> Mapping[str, Any] | None:
+        """The live CRD's schema, when it was read."""
+        return self._connection.crd_schema
 
     def read_summary(self, url: str) -> Mapping[str, Any]:
         """summary.json at ``url``; ``ResultsError`` saying why it cannot be read."""
-        return self._results_store().summary(url)
+        return self._connection.results_store().summary(url)
 
-    def _results_store(self) -> ResultsStore:
-        if self._store is None:
-            self._store = self._make_store(self.say)
-        return self._store
+    def github(self) -> GitHub | None:
+        """GitHub as the session was given it, asked for once; None when there is none."""
+        return self._connection.github()
 
-    def watcher(self, namespace: str) -> ExperimentWatcher:
+    def watcher(self, namespace: str) -> NamespaceWatch:
         """The one watch of ``namespace`` for the whole session."""
-        if namespace not in self._watchers:
-            assert self.cluster is not None
-            watcher = ExperimentWatcher(
-                # The watch uses only list_experiments, watch_experiments and describe of it.
-                cast("edges_cluster.Cluster", self.cluster),
-                namespace=namespace,
-                poll_interval=self.options.poll_interval or 15.0,
-                # Outage lines reach the terminal through the item thread, with or
-                # without log_cli.
-                notify=self.say,
-            ).start()
-            # A run seen Failed is explained at once, whichever item is running.
-            watcher.subscribe_all(self._failures.seen)
-            self._watchers[namespace] = watcher
-        return self._watchers[namespace]
+        return self._watches.watcher(namespace)
 
-    def watching(self, namespace: str) -> ExperimentWatcher | None:
+    def watching(self, namespace: str) -> NamespaceWatch | None:
         """The watch of ``namespace`` if one was started, without starting one."""
-        return self._watchers.get(namespace)
+        return self._watches.watching(namespace)
 
     # -- the experiments of the session ---------------------------------------------
 
@@ -258,9 +253,9 @@ class LiveRun:
             self._preflight.check(
                 launch,
                 cluster,
-                unreachable=self.unreachable or "",
-                refused=self.refused,
-                crd_read=self.crd_read,
+                unreachable=self._connection.unreachable or "",
+                refused=self._connection.refused,
+                crd_read=self._connection.crd_read,
             )
 
     def follow(self, launch: Launch, *, deadline: Deadline | None = None) -> CheckResult:
@@ -321,8 +316,7 @@ class LiveRun:
         )
         self.leases.stop()
         self.orphans = self._sweeper.finish()
-        for watcher in self._watchers.values():
-            watcher.stop()
+        self._watches.stop()
         # What the watch said while the cleanup waited (an outage, its end) is printed
         # too: no item is left to write it.
         self.flush()
@@ -340,7 +334,7 @@ class LiveRun:
         once its decision has reached the controller."""
         if self.connect() is None:
             return
-        failed = self.leases.end(namespace, instance, reason=f"run {self.run_id}: {reason}")
+        failed = self.leases.end(namespace, instance, reason=f"run {self.role.run_id}: {reason}")
         if failed is not None:
             self.say(
                 f"{instance}: its owner lease could not be ended ({failed}), so a later "
@@ -358,43 +352,21 @@ class LiveRun:
     # -- what the session reports ------------------------------------------------------
 
     def api_requests(self) -> dict[str, int]:
-        return dict(self.cluster.requests) if self.cluster is not None else {}
+        return self._connection.api_requests()
 
     def watch_stats(self) -> dict[str, int]:
-        totals = {
-            "namespaces": len(self._watchers),
-            "lists": 0,
-            "watches": 0,
-            "relists": 0,
-            "outages": 0,
-        }
-        for watcher in self._watchers.values():
-            stats = watcher.stats
-            totals["outages"] += stats.outages
-            totals["lists"] += stats.lists
-            totals["watches"] += stats.watches
-            totals["relists"] += stats.relists
-        return totals
+        return self._watches.stats()
 
     def log_toil(self, record: ToilRecord) -> None:
         self.toil.log(record)
-        if self._on_toil is not None:
-            self._on_toil(record)
+        self._on_toil(record)
 
     def say(self, text: str) -> None:
         """A line from any thread; written by the item thread at its next chance."""
-        with self._lines_lock:
-            self._pending_lines.append(text)
-        if threading.current_thread() is threading.main_thread():
-            self.flush()
+        self._lines.say(text)
 
     def flush(self) -> None:
-        with self._lines_lock:
-            lines, self._pending_lines = self._pending_lines, []
-        if lines:
-            self.out.clear()
-        for text in lines:
-            self.out.line(text)
+        self._lines.flush()
 
 
 __all__ = ["LiveRun"]

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pytest_experiment.core import gate
+from pytest_experiment.core.gate import RootCause
 from pytest_experiment.core.lifecycle import Turn
 from pytest_experiment.core.verdict import CheckResult, Status
 
@@ -90,10 +91,11 @@ class Published:
     def gate(self) -> Status | None:
         return self.decision.gate if self.decision is not None else None
 
-    def causes_of(self, check: str) -> list[str]:
-        if self.decision is None or not self.decision.causes:
+    def causes_of(self, check: str) -> list[RootCause]:
+        """The gate's root causes found by ``check``."""
+        if self.decision is None:
             return []
-        return gate.cause_lines(c for c in self.decision.causes if c.check == check)
+        return [c for c in self.decision.causes if c.check == check]
 
     def gate_record(self) -> dict[str, Any]:
         decision = self.decision

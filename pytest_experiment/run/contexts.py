@@ -1,6 +1,6 @@
 """What the stages of a run use of the live run, so none of them needs ``LiveRun`` itself.
 
-``LiveRun`` (``run.session``) implements every protocol here; a test can hand
+``LiveRun`` (``run.live_run``) implements every protocol here; a test can hand
 a stage any object that implements the one it takes.
 """
 
@@ -15,11 +15,9 @@ from pytest_experiment.core.spec import Experiment
 from pytest_experiment.core.toil import ToilRecord
 from pytest_experiment.core.verdict import CheckResult
 from pytest_experiment.core.watch_state import Observed
-from pytest_experiment.edges.watch import ExperimentWatcher
 from pytest_experiment.run.launch import Launch
-from pytest_experiment.run.leases import LeaseKeeper
 from pytest_experiment.run.output import Output
-from pytest_experiment.run.ports import Cluster
+from pytest_experiment.run.ports import Cluster, GitHub
 
 
 class Watch(Protocol):
@@ -66,6 +64,10 @@ class RunContext(Protocol):
         """summary.json at ``url``; ``ResultsError`` saying why it cannot be read."""
         ...
 
+    def github(self) -> GitHub | None:
+        """GitHub, as the session was given it; None when there is none to ask."""
+        ...
+
 
 class FollowContext(RunContext, Protocol):
     """Following may end a run itself (``--experiment-on-timeout=abort``, a running budget)."""
@@ -89,49 +91,4 @@ class PublishContext(RunContext, Protocol):
         ...
 
 
-class SessionContext(Protocol):
-    """What the session's own parts (the launcher, cleanup) use of it."""
-
-    @property
-    def options(self) -> Options: ...
-
-    @property
-    def run_id(self) -> str:
-        """The label value that marks every instance this run creates."""
-        ...
-
-    @property
-    def controller(self) -> bool:
-        """The xdist controller: it creates nothing and sweeps what workers left."""
-        ...
-
-    @property
-    def cluster(self) -> Cluster | None: ...
-
-    @property
-    def leases(self) -> LeaseKeeper:
-        """The owner leases of the instances this process created."""
-        ...
-
-    @property
-    def ends_leases(self) -> bool:
-        """Whether this process ends the lease of an instance it keeps (an xdist worker
-        leaves that to the controller, which reports the decision)."""
-        ...
-
-    def watcher(self, namespace: str) -> ExperimentWatcher:
-        """The namespace's shared watch, started on first use."""
-        ...
-
-    def watching(self, namespace: str) -> ExperimentWatcher | None:
-        """The namespace's watch if the session started one."""
-        ...
-
-    def log_toil(self, record: ToilRecord) -> None: ...
-
-    def say(self, text: str) -> None:
-        """A line from any thread, written by the item thread."""
-        ...
-
-
-__all__ = ["FollowContext", "PublishContext", "RunContext", "SessionContext", "Watch"]
+__all__ = ["FollowContext", "PublishContext", "RunContext", "Watch"]

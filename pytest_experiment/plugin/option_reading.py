@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from pytest_experiment.base.errors import OptionError
-from pytest_experiment.core.options import OPTION_SPECS, Options, resolve
+from pytest_experiment.core.option_table import OPTION_SPECS, resolve
+from pytest_experiment.core.options import Options
 
 
 def session_options(config: pytest.Config) -> Options:
@@ -53,7 +54,7 @@ def check_output_files(config: pytest.Config) -> None:
     """pytest's ``--junitxml`` and the GitHub step summary are written at the end of the
     session too: one that cannot be written there stops the session now, naming it,
     instead of failing once every item has run."""
-    from pytest_experiment.core.option_values import unwritable
+    from pytest_experiment.core.option_parsers import unwritable
 
     junit = config.getoption("xmlpath", None)
     if junit:

@@ -92,7 +92,7 @@ class ServerClock:
             return datetime.now(UTC) + self._offset
 
 
-class ApiSession:
+class ApiRequests:
     """An ApiClient for one kubeconfig context, with domain errors and retries."""
 
     def __init__(
