@@ -371,7 +371,10 @@ def test_usd_writes_fractions_of_a_cent() -> None:
 def test_one_published_run_prices_the_expected_cost_from_its_duration(tmp_path: Path) -> None:
     experiment = written(tmp_path, "    - name: app\n      cluster: {type: gke}\n")
     # 1000 h at the fallback rate: $100.00, where a second off the hour would show.
-    published = [{"durationSeconds": None}, {"durationSeconds": 1000 * HOUR}]
+    published: list[dict[str, float | None]] = [
+        {"durationSeconds": None},
+        {"durationSeconds": 1000 * HOUR},
+    ]
     found = estimate(
         experiment,
         prices=shipped_prices(),

@@ -45,7 +45,8 @@ def test_commas_and_brackets_inside_strings_are_not_values() -> None:
 
 
 def test_json_types_are_named_as_json_schema_names_them() -> None:
-    assert [json_type_name(v) for v in (None, True, 1, 1.5, "x", [1], (1,), {})] == [
+    values: tuple[object, ...] = (None, True, 1, 1.5, "x", [1], (1,), {})
+    assert [json_type_name(v) for v in values] == [
         "null",
         "boolean",
         "integer",
