@@ -12,9 +12,13 @@ module's own and runs pytest in process.
     python scripts/mutate.py core/lifecycle/stuck.py core/gate.py
     python scripts/mutate.py --list core/gate.py              # the mutants, not run
     python scripts/mutate.py --survivors-only --json out.json core/gate.py
+    python scripts/mutate.py --sample 40 --seed 1 core/cost.py  # 40 mutants drawn at random
 
 A survivor is printed as ``module:line: what changed`` with the line before and after;
-``--json`` writes every mutant and its outcome.
+``--json`` writes every mutant and its outcome. Each module's score, and the total's, is
+printed with a 95 % confidence interval (Wilson's): with ``--sample`` it says how far the
+score of the mutants run may be from the module's; without, it is the sampling error of
+the mutator itself and can be ignored.
 """
 
 from __future__ import annotations
@@ -26,7 +30,9 @@ import importlib.abc
 import importlib.util
 import itertools
 import json
+import math
 import os
+import random
 import re
 import signal
 import sys
@@ -55,13 +61,25 @@ TESTS_FOR: dict[str, tuple[str, ...]] = {
     "core/checks/__init__.py": ("test_checks.py",),
     "core/checks/data.py": ("test_checks.py", "test_fuzz_verdicts.py"),
     "core/checks/verdicts.py": ("test_checks.py", "test_fuzz_verdicts.py"),
-    "core/checks/compare.py": ("test_checks.py",),
+    "core/checks/compare.py": ("test_reproducibility.py", "test_reproducibility_stats.py"),
     "core/checks/reading.py": ("test_checks.py",),
     "core/rules/text.py": ("test_rules.py",),
     "core/rules/names.py": ("test_rules.py",),
     "core/rules/lint.py": ("test_rules.py",),
     "core/rules/validation.py": ("test_rules.py",),
     "core/rules/__init__.py": ("test_rules.py",),
+    # Imported by no test directly: read through the spec and schema loaders.
+    "core/yaml_loader.py": ("test_hostile_input.py", "test_spec.py", "test_schema.py"),
+    "core/yaml_source.py": ("test_hostile_input.py", "test_spec.py", "test_schema.py"),
+    # Imported by many files, most of which only pass its objects along: the ones that
+    # test what it decides.
+    "core/spec.py": ("test_spec.py", "test_schema.py", "test_rules.py", "test_hostile_input.py"),
+    "core/options.py": ("test_options.py",),
+    "core/intent.py": ("test_intent.py", "test_checks.py"),
+    "core/sitedata.py": ("test_sitedata.py", "test_intent.py", "test_cost.py"),
+    "core/verdict.py": ("test_checks.py", "test_gate.py", "test_rules.py"),
+    "core/toil.py": ("test_toil.py", "test_lifecycle.py", "test_review.py"),
+    "core/review.py": ("test_review.py", "test_reasons.py", "test_read_in_time.py"),
 }
 # Slow (pytest in a subprocess, hypothesis at length, a child under resource limits) or
 # needing a cluster: left out of the automatic choice, still usable through TESTS_FOR.
@@ -255,6 +273,54 @@ def tests_for(path: Path) -> list[Path]:
     return sorted(chosen)
 
 
+# -- sampling and the confidence interval --------------------------------------------------
+
+
+def sample(
+    found: list[tuple[Mutant, str]], n: int | None, seed: int, module: str
+) -> list[tuple[Mutant, str]]:
+    """``n`` of the module's mutants drawn at random, in the mutator's order; all if ``n`` is None.
+    The draw depends on the seed and the module's name only, so a run can be repeated
+    module by module, and one module's draw does not move when another's mutants change."""
+    if n is None or n >= len(found):
+        return found
+    chosen = sorted(random.Random(f"{seed}:{module}").sample(range(len(found)), n))
+    return [found[i] for i in chosen]
+
+
+def wilson(killed: float, n: float, z: float = 1.96) -> tuple[float, float]:
+    """Wilson's score interval for a proportion (95 % for z = 1.96): unlike p ± z·se it
+    stays inside [0, 1] and is not zero-wide when every mutant run was killed."""
+    if n <= 0:
+        return (0.0, 1.0)
+    p = killed / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def total_score(totals: dict[str, dict[str, int]]) -> tuple[float, float, float, int]:
+    """The score over all the modules run, each weighted by its whole number of mutants
+    (a module sampled at 40 of 200 counts for 200), and its interval: Wilson's, on the
+    effective sample size of that stratified estimate (its variance, with the finite
+    population correction, read back as the n of a simple sample). Returns (score, low,
+    high, mutants run)."""
+    rows = [t for t in totals.values() if t.get("run")]
+    population = sum(t["mutants"] for t in rows)
+    ran = sum(t["run"] for t in rows)
+    if not population:
+        return (1.0, 0.0, 1.0, 0)
+    score = sum(t["mutants"] * t["killed"] / t["run"] for t in rows) / population
+    variance = 0.0
+    for t in rows:
+        weight, p, n = t["mutants"] / population, t["killed"] / t["run"], t["run"]
+        if n > 1:
+            variance += weight**2 * p * (1 - p) / n * (1 - (n - 1) / max(1, t["mutants"] - 1))
+    effective = score * (1 - score) / variance if variance > 0 else ran
+    low, high = wilson(score * effective, effective)
+    return (score, low, high, ran)
+
+
 # -- running a mutant ---------------------------------------------------------------------------
 
 
@@ -283,11 +349,19 @@ class _Replace(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         exec(compile(self.source, str(self.path), "exec"), module.__dict__)
 
 
-def _child(name: str, path: Path, source: str | None, tests: list[str], autoload: bool) -> int:
-    if not autoload:
-        # Most core tests need no plugin: leaving the installed ones out (this plugin,
-        # xdist, html, hypothesis's) makes a run several times quicker.
+# Which plugins a child loads: none, this one only, or every one installed.
+PLUGINS = ("none", "ours", "all")
+
+
+def _child(name: str, path: Path, source: str | None, tests: list[str], plugins: str) -> int:
+    if plugins != "all":
+        # Most core tests need no plugin: leaving the installed ones out (xdist, html,
+        # hypothesis's...) makes a run several times quicker.
         os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    if plugins == "ours":
+        # Tests that run pytest in process (pytester) need this plugin's options there
+        # too: PYTEST_PLUGINS loads it into every pytest of the child, without the rest.
+        os.environ["PYTEST_PLUGINS"] = "pytest_experiment.plugin.hooks"
     if source is not None:
         sys.meta_path.insert(0, _Replace(name, path, source))
     devnull = os.open(os.devnull, os.O_WRONLY)
@@ -306,14 +380,14 @@ def run(
     tests: list[str],
     timeout: float,
     *,
-    autoload: bool = False,
+    plugins: str = "none",
 ) -> str:
     """killed, survived or timeout: pytest forked from this process, with the mutant."""
     pid = os.fork()
     if pid == 0:
         code = 3
         try:
-            code = _child(name, path, source, tests, autoload)
+            code = _child(name, path, source, tests, plugins)
         finally:
             os._exit(code)
     deadline = time.monotonic() + timeout
@@ -360,6 +434,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--line", type=int, action="append", help="only the mutants on this line (repeatable)"
     )
+    parser.add_argument(
+        "--sample", type=int, metavar="N", help="run N mutants of each module, drawn at random"
+    )
+    parser.add_argument(
+        "--seed", type=int, default=0, help="the seed of --sample's draw (default 0)"
+    )
     args = parser.parse_args(argv)
     paths = (
         [PACKAGE / m.removeprefix("pytest_experiment/") for m in args.modules]
@@ -373,7 +453,8 @@ def main(argv: list[str] | None = None) -> int:
     totals: dict[str, dict[str, int]] = {}
     for path in paths:
         module = str(path.relative_to(PACKAGE))
-        found = [m for m in mutants(path) if not args.line or m[0].line in args.line]
+        every = [m for m in mutants(path) if not args.line or m[0].line in args.line]
+        found = sample(every, args.sample, args.seed, module)
         if args.list:
             for m, _ in found:
                 print(f"{m.module}:{m.line}: {m.operator}: {m.before}  ->  {m.after}")
@@ -381,30 +462,33 @@ def main(argv: list[str] | None = None) -> int:
         tests = args.tests or [str(t) for t in tests_for(path)]
         if not tests:
             print(f"{module}: no fast test imports it; {len(found)} mutants not run")
-            totals[module] = {"mutants": len(found), "killed": 0, "survived": 0, "untested": 1}
+            totals[module] = {"mutants": len(every), "run": 0, "killed": 0, "survived": 0}
             continue
-        autoload = False
-        started = time.monotonic()
-        clean = run(dotted(path), path, None, tests, timeout=600)
-        if clean != "survived":  # some test needs a plugin: load them all
-            autoload = True
+        module_started = time.monotonic()
+        for plugins in PLUGINS:  # the fewest plugins with which the tests pass
             started = time.monotonic()
-            clean = run(dotted(path), path, None, tests, timeout=600, autoload=True)
+            clean = run(dotted(path), path, None, tests, timeout=600, plugins=plugins)
+            if clean == "survived":
+                break
         baseline = time.monotonic() - started
         if clean != "survived":
             print(f"{module}: its tests fail without any mutant; skipped")
             continue
         budget = max(10.0, 4 * baseline)
-        counts = {"mutants": len(found), "killed": 0, "survived": 0, "timeout": 0}
+        counts = {"mutants": len(every), "run": len(found), "killed": 0, "survived": 0}
+        counts["timeout"] = 0
+        drawn = f" (a sample of {len(found)}, seed {args.seed})" if len(found) < len(every) else ""
         print(
-            f"{module}: {len(found)} mutants, {len(tests)} test files, "
+            f"{module}: {len(every)} mutants{drawn}, {len(tests)} test files, "
             f"{baseline:.1f} s clean, {budget:.0f} s budget"
-            + (", with the installed plugins" if autoload else ""),
+            + {"none": "", "ours": ", with this plugin", "all": ", with the installed plugins"}[
+                plugins
+            ],
             flush=True,
         )
         for m, source in found:
             started = time.monotonic()
-            m.outcome = run(dotted(path), path, source, tests, budget, autoload=autoload)
+            m.outcome = run(dotted(path), path, source, tests, budget, plugins=plugins)
             m.seconds = round(time.monotonic() - started, 2)
             counts[m.outcome] += 1
             if m.outcome == "survived" or not args.survivors_only:
@@ -414,9 +498,22 @@ def main(argv: list[str] | None = None) -> int:
                 )
             results.append(m)
         counts["killed"] += counts.pop("timeout")
+        counts["seconds"] = round(time.monotonic() - module_started)
         totals[module] = counts
-        score = counts["killed"] / counts["mutants"] if counts["mutants"] else 1.0
-        print(f"{module}: {counts['killed']}/{counts['mutants']} killed ({score:.0%})", flush=True)
+        killed, ran = counts["killed"], counts["run"]
+        low, high = wilson(killed, ran)
+        print(
+            f"{module}: {killed}/{ran} killed ({killed / ran if ran else 1:.1%}, "
+            f"95 % CI {low:.1%} to {high:.1%}){drawn}, {counts['seconds']} s",
+            flush=True,
+        )
+    if len(totals) > 1:
+        score, low, high, ran = total_score(totals)
+        population = sum(t["mutants"] for t in totals.values() if t.get("run"))
+        print(
+            f"total: {score:.1%} killed (95 % CI {low:.1%} to {high:.1%}), "
+            f"{ran} mutants run of {population}, each module weighted by its mutants"
+        )
     if args.json:
         args.json.write_text(
             json.dumps({"totals": totals, "mutants": [asdict(m) for m in results]}, indent=1)

@@ -129,3 +129,55 @@ def test_load_test_step_on_a_real_workflow_template(upstream: Path) -> None:
     assert "    - name: load-test" in added
     with pytest.raises(FixError, match="already has a load-test"):
         add_load_test(after)
+
+
+def test_a_target_without_components_gets_the_list_under_its_name_indented_alike() -> None:
+    bare = SPEC.replace(
+        "      components:\n        - app: naive-db    # the workload\n\n        - app: loadgen\n",
+        "",
+    )
+    after = add_components(bare, ["metrics-agent"])
+    assert inserted(bare, after) == ["      components:", "        - app: metrics-agent"]
+    lines = after.splitlines()
+    assert lines[lines.index("    - name: app") + 1] == "      components:"
+
+
+def test_a_list_whose_items_start_on_the_next_line_is_refused() -> None:
+    odd = SPEC.replace(
+        "        - app: naive-db    # the workload\n", "        -\n          app: naive-db\n"
+    )
+    with pytest.raises(FixError, match="cannot read the list's layout"):
+        add_components(odd, ["metrics-agent"])
+
+
+def test_an_empty_templates_list_is_refused_as_not_a_block_list() -> None:
+    with pytest.raises(FixError, match=r"spec\.templates is not a block list"):
+        add_load_test("spec:\n  entrypoint: main\n  templates: []\n")
+
+
+WORKFLOW = """\
+spec:
+  entrypoint: main
+  templates:
+    - name: main
+      steps:
+        - - name: work
+            template: other
+    - name: other
+      container:
+        image: busybox
+"""
+
+
+def test_the_load_test_template_goes_after_the_last_template() -> None:
+    after = add_load_test(WORKFLOW)
+    lines = after.splitlines()
+    assert lines.index("    - name: load-test") > lines.index("        image: busybox")
+    assert lines[lines.index("    - name: main") + 2] == "        - - name: load-test"
+
+
+def test_a_comment_deeper_than_the_templates_dash_stays_with_the_last_template() -> None:
+    text = WORKFLOW + "     # about busybox\n    # after the templates\n  arguments: {}\n"
+    lines = add_load_test(text).splitlines()
+    new = lines.index("    - name: load-test")
+    assert lines.index("     # about busybox") < new < lines.index("    # after the templates")

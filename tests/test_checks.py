@@ -34,6 +34,12 @@ from pytest_experiment.core.checks import (
     run_checks,
     workload_pods,
 )
+from pytest_experiment.core.checks.reading import (
+    Reproducibility,
+    data_gap,
+    first_line,
+    not_measurable,
+)
 from pytest_experiment.core.gate import RootCause, root_causes
 from pytest_experiment.core.intent import Intent, build_intent
 from pytest_experiment.core.sitedata import SiteData, load_site_data
@@ -1522,3 +1528,29 @@ def test_a_one_sentence_abstract_a_negative_duration_and_the_first_error() -> No
     )
     errored = summary(analysis={"errors": ["Error: one", "Error: two"]})
     assert run(ai_verdict, errored).line == "[N/A] AI verdict: analyzer errored — Error: one"
+
+
+def test_a_first_line_is_shown_whole_up_to_160_characters_then_cut_with_an_ellipsis() -> None:
+    assert first_line("x" * 160) == "x" * 160
+    assert first_line("x" * 161) == "x" * 159 + "…"
+    assert first_line("  one\ntwo  ") == "one"
+    assert first_line("   ") == ""
+
+
+def test_a_summary_not_measurable_warns_with_the_reason_in_its_figures() -> None:
+    result = not_measurable("Custom metrics", "no metrics section", declared=2)
+    assert result.status is Status.WARN
+    assert result.summary == "Custom metrics: not measurable — no metrics section"
+    assert result.figures == {"declared": 2, "reason": "no metrics section"}
+
+
+def test_a_query_without_a_finite_value_counts_its_points() -> None:
+    assert data_gap({"data": [{"value": "NaN"}]}) == "no finite numeric value in 1 point"
+    assert data_gap({"data": [{"value": "NaN"}, {"value": None}]}) == (
+        "no finite numeric value in 2 points"
+    )
+
+
+def test_a_difference_warns_unless_the_policy_says_fail() -> None:
+    assert Reproducibility().fail is False
+    assert Reproducibility().floor == 0.10

@@ -366,3 +366,26 @@ def test_usd_writes_fractions_of_a_cent() -> None:
     assert [usd(x) for x in (0.2, 0.0201, 0.0043046, 0, 1, 1234.5)] == [
         "$0.20", "$0.0201", "$0.0043", "$0.00", "$1.00", "$1,234.50",
     ]  # fmt: skip
+
+
+def test_one_published_run_prices_the_expected_cost_from_its_duration(tmp_path: Path) -> None:
+    experiment = written(tmp_path, "    - name: app\n      cluster: {type: gke}\n")
+    # 1000 h at the fallback rate: $100.00, where a second off the hour would show.
+    published: list[dict[str, float | None]] = [
+        {"durationSeconds": None},
+        {"durationSeconds": 1000 * HOUR},
+    ]
+    found = estimate(
+        experiment,
+        prices=shipped_prices(),
+        bound=Bound.of(Options(), experiment),
+        published=published,
+    )
+    assert found.published.runs == 1
+    assert found.attached is False
+    text = "\n".join(found.lines)
+    assert "(median duration of 1 published run) = " in text
+    assert found.hourly == pytest.approx(0.10)
+    assert "= $100.00" in text
+    assert found.headline() == "estimated $100.00 (expected, from 1 published run)"
+    assert "machineType unset (the operator's fallback rate)" in text

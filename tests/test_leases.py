@@ -436,3 +436,59 @@ def test_orphans_are_the_expired_leases_of_other_runs() -> None:
     assert orphan.describe() == (
         "made by run old (host h, pid 7), 2h old, its lease expired 1h50m ago"
     )
+
+
+def test_the_lease_annotations_are_named_under_the_harness_prefix() -> None:
+    expires = datetime(2026, 12, 7, 10, 0, 0, 999000, tzinfo=UTC)
+    held = Lease(owner=Owner(run="r1", host="h1", pid=42), expires=expires)
+    assert held.annotations() == {
+        "pytest-experiment/lease-run": "r1",
+        "pytest-experiment/lease-host": "h1",
+        "pytest-experiment/lease-pid": "42",
+        "pytest-experiment/lease-expires": "2026-12-07T10:00:00.999Z",
+    }
+    assert lease.ended("kept by --keep") == {
+        "pytest-experiment/lease-expires": None,
+        "pytest-experiment/kept": "kept by --keep",
+    }
+
+
+def test_an_empty_or_non_text_time_is_no_time() -> None:
+    assert lease.parse_time("") is None
+    assert lease.parse_time(None) is None
+    assert lease.parse_time(42) is None
+    assert lease.parse_time("2026-12-07T10:00:00") is None
+    assert lease.parse_time("2026-12-07T10:00:00Z") == datetime(2026, 12, 7, 10, tzinfo=UTC)
+
+
+def test_a_lease_is_renewed_every_third_of_its_length() -> None:
+    assert lease.RENEW_FRACTION == 3
+
+
+def test_an_expired_lease_is_found_after_instances_that_are_not_orphans() -> None:
+    now = datetime(2026, 12, 7, 12, tzinfo=UTC)
+
+    def instance(
+        name: str, expires: datetime, *, managed: bool = True, run: str = "other"
+    ) -> dict[str, object]:
+        held = Lease(owner=Owner(run=run, host="h", pid=1), expires=expires)
+        labels = {"app.kubernetes.io/managed-by": "pytest-experiment"} if managed else {}
+        return {"metadata": {"name": name, "labels": labels, "annotations": held.annotations()}}
+
+    past, future = now - timedelta(hours=1), now + timedelta(hours=1)
+    listed = [
+        instance("a-unmanaged", past, managed=False),
+        instance("a-mine", past, run="mine"),
+        instance("b-live", future),
+        instance("c-orphan", past),
+    ]
+    found = orphans(
+        listed,
+        namespace="experiments",
+        now=now,
+        own_run="mine",
+        attached=(),
+        experiment_label="experiment",
+    )
+    assert [o.instance for o in found] == ["c-orphan"]
+    assert found[0].experiment == "?"  # no experiment label to name it by

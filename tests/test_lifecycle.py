@@ -660,3 +660,105 @@ def test_every_lifecycle_toil_record_is_the_seeds(
 def test_a_field_with_braces_is_text_not_a_template() -> None:
     record = lifecycle.validation_toil("e", "spec.x: {name} {0} {missing}")
     assert record.title == "Validation failed: e - spec.x: {name} {0} {missing}"
+
+
+# -- phases, read alone ---------------------------------------------------------------------
+
+
+def test_complete_and_failed_are_the_terminal_phases() -> None:
+    assert lifecycle.is_terminal(obj(phase="Complete"))
+    assert lifecycle.is_terminal(obj(phase="Failed"))
+    assert not lifecycle.is_terminal(obj(phase="Running"))
+    assert not lifecycle.is_terminal(obj())
+
+
+def test_an_analysis_that_failed_or_lost_its_job_turns_a_complete_run_failed() -> None:
+    for reason in ("Failed", "JobNotFound"):
+        condition = {"type": "AnalysisComplete", "reason": reason, "message": "x"}
+        turn = lifecycle.turn_condition(obj(phase="Complete", conditions=[condition]))
+        assert turn is not None
+        assert turn.line() == f"AnalysisComplete {reason}: x"
+    fine = {"type": "AnalysisComplete", "reason": "Succeeded", "message": "x"}
+    assert lifecycle.turn_condition(obj(phase="Complete", conditions=[fine])) is None
+
+
+def test_an_exhausted_gate_without_an_iteration_count_says_nothing_more() -> None:
+    turn = lifecycle.turned_failed(obj(phase="Failed", iterationStatus={"phase": "Exhausted"}))
+    assert turn is not None
+    assert turn.message == ""
+    assert turn.line() == "QualityGate Exhausted"
+
+
+def test_a_recollect_delay_of_zero_is_kept() -> None:
+    assert lifecycle.recollect_delay({"qualityGate": {"recollectDelaySeconds": 0}}) == 0.0
+    assert lifecycle.recollect_delay({"qualityGate": {"recollectDelaySeconds": -1}}) == 120.0
+    assert lifecycle.recollect_delay({}) == 120.0
+
+
+def test_a_time_with_an_upper_or_lower_case_z_is_utc() -> None:
+    expected = datetime(2026, 12, 7, 10, 0, 0, 123456, tzinfo=UTC)
+    assert lifecycle.parse_time("2026-12-07T10:00:00.123456789Z") == expected
+    assert lifecycle.parse_time("2026-12-07t10:00:00.123456789z") == expected
+    assert lifecycle.parse_time("2026-12-07T11:00:00.123456+01:00") == expected
+
+
+def test_an_unhealthy_condition_explains_before_a_healthy_one() -> None:
+    healthy = {"type": "Ready", "status": "True", "message": "all good"}
+    unhealthy = {"type": "Synced", "status": "False", "message": "cannot  sync"}
+    assert lifecycle.condition_message(obj(conditions=[healthy, unhealthy])) == "cannot sync"
+    failed = {"type": "Failed", "status": "True", "message": "it broke"}
+    assert lifecycle.condition_message(obj(conditions=[unhealthy, failed])) == "it broke"
+
+
+def test_the_inspect_command_reads_the_instance_as_yaml() -> None:
+    assert lifecycle.inspect_command("web-lat-abc12", "experiments") == (
+        "kubectl get experiment web-lat-abc12 -n experiments -o yaml"
+    )
+
+
+def test_provisioning_without_targets_says_none_are_reported_yet() -> None:
+    assert lifecycle.entering_lines("Provisioning", obj(), namespace="experiments") == [
+        "no targets reported yet"
+    ]
+
+
+def test_an_application_without_health_or_sync_shows_them_unknown() -> None:
+    app = {"metadata": {"name": "web-lat-abc12-app"}, "status": {}}
+    up = {
+        "metadata": {"name": "web-lat-abc12-db"},
+        "status": {"health": {"status": "Healthy"}, "sync": {"status": "Synced"}},
+    }
+    assert lifecycle.entering_lines(
+        "Ready", obj(), namespace="experiments", applications=[app, up]
+    ) == [
+        "application web-lat-abc12-app: health <unknown>, sync <unknown>",
+        "application web-lat-abc12-db: health Healthy, sync Synced",
+    ]
+
+
+def test_a_running_line_names_the_workflow_and_its_phase_or_says_neither_is_known() -> None:
+    assert lifecycle.entering_lines("Running", obj(), namespace="experiments") == [
+        "workflow <none yet> (<no phase>)"
+    ]
+    running = obj(workflowStatus={"name": "web-lat-abc12-wf", "phase": "Running"})
+    assert lifecycle.entering_lines("Running", running, namespace="experiments") == [
+        "workflow web-lat-abc12-wf (Running)"
+    ]
+
+
+def test_a_query_with_an_error_counts_as_without_data_in_a_failed_summary() -> None:
+    summary = {
+        "phase": "Failed",
+        "metrics": {
+            "queries": {
+                "good": {"data": [{"value": 1}]},
+                "broken": {"data": [{"value": 1}], "error": "bad query"},
+                "empty": {"data": []},
+            }
+        },
+    }
+    assert lifecycle.failed_summary_lines(summary) == [
+        "summary.json phase: Failed",
+        "metrics: 1 with data (good)",
+        "metrics without data: broken, empty",
+    ]

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import importlib
 import json
+import math
 import shutil
+import statistics
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -18,8 +20,24 @@ import pytest
 
 from pytest_experiment.core.changepoints import change_points
 from pytest_experiment.core.checks import CheckInput, Reproducibility, reproducibility
-from pytest_experiment.core.checks.compare import AGREES, DIFFERS, INCONCLUSIVE, judge
-from pytest_experiment.core.checks.history import pod_name, query_text, read_run
+from pytest_experiment.core.checks.compare import (
+    AGREES,
+    CONFIDENCE,
+    DIFFERS,
+    INCONCLUSIVE,
+    judge,
+    percent,
+    t_quantile,
+)
+from pytest_experiment.core.checks.history import (
+    duration_seconds,
+    fingerprint,
+    fingerprint_changes,
+    pod_name,
+    query_text,
+    read_run,
+    series_labels,
+)
 from pytest_experiment.core.intent import build_intent
 from pytest_experiment.core.sitedata import load_site_data
 from pytest_experiment.core.spec import Experiment, load_experiment
@@ -172,6 +190,7 @@ def test_one_earlier_run_is_too_few() -> None:
     judged = judge([1.0], 1.5, floor=0.10)
     assert judged.outcome == INCONCLUSIVE
     assert judged.reason == "1 earlier comparable run (2 needed)"
+    assert judge([], 1.5, floor=0.10).reason == "0 earlier comparable runs (2 needed)"
 
 
 def test_between_run_variation_is_the_unit_not_the_pooled_points() -> None:
@@ -596,3 +615,173 @@ def test_only_a_session_that_runs_the_check_imports_the_statistics(
     result.stdout.fnmatch_lines([f"IMPORTED {imported}"])
     if selected == "not reproducibility":
         result.stdout.fnmatch_lines(["*passed*xfailed*"])
+
+
+# -- durations and fingerprints, read alone ------------------------------------------------------
+
+
+def test_each_duration_unit_is_read_at_its_length_in_seconds() -> None:
+    assert duration_seconds("250ms") == pytest.approx(0.25)
+    assert duration_seconds("1s") == 1
+    assert duration_seconds("1m") == 60
+    assert duration_seconds("1h") == 3600
+    assert duration_seconds("1d") == 86400
+    assert duration_seconds("1w") == 604800
+    assert duration_seconds("1y") == 31536000
+    assert duration_seconds("42m38.05s") == pytest.approx(2558.05)
+    assert duration_seconds("1h2x") is None
+
+
+def test_a_missing_machine_type_reads_as_not_recorded_and_is_named_when_it_changes() -> None:
+    bare = {"targets": [{"name": "app", "nodeCount": 1}]}
+    dressed = {"targets": [{"name": "app", "machineType": "e2-medium", "nodeCount": 1}]}
+    assert ("app machineType", "not recorded") in fingerprint(bare)
+    assert ("app components", "not recorded") in fingerprint(bare)
+    assert fingerprint_changes(fingerprint(bare), fingerprint(dressed)) == [
+        "app machineType not recorded → e2-medium"
+    ]
+
+
+def test_two_runs_after_a_change_point_are_enough_to_be_the_baseline() -> None:
+    history = [run_summary(f"web-lat-e{i}", i + 1, cpu=0.2 if i < 5 else 0.3) for i in range(7)]
+    result = check(run_summary("web-lat-new", 20, cpu=0.3), history)
+    assert outcomes(result)["server_cpu"] == AGREES
+    assert {"metric": "server_cpu", "labels": "", "began": "web-lat-e5"} in (
+        result.figures["changePoints"]
+    )
+
+
+def test_a_difference_is_listed_before_an_inconclusive_metric_whatever_their_names() -> None:
+    # request_p99 comes first by name; its runs are ±30 % apart (inconclusive), while
+    # server_cpu differs: the difference leads the details.
+    levels = (1.0, 1.4, 0.7, 1.2, 0.9)
+    history = [
+        run_summary(f"web-lat-e{i}", i + 1, p99=0.041 * v, cpu=0.22 * (1 + v / 100))
+        for i, v in enumerate(levels)
+    ]
+    result = check(run_summary("web-lat-new", 20, p99=0.041 * 1.05, cpu=0.40), history)
+    assert outcomes(result) == {"request_p99": INCONCLUSIVE, "server_cpu": DIFFERS}
+    assert result.details[0].startswith("server_cpu differs")
+    assert result.details[1].startswith("request_p99 inconclusive")
+
+
+def test_one_run_after_a_change_point_is_too_few_to_be_the_baseline() -> None:
+    # The shift began at the last earlier run: one run is no baseline, so the new run is
+    # judged against them all, not found "inconclusive: 1 earlier comparable run".
+    history = [run_summary(f"web-lat-e{i}", i + 1, cpu=0.2 if i < 8 else 0.3) for i in range(9)]
+    result = check(run_summary("web-lat-new", 20, cpu=0.3), history)
+    assert {"metric": "server_cpu", "labels": "", "began": "web-lat-e8"} in (
+        result.figures["changePoints"]
+    )
+    assert not any("1 earlier comparable run" in d for d in result.details)
+
+
+def test_an_inconclusive_metric_is_listed_before_one_that_agrees_whatever_their_names() -> None:
+    result = check(run_summary("web-lat-new", 20, points=(0.22, 0.23)), steady(5))
+    assert outcomes(result) == {"request_p99": AGREES, "server_cpu": INCONCLUSIVE}
+    assert result.details[0].startswith("server_cpu inconclusive")
+    assert result.details[1].startswith("request_p99 agrees")
+
+
+def test_the_shift_named_is_the_latest_of_two() -> None:
+    # Change points at e5 and e10: the shift named, and the baseline, are the latest's.
+    levels = [0.2] * 5 + [0.3] * 5 + [0.4] * 4
+    history = [run_summary(f"web-lat-e{i}", i + 1, cpu=v) for i, v in enumerate(levels)]
+    result = check(run_summary("web-lat-new", 30, cpu=0.4), history)
+    assert outcomes(result)["server_cpu"] == AGREES
+    began = [c["began"] for c in result.figures["changePoints"] if c["metric"] == "server_cpu"]
+    assert began == ["web-lat-e10"]
+
+
+def test_a_run_without_a_time_counts_every_other_run_as_earlier() -> None:
+    new = run_summary("web-lat-new", 20)
+    del new["createdAt"], new["completedAt"]
+    result = check(new, steady(3))
+    assert result.figures["earlier"] == 3
+    assert result.figures["comparable"] == 3
+
+
+def test_a_flipped_machine_verdict_is_named() -> None:
+    def with_machine_verdict(summary: dict[str, Any], word: str) -> dict[str, Any]:
+        del summary["analysis"]
+        return {**summary, "hypothesis": {"machineVerdict": word}}
+
+    history = [with_machine_verdict(s, "confirmed") for s in steady(4)]
+    result = check(with_machine_verdict(run_summary("web-lat-new", 20), "rejected"), history)
+    assert result.summary == (
+        "Reproducibility: machine verdict flipped: validated in 4 earlier runs → invalidated"
+    )
+
+
+def test_more_than_two_fingerprint_changes_are_counted_after_the_first_two() -> None:
+    new = run_summary("web-lat-new", 20, machine="e2-standard-8")
+    new["targets"][0].update(nodeCount=3, components=["alloy"])
+    result = check(new, steady(2))
+    assert result.summary.endswith(" (+1 more)")
+    assert len(result.details) == 3
+    two = run_summary("web-lat-new", 20, machine="e2-standard-8")
+    two["targets"][0].update(nodeCount=3)
+    assert check(two, steady(2)).summary.endswith("app nodeCount 1 → 3")
+
+
+def test_a_long_list_of_added_components_shows_three_and_counts_the_rest() -> None:
+    before = {"targets": [{"name": "app", "components": ["a"]}]}
+    after = {"targets": [{"name": "app", "components": ["a", "b", "c", "d", "e", "f"]}]}
+    assert fingerprint_changes(fingerprint(before), fingerprint(after)) == [
+        "app components +b, c, d (+2 more)"
+    ]
+    three = {"targets": [{"name": "app", "components": ["a", "b", "c", "d"]}]}
+    four = {"targets": [{"name": "app", "components": ["a", "b", "c", "d", "e"]}]}
+    assert fingerprint_changes(fingerprint(before), fingerprint(three)) == [
+        "app components +b, c, d"
+    ]
+    assert fingerprint_changes(fingerprint(before), fingerprint(four)) == [
+        "app components +b, c, d (+1 more)"
+    ]
+
+
+def test_labels_that_are_not_a_mapping_are_the_empty_identity() -> None:
+    assert series_labels(None, "web-lat-x") == ""
+    assert series_labels(["pod"], "web-lat-x") == ""
+    assert series_labels({"pod": "alloy-lddjb", "uid": "1"}, "web-lat-x") == "pod=alloy"
+
+
+def test_earlier_runs_averaging_zero_agree_only_with_a_zero() -> None:
+    zero = judge([0.0, 0.0, 0.0], 0.0, floor=0.10)
+    assert zero.outcome == AGREES
+    assert (zero.shift, zero.band, zero.interval) == (0.0, (0.0, 0.0), (0.0, 0.0))
+    for earlier, new in (([0.0, 0.0, 0.0], 0.5), ([-1.0, 1.0], 0.0), ([-1.0, 1.0], 0.5)):
+        judged = judge(earlier, new, floor=0.10)
+        assert judged.outcome == INCONCLUSIVE
+        assert judged.reason == "the earlier runs average 0: a relative shift is undefined"
+    assert judge([0.001, 0.001, 0.001], 0.001, floor=0.10).outcome == AGREES
+
+
+def test_a_shift_exactly_at_the_floor_agrees() -> None:
+    # Identical earlier runs: no noise, so the shift alone decides, and the floor itself
+    # does not yet matter.
+    assert judge([1.0, 1.0, 1.0], 1.5, floor=0.5).outcome == AGREES
+    assert judge([1.0, 1.0, 1.0], 1.75, floor=0.5).outcome == DIFFERS
+
+
+def test_noise_exactly_at_the_floor_is_not_called_wider_than_it() -> None:
+    earlier = [1.0, 1.1, 0.9, 1.05, 0.95]
+    n, mean = len(earlier), statistics.fmean(earlier)
+    half = t_quantile(n - 1, 1 - (1 - CONFIDENCE) / 2) * statistics.stdev(earlier)
+    noise = half * math.sqrt(1 + 1 / n) / abs(mean)
+    judged = judge(earlier, 1.02, floor=noise)
+    assert judged.outcome == INCONCLUSIVE
+    assert "within the noise, near" in judged.reason
+
+
+def test_a_shift_under_half_a_percent_is_shown_as_none() -> None:
+    assert percent(0.0) == "±0%"
+    assert percent(-0.0049) == "±0%"
+    assert percent(0.005) == "+0%"
+    assert percent(0.012) == "+1%"
+
+
+def test_the_outcomes_are_reported_in_these_words() -> None:
+    assert (AGREES, DIFFERS, INCONCLUSIVE) == ("agrees", "differs", "inconclusive")
+    result = check(run_summary("web-lat-new", 20, cpu=0.40), steady(5))
+    assert outcomes(result) == {"request_p99": "agrees", "server_cpu": "differs"}

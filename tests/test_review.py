@@ -86,3 +86,34 @@ def test_toil_titles_are_the_seeds() -> None:
     assert rv.quality_gate_toil("kv", "kv-1", "Custom metrics: 0/4").title == (
         "Quality gate failed: kv-1 - Custom metrics: 0/4"
     )
+
+
+def test_the_analyzer_is_done_once_it_succeeded_failed_or_was_skipped() -> None:
+    assert set(rv.ANALYZER_DONE) == {"Succeeded", "Failed", "Skipped"}
+    assert "Pending" not in rv.ANALYZER_DONE
+    assert "Running" not in rv.ANALYZER_DONE
+
+
+def test_each_analyzer_phase_is_reported_in_words() -> None:
+    assert rv.ANALYZER_LINES == {
+        "Pending": "Analyzer job created, waiting for pod scheduling...",
+        "Running": "Analyzer running...",
+        "Succeeded": "Analysis complete! Results enriched with AI insights.",
+        "Failed": "Analyzer failed.",
+        "Skipped": "Analysis skipped (no analyzerConfig or empty sections).",
+    }
+
+
+def test_the_metric_count_is_shown_only_with_both_collected_and_declared() -> None:
+    both = {"custom-metrics": {"collected": 2, "declared": 3}}
+    assert rv.quality_line(Status.PASS, both) == "Quality: PASS (2/3 metrics)"
+    assert rv.quality_line(Status.PASS, {"custom-metrics": {"collected": 2}}) == "Quality: PASS"
+    assert rv.quality_line(Status.PASS, {"custom-metrics": {"declared": 3}}) == "Quality: PASS"
+
+
+def test_a_pending_review_leaves_the_pr_open_unless_github_merged_or_closed_it() -> None:
+    assert rv.pr_outcome("Pending") == "Open"
+    assert rv.pr_outcome("Approved") == "Merged"
+    assert rv.pr_outcome("Rejected") == "Rejected"
+    assert rv.pr_outcome("Pending", merged_by_gh=True) == "Merged"
+    assert rv.pr_outcome("Pending", closed_by_gh=True) == "Rejected"

@@ -959,3 +959,29 @@ def test_a_generate_name_that_is_no_string_does_not_hide_a_bad_name(tmp_path: Pa
     assert result.line == "[FAIL] generateName: metadata.generateName is integer, not a string"
     assert len(result.details) == 2
     assert "metadata.name 'Demo_X' is not a Kubernetes object name" in result.details[1]
+
+
+def test_tutorial_targets_count_the_services_and_the_unknown_ones(tmp_path: Path) -> None:
+    text = edit(("  workflow:\n", TUTORIAL.format(target="ap") + "  workflow:\n"))
+    result = rules.tutorial_targets(load(tmp_path, text))
+    assert result.figures == {"services": 1, "unknown_targets": 1}
+
+
+def test_a_component_naming_no_app_is_counted_unresolved(tmp_path: Path) -> None:
+    result = rules.components(load(tmp_path, edit(("app: kv-store", "app: 5"))))
+    assert result.status is Status.FAIL
+    assert result.figures == {"components": 4, "unresolved": 1}
+
+
+def test_without_a_namespace_the_namespace_variable_is_said_to_resolve_to_experiments(
+    tmp_path: Path,
+) -> None:
+    text = edit(("$EXPERIMENT", "$NAMESPACE"), ("  namespace: experiments\n", ""))
+    result = rules.namespace_var(load(tmp_path, text))
+    assert "resolves to the Experiment's own namespace (experiments)" in result.details[0]
+
+
+def test_no_hyperdisk_passes_with_no_mentions(tmp_path: Path, fixture_catalogue: Catalogue) -> None:
+    result = rules.storage_machine(load(tmp_path), catalogue=fixture_catalogue)
+    assert result.line == "[PASS] Storage vs machine: no Hyperdisk used"
+    assert result.figures == {"mentions": 0}

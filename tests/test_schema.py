@@ -14,6 +14,7 @@ import yaml
 from pytest_experiment.core.schema import (
     SchemaUnavailable,
     bundled_schema,
+    end_anchored,
     format_path,
     schema_from_crd,
     validate_source,
@@ -304,3 +305,44 @@ def test_schema_from_crd_picks_the_requested_version() -> None:
     }
     assert schema_from_crd(crd) == {"type": "object"}
     assert schema_from_crd(crd, version="v1beta1") == {"type": "string"}
+
+
+def test_only_dollar_anchors_outside_classes_and_escapes_become_end_of_text() -> None:
+    assert end_anchored("^[a-z]+$") == "^[a-z]+\\Z"
+    assert end_anchored("^[$]x$") == "^[$]x\\Z"
+    assert end_anchored(r"a\$$") == r"a\$\Z"
+    # "]" first in a class (or after "^") is a member, so the "$" after it is too.
+    assert end_anchored("[]$]$") == "[]$]\\Z"
+    assert end_anchored("[^]$]$") == "[^]$]\\Z"
+    assert end_anchored("[a]$]$") == "[a]\\Z]\\Z"
+
+
+def described(schema: dict[str, Any], value: Any) -> str:
+    (found,) = violations({"v": value}, {"properties": {"v": schema}}, check_unknown=False)
+    return found[1]
+
+
+def test_each_kind_of_violation_is_told_in_words_naming_the_value() -> None:
+    assert described({"enum": ["a", "b"]}, "c") == '"c" is not one of "a", "b"'
+    assert described({"const": "a"}, "c") == '"c" is not one of "a"'
+    assert described({"maxLength": 2}, "abc") == '"abc" has 3 characters; maxLength is 2'
+    assert described({"minLength": 4}, "abc") == '"abc" has 3 characters; minLength is 4'
+    assert described({"maximum": 2}, 3) == "3 is out of range (maximum 2)"
+    assert described({"minimum": 4}, 3) == "3 is out of range (minimum 4)"
+    assert described({"exclusiveMaximum": 3}, 3) == "3 is out of range (exclusiveMaximum 3)"
+    assert described({"exclusiveMinimum": 3}, 3) == "3 is out of range (exclusiveMinimum 3)"
+
+
+def test_a_value_is_shown_whole_up_to_60_characters_then_cut() -> None:
+    assert (
+        described({"maxLength": 1}, "x" * 58) == f'"{"x" * 58}" has 58 characters; maxLength is 1'
+    )
+    cut = described({"maxLength": 1}, "x" * 59)
+    assert cut == f'"{"x" * 58}… has 59 characters; maxLength is 1'
+
+
+def test_a_message_of_an_unnamed_kind_is_kept_up_to_120_characters() -> None:
+    assert described({"multipleOf": 7}, 3) == "3 is not a multiple of 7"
+    fifty = 10**49 + 1  # a 70-character message: kept
+    assert described({"multipleOf": 7}, fifty) == f"{fifty} is not a multiple of 7"
+    assert described({"multipleOf": 7}, 10**200 + 1) == "fails multipleOf"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pytest_experiment.core.watch_state import Outage, WatchState, skipped_values
+from pytest_experiment.core.watch_state import Outage, WatchState, newer, skipped_values
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 
@@ -164,3 +164,29 @@ def test_a_late_subscriber_is_replayed_everything_seen_then_the_deletion() -> No
     deleted = state.replay("a")
     assert deleted is not None
     assert deleted.kind == "DELETED"
+
+
+def test_the_review_phase_is_tracked_and_a_rejection_implies_pending() -> None:
+    state = WatchState()
+    change = state.apply("ADDED", exp("a", 1, "Complete", reviewPhase="Rejected"), seen_at=at(0))
+    assert change is not None
+    assert [(t.field, t.value) for t in change.transitions] == [
+        ("phase", "Complete"),
+        ("reviewPhase", "Rejected"),
+    ]
+    assert skipped_values("reviewPhase", None, "Rejected") == ("Pending",)
+
+
+def test_each_kind_of_outage_is_described_in_its_own_words() -> None:
+    read = Outage(started=at(0), ended=at(3), read=True).describe()
+    assert read == "not delivered by the watch 00:00:00–00:00:03 UTC; found by a direct read"
+    assert Outage(started=at(0), ended=at(3)).describe() == (
+        "the watch was down 00:00:00–00:00:03 UTC"
+    )
+
+
+def test_non_numeric_resource_versions_are_newer_when_they_differ() -> None:
+    assert newer("abc", "abd")
+    assert not newer("abc", "abc")
+    assert newer("10", "9")
+    assert not newer("9", "10")
