@@ -82,6 +82,19 @@ def test_wrong_types_are_lenient(tmp_path: Path) -> None:
     assert [m.name for m in experiment.metrics] == ["x"]
 
 
+def test_a_target_that_is_not_a_mapping_is_skipped_and_the_next_one_read(tmp_path: Path) -> None:
+    text = "kind: Experiment\nspec:\n  targets: [7, {name: app}]\n"
+    experiment = load_experiment(write(tmp_path, text))
+    assert experiment is not None
+    assert [(t.name, t.index) for t in experiment.targets] == [("app", 1)]
+
+
+def test_the_kind_is_read_as_written(tmp_path: Path) -> None:
+    experiment = load_experiment(write(tmp_path, MINIMAL))
+    assert experiment is not None
+    assert experiment.kind == "Experiment"
+
+
 @pytest.mark.parametrize(
     ("text", "message", "line"),
     [
