@@ -1569,3 +1569,12 @@ def test_only_a_result_made_blocked_is_blocked() -> None:
 
     assert not CheckResult(Status.NA, "no data").blocked
     assert blocked("the run failed") == CheckResult(Status.NA, "the run failed", blocked=True)
+
+
+def test_only_an_advisory_checks_warn_passes_the_gate() -> None:
+    from pytest_experiment.core.verdict import gated
+
+    assert gated("reproducibility", Status.WARN) is Status.PASS
+    assert gated("reproducibility", Status.FAIL) is Status.FAIL
+    assert gated("reproducibility", Status.PASS) is Status.PASS
+    assert gated("metrics", Status.WARN) is Status.WARN
