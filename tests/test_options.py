@@ -300,3 +300,42 @@ def test_a_new_file_in_a_writable_directory_can_be_written_appended_or_not(tmp_p
     assert values.unwritable(tmp_path) == "it is a directory"
     (tmp_path / "old.txt").write_text("")
     assert values.unwritable(tmp_path / "old.txt", appended=True) is None
+
+
+def test_by_default_there_is_no_limit_on_experiments_at_once(tmp_path: Path) -> None:
+    options = resolve(cli={}, ini={}, env={}, cwd=tmp_path, inidir=tmp_path)
+    assert options.max_concurrent == 0
+    assert SPECS_BY_DEST["max_concurrent"].help.endswith("(0: no limit). Default: 0.")
+
+
+def test_each_choice_option_takes_these_words() -> None:
+    from pytest_experiment.core import options as module
+
+    assert get_args(module.OnTimeout) == ("fail", "extend", "abort")
+    assert get_args(module.CleanupPolicy) == ("on-success", "always", "never")
+    assert get_args(module.AutofixMode) == ("off", "suggest", "apply")
+    assert get_args(module.ReviewAction) == ("skip", "approve", "reject", "auto")
+    assert get_args(module.ReproducibilityMode) == ("warn", "fail")
+
+
+def test_each_default_the_readme_writes_as_a_value_is_the_default() -> None:
+    from pytest_experiment.core.durations import parse_duration
+
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index("\n## Options\n") :]
+    section = section[: section.index("\n## ", 1)]
+    written = dict(
+        re.findall(
+            r"^\| `(--experiment-[a-z0-9-]+)[^`]*` \| `[a-z0-9_]+` \| `[A-Z0-9_]+` \| `([^`|]+)` \|",
+            section,
+            re.M,
+        )
+    )
+    assert len(written) >= 20
+    for spec in OPTION_SPECS:
+        if spec.flag not in written:
+            continue
+        if spec.parse in (values.duration, values.lease):
+            assert parse_duration(written[spec.flag]) == spec.default, spec.flag
+        else:
+            assert written[spec.flag] == spec.default_text, spec.flag
