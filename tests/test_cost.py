@@ -400,4 +400,6 @@ def test_a_rate_of_zero_and_a_preemptible_factor_of_one_are_accepted(tmp_path: P
     table = read_price_table(_table(tmp_path, text))
     assert (table.hourly, table.preemptible_factor) == ({"free": 0.0}, 1.0)
     with pytest.raises(ValueError, match=r"preemptibleFactor: 1\.5 is more than 1"):
-        read_price_table(_table(tmp_path, '{"source": "x", "hourlyUSD": {}, "preemptibleFactor": 1.5}'))
+        read_price_table(
+            _table(tmp_path, '{"source": "x", "hourlyUSD": {}, "preemptibleFactor": 1.5}')
+        )

@@ -241,12 +241,16 @@ def test_every_default_in_the_help_reads_back_as_the_default() -> None:
             assert spec.parse(spec.default_text, Path()) == spec.default, spec.dest
 
 
-def test_an_option_taking_a_value_names_it_in_one_word_and_an_empty_default_says_what_happens() -> None:
+def test_an_option_taking_a_value_names_it_in_one_word_and_an_empty_default_says_what_happens() -> (
+    None
+):
     for spec in OPTION_SPECS:
         if not spec.is_flag:
-            assert spec.metavar and re.fullmatch(r"[A-Za-z|=]+", spec.metavar), spec.dest
+            assert spec.metavar, spec.dest
+            assert re.fullmatch(r"[A-Za-z|=]+", spec.metavar), spec.dest
         if spec.parse not in (values.duration, values.lease) and spec.default in (None, ()):
-            assert spec.unset and spec.unset.strip() == spec.unset, spec.dest
+            assert spec.unset, spec.dest
+            assert spec.unset.strip() == spec.unset, spec.dest
             assert spec.help.endswith(f" Default: {spec.unset}."), spec.dest
 
 
@@ -326,7 +330,8 @@ def test_each_default_the_readme_writes_as_a_value_is_the_default() -> None:
     section = section[: section.index("\n## ", 1)]
     written = dict(
         re.findall(
-            r"^\| `(--experiment-[a-z0-9-]+)[^`]*` \| `[a-z0-9_]+` \| `[A-Z0-9_]+` \| `([^`|]+)` \|",
+            r"^\| `(--experiment-[a-z0-9-]+)[^`]*` \| `[a-z0-9_]+` \| `[A-Z0-9_]+` \| "
+            r"`([^`|]+)` \|",
             section,
             re.M,
         )

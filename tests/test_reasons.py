@@ -67,8 +67,8 @@ def test_the_first_leaf_to_finish_is_chosen_by_time_and_one_without_a_time_is_la
     workflow = {"status": {"phase": "Error", "message": "something else", "nodes": {
         "root": node("root", "DAG", "Error", children=("a-open", "b-late", "z-early")),
         "a-open": node("open", "Pod", "Failed", message="no time"),
-        "b-late": node("late", "Pod", "Error", message="second", finishedAt="2026-01-01T00:00:09Z"),
-        "z-early": node("early", "Pod", "Error", message="first", finishedAt="2026-01-01T00:00:01Z"),
+        "b-late": node("late", "Pod", "Error", message="second", finishedAt="2026-01-01T09:00Z"),
+        "z-early": node("early", "Pod", "Error", message="first", finishedAt="2026-01-01T01:00Z"),
     }}}  # fmt: skip
     assert argo.describe(workflow) == "Error at step early: first"
 
