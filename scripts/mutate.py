@@ -75,6 +75,8 @@ TESTS_FOR: dict[str, tuple[str, ...]] = {
     # test what it decides.
     "core/spec.py": ("test_spec.py", "test_schema.py", "test_rules.py", "test_hostile_input.py"),
     "core/options.py": ("test_options.py",),
+    "core/option_parsers.py": ("test_options.py",),
+    "core/option_table.py": ("test_options.py", "test_cost.py"),
     "core/intent.py": ("test_intent.py", "test_checks.py"),
     "core/sitedata.py": ("test_sitedata.py", "test_intent.py", "test_cost.py"),
     "core/verdict.py": ("test_checks.py", "test_gate.py", "test_rules.py"),

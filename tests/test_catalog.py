@@ -71,6 +71,13 @@ def test_name_falls_back_to_the_directory(tmp_path: Path) -> None:
     assert sorted(load_catalogue(tmp_path).entries) == ["echo"]
 
 
+def test_an_empty_name_falls_back_to_the_directory(tmp_path: Path) -> None:
+    (tmp_path / "apps" / "echo").mkdir(parents=True)
+    text = "kind: Component\nmetadata: {name: ''}\nspec: {}\n"
+    (tmp_path / "apps" / "echo" / "component.yaml").write_text(text)
+    assert sorted(load_catalogue(tmp_path).entries) == ["echo"]
+
+
 def test_a_file_that_is_not_a_mapping_is_a_problem_not_a_crash(tmp_path: Path) -> None:
     (tmp_path / "odd").mkdir()
     (tmp_path / "odd" / "component.yaml").write_text("- just\n- a list\n")

@@ -1554,3 +1554,27 @@ def test_a_query_without_a_finite_value_counts_its_points() -> None:
 def test_a_difference_warns_unless_the_policy_says_fail() -> None:
     assert Reproducibility().fail is False
     assert Reproducibility().floor == 0.10
+
+
+def test_each_status_is_written_in_the_word_the_html_report_reads() -> None:
+    from pytest_experiment.reporting.html_view import LABELS
+
+    assert [s.value for s in Status] == ["pass", "warn", "fail", "n-a", "error"]
+    assert set(LABELS) == {s.value for s in Status}
+    assert [s.tag for s in Status] == ["[PASS]", "[WARN]", "[FAIL]", "[N/A]", "[ERROR]"]
+
+
+def test_only_a_result_made_blocked_is_blocked() -> None:
+    from pytest_experiment.core.verdict import blocked
+
+    assert not CheckResult(Status.NA, "no data").blocked
+    assert blocked("the run failed") == CheckResult(Status.NA, "the run failed", blocked=True)
+
+
+def test_only_an_advisory_checks_warn_passes_the_gate() -> None:
+    from pytest_experiment.core.verdict import gated
+
+    assert gated("reproducibility", Status.WARN) is Status.PASS
+    assert gated("reproducibility", Status.FAIL) is Status.FAIL
+    assert gated("reproducibility", Status.PASS) is Status.PASS
+    assert gated("metrics", Status.WARN) is Status.WARN

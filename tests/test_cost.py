@@ -389,3 +389,17 @@ def test_one_published_run_prices_the_expected_cost_from_its_duration(tmp_path: 
     assert "= $100.00" in text
     assert found.headline() == "estimated $100.00 (expected, from 1 published run)"
     assert "machineType unset (the operator's fallback rate)" in text
+
+
+def test_usd_writes_cents_from_one_dollar_up() -> None:
+    assert [usd(x) for x in (0.9999, 1.2345, 1.999)] == ["$0.9999", "$1.23", "$2.00"]
+
+
+def test_a_rate_of_zero_and_a_preemptible_factor_of_one_are_accepted(tmp_path: Path) -> None:
+    text = '{"source": "x", "hourlyUSD": {"free": 0}, "preemptibleFactor": 1}'
+    table = read_price_table(_table(tmp_path, text))
+    assert (table.hourly, table.preemptible_factor) == ({"free": 0.0}, 1.0)
+    with pytest.raises(ValueError, match=r"preemptibleFactor: 1\.5 is more than 1"):
+        read_price_table(
+            _table(tmp_path, '{"source": "x", "hourlyUSD": {}, "preemptibleFactor": 1.5}')
+        )

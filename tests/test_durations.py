@@ -42,7 +42,9 @@ def test_parse_duration_reads_what_people_type(text: str, seconds: float | None)
     assert parse_duration(text) == seconds
 
 
-@pytest.mark.parametrize(("text", "says"), [("20 minutes", "not a duration"), ("-5", "positive")])
+@pytest.mark.parametrize(
+    ("text", "says"), [("20 minutes", "not a duration"), ("-5", "positive"), ("0s", "positive")]
+)
 def test_parse_duration_says_what_it_expected(text: str, says: str) -> None:
     with pytest.raises(ValueError, match=says):
         parse_duration(text)
@@ -62,3 +64,29 @@ def test_a_written_duration_reads_back_as_the_same_seconds() -> None:
 def test_parse_go_duration(text: Any, seconds: float | None) -> None:
     parsed = parse_go_duration(text)
     assert parsed == (pytest.approx(seconds) if seconds is not None else None)
+
+
+def test_a_minute_exactly_is_written_in_minutes() -> None:
+    assert format_duration(59) == "59s"
+    assert format_duration(60) == "1m"
+    assert format_duration(60, whole_minutes=True) == "1m"
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("2h", 7200.0), ("2m", 120.0), ("2s", 2.0), ("2ms", 2e-3), ("2us", 2e-6), ("2µs", 2e-6),
+     ("2ns", 2e-9), ("-1m", -60.0)],
+)  # fmt: skip
+def test_each_go_duration_unit_is_read_at_its_length(text: str, seconds: float) -> None:
+    assert parse_go_duration(text) == pytest.approx(seconds)
+
+
+@pytest.mark.parametrize("text", ["5sx", "x5s", "5s 3m", "1d"])
+def test_a_go_duration_with_anything_more_than_its_parts_is_not_read(text: str) -> None:
+    assert parse_go_duration(text) is None
+
+
+@pytest.mark.parametrize("text", ["5sx", "x5s", "1h 30m", "1d"])
+def test_a_duration_with_anything_more_than_its_parts_is_refused(text: str) -> None:
+    with pytest.raises(ValueError, match="not a duration"):
+        parse_duration(text)

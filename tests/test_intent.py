@@ -123,6 +123,7 @@ def test_differentiating_groups_leave_out_groups_with_prior_names() -> None:
 def test_all_groups_differentiate_without_prior_data() -> None:
     intent = build_intent(fixture_experiment("kv-hdb"), series=CATALOGUE)
     assert intent.differentiating == ("ssd", "hdb", "cluster")
+    assert "\n  Differentiator: ssd, hdb, cluster\n" in intent.render()
 
 
 def test_claim_is_its_first_sentence_and_machines_are_listed() -> None:
@@ -159,6 +160,18 @@ def test_render_of_an_empty_intent(tmp_path: Path) -> None:
         "  Differentiator: none\n"
         "  Machine: unspecified (preemptible: unknown)"
     )
+
+
+def test_render_without_targets_says_the_machine_is_unspecified(tmp_path: Path) -> None:
+    path = tmp_path / "experiment.yaml"
+    path.write_text("kind: Experiment\nspec: {}\n")
+    intent = build_intent(Experiment.from_source(read_source(path)))
+    assert intent.render().splitlines()[-1] == "  Machine: unspecified"
+
+
+def test_a_series_keeps_its_name_when_it_has_one() -> None:
+    catalogue = SeriesCatalogue.from_data({"series": [{"id": "a", "name": "Disks", "order": []}]})
+    assert [(s.id, s.name) for s in catalogue.series] == [("a", "Disks")]
 
 
 def test_real_series_members_are_placed_by_prefix(upstream: Path) -> None:

@@ -10,6 +10,7 @@ import pytest
 
 from conftest import ROOT
 from pytest_experiment.base.errors import OptionError
+from pytest_experiment.core import option_parsers as values
 from pytest_experiment.core.option_parsers import Choice
 from pytest_experiment.core.option_table import OPTION_SPECS, SPECS_BY_DEST, resolve
 from pytest_experiment.core.options import Options
@@ -238,3 +239,108 @@ def test_every_default_in_the_help_reads_back_as_the_default() -> None:
     for spec in OPTION_SPECS:
         if spec.unset is None:
             assert spec.parse(spec.default_text, Path()) == spec.default, spec.dest
+
+
+def test_an_option_taking_a_value_names_it_in_one_word_and_an_empty_default_says_what_happens() -> (
+    None
+):
+    for spec in OPTION_SPECS:
+        if not spec.is_flag:
+            assert spec.metavar, spec.dest
+            assert re.fullmatch(r"[A-Za-z|=]+", spec.metavar), spec.dest
+        if spec.parse not in (values.duration, values.lease) and spec.default in (None, ()):
+            assert spec.unset, spec.dest
+            assert spec.unset.strip() == spec.unset, spec.dest
+            assert spec.help.endswith(f" Default: {spec.unset}."), spec.dest
+
+
+@pytest.mark.parametrize("text", ["1", "true", "YES", " on "])
+def test_each_word_for_on_reads_as_true(text: str) -> None:
+    assert values.boolean(text, Path()) is True
+
+
+@pytest.mark.parametrize("text", ["0", "false", "No", " off "])
+def test_each_word_for_off_reads_as_false(text: str) -> None:
+    assert values.boolean(text, Path()) is False
+
+
+def test_a_url_needs_http_or_https_a_host_and_a_port_above_zero() -> None:
+    assert values.url(" http://127.0.0.1:8333 ", Path()) == "http://127.0.0.1:8333"
+    assert values.url("https://s3.example.com", Path()) == "https://s3.example.com"
+    assert values.url("http://h:1", Path()) == "http://h:1"
+    for bad in ("ftp://h:1", "http://", "http://h:0", "http://h:99999"):
+        with pytest.raises(ValueError, match="is not a URL"):
+            values.url(bad, Path())
+
+
+def test_a_lease_must_be_there_and_above_zero() -> None:
+    assert values.lease("1s", Path()) == 1
+    for bad in ("0", "none"):
+        with pytest.raises(ValueError, match="above zero"):
+            values.lease(bad, Path())
+
+
+def test_a_percentage_is_read_as_a_percentage_or_a_fraction_strictly_between_0_and_1() -> None:
+    assert values.percent("10%", Path()) == pytest.approx(0.1)
+    assert values.percent("0.1", Path()) == pytest.approx(0.1)
+    assert values.percent("99%", Path()) == pytest.approx(0.99)
+    for bad in ("0%", "100%", "1", "1.5", "0"):
+        with pytest.raises(ValueError, match="above 0% and below 100%"):
+            values.percent(bad, Path())
+
+
+def test_dollars_are_read_with_a_sign_and_commas_and_infinity_is_refused() -> None:
+    assert values.dollars("$1,200.50", Path()) == 1200.5
+    assert values.dollars("0", Path()) == 0
+    for bad in ("inf", "-1", "nan"):
+        with pytest.raises(ValueError, match="non-negative amount of dollars"):
+            values.dollars(bad, Path())
+
+
+def test_a_new_file_in_a_writable_directory_can_be_written_appended_or_not(tmp_path: Path) -> None:
+    assert values.unwritable(tmp_path / "new.txt") is None
+    assert values.unwritable(tmp_path / "new.txt", appended=True) is None
+    assert values.unwritable(tmp_path / "a" / "b" / "new.txt") is None
+    assert values.unwritable(tmp_path) == "it is a directory"
+    (tmp_path / "old.txt").write_text("")
+    assert values.unwritable(tmp_path / "old.txt", appended=True) is None
+
+
+def test_by_default_there_is_no_limit_on_experiments_at_once(tmp_path: Path) -> None:
+    options = resolve(cli={}, ini={}, env={}, cwd=tmp_path, inidir=tmp_path)
+    assert options.max_concurrent == 0
+    assert SPECS_BY_DEST["max_concurrent"].help.endswith("(0: no limit). Default: 0.")
+
+
+def test_each_choice_option_takes_these_words() -> None:
+    from pytest_experiment.core import options as module
+
+    assert get_args(module.OnTimeout) == ("fail", "extend", "abort")
+    assert get_args(module.CleanupPolicy) == ("on-success", "always", "never")
+    assert get_args(module.AutofixMode) == ("off", "suggest", "apply")
+    assert get_args(module.ReviewAction) == ("skip", "approve", "reject", "auto")
+    assert get_args(module.ReproducibilityMode) == ("warn", "fail")
+
+
+def test_each_default_the_readme_writes_as_a_value_is_the_default() -> None:
+    from pytest_experiment.core.durations import parse_duration
+
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index("\n## Options\n") :]
+    section = section[: section.index("\n## ", 1)]
+    written = dict(
+        re.findall(
+            r"^\| `(--experiment-[a-z0-9-]+)[^`]*` \| `[a-z0-9_]+` \| `[A-Z0-9_]+` \| "
+            r"`([^`|]+)` \|",
+            section,
+            re.M,
+        )
+    )
+    assert len(written) >= 20
+    for spec in OPTION_SPECS:
+        if spec.flag not in written:
+            continue
+        if spec.parse in (values.duration, values.lease):
+            assert parse_duration(written[spec.flag]) == spec.default, spec.flag
+        else:
+            assert written[spec.flag] == spec.default_text, spec.flag

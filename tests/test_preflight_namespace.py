@@ -251,3 +251,13 @@ def test_the_bind_command_quotes_what_it_is_given() -> None:
     bind = shlex.split(command.split(" && ")[1])
     assert bind[5] == "a b;rm -rf ~"
     assert bind[-1] == "--user=$(id)"
+
+
+def test_a_user_name_without_a_letter_or_digit_binds_as_user() -> None:
+    bind = shlex.split(access.bind_command("team-a", "@@@").split(" && ")[1])
+    assert bind[3] == "experiment-runner-user"
+
+
+def test_a_long_user_name_is_cut_to_40_characters_in_the_binding_name() -> None:
+    bind = shlex.split(access.bind_command("team-a", "u" * 41).split(" && ")[1])
+    assert bind[3] == "experiment-runner-" + "u" * 40

@@ -63,6 +63,25 @@ def test_without_a_named_node_the_first_failed_leaf_to_finish_is_the_step() -> N
     assert argo.describe(workflow) == "Error at step early: first"
 
 
+def test_the_first_leaf_to_finish_is_chosen_by_time_and_one_without_a_time_is_last() -> None:
+    workflow = {"status": {"phase": "Error", "message": "something else", "nodes": {
+        "root": node("root", "DAG", "Error", children=("a-open", "b-late", "z-early")),
+        "a-open": node("open", "Pod", "Failed", message="no time"),
+        "b-late": node("late", "Pod", "Error", message="second", finishedAt="2026-01-01T09:00Z"),
+        "z-early": node("early", "Pod", "Error", message="first", finishedAt="2026-01-01T01:00Z"),
+    }}}  # fmt: skip
+    assert argo.describe(workflow) == "Error at step early: first"
+
+
+def test_under_a_node_that_is_not_a_retry_the_first_failed_child_is_followed() -> None:
+    workflow = {"status": {"phase": "Failed", "message": "child 'root' failed", "nodes": {
+        "root": node("root", "Steps", "Failed", children=("one", "two")),
+        "one": node("one", "Pod", "Failed", message="first"),
+        "two": node("two", "Pod", "Failed", message="second"),
+    }}}  # fmt: skip
+    assert argo.describe(workflow) == "Failed at step one: first"
+
+
 @pytest.mark.parametrize(
     ("status", "described"),
     [

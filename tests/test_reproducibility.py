@@ -414,6 +414,23 @@ def test_e_divisive_finds_where_a_step_began_and_nothing_in_noise() -> None:
     assert change_points(step[:5]) == []
 
 
+def test_every_level_is_found_after_a_segment_too_short_to_split() -> None:
+    # The first split leaves three runs on the left, too few to split again; the right
+    # part still holds a change.
+    assert change_points([0.0] * 3 + [10.0] * 6 + [20.0] * 3) == [3, 9]
+
+
+def test_every_level_is_found_after_a_segment_without_a_change() -> None:
+    # The first split leaves six equal runs on the left; the right part still holds one.
+    assert change_points([0.0] * 6 + [10.0] * 6 + [20.0] * 6) == [6, 12]
+
+
+def test_a_p_value_exactly_at_the_significance_level_is_a_change() -> None:
+    # With 19 permutations none of which beats a clean step, p = 1/20, exactly 0.05.
+    assert change_points([0.0] * 4 + [10.0] * 4, permutations=19, significance=0.05) == [4]
+    assert change_points([0.0] * 4 + [10.0] * 4, permutations=19, significance=0.049) == []
+
+
 def test_the_baseline_starts_after_the_last_change_point() -> None:
     # Four runs at one level, four at a new one: the new run agrees with the new level,
     # and the check says where the shift began.

@@ -147,6 +147,7 @@ def test_a_rule_that_raises_fails_naming_the_error(
     [(name, result)] = run_rules(RuleContext(experiment=load(tmp_path)))
     assert name == "kind"
     assert result.line == "[FAIL] Kind: rule error — KeyError: 'boom'"
+    assert result.figures == {"error": "KeyError: 'boom'"}
 
 
 @pytest.mark.parametrize(

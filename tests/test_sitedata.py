@@ -222,3 +222,12 @@ def test_scoring_the_whole_real_corpus_takes_under_a_second(upstream: Path) -> N
             run_checks(CheckInput(experiment=experiment, summary=summary, intent=intent))
             scored += 1
     assert scored == 24  # every result except id-102 and ui-showcase-demo has an experiment
+
+
+def test_a_result_that_cannot_be_read_is_a_problem_naming_why(tmp_path: Path) -> None:
+    (tmp_path / "kv-base-abcde.json").mkdir()
+    site = load_site_data(tmp_path)
+    assert site.results == ()
+    assert len(site.problems) == 1
+    assert site.problems[0].startswith(f"{tmp_path / 'kv-base-abcde.json'}: cannot read (")
+    assert site.unreadable_for("kv-base-") == [(tmp_path / "kv-base-abcde.json", site.problems[0])]

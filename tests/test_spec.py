@@ -82,6 +82,19 @@ def test_wrong_types_are_lenient(tmp_path: Path) -> None:
     assert [m.name for m in experiment.metrics] == ["x"]
 
 
+def test_a_target_that_is_not_a_mapping_is_skipped_and_the_next_one_read(tmp_path: Path) -> None:
+    text = "kind: Experiment\nspec:\n  targets: [7, {name: app}]\n"
+    experiment = load_experiment(write(tmp_path, text))
+    assert experiment is not None
+    assert [(t.name, t.index) for t in experiment.targets] == [("app", 1)]
+
+
+def test_the_kind_is_read_as_written(tmp_path: Path) -> None:
+    experiment = load_experiment(write(tmp_path, MINIMAL))
+    assert experiment is not None
+    assert experiment.kind == "Experiment"
+
+
 @pytest.mark.parametrize(
     ("text", "message", "line"),
     [
@@ -142,8 +155,9 @@ def test_recursive_alias_is_refused_with_its_line(tmp_path: Path) -> None:
 
 def test_huge_file_is_refused(tmp_path: Path) -> None:
     path = write(tmp_path, "kind: Experiment\n# " + "x" * (1 << 20) + "\n")
-    with pytest.raises(SpecError, match="more than the 1048576 allowed"):
+    with pytest.raises(SpecError, match="more than the 1048576 allowed") as info:
         read_source(path)
+    assert info.value.line == 1
 
 
 @pytest.mark.parametrize("anchor", ["", "anchored: &a 1\n"])
@@ -178,6 +192,21 @@ def test_duplicate_keys_name_both_lines(tmp_path: Path) -> None:
 def test_merge_keys_are_not_duplicates(tmp_path: Path) -> None:
     text = "kind: Experiment\nbase: &b {x: 1}\nspec:\n  <<: *b\n  x: 2\n"
     assert read_source(write(tmp_path, text)).data["spec"] == {"x": 2}
+
+
+def test_two_merge_keys_in_one_mapping_are_not_duplicates(tmp_path: Path) -> None:
+    text = "kind: Experiment\na: &a {x: 1}\nb: &b {y: 2}\nspec:\n  <<: *a\n  <<: *b\n"
+    assert read_source(write(tmp_path, text)).data["spec"] == {"x": 1, "y": 2}
+
+
+def test_a_refusal_keeps_no_traceback_on_its_causes(tmp_path: Path) -> None:
+    with pytest.raises(SpecError) as info:
+        read_source(write(tmp_path, "kind: Experiment\nspec:\n  targets: [\n"))
+    link: BaseException | None = info.value.__cause__ or info.value.__context__
+    assert link is not None
+    while link is not None:
+        assert link.__traceback__ is None
+        link = link.__cause__ or link.__context__
 
 
 def test_control_characters_name_the_line(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from fakes import FakeTools, install_fake_tools
 
-from pytest_experiment.core.toil import ToilRecord, summary_lines
+from pytest_experiment.core.toil import ToilRecord, summary_lines, toil_record
 from pytest_experiment.edges.tracker import ToilLog
 
 HOSTILE = 'Experiment failed: gw-comp-b5jbs - "quota" exceeded; $(rm -rf /) `id` && echo pwned'
@@ -183,3 +183,20 @@ def test_the_import_command_without_bd_says_so(tmp_path: Path) -> None:
     ToilLog(file=path, bd=None).log(record())
     done = experiment_toil("import", str(path), env={**os.environ, "PATH": str(tmp_path)})
     assert (done.returncode, done.stderr) == (2, "experiment-toil: bd is not on PATH\n")
+
+
+def test_a_title_is_one_line_of_at_most_200_characters() -> None:
+    record = ToilRecord(title="a\n b " + "x" * 300, priority=2, experiment="e", categories=())
+    title = record.bd_argv("bd")[2].removeprefix("--title=")
+    assert title == ("a b " + "x" * 300)[:200]
+    assert len(title) == 200
+
+
+def test_an_operator_down_is_priority_1_under_operator_naming_the_instance_and_silence() -> None:
+    record = toil_record("operator-down", "exp", instance="exp-abc", silent="5m")
+    assert record == ToilRecord(
+        title="Operator down: no status on exp-abc after 5m",
+        priority=1,
+        experiment="exp",
+        categories=("operator",),
+    )
