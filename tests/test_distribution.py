@@ -149,7 +149,8 @@ def test_refusal_names_each_mode_and_leaves_the_modes_that_keep_experiments() ->
 def test_a_refusal_names_three_experiments_whole_and_counts_the_rest() -> None:
     three = refusal("each", {"a", "b", "c"}, load_kept=True)
     four = refusal("each", {"a", "b", "c", "d"}, load_kept=True)
-    assert three is not None and four is not None
+    assert three is not None
+    assert four is not None
     assert "apply a, b, c:" in three  # all three named, no "and 0 more"
     assert "apply a, b, c and 1 more:" in four
 
