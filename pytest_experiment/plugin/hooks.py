@@ -137,11 +137,18 @@ def pytest_xdist_node_collection_finished(node: Any, ids: list[str]) -> None:
         # The controller collects nothing: what its workers collected is what it ran.
         state.collected = True
     files = distribution.check_once_all_collected(node, ids)
-    needing = xdist.quality_experiments_once_all_collected(node, ids)
-    if needing is not None:
-        check_s3_credentials(node.config, needing)
-    if files is not None and not node.config.option.collectonly and (files or state.options.sweep):
-        namespaces = sweep.namespaces_of_files(state, node.config.rootpath, files)
+    quality = xdist.quality_files_once_all_collected(node, ids)
+    if files is None or quality is None:
+        return  # a worker has yet to report
+    read = sweep.experiments_at(node.config.rootpath, files | quality)
+    # Only a published experiment's quality items read a summary, as in a serial session.
+    check_s3_credentials(
+        node.config, {read[f].name for f in quality if f in read and read[f].publish}
+    )
+    if not node.config.option.collectonly and (files or state.options.sweep):
+        namespaces = {
+            read[f].namespace or state.options.default_namespace for f in files if f in read
+        }
         sweep.sweep_at_start(state, node.config.stash[SCOREBOARD], namespaces)
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -21,19 +21,22 @@ from pytest_experiment.plugin.state import PluginState
 from pytest_experiment.plugin.xdist import worker_facts
 from pytest_experiment.reporting.report import Scoreboard
 
+if TYPE_CHECKING:
+    from pytest_experiment.core.spec import Experiment
 
-def namespaces_of_files(state: PluginState, root: Path, files: Iterable[str]) -> set[str]:
-    """The namespaces the experiment ``files`` (relative to ``root``, as item ids name
-    them) apply to; a file that cannot be read is left to the worker that reports it."""
+
+def experiments_at(root: Path, files: Iterable[str]) -> dict[str, Experiment]:
+    """The experiments in ``files`` (relative to ``root``, as item ids name them), each
+    read once: the xdist controller has ids, not items. A file that cannot be read is
+    left out: the worker that collected it reports its validation failing."""
     from pytest_experiment.core.spec import Experiment, read_source
 
-    found = set()
+    found = {}
     for name in files:
         try:
-            experiment = Experiment.from_source(read_source(root / name))
+            found[name] = Experiment.from_source(read_source(root / name))
         except SpecError:
             continue
-        found.add(experiment.namespace or state.options.default_namespace)
     return found
 
 

@@ -21,14 +21,11 @@ import secrets
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_experiment.base.errors import SpecError
 from pytest_experiment.core.durations import format_duration
-from pytest_experiment.core.spec import experiment_name
 from pytest_experiment.plugin.compat import grouped_for_scheduling, without_group
 from pytest_experiment.plugin.progress import relayed, taken
 from pytest_experiment.reporting.report import Scoreboard
@@ -70,11 +67,9 @@ def assign_run_id(config: pytest.Config) -> str:
     return run_id
 
 
-def quality_experiments_once_all_collected(node: Any, ids: list[str]) -> set[str] | None:
-    """Record which experiment files with live ``quality`` items ``node`` (a worker)
-    collected; once every worker has reported, the published experiments among them (only
-    those read a summary), else None."""
-    from pytest_experiment.core.spec import Experiment, read_source
+def quality_files_once_all_collected(node: Any, ids: list[str]) -> set[str] | None:
+    """Record which experiment files (as the ids name them) with live ``quality`` items
+    ``node`` (a worker) collected; once every worker has reported, all of them, else None."""
     from pytest_experiment.plugin.compat import xdist_worker_count
     from pytest_experiment.plugin.items import QualityItem, step_of
 
@@ -85,18 +80,7 @@ def quality_experiments_once_all_collected(node: Any, ids: list[str]) -> set[str
     ]
     if len(reported) < xdist_worker_count(config):
         return None
-    published = set()
-    # The controller has ids, not items: it reads each file for its publish flag, as a
-    # serial session reads it off the item. A file that cannot be read has no quality
-    # items that score anything (its validation fails first).
-    for path in {path for paths in reported.values() for path in paths}:
-        try:
-            experiment = Experiment.from_source(read_source(config.rootpath / path))
-        except SpecError:
-            continue
-        if experiment.publish:
-            published.add(experiment_name(PurePosixPath(path)))
-    return published
+    return {path for paths in reported.values() for path in paths}
 
 
 def publish_facts(config: pytest.Config, live: LiveRun, board: Scoreboard) -> None:
